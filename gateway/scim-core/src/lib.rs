@@ -1,0 +1,23 @@
+//! The SCIM core of scim-gateway: everything about reading SCIM 2.0
+//! (RFC 7643 / RFC 7644) and what real identity providers send, with no
+//! I/O, async runtime or HTTP in it.
+//!
+//! - [`schema`]: attribute definitions, core and extension schemas.
+//! - [`path`]: attribute paths with get / set / remove on JSON resources.
+//! - [`filter`]: the filter grammar: parse, print, evaluate.
+//! - [`patch`]: PatchOp parsing, the RFC 7644 section 3.5.2 applier, and diffs.
+//! - [`normalize`]: turning Okta's and Entra ID's quirks into canonical SCIM.
+//! - [`error`]: errors that know their HTTP status and `scimType`.
+
+pub mod error;
+pub mod filter;
+pub mod normalize;
+pub mod patch;
+pub mod path;
+pub mod schema;
+
+pub use error::{ScimError, ScimType, error_body};
+pub use filter::Filter;
+pub use patch::{PatchOp, PatchOperation};
+pub use path::{AttrPath, Path};
+pub use schema::{Registry, ResourceSchema};

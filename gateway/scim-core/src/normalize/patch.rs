@@ -1,0 +1,284 @@
+//! Normalizing PATCH bodies, before they are parsed into a PatchOp.
+
+use super::values::{decode_roles, drop_null_refs, fix_booleans, manager_value};
+use super::{Normalization as N, Normalizer, Report};
+use crate::filter::{CompareOp, Filter};
+use crate::patch::PATCH_URN;
+use crate::path::{AttrPath, Path, find_key};
+use crate::schema::{AttrType, ENTERPRISE_URN, Mutability, ResourceSchema};
+use serde_json::{Map, Value, json};
+
+type Obj = Map<String, Value>;
+
+/// One operation being normalized.
+struct Op {
+    kind: String,
+    path: Option<Path>,
+    value: Option<Value>,
+}
+
+impl Op {
+    fn to_json(&self) -> Value {
+        let mut m = Obj::new();
+        m.insert("op".into(), Value::String(self.kind.clone()));
+        if let Some(p) = &self.path {
+            m.insert("path".into(), Value::String(p.to_string()));
+        }
+        if let Some(v) = &self.value {
+            m.insert("value".into(), v.clone());
+        }
+        Value::Object(m)
+    }
+}
+
+impl Normalizer {
+    /// Normalizes a PATCH body (a PatchOp as JSON) for the resource type
+    /// `schema`. Operations it cannot read are left for the parser to reject.
+    pub fn patch(&self, body: &mut Value, schema: &ResourceSchema<'_>) -> Report {
+        let mut r = Report::default();
+        let Some(map) = body.as_object_mut() else { return r };
+        if self.is_enabled(N::MissingSchemaUrn) && !map.contains_key("schemas") {
+            map.insert("schemas".into(), json!([PATCH_URN]));
+            r.add(N::MissingSchemaUrn);
+        }
+        let Some(key) = find_key(map, "Operations") else { return r };
+        let Some(Value::Array(ops)) = map.remove(&key) else { return r };
+        if key != "Operations" {
+            r.add(N::OpNameCase);
+        }
+        let mut out = Vec::with_capacity(ops.len());
+        for op in ops {
+            self.operation(op, schema, &mut out, &mut r);
+        }
+        map.insert("Operations".into(), Value::Array(out));
+        r
+    }
+
+    fn operation(&self, raw: Value, schema: &ResourceSchema<'_>, out: &mut Vec<Value>, r: &mut Report) {
+        let Some(op) = self.read_op(&raw, r) else {
+            out.push(raw);
+            return;
+        };
+        let is_write = matches!(op.kind.as_str(), "add" | "replace");
+        match (&op.path, &op.value) {
+            (None, Some(Value::Object(attrs))) if is_write => {
+                for each in self.split_pathless(&op.kind, attrs, schema, r) {
+                    self.path_op(each, schema, out, r);
+                }
+            }
+            _ => self.path_op(op, schema, out, r),
+        }
+    }
+
+    /// Reads op, path and value, folding key and op-name case. `None` when
+    /// the operation is not readable (the parser will say why).
+    fn read_op(&self, raw: &Value, r: &mut Report) -> Option<Op> {
+        let m = raw.as_object()?;
+        let fold = self.is_enabled(N::OpNameCase);
+        let get = |k: &str| if fold { find_key(m, k).and_then(|k| m.get(&k)) } else { m.get(k) };
+        let kind = get("op")?.as_str()?;
+        if fold && m.keys().any(|k| matches!(k.as_str(), "Op" | "OP" | "Path" | "PATH" | "Value" | "VALUE")) {
+            r.add(N::OpNameCase);
+        }
+        let lower = kind.to_ascii_lowercase();
+        if fold && lower != kind {
+            r.add(N::OpNameCase);
+        }
+        let path = match get("path") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(p)) => Some(Path::parse(p).ok()?),
+            Some(_) => return None,
+        };
+        let kind = if fold { lower } else { kind.to_owned() };
+        Some(Op { kind, path, value: get("value").cloned() })
+    }
+
+    /// Splits a path-less add / replace: dotted and URN-qualified keys, a
+    /// stray `manager`, null values and read-only attributes each get their
+    /// own treatment; plain keys stay together in one path-less op.
+    fn split_pathless(&self, kind: &str, attrs: &Obj, schema: &ResourceSchema<'_>, r: &mut Report) -> Vec<Op> {
+        let mut rest = Obj::new();
+        let mut ops = Vec::new();
+        for (key, value) in attrs {
+            let qualified =
+                key.contains('.') || (is_urn(key) && schema.extension(key).is_none() && !schema.is_core_urn(key));
+            let stray_manager = key.eq_ignore_ascii_case("manager") && schema.top_attribute(None, key).is_none();
+            let split = (qualified && self.is_enabled(N::PathlessKeys))
+                || (stray_manager && self.is_enabled(N::ManagerShape))
+                || (value.is_null() && self.is_enabled(N::NullValue))
+                || (self.is_read_only(schema, key) && self.is_enabled(N::ReadOnlyStripped));
+            match (split, Path::parse(key)) {
+                (true, Ok(path)) => {
+                    if qualified && self.is_enabled(N::PathlessKeys) {
+                        r.add(N::PathlessKeys);
+                    }
+                    ops.push(Op { kind: kind.to_owned(), path: Some(path), value: Some(value.clone()) });
+                }
+                _ => drop(rest.insert(key.clone(), value.clone())),
+            }
+        }
+        if !rest.is_empty() {
+            let mut value = Value::Object(rest);
+            self.fix_pathless_value(&mut value, schema, r);
+            ops.insert(0, Op { kind: kind.to_owned(), path: None, value: Some(value) });
+        }
+        ops
+    }
+
+    fn is_read_only(&self, schema: &ResourceSchema<'_>, key: &str) -> bool {
+        schema.top_attribute(None, key).is_some_and(|d| d.mutability == Mutability::ReadOnly)
+    }
+
+    /// String booleans, `$ref: null` and encoded roles inside a path-less value.
+    fn fix_pathless_value(&self, value: &mut Value, schema: &ResourceSchema<'_>, r: &mut Report) {
+        let Some(map) = value.as_object_mut() else { return };
+        for (key, v) in map.iter_mut() {
+            if let Some(ext) = schema.extension(key) {
+                for (k, ev) in v.as_object_mut().into_iter().flatten() {
+                    if let Some(def) = ext.attribute(k) {
+                        self.fix_value(ev, def, r);
+                    }
+                }
+            } else if let Some(def) = schema.top_attribute(None, key) {
+                self.fix_value(v, def, r);
+            }
+        }
+    }
+
+    fn fix_value(&self, v: &mut Value, def: &crate::schema::Attribute, r: &mut Report) {
+        if self.is_enabled(N::StringBoolean) {
+            fix_booleans(v, def, r);
+        }
+        if self.is_enabled(N::NullRef) && def.sub_attribute("$ref").is_some() {
+            drop_null_refs(v, r);
+        }
+        if self.is_enabled(N::JsonEncodedRole) && def.name == "roles" {
+            decode_roles(v, r);
+        }
+    }
+
+    /// Normalizes one operation that has a path (or is a path-less op left
+    /// after splitting) and appends the result to `out`.
+    fn path_op(&self, mut op: Op, schema: &ResourceSchema<'_>, out: &mut Vec<Value>, r: &mut Report) {
+        let Some(path) = op.path.clone() else {
+            out.push(op.to_json());
+            return;
+        };
+        if self.is_enabled(N::ManagerShape) && is_manager(&path, schema) {
+            return self.manager_op(op, out, r);
+        }
+        if self.is_enabled(N::ReadOnlyStripped)
+            && path.urn.is_none()
+            && self.is_read_only(schema, &path.name)
+            && op.kind != "remove"
+        {
+            r.add(N::ReadOnlyStripped);
+            return;
+        }
+        if self.is_enabled(N::NullValue) && op.kind == "replace" && op.value.as_ref().is_some_and(Value::is_null) {
+            r.add(N::NullValue);
+            op.kind = "remove".into();
+            op.value = None;
+        }
+        if op.kind == "add" && op.value.as_ref().is_some_and(Value::is_null) && self.is_enabled(N::NullValue) {
+            r.add(N::NullValue);
+            return;
+        }
+        let mut path = path;
+        if self.is_enabled(N::StringBoolean) {
+            fix_filter_booleans(&mut path, schema, r);
+        }
+        op.path = Some(path.clone());
+        let def = schema.top_attribute(path.urn.as_deref(), &path.name);
+        if op.kind == "remove" && path.filter.is_none() && path.sub.is_none() && def.is_none_or(|d| d.multi_valued) {
+            if let Some(value) = op.value.take() {
+                return expand_member_remove(&path, value, out, r);
+            }
+        }
+        let target = def.and_then(|d| match &path.sub {
+            Some(s) => d.sub_attribute(s),
+            None => Some(d),
+        });
+        if let (Some(v), Some(def)) = (op.value.as_mut(), target) {
+            self.fix_value(v, def, r);
+        }
+        out.push(op.to_json());
+    }
+
+    /// `manager` in any of Entra ID's shapes becomes the enterprise
+    /// extension's `manager: {"value": id}`; a filtered remove removes it.
+    fn manager_op(&self, op: Op, out: &mut Vec<Value>, r: &mut Report) {
+        let canonical = Path::from(AttrPath::new(Some(ENTERPRISE_URN), "manager", None));
+        let value = match op.kind.as_str() {
+            "remove" => None,
+            _ => op.value.as_ref().and_then(manager_value),
+        };
+        let new = match value {
+            Some(v) => Op { kind: op.kind.clone(), path: Some(canonical), value: Some(v) },
+            None => Op { kind: "remove".into(), path: Some(canonical), value: None },
+        };
+        let before = op.to_json();
+        let after = new.to_json();
+        if before != after {
+            r.add(N::ManagerShape);
+        }
+        out.push(after);
+    }
+}
+
+fn is_urn(key: &str) -> bool {
+    key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+}
+
+fn is_manager(path: &Path, schema: &ResourceSchema<'_>) -> bool {
+    let unqualified = path.urn.is_none() && schema.top_attribute(None, &path.name).is_none();
+    let enterprise = path.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(ENTERPRISE_URN));
+    let named = path.name.eq_ignore_ascii_case("manager") && (unqualified || enterprise);
+    match (&path.filter, path.sub.as_deref()) {
+        (Some(_), _) | (None, None) => named,
+        (None, Some(s)) => named && unqualified && s.eq_ignore_ascii_case("value"),
+    }
+}
+
+/// Entra ID's `{"op":"Remove","path":"members","value":[{"value":id}]}`
+/// means "remove these members"; as RFC 7644 reads it, it removes all of
+/// them. It becomes one `remove members[value eq "id"]` per listed value; a
+/// list that names nothing removes nothing.
+fn expand_member_remove(path: &Path, value: Value, out: &mut Vec<Value>, r: &mut Report) {
+    let items = match value {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    r.add(N::MemberRemoveValues);
+    for item in items {
+        let id = match &item {
+            Value::Object(m) => find_key(m, "value").and_then(|k| m.get(&k)).cloned(),
+            Value::String(_) | Value::Number(_) => Some(item.clone()),
+            _ => None,
+        };
+        let Some(id) = id.filter(|v| v.is_string() || v.is_number()) else { continue };
+        let filter = Filter::Compare { path: AttrPath::new(None, "value", None), op: CompareOp::Eq, value: id };
+        let exact = Path { urn: path.urn.clone(), name: path.name.clone(), filter: Some(Box::new(filter)), sub: None };
+        out.push(json!({"op": "remove", "path": exact.to_string()}));
+    }
+}
+
+/// `roles[primary eq "True"]`: string literals compared with boolean
+/// sub-attributes become booleans.
+fn fix_filter_booleans(path: &mut Path, schema: &ResourceSchema<'_>, r: &mut Report) {
+    let Some(parent) = schema.top_attribute(path.urn.as_deref(), &path.name) else { return };
+    let Some(filter) = path.filter.as_mut() else { return };
+    filter.visit_paths_mut(&mut |p, value| {
+        let is_bool = parent.sub_attribute(&p.name).is_some_and(|d| d.ty == AttrType::Boolean);
+        if let (true, Some(v)) = (is_bool, value) {
+            if let Some(b) = v.as_str().and_then(|s| match s.to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            }) {
+                *v = Value::Bool(b);
+                r.add(N::StringBoolean);
+            }
+        }
+    });
+}

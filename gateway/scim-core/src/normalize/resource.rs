@@ -1,0 +1,189 @@
+//! Normalizing POST and PUT bodies.
+
+use super::values::{
+    decode_roles, drop_nested_nulls, drop_null_refs, fix_booleans, manager_is_canonical, manager_value,
+};
+use super::{Normalization as N, Normalizer, Report};
+use crate::path::{AttrPath, ensure_schema_urn, find_key};
+use crate::schema::{Attribute, ENTERPRISE_URN, Mutability, ResourceSchema};
+use serde_json::{Map, Value};
+
+type Obj = Map<String, Value>;
+
+impl Normalizer {
+    /// Normalizes a POST or PUT body of the resource type `schema`.
+    pub fn resource(&self, body: &mut Value, schema: &ResourceSchema<'_>) -> Report {
+        let mut r = Report::default();
+        let Some(map) = body.as_object_mut() else { return r };
+        if self.is_enabled(N::QualifiedKey) {
+            nest_qualified_keys(map, schema, &mut r);
+        }
+        if self.is_enabled(N::ManagerShape) && schema.extension(ENTERPRISE_URN).is_some() {
+            fix_manager(map, &mut r);
+        }
+        if self.is_enabled(N::NullValue) {
+            drop_nulls(map, schema, &mut r);
+        }
+        if self.is_enabled(N::ReadOnlyStripped) {
+            strip_read_only(map, schema, &mut r);
+        }
+        for_each_attr(map, schema, |def, value| {
+            if self.is_enabled(N::StringBoolean) {
+                fix_booleans(value, def, &mut r);
+            }
+            if self.is_enabled(N::NullRef) && def.sub_attribute("$ref").is_some() {
+                drop_null_refs(value, &mut r);
+            }
+            if self.is_enabled(N::JsonEncodedRole) && def.name == "roles" {
+                decode_roles(value, &mut r);
+            }
+        });
+        if self.is_enabled(N::MissingSchemaUrn) {
+            add_missing_urns(body, schema, &mut r);
+        }
+        if self.is_enabled(N::UnknownSchemaUrn) {
+            drop_unknown_urns(body, schema, &mut r);
+        }
+        r
+    }
+}
+
+fn is_urn(key: &str) -> bool {
+    key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+}
+
+/// Calls `f` with each attribute the schema defines, extension ones included.
+fn for_each_attr(map: &mut Obj, schema: &ResourceSchema<'_>, mut f: impl FnMut(&Attribute, &mut Value)) {
+    for (key, value) in map.iter_mut() {
+        if let Some(ext) = schema.extension(key) {
+            let Some(fields) = value.as_object_mut() else { continue };
+            for (k, v) in fields.iter_mut() {
+                if let Some(def) = ext.attribute(k) {
+                    f(def, v);
+                }
+            }
+        } else if let Some(def) = schema.top_attribute(None, key) {
+            f(def, value);
+        }
+    }
+}
+
+/// `"urn:...:2.0:User:department": "x"` at the top of a body moves into the
+/// extension object: `"urn:...:2.0:User": {"department": "x"}`.
+fn nest_qualified_keys(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
+    let keys: Vec<String> =
+        map.keys().filter(|k| is_urn(k) && schema.extension(k).is_none() && !schema.is_core_urn(k)).cloned().collect();
+    for key in keys {
+        let Ok(path) = AttrPath::parse(&key) else { continue };
+        let Some(urn) = path.urn.clone() else { continue };
+        let known = schema.is_core_urn(&urn) || schema.extension(&urn).is_some();
+        if !known && map.get(&key).is_some_and(Value::is_object) {
+            continue;
+        }
+        let Some(value) = map.remove(&key) else { continue };
+        let mut whole = Value::Object(std::mem::take(map));
+        let _ = path.set(&mut whole, value, Some(schema));
+        if let Value::Object(m) = whole {
+            *map = m;
+        }
+        r.add(N::QualifiedKey);
+    }
+}
+
+/// Moves a top-level `manager` into the enterprise extension and gives it
+/// the canonical `{"value": id}` shape.
+fn fix_manager(map: &mut Obj, r: &mut Report) {
+    let stray = find_key(map, "manager").and_then(|k| map.remove(&k));
+    let ext_key = find_key(map, ENTERPRISE_URN).unwrap_or_else(|| ENTERPRISE_URN.to_owned());
+    let ext = map.entry(ext_key.clone()).or_insert_with(|| Value::Object(Obj::new()));
+    let Some(ext_map) = ext.as_object_mut() else { return };
+    let current = stray.or_else(|| find_key(ext_map, "manager").and_then(|k| ext_map.remove(&k)));
+    match current {
+        Some(v) if manager_is_canonical(&v) => {
+            ext_map.insert("manager".into(), v);
+        }
+        Some(v) => {
+            r.add(N::ManagerShape);
+            if let Some(m) = manager_value(&v) {
+                ext_map.insert("manager".into(), m);
+            }
+        }
+        None => {}
+    }
+    if ext_map.is_empty() {
+        map.remove(&ext_key);
+    }
+}
+
+fn drop_nulls(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
+    let before = map.len();
+    map.retain(|_, v| !v.is_null());
+    for _ in map.len()..before {
+        r.add(N::NullValue);
+    }
+    for (key, value) in map.iter_mut() {
+        if schema.extension(key).is_some() || (is_urn(key) && value.is_object()) {
+            if let Some(ext) = value.as_object_mut() {
+                let before = ext.len();
+                ext.retain(|_, v| !v.is_null());
+                for _ in ext.len()..before {
+                    r.add(N::NullValue);
+                }
+                ext.values_mut().for_each(|v| drop_nested_nulls(v, r));
+            }
+        } else {
+            drop_nested_nulls(value, r);
+        }
+    }
+    map.retain(|k, v| !(is_urn(k) && v.as_object().is_some_and(Obj::is_empty)));
+}
+
+fn strip_read_only(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
+    let doomed: Vec<String> = map
+        .keys()
+        .filter(|k| schema.top_attribute(None, k).is_some_and(|d| d.mutability == Mutability::ReadOnly))
+        .cloned()
+        .collect();
+    for k in doomed {
+        map.remove(&k);
+        r.add(N::ReadOnlyStripped);
+    }
+}
+
+fn add_missing_urns(body: &mut Value, schema: &ResourceSchema<'_>, r: &mut Report) {
+    let Some(map) = body.as_object() else { return };
+    let listed = |urn: &str| {
+        map.get("schemas")
+            .and_then(Value::as_array)
+            .is_some_and(|l| l.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn))))
+    };
+    let mut missing: Vec<String> = Vec::new();
+    if !listed(schema.core_urn()) {
+        missing.push(schema.core_urn().to_owned());
+    }
+    for (k, v) in map {
+        if is_urn(k) && v.is_object() && !schema.is_core_urn(k) && !listed(k) {
+            missing.push(schema.extension(k).map_or_else(|| k.clone(), |e| e.id.clone()));
+        }
+    }
+    for urn in missing {
+        ensure_schema_urn(body, &urn);
+        r.add(N::MissingSchemaUrn);
+    }
+}
+
+/// Drops URNs from `schemas` that are neither the core schema, nor a known
+/// extension, nor the key of data in the body (Entra ID's extra ADSCIM Group URN).
+fn drop_unknown_urns(body: &mut Value, schema: &ResourceSchema<'_>, r: &mut Report) {
+    let Some(map) = body.as_object_mut() else { return };
+    let keys: Vec<String> = map.keys().map(|k| k.to_ascii_lowercase()).collect();
+    let Some(Value::Array(list)) = map.get_mut("schemas") else { return };
+    let before = list.len();
+    list.retain(|s| {
+        let Some(urn) = s.as_str() else { return false };
+        schema.is_core_urn(urn) || schema.extension(urn).is_some() || keys.contains(&urn.to_ascii_lowercase())
+    });
+    for _ in list.len()..before {
+        r.add(N::UnknownSchemaUrn);
+    }
+}

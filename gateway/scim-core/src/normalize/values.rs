@@ -1,0 +1,143 @@
+//! Value-level fixes shared by the resource and PATCH normalizers.
+
+use super::{Normalization, Report};
+use crate::path::find_key;
+use crate::schema::{AttrType, Attribute};
+use serde_json::{Map, Value};
+
+/// `"True"` / `"false"` (any case) as a boolean.
+fn string_bool(v: &Value) -> Option<bool> {
+    match v.as_str()?.to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// Turns string booleans into booleans wherever `def` (and its
+/// sub-attributes) say boolean.
+pub(super) fn fix_booleans(value: &mut Value, def: &Attribute, report: &mut Report) {
+    match value {
+        Value::String(_) if def.ty == AttrType::Boolean => {
+            if let Some(b) = string_bool(value) {
+                *value = Value::Bool(b);
+                report.add(Normalization::StringBoolean);
+            }
+        }
+        Value::Array(items) if def.multi_valued => items.iter_mut().for_each(|i| fix_booleans_one(i, def, report)),
+        other => fix_booleans_one(other, def, report),
+    }
+}
+
+fn fix_booleans_one(value: &mut Value, def: &Attribute, report: &mut Report) {
+    match value {
+        Value::Object(m) if def.ty == AttrType::Complex => {
+            for (k, v) in m.iter_mut() {
+                if let Some(sub) = def.sub_attribute(k) {
+                    fix_booleans(v, sub, report);
+                }
+            }
+        }
+        Value::String(_) if def.ty == AttrType::Boolean => fix_booleans(value, def, report),
+        _ => {}
+    }
+}
+
+/// Drops `"$ref": null` from objects in `value` (one level of nesting: the
+/// values of a multi-valued or complex attribute).
+pub(super) fn drop_null_refs(value: &mut Value, report: &mut Report) {
+    let mut fix = |m: &mut Map<String, Value>| {
+        if let Some(k) = find_key(m, "$ref").filter(|k| m.get(k).is_some_and(Value::is_null)) {
+            m.remove(&k);
+            report.add(Normalization::NullRef);
+        }
+    };
+    match value {
+        Value::Array(items) => items.iter_mut().filter_map(Value::as_object_mut).for_each(&mut fix),
+        Value::Object(m) => fix(m),
+        _ => {}
+    }
+}
+
+/// Drops null members of a complex value (and of each value of a
+/// multi-valued one). Returns true when nothing is left.
+pub(super) fn drop_nested_nulls(value: &mut Value, report: &mut Report) {
+    let mut fix = |m: &mut Map<String, Value>| {
+        let before = m.len();
+        m.retain(|_, v| !v.is_null());
+        for _ in m.len()..before {
+            report.add(Normalization::NullValue);
+        }
+    };
+    match value {
+        Value::Array(items) => items.iter_mut().filter_map(Value::as_object_mut).for_each(&mut fix),
+        Value::Object(m) => fix(m),
+        _ => {}
+    }
+}
+
+/// The canonical enterprise `manager` value for what IdPs send: a plain id
+/// string, an object with `value`, or a one-element array of such objects.
+/// `None` when it names no manager (empty string, empty array, no value).
+pub(super) fn manager_value(v: &Value) -> Option<Value> {
+    match v {
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(Value::Object(Map::from_iter([("value".to_owned(), Value::String(s.clone()))]))),
+        Value::Array(items) => items.first().and_then(manager_value),
+        Value::Object(m) => {
+            let id =
+                find_key(m, "value").and_then(|k| m.get(&k)).filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))?;
+            let mut out = Map::from_iter([("value".to_owned(), id.clone())]);
+            if let Some(r) = find_key(m, "$ref").and_then(|k| m.get(&k)).filter(|r| r.is_string()) {
+                out.insert("$ref".into(), r.clone());
+            }
+            Some(Value::Object(out))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a manager value is already canonical (an object with a value and
+/// no extra shape to fix).
+pub(super) fn manager_is_canonical(v: &Value) -> bool {
+    manager_value(v).as_ref() == Some(v)
+}
+
+/// Decodes Entra ID's JSON-encoded role: either the whole value is a JSON
+/// object in a string, or an object's `value` is. The role object's `value`,
+/// `displayName` (as `display`), `type` and `primary` are kept.
+pub(super) fn decode_role(item: &Value) -> Option<Value> {
+    let encoded = match item {
+        Value::String(s) => s,
+        Value::Object(m) => find_key(m, "value").and_then(|k| m.get(&k)).and_then(Value::as_str)?,
+        _ => return None,
+    };
+    let Ok(Value::Object(role)) = serde_json::from_str::<Value>(encoded.trim()) else { return None };
+    let mut out = Map::new();
+    let pick = |k: &str| find_key(&role, k).and_then(|k| role.get(&k)).cloned();
+    out.insert("value".into(), pick("value").or_else(|| pick("id")).unwrap_or(Value::Null));
+    if let Some(d) = pick("display").or_else(|| pick("displayName")) {
+        out.insert("display".into(), d);
+    }
+    for k in ["type", "primary"] {
+        let outer = item.as_object().and_then(|m| find_key(m, k).and_then(|key| m.get(&key)).cloned());
+        if let Some(v) = pick(k).or(outer) {
+            out.insert(k.into(), v);
+        }
+    }
+    Some(Value::Object(out))
+}
+
+/// Decodes every JSON-encoded role in a `roles` value.
+pub(super) fn decode_roles(value: &mut Value, report: &mut Report) {
+    let mut fix = |item: &mut Value| {
+        if let Some(decoded) = decode_role(item) {
+            *item = decoded;
+            report.add(Normalization::JsonEncodedRole);
+        }
+    };
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(&mut fix),
+        other => fix(other),
+    }
+}

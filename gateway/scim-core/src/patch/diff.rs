@@ -1,0 +1,136 @@
+//! The reverse of applying: two versions of a resource in, the smallest
+//! PatchOp that turns the first into the second out. `id`, `meta` and
+//! `schemas` are never part of a diff (the server owns them, and extension
+//! URNs follow their attributes).
+
+use super::{OpKind, PatchOp, PatchOperation};
+use crate::filter::{CompareOp, Filter};
+use crate::path::{AttrPath, Path, find_key};
+use crate::schema::{Attribute, ResourceSchema};
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+
+const SERVER_OWNED: [&str; 3] = ["schemas", "id", "meta"];
+
+/// The PatchOp that turns `old` into `new`. Applying it to `old` with
+/// [`super::apply`] gives `new` up to the order of multi-valued attributes.
+pub fn diff(old: &Value, new: &Value, schema: &ResourceSchema<'_>) -> PatchOp {
+    let empty = Map::new();
+    let old = old.as_object().unwrap_or(&empty);
+    let new = new.as_object().unwrap_or(&empty);
+    let mut d = Differ { schema, ops: vec![] };
+    let is_ext = |k: &String| k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+    d.container(None, &core_only(old, is_ext), &core_only(new, is_ext));
+    let mut urns: Vec<&String> = old.keys().chain(new.keys()).filter(|k| is_ext(k)).collect();
+    urns.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    let mut seen = HashSet::new();
+    for urn in urns {
+        if seen.insert(urn.to_ascii_lowercase()) {
+            let get =
+                |m: &Map<String, Value>| find_key(m, urn).and_then(|k| m.get(&k)).and_then(Value::as_object).cloned();
+            d.container(Some(urn), &get(old).unwrap_or_default(), &get(new).unwrap_or_default());
+        }
+    }
+    PatchOp { operations: d.ops }
+}
+
+fn core_only(m: &Map<String, Value>, is_ext: impl Fn(&String) -> bool) -> Map<String, Value> {
+    m.iter()
+        .filter(|(k, _)| !is_ext(k) && !SERVER_OWNED.iter().any(|s| s.eq_ignore_ascii_case(k)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn get_ci<'v>(m: &'v Map<String, Value>, k: &str) -> Option<&'v Value> {
+    find_key(m, k).and_then(|k| m.get(&k)).filter(|v| !v.is_null())
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.values().all(Value::is_null),
+        _ => false,
+    }
+}
+
+struct Differ<'a, 's> {
+    schema: &'a ResourceSchema<'s>,
+    ops: Vec<PatchOperation>,
+}
+
+impl Differ<'_, '_> {
+    fn push(&mut self, op: OpKind, path: Path, value: Option<Value>) {
+        self.ops.push(PatchOperation::new(op, path, value));
+    }
+
+    fn container(&mut self, urn: Option<&str>, old: &Map<String, Value>, new: &Map<String, Value>) {
+        for (k, o) in old {
+            if !is_empty(o) && get_ci(new, k).is_none_or(is_empty) {
+                self.push(OpKind::Remove, AttrPath::new(urn, k, None).into(), None);
+            }
+        }
+        for (k, n) in new {
+            if is_empty(n) {
+                continue;
+            }
+            let path = AttrPath::new(urn, k, None);
+            match get_ci(old, k).filter(|o| !is_empty(o)) {
+                None => self.push(OpKind::Add, path.into(), Some(n.clone())),
+                Some(o) if o == n => {}
+                Some(o) => {
+                    let def = self.schema.top_attribute(urn, k);
+                    self.attribute(path, o, n, def);
+                }
+            }
+        }
+    }
+
+    fn attribute(&mut self, path: AttrPath, old: &Value, new: &Value, def: Option<&Attribute>) {
+        match (old, new) {
+            (Value::Object(o), Value::Object(n)) if def.is_none_or(|d| !d.multi_valued) => self.complex(path, o, n),
+            (Value::Array(o), Value::Array(n)) if keyed(o) && keyed(n) => self.keyed(path, o, n),
+            _ => self.push(OpKind::Replace, path.into(), Some(new.clone())),
+        }
+    }
+
+    fn complex(&mut self, path: AttrPath, old: &Map<String, Value>, new: &Map<String, Value>) {
+        let sub = |k: &str| AttrPath { sub: Some(k.to_owned()), ..path.clone() };
+        for (k, o) in old {
+            if !o.is_null() && get_ci(new, k).is_none() {
+                self.push(OpKind::Remove, sub(k).into(), None);
+            }
+        }
+        for (k, n) in new {
+            if !n.is_null() && get_ci(old, k) != Some(n) {
+                self.push(OpKind::Replace, sub(k).into(), Some(n.clone()));
+            }
+        }
+    }
+
+    /// Values identified by their `value`: removes by filter, one add.
+    fn keyed(&mut self, path: AttrPath, old: &[Value], new: &[Value]) {
+        for o in old.iter().filter(|o| !new.contains(o)) {
+            let filter =
+                Filter::Compare { path: AttrPath::new(None, "value", None), op: CompareOp::Eq, value: key_of(o) };
+            self.push(OpKind::Remove, Path { filter: Some(Box::new(filter)), ..path.clone().into() }, None);
+        }
+        let added: Vec<Value> = new.iter().filter(|n| !old.contains(n)).cloned().collect();
+        if !added.is_empty() {
+            self.push(OpKind::Add, path.into(), Some(Value::Array(added)));
+        }
+    }
+}
+
+fn key_of(v: &Value) -> Value {
+    v.as_object().and_then(|m| get_ci(m, "value")).cloned().unwrap_or(Value::Null)
+}
+
+/// Whether every value is an object with a distinct scalar `value`.
+fn keyed(items: &[Value]) -> bool {
+    let mut seen = HashSet::new();
+    items.iter().all(|v| match key_of(v) {
+        k @ (Value::String(_) | Value::Number(_)) => seen.insert(k.to_string().to_lowercase()),
+        _ => false,
+    })
+}

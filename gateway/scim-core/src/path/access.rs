@@ -1,0 +1,290 @@
+//! get / set / remove of a [`Path`] on a JSON resource. Names match
+//! case-insensitively; writing an extension attribute adds its URN to
+//! `schemas`, and removing its last attribute drops it again.
+
+use super::{AttrPath, Path};
+use crate::error::ScimError;
+use crate::filter::Filter;
+use crate::schema::{Attribute, ResourceSchema};
+use serde_json::{Map, Value};
+
+type Obj = Map<String, Value>;
+
+/// The key of `map` that equals `name` case-insensitively (exact match first).
+pub fn find_key(map: &Obj, name: &str) -> Option<String> {
+    if map.contains_key(name) {
+        return Some(name.to_owned());
+    }
+    map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
+}
+
+fn get_ci<'v>(map: &'v Obj, name: &str) -> Option<&'v Value> {
+    map.get(name).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+}
+
+/// Adds `urn` to the resource's `schemas` unless it is there already.
+pub fn ensure_schema_urn(resource: &mut Value, urn: &str) {
+    let Some(map) = resource.as_object_mut() else { return };
+    let schemas = map.entry("schemas").or_insert_with(|| Value::Array(vec![]));
+    if !schemas.is_array() {
+        *schemas = Value::Array(vec![]);
+    }
+    if let Value::Array(list) = schemas {
+        if !list.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn))) {
+            list.push(Value::String(urn.to_owned()));
+        }
+    }
+}
+
+/// Drops the extension object `urn` and its `schemas` entry when it holds no
+/// attributes any more.
+pub fn prune_extension(resource: &mut Value, urn: &str) {
+    let Some(map) = resource.as_object_mut() else { return };
+    let Some(key) = find_key(map, urn) else { return };
+    let empty = match map.get(&key) {
+        Some(Value::Object(ext)) => ext.values().all(Value::is_null),
+        Some(Value::Null) => true,
+        _ => false,
+    };
+    if empty {
+        map.remove(&key);
+        if let Some(Value::Array(list)) = map.get_mut("schemas") {
+            list.retain(|s| !s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)));
+        }
+    }
+}
+
+/// The extension URN a path is qualified with, in its canonical spelling;
+/// `None` for core attributes (no URN, or the resource's core URN).
+fn extension_urn(urn: Option<&str>, schema: Option<&ResourceSchema<'_>>) -> Option<String> {
+    let urn = urn?;
+    match schema {
+        Some(s) if s.is_core_urn(urn) => None,
+        Some(s) => Some(s.extension(urn).map_or(urn, |e| e.id.as_str()).to_owned()),
+        None if urn.to_ascii_lowercase().starts_with("urn:ietf:params:scim:schemas:core:") => None,
+        None => Some(urn.to_owned()),
+    }
+}
+
+fn container<'v>(resource: &'v Value, ext: Option<&str>) -> Option<&'v Obj> {
+    let map = resource.as_object()?;
+    match ext {
+        Some(urn) => get_ci(map, urn)?.as_object(),
+        None => Some(map),
+    }
+}
+
+fn container_mut<'v>(resource: &'v mut Value, ext: Option<&str>, create: bool) -> Option<&'v mut Obj> {
+    if let (Some(urn), true) = (ext, create) {
+        ensure_schema_urn(resource, urn);
+    }
+    let map = resource.as_object_mut()?;
+    let Some(urn) = ext else { return Some(map) };
+    let key = match find_key(map, urn) {
+        Some(k) => k,
+        None if create => {
+            map.insert(urn.to_owned(), Value::Object(Obj::new()));
+            urn.to_owned()
+        }
+        None => return None,
+    };
+    let slot = map.get_mut(&key)?;
+    if create && !slot.is_object() {
+        *slot = Value::Object(Obj::new());
+    }
+    slot.as_object_mut()
+}
+
+fn matches(filter: &Filter, elem: &Value, attr: Option<&Attribute>) -> bool {
+    filter.matches_element(elem, attr)
+}
+
+impl Path {
+    /// The values this path points at. A multi-valued attribute without a
+    /// filter yields the array itself; with a sub-attribute, each element's.
+    pub fn get<'v>(&self, resource: &'v Value, schema: Option<&ResourceSchema<'_>>) -> Vec<&'v Value> {
+        let ext = extension_urn(self.urn.as_deref(), schema);
+        let Some(value) = container(resource, ext.as_deref()).and_then(|m| get_ci(m, &self.name)) else {
+            return vec![];
+        };
+        let attr = schema.and_then(|s| s.top_attribute(self.urn.as_deref(), &self.name));
+        let selected: Vec<&Value> = match (&self.filter, value) {
+            (Some(f), Value::Array(items)) => items.iter().filter(|e| matches(f, e, attr)).collect(),
+            (Some(_), _) => vec![],
+            (None, Value::Array(items)) if self.sub.is_some() => items.iter().collect(),
+            (None, v) => vec![v],
+        };
+        match &self.sub {
+            None => selected.into_iter().filter(|v| !v.is_null()).collect(),
+            Some(sub) => selected
+                .into_iter()
+                .filter_map(|v| v.as_object().and_then(|m| get_ci(m, sub)))
+                .filter(|v| !v.is_null())
+                .collect(),
+        }
+    }
+
+    /// Writes `value` at this path, creating what is missing. A filter that
+    /// matches nothing appends an element built from its `eq` terms. Returns
+    /// how many places were written.
+    pub fn set(
+        &self,
+        resource: &mut Value,
+        value: Value,
+        schema: Option<&ResourceSchema<'_>>,
+    ) -> Result<usize, ScimError> {
+        let attr = schema.and_then(|s| s.top_attribute(self.urn.as_deref(), &self.name));
+        let ext = extension_urn(self.urn.as_deref(), schema);
+        let map = container_mut(resource, ext.as_deref(), true)
+            .ok_or_else(|| ScimError::invalid_value("the resource is not a JSON object"))?;
+        let key = find_key(map, &self.name).unwrap_or_else(|| attr.map_or(self.name.clone(), |a| a.name.clone()));
+        let slot = map.entry(key).or_insert(Value::Null);
+        match &self.filter {
+            None => match &self.sub {
+                None => {
+                    *slot = value;
+                    Ok(1)
+                }
+                Some(sub) => set_sub(slot, &sub_name(attr, sub), value),
+            },
+            Some(filter) => self.set_filtered(slot, filter, value, attr),
+        }
+    }
+
+    fn set_filtered(
+        &self,
+        slot: &mut Value,
+        filter: &Filter,
+        value: Value,
+        attr: Option<&Attribute>,
+    ) -> Result<usize, ScimError> {
+        if slot.is_null() {
+            *slot = Value::Array(vec![]);
+        }
+        let Value::Array(items) = slot else {
+            return Err(ScimError::invalid_path(format!(
+                "\"{}\" is not multi-valued; it cannot take a filter",
+                self.name
+            )));
+        };
+        let sub = self.sub.as_deref().map(|s| sub_name(attr, s));
+        let mut written = 0;
+        for elem in items.iter_mut().filter(|e| matches(filter, e, attr)) {
+            match &sub {
+                Some(s) => written += set_sub(elem, s, value.clone())?,
+                None => {
+                    *elem = value.clone();
+                    written += 1;
+                }
+            }
+        }
+        if written == 0 {
+            items.push(new_element(filter, sub.as_deref(), value, &self.name)?);
+            written = 1;
+        }
+        Ok(written)
+    }
+
+    /// Removes what this path points at; returns how many values went.
+    pub fn remove(&self, resource: &mut Value, schema: Option<&ResourceSchema<'_>>) -> usize {
+        let attr = schema.and_then(|s| s.top_attribute(self.urn.as_deref(), &self.name));
+        let ext = extension_urn(self.urn.as_deref(), schema);
+        let removed = container_mut(resource, ext.as_deref(), false).map_or(0, |map| self.remove_in(map, attr));
+        if let Some(urn) = ext {
+            prune_extension(resource, &urn);
+        }
+        removed
+    }
+
+    fn remove_in(&self, map: &mut Obj, attr: Option<&Attribute>) -> usize {
+        let Some(key) = find_key(map, &self.name) else { return 0 };
+        let Some(slot) = map.get_mut(&key) else { return 0 };
+        let removed = match (&self.filter, &self.sub, slot) {
+            (None, None, slot) => usize::from(!slot.is_null()),
+            (None, Some(sub), Value::Array(items)) => items.iter_mut().map(|e| remove_sub(e, sub)).sum(),
+            (None, Some(sub), slot) => remove_sub(slot, sub),
+            (Some(f), None, Value::Array(items)) => {
+                let before = items.len();
+                items.retain(|e| !matches(f, e, attr));
+                before - items.len()
+            }
+            (Some(f), Some(sub), Value::Array(items)) => {
+                items.iter_mut().filter(|e| matches(f, e, attr)).map(|e| remove_sub(e, sub)).sum()
+            }
+            (Some(_), _, _) => 0,
+        };
+        let drop_slot = match map.get(&key) {
+            _ if self.filter.is_none() && self.sub.is_none() => true,
+            Some(Value::Object(m)) => m.is_empty(),
+            Some(Value::Array(items)) => items.is_empty(),
+            _ => false,
+        };
+        if drop_slot {
+            map.remove(&key);
+        }
+        removed
+    }
+}
+
+impl AttrPath {
+    /// See [`Path::get`].
+    pub fn get<'v>(&self, resource: &'v Value, schema: Option<&ResourceSchema<'_>>) -> Vec<&'v Value> {
+        Path::from(self.clone()).get(resource, schema)
+    }
+    /// See [`Path::set`].
+    pub fn set(
+        &self,
+        resource: &mut Value,
+        value: Value,
+        schema: Option<&ResourceSchema<'_>>,
+    ) -> Result<usize, ScimError> {
+        Path::from(self.clone()).set(resource, value, schema)
+    }
+    /// See [`Path::remove`].
+    pub fn remove(&self, resource: &mut Value, schema: Option<&ResourceSchema<'_>>) -> usize {
+        Path::from(self.clone()).remove(resource, schema)
+    }
+}
+
+fn sub_name(attr: Option<&Attribute>, sub: &str) -> String {
+    attr.and_then(|a| a.sub_attribute(sub)).map_or_else(|| sub.to_owned(), |s| s.name.clone())
+}
+
+fn set_sub(slot: &mut Value, sub: &str, value: Value) -> Result<usize, ScimError> {
+    match slot {
+        Value::Null => {
+            *slot = Value::Object(Obj::from_iter([(sub.to_owned(), value)]));
+            Ok(1)
+        }
+        Value::Object(m) => {
+            let key = find_key(m, sub).unwrap_or_else(|| sub.to_owned());
+            m.insert(key, value);
+            Ok(1)
+        }
+        Value::Array(items) if items.is_empty() => {
+            items.push(Value::Object(Obj::from_iter([(sub.to_owned(), value)])));
+            Ok(1)
+        }
+        Value::Array(items) => items.iter_mut().map(|e| set_sub(e, sub, value.clone())).sum(),
+        _ => Err(ScimError::invalid_path(format!("cannot set sub-attribute \"{sub}\" of a simple value"))),
+    }
+}
+
+fn remove_sub(slot: &mut Value, sub: &str) -> usize {
+    let Some(m) = slot.as_object_mut() else { return 0 };
+    find_key(m, sub).and_then(|k| m.remove(&k)).map_or(0, |_| 1)
+}
+
+fn new_element(filter: &Filter, sub: Option<&str>, value: Value, name: &str) -> Result<Value, ScimError> {
+    let mut elem = filter.eq_template().ok_or_else(|| {
+        ScimError::no_target(format!("no value of \"{name}\" matches the filter, and it cannot build one (only \"eq\" terms joined by \"and\" can)"))
+    })?;
+    match (sub, value) {
+        (Some(s), v) => {
+            elem.insert(s.to_owned(), v);
+        }
+        (None, Value::Object(m)) => elem.extend(m),
+        (None, _) => return Err(ScimError::invalid_value(format!("a value of \"{name}\" must be an object"))),
+    }
+    Ok(Value::Object(elem))
+}

@@ -1,0 +1,250 @@
+//! The set of known schemas and resource types, and per-resource-type views
+//! that resolve attribute paths.
+
+use super::{Attribute, ENTERPRISE_URN, GROUP_URN, Schema, SchemaError, USER_URN, parse_schemas};
+use crate::path::AttrPath;
+
+const USER_JSON: &str = include_str!("../../schemas/user.json");
+const GROUP_JSON: &str = include_str!("../../schemas/group.json");
+const ENTERPRISE_JSON: &str = include_str!("../../schemas/enterprise-user.json");
+const COMMON_JSON: &str = include_str!("../../schemas/common.json");
+
+/// A resource type (RFC 7643 section 6): a core schema plus extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceType {
+    pub name: String,
+    pub endpoint: String,
+    pub schema: String,
+    pub extensions: Vec<SchemaExtension>,
+}
+
+/// An extension schema attached to a resource type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaExtension {
+    pub schema: String,
+    pub required: bool,
+}
+
+/// All known schemas and resource types.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    schemas: Vec<Schema>,
+    common: Schema,
+    resource_types: Vec<ResourceType>,
+}
+
+impl Registry {
+    /// The RFC 7643 User (with the enterprise extension) and Group types.
+    pub fn core() -> Self {
+        let mut schemas = Vec::new();
+        for text in [USER_JSON, GROUP_JSON, ENTERPRISE_JSON] {
+            schemas.extend(parse_schemas(text).unwrap_or_default());
+        }
+        let common = parse_schemas(COMMON_JSON).unwrap_or_default().pop().unwrap_or_else(empty_common);
+        let user = ResourceType {
+            name: "User".into(),
+            endpoint: "/Users".into(),
+            schema: USER_URN.into(),
+            extensions: vec![SchemaExtension { schema: ENTERPRISE_URN.into(), required: false }],
+        };
+        let group = ResourceType {
+            name: "Group".into(),
+            endpoint: "/Groups".into(),
+            schema: GROUP_URN.into(),
+            extensions: vec![],
+        };
+        Self { schemas, common, resource_types: vec![user, group] }
+    }
+
+    /// Adds schemas from JSON text (see [`parse_schemas`]) and attaches each
+    /// one as an extension of `resource_type`, or, when that is `None`, of
+    /// the resource type its URN ends with (`...:2.0:User` extends User).
+    pub fn load_extensions(&mut self, text: &str, resource_type: Option<&str>) -> Result<(), Vec<SchemaError>> {
+        let schemas = parse_schemas(text)?;
+        let mut errors = Vec::new();
+        for schema in schemas {
+            let target = resource_type.map(str::to_owned).or_else(|| schema.id.rsplit(':').next().map(str::to_owned));
+            match target.and_then(|t| self.resource_type_index(&t)) {
+                Some(i) => self.add_extension(i, schema),
+                None => errors.push(SchemaError {
+                    location: schema.id.clone(),
+                    message: "cannot tell which resource type this extends; name it explicitly".into(),
+                }),
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    fn add_extension(&mut self, rt: usize, schema: Schema) {
+        let urn = schema.id.clone();
+        self.schemas.retain(|s| !s.id.eq_ignore_ascii_case(&urn));
+        self.schemas.push(schema);
+        if let Some(rt) = self.resource_types.get_mut(rt) {
+            if !rt.extensions.iter().any(|e| e.schema.eq_ignore_ascii_case(&urn)) {
+                rt.extensions.push(SchemaExtension { schema: urn, required: false });
+            }
+        }
+    }
+
+    fn resource_type_index(&self, name: &str) -> Option<usize> {
+        self.resource_types.iter().position(|r| r.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The schema with this URN (case-insensitive).
+    pub fn schema(&self, urn: &str) -> Option<&Schema> {
+        self.schemas.iter().find(|s| s.id.eq_ignore_ascii_case(urn))
+    }
+
+    /// All resource types.
+    pub fn resource_types(&self) -> &[ResourceType] {
+        &self.resource_types
+    }
+
+    /// A view of one resource type by name (`User`, `Group`; case-insensitive).
+    pub fn resource(&self, name: &str) -> Option<ResourceSchema<'_>> {
+        let rt = self.resource_types.iter().find(|r| r.name.eq_ignore_ascii_case(name))?;
+        let core = self.schema(&rt.schema)?;
+        Some(ResourceSchema { registry: self, rt, core })
+    }
+
+    /// The resource type a resource declares through its core schema URN or
+    /// `meta.resourceType`.
+    pub fn resource_for(&self, resource: &serde_json::Value) -> Option<ResourceSchema<'_>> {
+        let urns = resource.get("schemas").and_then(|s| s.as_array()).into_iter().flatten();
+        for urn in urns.filter_map(|u| u.as_str()) {
+            if let Some(rt) = self.resource_types.iter().find(|r| r.schema.eq_ignore_ascii_case(urn)) {
+                return self.resource(&rt.name);
+            }
+        }
+        let name = resource.pointer("/meta/resourceType").and_then(|v| v.as_str())?;
+        self.resource(name)
+    }
+}
+
+fn empty_common() -> Schema {
+    Schema {
+        id: "urn:scim-gateway:common".into(),
+        name: None,
+        description: None,
+        attributes: vec![],
+        schemas: vec![],
+        meta: None,
+    }
+}
+
+/// One resource type's schemas, resolving attribute paths against them.
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceSchema<'a> {
+    registry: &'a Registry,
+    rt: &'a ResourceType,
+    core: &'a Schema,
+}
+
+impl<'a> ResourceSchema<'a> {
+    /// The resource type's name (`User`).
+    pub fn name(&self) -> &'a str {
+        &self.rt.name
+    }
+
+    /// The core schema.
+    pub fn core(&self) -> &'a Schema {
+        self.core
+    }
+
+    /// The core schema's URN.
+    pub fn core_urn(&self) -> &'a str {
+        &self.core.id
+    }
+
+    /// The resource type definition.
+    pub fn resource_type(&self) -> &'a ResourceType {
+        self.rt
+    }
+
+    /// The extension schemas attached to this resource type.
+    pub fn extensions(&self) -> impl Iterator<Item = &'a Schema> + 'a {
+        let registry = self.registry;
+        self.rt.extensions.iter().filter_map(move |e| registry.schema(&e.schema))
+    }
+
+    /// The extension whose URN is `key` (case-insensitive).
+    pub fn extension(&self, key: &str) -> Option<&'a Schema> {
+        self.extensions().find(|s| s.id.eq_ignore_ascii_case(key))
+    }
+
+    /// Whether `urn` names this resource type's core schema.
+    pub fn is_core_urn(&self, urn: &str) -> bool {
+        self.core.id.eq_ignore_ascii_case(urn)
+    }
+
+    /// A top-level attribute: `urn` is `None` or the core URN for core and
+    /// common attributes, else an extension URN.
+    pub fn top_attribute(&self, urn: Option<&str>, name: &str) -> Option<&'a Attribute> {
+        match urn {
+            Some(u) if !self.is_core_urn(u) => self.extension(u)?.attribute(name),
+            _ => self.core.attribute(name).or_else(|| self.registry.common.attribute(name)),
+        }
+    }
+
+    /// The definition a path points at (the sub-attribute when it has one).
+    pub fn attribute(&self, path: &AttrPath) -> Option<&'a Attribute> {
+        let top = self.top_attribute(path.urn.as_deref(), &path.name)?;
+        match &path.sub {
+            Some(sub) => top.sub_attribute(sub),
+            None => Some(top),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{AttrType, Mutability};
+
+    #[test]
+    fn core_registry_resolves_case_insensitively() {
+        let reg = Registry::core();
+        let user = reg.resource("user").unwrap();
+        assert_eq!(user.top_attribute(None, "USERNAME").unwrap().name, "userName");
+        let p = AttrPath::parse("name.GIVENNAME").unwrap();
+        assert_eq!(user.attribute(&p).unwrap().name, "givenName");
+        let p = AttrPath::parse("urn:ietf:params:scim:schemas:extension:ENTERPRISE:2.0:User:manager.value").unwrap();
+        assert_eq!(user.attribute(&p).unwrap().name, "value");
+        assert_eq!(user.top_attribute(None, "id").unwrap().mutability, Mutability::ReadOnly);
+        assert_eq!(user.top_attribute(None, "active").unwrap().ty, AttrType::Boolean);
+        assert!(user.top_attribute(None, "department").is_none());
+    }
+
+    #[test]
+    fn notion_extension_loads_from_file_text() {
+        let mut reg = Registry::core();
+        let text = include_str!("../../../../mappings/schemas/notion-user.json");
+        reg.load_extensions(text, None).unwrap();
+        let user = reg.resource("User").unwrap();
+        let role = user.top_attribute(Some("urn:ietf:params:scim:schemas:extension:notion:2.0:User"), "ROLE");
+        assert_eq!(role.unwrap().canonical_values.len(), 4);
+    }
+
+    #[test]
+    fn bad_schema_files_report_every_problem() {
+        let mut reg = Registry::core();
+        let text = r#"{"id":"nope","attributes":[{"name":"a b"},{"name":"x","type":"complex"},{"name":"X"}]}"#;
+        let errors = reg.load_extensions(text, Some("User")).unwrap_err();
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        let errors = reg.load_extensions("{\n  \"id\": ", Some("User")).unwrap_err();
+        assert!(errors[0].location.starts_with("2:"), "{errors:?}");
+        let errors = reg.load_extensions(r#"{"id":"urn:x","attributes":[],"bogus":1}"#, Some("User")).unwrap_err();
+        assert!(errors[0].message.contains("bogus"));
+        let errors = reg.load_extensions(r#"{"id":"urn:x:Thing","attributes":[]}"#, None).unwrap_err();
+        assert!(errors[0].message.contains("which resource type"));
+    }
+
+    #[test]
+    fn resource_for_uses_schemas_or_meta() {
+        let reg = Registry::core();
+        let g = serde_json::json!({"schemas": [GROUP_URN]});
+        assert_eq!(reg.resource_for(&g).unwrap().name(), "Group");
+        let u = serde_json::json!({"meta": {"resourceType": "User"}});
+        assert_eq!(reg.resource_for(&u).unwrap().name(), "User");
+    }
+}

@@ -1,1 +1,262 @@
 use super::*;
+use crate::ScimType;
+use crate::schema::Registry;
+use proptest::prelude::*;
+
+fn op(v: Value) -> PatchOp {
+    PatchOp::from_json(&json!({"schemas": [PATCH_URN], "Operations": v})).unwrap()
+}
+
+fn run(resource: &Value, ops: Value) -> Result<Value, ScimError> {
+    let reg = Registry::core();
+    let schema = reg.resource_for(resource).unwrap();
+    apply(resource, &op(ops), &schema, ApplyOptions::default())
+}
+
+fn user() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": "u1",
+        "userName": "bjensen",
+        "name": {"givenName": "Barbara", "familyName": "Jensen"},
+        "active": true,
+        "emails": [
+            {"value": "bj@example.com", "type": "work", "primary": true},
+            {"value": "babs@home.org", "type": "home"}
+        ],
+        "meta": {"resourceType": "User", "version": "W/\"1\""}
+    })
+}
+
+fn group() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "id": "g1",
+        "displayName": "Sales",
+        "members": [{"value": "a", "display": "Ann"}, {"value": "b"}, {"value": "c"}]
+    })
+}
+
+fn code(r: Result<Value, ScimError>) -> ScimType {
+    r.unwrap_err().scim_type
+}
+
+#[test]
+fn parse_is_strict_and_round_trips() {
+    let body = json!({"schemas": [PATCH_URN], "Operations": [
+        {"op": "add", "path": "emails[type eq \"work\"].value", "value": "x"},
+        {"op": "remove", "path": "members[value eq \"2819c223\"]"},
+        {"op": "replace", "value": {"active": false}}
+    ]});
+    let p = PatchOp::from_json(&body).unwrap();
+    assert_eq!(p.to_json(), body);
+    let bad = |b: Value| PatchOp::from_json(&b).unwrap_err();
+    assert_eq!(bad(json!({"Operations": []})).scim_type, ScimType::InvalidSyntax);
+    assert!(bad(json!({"schemas": [PATCH_URN], "Operations": [{"op": "Replace", "path": "a"}]})).detail.contains("Replace"));
+    assert!(bad(json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": 3}]})).detail.contains("path"));
+    assert!(bad(json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "value": 1, "extra": 1}]})).detail.contains("extra"));
+    assert_eq!(bad(json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": "a[b eq]"}]})).scim_type, ScimType::InvalidFilter);
+    assert_eq!(bad(json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": "9a"}]})).scim_type, ScimType::InvalidPath);
+    let many: Vec<Value> = (0..=MAX_PATCH_OPERATIONS).map(|_| json!({"op": "remove", "path": "title"})).collect();
+    assert!(bad(json!({"schemas": [PATCH_URN], "Operations": many})).detail.contains("more than"));
+}
+
+#[test]
+fn add_merges_multi_valued_and_complex() {
+    let out = run(&group(), json!([{"op": "add", "path": "members", "value": [{"value": "b"}, {"value": "d"}]}])).unwrap();
+    let ids: Vec<&str> = out["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["a", "b", "c", "d"], "existing values are not duplicated");
+    let out = run(&user(), json!([{"op": "add", "path": "name", "value": {"middleName": "J"}}])).unwrap();
+    assert_eq!(out["name"], json!({"givenName": "Barbara", "familyName": "Jensen", "middleName": "J"}));
+    let out = run(&user(), json!([{"op": "add", "value": {"nickName": "Babs", "emails": [{"value": "n@x.com", "type": "other", "primary": true}]}}])).unwrap();
+    assert_eq!(out["nickName"], "Babs");
+    assert_eq!(out["emails"].as_array().unwrap().len(), 3);
+    assert_eq!(out["emails"][0]["primary"], false, "only one value stays primary");
+    assert_eq!(out["emails"][2]["primary"], true);
+}
+
+#[test]
+fn add_with_value_filter_creates_or_updates() {
+    let out = run(&user(), json!([{"op": "add", "path": "emails[type eq \"work\"].value", "value": "new@example.com"}])).unwrap();
+    assert_eq!(out["emails"][0]["value"], "new@example.com");
+    let out = run(&user(), json!([{"op": "add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1 555"}])).unwrap();
+    assert_eq!(out["phoneNumbers"], json!([{"type": "mobile", "value": "+1 555"}]));
+}
+
+#[test]
+fn replace_semantics() {
+    let out = run(&user(), json!([{"op": "replace", "path": "emails[type eq \"home\"]", "value": {"value": "h@x.org", "type": "home"}}])).unwrap();
+    assert_eq!(out["emails"][1], json!({"value": "h@x.org", "type": "home"}));
+    let out = run(&user(), json!([{"op": "replace", "path": "emails", "value": [{"value": "only@x.com"}]}])).unwrap();
+    assert_eq!(out["emails"], json!([{"value": "only@x.com"}]));
+    let out = run(&user(), json!([{"op": "replace", "value": {"active": false, "name": {"givenName": "Babs"}}}])).unwrap();
+    assert_eq!(out["active"], false);
+    assert_eq!(out["name"], json!({"givenName": "Babs", "familyName": "Jensen"}), "unnamed sub-attributes stay");
+    let out = run(&user(), json!([{"op": "replace", "path": "title", "value": "Boss"}])).unwrap();
+    assert_eq!(out["title"], "Boss", "replace of a missing attribute adds it");
+    assert_eq!(code(run(&user(), json!([{"op": "replace", "path": "emails[type eq \"other\"].value", "value": "x"}]))), ScimType::NoTarget);
+    let reg = Registry::core();
+    let lenient = ApplyOptions { replace_missing_adds: true, ..ApplyOptions::default() };
+    let p = op(json!([{"op": "replace", "path": "emails[type eq \"other\"].value", "value": "x@y"}]));
+    let out = apply(&user(), &p, &reg.resource("User").unwrap(), lenient).unwrap();
+    assert_eq!(out["emails"][2], json!({"type": "other", "value": "x@y"}));
+}
+
+#[test]
+fn remove_semantics() {
+    let out = run(&group(), json!([{"op": "remove", "path": "members[value eq \"b\"]"}])).unwrap();
+    assert_eq!(out["members"].as_array().unwrap().len(), 2);
+    let out = run(&group(), json!([{"op": "remove", "path": "members"}])).unwrap();
+    assert!(out.get("members").is_none(), "a remove without a filter removes every member (RFC 7644 3.5.2.2)");
+    let out = run(&group(), json!([{"op": "remove", "path": "members", "value": [{"value": "a"}, {"value": "c"}]}])).unwrap();
+    assert_eq!(out["members"], json!([{"value": "b"}]), "a value list removes only those members");
+    let out = run(&group(), json!([{"op": "remove", "path": "members[value eq \"zzz\"]"}])).unwrap();
+    assert_eq!(out, group(), "removing what is not there is a no-op");
+    let out = run(&user(), json!([{"op": "remove", "path": "name.givenName"}, {"op": "remove", "path": "emails[type eq \"home\"]"}])).unwrap();
+    assert_eq!(out["name"], json!({"familyName": "Jensen"}));
+    assert_eq!(out["emails"].as_array().unwrap().len(), 1);
+    let out = run(&user(), json!([{"op": "remove", "path": "emails[primary eq true].type"}])).unwrap();
+    assert!(out["emails"][0].get("type").is_none());
+    assert_eq!(code(run(&user(), json!([{"op": "remove"}]))), ScimType::NoTarget);
+}
+
+#[test]
+fn mutability_is_enforced() {
+    assert_eq!(code(run(&user(), json!([{"op": "replace", "path": "id", "value": "other"}]))), ScimType::Mutability);
+    assert_eq!(code(run(&user(), json!([{"op": "remove", "path": "meta"}]))), ScimType::Mutability);
+    assert_eq!(code(run(&user(), json!([{"op": "remove", "path": "userName"}]))), ScimType::Mutability);
+    assert_eq!(code(run(&user(), json!([{"op": "add", "path": "groups", "value": [{"value": "g"}]}]))), ScimType::Mutability);
+    assert_eq!(code(run(&group(), json!([{"op": "replace", "path": "members[value eq \"a\"].value", "value": "z"}]))), ScimType::Mutability);
+    let same_id = run(&user(), json!([{"op": "replace", "value": {"id": "u1", "displayName": "B"}}])).unwrap();
+    assert_eq!(same_id["displayName"], "B", "a read-only value that does not change is accepted");
+}
+
+#[test]
+fn invalid_values_and_paths() {
+    assert_eq!(code(run(&user(), json!([{"op": "add", "value": "x"}]))), ScimType::InvalidValue);
+    assert_eq!(code(run(&user(), json!([{"op": "add", "path": "title"}]))), ScimType::InvalidValue);
+    assert_eq!(code(run(&user(), json!([{"op": "replace", "path": "name", "value": "x"}]))), ScimType::InvalidValue);
+    assert_eq!(code(run(&user(), json!([{"op": "add", "path": "userName[value eq \"x\"].y", "value": 1}]))), ScimType::InvalidPath);
+    let reg = Registry::core();
+    let strict = ApplyOptions { reject_unknown_attributes: true, ..ApplyOptions::default() };
+    let err = apply(&user(), &op(json!([{"op": "add", "path": "favouriteColour", "value": "x"}])), &reg.resource("User").unwrap(), strict);
+    assert_eq!(code(err), ScimType::InvalidPath);
+}
+
+#[test]
+fn all_or_nothing() {
+    let before = user();
+    let err = run(&before, json!([
+        {"op": "replace", "path": "title", "value": "x"},
+        {"op": "replace", "path": "id", "value": "y"}
+    ]))
+    .unwrap_err();
+    assert!(err.detail.starts_with("Operations[1]:"), "{}", err.detail);
+    assert_eq!(before, user());
+}
+
+#[test]
+fn extensions_add_and_drop_their_schema_urn() {
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let out = run(&user(), json!([{"op": "add", "path": format!("{ent}:department"), "value": "Retail"}])).unwrap();
+    assert_eq!(out[ent]["department"], "Retail");
+    assert!(out["schemas"].as_array().unwrap().contains(&json!(ent)));
+    let out = run(&out, json!([{"op": "remove", "path": format!("{ent}:department")}])).unwrap();
+    assert!(out.get(ent).is_none());
+    assert!(!out["schemas"].as_array().unwrap().contains(&json!(ent)));
+    let out = run(&user(), json!([{"op": "add", "value": {ent: {"employeeNumber": "7"}}}])).unwrap();
+    assert_eq!(out[ent]["employeeNumber"], "7");
+}
+
+#[test]
+fn diff_is_minimal() {
+    let mut new = user();
+    new["name"]["givenName"] = json!("Babs");
+    new["active"] = json!(false);
+    new["title"] = json!("Boss");
+    new.as_object_mut().unwrap().remove("emails");
+    new["meta"] = json!({"version": "W/\"2\""});
+    let reg = Registry::core();
+    let s = reg.resource("User").unwrap();
+    let d = diff(&user(), &new, &s);
+    let mut got = d.to_json()["Operations"].as_array().unwrap().clone();
+    got.sort_by_key(|v| v.to_string());
+    let mut want = vec![
+        json!({"op": "replace", "path": "name.givenName", "value": "Babs"}),
+        json!({"op": "replace", "path": "active", "value": false}),
+        json!({"op": "remove", "path": "emails"}),
+        json!({"op": "add", "path": "title", "value": "Boss"}),
+    ];
+    want.sort_by_key(|v| v.to_string());
+    assert_eq!(got, want);
+    assert_eq!(d.operations.len(), 4);
+    let mut g2 = group();
+    g2["members"] = json!([{"value": "a", "display": "Ann"}, {"value": "c"}, {"value": "d"}]);
+    let s = reg.resource("Group").unwrap();
+    let d = diff(&group(), &g2, &s);
+    assert_eq!(d.to_json()["Operations"], json!([
+        {"op": "remove", "path": "members[value eq \"b\"]"},
+        {"op": "add", "path": "members", "value": [{"value": "d"}]}
+    ]));
+    assert!(diff(&group(), &group(), &s).is_empty());
+}
+
+/// Sorts every array so that resources compare without regard to the order
+/// of multi-valued attributes.
+fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.iter().map(canonical).collect();
+            items.sort_by_key(|i| i.to_string());
+            Value::Array(items)
+        }
+        Value::Object(m) => Value::Object(m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), canonical(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+fn arb_user() -> impl Strategy<Value = Value> {
+    let name = proptest::option::of(("[A-Z][a-z]{0,5}", proptest::option::of("[A-Z][a-z]{0,5}")));
+    let emails = proptest::collection::btree_set("[a-d]{1,2}@x\\.com", 0..4);
+    let title = proptest::option::of("[a-z ]{1,8}");
+    let dept = proptest::option::of("[A-Z]{2}");
+    (name, emails, title, any::<Option<bool>>(), dept).prop_map(|(name, emails, title, active, dept)| {
+        let mut u = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "u"});
+        if let Some((g, f)) = name {
+            u["name"] = json!({"givenName": g});
+            if let Some(f) = f {
+                u["name"]["familyName"] = json!(f);
+            }
+        }
+        if !emails.is_empty() {
+            u["emails"] = Value::Array(emails.into_iter().map(|e| json!({"value": e, "type": "work"})).collect());
+        }
+        if let Some(t) = title {
+            u["title"] = json!(t);
+        }
+        if let Some(a) = active {
+            u["active"] = json!(a);
+        }
+        if let Some(d) = dept {
+            let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+            u[ent] = json!({"department": d});
+            u["schemas"].as_array_mut().unwrap().push(json!(ent));
+        }
+        u
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn applying_a_diff_gives_the_new_resource(old in arb_user(), new in arb_user()) {
+        let reg = Registry::core();
+        let s = reg.resource("User").unwrap();
+        let d = diff(&old, &new, &s);
+        let reparsed = PatchOp::from_json(&d.to_json());
+        prop_assert!(d.is_empty() || reparsed.as_ref() == Ok(&d), "{:?}", reparsed);
+        let out = apply(&old, &d, &s, ApplyOptions::default()).unwrap();
+        prop_assert_eq!(canonical(&out), canonical(&new), "diff: {}", d.to_json());
+    }
+}

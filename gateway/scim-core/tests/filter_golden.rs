@@ -3,6 +3,8 @@
 //! an S-expression and its canonical print (or the error). Run with
 //! `BLESS=1` to regenerate the `.golden` files after reviewing a change.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // tests may fail loudly
+
 use scim_core::Filter;
 use scim_core::filter::{CompareOp, Mode};
 use std::fmt::Write as _;

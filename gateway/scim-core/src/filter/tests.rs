@@ -24,7 +24,10 @@ fn precedence_not_over_and_over_or() {
 
 #[test]
 fn names_and_operators_are_case_insensitive() {
-    assert_eq!(p("userName EQ \"x\" AND title Pr OR NOT (x Ne 1)").to_string(), "userName eq \"x\" and title pr or not (x ne 1)");
+    assert_eq!(
+        p("userName EQ \"x\" AND title Pr OR NOT (x Ne 1)").to_string(),
+        "userName eq \"x\" and title pr or not (x ne 1)"
+    );
 }
 
 #[test]
@@ -46,13 +49,22 @@ fn value_paths_and_urns() {
 #[test]
 fn errors_say_where() {
     assert_eq!(err("userName eq"), "invalid filter at column 12: expected a value, found the end");
-    assert_eq!(err("userName xx \"a\""), "invalid filter at column 10: unknown operator \"xx\" (eq, ne, co, sw, ew, gt, ge, lt, le, pr)");
+    assert_eq!(
+        err("userName xx \"a\""),
+        "invalid filter at column 10: unknown operator \"xx\" (eq, ne, co, sw, ew, gt, ge, lt, le, pr)"
+    );
     assert_eq!(err("(a pr"), "invalid filter at column 6: expected ')', found the end");
     assert_eq!(err("a pr b pr"), "invalid filter at column 6: expected \"and\", \"or\" or the end of the filter");
-    assert_eq!(err("externalId eq jyoung"), "invalid filter at column 15: expected a JSON value; quote strings (\"...\")");
+    assert_eq!(
+        err("externalId eq jyoung"),
+        "invalid filter at column 15: expected a JSON value; quote strings (\"...\")"
+    );
     assert_eq!(err("a eq \"open"), "invalid filter at column 6: unterminated string literal");
     assert_eq!(err("not a pr"), "invalid filter at column 5: expected '(' after \"not\"");
-    assert_eq!(err("emails[type eq \"w\""), "invalid filter at column 19: expected ']' to close the value filter, found the end");
+    assert_eq!(
+        err("emails[type eq \"w\""),
+        "invalid filter at column 19: expected ']' to close the value filter, found the end"
+    );
     assert_eq!(err("   "), "the filter is empty");
     assert!(err("9abc eq 1").contains("column 1"));
     let e = Filter::parse("a eq").unwrap_err();
@@ -116,7 +128,9 @@ fn evaluation_follows_the_schema() {
     assert!(m("nickName ne \"x\"") && !m("userName ne \"bjensen@example.com\""));
     assert!(m("nickName eq null") && m("title ne null"));
     assert!(m("schemas eq \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\""));
-    assert!(m("userName gt \"a\" and userName lt \"c\" and userName ge \"bjensen@example.com\" and userName le \"bjensen@example.com\""));
+    assert!(m(
+        "userName gt \"a\" and userName lt \"c\" and userName ge \"bjensen@example.com\" and userName le \"bjensen@example.com\""
+    ));
     assert!(!m("emails[type eq \"work\"] and title eq \"nope\""));
 }
 

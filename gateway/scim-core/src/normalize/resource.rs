@@ -80,7 +80,7 @@ fn nest_qualified_keys(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Repor
         if !known && map.get(&key).is_some_and(Value::is_object) {
             continue;
         }
-        let Some(value) = map.remove(&key) else { continue };
+        let Some(value) = map.shift_remove(&key) else { continue };
         let mut whole = Value::Object(std::mem::take(map));
         let _ = path.set(&mut whole, value, Some(schema));
         if let Value::Object(m) = whole {
@@ -93,13 +93,16 @@ fn nest_qualified_keys(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Repor
 /// Moves a top-level `manager` into the enterprise extension and gives it
 /// the canonical `{"value": id}` shape.
 fn fix_manager(map: &mut Obj, r: &mut Report) {
-    let stray = find_key(map, "manager").and_then(|k| map.remove(&k));
     let ext_key = find_key(map, ENTERPRISE_URN).unwrap_or_else(|| ENTERPRISE_URN.to_owned());
+    if map.get(&ext_key).is_some_and(|e| !e.is_object()) {
+        return; // a malformed extension is left for the backend to reject
+    }
+    let stray = find_key(map, "manager").and_then(|k| map.shift_remove(&k));
     let ext = map.entry(ext_key.clone()).or_insert_with(|| Value::Object(Obj::new()));
     let Some(ext_map) = ext.as_object_mut() else { return };
-    let current = stray.or_else(|| find_key(ext_map, "manager").and_then(|k| ext_map.remove(&k)));
+    let current = stray.or_else(|| find_key(ext_map, "manager").and_then(|k| ext_map.shift_remove(&k)));
     match current {
-        Some(v) if manager_is_canonical(&v) => {
+        Some(v) if v.is_null() || manager_is_canonical(&v) => {
             ext_map.insert("manager".into(), v);
         }
         Some(v) => {
@@ -111,7 +114,7 @@ fn fix_manager(map: &mut Obj, r: &mut Report) {
         None => {}
     }
     if ext_map.is_empty() {
-        map.remove(&ext_key);
+        map.shift_remove(&ext_key);
     }
 }
 
@@ -145,7 +148,7 @@ fn strip_read_only(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
         .cloned()
         .collect();
     for k in doomed {
-        map.remove(&k);
+        map.shift_remove(&k);
         r.add(N::ReadOnlyStripped);
     }
 }

@@ -1,1 +1,86 @@
 use super::*;
+use crate::schema::Registry;
+use serde_json::json;
+
+#[test]
+fn member_remove_fix_cannot_be_turned_off() {
+    let n = Normalizer::new(Preset::Generic).set(Normalization::MemberRemoveValues, false);
+    assert!(n.is_enabled(Normalization::MemberRemoveValues));
+    let reg = Registry::core();
+    let mut body = json!({"schemas": [crate::patch::PATCH_URN], "Operations": [
+        {"op": "remove", "path": "members", "value": [{"value": "a"}]}
+    ]});
+    let r = n.patch(&mut body, &reg.resource("Group").unwrap());
+    assert_eq!(r.count(Normalization::MemberRemoveValues), 1);
+    assert_eq!(body["Operations"], json!([{"op": "remove", "path": "members[value eq \"a\"]"}]));
+}
+
+#[test]
+fn presets_choose_fixes() {
+    assert_eq!(Preset::parse("ENTRA"), Some(Preset::Entra));
+    assert_eq!(Preset::parse("okta"), Some(Preset::Okta));
+    assert_eq!(Preset::parse("nope"), None);
+    let generic = Normalizer::new(Preset::Generic);
+    assert!(!generic.is_enabled(Normalization::ManagerShape));
+    assert!(!generic.is_enabled(Normalization::LenientFilter));
+    assert!(Normalizer::new(Preset::Entra).is_enabled(Normalization::ManagerShape));
+    assert!(!generic.apply_options().replace_missing_adds);
+    assert!(Normalizer::new(Preset::Entra).apply_options().replace_missing_adds);
+    let off = Normalizer::new(Preset::Entra).set(Normalization::StringBoolean, false);
+    let reg = Registry::core();
+    let mut body = json!({"userName": "a", "active": "False"});
+    off.resource(&mut body, &reg.resource("User").unwrap());
+    assert_eq!(body["active"], "False", "a disabled fix does not run");
+}
+
+#[test]
+fn every_label_is_distinct_snake_case() {
+    let mut names: Vec<&str> = Normalization::ALL.iter().map(|n| n.as_str()).collect();
+    assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), Normalization::ALL.len());
+}
+
+#[test]
+fn form_decoding() {
+    assert_eq!(form_decode("userName+eq+%22a%2Bb%40x.com%22"), "userName eq \"a+b@x.com\"");
+    assert_eq!(form_decode("100%"), "100%");
+    assert_eq!(form_decode("%zz%4"), "%zz%4");
+    assert_eq!(form_decode("%C3%A9%FF"), "é\u{fffd}");
+}
+
+#[test]
+fn odd_shapes_are_left_for_the_parser() {
+    let reg = Registry::core();
+    let s = reg.resource("User").unwrap();
+    let n = Normalizer::new(Preset::Entra);
+    for mut body in [
+        json!(null),
+        json!([1]),
+        json!({"Operations": "x"}),
+        json!({"Operations": [1, {"op": 3}, {"op": "add", "path": 5}]}),
+    ] {
+        let before = body.clone();
+        n.patch(&mut body, &s);
+        if let Some(ops) = before.get("Operations").and_then(|o| o.as_array()) {
+            assert_eq!(body["Operations"].as_array().unwrap().len(), ops.len());
+        }
+    }
+    let mut odd = json!({"userName": 5, "emails": "x", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": [1], "manager": 7});
+    n.resource(&mut odd, &s);
+    assert_eq!(odd["manager"], 7, "nothing is moved into a malformed extension, nor lost");
+    let mut stray = json!({"userName": "a", "manager": "m-1"});
+    let r = n.resource(&mut stray, &s);
+    assert_eq!(r.count(Normalization::ManagerShape), 1);
+    assert_eq!(
+        stray["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        json!({"manager": {"value": "m-1"}})
+    );
+    assert!(
+        stray["schemas"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"))
+    );
+}

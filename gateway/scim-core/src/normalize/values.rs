@@ -48,7 +48,7 @@ fn fix_booleans_one(value: &mut Value, def: &Attribute, report: &mut Report) {
 pub(super) fn drop_null_refs(value: &mut Value, report: &mut Report) {
     let mut fix = |m: &mut Map<String, Value>| {
         if let Some(k) = find_key(m, "$ref").filter(|k| m.get(k).is_some_and(Value::is_null)) {
-            m.remove(&k);
+            m.shift_remove(&k);
             report.add(Normalization::NullRef);
         }
     };

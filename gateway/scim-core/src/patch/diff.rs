@@ -4,8 +4,9 @@
 //! URNs follow their attributes).
 
 use super::{OpKind, PatchOp, PatchOperation};
+use crate::error::ScimError;
 use crate::filter::{CompareOp, Filter};
-use crate::path::{AttrPath, Path, find_key};
+use crate::path::{AttrPath, Path, find_key, is_attr_name};
 use crate::schema::{Attribute, ResourceSchema};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -14,11 +15,14 @@ const SERVER_OWNED: [&str; 3] = ["schemas", "id", "meta"];
 
 /// The PatchOp that turns `old` into `new`. Applying it to `old` with
 /// [`super::apply`] gives `new` up to the order of multi-valued attributes.
-pub fn diff(old: &Value, new: &Value, schema: &ResourceSchema<'_>) -> PatchOp {
+///
+/// A key that is not an attribute name cannot be addressed by a PATCH path;
+/// rather than leave its change out, the diff fails with `invalidPath`.
+pub fn diff(old: &Value, new: &Value, schema: &ResourceSchema<'_>) -> Result<PatchOp, ScimError> {
     let empty = Map::new();
     let old = old.as_object().unwrap_or(&empty);
     let new = new.as_object().unwrap_or(&empty);
-    let mut d = Differ { schema, ops: vec![] };
+    let mut d = Differ { schema, ops: vec![], unaddressable: None };
     let is_ext = |k: &String| k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
     d.container(None, &core_only(old, is_ext), &core_only(new, is_ext));
     let mut urns: Vec<&String> = old.keys().chain(new.keys()).filter(|k| is_ext(k)).collect();
@@ -31,7 +35,12 @@ pub fn diff(old: &Value, new: &Value, schema: &ResourceSchema<'_>) -> PatchOp {
             d.container(Some(urn), &get(old).unwrap_or_default(), &get(new).unwrap_or_default());
         }
     }
-    PatchOp { operations: d.ops }
+    match d.unaddressable {
+        Some(key) => {
+            Err(ScimError::invalid_path(format!("\"{key}\" is not an attribute name; a PATCH cannot address it")))
+        }
+        None => Ok(PatchOp { operations: d.ops }),
+    }
 }
 
 fn core_only(m: &Map<String, Value>, is_ext: impl Fn(&String) -> bool) -> Map<String, Value> {
@@ -57,10 +66,16 @@ fn is_empty(v: &Value) -> bool {
 struct Differ<'a, 's> {
     schema: &'a ResourceSchema<'s>,
     ops: Vec<PatchOperation>,
+    unaddressable: Option<String>,
 }
 
 impl Differ<'_, '_> {
     fn push(&mut self, op: OpKind, path: Path, value: Option<Value>) {
+        let names = [Some(path.name.as_str()), path.sub.as_deref()];
+        if let Some(bad) = names.into_iter().flatten().find(|n| !is_attr_name(n)) {
+            self.unaddressable.get_or_insert_with(|| bad.to_owned());
+            return;
+        }
         self.ops.push(PatchOperation::new(op, path, value));
     }
 

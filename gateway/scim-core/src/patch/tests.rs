@@ -52,18 +52,31 @@ fn parse_is_strict_and_round_trips() {
     assert_eq!(p.to_json(), body);
     let bad = |b: Value| PatchOp::from_json(&b).unwrap_err();
     assert_eq!(bad(json!({"Operations": []})).scim_type, ScimType::InvalidSyntax);
-    assert!(bad(json!({"schemas": [PATCH_URN], "Operations": [{"op": "Replace", "path": "a"}]})).detail.contains("Replace"));
+    assert!(
+        bad(json!({"schemas": [PATCH_URN], "Operations": [{"op": "Replace", "path": "a"}]})).detail.contains("Replace")
+    );
     assert!(bad(json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": 3}]})).detail.contains("path"));
-    assert!(bad(json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "value": 1, "extra": 1}]})).detail.contains("extra"));
-    assert_eq!(bad(json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": "a[b eq]"}]})).scim_type, ScimType::InvalidFilter);
-    assert_eq!(bad(json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": "9a"}]})).scim_type, ScimType::InvalidPath);
+    assert!(
+        bad(json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "value": 1, "extra": 1}]}))
+            .detail
+            .contains("extra")
+    );
+    assert_eq!(
+        bad(json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": "a[b eq]"}]})).scim_type,
+        ScimType::InvalidFilter
+    );
+    assert_eq!(
+        bad(json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": "9a"}]})).scim_type,
+        ScimType::InvalidPath
+    );
     let many: Vec<Value> = (0..=MAX_PATCH_OPERATIONS).map(|_| json!({"op": "remove", "path": "title"})).collect();
     assert!(bad(json!({"schemas": [PATCH_URN], "Operations": many})).detail.contains("more than"));
 }
 
 #[test]
 fn add_merges_multi_valued_and_complex() {
-    let out = run(&group(), json!([{"op": "add", "path": "members", "value": [{"value": "b"}, {"value": "d"}]}])).unwrap();
+    let out =
+        run(&group(), json!([{"op": "add", "path": "members", "value": [{"value": "b"}, {"value": "d"}]}])).unwrap();
     let ids: Vec<&str> = out["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap()).collect();
     assert_eq!(ids, ["a", "b", "c", "d"], "existing values are not duplicated");
     let out = run(&user(), json!([{"op": "add", "path": "name", "value": {"middleName": "J"}}])).unwrap();
@@ -77,24 +90,35 @@ fn add_merges_multi_valued_and_complex() {
 
 #[test]
 fn add_with_value_filter_creates_or_updates() {
-    let out = run(&user(), json!([{"op": "add", "path": "emails[type eq \"work\"].value", "value": "new@example.com"}])).unwrap();
+    let out =
+        run(&user(), json!([{"op": "add", "path": "emails[type eq \"work\"].value", "value": "new@example.com"}]))
+            .unwrap();
     assert_eq!(out["emails"][0]["value"], "new@example.com");
-    let out = run(&user(), json!([{"op": "add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1 555"}])).unwrap();
+    let out = run(&user(), json!([{"op": "add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1 555"}]))
+        .unwrap();
     assert_eq!(out["phoneNumbers"], json!([{"type": "mobile", "value": "+1 555"}]));
 }
 
 #[test]
 fn replace_semantics() {
-    let out = run(&user(), json!([{"op": "replace", "path": "emails[type eq \"home\"]", "value": {"value": "h@x.org", "type": "home"}}])).unwrap();
+    let out = run(
+        &user(),
+        json!([{"op": "replace", "path": "emails[type eq \"home\"]", "value": {"value": "h@x.org", "type": "home"}}]),
+    )
+    .unwrap();
     assert_eq!(out["emails"][1], json!({"value": "h@x.org", "type": "home"}));
     let out = run(&user(), json!([{"op": "replace", "path": "emails", "value": [{"value": "only@x.com"}]}])).unwrap();
     assert_eq!(out["emails"], json!([{"value": "only@x.com"}]));
-    let out = run(&user(), json!([{"op": "replace", "value": {"active": false, "name": {"givenName": "Babs"}}}])).unwrap();
+    let out =
+        run(&user(), json!([{"op": "replace", "value": {"active": false, "name": {"givenName": "Babs"}}}])).unwrap();
     assert_eq!(out["active"], false);
     assert_eq!(out["name"], json!({"givenName": "Babs", "familyName": "Jensen"}), "unnamed sub-attributes stay");
     let out = run(&user(), json!([{"op": "replace", "path": "title", "value": "Boss"}])).unwrap();
     assert_eq!(out["title"], "Boss", "replace of a missing attribute adds it");
-    assert_eq!(code(run(&user(), json!([{"op": "replace", "path": "emails[type eq \"other\"].value", "value": "x"}]))), ScimType::NoTarget);
+    assert_eq!(
+        code(run(&user(), json!([{"op": "replace", "path": "emails[type eq \"other\"].value", "value": "x"}]))),
+        ScimType::NoTarget
+    );
     let reg = Registry::core();
     let lenient = ApplyOptions { replace_missing_adds: true, ..ApplyOptions::default() };
     let p = op(json!([{"op": "replace", "path": "emails[type eq \"other\"].value", "value": "x@y"}]));
@@ -108,11 +132,16 @@ fn remove_semantics() {
     assert_eq!(out["members"].as_array().unwrap().len(), 2);
     let out = run(&group(), json!([{"op": "remove", "path": "members"}])).unwrap();
     assert!(out.get("members").is_none(), "a remove without a filter removes every member (RFC 7644 3.5.2.2)");
-    let out = run(&group(), json!([{"op": "remove", "path": "members", "value": [{"value": "a"}, {"value": "c"}]}])).unwrap();
+    let out =
+        run(&group(), json!([{"op": "remove", "path": "members", "value": [{"value": "a"}, {"value": "c"}]}])).unwrap();
     assert_eq!(out["members"], json!([{"value": "b"}]), "a value list removes only those members");
     let out = run(&group(), json!([{"op": "remove", "path": "members[value eq \"zzz\"]"}])).unwrap();
     assert_eq!(out, group(), "removing what is not there is a no-op");
-    let out = run(&user(), json!([{"op": "remove", "path": "name.givenName"}, {"op": "remove", "path": "emails[type eq \"home\"]"}])).unwrap();
+    let out = run(
+        &user(),
+        json!([{"op": "remove", "path": "name.givenName"}, {"op": "remove", "path": "emails[type eq \"home\"]"}]),
+    )
+    .unwrap();
     assert_eq!(out["name"], json!({"familyName": "Jensen"}));
     assert_eq!(out["emails"].as_array().unwrap().len(), 1);
     let out = run(&user(), json!([{"op": "remove", "path": "emails[primary eq true].type"}])).unwrap();
@@ -125,8 +154,14 @@ fn mutability_is_enforced() {
     assert_eq!(code(run(&user(), json!([{"op": "replace", "path": "id", "value": "other"}]))), ScimType::Mutability);
     assert_eq!(code(run(&user(), json!([{"op": "remove", "path": "meta"}]))), ScimType::Mutability);
     assert_eq!(code(run(&user(), json!([{"op": "remove", "path": "userName"}]))), ScimType::Mutability);
-    assert_eq!(code(run(&user(), json!([{"op": "add", "path": "groups", "value": [{"value": "g"}]}]))), ScimType::Mutability);
-    assert_eq!(code(run(&group(), json!([{"op": "replace", "path": "members[value eq \"a\"].value", "value": "z"}]))), ScimType::Mutability);
+    assert_eq!(
+        code(run(&user(), json!([{"op": "add", "path": "groups", "value": [{"value": "g"}]}]))),
+        ScimType::Mutability
+    );
+    assert_eq!(
+        code(run(&group(), json!([{"op": "replace", "path": "members[value eq \"a\"].value", "value": "z"}]))),
+        ScimType::Mutability
+    );
     let same_id = run(&user(), json!([{"op": "replace", "value": {"id": "u1", "displayName": "B"}}])).unwrap();
     assert_eq!(same_id["displayName"], "B", "a read-only value that does not change is accepted");
 }
@@ -136,20 +171,31 @@ fn invalid_values_and_paths() {
     assert_eq!(code(run(&user(), json!([{"op": "add", "value": "x"}]))), ScimType::InvalidValue);
     assert_eq!(code(run(&user(), json!([{"op": "add", "path": "title"}]))), ScimType::InvalidValue);
     assert_eq!(code(run(&user(), json!([{"op": "replace", "path": "name", "value": "x"}]))), ScimType::InvalidValue);
-    assert_eq!(code(run(&user(), json!([{"op": "add", "path": "userName[value eq \"x\"].y", "value": 1}]))), ScimType::InvalidPath);
+    assert_eq!(
+        code(run(&user(), json!([{"op": "add", "path": "userName[value eq \"x\"].y", "value": 1}]))),
+        ScimType::InvalidPath
+    );
     let reg = Registry::core();
     let strict = ApplyOptions { reject_unknown_attributes: true, ..ApplyOptions::default() };
-    let err = apply(&user(), &op(json!([{"op": "add", "path": "favouriteColour", "value": "x"}])), &reg.resource("User").unwrap(), strict);
+    let err = apply(
+        &user(),
+        &op(json!([{"op": "add", "path": "favouriteColour", "value": "x"}])),
+        &reg.resource("User").unwrap(),
+        strict,
+    );
     assert_eq!(code(err), ScimType::InvalidPath);
 }
 
 #[test]
 fn all_or_nothing() {
     let before = user();
-    let err = run(&before, json!([
-        {"op": "replace", "path": "title", "value": "x"},
-        {"op": "replace", "path": "id", "value": "y"}
-    ]))
+    let err = run(
+        &before,
+        json!([
+            {"op": "replace", "path": "title", "value": "x"},
+            {"op": "replace", "path": "id", "value": "y"}
+        ]),
+    )
     .unwrap_err();
     assert!(err.detail.starts_with("Operations[1]:"), "{}", err.detail);
     assert_eq!(before, user());
@@ -178,7 +224,7 @@ fn diff_is_minimal() {
     new["meta"] = json!({"version": "W/\"2\""});
     let reg = Registry::core();
     let s = reg.resource("User").unwrap();
-    let d = diff(&user(), &new, &s);
+    let d = diff(&user(), &new, &s).unwrap();
     let mut got = d.to_json()["Operations"].as_array().unwrap().clone();
     got.sort_by_key(|v| v.to_string());
     let mut want = vec![
@@ -193,12 +239,17 @@ fn diff_is_minimal() {
     let mut g2 = group();
     g2["members"] = json!([{"value": "a", "display": "Ann"}, {"value": "c"}, {"value": "d"}]);
     let s = reg.resource("Group").unwrap();
-    let d = diff(&group(), &g2, &s);
-    assert_eq!(d.to_json()["Operations"], json!([
-        {"op": "remove", "path": "members[value eq \"b\"]"},
-        {"op": "add", "path": "members", "value": [{"value": "d"}]}
-    ]));
-    assert!(diff(&group(), &group(), &s).is_empty());
+    let d = diff(&group(), &g2, &s).unwrap();
+    assert_eq!(
+        d.to_json()["Operations"],
+        json!([
+            {"op": "remove", "path": "members[value eq \"b\"]"},
+            {"op": "add", "path": "members", "value": [{"value": "d"}]}
+        ])
+    );
+    assert!(diff(&group(), &group(), &s).unwrap().is_empty());
+    let odd = json!({"displayName": "x", "bad key": 1});
+    assert_eq!(diff(&group(), &odd, &s).unwrap_err().scim_type, ScimType::InvalidPath);
 }
 
 /// Sorts every array so that resources compare without regard to the order
@@ -210,7 +261,9 @@ fn canonical(v: &Value) -> Value {
             items.sort_by_key(|i| i.to_string());
             Value::Array(items)
         }
-        Value::Object(m) => Value::Object(m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), canonical(v))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), canonical(v))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -253,7 +306,7 @@ proptest! {
     fn applying_a_diff_gives_the_new_resource(old in arb_user(), new in arb_user()) {
         let reg = Registry::core();
         let s = reg.resource("User").unwrap();
-        let d = diff(&old, &new, &s);
+        let d = diff(&old, &new, &s).unwrap();
         let reparsed = PatchOp::from_json(&d.to_json());
         prop_assert!(d.is_empty() || reparsed.as_ref() == Ok(&d), "{:?}", reparsed);
         let out = apply(&old, &d, &s, ApplyOptions::default()).unwrap();

@@ -47,7 +47,7 @@ pub fn prune_extension(resource: &mut Value, urn: &str) {
         _ => false,
     };
     if empty {
-        map.remove(&key);
+        map.shift_remove(&key);
         if let Some(Value::Array(list)) = map.get_mut("schemas") {
             list.retain(|s| !s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)));
         }
@@ -220,7 +220,7 @@ impl Path {
             _ => false,
         };
         if drop_slot {
-            map.remove(&key);
+            map.shift_remove(&key);
         }
         removed
     }
@@ -272,7 +272,7 @@ fn set_sub(slot: &mut Value, sub: &str, value: Value) -> Result<usize, ScimError
 
 fn remove_sub(slot: &mut Value, sub: &str) -> usize {
     let Some(m) = slot.as_object_mut() else { return 0 };
-    find_key(m, sub).and_then(|k| m.remove(&k)).map_or(0, |_| 1)
+    find_key(m, sub).and_then(|k| m.shift_remove(&k)).map_or(0, |_| 1)
 }
 
 fn new_element(filter: &Filter, sub: Option<&str>, value: Value, name: &str) -> Result<Value, ScimError> {

@@ -1,0 +1,117 @@
+use super::*;
+use crate::ScimType;
+use crate::schema::{ENTERPRISE_URN, Registry};
+use serde_json::{Value, json};
+
+fn user() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "bjensen",
+        "Name": {"givenName": "Barbara"},
+        "emails": [{"value": "w@x.com", "type": "work"}, {"value": "h@x.com", "type": "home", "primary": true}]
+    })
+}
+
+#[test]
+fn parse_and_print_round_trip() {
+    for text in [
+        "name.givenName",
+        "emails[type eq \"work\"].value",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+        "members[value eq \"2819c223-7f76-453a-919d-413861904646\"]",
+        "addresses[type eq \"work\" and primary eq true].streetAddress",
+        "$ref",
+    ] {
+        assert_eq!(Path::parse(text).unwrap().to_string(), text);
+    }
+    let p = Path::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value").unwrap();
+    assert_eq!(p.urn.as_deref(), Some(ENTERPRISE_URN));
+    assert_eq!((p.name.as_str(), p.sub.as_deref()), ("manager", Some("value")));
+}
+
+#[test]
+fn bad_paths_are_invalid_path() {
+    for text in [
+        "",
+        "9name",
+        "name.",
+        "name.given.name",
+        "emails[type eq \"w\"",
+        "emails[type eq \"w\"]value",
+        "name.givenName[x pr]",
+        "a b",
+    ] {
+        let e = Path::parse(text).unwrap_err();
+        assert!(matches!(e.scim_type, ScimType::InvalidPath | ScimType::InvalidFilter), "{text}: {e}");
+    }
+    assert_eq!(Path::parse("emails[type eq]").unwrap_err().scim_type, ScimType::InvalidFilter);
+    assert!(Path::parse(&"a".repeat(MAX_PATH_LEN + 1)).is_err());
+}
+
+#[test]
+fn get_matches_names_case_insensitively() {
+    let u = user();
+    let reg = Registry::core();
+    let s = reg.resource("User");
+    let get = |p: &str| Path::parse(p).unwrap().get(&u, s.as_ref()).into_iter().cloned().collect::<Vec<_>>();
+    assert_eq!(get("name.GIVENNAME"), [json!("Barbara")]);
+    assert_eq!(get("emails[type eq \"WORK\"].value"), [json!("w@x.com")]);
+    assert_eq!(get("emails.value"), [json!("w@x.com"), json!("h@x.com")]);
+    assert_eq!(get("emails[primary eq true]").len(), 1);
+    assert!(get("nickName").is_empty());
+    assert_eq!(get("urn:ietf:params:scim:schemas:core:2.0:User:userName"), [json!("bjensen")]);
+}
+
+#[test]
+fn set_creates_what_is_missing() {
+    let reg = Registry::core();
+    let s = reg.resource("User");
+    let mut u = user();
+    Path::parse("name.familyName").unwrap().set(&mut u, json!("Jensen"), s.as_ref()).unwrap();
+    assert_eq!(u["Name"], json!({"givenName": "Barbara", "familyName": "Jensen"}), "existing key spelling is kept");
+    Path::parse("emails[type eq \"other\"].value").unwrap().set(&mut u, json!("o@x.com"), s.as_ref()).unwrap();
+    assert_eq!(u["emails"][2], json!({"type": "other", "value": "o@x.com"}));
+    Path::parse("emails[type eq \"work\"].display").unwrap().set(&mut u, json!("W"), s.as_ref()).unwrap();
+    assert_eq!(u["emails"][0]["display"], "W");
+    let e = Path::parse("emails[type ne \"x\" or value pr].value").unwrap();
+    let mut fresh = json!({});
+    assert_eq!(e.set(&mut fresh, json!("v"), s.as_ref()).unwrap_err().scim_type, ScimType::NoTarget);
+    let e = Path::parse("userName.x").unwrap().set(&mut u, json!(1), s.as_ref()).unwrap_err();
+    assert_eq!(e.scim_type, ScimType::InvalidPath);
+    assert!(Path::parse("a").unwrap().set(&mut json!([1]), json!(1), None).is_err());
+}
+
+#[test]
+fn extension_attributes_manage_schemas() {
+    let reg = Registry::core();
+    let s = reg.resource("User");
+    let mut u = user();
+    let dept = Path::parse(&format!("{ENTERPRISE_URN}:department")).unwrap();
+    let mgr =
+        Path::parse(&format!("{}:manager.value", ENTERPRISE_URN.to_uppercase().replacen("URN", "urn", 1))).unwrap();
+    dept.set(&mut u, json!("Retail"), s.as_ref()).unwrap();
+    mgr.set(&mut u, json!("m1"), s.as_ref()).unwrap();
+    assert_eq!(
+        u[ENTERPRISE_URN],
+        json!({"department": "Retail", "manager": {"value": "m1"}}),
+        "URN spelled canonically"
+    );
+    assert_eq!(u["schemas"].as_array().unwrap().iter().filter(|x| *x == ENTERPRISE_URN).count(), 1);
+    assert_eq!(dept.remove(&mut u, s.as_ref()), 1);
+    assert!(u["schemas"].as_array().unwrap().contains(&json!(ENTERPRISE_URN)), "still has manager");
+    assert_eq!(mgr.remove(&mut u, s.as_ref()), 1);
+    assert!(u.get(ENTERPRISE_URN).is_none());
+    assert!(!u["schemas"].as_array().unwrap().contains(&json!(ENTERPRISE_URN)));
+}
+
+#[test]
+fn remove_counts_what_went() {
+    let mut u = user();
+    assert_eq!(Path::parse("emails[type eq \"home\"]").unwrap().remove(&mut u, None), 1);
+    assert_eq!(Path::parse("emails[type eq \"home\"]").unwrap().remove(&mut u, None), 0);
+    assert_eq!(Path::parse("emails.type").unwrap().remove(&mut u, None), 1);
+    assert_eq!(Path::parse("emails[value eq \"w@x.com\"]").unwrap().remove(&mut u, None), 1);
+    assert!(u.get("emails").is_none(), "an emptied multi-valued attribute is unassigned");
+    assert_eq!(Path::parse("name.givenName").unwrap().remove(&mut u, None), 1);
+    assert!(u.get("Name").is_none(), "an emptied complex attribute is unassigned");
+}

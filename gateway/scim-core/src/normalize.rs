@@ -101,10 +101,11 @@ impl fmt::Display for Normalization {
 /// Which IdP the traffic comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Preset {
-    /// Fixes that are safe for any client.
+    /// Fixes that are safe for any client: they change nothing an RFC 7644
+    /// client would send.
     #[default]
     Generic,
-    /// Generic plus lenient filters, string booleans and path-less key expansion.
+    /// Generic plus lenient filters, path-less key expansion and qualified keys.
     Okta,
     /// Everything, including Entra ID's manager, role and schema-URN quirks.
     Entra,
@@ -125,7 +126,7 @@ impl Preset {
     pub fn normalizations(self) -> &'static [Normalization] {
         use Normalization::*;
         const GENERIC: &[Normalization] =
-            &[OpNameCase, MemberRemoveValues, NullRef, ReadOnlyStripped, NullValue, MissingSchemaUrn];
+            &[OpNameCase, StringBoolean, MemberRemoveValues, NullRef, ReadOnlyStripped, NullValue, MissingSchemaUrn];
         const OKTA: &[Normalization] = &[
             OpNameCase,
             StringBoolean,
@@ -172,6 +173,7 @@ impl Report {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Normalizer {
     enabled: [bool; Normalization::ALL.len()],
+    replace_missing_adds: bool,
 }
 
 impl Normalizer {
@@ -183,7 +185,7 @@ impl Normalizer {
                 *slot = true;
             }
         }
-        Self { enabled }
+        Self { enabled, replace_missing_adds: preset == Preset::Entra }
     }
 
     /// Turns one normalization on or off. [`Normalization::MemberRemoveValues`]
@@ -203,7 +205,7 @@ impl Normalizer {
     /// How the PATCH applier should treat this IdP's requests: Entra ID's
     /// `replace` of a value that does not exist yet means add.
     pub fn apply_options(&self) -> ApplyOptions {
-        ApplyOptions { replace_missing_adds: self.is_enabled(Normalization::ManagerShape), ..ApplyOptions::default() }
+        ApplyOptions { replace_missing_adds: self.replace_missing_adds, ..ApplyOptions::default() }
     }
 }
 

@@ -13,8 +13,9 @@ use serde_json::{Map, Value, json};
 
 /// The URN of PATCH request bodies.
 pub const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-/// Most operations accepted in one PatchOp.
-pub const MAX_PATCH_OPERATIONS: usize = 1000;
+/// Most operations accepted in one PatchOp. Entra ID's member removal
+/// becomes one operation per member, so this leaves room for large batches.
+pub const MAX_PATCH_OPERATIONS: usize = 10_000;
 
 /// The three PATCH operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

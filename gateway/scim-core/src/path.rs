@@ -2,8 +2,10 @@
 //! and get / set / remove on a `serde_json::Value` resource.
 
 mod access;
+mod key;
 
 pub use access::{ensure_schema_urn, find_key, prune_extension};
+pub use key::{TopKey, classify_key, is_urn};
 
 use crate::error::ScimError;
 use crate::filter::Filter;

@@ -201,7 +201,11 @@ impl Parser<'_> {
             _ => {}
         }
         if let Ok(n) = serde_json::from_str::<serde_json::Number>(&word) {
-            return Ok(Value::Number(n));
+            // Leniently, a number that would not print back as written
+            // (`1.50`, an id too long for 64 bits) stays the text it was.
+            if self.mode == Mode::Strict || n.to_string() == word {
+                return Ok(Value::Number(n));
+            }
         }
         match self.mode {
             Mode::Lenient => Ok(Value::String(word)),

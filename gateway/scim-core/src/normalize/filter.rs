@@ -46,13 +46,17 @@ impl Normalizer {
             if lenient && canonical_names(path, top, def) {
                 r.add(N::LenientFilter);
             }
-            if let (true, Some(v), Some(d)) = (fix_bools, value, def) {
-                if d.ty == AttrType::Boolean {
-                    if let Some(b) = v.as_str().and_then(parse_bool) {
-                        *v = Value::Bool(b);
-                        r.add(N::StringBoolean);
-                    }
+            let (Some(v), Some(d)) = (value, def) else { return };
+            if fix_bools && d.ty == AttrType::Boolean {
+                if let Some(b) = v.as_str().and_then(parse_bool) {
+                    *v = Value::Bool(b);
+                    r.add(N::StringBoolean);
                 }
+            }
+            let textual = matches!(d.ty, AttrType::String | AttrType::Reference | AttrType::Binary);
+            if lenient && textual && (v.is_number() || v.is_boolean()) {
+                *v = Value::String(v.to_string());
+                r.add(N::LenientFilter);
             }
         });
         filter.validate(schema)?;

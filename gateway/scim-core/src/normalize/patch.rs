@@ -4,7 +4,7 @@ use super::values::{decode_roles, drop_null_refs, fix_booleans, manager_value};
 use super::{Normalization as N, Normalizer, Report};
 use crate::filter::{CompareOp, Filter};
 use crate::patch::PATCH_URN;
-use crate::path::{AttrPath, Path, find_key};
+use crate::path::{AttrPath, Path, classify_key, find_key};
 use crate::schema::{AttrType, ENTERPRISE_URN, Mutability, ResourceSchema};
 use serde_json::{Map, Value, json};
 
@@ -47,9 +47,16 @@ impl Normalizer {
             r.add(N::OpNameCase);
         }
         let mut out = Vec::with_capacity(ops.len());
+        let mut conditional = Vec::new();
         for op in ops {
+            let start = out.len();
+            let guarded = self.is_enabled(N::ManagerShape) && is_filtered_manager_remove(&op, schema);
             self.operation(op, schema, &mut out, &mut r);
+            if guarded {
+                conditional.extend(start..out.len());
+            }
         }
+        drop_superseded_manager_removes(&mut out, &conditional);
         map.insert("Operations".into(), Value::Array(out));
         r
     }
@@ -76,6 +83,11 @@ impl Normalizer {
         let m = raw.as_object()?;
         let fold = self.is_enabled(N::OpNameCase);
         let get = |k: &str| if fold { find_key(m, k).and_then(|k| m.get(&k)) } else { m.get(k) };
+        let known =
+            |k: &String| ["op", "path", "value"].iter().any(|n| if fold { n.eq_ignore_ascii_case(k) } else { n == k });
+        if !m.keys().all(known) {
+            return None; // an unknown member: the parser refuses the op as sent
+        }
         let kind = get("op")?.as_str()?;
         if fold && m.keys().any(|k| matches!(k.as_str(), "Op" | "OP" | "Path" | "PATH" | "Value" | "VALUE")) {
             r.add(N::OpNameCase);
@@ -100,8 +112,7 @@ impl Normalizer {
         let mut rest = Obj::new();
         let mut ops = Vec::new();
         for (key, value) in attrs {
-            let qualified =
-                key.contains('.') || (is_urn(key) && schema.extension(key).is_none() && !schema.is_core_urn(key));
+            let qualified = classify_key(key, value, schema).is_ok_and(|k| k.is_qualified_attribute());
             let stray_manager = key.eq_ignore_ascii_case("manager") && schema.top_attribute(None, key).is_none();
             let split = (qualified && self.is_enabled(N::PathlessKeys))
                 || (stray_manager && self.is_enabled(N::ManagerShape))
@@ -133,7 +144,13 @@ impl Normalizer {
     fn fix_pathless_value(&self, value: &mut Value, schema: &ResourceSchema<'_>, r: &mut Report) {
         let Some(map) = value.as_object_mut() else { return };
         for (key, v) in map.iter_mut() {
-            if let Some(ext) = schema.extension(key) {
+            if schema.is_core_urn(key) {
+                for (k, cv) in v.as_object_mut().into_iter().flatten() {
+                    if let Some(def) = schema.top_attribute(None, k) {
+                        self.fix_value(cv, def, r);
+                    }
+                }
+            } else if let Some(ext) = schema.extension(key) {
                 for (k, ev) in v.as_object_mut().into_iter().flatten() {
                     if let Some(def) = ext.attribute(k) {
                         self.fix_value(ev, def, r);
@@ -226,10 +243,6 @@ impl Normalizer {
     }
 }
 
-fn is_urn(key: &str) -> bool {
-    key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
-}
-
 fn is_manager(path: &Path, schema: &ResourceSchema<'_>) -> bool {
     let unqualified = path.urn.is_none() && schema.top_attribute(None, &path.name).is_none();
     let enterprise = path.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(ENTERPRISE_URN));
@@ -238,6 +251,33 @@ fn is_manager(path: &Path, schema: &ResourceSchema<'_>) -> bool {
         (Some(_), _) | (None, None) => named,
         (None, Some(s)) => named && unqualified && s.eq_ignore_ascii_case("value"),
     }
+}
+
+/// `remove manager[value eq "old"]` as Entra ID sends it.
+fn is_filtered_manager_remove(op: &Value, schema: &ResourceSchema<'_>) -> bool {
+    let Some(m) = op.as_object() else { return false };
+    let field = |k: &str| find_key(m, k).and_then(|k| m.get(&k)).and_then(Value::as_str);
+    let path = field("path").and_then(|p| Path::parse(p).ok());
+    field("op").is_some_and(|o| o.eq_ignore_ascii_case("remove"))
+        && path.is_some_and(|p| p.filter.is_some() && is_manager(&p, schema))
+}
+
+/// A filtered manager remove becomes a plain remove; when the same PatchOp
+/// also sets a manager, that remove could clear the new one (depending on
+/// the order), and the set replaces the old manager anyway: drop it.
+fn drop_superseded_manager_removes(out: &mut Vec<Value>, conditional: &[usize]) {
+    let manager = Path::from(AttrPath::new(Some(ENTERPRISE_URN), "manager", None)).to_string();
+    let sets_manager = out
+        .iter()
+        .any(|o| o.get("op").is_some_and(|k| k != "remove") && o.get("path").and_then(Value::as_str) == Some(&manager));
+    if !sets_manager || conditional.is_empty() {
+        return;
+    }
+    let mut i = 0;
+    out.retain(|_| {
+        i += 1;
+        !conditional.contains(&(i - 1))
+    });
 }
 
 /// Entra ID's `{"op":"Remove","path":"members","value":[{"value":id}]}`

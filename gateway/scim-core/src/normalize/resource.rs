@@ -4,9 +4,10 @@ use super::values::{
     decode_roles, drop_nested_nulls, drop_null_refs, fix_booleans, manager_is_canonical, manager_value,
 };
 use super::{Normalization as N, Normalizer, Report};
-use crate::path::{AttrPath, ensure_schema_urn, find_key};
+use crate::path::{TopKey, classify_key, ensure_schema_urn, find_key, is_urn};
 use crate::schema::{Attribute, ENTERPRISE_URN, Mutability, ResourceSchema};
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 type Obj = Map<String, Value>;
 
@@ -48,10 +49,6 @@ impl Normalizer {
     }
 }
 
-fn is_urn(key: &str) -> bool {
-    key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
-}
-
 /// Calls `f` with each attribute the schema defines, extension ones included.
 fn for_each_attr(map: &mut Obj, schema: &ResourceSchema<'_>, mut f: impl FnMut(&Attribute, &mut Value)) {
     for (key, value) in map.iter_mut() {
@@ -71,22 +68,22 @@ fn for_each_attr(map: &mut Obj, schema: &ResourceSchema<'_>, mut f: impl FnMut(&
 /// `"urn:...:2.0:User:department": "x"` at the top of a body moves into the
 /// extension object: `"urn:...:2.0:User": {"department": "x"}`.
 fn nest_qualified_keys(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
-    let keys: Vec<String> =
-        map.keys().filter(|k| is_urn(k) && schema.extension(k).is_none() && !schema.is_core_urn(k)).cloned().collect();
-    for key in keys {
-        let Ok(path) = AttrPath::parse(&key) else { continue };
-        let Some(urn) = path.urn.clone() else { continue };
-        let known = schema.is_core_urn(&urn) || schema.extension(&urn).is_some();
-        if !known && map.get(&key).is_some_and(Value::is_object) {
-            continue;
+    let mut qualified = Vec::new();
+    let mut rest = Obj::new();
+    for (key, value) in std::mem::take(map) {
+        match classify_key(&key, &value, schema) {
+            Ok(TopKey::Attribute(path)) if is_urn(&key) && path.urn.is_some() => qualified.push((path, value)),
+            _ => drop(rest.insert(key, value)),
         }
-        let Some(value) = map.shift_remove(&key) else { continue };
-        let mut whole = Value::Object(std::mem::take(map));
-        let _ = path.set(&mut whole, value, Some(schema));
-        if let Value::Object(m) = whole {
-            *map = m;
+    }
+    let mut whole = Value::Object(rest);
+    for (path, value) in qualified {
+        if path.set(&mut whole, value, Some(schema)).is_ok() {
+            r.add(N::QualifiedKey);
         }
-        r.add(N::QualifiedKey);
+    }
+    if let Value::Object(m) = whole {
+        *map = m;
     }
 }
 
@@ -155,20 +152,17 @@ fn strip_read_only(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
 
 fn add_missing_urns(body: &mut Value, schema: &ResourceSchema<'_>, r: &mut Report) {
     let Some(map) = body.as_object() else { return };
-    let listed = |urn: &str| {
-        map.get("schemas")
-            .and_then(Value::as_array)
-            .is_some_and(|l| l.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn))))
-    };
-    let mut missing: Vec<String> = Vec::new();
-    if !listed(schema.core_urn()) {
-        missing.push(schema.core_urn().to_owned());
-    }
-    for (k, v) in map {
-        if is_urn(k) && v.is_object() && !schema.is_core_urn(k) && !listed(k) {
-            missing.push(schema.extension(k).map_or_else(|| k.clone(), |e| e.id.clone()));
-        }
-    }
+    let mut listed: HashSet<String> = map
+        .get("schemas")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_ascii_lowercase))
+        .collect();
+    let extensions = map.iter().filter(|(k, v)| is_urn(k) && v.is_object() && !schema.is_core_urn(k));
+    let candidates = std::iter::once(schema.core_urn().to_owned())
+        .chain(extensions.map(|(k, _)| schema.extension(k).map_or_else(|| k.clone(), |e| e.id.clone())));
+    let missing: Vec<String> = candidates.filter(|urn| listed.insert(urn.to_ascii_lowercase())).collect();
     for urn in missing {
         ensure_schema_urn(body, &urn);
         r.add(N::MissingSchemaUrn);

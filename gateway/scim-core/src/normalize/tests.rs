@@ -84,3 +84,70 @@ fn odd_shapes_are_left_for_the_parser() {
             .contains(&json!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"))
     );
 }
+
+fn patch_body(ops: serde_json::Value) -> serde_json::Value {
+    json!({"schemas": [crate::patch::PATCH_URN], "Operations": ops})
+}
+
+#[test]
+fn pathless_schema_objects_are_not_split_as_dotted_keys() {
+    let reg = Registry::core();
+    let s = reg.resource("User").unwrap();
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    for preset in [Preset::Okta, Preset::Entra] {
+        let mut body = patch_body(json!([{"op": "replace", "value": {
+            "urn:ietf:params:scim:schemas:core:2.0:User": {"active": "False"},
+            ent: {"department": "x"}
+        }}]));
+        Normalizer::new(preset).patch(&mut body, &s);
+        let patch = crate::PatchOp::from_json(&body).unwrap();
+        let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "u", "active": true});
+        let out = crate::patch::apply(&user, &patch, &s, ApplyOptions::default()).unwrap();
+        assert_eq!(out["active"], false, "{preset:?}: the leaver is deactivated");
+        assert_eq!(out[ent]["department"], "x");
+        assert_eq!(out["schemas"].as_array().unwrap().len(), 2, "{out}");
+    }
+}
+
+#[test]
+fn ops_with_unknown_members_are_left_for_the_parser() {
+    let reg = Registry::core();
+    let g = reg.resource("Group").unwrap();
+    for preset in [Preset::Generic, Preset::Entra] {
+        let mut body = patch_body(json!([{"op": "remove", "path": "members", "values": [{"value": "u1"}]}]));
+        Normalizer::new(preset).patch(&mut body, &g);
+        assert!(crate::PatchOp::from_json(&body).unwrap_err().detail.contains("values"), "never a remove-all");
+    }
+    let mut body = patch_body(json!([{"op": "remove", "path": "members", "Value": [{"value": "u1"}]}]));
+    Normalizer::new(Preset::Generic).set(Normalization::OpNameCase, false).patch(&mut body, &g);
+    assert!(crate::PatchOp::from_json(&body).is_err());
+}
+
+#[test]
+fn a_manager_change_keeps_the_new_manager() {
+    let reg = Registry::core();
+    let s = reg.resource("User").unwrap();
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let mut body = patch_body(json!([
+        {"op": "Add", "path": "manager", "value": [{"$ref": null, "value": "new"}]},
+        {"op": "Remove", "path": "manager[value eq \"old\"]"}
+    ]));
+    let n = Normalizer::new(Preset::Entra);
+    n.patch(&mut body, &s);
+    assert_eq!(body["Operations"].as_array().unwrap().len(), 1, "{body}");
+    let user = json!({"userName": "u", ent: {"manager": {"value": "old"}}});
+    let out = crate::patch::apply(&user, &crate::PatchOp::from_json(&body).unwrap(), &s, n.apply_options()).unwrap();
+    assert_eq!(out[ent]["manager"], json!({"value": "new"}));
+}
+
+#[test]
+fn lenient_numbers_compare_as_the_attribute_type() {
+    let reg = Registry::core();
+    let s = reg.resource("User").unwrap();
+    let n = Normalizer::new(Preset::Entra);
+    let (f, _) = n.filter("externalId eq 12345", &s).unwrap();
+    assert_eq!(f.to_string(), "externalId eq \"12345\"");
+    assert!(f.matches(&json!({"externalId": "12345"}), Some(&s)));
+    let (f, _) = n.filter("externalId eq 1.50 or externalId eq 123456789012345678901234567890", &s).unwrap();
+    assert_eq!(f.to_string(), "externalId eq \"1.50\" or externalId eq \"123456789012345678901234567890\"");
+}

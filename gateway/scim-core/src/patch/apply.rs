@@ -4,9 +4,11 @@
 
 use super::{OpKind, PatchOp, PatchOperation};
 use crate::error::ScimError;
-use crate::path::{AttrPath, Path, find_key};
+use crate::filter::Filter;
+use crate::path::{AttrPath, Path, TopKey, classify_key, find_key};
 use crate::schema::{AttrType, Attribute, Mutability, ResourceSchema};
 use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
 
 /// Where the applier may be more forgiving than RFC 7644.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -86,24 +88,94 @@ impl Applier<'_, '_> {
 
     fn write(&self, res: &mut Value, kind: OpKind, path: &Path, value: &Value) -> Result<(), ScimError> {
         let def = self.definition(path)?;
+        if let Some(def) = def {
+            check_type(path, def, value)?;
+        }
         check_write(res, path, def, value, self.schema)?;
-        if let Some(filter) = &path.filter {
-            let whole = Path { sub: None, ..path.clone() };
-            let matched = whole.get(res, Some(self.schema)).len();
-            if matched == 0 && kind == OpKind::Replace && !self.opts.replace_missing_adds {
+        let whole = Path { filter: None, sub: None, ..path.clone() };
+        let before = whole.get(res, Some(self.schema)).first().and_then(|v| v.as_array()).cloned();
+        match &path.filter {
+            Some(filter) => self.write_filtered(res, kind, path, filter, value, def)?,
+            None => self.write_plain(res, kind, path, value, def)?,
+        }
+        self.enforce_primary(res, &whole, before.as_deref(), def);
+        Ok(())
+    }
+
+    /// A value-filter path: the filter is evaluated once, then each matched
+    /// value is updated; nothing matched means create (add) or `noTarget`.
+    fn write_filtered(
+        &self,
+        res: &mut Value,
+        kind: OpKind,
+        path: &Path,
+        filter: &Filter,
+        value: &Value,
+        def: Option<&Attribute>,
+    ) -> Result<(), ScimError> {
+        if def.is_some_and(|d| !d.multi_valued) {
+            return Err(ScimError::invalid_path(format!(
+                "\"{}\" is not multi-valued; it cannot take a filter",
+                path.name
+            )));
+        }
+        let whole = Path { filter: None, sub: None, ..path.clone() };
+        let mut items = match whole.get(res, Some(self.schema)).first() {
+            None => vec![],
+            Some(Value::Array(items)) => items.clone(),
+            Some(_) => {
+                return Err(ScimError::invalid_path(format!(
+                    "\"{}\" is not multi-valued; it cannot take a filter",
+                    path.name
+                )));
+            }
+        };
+        let matched: Vec<usize> =
+            items.iter().enumerate().filter(|(_, e)| filter.matches_element(e, def)).map(|(i, _)| i).collect();
+        if matched.is_empty() {
+            if kind == OpKind::Replace && !self.opts.replace_missing_adds {
                 return Err(ScimError::no_target(format!("no value of \"{}\" matches [{filter}]", path.name)));
             }
-            return match (&path.sub, value, kind, matched) {
-                (None, Value::Object(fields), OpKind::Add, 1..) => self.merge(res, &whole, fields),
-                _ => path.set(res, value.clone(), Some(self.schema)).map(drop),
-            };
+            return path.set(res, value.clone(), Some(self.schema)).map(drop);
         }
-        let existing_is_array = path.get(res, Some(self.schema)).first().is_some_and(|v| v.is_array());
-        let multi = def.map_or(value.is_array() || existing_is_array, |d| d.multi_valued) && path.sub.is_none();
-        let complex = def.map_or(value.is_object(), |d| d.ty == AttrType::Complex) && path.sub.is_none();
-        match (multi, complex, value) {
+        for i in matched {
+            let Some(old) = items.get(i).cloned() else { continue };
+            let new = match (&path.sub, kind, value) {
+                (Some(sub), _, v) => with_field(&old, &sub_name(def, sub), v.clone()),
+                (None, OpKind::Add, Value::Object(fields)) => merged(&old, fields),
+                (None, _, v) => v.clone(),
+            };
+            if let Some(def) = def {
+                check_element(Some(&old), &new, def, path)?;
+            }
+            if let Some(slot) = items.get_mut(i) {
+                *slot = new;
+            }
+        }
+        whole.set(res, Value::Array(items), Some(self.schema)).map(drop)
+    }
+
+    fn write_plain(
+        &self,
+        res: &mut Value,
+        kind: OpKind,
+        path: &Path,
+        value: &Value,
+        def: Option<&Attribute>,
+    ) -> Result<(), ScimError> {
+        let current = path.get(res, Some(self.schema)).first().map(|v| (*v).clone());
+        let multi = def.map_or(value.is_array() || current.as_ref().is_some_and(Value::is_array), |d| d.multi_valued);
+        let complex = def.map_or(value.is_object(), |d| d.ty == AttrType::Complex);
+        match (path.sub.is_none() && multi, path.sub.is_none() && complex, value) {
             (true, _, _) => self.write_multi(res, kind, path, value, def),
-            (false, true, Value::Object(fields)) => self.merge(res, path, fields),
+            (false, true, Value::Object(fields)) => {
+                let old = current.filter(Value::is_object);
+                let new = merged(old.as_ref().unwrap_or(&Value::Object(Map::new())), fields);
+                if let Some(def) = def {
+                    check_element(old.as_ref(), &new, def, path)?;
+                }
+                path.set(res, drop_nulls(new), Some(self.schema)).map(drop)
+            }
             (false, true, _) => {
                 Err(ScimError::invalid_value(format!("\"{}\" is complex: its value must be an object", path.name)))
             }
@@ -111,22 +183,9 @@ impl Applier<'_, '_> {
         }
     }
 
-    /// Writes each field of `fields` as a sub-attribute of what `path` selects.
-    fn merge(&self, res: &mut Value, path: &Path, fields: &Map<String, Value>) -> Result<(), ScimError> {
-        for (sub, v) in fields {
-            let sub_path = Path { sub: Some(sub.clone()), ..path.clone() };
-            match v {
-                Value::Null => {
-                    sub_path.remove(res, Some(self.schema));
-                }
-                v => {
-                    sub_path.set(res, v.clone(), Some(self.schema))?;
-                }
-            }
-        }
-        Ok(())
-    }
-
+    /// add appends values that are not there yet and updates those that
+    /// are (a value is identified by its `value`); replace sets exactly the
+    /// given values.
     fn write_multi(
         &self,
         res: &mut Value,
@@ -139,124 +198,292 @@ impl Applier<'_, '_> {
             Value::Array(items) => items.clone(),
             other => vec![other.clone()],
         };
-        let mut items = match (kind, path.get(res, Some(self.schema)).first()) {
-            (OpKind::Add, Some(Value::Array(existing))) => existing.clone(),
+        if kind == OpKind::Replace {
+            return path.set(res, Value::Array(new_items), Some(self.schema)).map(drop);
+        }
+        let mut items = match path.get(res, Some(self.schema)).first() {
+            Some(Value::Array(existing)) => existing.clone(),
             _ => vec![],
         };
+        let mut index = ValueIndex::new(&items, def);
         for item in new_items {
-            if !items.iter().any(|e| same_value(e, &item, def)) {
-                items.push(item);
+            match index.find(&item) {
+                Some(i) => {
+                    let Some(old) = items.get(i).cloned() else { continue };
+                    let new = match &item {
+                        Value::Object(fields) => merged(&old, fields),
+                        other => other.clone(),
+                    };
+                    if let Some(def) = def {
+                        check_element(Some(&old), &new, def, path)?;
+                    }
+                    if let Some(slot) = items.get_mut(i) {
+                        *slot = new;
+                    }
+                }
+                None => {
+                    index.insert(&item, items.len());
+                    items.push(item);
+                }
             }
         }
-        keep_one_primary(&mut items);
         path.set(res, Value::Array(items), Some(self.schema)).map(drop)
+    }
+
+    /// RFC 7643 section 2.4: at most one value is primary. When a write
+    /// leaves several, the one it made primary wins.
+    fn enforce_primary(&self, res: &mut Value, whole: &Path, before: Option<&[Value]>, def: Option<&Attribute>) {
+        if def.is_some_and(|d| !d.multi_valued || d.sub_attribute("primary").is_none()) {
+            return;
+        }
+        let Some(Value::Array(items)) = whole.get(res, Some(self.schema)).first().map(|v| (*v).clone()) else { return };
+        let primaries: Vec<usize> = items.iter().enumerate().filter(|(_, v)| is_primary(v)).map(|(i, _)| i).collect();
+        if primaries.len() < 2 {
+            return;
+        }
+        let was_primary: HashSet<String> =
+            before.unwrap_or_default().iter().filter(|v| is_primary(v)).map(|v| v.to_string()).collect();
+        let fresh =
+            primaries.iter().rev().find(|i| items.get(**i).is_some_and(|v| !was_primary.contains(&v.to_string())));
+        let keep = fresh.or(primaries.last()).copied();
+        let items: Vec<Value> = items
+            .into_iter()
+            .enumerate()
+            .map(
+                |(i, v)| {
+                    if Some(i) != keep && is_primary(&v) { with_field(&v, "primary", Value::Bool(false)) } else { v }
+                },
+            )
+            .collect();
+        let _written = whole.set(res, Value::Array(items), Some(self.schema));
     }
 
     fn remove(&self, res: &mut Value, path: &Path, value: Option<&Value>) -> Result<(), ScimError> {
         let def = self.definition(path)?;
         check_remove(path, def)?;
         match (value, &path.filter, &path.sub) {
-            (Some(v @ (Value::Array(_) | Value::Object(_))), None, None) if def.is_none_or(|d| d.multi_valued) => {
-                self.remove_values(res, path, v, def);
+            (Some(v), None, None) if !v.is_null() && def.is_none_or(|d| d.multi_valued) => {
+                self.remove_values(res, path, v, def)
             }
             _ => drop(path.remove(res, Some(self.schema))),
         }
         Ok(())
     }
 
-    /// `remove` with a value list: drops exactly those values.
+    /// `remove` with a value (or a list of them): drops exactly those
+    /// values, matched by their `value`, never the whole attribute.
     fn remove_values(&self, res: &mut Value, path: &Path, value: &Value, def: Option<&Attribute>) {
-        let doomed: Vec<&Value> = match value {
-            Value::Array(items) => items.iter().collect(),
-            other => vec![other],
+        let doomed: Vec<Value> = match value {
+            Value::Array(items) => items.clone(),
+            other => vec![other.clone()],
         };
         let Some(Value::Array(existing)) = path.get(res, Some(self.schema)).first().map(|v| (*v).clone()) else {
             return;
         };
-        let kept: Vec<Value> = existing.into_iter().filter(|e| !doomed.iter().any(|d| same_value(e, d, def))).collect();
+        let index = ValueIndex::new(&doomed, def);
+        let kept: Vec<Value> = existing.into_iter().filter(|e| index.find(e).is_none()).collect();
         if kept.is_empty() {
             path.remove(res, Some(self.schema));
-        } else if path.set(res, Value::Array(kept), Some(self.schema)).is_err() {
-            // Unreachable: the slot held an array a moment ago.
+        } else {
+            let _written = path.set(res, Value::Array(kept), Some(self.schema));
         }
     }
 }
 
 /// Turns one key of a path-less value into paths: `name.givenName`,
-/// `urn:...:User:department`, or an extension URN whose value holds that
-/// extension's attributes.
+/// `urn:...:User:department`, or a schema URN whose value holds attributes.
 pub(crate) fn expand_key(
     schema: &ResourceSchema<'_>,
     key: &str,
     value: &Value,
 ) -> Result<Vec<(Path, Value)>, ScimError> {
-    let is_ext_object = schema.extension(key).is_some()
-        || (looks_like_urn(key) && value.is_object() && !is_known_urn_attr(schema, key));
-    if is_ext_object && !schema.is_core_urn(key) {
-        let Value::Object(fields) = value else {
-            return Err(ScimError::invalid_value(format!("\"{key}\" is an extension: its value must be an object")));
-        };
-        return Ok(fields.iter().map(|(k, v)| (Path::from(AttrPath::new(Some(key), k, None)), v.clone())).collect());
-    }
-    if schema.is_core_urn(key) {
-        let Value::Object(fields) = value else {
-            return Err(ScimError::invalid_value(format!("\"{key}\" is the core schema: its value must be an object")));
-        };
-        return Ok(fields.iter().map(|(k, v)| (Path::from(AttrPath::new(None, k, None)), v.clone())).collect());
-    }
-    Ok(vec![(Path::parse(key)?, value.clone())])
-}
-
-fn looks_like_urn(key: &str) -> bool {
-    key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
-}
-
-fn is_known_urn_attr(schema: &ResourceSchema<'_>, key: &str) -> bool {
-    AttrPath::parse(key).ok().is_some_and(|p| schema.attribute(&p).is_some())
-}
-
-/// Two values of a multi-valued attribute are the same when their `value`
-/// (and `type`, when both have one) match; simple values when equal.
-fn same_value(a: &Value, b: &Value, def: Option<&Attribute>) -> bool {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            let get = |m: &Map<String, Value>, k: &str| find_key(m, k).and_then(|k| m.get(&k).cloned());
-            match (get(x, "value"), get(y, "value")) {
-                (Some(vx), Some(vy)) => {
-                    let exact = def.and_then(|d| d.sub_attribute("value")).is_some_and(Attribute::is_case_exact);
-                    let types_differ = matches!((get(x, "type"), get(y, "type")), (Some(tx), Some(ty)) if tx != ty);
-                    !types_differ && scalar_eq(&vx, &vy, exact || def.is_some_and(|d| d.name == "members"))
-                }
-                _ => a == b,
-            }
-        }
-        (x, y) => scalar_eq(x, y, def.is_some_and(Attribute::is_case_exact)),
-    }
-}
-
-fn scalar_eq(a: &Value, b: &Value, exact: bool) -> bool {
-    match (a, b) {
-        (Value::String(x), Value::String(y)) if !exact => x.to_lowercase() == y.to_lowercase(),
-        _ => a == b,
-    }
-}
-
-/// RFC 7643 section 2.4: at most one value may be primary; the last one
-/// written wins.
-fn keep_one_primary(items: &mut [Value]) {
-    let is_primary = |v: &Value| {
-        v.as_object().and_then(|m| find_key(m, "primary").and_then(|k| m.get(&k).cloned())) == Some(Value::Bool(true))
+    let urn = match classify_key(key, value, schema)? {
+        TopKey::Attribute(path) => return Ok(vec![(path, value.clone())]),
+        TopKey::Core => None,
+        TopKey::Extension(urn) => Some(urn),
     };
-    let Some(last) = items.iter().rposition(is_primary) else { return };
-    for (i, item) in items.iter_mut().enumerate() {
-        if i != last && is_primary(item) {
-            if let Some(m) = item.as_object_mut() {
-                if let Some(k) = find_key(m, "primary") {
-                    m.insert(k, Value::Bool(false));
-                }
+    let Value::Object(fields) = value else {
+        return Err(ScimError::invalid_value(format!("the value of schema \"{key}\" must be an object of attributes")));
+    };
+    let qualify = |k: &String, v: &Value| {
+        let path = AttrPath::parse(k)?;
+        Ok((Path::from(AttrPath { urn: urn.clone(), ..path }), v.clone()))
+    };
+    fields.iter().map(|(k, v)| qualify(k, v)).collect()
+}
+
+/// Values of a multi-valued attribute by identity: their `value` (case
+/// folded unless caseExact; members compare exactly), and their `type` when
+/// both sides have one. Lookups are O(1), so large groups stay linear.
+struct ValueIndex {
+    exact: bool,
+    by_key: HashMap<String, Vec<(usize, Option<Value>)>>,
+}
+
+impl ValueIndex {
+    fn new(items: &[Value], def: Option<&Attribute>) -> Self {
+        let exact = def.is_some_and(|d| {
+            d.name == "members"
+                || d.sub_attribute("value").is_some_and(Attribute::is_case_exact)
+                || (d.ty != AttrType::Complex && d.is_case_exact())
+        });
+        let mut index = Self { exact, by_key: HashMap::new() };
+        for (i, item) in items.iter().enumerate() {
+            index.insert(item, i);
+        }
+        index
+    }
+
+    fn key(&self, v: &Value) -> (String, Option<Value>) {
+        let field = |k: &str| v.as_object().and_then(|m| find_key(m, k).and_then(|k| m.get(&k).cloned()));
+        let id = match v {
+            Value::Object(_) => field("value").unwrap_or_else(|| v.clone()),
+            other => other.clone(),
+        };
+        let key = match id {
+            Value::String(s) if !self.exact => s.to_lowercase(),
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        (key, field("type"))
+    }
+
+    fn insert(&mut self, v: &Value, i: usize) {
+        let (key, ty) = self.key(v);
+        self.by_key.entry(key).or_default().push((i, ty));
+    }
+
+    fn find(&self, v: &Value) -> Option<usize> {
+        let (key, ty) = self.key(v);
+        let found = self.by_key.get(&key)?;
+        found.iter().find(|(_, t)| !matches!((t, &ty), (Some(a), Some(b)) if a != b)).map(|(i, _)| *i)
+    }
+}
+
+fn is_primary(v: &Value) -> bool {
+    v.as_object().and_then(|m| find_key(m, "primary").and_then(|k| m.get(&k).cloned())) == Some(Value::Bool(true))
+}
+
+/// `v` with `field` set (case-insensitively matched); non-objects become one.
+fn with_field(v: &Value, field: &str, value: Value) -> Value {
+    let mut m = v.as_object().cloned().unwrap_or_default();
+    let key = find_key(&m, field).unwrap_or_else(|| field.to_owned());
+    m.insert(key, value);
+    Value::Object(m)
+}
+
+/// `old` with each of `fields` set; a null field removes it.
+fn merged(old: &Value, fields: &Map<String, Value>) -> Value {
+    let mut m = old.as_object().cloned().unwrap_or_default();
+    for (k, v) in fields {
+        let key = find_key(&m, k).unwrap_or_else(|| k.clone());
+        match v {
+            Value::Null => drop(m.shift_remove(&key)),
+            v => drop(m.insert(key, v.clone())),
+        }
+    }
+    Value::Object(m)
+}
+
+fn drop_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
+        other => other,
+    }
+}
+
+fn sub_name(def: Option<&Attribute>, sub: &str) -> String {
+    def.and_then(|d| d.sub_attribute(sub)).map_or_else(|| sub.to_owned(), |s| s.name.clone())
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Whether a single (non-array) value fits the attribute's type.
+fn fits(ty: AttrType, v: &Value) -> bool {
+    match ty {
+        _ if v.is_null() => true,
+        AttrType::String | AttrType::Reference | AttrType::DateTime | AttrType::Binary => v.is_string(),
+        AttrType::Boolean => v.is_boolean(),
+        AttrType::Integer => v.is_i64() || v.is_u64(),
+        AttrType::Decimal => v.is_number(),
+        AttrType::Complex => v.is_object(),
+    }
+}
+
+fn type_error(what: &str, ty: AttrType, v: &Value) -> ScimError {
+    let want = format!("{ty:?}").to_lowercase();
+    ScimError::invalid_value(format!("\"{what}\" must be of type {want}, not {}", type_name(v)))
+}
+
+/// One value of `def` (an element, for a multi-valued attribute) and, for a
+/// complex one, each sub-attribute it carries.
+fn check_single(what: &str, def: &Attribute, v: &Value) -> Result<(), ScimError> {
+    if !fits(def.ty, v) {
+        return Err(type_error(what, def.ty, v));
+    }
+    for (k, sv) in v.as_object().into_iter().flatten().filter(|_| def.ty == AttrType::Complex) {
+        if let Some(sub) = def.sub_attribute(k) {
+            if !fits(sub.ty, sv) {
+                return Err(type_error(&format!("{what}.{}", sub.name), sub.ty, sv));
             }
         }
     }
+    Ok(())
+}
+
+/// The value written at `path` must fit the schema (RFC 7644 section 3.12:
+/// `invalidValue`).
+fn check_type(path: &Path, def: &Attribute, value: &Value) -> Result<(), ScimError> {
+    let what = path.attr_path().to_string();
+    match (&path.sub, &path.filter) {
+        (Some(sub), _) => match def.sub_attribute(sub) {
+            Some(sd) if !fits(sd.ty, value) => Err(type_error(&what, sd.ty, value)),
+            _ => Ok(()),
+        },
+        (None, Some(_)) => check_single(&what, def, value),
+        (None, None) => match value {
+            Value::Array(items) if def.multi_valued => items.iter().try_for_each(|v| check_single(&what, def, v)),
+            Value::Array(_) => Err(ScimError::invalid_value(format!("\"{what}\" is single-valued, not an array"))),
+            v => check_single(&what, def, v),
+        },
+    }
+}
+
+/// Read-only and immutable sub-attributes may not change inside a value
+/// that is written whole or merged.
+fn check_element(old: Option<&Value>, new: &Value, def: &Attribute, path: &Path) -> Result<(), ScimError> {
+    let get = |v: Option<&Value>, k: &str| {
+        v.and_then(Value::as_object).and_then(|m| find_key(m, k).and_then(|k| m.get(&k).cloned()))
+    };
+    for sub in &def.sub_attributes {
+        let (was, now) = (get(old, &sub.name), get(Some(new), &sub.name));
+        let changed = now.is_some() && now != was;
+        let bad = match sub.mutability {
+            Mutability::ReadOnly => changed,
+            Mutability::Immutable => changed && was.is_some(),
+            _ => false,
+        };
+        if bad {
+            let m = format!("{:?}", sub.mutability);
+            return Err(ScimError::mutability(format!(
+                "\"{}.{}\" is {}{}",
+                path.name,
+                sub.name,
+                m.get(..1).unwrap_or("").to_lowercase(),
+                m.get(1..).unwrap_or("")
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn target_mutability(path: &Path, def: &Attribute) -> Mutability {

@@ -3,11 +3,11 @@
 //! `schemas` are never part of a diff (the server owns them, and extension
 //! URNs follow their attributes).
 
-use super::{OpKind, PatchOp, PatchOperation};
+use super::{MAX_PATCH_OPERATIONS, OpKind, PatchOp, PatchOperation};
 use crate::error::ScimError;
 use crate::filter::{CompareOp, Filter};
-use crate::path::{AttrPath, Path, find_key, is_attr_name};
-use crate::schema::{Attribute, ResourceSchema};
+use crate::path::{AttrPath, Path, TopKey, classify_key, find_key, is_attr_name};
+use crate::schema::{Attribute, Mutability, ResourceSchema};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 
@@ -19,9 +19,7 @@ const SERVER_OWNED: [&str; 3] = ["schemas", "id", "meta"];
 /// A key that is not an attribute name cannot be addressed by a PATCH path;
 /// rather than leave its change out, the diff fails with `invalidPath`.
 pub fn diff(old: &Value, new: &Value, schema: &ResourceSchema<'_>) -> Result<PatchOp, ScimError> {
-    let empty = Map::new();
-    let old = old.as_object().unwrap_or(&empty);
-    let new = new.as_object().unwrap_or(&empty);
+    let (old, new) = (&nested(old, schema)?, &nested(new, schema)?);
     let mut d = Differ { schema, ops: vec![], unaddressable: None };
     let is_ext = |k: &String| k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
     d.container(None, &core_only(old, is_ext), &core_only(new, is_ext));
@@ -39,8 +37,46 @@ pub fn diff(old: &Value, new: &Value, schema: &ResourceSchema<'_>) -> Result<Pat
         Some(key) => {
             Err(ScimError::invalid_path(format!("\"{key}\" is not an attribute name; a PATCH cannot address it")))
         }
+        None if d.ops.len() > MAX_PATCH_OPERATIONS => Err(ScimError::invalid_value(format!(
+            "the change needs {} operations, more than the {MAX_PATCH_OPERATIONS} one PatchOp may hold",
+            d.ops.len()
+        ))),
         None => Ok(PatchOp { operations: d.ops }),
     }
+}
+
+/// The resource as an object with URN-qualified attribute keys
+/// (`"urn:...:User:department": "x"`) moved into their extension objects and
+/// a core-URN object's attributes moved to the top, so both sides of a diff
+/// spell every attribute one way.
+fn nested(resource: &Value, schema: &ResourceSchema<'_>) -> Result<Map<String, Value>, ScimError> {
+    let Some(map) = resource.as_object() else { return Ok(Map::new()) };
+    let mut out = Value::Object(Map::new());
+    let mut moved = Vec::new();
+    for (key, value) in map {
+        match classify_key(key, value, schema)? {
+            TopKey::Attribute(path) if path.urn.is_some() => moved.push((path, value.clone())),
+            TopKey::Core => moved.extend(
+                value
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (Path::from(AttrPath::new(None, k, None)), v.clone())),
+            ),
+            _ => {
+                if let Some(m) = out.as_object_mut() {
+                    m.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
+    for (path, value) in moved {
+        path.set(&mut out, value, Some(schema))?;
+    }
+    Ok(match out {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    })
 }
 
 fn core_only(m: &Map<String, Value>, is_ext: impl Fn(&String) -> bool) -> Map<String, Value> {
@@ -79,7 +115,20 @@ impl Differ<'_, '_> {
         self.ops.push(PatchOperation::new(op, path, value));
     }
 
+    /// Whether the server owns this attribute: read-only attributes are
+    /// ignored in writes (RFC 7644 section 3.5.1), so a diff never touches them.
+    fn read_only(&self, urn: Option<&str>, name: &str, sub: Option<&str>) -> bool {
+        let Some(def) = self.schema.top_attribute(urn, name) else { return false };
+        let def = match sub {
+            Some(s) => def.sub_attribute(s).filter(|_| def.mutability != Mutability::ReadOnly).unwrap_or(def),
+            None => def,
+        };
+        def.mutability == Mutability::ReadOnly
+    }
+
     fn container(&mut self, urn: Option<&str>, old: &Map<String, Value>, new: &Map<String, Value>) {
+        let old = &without_read_only(old, |k| self.read_only(urn, k, None));
+        let new = &without_read_only(new, |k| self.read_only(urn, k, None));
         for (k, o) in old {
             if !is_empty(o) && get_ci(new, k).is_none_or(is_empty) {
                 self.push(OpKind::Remove, AttrPath::new(urn, k, None).into(), None);
@@ -110,6 +159,9 @@ impl Differ<'_, '_> {
     }
 
     fn complex(&mut self, path: AttrPath, old: &Map<String, Value>, new: &Map<String, Value>) {
+        let writable = |k: &str| !self.read_only(path.urn.as_deref(), &path.name, Some(k));
+        let old = &without_read_only(old, |k| !writable(k));
+        let new = &without_read_only(new, |k| !writable(k));
         let sub = |k: &str| AttrPath { sub: Some(k.to_owned()), ..path.clone() };
         for (k, o) in old {
             if !o.is_null() && get_ci(new, k).is_none() {
@@ -125,15 +177,37 @@ impl Differ<'_, '_> {
 
     /// Values identified by their `value`: removes by filter, one add.
     fn keyed(&mut self, path: AttrPath, old: &[Value], new: &[Value]) {
-        for o in old.iter().filter(|o| !new.contains(o)) {
+        let old_set: HashSet<String> = old.iter().map(canonical).collect();
+        let new_set: HashSet<String> = new.iter().map(canonical).collect();
+        for o in old.iter().filter(|o| !new_set.contains(&canonical(o))) {
             let filter =
                 Filter::Compare { path: AttrPath::new(None, "value", None), op: CompareOp::Eq, value: key_of(o) };
             self.push(OpKind::Remove, Path { filter: Some(Box::new(filter)), ..path.clone().into() }, None);
         }
-        let added: Vec<Value> = new.iter().filter(|n| !old.contains(n)).cloned().collect();
+        let added: Vec<Value> = new.iter().filter(|n| !old_set.contains(&canonical(n))).cloned().collect();
         if !added.is_empty() {
             self.push(OpKind::Add, path.into(), Some(Value::Array(added)));
         }
+    }
+}
+
+fn without_read_only(m: &Map<String, Value>, read_only: impl Fn(&str) -> bool) -> Map<String, Value> {
+    m.iter().filter(|(k, _)| !read_only(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// A value's JSON text with object keys sorted, so that equal values
+/// (whatever their key order) give equal text.
+fn canonical(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(&String, String)> = m.iter().map(|(k, v)| (k, canonical(v))).collect();
+            entries.sort();
+            let body: Vec<String> =
+                entries.into_iter().map(|(k, v)| format!("{}:{v}", Value::String(k.clone()))).collect();
+            format!("{{{}}}", body.join(","))
+        }
+        Value::Array(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
     }
 }
 

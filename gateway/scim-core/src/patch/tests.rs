@@ -313,3 +313,141 @@ proptest! {
         prop_assert_eq!(canonical(&out), canonical(&new), "diff: {}", d.to_json());
     }
 }
+
+#[test]
+fn filtered_add_selects_values_once() {
+    let out = run(
+        &user(),
+        json!([{"op": "add", "path": "emails[type eq \"work\"]", "value": {"type": "other", "value": "n@x.com"}}]),
+    )
+    .unwrap();
+    assert_eq!(out["emails"].as_array().unwrap().len(), 2, "no value is appended");
+    assert_eq!(out["emails"][0], json!({"value": "n@x.com", "type": "other", "primary": true}));
+}
+
+#[test]
+fn values_must_fit_the_schema() {
+    let e = run(&user(), json!([{"op": "replace", "path": "active", "value": "False"}])).unwrap_err();
+    assert_eq!(e.scim_type, ScimType::InvalidValue);
+    assert!(e.detail.contains("\"active\" must be of type boolean, not a string"), "{}", e.detail);
+    assert_eq!(
+        code(run(&user(), json!([{"op": "add", "path": "emails", "value": [{"value": "a", "primary": "yes"}]}]))),
+        ScimType::InvalidValue
+    );
+    assert_eq!(
+        code(run(&user(), json!([{"op": "replace", "path": "userName", "value": ["a"]}]))),
+        ScimType::InvalidValue
+    );
+    assert_eq!(
+        code(run(&user(), json!([{"op": "replace", "value": {"name": {"givenName": 5}}}]))),
+        ScimType::InvalidValue
+    );
+    assert_eq!(
+        code(run(&user(), json!([{"op": "add", "path": "name[givenName eq \"A\"].familyName", "value": "x"}]))),
+        ScimType::InvalidPath
+    );
+    let mut no_name = user();
+    no_name.as_object_mut().unwrap().remove("name");
+    assert_eq!(
+        code(run(&no_name, json!([{"op": "add", "path": "name[givenName eq \"A\"].familyName", "value": "x"}]))),
+        ScimType::InvalidPath
+    );
+}
+
+#[test]
+fn read_only_and_immutable_sub_attributes_hold_inside_objects() {
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let e = run(
+        &user(),
+        json!([{"op": "replace", "path": format!("{ent}:manager"), "value": {"value": "m", "displayName": "x"}}]),
+    )
+    .unwrap_err();
+    assert_eq!(e.scim_type, ScimType::Mutability, "{}", e.detail);
+    assert_eq!(
+        code(run(&group(), json!([{"op": "replace", "path": "members[value eq \"a\"]", "value": {"value": "z"}}]))),
+        ScimType::Mutability
+    );
+    let ok = run(
+        &group(),
+        json!([{"op": "replace", "path": "members[value eq \"a\"]", "value": {"value": "a", "display": "Anna"}}]),
+    )
+    .unwrap();
+    assert_eq!(ok["members"][0], json!({"value": "a", "display": "Anna"}));
+}
+
+#[test]
+fn primary_is_unique_after_any_write() {
+    let out =
+        run(&user(), json!([{"op": "replace", "path": "emails[type eq \"home\"].primary", "value": true}])).unwrap();
+    assert_eq!((out["emails"][0]["primary"].clone(), out["emails"][1]["primary"].clone()), (json!(false), json!(true)));
+    let out =
+        run(&user(), json!([{"op": "add", "path": "emails", "value": [{"value": "BABS@home.org", "primary": true}]}]))
+            .unwrap();
+    assert_eq!(out["emails"].as_array().unwrap().len(), 2, "an add of a known value updates it");
+    assert_eq!(out["emails"][1]["primary"], true);
+    assert_eq!(out["emails"][0]["primary"], false);
+}
+
+#[test]
+fn removes_that_name_values_never_remove_all() {
+    let out = run(&group(), json!([{"op": "remove", "path": "members", "value": "b"}])).unwrap();
+    assert_eq!(out["members"].as_array().unwrap().len(), 2);
+    let out = run(&group(), json!([{"op": "remove", "path": "members", "value": {"value": "zzz"}}])).unwrap();
+    assert_eq!(out["members"].as_array().unwrap().len(), 3);
+    let out = run(
+        &user(),
+        json!([{"op": "replace", "path": "emails", "value": [{"value": "a@x"}, {"value": "a@x", "type": "work"}]}]),
+    )
+    .unwrap();
+    assert_eq!(out["emails"].as_array().unwrap().len(), 2, "replace sets exactly what was sent");
+}
+
+#[test]
+fn large_groups_stay_linear() {
+    let members: Vec<Value> = (0..50_000).map(|i| json!({"value": format!("m{i}")})).collect();
+    let g =
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "All", "members": members});
+    let adds: Vec<Value> = (25_000..75_000).map(|i| json!({"value": format!("m{i}")})).collect();
+    let out = run(&g, json!([{"op": "add", "path": "members", "value": adds}])).unwrap();
+    assert_eq!(out["members"].as_array().unwrap().len(), 75_000);
+    let doomed: Vec<Value> = (0..40_000).map(|i| json!({"value": format!("m{i}")})).collect();
+    let out = run(&out, json!([{"op": "remove", "path": "members", "value": doomed}])).unwrap();
+    assert_eq!(out["members"].as_array().unwrap().len(), 35_000);
+    let reg = Registry::core();
+    let s = reg.resource("Group").unwrap();
+    let e = diff(&g, &out, &s).unwrap_err();
+    assert!(e.detail.contains("40001 operations"), "a diff never yields a PatchOp the parser refuses: {}", e.detail);
+    let mut fewer = g.clone();
+    fewer["members"].as_array_mut().unwrap().truncate(45_000);
+    assert_eq!(diff(&g, &fewer, &s).unwrap().operations.len(), 5_000);
+}
+
+#[test]
+fn diff_leaves_read_only_attributes_alone() {
+    let reg = Registry::core();
+    let s = reg.resource("User").unwrap();
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let mut stored = user();
+    stored["groups"] = json!([{"value": "g1", "display": "Sales"}]);
+    stored[ent] = json!({"manager": {"value": "m1", "displayName": "Boss"}});
+    let mut put = user();
+    put[ent] = json!({"manager": {"value": "m1"}});
+    assert!(diff(&stored, &put, &s).unwrap().is_empty(), "{}", diff(&stored, &put, &s).unwrap().to_json());
+}
+
+#[test]
+fn diff_reads_qualified_keys_as_their_attributes() {
+    let reg = Registry::core();
+    let s = reg.resource("User").unwrap();
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let mut stored = user();
+    stored[ent] = json!({"department": "Retail"});
+    let mut put = user();
+    put[format!("{ent}:department")] = json!("Retail");
+    assert!(diff(&stored, &put, &s).unwrap().is_empty());
+    put[format!("{ent}:department")] = json!("Sales");
+    assert_eq!(
+        diff(&stored, &put, &s).unwrap().to_json()["Operations"],
+        json!([{"op": "replace", "path": format!("{ent}:department"), "value": "Sales"}])
+    );
+}

@@ -158,6 +158,12 @@ impl Path {
         value: Value,
         attr: Option<&Attribute>,
     ) -> Result<usize, ScimError> {
+        if attr.is_some_and(|a| !a.multi_valued) {
+            return Err(ScimError::invalid_path(format!(
+                "\"{}\" is not multi-valued; it cannot take a filter",
+                self.name
+            )));
+        }
         if slot.is_null() {
             *slot = Value::Array(vec![]);
         }

@@ -131,32 +131,36 @@ fn truncate(s: &str) -> &str {
     }
 }
 
+/// Prints `[urn:]name[[filter]][.sub]`: the one spelling of every path.
+fn write_path(
+    f: &mut fmt::Formatter<'_>,
+    urn: Option<&str>,
+    name: &str,
+    filter: Option<&Filter>,
+    sub: Option<&str>,
+) -> fmt::Result {
+    if let Some(urn) = urn {
+        write!(f, "{urn}:")?;
+    }
+    f.write_str(name)?;
+    if let Some(filter) = filter {
+        write!(f, "[{filter}]")?;
+    }
+    match sub {
+        Some(sub) => write!(f, ".{sub}"),
+        None => Ok(()),
+    }
+}
+
 impl fmt::Display for AttrPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(urn) = &self.urn {
-            write!(f, "{urn}:")?;
-        }
-        f.write_str(&self.name)?;
-        if let Some(sub) = &self.sub {
-            write!(f, ".{sub}")?;
-        }
-        Ok(())
+        write_path(f, self.urn.as_deref(), &self.name, None, self.sub.as_deref())
     }
 }
 
 impl fmt::Display for Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(urn) = &self.urn {
-            write!(f, "{urn}:")?;
-        }
-        f.write_str(&self.name)?;
-        if let Some(filter) = &self.filter {
-            write!(f, "[{filter}]")?;
-        }
-        if let Some(sub) = &self.sub {
-            write!(f, ".{sub}")?;
-        }
-        Ok(())
+        write_path(f, self.urn.as_deref(), &self.name, self.filter.as_deref(), self.sub.as_deref())
     }
 }
 

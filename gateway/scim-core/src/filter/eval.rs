@@ -3,7 +3,7 @@
 
 use super::{CompareOp, Filter};
 use crate::error::ScimError;
-use crate::path::AttrPath;
+use crate::path::{AttrPath, get_ci};
 use crate::schema::{AttrType, Attribute, ResourceSchema};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -135,10 +135,6 @@ fn element_get<'v>(elem: &'v Value, path: &AttrPath) -> Vec<&'v Value> {
     v.into_iter().collect()
 }
 
-fn get_ci<'v>(map: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
-    map.get(name).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
-}
-
 fn elements(v: &Value) -> Vec<&Value> {
     match v {
         Value::Array(items) => items.iter().collect(),
@@ -192,12 +188,25 @@ fn compare_str(a: &str, op: CompareOp, b: &str, def: Option<&Attribute>) -> bool
         }
     }
     let exact = def.is_some_and(Attribute::is_case_exact);
-    let (a, b) = if exact { (a.to_owned(), b.to_owned()) } else { (a.to_lowercase(), b.to_lowercase()) };
+    if exact || (a.is_ascii() && b.is_ascii()) {
+        return compare_folded(a, op, b, !exact);
+    }
+    let (a, b) = (a.to_lowercase(), b.to_lowercase());
+    compare_folded(&a, op, &b, false)
+}
+
+/// Compares without allocating; `fold` folds ASCII case (callers fold
+/// anything else beforehand).
+fn compare_folded(a: &str, op: CompareOp, b: &str, fold: bool) -> bool {
+    let eq = |x: &[u8], y: &[u8]| if fold { x.eq_ignore_ascii_case(y) } else { x == y };
+    let (x, y) = (a.as_bytes(), b.as_bytes());
     match op {
-        CompareOp::Co => a.contains(&b),
-        CompareOp::Sw => a.starts_with(&b),
-        CompareOp::Ew => a.ends_with(&b),
-        _ => ordering_holds(op, a.cmp(&b)),
+        CompareOp::Sw => x.get(..y.len()).is_some_and(|p| eq(p, y)),
+        CompareOp::Ew => x.len() >= y.len() && x.get(x.len() - y.len()..).is_some_and(|p| eq(p, y)),
+        CompareOp::Co if fold => a.to_ascii_lowercase().contains(&b.to_ascii_lowercase()),
+        CompareOp::Co => a.contains(b),
+        _ if fold => ordering_holds(op, x.iter().map(u8::to_ascii_lowercase).cmp(y.iter().map(u8::to_ascii_lowercase))),
+        _ => ordering_holds(op, x.cmp(y)),
     }
 }
 

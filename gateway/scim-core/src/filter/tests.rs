@@ -233,3 +233,21 @@ proptest! {
         let _ = Filter::parse_with(&s, Mode::Lenient);
     }
 }
+
+#[test]
+fn string_comparison_folds_case_unless_case_exact() {
+    let reg = Registry::core();
+    let s = reg.resource("User").unwrap();
+    let u = json!({"userName": "Åsa.Öberg@Example.com", "externalId": "AbC", "title": "Ab"});
+    let m = |f: &str| p(f).matches(&u, Some(&s));
+    assert!(m("userName eq \"åsa.öberg@example.COM\""), "non-ASCII case folds too");
+    assert!(m("userName sw \"ÅSA\"") && m("userName ew \"EXAMPLE.COM\"") && m("userName co \"ÖBERG\""));
+    assert!(m("title sw \"AB\"") && m("title ew \"aB\"") && !m("title sw \"abc\"") && !m("title ew \"xab\""));
+    assert!(m("title lt \"AC\"") && m("title gt \"AA\"") && m("title ge \"ab\"") && m("title le \"aB\""));
+    assert!(
+        m("externalId eq \"AbC\"")
+            && !m("externalId eq \"abc\"")
+            && !m("externalId sw \"ab\"")
+            && m("externalId ew \"bC\"")
+    );
+}

@@ -7,8 +7,8 @@ mod values;
 
 use super::{OpKind, PatchOp, PatchOperation};
 use crate::error::ScimError;
-use crate::filter::Filter;
-use crate::path::{AttrPath, Path, TopKey, classify_key};
+use crate::filter::{CompareOp, Filter};
+use crate::path::{AttrPath, Path, TopKey, classify_key, get_ci};
 use crate::schema::{AttrType, Attribute, ResourceSchema};
 use checks::{check_element, check_remove, check_type, check_write};
 use serde_json::{Map, Value};
@@ -37,12 +37,45 @@ pub fn apply(
     opts: ApplyOptions,
 ) -> Result<Value, ScimError> {
     let mut out = resource.clone();
-    for (i, op) in patch.operations.iter().enumerate() {
-        Applier { schema, opts }
-            .op(&mut out, op)
-            .map_err(|e| ScimError::new(e.scim_type, format!("Operations[{i}]: {}", e.detail)))?;
+    let applier = Applier { schema, opts };
+    let at = |i: usize| move |e: ScimError| ScimError::new(e.scim_type, format!("Operations[{i}]: {}", e.detail));
+    let mut i = 0;
+    while let Some(rest) = patch.operations.get(i..).filter(|r| !r.is_empty()) {
+        let run = exact_remove_run(rest);
+        match rest.get(..run) {
+            Some(batch) if run > 1 => applier.remove_exact(&mut out, batch).map_err(at(i))?,
+            _ => applier.op(&mut out, rest.first().unwrap_or(&NOOP)).map_err(at(i))?,
+        }
+        i += run.max(1);
     }
     Ok(out)
+}
+
+const NOOP: PatchOperation = PatchOperation { op: OpKind::Remove, path: None, value: None };
+
+/// `remove attr[value eq "id"]` (what IdPs send to drop one member): the
+/// attribute and the id.
+fn exact_remove(op: &PatchOperation) -> Option<(&Path, &str)> {
+    let path = op.path.as_ref().filter(|p| p.sub.is_none() && op.op == OpKind::Remove && op.value.is_none())?;
+    match path.filter.as_deref()? {
+        Filter::Compare { path: sub, op: CompareOp::Eq, value: Value::String(id) }
+            if sub.urn.is_none() && sub.sub.is_none() && sub.name.eq_ignore_ascii_case("value") =>
+        {
+            Some((path, id))
+        }
+        _ => None,
+    }
+}
+
+/// How many operations from the start of `ops` are exact removes from the
+/// same attribute (they can be applied in one pass over its values).
+fn exact_remove_run(ops: &[PatchOperation]) -> usize {
+    let Some((first, _)) = ops.first().and_then(exact_remove) else { return 0 };
+    let same = |p: &Path| {
+        p.name.eq_ignore_ascii_case(&first.name)
+            && p.urn.as_deref().map(str::to_ascii_lowercase) == first.urn.as_deref().map(str::to_ascii_lowercase)
+    };
+    ops.iter().take_while(|op| exact_remove(op).is_some_and(|(p, _)| same(p))).count()
 }
 
 struct Applier<'a, 's> {
@@ -273,6 +306,30 @@ impl Applier<'_, '_> {
             _ => drop(path.remove(res, Some(self.schema))),
         }
         Ok(())
+    }
+
+    /// A run of `remove attr[value eq "id"]`: the same result as one after
+    /// the other (ids compare as `eq` does: case folded unless caseExact),
+    /// in one pass over the values instead of one per operation.
+    fn remove_exact(&self, res: &mut Value, ops: &[PatchOperation]) -> Result<(), ScimError> {
+        let Some((path, _)) = ops.first().and_then(exact_remove) else { return Ok(()) };
+        let def = self.definition(path)?;
+        check_remove(path, def)?;
+        let exact = def.and_then(|d| d.sub_attribute("value")).is_some_and(Attribute::is_case_exact);
+        let fold = |s: &str| if exact { s.to_owned() } else { s.to_lowercase() };
+        let doomed: HashSet<String> = ops.iter().filter_map(exact_remove).map(|(_, id)| fold(id)).collect();
+        let whole = Path { filter: None, sub: None, ..path.clone() };
+        let Some(Value::Array(items)) = whole.get(res, Some(self.schema)).first().map(|v| (*v).clone()) else {
+            return ops.iter().try_for_each(|op| self.op(res, op));
+        };
+        let id_of = |v: &Value| v.as_object().and_then(|m| get_ci(m, "value")).and_then(Value::as_str).map(fold);
+        let kept: Vec<Value> = items.into_iter().filter(|v| !id_of(v).is_some_and(|id| doomed.contains(&id))).collect();
+        if kept.is_empty() {
+            whole.remove(res, Some(self.schema));
+            Ok(())
+        } else {
+            whole.set(res, Value::Array(kept), Some(self.schema)).map(drop)
+        }
     }
 
     /// `remove` with a value (or a list of them): drops exactly those

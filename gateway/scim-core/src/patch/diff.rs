@@ -6,10 +6,10 @@
 use super::{MAX_PATCH_OPERATIONS, OpKind, PatchOp, PatchOperation};
 use crate::error::ScimError;
 use crate::filter::{CompareOp, Filter};
-use crate::path::{AttrPath, Path, TopKey, classify_key, find_key, is_attr_name};
+use crate::path::{self, AttrPath, Path, TopKey, classify_key, is_attr_name};
 use crate::schema::{Attribute, Mutability, ResourceSchema};
 use serde_json::{Map, Value};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 const SERVER_OWNED: [&str; 3] = ["schemas", "id", "meta"];
 
@@ -28,8 +28,7 @@ pub fn diff(old: &Value, new: &Value, schema: &ResourceSchema<'_>) -> Result<Pat
     let mut seen = HashSet::new();
     for urn in urns {
         if seen.insert(urn.to_ascii_lowercase()) {
-            let get =
-                |m: &Map<String, Value>| find_key(m, urn).and_then(|k| m.get(&k)).and_then(Value::as_object).cloned();
+            let get = |m: &Map<String, Value>| get_ci(m, urn).and_then(Value::as_object).cloned();
             d.container(Some(urn), &get(old).unwrap_or_default(), &get(new).unwrap_or_default());
         }
     }
@@ -87,7 +86,7 @@ fn core_only(m: &Map<String, Value>, is_ext: impl Fn(&String) -> bool) -> Map<St
 }
 
 fn get_ci<'v>(m: &'v Map<String, Value>, k: &str) -> Option<&'v Value> {
-    find_key(m, k).and_then(|k| m.get(&k)).filter(|v| !v.is_null())
+    path::get_ci(m, k).filter(|v| !v.is_null())
 }
 
 fn is_empty(v: &Value) -> bool {
@@ -175,16 +174,20 @@ impl Differ<'_, '_> {
         }
     }
 
-    /// Values identified by their `value`: removes by filter, one add.
+    /// Values identified by their `value`: removes by filter, one add. A
+    /// value whose other sub-attributes changed is removed and added again.
     fn keyed(&mut self, path: AttrPath, old: &[Value], new: &[Value]) {
-        let old_set: HashSet<String> = old.iter().map(canonical).collect();
-        let new_set: HashSet<String> = new.iter().map(canonical).collect();
-        for o in old.iter().filter(|o| !new_set.contains(&canonical(o))) {
-            let filter =
-                Filter::Compare { path: AttrPath::new(None, "value", None), op: CompareOp::Eq, value: key_of(o) };
+        let (old_by_key, new_by_key) = (by_key(old), by_key(new));
+        for o in old.iter().filter(|o| new_by_key.get(&value_key(o)).copied() != Some(o)) {
+            let filter = Filter::Compare {
+                path: AttrPath::new(None, "value", None),
+                op: CompareOp::Eq,
+                value: key_of(o).clone(),
+            };
             self.push(OpKind::Remove, Path { filter: Some(Box::new(filter)), ..path.clone().into() }, None);
         }
-        let added: Vec<Value> = new.iter().filter(|n| !old_set.contains(&canonical(n))).cloned().collect();
+        let added: Vec<Value> =
+            new.iter().filter(|n| old_by_key.get(&value_key(n)).copied() != Some(n)).cloned().collect();
         if !added.is_empty() {
             self.push(OpKind::Add, path.into(), Some(Value::Array(added)));
         }
@@ -195,31 +198,25 @@ fn without_read_only(m: &Map<String, Value>, read_only: impl Fn(&str) -> bool) -
     m.iter().filter(|(k, _)| !read_only(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-/// A value's JSON text with object keys sorted, so that equal values
-/// (whatever their key order) give equal text.
-fn canonical(v: &Value) -> String {
-    match v {
-        Value::Object(m) => {
-            let mut entries: Vec<(&String, String)> = m.iter().map(|(k, v)| (k, canonical(v))).collect();
-            entries.sort();
-            let body: Vec<String> =
-                entries.into_iter().map(|(k, v)| format!("{}:{v}", Value::String(k.clone()))).collect();
-            format!("{{{}}}", body.join(","))
-        }
-        Value::Array(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),
-        other => other.to_string(),
-    }
+fn key_of(v: &Value) -> &Value {
+    v.as_object().and_then(|m| get_ci(m, "value")).unwrap_or(&Value::Null)
 }
 
-fn key_of(v: &Value) -> Value {
-    v.as_object().and_then(|m| get_ci(m, "value")).cloned().unwrap_or(Value::Null)
+/// Values by their identity.
+fn by_key(items: &[Value]) -> HashMap<String, &Value> {
+    items.iter().map(|v| (value_key(v), v)).collect()
+}
+
+/// The identity of a keyed value: its `value`, case folded.
+fn value_key(v: &Value) -> String {
+    match key_of(v) {
+        Value::String(s) => s.to_lowercase(),
+        other => other.to_string(),
+    }
 }
 
 /// Whether every value is an object with a distinct scalar `value`.
 fn keyed(items: &[Value]) -> bool {
     let mut seen = HashSet::new();
-    items.iter().all(|v| match key_of(v) {
-        k @ (Value::String(_) | Value::Number(_)) => seen.insert(k.to_string().to_lowercase()),
-        _ => false,
-    })
+    items.iter().all(|v| matches!(key_of(v), Value::String(_) | Value::Number(_)) && seen.insert(value_key(v)))
 }

@@ -451,3 +451,26 @@ fn diff_reads_qualified_keys_as_their_attributes() {
         json!([{"op": "replace", "path": format!("{ent}:department"), "value": "Sales"}])
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// A run of exact member removes is applied in one pass; the result must
+    /// be what applying them one at a time gives.
+    #[test]
+    fn batched_member_removes_equal_one_at_a_time(
+        members in proptest::collection::vec("[aAbBé]{1,3}", 0..12),
+        doomed in proptest::collection::vec("[aAbBéÉ]{1,3}", 1..6),
+    ) {
+        let reg = Registry::core();
+        let s = reg.resource("Group").unwrap();
+        let g = json!({"displayName": "g", "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>()});
+        let ops: Vec<Value> = doomed.iter().map(|d| json!({"op": "remove", "path": format!("members[value eq {}]", json!(d))})).collect();
+        let batched = apply(&g, &op(Value::Array(ops.clone())), &s, ApplyOptions::default()).unwrap();
+        let mut one_by_one = g.clone();
+        for o in ops {
+            one_by_one = apply(&one_by_one, &op(json!([o])), &s, ApplyOptions::default()).unwrap();
+        }
+        prop_assert_eq!(batched, one_by_one);
+    }
+}

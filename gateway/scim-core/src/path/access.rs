@@ -18,7 +18,9 @@ pub fn find_key(map: &Obj, name: &str) -> Option<String> {
     map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
 }
 
-fn get_ci<'v>(map: &'v Obj, name: &str) -> Option<&'v Value> {
+/// The value of the key of `map` that equals `name` case-insensitively,
+/// without allocating.
+pub fn get_ci<'v>(map: &'v Obj, name: &str) -> Option<&'v Value> {
     map.get(name).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
 }
 

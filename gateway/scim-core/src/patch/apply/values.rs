@@ -1,7 +1,7 @@
 //! Values of multi-valued and complex attributes: identity, merging and
 //! the primary flag.
 
-use crate::path::find_key;
+use crate::path::{find_key, get_ci};
 use crate::schema::{AttrType, Attribute};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -29,17 +29,17 @@ impl ValueIndex {
     }
 
     fn key(&self, v: &Value) -> (String, Option<Value>) {
-        let field = |k: &str| v.as_object().and_then(|m| find_key(m, k).and_then(|k| m.get(&k).cloned()));
+        let field = |k: &str| v.as_object().and_then(|m| get_ci(m, k));
         let id = match v {
-            Value::Object(_) => field("value").unwrap_or_else(|| v.clone()),
-            other => other.clone(),
+            Value::Object(_) => field("value").unwrap_or(v),
+            other => other,
         };
         let key = match id {
             Value::String(s) if !self.exact => s.to_lowercase(),
-            Value::String(s) => s,
+            Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        (key, field("type"))
+        (key, field("type").cloned())
     }
 
     pub(super) fn insert(&mut self, v: &Value, i: usize) {
@@ -55,7 +55,7 @@ impl ValueIndex {
 }
 
 pub(super) fn is_primary(v: &Value) -> bool {
-    v.as_object().and_then(|m| find_key(m, "primary").and_then(|k| m.get(&k).cloned())) == Some(Value::Bool(true))
+    v.as_object().and_then(|m| get_ci(m, "primary")) == Some(&Value::Bool(true))
 }
 
 /// `v` with `field` set (case-insensitively matched); non-objects become one.

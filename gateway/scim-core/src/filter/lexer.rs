@@ -49,10 +49,11 @@ pub(super) fn tokenize(text: &str) -> Result<Vec<Token>, ScimError> {
                 }
             }
             '"' => Tok::Str(string(text, pos, &mut chars)?),
+            c if c.is_control() => return Err(error_at(text, pos, "control character outside a string literal")),
             _ => {
                 let mut end = pos;
                 while let Some(&(i, c)) = chars.peek() {
-                    if c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | '"') {
+                    if c.is_whitespace() || c.is_control() || matches!(c, '(' | ')' | '[' | ']' | '"') {
                         break;
                     }
                     end = i + c.len_utf8();

@@ -66,6 +66,8 @@ fn errors_say_where() {
         "invalid filter at column 19: expected ']' to close the value filter, found the end"
     );
     assert_eq!(err("   "), "the filter is empty");
+    assert_eq!(err("a eq x\u{0}y"), "invalid filter at column 7: control character outside a string literal");
+    assert!(Filter::parse_with("a eq 0\u{0}meta", Mode::Lenient).is_err(), "no control characters in unquoted values");
     assert!(err("9abc eq 1").contains("column 1"));
     let e = Filter::parse("a eq").unwrap_err();
     assert_eq!((e.status(), e.scim_type.as_str()), (400, "invalidFilter"));

@@ -126,8 +126,13 @@ fn lookup<'v, 'a>(target: &'v Value, path: &AttrPath, scope: Scope<'a, '_>) -> (
     (values, def)
 }
 
+/// A sub-attribute of one value of a multi-valued attribute; the values of a
+/// simple multi-valued attribute are addressed as `value` (`tags[value eq "a"]`).
 fn element_get<'v>(elem: &'v Value, path: &AttrPath) -> Vec<&'v Value> {
-    let Some(map) = elem.as_object() else { return vec![] };
+    let Some(map) = elem.as_object() else {
+        let scalar = !elem.is_array() && path.sub.is_none() && path.name.eq_ignore_ascii_case("value");
+        return if scalar { vec![elem] } else { vec![] };
+    };
     let mut v = get_ci(map, &path.name);
     if let Some(sub) = &path.sub {
         v = v.and_then(Value::as_object).and_then(|m| get_ci(m, sub));

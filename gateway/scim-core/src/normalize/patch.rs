@@ -1,10 +1,10 @@
 //! Normalizing PATCH bodies, before they are parsed into a PatchOp.
 
-use super::values::{decode_roles, drop_null_refs, fix_booleans, manager_value};
+use super::values::{decode_roles, drop_null_refs, fix_booleans, manager_is_canonical, manager_value};
 use super::{Normalization as N, Normalizer, Report};
 use crate::filter::{CompareOp, Filter};
 use crate::patch::PATCH_URN;
-use crate::path::{AttrPath, Path, classify_key, find_key};
+use crate::path::{AttrPath, Path, TopKey, classify_key, find_key};
 use crate::schema::{AttrType, ENTERPRISE_URN, Mutability, ResourceSchema};
 use serde_json::{Map, Value, json};
 
@@ -118,8 +118,8 @@ impl Normalizer {
                 || (stray_manager && self.is_enabled(N::ManagerShape))
                 || (value.is_null() && self.is_enabled(N::NullValue))
                 || (self.is_read_only(schema, key) && self.is_enabled(N::ReadOnlyStripped));
-            match (split, Path::parse(key)) {
-                (true, Ok(path)) => {
+            match (split, classify_key(key, value, schema)) {
+                (true, Ok(TopKey::Attribute(path))) => {
                     if qualified && self.is_enabled(N::PathlessKeys) {
                         r.add(N::PathlessKeys);
                     }
@@ -171,6 +171,14 @@ impl Normalizer {
         }
         if self.is_enabled(N::JsonEncodedRole) && def.name == "roles" {
             decode_roles(v, r);
+        }
+        if self.is_enabled(N::ManagerShape)
+            && def.name == "manager"
+            && def.ty == AttrType::Complex
+            && !manager_is_canonical(v)
+        {
+            *v = manager_value(v).unwrap_or(Value::Null);
+            r.add(N::ManagerShape);
         }
     }
 
@@ -230,16 +238,19 @@ impl Normalizer {
             "remove" => None,
             _ => op.value.as_ref().and_then(manager_value),
         };
-        let new = match value {
-            Some(v) => Op { kind: op.kind.clone(), path: Some(canonical), value: Some(v) },
-            None => Op { kind: "remove".into(), path: Some(canonical), value: None },
+        let remove = Op { kind: "remove".into(), path: Some(canonical.clone()), value: None };
+        // A new manager replaces the old one whole: an add alone would merge
+        // into the old object and keep its `$ref` and `displayName`.
+        let after = match value {
+            Some(v) => {
+                vec![remove.to_json(), Op { kind: "add".into(), path: Some(canonical), value: Some(v) }.to_json()]
+            }
+            None => vec![remove.to_json()],
         };
-        let before = op.to_json();
-        let after = new.to_json();
-        if before != after {
+        if after != [op.to_json()] {
             r.add(N::ManagerShape);
         }
-        out.push(after);
+        out.extend(after);
     }
 }
 
@@ -256,6 +267,9 @@ fn is_manager(path: &Path, schema: &ResourceSchema<'_>) -> bool {
 /// `remove manager[value eq "old"]` as Entra ID sends it.
 fn is_filtered_manager_remove(op: &Value, schema: &ResourceSchema<'_>) -> bool {
     let Some(m) = op.as_object() else { return false };
+    if !m.keys().all(|k| ["op", "path", "value"].iter().any(|n| n.eq_ignore_ascii_case(k))) {
+        return false;
+    }
     let field = |k: &str| find_key(m, k).and_then(|k| m.get(&k)).and_then(Value::as_str);
     let path = field("path").and_then(|p| Path::parse(p).ok());
     field("op").is_some_and(|o| o.eq_ignore_ascii_case("remove"))
@@ -282,24 +296,42 @@ fn drop_superseded_manager_removes(out: &mut Vec<Value>, conditional: &[usize]) 
 
 /// Entra ID's `{"op":"Remove","path":"members","value":[{"value":id}]}`
 /// means "remove these members"; as RFC 7644 reads it, it removes all of
-/// them. It becomes one `remove members[value eq "id"]` per listed value; a
-/// list that names nothing removes nothing.
+/// them. It becomes one exact remove per listed value: `[value eq "id"]`, or
+/// for a value without `value`, the `eq` terms of all its simple fields. A
+/// list that names nothing removes nothing; a null value is no value at all
+/// (an RFC remove of the whole attribute).
 fn expand_member_remove(path: &Path, value: Value, out: &mut Vec<Value>, r: &mut Report) {
     let items = match value {
+        Value::Null => return out.push(json!({"op": "remove", "path": path.to_string()})),
         Value::Array(items) => items,
         other => vec![other],
     };
     r.add(N::MemberRemoveValues);
-    for item in items {
-        let id = match &item {
-            Value::Object(m) => find_key(m, "value").and_then(|k| m.get(&k)).cloned(),
-            Value::String(_) | Value::Number(_) => Some(item.clone()),
-            _ => None,
-        };
-        let Some(id) = id.filter(|v| v.is_string() || v.is_number()) else { continue };
-        let filter = Filter::Compare { path: AttrPath::new(None, "value", None), op: CompareOp::Eq, value: id };
+    for filter in items.iter().filter_map(identity_filter) {
         let exact = Path { urn: path.urn.clone(), name: path.name.clone(), filter: Some(Box::new(filter)), sub: None };
         out.push(json!({"op": "remove", "path": exact.to_string()}));
+    }
+}
+
+/// The filter that selects exactly this value of a multi-valued attribute.
+fn identity_filter(item: &Value) -> Option<Filter> {
+    let eq = |name: &str, value: &Value| Filter::Compare {
+        path: AttrPath::new(None, name, None),
+        op: CompareOp::Eq,
+        value: value.clone(),
+    };
+    let scalar = |v: &Value| v.is_string() || v.is_number() || v.is_boolean();
+    match item {
+        v if scalar(v) => Some(eq("value", v)),
+        Value::Object(m) => match find_key(m, "value").and_then(|k| m.get(&k)) {
+            Some(id) if scalar(id) => Some(eq("value", id)),
+            _ => m
+                .iter()
+                .filter(|(k, v)| scalar(v) && crate::path::is_attr_name(k))
+                .map(|(k, v)| eq(k, v))
+                .reduce(|a, b| Filter::And(Box::new(a), Box::new(b))),
+        },
+        _ => None,
     }
 }
 

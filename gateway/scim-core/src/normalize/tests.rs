@@ -134,7 +134,9 @@ fn a_manager_change_keeps_the_new_manager() {
     ]));
     let n = Normalizer::new(Preset::Entra);
     n.patch(&mut body, &s);
-    assert_eq!(body["Operations"].as_array().unwrap().len(), 1, "{body}");
+    let ops = body["Operations"].as_array().unwrap();
+    assert_eq!(ops.len(), 2, "the new manager replaces the old whole; the filtered remove is gone: {body}");
+    assert_eq!((ops[0]["op"].as_str(), ops[1]["op"].as_str()), (Some("remove"), Some("add")));
     let user = json!({"userName": "u", ent: {"manager": {"value": "old"}}});
     let out = crate::patch::apply(&user, &crate::PatchOp::from_json(&body).unwrap(), &s, n.apply_options()).unwrap();
     assert_eq!(out[ent]["manager"], json!({"value": "new"}));
@@ -150,4 +152,55 @@ fn lenient_numbers_compare_as_the_attribute_type() {
     assert!(f.matches(&json!({"externalId": "12345"}), Some(&s)));
     let (f, _) = n.filter("externalId eq 1.50 or externalId eq 123456789012345678901234567890", &s).unwrap();
     assert_eq!(f.to_string(), "externalId eq \"1.50\" or externalId eq \"123456789012345678901234567890\"");
+}
+
+#[test]
+fn second_review_regressions() {
+    let reg = Registry::core();
+    let u = reg.resource("User").unwrap();
+    let n = Normalizer::new(Preset::Entra);
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let run = |ops: serde_json::Value| {
+        let mut body = patch_body(ops);
+        n.patch(&mut body, &u);
+        body["Operations"].clone()
+    };
+    // a null value is no value: an RFC remove of the attribute
+    assert_eq!(
+        run(json!([{"op": "remove", "path": "emails", "value": null}])),
+        json!([{"op": "remove", "path": "emails"}])
+    );
+    // values without `value` are selected by all their simple fields
+    assert_eq!(
+        run(json!([{"op": "Remove", "path": "addresses", "value": [{"type": "home", "locality": "Oslo"}]}])),
+        json!([{"op": "remove", "path": "addresses[type eq \"home\" and locality eq \"Oslo\"]"}])
+    );
+    assert_eq!(
+        run(json!([{"op": "remove", "path": "tags", "value": ["a"]}])),
+        json!([{"op": "remove", "path": "tags[value eq \"a\"]"}])
+    );
+    // a new manager replaces the old one whole
+    let ops = run(json!([{"op": "Replace", "path": "manager", "value": "new"}]));
+    let user = json!({"userName": "u", ent: {"manager": {"value": "old", "$ref": "https://x/Users/old", "displayName": "Old"}}});
+    let out = crate::patch::apply(&user, &crate::PatchOp::from_json(&patch_body(ops)).unwrap(), &u, n.apply_options())
+        .unwrap();
+    assert_eq!(out[ent]["manager"], json!({"value": "new"}));
+    // a plain string manager inside a path-less extension object
+    let ops = run(json!([{"op": "replace", "value": {ent: {"manager": "m2"}}}]));
+    assert_eq!(ops, json!([{"op": "replace", "value": {ent: {"manager": {"value": "m2"}}}}]));
+    // a filtered manager remove with an unknown member is left for the parser
+    let ops = run(
+        json!([{"op": "remove", "path": "manager[value eq \"x\"]", "extra": 1}, {"op": "add", "path": "manager", "value": "y"}]),
+    );
+    assert!(crate::PatchOp::from_json(&patch_body(ops)).is_err());
+    // a null extension object is not mistaken for a dotted key
+    let ops = run(json!([{"op": "replace", "value": {ent: null, "displayName": "D"}}]));
+    assert_eq!(ops, json!([{"op": "replace", "value": {ent: null, "displayName": "D"}}]));
+    let e = crate::patch::apply(
+        &json!({"userName": "u"}),
+        &crate::PatchOp::from_json(&patch_body(ops)).unwrap(),
+        &u,
+        n.apply_options(),
+    );
+    assert_eq!(e.unwrap_err().scim_type, crate::ScimType::InvalidValue);
 }

@@ -9,7 +9,7 @@ use super::{OpKind, PatchOp, PatchOperation};
 use crate::error::ScimError;
 use crate::filter::{CompareOp, Filter};
 use crate::path::{AttrPath, Path, TopKey, classify_key, get_ci};
-use crate::schema::{AttrType, Attribute, ResourceSchema};
+use crate::schema::{AttrType, Attribute, Mutability, ResourceSchema};
 use checks::{check_element, check_remove, check_type, check_write};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -41,12 +41,21 @@ pub fn apply(
     let at = |i: usize| move |e: ScimError| ScimError::new(e.scim_type, format!("Operations[{i}]: {}", e.detail));
     let mut i = 0;
     while let Some(rest) = patch.operations.get(i..).filter(|r| !r.is_empty()) {
-        let run = exact_remove_run(rest);
-        match rest.get(..run) {
-            Some(batch) if run > 1 => applier.remove_exact(&mut out, batch).map_err(at(i))?,
+        let removes = exact_remove_run(rest);
+        let adds = add_run(rest, schema);
+        match (rest.get(..removes), rest.get(..adds)) {
+            (Some(batch), _) if removes > 1 => applier.remove_exact(&mut out, batch).map_err(at(i))?,
+            (_, Some(batch)) if adds > 1 => {
+                if applier.add_batch(&mut out, batch).is_err() {
+                    // Nothing was written; one at a time names the failing op.
+                    for (k, op) in batch.iter().enumerate() {
+                        applier.op(&mut out, op).map_err(at(i + k))?;
+                    }
+                }
+            }
             _ => applier.op(&mut out, rest.first().unwrap_or(&NOOP)).map_err(at(i))?,
         }
-        i += run.max(1);
+        i += removes.max(adds).max(1);
     }
     Ok(out)
 }
@@ -67,10 +76,29 @@ fn exact_remove(op: &PatchOperation) -> Option<(&Path, &str)> {
     }
 }
 
+/// How many operations from the start of `ops` add values to the same
+/// multi-valued core attribute without a `primary` flag (`members`): they can
+/// be applied in one pass, with the same result as one after the other.
+fn add_run(ops: &[PatchOperation], schema: &ResourceSchema<'_>) -> usize {
+    let plain_add = |op: &PatchOperation| {
+        let path = op
+            .path
+            .as_ref()
+            .filter(|p| op.op == OpKind::Add && p.urn.is_none() && p.filter.is_none() && p.sub.is_none())?;
+        let def = schema.top_attribute(None, &path.name).filter(|d| {
+            d.multi_valued && d.mutability == Mutability::ReadWrite && d.sub_attribute("primary").is_none()
+        })?;
+        op.value.as_ref().filter(|v| !v.is_null())?;
+        Some(def.name.as_str())
+    };
+    let Some(first) = ops.first().and_then(plain_add) else { return 0 };
+    ops.iter().take_while(|op| plain_add(op) == Some(first)).count()
+}
+
 /// How many operations from the start of `ops` are exact removes from the
-/// same attribute (they can be applied in one pass over its values).
+/// same core attribute (they can be applied in one pass over its values).
 fn exact_remove_run(ops: &[PatchOperation]) -> usize {
-    let Some((first, _)) = ops.first().and_then(exact_remove) else { return 0 };
+    let Some((first, _)) = ops.first().and_then(exact_remove).filter(|(p, _)| p.urn.is_none()) else { return 0 };
     let same = |p: &Path| {
         p.name.eq_ignore_ascii_case(&first.name)
             && p.urn.as_deref().map(str::to_ascii_lowercase) == first.urn.as_deref().map(str::to_ascii_lowercase)
@@ -131,7 +159,11 @@ impl Applier<'_, '_> {
         }
         check_write(res, path, def, value, self.schema)?;
         let whole = Path { filter: None, sub: None, ..path.clone() };
-        let before = whole.get(res, Some(self.schema)).first().and_then(|v| v.as_array()).cloned();
+        let has_primary = def.is_none_or(|d| d.multi_valued && d.sub_attribute("primary").is_some());
+        let before = match has_primary {
+            true => whole.get(res, Some(self.schema)).first().and_then(|v| v.as_array()).cloned(),
+            false => None,
+        };
         match &path.filter {
             Some(filter) => self.write_filtered(res, kind, path, filter, value, def)?,
             None => self.write_plain(res, kind, path, value, def)?,
@@ -308,6 +340,26 @@ impl Applier<'_, '_> {
         Ok(())
     }
 
+    /// A run of `add` to one multi-valued attribute: every operation is
+    /// checked as on its own, then all values are merged in one pass.
+    fn add_batch(&self, res: &mut Value, ops: &[PatchOperation]) -> Result<(), ScimError> {
+        let Some(path) = ops.first().and_then(|op| op.path.as_ref()) else { return Ok(()) };
+        let def = self.definition(path)?;
+        let mut values = Vec::new();
+        for (op, value) in ops.iter().filter_map(|op| Some((op, op.value.as_ref()?))) {
+            let op_path = op.path.as_ref().unwrap_or(path);
+            if let Some(def) = def {
+                check_type(op_path, def, value)?;
+            }
+            check_write(res, op_path, def, value, self.schema)?;
+            match value {
+                Value::Array(items) => values.extend(items.iter().cloned()),
+                other => values.push(other.clone()),
+            }
+        }
+        self.write_multi(res, OpKind::Add, path, &Value::Array(values), def)
+    }
+
     /// A run of `remove attr[value eq "id"]`: the same result as one after
     /// the other (ids compare as `eq` does: case folded unless caseExact),
     /// in one pass over the values instead of one per operation.
@@ -315,14 +367,22 @@ impl Applier<'_, '_> {
         let Some((path, _)) = ops.first().and_then(exact_remove) else { return Ok(()) };
         let def = self.definition(path)?;
         check_remove(path, def)?;
-        let exact = def.and_then(|d| d.sub_attribute("value")).is_some_and(Attribute::is_case_exact);
+        let value_def = def.and_then(|d| d.sub_attribute("value"));
+        if value_def.is_some_and(|v| v.ty == AttrType::DateTime) {
+            return ops.iter().try_for_each(|op| self.op(res, op));
+        }
+        let exact = value_def.is_some_and(Attribute::is_case_exact);
         let fold = |s: &str| if exact { s.to_owned() } else { s.to_lowercase() };
         let doomed: HashSet<String> = ops.iter().filter_map(exact_remove).map(|(_, id)| fold(id)).collect();
         let whole = Path { filter: None, sub: None, ..path.clone() };
         let Some(Value::Array(items)) = whole.get(res, Some(self.schema)).first().map(|v| (*v).clone()) else {
             return ops.iter().try_for_each(|op| self.op(res, op));
         };
-        let id_of = |v: &Value| v.as_object().and_then(|m| get_ci(m, "value")).and_then(Value::as_str).map(fold);
+        let id_field = |v: &Value| v.as_object().and_then(|m| get_ci(m, "value")).cloned();
+        if items.iter().any(|v| id_field(v).is_some_and(|id| !id.is_string() && !id.is_null())) {
+            return ops.iter().try_for_each(|op| self.op(res, op)); // odd values: the filter decides, one op at a time
+        }
+        let id_of = |v: &Value| id_field(v).and_then(|id| id.as_str().map(fold));
         let kept: Vec<Value> = items.into_iter().filter(|v| !id_of(v).is_some_and(|id| doomed.contains(&id))).collect();
         if kept.is_empty() {
             whole.remove(res, Some(self.schema));

@@ -7,7 +7,7 @@ use super::{MAX_PATCH_OPERATIONS, OpKind, PatchOp, PatchOperation};
 use crate::error::ScimError;
 use crate::filter::{CompareOp, Filter};
 use crate::path::{self, AttrPath, Path, TopKey, classify_key, is_attr_name};
-use crate::schema::{Attribute, Mutability, ResourceSchema};
+use crate::schema::{AttrType, Attribute, Mutability, ResourceSchema};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 
@@ -53,7 +53,10 @@ fn nested(resource: &Value, schema: &ResourceSchema<'_>) -> Result<Map<String, V
     let mut out = Value::Object(Map::new());
     let mut moved = Vec::new();
     for (key, value) in map {
-        match classify_key(key, value, schema)? {
+        // A key that is no path at all stays as it is: the diff refuses it
+        // only if it changed.
+        match classify_key(key, value, schema).unwrap_or(TopKey::Attribute(Path::from(AttrPath::new(None, key, None))))
+        {
             TopKey::Attribute(path) if path.urn.is_some() => moved.push((path, value.clone())),
             TopKey::Core => moved.extend(
                 value
@@ -105,7 +108,29 @@ struct Differ<'a, 's> {
 }
 
 impl Differ<'_, '_> {
+    /// `value` without the read-only sub-attributes of `path`'s attribute
+    /// (in each value, for a multi-valued one): the server owns them.
+    fn writable(&self, path: &Path, value: Value) -> Value {
+        let Some(def) = self.schema.top_attribute(path.urn.as_deref(), &path.name) else { return value };
+        if path.sub.is_some() || def.ty != AttrType::Complex {
+            return value;
+        }
+        let strip = |v: Value| match v {
+            Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .filter(|(k, _)| def.sub_attribute(k).is_none_or(|s| s.mutability != Mutability::ReadOnly))
+                    .collect(),
+            ),
+            other => other,
+        };
+        match value {
+            Value::Array(items) => Value::Array(items.into_iter().map(strip).collect()),
+            other => strip(other),
+        }
+    }
+
     fn push(&mut self, op: OpKind, path: Path, value: Option<Value>) {
+        let value = value.map(|v| self.writable(&path, v));
         let names = [Some(path.name.as_str()), path.sub.as_deref()];
         if let Some(bad) = names.into_iter().flatten().find(|n| !is_attr_name(n)) {
             self.unaddressable.get_or_insert_with(|| bad.to_owned());

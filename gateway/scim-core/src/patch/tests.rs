@@ -474,3 +474,80 @@ proptest! {
         prop_assert_eq!(batched, one_by_one);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// A run of member adds is applied in one pass; the result (or the error
+    /// and the operation it names) must be what one at a time gives.
+    #[test]
+    fn batched_member_adds_equal_one_at_a_time(
+        members in proptest::collection::vec("[aAbB]{1,2}", 0..6),
+        adds in proptest::collection::vec(proptest::collection::vec(("[aAbBc]{1,2}", proptest::option::of("[xy]")), 1..3), 2..5),
+        bad in any::<bool>(),
+    ) {
+        let reg = Registry::core();
+        let s = reg.resource("Group").unwrap();
+        let g = json!({"displayName": "g", "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>()});
+        let mut ops: Vec<Value> = adds.iter().map(|vals| {
+            let vals: Vec<Value> = vals.iter().map(|(v, d)| match d { Some(d) => json!({"value": v, "display": d}), None => json!({"value": v}) }).collect();
+            json!({"op": "add", "path": "members", "value": vals})
+        }).collect();
+        if bad {
+            ops.push(json!({"op": "add", "path": "members", "value": [{"value": 5}]}));
+        }
+        let batched = apply(&g, &op(Value::Array(ops.clone())), &s, ApplyOptions::default());
+        let mut one_by_one = Ok(g.clone());
+        for (i, o) in ops.iter().enumerate() {
+            one_by_one = one_by_one.and_then(|cur| apply(&cur, &op(json!([o])), &s, ApplyOptions::default())
+                .map_err(|e| ScimError::new(e.scim_type, e.detail.replacen("Operations[0]", &format!("Operations[{i}]"), 1))));
+        }
+        prop_assert_eq!(batched, one_by_one);
+    }
+}
+
+#[test]
+fn second_review_regressions() {
+    let reg = Registry::core();
+    let s = reg.resource("User").unwrap();
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    // a diff never adds read-only sub-attributes the applier would refuse
+    let mut new = user();
+    new[ent] = json!({"manager": {"value": "m1", "displayName": "Boss"}});
+    let d = diff(&user(), &new, &s).unwrap();
+    let out = apply(&user(), &d, &s, ApplyOptions::default()).unwrap();
+    assert_eq!(out[ent]["manager"], json!({"value": "m1"}));
+    // a key that is no path fails the diff only when it changed
+    let mut odd = user();
+    odd["@odata.type"] = json!("x");
+    assert!(diff(&odd, &odd, &s).unwrap().is_empty());
+    // integers written as 5.0 are integers
+    let mut reg2 = Registry::core();
+    reg2.load_extensions(r#"{"id":"urn:x:Score:2.0:User","attributes":[{"name":"score","type":"integer"}]}"#, None)
+        .unwrap();
+    let s2 = reg2.resource("User").unwrap();
+    let p = op(json!([{"op": "add", "path": "urn:x:Score:2.0:User:score", "value": 5.0}]));
+    assert!(apply(&user(), &p, &s2, ApplyOptions::default()).is_ok());
+    let p = op(json!([{"op": "add", "path": "urn:x:Score:2.0:User:score", "value": 5.5}]));
+    assert_eq!(apply(&user(), &p, &s2, ApplyOptions::default()).unwrap_err().scim_type, ScimType::InvalidValue);
+    // simple multi-valued values are addressed as `value`
+    let tagged = json!({"userName": "u", "tags": ["a", "b"]});
+    let out =
+        apply(&tagged, &op(json!([{"op": "remove", "path": "tags[value eq \"a\"]"}])), &s, ApplyOptions::default())
+            .unwrap();
+    assert_eq!(out["tags"], json!(["b"]));
+}
+
+#[test]
+fn batched_removes_keep_one_at_a_time_semantics_on_odd_values() {
+    let reg = Registry::core();
+    let s = reg.resource("Group").unwrap();
+    let g = json!({"displayName": "g", "members": [{"value": ["a"]}, {"value": "b"}, {"value": {"value": "a"}}]});
+    let ops = json!([{"op": "remove", "path": "members[value eq \"a\"]"}, {"op": "remove", "path": "members[value eq \"b\"]"}]);
+    let batched = apply(&g, &op(ops.clone()), &s, ApplyOptions::default()).unwrap();
+    let mut seq = g.clone();
+    for o in ops.as_array().unwrap() {
+        seq = apply(&seq, &op(json!([o])), &s, ApplyOptions::default()).unwrap();
+    }
+    assert_eq!(batched, seq);
+}

@@ -24,7 +24,7 @@ pub(super) fn fits(ty: AttrType, v: &Value) -> bool {
         _ if v.is_null() => true,
         AttrType::String | AttrType::Reference | AttrType::DateTime | AttrType::Binary => v.is_string(),
         AttrType::Boolean => v.is_boolean(),
-        AttrType::Integer => v.is_i64() || v.is_u64(),
+        AttrType::Integer => v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0),
         AttrType::Decimal => v.is_number(),
         AttrType::Complex => v.is_object(),
     }

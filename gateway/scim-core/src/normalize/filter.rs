@@ -1,5 +1,6 @@
 //! Normalizing filters from query strings and `/.search` bodies.
 
+use super::values::parse_bool;
 use super::{Normalization as N, Normalizer, Report};
 use crate::error::ScimError;
 use crate::filter::{Filter, Mode};
@@ -61,14 +62,6 @@ impl Normalizer {
         });
         filter.validate(schema)?;
         Ok((filter, r))
-    }
-}
-
-fn parse_bool(s: &str) -> Option<bool> {
-    match s.to_ascii_lowercase().as_str() {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => None,
     }
 }
 

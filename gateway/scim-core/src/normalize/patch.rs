@@ -1,10 +1,10 @@
 //! Normalizing PATCH bodies, before they are parsed into a PatchOp.
 
-use super::values::{decode_roles, drop_null_refs, fix_booleans, manager_is_canonical, manager_value};
+use super::values::{decode_roles, drop_null_refs, fix_booleans, manager_is_canonical, manager_value, parse_bool};
 use super::{Normalization as N, Normalizer, Report};
 use crate::filter::{CompareOp, Filter};
 use crate::patch::PATCH_URN;
-use crate::path::{AttrPath, Path, TopKey, classify_key, find_key};
+use crate::path::{AttrPath, Path, TopKey, classify_key, find_key, get_ci};
 use crate::schema::{AttrType, ENTERPRISE_URN, Mutability, ResourceSchema};
 use serde_json::{Map, Value, json};
 
@@ -82,7 +82,7 @@ impl Normalizer {
     fn read_op(&self, raw: &Value, r: &mut Report) -> Option<Op> {
         let m = raw.as_object()?;
         let fold = self.is_enabled(N::OpNameCase);
-        let get = |k: &str| if fold { find_key(m, k).and_then(|k| m.get(&k)) } else { m.get(k) };
+        let get = |k: &str| if fold { get_ci(m, k) } else { m.get(k) };
         let known =
             |k: &String| ["op", "path", "value"].iter().any(|n| if fold { n.eq_ignore_ascii_case(k) } else { n == k });
         if !m.keys().all(known) {
@@ -270,7 +270,7 @@ fn is_filtered_manager_remove(op: &Value, schema: &ResourceSchema<'_>) -> bool {
     if !m.keys().all(|k| ["op", "path", "value"].iter().any(|n| n.eq_ignore_ascii_case(k))) {
         return false;
     }
-    let field = |k: &str| find_key(m, k).and_then(|k| m.get(&k)).and_then(Value::as_str);
+    let field = |k: &str| get_ci(m, k).and_then(Value::as_str);
     let path = field("path").and_then(|p| Path::parse(p).ok());
     field("op").is_some_and(|o| o.eq_ignore_ascii_case("remove"))
         && path.is_some_and(|p| p.filter.is_some() && is_manager(&p, schema))
@@ -323,7 +323,7 @@ fn identity_filter(item: &Value) -> Option<Filter> {
     let scalar = |v: &Value| v.is_string() || v.is_number() || v.is_boolean();
     match item {
         v if scalar(v) => Some(eq("value", v)),
-        Value::Object(m) => match find_key(m, "value").and_then(|k| m.get(&k)) {
+        Value::Object(m) => match get_ci(m, "value") {
             Some(id) if scalar(id) => Some(eq("value", id)),
             _ => m
                 .iter()
@@ -343,11 +343,7 @@ fn fix_filter_booleans(path: &mut Path, schema: &ResourceSchema<'_>, r: &mut Rep
     filter.visit_paths_mut(&mut |p, value| {
         let is_bool = parent.sub_attribute(&p.name).is_some_and(|d| d.ty == AttrType::Boolean);
         if let (true, Some(v)) = (is_bool, value) {
-            if let Some(b) = v.as_str().and_then(|s| match s.to_ascii_lowercase().as_str() {
-                "true" => Some(true),
-                "false" => Some(false),
-                _ => None,
-            }) {
+            if let Some(b) = v.as_str().and_then(parse_bool) {
                 *v = Value::Bool(b);
                 r.add(N::StringBoolean);
             }

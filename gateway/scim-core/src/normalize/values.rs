@@ -1,13 +1,13 @@
 //! Value-level fixes shared by the resource and PATCH normalizers.
 
 use super::{Normalization, Report};
-use crate::path::find_key;
+use crate::path::{find_key, get_ci};
 use crate::schema::{AttrType, Attribute};
 use serde_json::{Map, Value};
 
 /// `"True"` / `"false"` (any case) as a boolean.
-fn string_bool(v: &Value) -> Option<bool> {
-    match v.as_str()?.to_ascii_lowercase().as_str() {
+pub(super) fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
         "true" => Some(true),
         "false" => Some(false),
         _ => None,
@@ -19,7 +19,7 @@ fn string_bool(v: &Value) -> Option<bool> {
 pub(super) fn fix_booleans(value: &mut Value, def: &Attribute, report: &mut Report) {
     match value {
         Value::String(_) if def.ty == AttrType::Boolean => {
-            if let Some(b) = string_bool(value) {
+            if let Some(b) = value.as_str().and_then(parse_bool) {
                 *value = Value::Bool(b);
                 report.add(Normalization::StringBoolean);
             }
@@ -85,10 +85,9 @@ pub(super) fn manager_value(v: &Value) -> Option<Value> {
         Value::String(s) => Some(Value::Object(Map::from_iter([("value".to_owned(), Value::String(s.clone()))]))),
         Value::Array(items) => items.first().and_then(manager_value),
         Value::Object(m) => {
-            let id =
-                find_key(m, "value").and_then(|k| m.get(&k)).filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))?;
+            let id = get_ci(m, "value").filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))?;
             let mut out = Map::from_iter([("value".to_owned(), id.clone())]);
-            if let Some(r) = find_key(m, "$ref").and_then(|k| m.get(&k)).filter(|r| r.is_string()) {
+            if let Some(r) = get_ci(m, "$ref").filter(|r| r.is_string()) {
                 out.insert("$ref".into(), r.clone());
             }
             Some(Value::Object(out))
@@ -109,12 +108,12 @@ pub(super) fn manager_is_canonical(v: &Value) -> bool {
 pub(super) fn decode_role(item: &Value) -> Option<Value> {
     let encoded = match item {
         Value::String(s) => s,
-        Value::Object(m) => find_key(m, "value").and_then(|k| m.get(&k)).and_then(Value::as_str)?,
+        Value::Object(m) => get_ci(m, "value").and_then(Value::as_str)?,
         _ => return None,
     };
     let Ok(Value::Object(role)) = serde_json::from_str::<Value>(encoded.trim()) else { return None };
     let mut out = Map::new();
-    let pick = |k: &str| find_key(&role, k).and_then(|k| role.get(&k)).cloned();
+    let pick = |k: &str| get_ci(&role, k).cloned();
     out.insert("value".into(), pick("value").or_else(|| pick("id")).unwrap_or(Value::Null));
     if let Some(d) = pick("display").or_else(|| pick("displayName")) {
         out.insert("display".into(), d);

@@ -4,7 +4,7 @@
 mod apply;
 mod diff;
 
-pub use apply::{ApplyOptions, apply};
+pub use apply::{ApplyOptions, apply, expand_key};
 pub use diff::diff;
 
 use crate::error::ScimError;

@@ -414,11 +414,7 @@ impl Applier<'_, '_> {
 
 /// Turns one key of a path-less value into paths: `name.givenName`,
 /// `urn:...:User:department`, or a schema URN whose value holds attributes.
-pub(crate) fn expand_key(
-    schema: &ResourceSchema<'_>,
-    key: &str,
-    value: &Value,
-) -> Result<Vec<(Path, Value)>, ScimError> {
+pub fn expand_key(schema: &ResourceSchema<'_>, key: &str, value: &Value) -> Result<Vec<(Path, Value)>, ScimError> {
     let urn = match classify_key(key, value, schema)? {
         TopKey::Attribute(path) => return Ok(vec![(path, value.clone())]),
         TopKey::Core => None,

@@ -1,0 +1,243 @@
+//! Mapping whole resources: POST and PUT bodies on the way in, resources
+//! and ListResponses on the way out.
+//!
+//! Two phases: every rule first computes its value from the incoming
+//! document (in dependency order), then the writes are made in the order
+//! the rules are declared. Sources therefore read what the IdP (or the
+//! backend) sent, never another rule's output, unless they name it with `@`.
+
+use crate::error::MapError;
+use crate::eval::{Env, Slot, eval_set, pick};
+use crate::program::{Action, Direction, Program, Rule, RuleList, When};
+use crate::report::{Failure, Outcome, Report, Trace};
+use scim_core::ScimError;
+use scim_core::path::Path;
+use scim_core::schema::ResourceSchema;
+use serde_json::Value;
+
+/// What kind of write a request body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// POST: create-only rules apply.
+    Create,
+    /// PUT: create-only targets are carried over from the current resource.
+    Replace,
+    /// A resource the backend returned, mapped with the response rules.
+    Response,
+}
+
+/// Per-call switches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MapOptions {
+    /// Fill [`Report::traces`].
+    pub explain: bool,
+}
+
+/// A write a rule decided on.
+#[derive(Debug)]
+enum Write {
+    Nothing,
+    Set(Option<Value>),
+    Remove,
+    Rename(Option<Value>),
+    Each,
+}
+
+impl Program {
+    /// Maps one resource. `current` is the resource as the backend stores
+    /// it; a replace needs it to carry create-only targets over.
+    pub fn map_resource(
+        &self,
+        resource_type: &str,
+        op: Operation,
+        mut doc: Value,
+        current: Option<&Value>,
+        opts: MapOptions,
+    ) -> Result<(Value, Report), MapError> {
+        if !doc.is_object() {
+            return Err(MapError::Invalid(ScimError::invalid_syntax("the resource must be a JSON object")));
+        }
+        let dir = if op == Operation::Response { Direction::Response } else { Direction::Request };
+        let mut report = Report::default();
+        let Some(list) = self.list(resource_type, dir) else { return Ok((doc, report)) };
+        let schema = self.schema(resource_type)?;
+        let deprovision = dir == Direction::Request && is_deactivation(&doc);
+        let writes = {
+            let mut run = Run { list, schema: &schema, op, current, deprovision, opts, report: &mut report };
+            run.plan(&doc)?
+        };
+        for (rule, write) in list.rules.iter().zip(writes) {
+            if let Err(e) = commit(rule, write, &mut doc, &schema) {
+                fail(&mut report, rule, e, deprovision)?;
+            }
+        }
+        Ok((doc, report))
+    }
+
+    /// Maps every resource of a ListResponse with the response rules. A
+    /// resource whose type cannot be told is left as it is.
+    pub fn map_list_response(
+        &self,
+        resource_type: Option<&str>,
+        mut body: Value,
+        opts: MapOptions,
+    ) -> Result<(Value, Report), MapError> {
+        let mut report = Report::default();
+        let Some(resources) = body.get_mut("Resources").and_then(Value::as_array_mut) else {
+            return Ok((body, report));
+        };
+        for slot in resources.iter_mut() {
+            let rt = match resource_type {
+                Some(rt) => Some(rt.to_owned()),
+                None => self.registry.resource_for(slot).map(|s| s.name().to_owned()),
+            };
+            let Some(rt) = rt else { continue };
+            let (mapped, r) = self.map_resource(&rt, Operation::Response, std::mem::take(slot), None, opts)?;
+            *slot = mapped;
+            merge(&mut report, r);
+        }
+        Ok((body, report))
+    }
+
+    pub(crate) fn schema(&self, resource_type: &str) -> Result<ResourceSchema<'_>, MapError> {
+        self.registry.resource(resource_type).ok_or_else(|| MapError::UnknownResourceType(resource_type.to_owned()))
+    }
+}
+
+/// Whether a request body sets `active` to false.
+pub(crate) fn is_deactivation(doc: &Value) -> bool {
+    let active = doc.as_object().and_then(|m| scim_core::path::get_ci(m, "active"));
+    matches!(active, Some(Value::Bool(false)))
+        || active.and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("false"))
+}
+
+fn merge(into: &mut Report, from: Report) {
+    into.traces.extend(from.traces);
+    into.failures.extend(from.failures);
+    into.skipped.extend(from.skipped);
+    into.dropped.extend(from.dropped);
+    into.needs_current.extend(from.needs_current);
+}
+
+/// Records a failed rule when deprovisioning; otherwise the request fails.
+pub(crate) fn fail(report: &mut Report, rule: &Rule, message: String, deprovision: bool) -> Result<(), MapError> {
+    let target = rule.target().map(ToString::to_string).unwrap_or_default();
+    if !deprovision {
+        return Err(MapError::Rule { rule: rule.label.clone(), target, message });
+    }
+    report.failures.push(Failure { rule: rule.label.clone(), target, message });
+    Ok(())
+}
+
+struct Run<'a, 'r> {
+    list: &'a RuleList,
+    schema: &'a ResourceSchema<'a>,
+    op: Operation,
+    current: Option<&'a Value>,
+    deprovision: bool,
+    opts: MapOptions,
+    report: &'r mut Report,
+}
+
+impl Run<'_, '_> {
+    /// Phase one: what each rule will write, indexed like the rules.
+    fn plan(&mut self, doc: &Value) -> Result<Vec<Write>, MapError> {
+        let n = self.list.rules.len();
+        let mut slots = vec![Slot::Unset; n];
+        let mut writes: Vec<Write> = (0..n).map(|_| Write::Nothing).collect();
+        let mut traces: Vec<Option<Trace>> = vec![None; n];
+        for &i in &self.list.order {
+            let Some(rule) = self.list.rules.get(i) else { continue };
+            let mut env = Env { doc, schema: self.schema, slots: &slots, inputs: self.opts.explain.then(Vec::new) };
+            let (write, outcome) = self.decide(rule, &mut env)?;
+            let inputs = env.inputs.take().unwrap_or_default();
+            if let Write::Set(v) | Write::Rename(v) = &write {
+                if let Some(s) = slots.get_mut(i) {
+                    *s = Slot::Value(v.clone());
+                }
+            }
+            if self.opts.explain {
+                let output = match &write {
+                    Write::Set(v) | Write::Rename(v) => Some(v.clone().unwrap_or(Value::Null)),
+                    _ => None,
+                };
+                let at = rule.origin.to_string();
+                traces[i] = Some(Trace { rule: rule.label.clone(), at, outcome, inputs, output });
+            }
+            if let Some(w) = writes.get_mut(i) {
+                *w = write;
+            }
+        }
+        self.report.traces.extend(traces.into_iter().flatten());
+        Ok(writes)
+    }
+
+    fn decide(&mut self, rule: &Rule, env: &mut Env<'_>) -> Result<(Write, Outcome), MapError> {
+        if rule.condition.as_ref().is_some_and(|c| !c.matches(env.doc, Some(self.schema))) {
+            return Ok((Write::Nothing, Outcome::ConditionFalse));
+        }
+        if rule.when == When::Create && self.op == Operation::Replace {
+            return Ok((self.carry(rule), Outcome::CarriedOver));
+        }
+        match &rule.action {
+            Action::Set { target, sources, transforms, default } => {
+                match eval_set(env, target, sources, transforms, default.as_ref()) {
+                    Ok(v) => Ok((Write::Set(v), Outcome::Fired)),
+                    Err(e) => {
+                        fail(self.report, rule, e, self.deprovision)?;
+                        Ok((self.carry(rule), Outcome::Failed))
+                    }
+                }
+            }
+            Action::Remove { .. } => Ok((Write::Remove, Outcome::Fired)),
+            Action::Each { .. } => Ok((Write::Each, Outcome::Fired)),
+            Action::Rename { from, to } => {
+                let multi = crate::eval::target_attribute(to, self.schema).is_some_and(|a| a.multi_valued);
+                let v = pick(from.get(env.doc, Some(self.schema)), multi && to.sub.is_none() && to.filter.is_none());
+                Ok((Write::Rename(v), Outcome::Fired))
+            }
+        }
+    }
+
+    /// The current value of a rule's target, or a note that it is needed.
+    fn carry(&mut self, rule: &Rule) -> Write {
+        let Some(target) = rule.target() else { return Write::Nothing };
+        match self.current {
+            Some(cur) => Write::Set(current_value(target, cur, self.schema)),
+            None => {
+                self.report.needs_current.push(target.to_string());
+                Write::Set(None)
+            }
+        }
+    }
+}
+
+/// The value at `target` in the backend's current resource.
+pub(crate) fn current_value(target: &Path, current: &Value, schema: &ResourceSchema<'_>) -> Option<Value> {
+    let multi = crate::eval::target_attribute(target, schema).is_some_and(|a| a.multi_valued);
+    pick(target.get(current, Some(schema)), multi && target.filter.is_none() && target.sub.is_none())
+}
+
+/// Phase two: one rule's write.
+fn commit(rule: &Rule, write: Write, doc: &mut Value, schema: &ResourceSchema<'_>) -> Result<(), String> {
+    let set = |p: &Path, v: Option<Value>, doc: &mut Value| -> Result<(), String> {
+        match v {
+            Some(v) => p.set(doc, v, Some(schema)).map(|_| ()).map_err(|e| e.detail),
+            None => {
+                p.remove(doc, Some(schema));
+                Ok(())
+            }
+        }
+    };
+    match (&rule.action, write) {
+        (_, Write::Nothing) => Ok(()),
+        (Action::Remove { path }, Write::Remove) => set(path, None, doc),
+        (Action::Rename { from, to }, Write::Rename(v)) => {
+            from.remove(doc, Some(schema));
+            set(to, v, doc)
+        }
+        (Action::Each { path, transforms }, Write::Each) => crate::each::transform_in(doc, path, transforms, schema),
+        (_, Write::Set(v)) => rule.target().map_or(Ok(()), |t| set(t, v, doc)),
+        _ => Ok(()),
+    }
+}

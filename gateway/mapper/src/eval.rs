@@ -1,0 +1,222 @@
+//! Computing one rule's value from a document. Pure: reads the document
+//! and earlier outputs, writes nothing.
+
+use crate::program::Source;
+use crate::template::Template;
+use crate::transform::{Transform, apply_chain};
+use scim_core::path::Path;
+use scim_core::schema::{AttrType, Attribute, ResourceSchema};
+use serde_json::Value;
+
+/// What a rule has produced so far, for `@` references.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Slot {
+    /// The rule did not write (yet, or its condition was false).
+    #[default]
+    Unset,
+    /// The rule wrote this (`None`: it removed its target).
+    Value(Option<Value>),
+}
+
+/// What a rule reads.
+pub(crate) struct Env<'a> {
+    pub(crate) doc: &'a Value,
+    pub(crate) schema: &'a ResourceSchema<'a>,
+    pub(crate) slots: &'a [Slot],
+    /// Filled with `(source, value)` pairs when explaining.
+    pub(crate) inputs: Option<Vec<(String, Value)>>,
+}
+
+/// The first non-empty source, transformed and fitted to the target's
+/// type; else the default; else `None`.
+pub(crate) fn eval_set(
+    env: &mut Env<'_>,
+    target: &Path,
+    sources: &[Source],
+    transforms: &[Transform],
+    default: Option<&Value>,
+) -> Result<Option<Value>, String> {
+    let attr = target_attribute(target, env.schema);
+    let multi = attr.is_some_and(|a| a.multi_valued) && target.filter.is_none() && target.sub.is_none();
+    for source in sources {
+        let Some(value) = read(env, source, multi)? else { continue };
+        let value = apply_chain(transforms, value)?;
+        if !is_empty(&value) {
+            return fit(value, attr, multi).map(Some);
+        }
+    }
+    Ok(default.cloned())
+}
+
+/// The schema attribute a target path writes (the sub-attribute when the
+/// path has one).
+pub(crate) fn target_attribute<'s>(target: &Path, schema: &ResourceSchema<'s>) -> Option<&'s Attribute> {
+    schema.attribute(&target.attr_path())
+}
+
+/// Reads one source. `multi`: keep every value instead of the first.
+pub(crate) fn read(env: &mut Env<'_>, source: &Source, multi: bool) -> Result<Option<Value>, String> {
+    let value = match source {
+        Source::Path(p) => pick(p.get(env.doc, Some(env.schema)), multi),
+        Source::JsonPath { query, .. } => {
+            let found = jsonpath_rust::query::js_path_process(query, env.doc).map_err(|e| format!("JSONPath: {e}"))?;
+            pick(found.into_iter().map(|r| r.val).collect(), multi)
+        }
+        Source::Ref { path, rules } => {
+            let written = rules.iter().rev().find_map(|&i| match env.slots.get(i) {
+                Some(Slot::Value(v)) => Some(v.clone()),
+                _ => None,
+            });
+            written.unwrap_or_else(|| pick(path.get(env.doc, Some(env.schema)), multi))
+        }
+        Source::Template(t) => render(env, t)?.map(Value::String),
+        Source::Const(v) => Some(v.clone()),
+    };
+    if let Some(inputs) = env.inputs.as_mut() {
+        inputs.push((source_text(source), value.clone().unwrap_or(Value::Null)));
+    }
+    Ok(value.filter(|v| !is_empty(v)))
+}
+
+fn render(env: &mut Env<'_>, t: &Template) -> Result<Option<String>, String> {
+    let mut values = Vec::with_capacity(t.fields.len());
+    for field in &t.fields {
+        let v = match read(env, field, false)? {
+            None => None,
+            Some(Value::String(s)) => Some(s),
+            Some(v @ (Value::Number(_) | Value::Bool(_))) => Some(v.to_string()),
+            Some(_) => return Err(format!("template field `{}` is not a single value", source_text(field))),
+        };
+        values.push(v);
+    }
+    Ok(t.render(&values))
+}
+
+/// The text a source was written as.
+pub(crate) fn source_text(source: &Source) -> String {
+    match source {
+        Source::Path(p) => p.to_string(),
+        Source::JsonPath { text, .. } => text.clone(),
+        Source::Ref { path, .. } => format!("@{path}"),
+        Source::Template(_) => "template".into(),
+        Source::Const(_) => "value".into(),
+    }
+}
+
+/// The first value, or all of them (arrays flattened) when `multi`.
+pub(crate) fn pick(values: Vec<&Value>, multi: bool) -> Option<Value> {
+    if multi {
+        let mut all = Vec::new();
+        for v in values {
+            match v {
+                Value::Array(items) => all.extend(items.iter().filter(|i| !is_empty(i)).cloned()),
+                other => all.push(other.clone()),
+            }
+        }
+        return Some(Value::Array(all)).filter(|v| !is_empty(v));
+    }
+    let first = values.into_iter().find(|v| !is_empty(v))?;
+    match first {
+        Value::Array(items) => items.iter().find(|v| !is_empty(v)).cloned(),
+        other => Some(other.clone()),
+    }
+}
+
+/// Null, a blank string, an empty array or an empty object.
+pub(crate) fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        Value::Array(a) => a.iter().all(is_empty),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+/// Fits a value to the target attribute's type: text into booleans and
+/// numbers where it parses, scalars into strings, one value into a list.
+fn fit(value: Value, attr: Option<&Attribute>, multi: bool) -> Result<Value, String> {
+    let Some(attr) = attr else { return Ok(value) };
+    if multi {
+        let items = match value {
+            Value::Array(items) => items,
+            one => vec![one],
+        };
+        return items.into_iter().map(|v| fit_one(v, attr)).collect::<Result<_, _>>().map(Value::Array);
+    }
+    fit_one(value, attr)
+}
+
+fn fit_one(value: Value, attr: &Attribute) -> Result<Value, String> {
+    let wrong = |v: &Value| format!("`{}` takes a {:?} value, not {}", attr.name, attr.ty, kind(v));
+    match (attr.ty, value) {
+        (AttrType::Boolean, Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
+        (AttrType::Boolean, Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
+        (AttrType::Boolean, v @ Value::Bool(_)) => Ok(v),
+        (AttrType::Integer, v @ Value::Number(_)) if v.is_i64() || v.is_u64() => Ok(v),
+        (AttrType::Integer, Value::String(s)) => {
+            s.trim().parse::<i64>().map(Value::from).map_err(|_| wrong(&Value::String(s)))
+        }
+        (AttrType::Decimal, v @ Value::Number(_)) => Ok(v),
+        (AttrType::Decimal, Value::String(s)) => {
+            let n = s.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64);
+            n.map(Value::Number).ok_or_else(|| wrong(&Value::String(s)))
+        }
+        (AttrType::Complex, v @ Value::Object(_)) => Ok(v),
+        (AttrType::String | AttrType::Reference | AttrType::DateTime | AttrType::Binary, v) => match v {
+            Value::String(_) => Ok(v),
+            Value::Number(_) | Value::Bool(_) => Ok(Value::String(v.to_string())),
+            other => Err(wrong(&other)),
+        },
+        (_, v) => Err(wrong(&v)),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn emptiness() {
+        for v in [json!(null), json!(""), json!("  "), json!([]), json!([null, ""]), json!({})] {
+            assert!(is_empty(&v), "{v}");
+        }
+        for v in [json!(0), json!(false), json!("x"), json!([1]), json!({"a": null})] {
+            assert!(!is_empty(&v), "{v}");
+        }
+    }
+
+    #[test]
+    fn pick_first_or_all() {
+        let a = json!(["", "x", "y"]);
+        let b = json!("z");
+        assert_eq!(pick(vec![&a, &b], false), Some(json!("x")));
+        assert_eq!(pick(vec![&a, &b], true), Some(json!(["x", "y", "z"])));
+        assert_eq!(pick(vec![], false), None);
+        assert_eq!(pick(vec![&json!(null)], true), None);
+    }
+
+    #[test]
+    fn fitting_values_to_types() {
+        let registry = scim_core::Registry::core();
+        let user = registry.resource("User").unwrap();
+        let attr = |p: &str| target_attribute(&Path::parse(p).unwrap(), &user);
+        assert_eq!(fit(json!("False"), attr("active"), false), Ok(json!(false)));
+        assert!(fit(json!("maybe"), attr("active"), false).is_err());
+        assert_eq!(fit(json!(42), attr("userName"), false), Ok(json!("42")));
+        assert!(fit(json!({"a": 1}), attr("userName"), false).is_err());
+        assert_eq!(fit(json!({"value": "a@x"}), attr("emails"), true), Ok(json!([{"value": "a@x"}])));
+    }
+}

@@ -1,0 +1,157 @@
+//! The compiled form of a mapping: what the loader produces and every
+//! request applies. Nothing here is parsed again after load.
+
+use crate::template::Template;
+use crate::transform::Transform;
+use jsonpath_rust::parser::model::JpQuery;
+use scim_core::filter::Filter;
+use scim_core::path::Path;
+use scim_core::schema::Registry;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Which way a document travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Direction {
+    /// IdP to backend.
+    Request,
+    /// Backend to IdP.
+    Response,
+}
+
+impl Direction {
+    /// `request` or `response`, as written in mapping files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Response => "response",
+        }
+    }
+}
+
+/// When a rule writes its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// On every write (POST, PUT, PATCH).
+    Always,
+    /// Only when the resource is created; a PUT carries the current value
+    /// over and a PATCH leaves it alone.
+    Create,
+}
+
+/// Where a rule was written, for diagnostics and `--explain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+    }
+}
+
+/// One place a value can come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// A SCIM attribute path of the incoming document.
+    Path(Path),
+    /// A JSONPath query over the incoming document.
+    JsonPath {
+        query: Box<JpQuery>,
+        text: String,
+        top: Option<String>,
+    },
+    /// The output of other rules (`@name.formatted`): indexes of the rules
+    /// that write that target, in declaration order.
+    Ref {
+        path: Path,
+        rules: Vec<usize>,
+    },
+    Template(Template),
+    Const(Value),
+}
+
+/// What a rule does.
+#[derive(Debug, Clone)]
+pub(crate) enum Action {
+    /// Writes the first non-empty source, transformed, or the default.
+    Set { target: Path, sources: Vec<Source>, transforms: Vec<Transform>, default: Option<Value> },
+    /// Deletes an attribute.
+    Remove { path: Path },
+    /// Moves an attribute to another path.
+    Rename { from: Path, to: Path },
+    /// Transforms every value the path selects, in place (`from` equal to
+    /// `target`, no default, no condition).
+    Each { path: Path, transforms: Vec<Transform> },
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    /// The rule's `name`, or `User.request[2]`.
+    pub(crate) label: String,
+    pub(crate) origin: Origin,
+    pub(crate) action: Action,
+    pub(crate) condition: Option<Filter>,
+    pub(crate) when: When,
+}
+
+impl Rule {
+    /// The path this rule writes.
+    pub(crate) fn target(&self) -> Option<&Path> {
+        match &self.action {
+            Action::Set { target, .. } => Some(target),
+            Action::Rename { to, .. } => Some(to),
+            Action::Each { path, .. } => Some(path),
+            Action::Remove { .. } => None,
+        }
+    }
+}
+
+/// The rules of one resource type and direction, with their evaluation order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RuleList {
+    pub(crate) rules: Vec<Rule>,
+    /// Indexes into `rules`: references before the rules that read them.
+    pub(crate) order: Vec<usize>,
+}
+
+/// A validated, compiled mapping: load once, apply to every request.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub(crate) registry: Registry,
+    /// Keyed by resource type name (`User`, `Group`) and direction.
+    pub(crate) lists: BTreeMap<(String, Direction), RuleList>,
+}
+
+impl Program {
+    /// A program without rules: every document passes unchanged.
+    pub fn identity(registry: Registry) -> Self {
+        Self { registry, lists: BTreeMap::new() }
+    }
+
+    /// The schemas this program was compiled against.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub(crate) fn list(&self, resource_type: &str, dir: Direction) -> Option<&RuleList> {
+        let found = self.lists.iter().find(|((rt, d), _)| *d == dir && rt == resource_type);
+        found.map(|(_, list)| list).filter(|l| !l.rules.is_empty())
+    }
+
+    /// How many rules the program holds for a resource type and direction.
+    pub fn rule_count(&self, resource_type: &str, dir: Direction) -> usize {
+        self.list(resource_type, dir).map_or(0, |l| l.rules.len())
+    }
+
+    /// Whether a PUT of this resource type needs the current resource to
+    /// carry create-only targets over.
+    pub fn replace_needs_current(&self, resource_type: &str) -> bool {
+        self.list(resource_type, Direction::Request).is_some_and(|l| l.rules.iter().any(|r| r.when == When::Create))
+    }
+}

@@ -1,0 +1,126 @@
+//! The command line: `check` and `map` (the server's `serve` comes with the
+//! proxy).
+
+mod diff;
+mod map;
+
+use crate::mapping::{self, LoadError};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+/// A SCIM 2.0 mapping gateway between identity providers and SCIM backends.
+#[derive(Debug, Parser)]
+#[command(name = "scim-gateway", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate mapping files: every problem is printed as file:line:col.
+    Check {
+        /// Mapping files, compiled together in order.
+        #[arg(long = "mapping", required = true, num_args = 1..)]
+        mappings: Vec<PathBuf>,
+        /// Extension schema files (RFC 7643 section 7 JSON).
+        #[arg(long = "schema")]
+        schemas: Vec<PathBuf>,
+    },
+    /// Map one document offline and print the result.
+    Map(MapArgs),
+}
+
+/// Arguments of `map`.
+#[derive(Debug, clap::Args)]
+pub struct MapArgs {
+    /// Mapping files, compiled together in order.
+    #[arg(long = "mapping", required = true, num_args = 1..)]
+    pub mappings: Vec<PathBuf>,
+    /// Extension schema files.
+    #[arg(long = "schema")]
+    pub schemas: Vec<PathBuf>,
+    /// The resource type; default: told from the document's schemas, else User.
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// What the document is.
+    #[arg(long, value_enum, default_value_t = OperationArg::Create)]
+    pub operation: OperationArg,
+    /// The resource as the backend stores it (JSON file).
+    #[arg(long)]
+    pub current: Option<PathBuf>,
+    /// The IdP's quirks to normalize first.
+    #[arg(long, value_enum, default_value_t = PresetArg::Generic)]
+    pub preset: PresetArg,
+    /// Show what changed instead of only the result.
+    #[arg(long)]
+    pub diff: bool,
+    /// List each rule, whether it fired, its inputs and its output.
+    #[arg(long)]
+    pub explain: bool,
+    /// The document (JSON file); standard input when absent.
+    pub input: Option<PathBuf>,
+}
+
+/// `--operation` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OperationArg {
+    /// A POST body.
+    Create,
+    /// A PUT body.
+    Replace,
+    /// A PatchOp body.
+    Patch,
+    /// A resource or ListResponse from the backend.
+    Response,
+}
+
+/// `--preset` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PresetArg {
+    Generic,
+    Okta,
+    Entra,
+}
+
+/// Runs a command; returns the process exit code.
+pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let result = match cli.command {
+        Command::Check { mappings, schemas } => check(&mappings, &schemas, out),
+        Command::Map(args) => map::run(&args, stdin, out, err),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = write!(err, "{e}");
+            if !e.to_string().ends_with('\n') {
+                let _ = writeln!(err);
+            }
+            1
+        }
+    }
+}
+
+fn check(mappings: &[PathBuf], schemas: &[PathBuf], out: &mut dyn Write) -> Result<u8, anyhow::Error> {
+    let registry = mapping::registry(schemas).map_err(anyhow::Error::msg)?;
+    match mapping::load(mappings, registry) {
+        Ok(compiled) => {
+            for w in &compiled.warnings {
+                writeln!(out, "{w}")?;
+            }
+            writeln!(out, "ok: {} file(s), {} warning(s)", mappings.len(), compiled.warnings.len())?;
+            Ok(0)
+        }
+        Err(LoadError::Diagnostics(diags)) => {
+            for d in &diags {
+                writeln!(out, "{d}")?;
+            }
+            let errors = diags.iter().filter(|d| d.severity == scim_mapper::Severity::Error).count();
+            writeln!(out, "failed: {errors} error(s), {} warning(s)", diags.len() - errors)?;
+            Ok(1)
+        }
+        Err(e) => Err(anyhow::Error::msg(e.to_string())),
+    }
+}

@@ -1,0 +1,6 @@
+//! scim-gateway: the command-line interface and (from the server issue on)
+//! the proxy. Everything the binary does is reachable from here so that
+//! tests drive it in-process.
+
+pub mod cli;
+pub mod mapping;

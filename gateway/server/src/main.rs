@@ -1,0 +1,15 @@
+//! The `scim-gateway` command: parses arguments and hands over to the library.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = scim_gateway::cli::Cli::parse();
+    let code = scim_gateway::cli::run(
+        cli,
+        &mut std::io::stdin().lock(),
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    );
+    ExitCode::from(code)
+}

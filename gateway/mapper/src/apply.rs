@@ -181,7 +181,13 @@ impl Run<'_, '_> {
         }
         match &rule.action {
             Action::Set { target, sources, transforms, default } => {
-                match eval_set(env, target, sources, transforms, default.as_ref()) {
+                let value = eval_set(env, target, sources, transforms, default.as_ref());
+                let value = if self.op == Operation::Response {
+                    value
+                } else {
+                    value.and_then(|v| crate::eval::require(target, self.schema, v))
+                };
+                match value {
                     Ok(v) => Ok((Write::Set(v), Outcome::Fired)),
                     Err(e) => {
                         fail(self.report, rule, e, self.deprovision)?;

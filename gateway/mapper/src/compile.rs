@@ -77,6 +77,3 @@ fn compile_file(
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

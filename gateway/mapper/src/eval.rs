@@ -48,6 +48,20 @@ pub(crate) fn eval_set(
     Ok(default.cloned())
 }
 
+/// A request rule that produces nothing for a required attribute fails
+/// instead of removing it.
+pub(crate) fn require(
+    target: &Path,
+    schema: &ResourceSchema<'_>,
+    value: Option<Value>,
+) -> Result<Option<Value>, String> {
+    let required = target.filter.is_none() && target_attribute(target, schema).is_some_and(|a| a.required);
+    match value {
+        None if required => Err(format!("produced no value for the required attribute `{target}`")),
+        v => Ok(v),
+    }
+}
+
 /// The schema attribute a target path writes (the sub-attribute when the
 /// path has one).
 pub(crate) fn target_attribute<'s>(target: &Path, schema: &ResourceSchema<'s>) -> Option<&'s Attribute> {

@@ -82,7 +82,7 @@ impl Program {
         };
         let after = apply_each(&before, &expanded, &schema);
         let known = match current {
-            Some(_) => Known::current(&ctx),
+            Some(_) => Known::current(&ctx, &expanded),
             None => Known::from_ops(&ctx, &expanded),
         };
         let mut run = Recompute { ctx: &ctx, after: &after, current, known: &known, opts, report: &mut report };
@@ -182,7 +182,8 @@ impl Recompute<'_, '_> {
         let mut env = Env { doc: self.after, schema: self.ctx.schema, slots, inputs: None };
         match &rule.action {
             Action::Set { target, sources, transforms, default } => {
-                eval_set(&mut env, target, sources, transforms, default.as_ref())
+                let v = eval_set(&mut env, target, sources, transforms, default.as_ref())?;
+                crate::eval::require(target, self.ctx.schema, v)
             }
             Action::Rename { from, to } => {
                 let multi = crate::eval::target_attribute(to, self.ctx.schema).is_some_and(|a| a.multi_valued);
@@ -243,6 +244,3 @@ fn set_op(target: &Path, value: Value, current: Option<&Value>, schema: &Resourc
         _ => PatchOperation::new(OpKind::Replace, target.clone(), Some(value)),
     }
 }
-
-#[cfg(test)]
-mod tests;

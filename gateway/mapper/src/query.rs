@@ -58,16 +58,8 @@ impl Program {
     pub fn rewrite_query(&self, resource_type: &str, query: &Query) -> Result<RewrittenQuery, MapError> {
         Ok(RewrittenQuery {
             filter: query.filter.as_ref().map(|f| self.rewrite_filter(resource_type, f)).transpose()?,
-            attributes: query
-                .attributes
-                .as_deref()
-                .map(|a| self.rewrite_attribute_list(resource_type, a, true))
-                .transpose()?,
-            excluded_attributes: query
-                .excluded_attributes
-                .as_deref()
-                .map(|a| self.rewrite_attribute_list(resource_type, a, false))
-                .transpose()?,
+            attributes: self.rewrite_list_param(resource_type, query.attributes.as_deref(), true)?,
+            excluded_attributes: self.rewrite_list_param(resource_type, query.excluded_attributes.as_deref(), false)?,
             sort_by: query.sort_by.as_deref().map(|s| self.rewrite_sort_by(resource_type, s)).transpose()?,
         })
     }
@@ -100,11 +92,21 @@ impl Program {
         Ok(out.join(","))
     }
 
+    fn rewrite_list_param(
+        &self,
+        resource_type: &str,
+        list: Option<&str>,
+        requested: bool,
+    ) -> Result<Option<String>, MapError> {
+        let rewritten = list.map(|a| self.rewrite_attribute_list(resource_type, a, requested)).transpose()?;
+        Ok(rewritten.filter(|s| !s.is_empty()))
+    }
+
     fn rewrite_sort_by(&self, resource_type: &str, sort_by: &str) -> Result<String, MapError> {
         let core = self.schema(resource_type)?.core_urn().to_owned();
         let r = Rewriter { program: self, resource_type, core: &core };
         let path = Path::from(AttrPath::parse(sort_by.trim()).map_err(MapError::Invalid)?);
-        match r.place(&path, Some(CompareOp::Gt)) {
+        match r.place(&path, None) {
             Place::At { path, .. } => Ok(path.attr_path().to_string()),
             Place::Refused(msg) => Err(MapError::Filter(format!("sortBy: {msg}"))),
         }
@@ -218,7 +220,7 @@ impl<'a> Rewriter<'a> {
             }
             _ => None,
         });
-        check(path, normalizer.unwrap_or(&[]), op)
+        Place::At { path: path.clone(), transforms: normalizer.unwrap_or(&[]) }
     }
 
     fn moved_by(&self, rule: &'a Rule, path: &Path, key: &str, op: Option<CompareOp>) -> Option<Place<'a>> {
@@ -229,13 +231,13 @@ impl<'a> Rewriter<'a> {
             Action::Each { path: each, transforms }
                 if AttrKey::of_path(each, self.core) == AttrKey::of_path(path, self.core) =>
             {
-                Some(check(path, transforms, op))
+                Some(check(path, path, transforms, op))
             }
             Action::Set { target, sources, transforms, .. }
                 if rule.condition.is_none() && rule.when == crate::program::When::Always =>
             {
                 let [Source::Path(src)] = sources.as_slice() else { return None };
-                (path_key(src, self.core) == key).then(|| check(target, transforms, op))
+                (path_key(src, self.core) == key).then(|| check(path, target, transforms, op))
             }
             _ => None,
         }
@@ -313,8 +315,9 @@ fn computed<'a>(path: &Path, rule: &Rule) -> Place<'a> {
     Place::Refused(format!("`{path}` is computed by response rule {}; a backend filter cannot express it", rule.label))
 }
 
-/// Whether `transforms` can be applied to a literal compared with `op`.
-fn check<'a>(path: &Path, transforms: &'a [Transform], op: Option<CompareOp>) -> Place<'a> {
+/// Whether a term on the IdP's `path` can move to `to` with `transforms`
+/// applied to a literal compared with `op`.
+fn check<'a>(path: &Path, to: &Path, transforms: &'a [Transform], op: Option<CompareOp>) -> Place<'a> {
     let lossy = transforms.iter().any(|t| !t.is_normalizer());
     let refused = match op {
         Some(op) if op.is_ordering() && !transforms.is_empty() => true,
@@ -327,7 +330,7 @@ fn check<'a>(path: &Path, transforms: &'a [Transform], op: Option<CompareOp>) ->
             "`{path}` is transformed on the way in; a `{op}` comparison on it cannot be rewritten"
         ));
     }
-    Place::At { path: path.clone(), transforms }
+    Place::At { path: to.clone(), transforms }
 }
 
 fn literal(value: &Value, transforms: &[Transform]) -> Value {
@@ -338,6 +341,3 @@ fn literal(value: &Value, transforms: &[Transform]) -> Value {
         other => other.clone(),
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -130,7 +130,7 @@ mod tests {
         let t = template("{family}, {given} ({nick})");
         assert_eq!(t.render(&[some("Doe"), some("Jane"), some("JD")]).as_deref(), Some("Doe, Jane (JD)"));
         assert_eq!(t.render(&[some("Doe"), None, some("JD")]).as_deref(), Some("Doe (JD)"));
-        assert_eq!(t.render(&[None, some("Jane"), None]).as_deref(), Some("Jane )"));
+        assert_eq!(t.render(&[None, some("Jane"), None]).as_deref(), Some("Jane)"));
     }
 
     #[test]

@@ -143,13 +143,15 @@ impl Ctx<'_, '_> {
             RawTransform::Simple(name) => {
                 let t = Transform::simple(name);
                 if t.is_none() {
-                    let known = SIMPLE.iter().chain(WITH_ARGS.iter()).copied();
-                    let hint =
-                        did_you_mean(name, known).or_else(|| Some(format!("known transforms: {}", SIMPLE.join(", "))));
-                    let msg = if WITH_ARGS.contains(&name.as_str()) {
-                        format!("transform `{name}` takes arguments: write it as a table, e.g. {{ {name} = ... }}")
+                    let (msg, hint) = if WITH_ARGS.contains(&name.as_str()) {
+                        (
+                            format!("transform `{name}` takes arguments: write it as a table, e.g. {{ {name} = ... }}"),
+                            None,
+                        )
                     } else {
-                        format!("unknown transform `{name}`")
+                        let known = SIMPLE.iter().chain(WITH_ARGS.iter()).copied();
+                        let all = format!("known transforms: {}, {}", SIMPLE.join(", "), WITH_ARGS.join(", "));
+                        (format!("unknown transform `{name}`"), did_you_mean(name, known).or(Some(all)))
                     };
                     self.sink.error(at + 1, msg, hint);
                 }
@@ -167,7 +169,9 @@ impl Ctx<'_, '_> {
         let kinds: Vec<&str> = args.keys().map(String::as_str).filter(|k| WITH_ARGS.contains(k)).collect();
         let [kind] = kinds.as_slice() else {
             let names: Vec<&str> = args.keys().map(String::as_str).collect();
-            let hint = names.iter().find_map(|n| did_you_mean(n, WITH_ARGS));
+            let simple =
+                names.iter().find(|n| SIMPLE.contains(n)).map(|n| format!("`{n}` takes no arguments: write \"{n}\""));
+            let hint = simple.or_else(|| names.iter().find_map(|n| did_you_mean(n, WITH_ARGS)));
             let msg = format!(
                 "a transform table names exactly one of {} (found: {})",
                 WITH_ARGS.join(", "),

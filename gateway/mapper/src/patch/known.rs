@@ -14,9 +14,10 @@ use serde_json::Value;
 pub(crate) enum Known {
     /// Only what the operations determine, as paths that are fully known.
     Ops(Vec<Path>),
-    /// The current resource is known, except these paths, which the
-    /// request rules consume and no response rule gives back.
-    Current(Vec<Path>),
+    /// The current resource is known, except the first paths, which the
+    /// request rules consume and no response rule gives back, unless the
+    /// operations determine them (the second paths).
+    Current(Vec<Path>, Vec<Path>),
 }
 
 impl Known {
@@ -28,7 +29,7 @@ impl Known {
         Self::Ops(facts)
     }
 
-    pub(crate) fn current(ctx: &Ctx<'_>) -> Self {
+    pub(crate) fn current(ctx: &Ctx<'_>, ops: &[PatchOperation]) -> Self {
         let response = ctx.program.list(ctx.schema.name(), Direction::Response);
         let given_back = |p: &Path| {
             response.is_some_and(|l| {
@@ -40,13 +41,18 @@ impl Known {
             Action::Rename { from, .. } => Some(from),
             Action::Set { .. } | Action::Each { .. } => None,
         });
-        Self::Current(consumed.filter(|p| !given_back(p)).cloned().collect())
+        let lost = consumed.filter(|p| !given_back(p)).cloned().collect();
+        let Self::Ops(facts) = Self::from_ops(ctx, ops) else { return Self::Current(lost, vec![]) };
+        Self::Current(lost, facts)
     }
 
     fn knows(&self, path: &Path, core: &str) -> bool {
         match self {
             Self::Ops(facts) => facts.iter().any(|f| covers(f, path, core)),
-            Self::Current(lost) => !lost.iter().any(|l| covers(l, path, core) || covers(path, l, core)),
+            Self::Current(lost, facts) => {
+                facts.iter().any(|f| covers(f, path, core))
+                    || !lost.iter().any(|l| covers(l, path, core) || covers(path, l, core))
+            }
         }
     }
 

@@ -162,7 +162,9 @@ impl Run<'_, '_> {
                     _ => None,
                 };
                 let at = rule.origin.to_string();
-                traces[i] = Some(Trace { rule: rule.label.clone(), at, outcome, inputs, output });
+                if let Some(t) = traces.get_mut(i) {
+                    *t = Some(Trace { rule: rule.label.clone(), at, outcome, inputs, output });
+                }
             }
             if let Some(w) = writes.get_mut(i) {
                 *w = write;

@@ -312,5 +312,5 @@ fn first_line(s: &str) -> &str {
 }
 
 fn last_line(s: &str) -> &str {
-    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(s)
+    s.lines().rfind(|l| !l.trim().is_empty()).unwrap_or(s)
 }

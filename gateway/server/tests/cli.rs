@@ -1,0 +1,113 @@
+//! The `check` and `map` commands, driven in-process.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use clap::Parser;
+use scim_gateway::cli::{Cli, run};
+use std::path::PathBuf;
+
+fn repo(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path).display().to_string()
+}
+
+/// Runs the command; returns (exit code, stdout, stderr).
+fn cmd(args: &[&str], stdin: &str) -> (u8, String, String) {
+    let cli = Cli::try_parse_from(std::iter::once("scim-gateway").chain(args.iter().copied())).unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = run(cli, &mut stdin.as_bytes(), &mut out, &mut err);
+    (code, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+}
+
+#[test]
+fn check_accepts_the_shipped_mappings() {
+    for file in ["okta-to-notion.toml", "entra-to-notion.toml", "identity.toml", "rename-roundtrip.toml"] {
+        let (code, out, _) = cmd(&["check", "--mapping", &repo(&format!("mappings/{file}"))], "");
+        assert_eq!(code, 0, "{file}: {out}");
+        assert!(out.contains("ok: 1 file(s), 0 warning(s)"), "{out}");
+    }
+}
+
+#[test]
+fn check_prints_every_problem_of_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.toml");
+    let b = dir.path().join("b.toml");
+    std::fs::write(&a, "version = 1\n[[User.request]]\ntragte = \"userName\"\n").unwrap();
+    std::fs::write(&b, "version = 1\n[[User.request]]\ntarget = \"title\"\nfrom = \"title\"\ntransforms = [\"lowr\", { replace = \"(\", with = \"\" }]\n").unwrap();
+    let (code, out, _) = cmd(&["check", "--mapping", a.to_str().unwrap(), b.to_str().unwrap()], "");
+    assert_eq!(code, 1);
+    let a_line = format!("{}:3:1: error: unknown rule key `tragte` (hint: did you mean `target`?)", a.display());
+    assert!(out.contains(&a_line), "{out}");
+    assert!(out.contains(&format!("{}:5:16: error: unknown transform `lowr` (hint: did you mean `lower`?)", b.display())), "{out}");
+    assert!(out.contains(&format!("{}:5:23: error: bad regex `(`", b.display())), "{out}");
+    assert!(out.contains("failed: 3 error(s), 0 warning(s)"), "{out}");
+}
+
+#[test]
+fn check_warns_about_a_rename_without_inverse_and_still_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.toml");
+    std::fs::write(&a, "version = 1\n[[User.request]]\nrename = \"externalId\"\nto = \"nickName\"\n").unwrap();
+    let (code, out, _) = cmd(&["check", "--mapping", a.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(":2:1: warning: request rule renames `externalId` to `nickName`"), "{out}");
+}
+
+#[test]
+fn map_diff_shows_what_the_mapping_changed() {
+    let (code, out, err) = cmd(
+        &["map", "--mapping", &repo("mappings/okta-to-notion.toml"), "--preset", "okta", "--diff", &repo("examples/payloads/okta-create-user.json")],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let expected = [
+        r#"~ userName: "Jane.Doe@Example.com" -> "jane.doe@example.com""#,
+        r#"+ name.formatted: "Jane Doe""#,
+        r#"- password: "1mz050nq""#,
+    ];
+    for line in expected {
+        assert!(out.lines().any(|l| l == line), "missing {line:?} in\n{out}");
+    }
+    assert!(!out.contains("displayName"), "displayName is unchanged: {out}");
+}
+
+#[test]
+fn map_reads_stdin_and_explains() {
+    let body = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x","emails":[{"value":"A@B.C","type":"work"}]}"#;
+    let (code, out, err) = cmd(&["map", "--mapping", &repo("mappings/okta-to-notion.toml"), "--explain"], body);
+    assert_eq!(code, 0, "{err}");
+    let json_end = out.find("\nrule ").unwrap();
+    let mapped: serde_json::Value = serde_json::from_str(&out[..json_end]).unwrap();
+    assert_eq!(mapped["userName"], "a@b.c");
+    assert!(out.contains("rule username_from_email (") && out.contains("output \"a@b.c\""), "{out}");
+    assert!(out.contains("rule full_name (") && out.contains("fired"), "{out}");
+}
+
+#[test]
+fn map_patch_asks_for_the_current_resource_when_it_must() {
+    let dir = tempfile::tempdir().unwrap();
+    let current = dir.path().join("current.json");
+    std::fs::write(
+        &current,
+        r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"1","userName":"j@x.com","name":{"givenName":"Jason","familyName":"Young","formatted":"Jason Young"},"displayName":"Jason Young","emails":[{"value":"j@x.com","type":"work"}]}"#,
+    )
+    .unwrap();
+    let patch = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"name.familyName","value":"Smith"}]}"#;
+    let mapping = repo("mappings/entra-to-notion.toml");
+    let (code, _, err) = cmd(&["map", "--mapping", &mapping, "--preset", "entra", "--operation", "patch"], patch);
+    assert_eq!(code, 1);
+    assert!(err.contains("--current"), "{err}");
+    let args = ["map", "--mapping", &mapping, "--preset", "entra", "--operation", "patch", "--current", current.to_str().unwrap()];
+    let (code, out, err) = cmd(&args, patch);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(r#""path": "name.formatted""#) && out.contains(r#""value": "Jason Smith""#), "{out}");
+}
+
+#[test]
+fn map_refuses_bad_input_clearly() {
+    let (code, _, err) = cmd(&["map", "--mapping", &repo("mappings/identity.toml")], "{not json");
+    assert_eq!(code, 1);
+    assert!(err.contains("standard input is not JSON"), "{err}");
+    let (code, _, err) = cmd(&["map", "--mapping", &repo("mappings/identity.toml")], "[1, 2]");
+    assert_eq!(code, 1);
+    assert!(err.contains("must be a JSON object"), "{err}");
+}

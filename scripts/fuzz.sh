@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of scim-core for a number of executions each
-# (default 1,000,000) and prints the count each ran clean.
+# Runs fuzz targets for a number of executions each (default 1,000,000)
+# and prints the count each ran clean. Targets: filter, patch, normalize
+# (scim-core) and okta_to_notion (the mapping engine).
 # Needs a nightly toolchain and cargo-fuzz; installs cargo-fuzz if missing.
 #   scripts/fuzz.sh [runs-per-target] [target...]
 set -euo pipefail
-cd "$(dirname "$0")/../gateway/scim-core"
+root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-1000000}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(filter patch normalize)
+[ ${#targets[@]} -gt 0 ] || targets=(filter patch normalize okta_to_notion)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+
+seed() { # target corpus-dir
+  case $1 in
+    filter) grep -hv '^#' "$root"/gateway/scim-core/tests/golden/filter/*.txt | while IFS= read -r l; do
+              [ -n "$l" ] && printf '%s' "$l" > "$2/seed-$(printf '%s' "$l" | sha1sum | cut -c1-12)"; done ;;
+    okta_to_notion) for f in "$root"/gateway/mapper/tests/golden/ok/*.toml; do
+         python3 -c "import tomllib,sys; print(tomllib.load(open(sys.argv[1],'rb'))['input'])" "$f" > "$2/seed-$(basename "$f" .toml)"; done ;;
+    *) for f in "$root"/gateway/scim-core/tests/golden/normalize/*.json; do
+         python3 -c "import json,sys; c=json.load(open(sys.argv[1])); print(json.dumps(c['input']))" "$f" > "$2/seed-$(basename "$f" .json)"; done ;;
+  esac
+}
+
 for t in "${targets[@]}"; do
+  case $t in okta_to_notion) crate=gateway/mapper ;; *) crate=gateway/scim-core ;; esac
+  cd "$root/$crate"
   corpus=fuzz/corpus/$t
   mkdir -p "$corpus"
-  # Seed with the golden inputs: real IdP requests and the RFC's filters.
-  case $t in
-    filter) grep -hv '^#' tests/golden/filter/*.txt | while IFS= read -r l; do
-              [ -n "$l" ] && printf '%s' "$l" > "$corpus/seed-$(printf '%s' "$l" | sha1sum | cut -c1-12)"; done ;;
-    *) for f in tests/golden/normalize/*.json; do
-         python3 -c "import json,sys; c=json.load(open(sys.argv[1])); print(json.dumps(c['input']))" "$f" > "$corpus/seed-$(basename "$f" .json)"; done ;;
-  esac
+  seed "$t" "$corpus"
   log=$(mktemp)
   cargo +nightly fuzz run "$t" -- -runs="$runs" -max_len=4096 -rss_limit_mb=2048 2>&1 | tee "$log" | grep -E '^(#[0-9]+\s+(INITED|DONE)|==|Done)' || true
   if grep -q 'Done [0-9]* runs' "$log"; then

@@ -37,7 +37,10 @@ fn check_prints_every_problem_of_every_file() {
     assert_eq!(code, 1);
     let a_line = format!("{}:3:1: error: unknown rule key `tragte` (hint: did you mean `target`?)", a.display());
     assert!(out.contains(&a_line), "{out}");
-    assert!(out.contains(&format!("{}:5:16: error: unknown transform `lowr` (hint: did you mean `lower`?)", b.display())), "{out}");
+    assert!(
+        out.contains(&format!("{}:5:16: error: unknown transform `lowr` (hint: did you mean `lower`?)", b.display())),
+        "{out}"
+    );
     assert!(out.contains(&format!("{}:5:23: error: bad regex `(`", b.display())), "{out}");
     assert!(out.contains("failed: 3 error(s), 0 warning(s)"), "{out}");
 }
@@ -55,7 +58,15 @@ fn check_warns_about_a_rename_without_inverse_and_still_passes() {
 #[test]
 fn map_diff_shows_what_the_mapping_changed() {
     let (code, out, err) = cmd(
-        &["map", "--mapping", &repo("mappings/okta-to-notion.toml"), "--preset", "okta", "--diff", &repo("examples/payloads/okta-create-user.json")],
+        &[
+            "map",
+            "--mapping",
+            &repo("mappings/okta-to-notion.toml"),
+            "--preset",
+            "okta",
+            "--diff",
+            &repo("examples/payloads/okta-create-user.json"),
+        ],
         "",
     );
     assert_eq!(code, 0, "{err}");
@@ -96,7 +107,17 @@ fn map_patch_asks_for_the_current_resource_when_it_must() {
     let (code, _, err) = cmd(&["map", "--mapping", &mapping, "--preset", "entra", "--operation", "patch"], patch);
     assert_eq!(code, 1);
     assert!(err.contains("--current"), "{err}");
-    let args = ["map", "--mapping", &mapping, "--preset", "entra", "--operation", "patch", "--current", current.to_str().unwrap()];
+    let args = [
+        "map",
+        "--mapping",
+        &mapping,
+        "--preset",
+        "entra",
+        "--operation",
+        "patch",
+        "--current",
+        current.to_str().unwrap(),
+    ];
     let (code, out, err) = cmd(&args, patch);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(r#""path": "name.formatted""#) && out.contains(r#""value": "Jason Smith""#), "{out}");

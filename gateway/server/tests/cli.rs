@@ -132,3 +132,24 @@ fn map_refuses_bad_input_clearly() {
     assert_eq!(code, 1);
     assert!(err.contains("must be a JSON object"), "{err}");
 }
+
+#[test]
+fn map_patch_diff_lists_dropped_and_added_operations() {
+    let patch = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"emails[type eq \"work\"].value","value":"New@X.com"},{"op":"replace","path":"password","value":"p"}]}"#;
+    let args = [
+        "map",
+        "--mapping",
+        &repo("mappings/entra-to-notion.toml"),
+        "--preset",
+        "entra",
+        "--operation",
+        "patch",
+        "--diff",
+    ];
+    let (code, out, err) = cmd(&args, patch);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(r#"- op: replace emails[type eq "work"].value "New@X.com""#), "{out}");
+    assert!(out.contains(r#"+ op: replace emails[type eq "work"].value "new@x.com""#), "{out}");
+    assert!(out.contains(r#"+ op: replace userName "new@x.com""#), "{out}");
+    assert!(!out.contains("password"), "an operation the mapping leaves alone is not listed: {out}");
+}

@@ -1,5 +1,6 @@
 //! A readable structural diff of two JSON documents, for `map --diff`.
 
+use scim_core::patch::{PatchOp, PatchOperation};
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -8,6 +9,26 @@ use std::fmt::Write;
 pub(crate) fn diff(before: &Value, after: &Value) -> String {
     let mut out = String::new();
     walk("", before, after, &mut out);
+    if out.is_empty() {
+        out.push_str("(no changes)\n");
+    }
+    out
+}
+
+/// The operations the mapping took out (`-`) and put in (`+`).
+pub(crate) fn ops_diff(before: &PatchOp, after: &PatchOp) -> String {
+    let text = |op: &PatchOperation| {
+        let path = op.path.as_ref().map(|p| format!(" {p}")).unwrap_or_default();
+        let value = op.value.as_ref().map(|v| format!(" {v}")).unwrap_or_default();
+        format!("{}{path}{value}", op.op.as_str())
+    };
+    let mut out = String::new();
+    for op in before.operations.iter().filter(|o| !after.operations.contains(o)) {
+        line(&mut out, '-', "op", &text(op));
+    }
+    for op in after.operations.iter().filter(|o| !before.operations.contains(o)) {
+        line(&mut out, '+', "op", &text(op));
+    }
     if out.is_empty() {
         out.push_str("(no changes)\n");
     }

@@ -34,7 +34,7 @@ pub(super) fn run(
     if args.operation == OperationArg::Patch {
         normalizer.patch(&mut doc, &schema);
         let patch = PatchOp::from_json(&doc).map_err(|e| anyhow!("invalid PATCH: {}", e.detail))?;
-        return patch_out(&program, &resource, &patch, current.as_ref(), opts, out);
+        return patch_out(&program, &resource, &patch, current.as_ref(), opts, args.diff, out);
     }
     if args.operation != OperationArg::Response {
         normalizer.resource(&mut doc, &schema);
@@ -74,11 +74,13 @@ fn patch_out(
     patch: &PatchOp,
     current: Option<&Value>,
     opts: MapOptions,
+    show_diff: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     let (outcome, report) =
         program.map_patch(resource, patch, current, opts).map_err(|e| anyhow!("{}", e.to_scim().detail))?;
     match outcome {
+        PatchOutcome::Ops(ops) if show_diff => write!(out, "{}", diff::ops_diff(patch, &ops))?,
         PatchOutcome::Ops(ops) => writeln!(out, "{}", serde_json::to_string_pretty(&ops.to_json())?)?,
         PatchOutcome::Empty => writeln!(out, "no operations left: the gateway answers without calling the backend")?,
         PatchOutcome::NeedsCurrent(missing) => {

@@ -226,6 +226,20 @@ pub(crate) fn current_value(target: &Path, current: &Value, schema: &ResourceSch
     pick(target.get(current, Some(schema)), multi && target.filter.is_none() && target.sub.is_none())
 }
 
+/// Removes what `path` names. A top-level attribute can arrive under
+/// several spellings (`password` and `PASSWORD`); every one goes.
+fn remove_every_spelling(path: &Path, doc: &mut Value, schema: &ResourceSchema<'_>) {
+    let core = path.urn.as_deref().is_none_or(|u| schema.is_core_urn(u));
+    match doc.as_object_mut() {
+        Some(m) if core && path.filter.is_none() && path.sub.is_none() => {
+            m.retain(|k, _| !k.eq_ignore_ascii_case(&path.name));
+        }
+        _ => {
+            path.remove(doc, Some(schema));
+        }
+    }
+}
+
 /// Phase two: one rule's write.
 fn commit(rule: &Rule, write: Write, doc: &mut Value, schema: &ResourceSchema<'_>) -> Result<(), String> {
     let set = |p: &Path, v: Option<Value>, doc: &mut Value| -> Result<(), String> {
@@ -239,9 +253,12 @@ fn commit(rule: &Rule, write: Write, doc: &mut Value, schema: &ResourceSchema<'_
     };
     match (&rule.action, write) {
         (_, Write::Nothing) => Ok(()),
-        (Action::Remove { path }, Write::Remove) => set(path, None, doc),
+        (Action::Remove { path }, Write::Remove) => {
+            remove_every_spelling(path, doc, schema);
+            Ok(())
+        }
         (Action::Rename { from, to }, Write::Rename(v)) => {
-            from.remove(doc, Some(schema));
+            remove_every_spelling(from, doc, schema);
             set(to, v, doc)
         }
         (Action::Each { path, transforms }, Write::Each) => crate::each::transform_in(doc, path, transforms, schema),

@@ -53,6 +53,10 @@ pub(crate) fn parse(text: &str, sink: &mut Sink<'_>) -> RawFile {
         sink.error(e.span().map_or(0, |s| s.start), format!("TOML syntax: {}", e.message().trim()), None);
     }
     let mut file = RawFile::default();
+    if !doc.get_ref().keys().any(|k| k.get_ref().as_ref() == "version") && errors.is_empty() {
+        let hint = Some(format!("start the file with `version = {LANGUAGE_VERSION}`"));
+        sink.error(0, "the mapping language version is missing", hint);
+    }
     for (key, value) in doc.get_ref() {
         let at = key.span().start;
         match key.get_ref().as_ref() {

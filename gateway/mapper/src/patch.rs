@@ -23,7 +23,7 @@ use crate::apply::{MapOptions, Operation, current_value};
 use crate::error::MapError;
 use crate::eval::{Env, Slot, eval_set, pick};
 use crate::program::{Action, Direction, Program, Rule, RuleList, When};
-use crate::report::{Outcome, Report, Skip, Trace};
+use crate::report::{Failure, Outcome, Report, Skip, Trace};
 use known::Known;
 use scim_core::patch::{ApplyOptions, OpKind, PatchOp, PatchOperation, apply};
 use scim_core::path::Path;
@@ -74,23 +74,44 @@ impl Program {
             ops::classify(&ctx, op, &mut affected, &mut out, &mut report, deprovision)?;
         }
         ops::close_over_refs(list, &mut affected);
-        let before = match current {
-            Some(cur) => {
-                self.map_resource(resource_type, Operation::Response, cur.clone(), None, MapOptions::default())?.0
-            }
-            None => Value::Object(Map::new()),
-        };
+        let can_ask = current.is_none();
+        let (before, current) = self.idp_view(resource_type, current, deprovision, &mut report)?;
         let after = apply_each(&before, &expanded, &schema);
         let known = match current {
             Some(_) => Known::current(&ctx, &expanded),
             None => Known::from_ops(&ctx, &expanded),
         };
-        let mut run = Recompute { ctx: &ctx, after: &after, current, known: &known, opts, report: &mut report };
+        let mut run =
+            Recompute { ctx: &ctx, after: &after, current, can_ask, known: &known, opts, report: &mut report };
         let needs = run.rules(&affected, deprovision, &mut out)?;
         if !needs.is_empty() {
             return Ok((PatchOutcome::NeedsCurrent(needs), report));
         }
         Ok((outcome(out), report))
+    }
+}
+
+impl Program {
+    /// The IdP's view of the stored resource: the current resource mapped
+    /// through the response rules. When that fails on a deprovisioning,
+    /// the PATCH goes on without it and the failure is reported.
+    fn idp_view<'c>(
+        &self,
+        resource_type: &str,
+        current: Option<&'c Value>,
+        deprovision: bool,
+        report: &mut Report,
+    ) -> Result<(Value, Option<&'c Value>), MapError> {
+        let Some(cur) = current else { return Ok((Value::Object(Map::new()), None)) };
+        match self.map_resource(resource_type, Operation::Response, cur.clone(), None, MapOptions::default()) {
+            Ok((doc, _)) => Ok((doc, Some(cur))),
+            Err(e) if deprovision => {
+                let failure = Failure { rule: "response rules".into(), target: String::new(), message: e.to_string() };
+                report.failures.push(failure);
+                Ok((Value::Object(Map::new()), None))
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -117,6 +138,9 @@ struct Recompute<'a, 'r> {
     ctx: &'a Ctx<'a>,
     after: &'a Value,
     current: Option<&'a Value>,
+    /// Whether missing inputs make the outcome NeedsCurrent (else they are
+    /// skipped and reported).
+    can_ask: bool,
     known: &'a Known,
     opts: MapOptions,
     report: &'r mut Report,
@@ -159,7 +183,8 @@ impl Recompute<'_, '_> {
                 }
             };
             self.trace(rule, Outcome::Fired, Some(value.clone().unwrap_or(Value::Null)));
-            out.extend(self.emit(target, value.clone()));
+            let touched = out.iter().any(|o| o.path.as_ref().is_some_and(|p| ops_covers(p, target, self.ctx.core)));
+            out.extend(self.emit(target, value.clone(), touched));
             if let Some(s) = slots.get_mut(i) {
                 *s = Slot::Value(value);
             }
@@ -170,7 +195,7 @@ impl Recompute<'_, '_> {
     }
 
     fn missing(&mut self, rule: &Rule, target: &Path, missing: Vec<String>, needs: &mut Vec<String>) {
-        if self.current.is_none() {
+        if self.can_ask {
             needs.extend(missing);
             return;
         }
@@ -195,9 +220,11 @@ impl Recompute<'_, '_> {
 
     /// The operation that writes `value` at `target`; none when the backend
     /// already holds it.
-    fn emit(&self, target: &Path, value: Option<Value>) -> Option<PatchOperation> {
+    /// `touched`: a forwarded operation writes the target or an ancestor,
+    /// so the backend's value after the PATCH is not the one held now.
+    fn emit(&self, target: &Path, value: Option<Value>, touched: bool) -> Option<PatchOperation> {
         let schema = self.ctx.schema;
-        let held = self.current.map(|cur| current_value(target, cur, schema));
+        let held = self.current.map(|cur| current_value(target, cur, schema)).filter(|_| !touched);
         if let Some(held) = &held {
             if *held == value {
                 return None;

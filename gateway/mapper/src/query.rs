@@ -177,7 +177,7 @@ impl<'a> Rewriter<'a> {
             Place::Refused(msg) => return Err(MapError::Filter(msg)),
         };
         let leaf = |p: AttrPath| match cmp {
-            Some((op, value)) => Filter::Compare { path: p, op, value: literal(value, transforms) },
+            Some((op, value)) => Filter::Compare { path: p, op, value: literal(value, transforms, op) },
             None => Filter::Present(p),
         };
         Ok(match to.filter {
@@ -229,11 +229,12 @@ impl<'a> Rewriter<'a> {
                 Some(Place::At { path: to.clone(), transforms: &[] })
             }
             Action::Each { path: each, transforms }
-                if AttrKey::of_path(each, self.core) == AttrKey::of_path(path, self.core) =>
+                if AttrKey::of_path(each, self.core) == AttrKey::of_path(path, self.core)
+                    && (each.filter.is_none() || path_key(each, self.core) == key) =>
             {
                 Some(check(path, path, transforms, op))
             }
-            Action::Set { target, sources, transforms, .. }
+            Action::Set { target, sources, transforms, default: None }
                 if rule.condition.is_none() && rule.when == crate::program::When::Always =>
             {
                 let [Source::Path(src)] = sources.as_slice() else { return None };
@@ -253,13 +254,25 @@ impl<'a> Rewriter<'a> {
     }
 
     fn response_place(&self, path: &Path, key: &str) -> Option<Place<'a>> {
+        let writes = |r: &Rule| r.target().is_some_and(|t| path_key(t, self.core) == key);
+        if !self.rules(Direction::Response).iter().any(writes) {
+            if let Some(rule) = self.rules(Direction::Response).iter().find(|r| self.consumes(r, path)) {
+                let msg = format!(
+                    "`{path}` is not part of the IdP's view: response rule {} removes or renames it",
+                    rule.label
+                );
+                return Some(Place::Refused(msg));
+            }
+        }
         let rule = self
             .rules(Direction::Response)
             .iter()
             .find(|r| r.target().is_some_and(|t| path_key(t, self.core) == key))?;
         Some(match &rule.action {
             Action::Rename { from, .. } => Place::At { path: from.clone(), transforms: &[] },
-            Action::Set { sources, transforms, .. } if transforms.is_empty() && rule.condition.is_none() => {
+            Action::Set { sources, transforms, default: None, .. }
+                if transforms.is_empty() && rule.condition.is_none() =>
+            {
                 match sources.as_slice() {
                     [Source::Path(src)] => Place::At { path: src.clone(), transforms: &[] },
                     _ => computed(path, rule),
@@ -318,7 +331,7 @@ fn computed<'a>(path: &Path, rule: &Rule) -> Place<'a> {
 /// Whether a term on the IdP's `path` can move to `to` with `transforms`
 /// applied to a literal compared with `op`.
 fn check<'a>(path: &Path, to: &Path, transforms: &'a [Transform], op: Option<CompareOp>) -> Place<'a> {
-    let lossy = transforms.iter().any(|t| !t.is_normalizer());
+    let lossy = transforms.iter().any(|t| !matches!(t, Transform::Lower | Transform::Upper | Transform::Ascii));
     let refused = match op {
         Some(op) if op.is_ordering() && !transforms.is_empty() => true,
         Some(CompareOp::Co | CompareOp::Sw | CompareOp::Ew) => lossy,
@@ -333,10 +346,15 @@ fn check<'a>(path: &Path, to: &Path, transforms: &'a [Transform], op: Option<Com
     Place::At { path: to.clone(), transforms }
 }
 
-fn literal(value: &Value, transforms: &[Transform]) -> Value {
+/// The literal as the backend stores such values. For substring
+/// comparisons only case folding and transliteration apply: trimming or
+/// title-casing a fragment would change what it matches.
+fn literal(value: &Value, transforms: &[Transform], op: CompareOp) -> Value {
+    let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
+    let applies = |t: &&Transform| !substring || matches!(t, Transform::Lower | Transform::Upper | Transform::Ascii);
     match value {
         Value::String(s) if !transforms.is_empty() => {
-            Value::String(transforms.iter().fold(s.clone(), |acc, t| t.apply(&acc)))
+            Value::String(transforms.iter().filter(applies).fold(s.clone(), |acc, t| t.apply(&acc)))
         }
         other => other.clone(),
     }

@@ -78,7 +78,7 @@ impl Ctx<'_, '_> {
         let transforms = transforms?;
         let core = self.schema.core_urn();
         let in_place = matches!(sources.as_slice(), [Source::Path(s)] if path_key(s, core) == path_key(&target, core));
-        if in_place && default.is_none() && raw.when.is_none() && !transforms.is_empty() {
+        if in_place && default.is_none() && raw.when.is_none() && raw.on.is_none() && !transforms.is_empty() {
             return Some(Action::Each { path: target, transforms });
         }
         Some(Action::Set { target, sources, transforms, default })
@@ -116,6 +116,10 @@ impl Ctx<'_, '_> {
         if raw.remove.is_some() {
             self.refuse(raw.to.as_ref().map(|t| t.span().start), "`to` belongs to a `rename` rule");
         }
+        self.refuse(
+            raw.on.as_ref().map(|o| o.span().start),
+            &format!("`on` does not belong in {what}: only `target` rules can be create-only"),
+        );
     }
 
     fn refuse(&mut self, at: Option<usize>, msg: &str) {

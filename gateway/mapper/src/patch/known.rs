@@ -2,9 +2,10 @@
 
 use super::Ctx;
 use super::ops::{covers, filter_keys};
-use crate::eval::{Env, Slot, read};
+use crate::eval::{Env, Slot, is_empty, read};
 use crate::paths::AttrKey;
 use crate::program::{Action, Direction, Rule, Source};
+use crate::transform::apply_chain;
 use scim_core::patch::{OpKind, PatchOperation};
 use scim_core::path::Path;
 use serde_json::Value;
@@ -36,10 +37,14 @@ impl Known {
                 l.rules.iter().filter_map(Rule::target).any(|t| covers(t, p, ctx.core) || covers(p, t, ctx.core))
             })
         };
-        let consumed = ctx.list.rules.iter().filter_map(|r| match &r.action {
-            Action::Remove { path } => Some(path),
-            Action::Rename { from, .. } => Some(from),
-            Action::Set { .. } | Action::Each { .. } => None,
+        // What the backend holds at a removed or renamed path is not the
+        // IdP's, and neither is what it holds at a rule's target: that is
+        // the rule's output.
+        let consumed = ctx.list.rules.iter().flat_map(|r| match &r.action {
+            Action::Remove { path } => vec![path],
+            Action::Rename { from, to } => vec![from, to],
+            Action::Set { target, .. } => vec![target],
+            Action::Each { .. } => vec![],
         });
         let lost = consumed.filter(|p| !given_back(p)).cloned().collect();
         let Self::Ops(facts) = Self::from_ops(ctx, ops) else { return Self::Current(lost, vec![]) };
@@ -71,7 +76,7 @@ impl Known {
             }
         }
         match &rule.action {
-            Action::Set { sources, .. } => {
+            Action::Set { sources, transforms, .. } => {
                 let mut env = Env { doc: after, schema: ctx.schema, slots, inputs: None };
                 for s in sources {
                     let unknown = self.unknown_inputs(ctx, s, slots);
@@ -79,7 +84,11 @@ impl Known {
                         missing.extend(unknown);
                         break;
                     }
-                    if read(&mut env, s, false).ok().flatten().is_some() {
+                    // The chain stops where evaluation will: the first
+                    // source that is not empty after the transforms.
+                    let value = read(&mut env, s, false).ok().flatten();
+                    let value = value.and_then(|v| apply_chain(transforms, v).ok());
+                    if value.is_some_and(|v| !is_empty(&v)) {
                         break;
                     }
                 }

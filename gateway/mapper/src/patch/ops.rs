@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use crate::error::MapError;
-use crate::paths::{AttrKey, path_key};
+use crate::paths::AttrKey;
 use crate::program::{Action, Rule, RuleList, Source};
 use crate::report::Report;
 use scim_core::filter::Filter;
@@ -11,14 +11,35 @@ use scim_core::patch::{OpKind, PatchOp, PatchOperation, expand_key};
 use scim_core::path::Path;
 use serde_json::{Map, Value};
 
-/// Whether `inner` names the same place as `outer` or a part of it.
+/// Whether `inner` names the same place as `outer` or a part of it:
+/// the same attribute, where `outer` has no filter or the same filter, and
+/// no sub-attribute or the same one.
 pub(crate) fn covers(outer: &Path, inner: &Path, core: &str) -> bool {
-    let (o, i) = (path_key(outer, core), path_key(inner, core));
-    if i == o {
-        return true;
+    if AttrKey::of_path(&outer.top_path(), core) != AttrKey::of_path(&inner.top_path(), core) {
+        return false;
     }
-    let rest = i.strip_prefix(o.as_str());
-    rest.is_some_and(|r| r.starts_with('.') || (outer.filter.is_none() && outer.sub.is_none() && r.starts_with('[')))
+    let same_filter = match (&outer.filter, &inner.filter) {
+        (None, _) => true,
+        (Some(a), Some(b)) => a.to_string().eq_ignore_ascii_case(&b.to_string()),
+        (Some(_), None) => false,
+    };
+    let same_sub = match (&outer.sub, &inner.sub) {
+        (None, _) => true,
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        (Some(_), None) => false,
+    };
+    same_filter && same_sub
+}
+
+/// A path without filter and sub-attribute.
+trait TopPath {
+    fn top_path(&self) -> Path;
+}
+
+impl TopPath for Path {
+    fn top_path(&self) -> Path {
+        Path { urn: self.urn.clone(), name: self.name.clone(), filter: None, sub: None }
+    }
 }
 
 /// The attributes a rule reads; `None` when it reads anything (a JSONPath
@@ -116,6 +137,7 @@ pub(super) fn classify(
     };
     let key = AttrKey::of_path(path, ctx.core);
     let mut op = op.clone();
+    let was_empty = op.value.as_ref().is_some_and(is_empty_container);
     let mut dropped = false;
     for (i, rule) in ctx.list.rules.iter().enumerate() {
         if let Action::Each { path: each, transforms } = &rule.action {
@@ -127,8 +149,12 @@ pub(super) fn classify(
         if read_keys(rule, ctx.core).is_none_or(|ks| ks.iter().any(|k| k.overlaps(&key))) {
             mark(affected, i);
         }
+        // A conditional rule may not apply: the IdP's operation goes on and
+        // the rule's output, when it applies, follows it. A deactivation is
+        // never dropped.
+        let may_drop = rule.condition.is_none() && !is_deactivation(&op);
         for owned in owned_paths(rule) {
-            if covers(owned, path, ctx.core) {
+            if covers(owned, path, ctx.core) && may_drop {
                 dropped = true;
                 mark(affected, i);
                 report.dropped.push(format!("{} {path}: owned by rule {}", op.op.as_str(), rule.label));
@@ -140,8 +166,8 @@ pub(super) fn classify(
             }
         }
     }
-    let emptied =
-        op.op != OpKind::Remove && op.value.as_ref().is_some_and(|v| v.as_object().is_some_and(Map::is_empty));
+    // Stripping took everything the operation carried.
+    let emptied = op.op != OpKind::Remove && !was_empty && op.value.as_ref().is_some_and(is_empty_container);
     if !dropped && !emptied {
         out.push(op);
     }
@@ -167,11 +193,18 @@ fn mark(affected: &mut [bool], i: usize) {
 /// Takes the part `inner` names out of an operation on its ancestor `outer`
 /// (`name.formatted` out of a replace of `name`).
 fn strip(op: &mut PatchOperation, outer: &Path, inner: &Path, ctx: &Ctx<'_>) {
-    let Some(sub) = &inner.sub else { return };
     if outer.sub.is_some() {
         return;
     }
     let attr = ctx.schema.top_attribute(inner.urn.as_deref(), &inner.name);
+    let Some(sub) = &inner.sub else {
+        // A filtered element (`addresses[type eq "home"]`): take the
+        // matching elements out of a list value.
+        if let (Some(f), Some(Value::Array(items))) = (&inner.filter, op.value.as_mut()) {
+            items.retain(|e| !f.matches_element(e, attr));
+        }
+        return;
+    };
     match op.value.as_mut() {
         Some(Value::Object(fields)) => remove_ci(fields, sub),
         Some(Value::Array(items)) => {
@@ -210,6 +243,14 @@ pub(super) fn close_over_refs(list: &RuleList, affected: &mut [bool]) {
             break;
         }
     }
+}
+
+fn is_empty_container(v: &Value) -> bool {
+    v.as_object().is_some_and(Map::is_empty) || v.as_array().is_some_and(Vec::is_empty)
+}
+
+fn is_deactivation(op: &PatchOperation) -> bool {
+    deactivates(std::slice::from_ref(op))
 }
 
 /// Whether the operations set `active` to false.

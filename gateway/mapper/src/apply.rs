@@ -7,7 +7,7 @@
 //! backend) sent, never another rule's output, unless they name it with `@`.
 
 use crate::error::MapError;
-use crate::eval::{Env, Slot, eval_set, pick};
+use crate::eval::{Env, Slot, eval_set, value_for};
 use crate::program::{Action, Direction, Program, Rule, RuleList, When};
 use crate::report::{Failure, Outcome, Report, Trace};
 use scim_core::ScimError;
@@ -94,7 +94,7 @@ impl Program {
             let Some(rt) = rt else { continue };
             let (mapped, r) = self.map_resource(&rt, Operation::Response, std::mem::take(slot), None, opts)?;
             *slot = mapped;
-            merge(&mut report, r);
+            report.extend(r);
         }
         Ok((body, report))
     }
@@ -109,14 +109,6 @@ pub(crate) fn is_deactivation(doc: &Value) -> bool {
     let active = doc.as_object().and_then(|m| scim_core::path::get_ci(m, "active"));
     matches!(active, Some(Value::Bool(false)))
         || active.and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("false"))
-}
-
-fn merge(into: &mut Report, from: Report) {
-    into.traces.extend(from.traces);
-    into.failures.extend(from.failures);
-    into.skipped.extend(from.skipped);
-    into.dropped.extend(from.dropped);
-    into.needs_current.extend(from.needs_current);
 }
 
 /// Records a failed rule when deprovisioning; otherwise the request fails.
@@ -200,9 +192,7 @@ impl Run<'_, '_> {
             Action::Remove { .. } => Ok((Write::Remove, Outcome::Fired)),
             Action::Each { .. } => Ok((Write::Each, Outcome::Fired)),
             Action::Rename { from, to } => {
-                let multi = crate::eval::target_attribute(to, self.schema).is_some_and(|a| a.multi_valued);
-                let v = pick(from.get(env.doc, Some(self.schema)), multi && to.sub.is_none() && to.filter.is_none());
-                Ok((Write::Rename(v), Outcome::Fired))
+                Ok((Write::Rename(value_for(from, env.doc, to, self.schema)), Outcome::Fired))
             }
         }
     }
@@ -222,8 +212,7 @@ impl Run<'_, '_> {
 
 /// The value at `target` in the backend's current resource.
 pub(crate) fn current_value(target: &Path, current: &Value, schema: &ResourceSchema<'_>) -> Option<Value> {
-    let multi = crate::eval::target_attribute(target, schema).is_some_and(|a| a.multi_valued);
-    pick(target.get(current, Some(schema)), multi && target.filter.is_none() && target.sub.is_none())
+    value_for(target, current, target, schema)
 }
 
 /// Removes what `path` names. A top-level attribute can arrive under

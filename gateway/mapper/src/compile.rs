@@ -3,8 +3,6 @@
 //! `@` references and order the rules. Every problem is reported at once.
 
 mod link;
-
-pub(crate) use link::deps;
 mod rule;
 mod source;
 

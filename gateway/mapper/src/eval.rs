@@ -37,7 +37,7 @@ pub(crate) fn eval_set(
     default: Option<&Value>,
 ) -> Result<Option<Value>, String> {
     let attr = target_attribute(target, env.schema);
-    let multi = attr.is_some_and(|a| a.multi_valued) && target.filter.is_none() && target.sub.is_none();
+    let multi = takes_list(target, env.schema);
     for source in sources {
         let Some(value) = read(env, source, multi)? else { continue };
         let value = apply_chain(transforms, value)?;
@@ -60,6 +60,18 @@ pub(crate) fn require(
         None if required => Err(format!("produced no value for the required attribute `{target}`")),
         v => Ok(v),
     }
+}
+
+/// Whether `target` names a whole multi-valued attribute (`emails`), which
+/// takes every value a source selects rather than the first.
+pub(crate) fn takes_list(target: &Path, schema: &ResourceSchema<'_>) -> bool {
+    target.filter.is_none() && target.sub.is_none() && target_attribute(target, schema).is_some_and(|a| a.multi_valued)
+}
+
+/// What `path` holds in `doc`, read the way a write to `target` needs it:
+/// all values for a whole multi-valued target, else the first.
+pub(crate) fn value_for(path: &Path, doc: &Value, target: &Path, schema: &ResourceSchema<'_>) -> Option<Value> {
+    pick(path.get(doc, Some(schema)), takes_list(target, schema))
 }
 
 /// The schema attribute a target path writes (the sub-attribute when the

@@ -21,7 +21,7 @@ mod ops;
 
 use crate::apply::{MapOptions, Operation, current_value};
 use crate::error::MapError;
-use crate::eval::{Env, Slot, eval_set, pick};
+use crate::eval::{Env, Slot, eval_set, value_for};
 use crate::program::{Action, Direction, Program, Rule, RuleList, When};
 use crate::report::{Failure, Outcome, Report, Skip, Trace};
 use known::Known;
@@ -210,10 +210,7 @@ impl Recompute<'_, '_> {
                 let v = eval_set(&mut env, target, sources, transforms, default.as_ref())?;
                 crate::eval::require(target, self.ctx.schema, v)
             }
-            Action::Rename { from, to } => {
-                let multi = crate::eval::target_attribute(to, self.ctx.schema).is_some_and(|a| a.multi_valued);
-                Ok(pick(from.get(self.after, Some(self.ctx.schema)), multi && to.sub.is_none() && to.filter.is_none()))
-            }
+            Action::Rename { from, to } => Ok(value_for(from, self.after, to, self.ctx.schema)),
             Action::Remove { .. } | Action::Each { .. } => Ok(None),
         }
     }

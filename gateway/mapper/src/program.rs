@@ -1,6 +1,7 @@
 //! The compiled form of a mapping: what the loader produces and every
 //! request applies. Nothing here is parsed again after load.
 
+use crate::paths::AttrKey;
 use crate::template::Template;
 use crate::transform::Transform;
 use jsonpath_rust::parser::model::JpQuery;
@@ -98,6 +99,11 @@ pub(crate) struct Rule {
     pub(crate) action: Action,
     pub(crate) condition: Option<Filter>,
     pub(crate) when: When,
+    /// The attributes the condition reads.
+    pub(crate) condition_reads: Vec<AttrKey>,
+    /// The attributes the rule reads (condition included); `None` when it
+    /// may read anything (a JSONPath that does not start at an attribute).
+    pub(crate) reads: Option<Vec<AttrKey>>,
 }
 
 impl Rule {
@@ -110,6 +116,19 @@ impl Rule {
             Action::Remove { .. } => None,
         }
     }
+
+    /// Every path this rule writes or deletes.
+    pub(crate) fn written(&self) -> Vec<&Path> {
+        match &self.action {
+            Action::Set { target: p, .. } | Action::Remove { path: p } | Action::Each { path: p, .. } => vec![p],
+            Action::Rename { from, to } => vec![from, to],
+        }
+    }
+
+    /// Whether the rule reads the attribute `key` names (or anything).
+    pub(crate) fn reads(&self, key: &AttrKey) -> bool {
+        self.reads.as_ref().is_none_or(|ks| ks.iter().any(|k| k.overlaps(key)))
+    }
 }
 
 /// The rules of one resource type and direction, with their evaluation order.
@@ -118,6 +137,8 @@ pub(crate) struct RuleList {
     pub(crate) rules: Vec<Rule>,
     /// Indexes into `rules`: references before the rules that read them.
     pub(crate) order: Vec<usize>,
+    /// Per rule, the rules whose output it reads through `@` references.
+    pub(crate) deps: Vec<Vec<usize>>,
 }
 
 /// A validated, compiled mapping: load once, apply to every request.

@@ -71,14 +71,11 @@ impl Program {
         {
             return Ok(filter.clone());
         }
-        let core = self.schema(resource_type)?.core_urn().to_owned();
-        let r = Rewriter { program: self, resource_type, core: &core };
-        r.filter(filter)
+        self.rewriter(resource_type)?.filter(filter)
     }
 
     fn rewrite_attribute_list(&self, resource_type: &str, list: &str, requested: bool) -> Result<String, MapError> {
-        let core = self.schema(resource_type)?.core_urn().to_owned();
-        let r = Rewriter { program: self, resource_type, core: &core };
+        let r = self.rewriter(resource_type)?;
         let mut out: Vec<String> = Vec::new();
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let path = AttrPath::parse(item).map_err(MapError::Invalid)?;
@@ -103,13 +100,18 @@ impl Program {
     }
 
     fn rewrite_sort_by(&self, resource_type: &str, sort_by: &str) -> Result<String, MapError> {
-        let core = self.schema(resource_type)?.core_urn().to_owned();
-        let r = Rewriter { program: self, resource_type, core: &core };
+        let r = self.rewriter(resource_type)?;
         let path = Path::from(AttrPath::parse(sort_by.trim()).map_err(MapError::Invalid)?);
         match r.place(&path, None) {
             Place::At { path, .. } => Ok(path.attr_path().to_string()),
             Place::Refused(msg) => Err(MapError::Filter(format!("sortBy: {msg}"))),
         }
+    }
+}
+
+impl Program {
+    fn rewriter<'a>(&'a self, resource_type: &'a str) -> Result<Rewriter<'a>, MapError> {
+        Ok(Rewriter { program: self, resource_type, core: self.schema(resource_type)?.core_urn() })
     }
 }
 

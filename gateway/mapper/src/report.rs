@@ -72,4 +72,13 @@ impl Report {
     pub fn is_clean(&self) -> bool {
         self.failures.is_empty() && self.skipped.is_empty() && self.needs_current.is_empty()
     }
+
+    /// Appends another report's entries.
+    pub fn extend(&mut self, other: Report) {
+        self.traces.extend(other.traces);
+        self.failures.extend(other.failures);
+        self.skipped.extend(other.skipped);
+        self.dropped.extend(other.dropped);
+        self.needs_current.extend(other.needs_current);
+    }
 }

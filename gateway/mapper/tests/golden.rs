@@ -167,6 +167,15 @@ fn compare(expected_path: &Path, actual: &str) -> Option<String> {
         .then(|| format!("{}:\n--- expected\n{expected}\n--- actual\n{actual}", expected_path.display()))
 }
 
+fn assert_none_differ(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} golden case(s) differ (BLESS=1 to accept):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn ok_cases() {
     let mut failures = Vec::new();
@@ -176,12 +185,7 @@ fn ok_cases() {
         let actual = serde_json::to_string_pretty(&run(&case)).unwrap() + "\n";
         failures.extend(compare(&path.with_extension("out.json"), &actual));
     }
-    assert!(
-        failures.is_empty(),
-        "{} golden case(s) differ (BLESS=1 to accept):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_none_differ(&failures);
 }
 
 #[test]
@@ -198,12 +202,7 @@ fn invalid_cases() {
         let actual: String = diags.iter().map(|d| format!("{d}\n")).collect();
         failures.extend(compare(&path.with_extension("diag"), &actual));
     }
-    assert!(
-        failures.is_empty(),
-        "{} golden case(s) differ (BLESS=1 to accept):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_none_differ(&failures);
 }
 
 /// Every rule kind, transform and PATCH situation has a case.

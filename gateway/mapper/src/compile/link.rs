@@ -65,7 +65,7 @@ pub(crate) fn sources_mut(rule: &mut Rule) -> Vec<&mut Source> {
 }
 
 /// Rule indexes a rule reads through `@` references.
-pub(crate) fn deps(rule: &Rule) -> Vec<usize> {
+fn deps(rule: &Rule) -> Vec<usize> {
     let Action::Set { sources, .. } = &rule.action else { return vec![] };
     let mut out = Vec::new();
     for s in sources {
@@ -112,6 +112,7 @@ fn order(list: &mut RuleList, block: &str, out: &mut Vec<Diagnostic>) {
         }
     }
     list.order = order;
+    list.deps = deps;
 }
 
 fn rename_inverses(lists: &BTreeMap<(String, Direction), RuleList>, registry: &Registry, out: &mut Vec<Diagnostic>) {

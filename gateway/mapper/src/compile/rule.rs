@@ -2,7 +2,7 @@
 
 use crate::diag::{Sink, did_you_mean};
 use crate::load::raw::RawRule;
-use crate::paths::path_key;
+use crate::paths::{AttrKey, path_key};
 use crate::program::{Action, Direction, Origin, Rule, Source, When};
 use scim_core::filter::Filter;
 use scim_core::path::Path;
@@ -32,22 +32,21 @@ impl Ctx<'_, '_> {
         let action = self.action(raw, at);
         let condition = raw.when.as_ref().and_then(|w| self.condition(w));
         let when = self.when(raw);
-        let (line, col) = crate::diag::line_col(self.sink_text(), at);
-        let origin = Origin { file: self.sink_file().to_owned(), line, col };
+        let (line, col) = crate::diag::line_col(self.sink.text(), at);
+        let origin = Origin { file: self.sink.file().to_owned(), line, col };
         let clean = !self
             .sink
             .out
             .get(errors_before..)
             .is_some_and(|new| new.iter().any(|d| d.severity == crate::diag::Severity::Error));
-        Some(Rule { label, origin, action: action?, condition, when: when? }).filter(|_| clean)
-    }
-
-    fn sink_text(&self) -> &str {
-        self.sink.text()
-    }
-
-    fn sink_file(&self) -> &str {
-        self.sink.file()
+        let (action, when) = (action?, when?);
+        let core = self.schema.core_urn();
+        let condition_reads = condition.as_ref().map(|c| filter_keys(c, core)).unwrap_or_default();
+        let reads = action_reads(&action, core).map(|mut keys| {
+            keys.extend(condition_reads.iter().cloned());
+            keys
+        });
+        Some(Rule { label, origin, action, condition, when, condition_reads, reads }).filter(|_| clean)
     }
 
     fn action(&mut self, raw: &RawRule, at: usize) -> Option<Action> {
@@ -231,4 +230,41 @@ impl Ctx<'_, '_> {
     pub(crate) fn lookup_names(&self) -> Vec<&str> {
         self.lookups.keys().map(String::as_str).collect()
     }
+}
+
+/// The attributes an action reads; `None` when it may read anything.
+fn action_reads(action: &Action, core: &str) -> Option<Vec<AttrKey>> {
+    let mut keys = Vec::new();
+    match action {
+        Action::Set { sources, .. } => {
+            for s in sources {
+                source_keys(s, core, &mut keys)?;
+            }
+        }
+        Action::Rename { from, .. } => keys.push(AttrKey::of_path(from, core)),
+        Action::Remove { .. } | Action::Each { .. } => {}
+    }
+    Some(keys)
+}
+
+fn source_keys(source: &Source, core: &str, keys: &mut Vec<AttrKey>) -> Option<()> {
+    match source {
+        Source::Path(p) | Source::Ref { path: p, .. } => keys.push(AttrKey::of_path(p, core)),
+        Source::JsonPath { top, .. } => keys.push(AttrKey::top(top.as_deref()?)),
+        Source::Template(t) => {
+            for f in &t.fields {
+                source_keys(f, core, keys)?;
+            }
+        }
+        Source::Const(_) => {}
+    }
+    Some(())
+}
+
+/// The top-level attributes a filter reads.
+fn filter_keys(filter: &Filter, core: &str) -> Vec<AttrKey> {
+    let mut keys = Vec::new();
+    let mut f = filter.clone();
+    f.visit_paths_mut(&mut |p, _| keys.push(AttrKey::of(&p.top(), core)));
+    keys
 }

@@ -1,7 +1,7 @@
 //! Which inputs a PATCH mapping knows.
 
 use super::Ctx;
-use super::ops::{covers, filter_keys};
+use super::ops::covers;
 use crate::eval::{Env, Slot, is_empty, read};
 use crate::paths::AttrKey;
 use crate::program::{Action, Direction, Rule, Source};
@@ -65,14 +65,10 @@ impl Known {
     /// read them. A fallback chain stops at its first known, non-empty source.
     pub(crate) fn missing(&self, ctx: &Ctx<'_>, rule: &Rule, after: &Value, slots: &[Slot]) -> Vec<String> {
         let mut missing = Vec::new();
-        if let Some(c) = &rule.condition {
-            let mut keys = Vec::new();
-            filter_keys(c, ctx.core, &mut keys);
-            for k in keys {
-                let p = key_path(&k);
-                if !self.knows(&p, ctx.core) {
-                    missing.push(p.to_string());
-                }
+        for k in &rule.condition_reads {
+            let p = key_path(k);
+            if !self.knows(&p, ctx.core) {
+                missing.push(p.to_string());
             }
         }
         match &rule.action {

@@ -4,9 +4,8 @@
 use super::Ctx;
 use crate::error::MapError;
 use crate::paths::AttrKey;
-use crate::program::{Action, Rule, RuleList, Source};
+use crate::program::{Action, RuleList};
 use crate::report::Report;
-use scim_core::filter::Filter;
 use scim_core::patch::{OpKind, PatchOp, PatchOperation, expand_key};
 use scim_core::path::Path;
 use serde_json::{Map, Value};
@@ -15,7 +14,7 @@ use serde_json::{Map, Value};
 /// the same attribute, where `outer` has no filter or the same filter, and
 /// no sub-attribute or the same one.
 pub(crate) fn covers(outer: &Path, inner: &Path, core: &str) -> bool {
-    if AttrKey::of_path(&outer.top_path(), core) != AttrKey::of_path(&inner.top_path(), core) {
+    if AttrKey::of(&outer.attr_path().top(), core) != AttrKey::of(&inner.attr_path().top(), core) {
         return false;
     }
     let same_filter = match (&outer.filter, &inner.filter) {
@@ -31,68 +30,13 @@ pub(crate) fn covers(outer: &Path, inner: &Path, core: &str) -> bool {
     same_filter && same_sub
 }
 
-/// A path without filter and sub-attribute.
-trait TopPath {
-    fn top_path(&self) -> Path;
-}
-
-impl TopPath for Path {
-    fn top_path(&self) -> Path {
-        Path { urn: self.urn.clone(), name: self.name.clone(), filter: None, sub: None }
-    }
-}
-
-/// The attributes a rule reads; `None` when it reads anything (a JSONPath
-/// that does not start at an attribute).
-pub(crate) fn read_keys(rule: &Rule, core: &str) -> Option<Vec<AttrKey>> {
-    let mut keys = Vec::new();
-    if let Some(c) = &rule.condition {
-        filter_keys(c, core, &mut keys);
-    }
-    match &rule.action {
-        Action::Set { sources, .. } => {
-            for s in sources {
-                source_keys(s, core, &mut keys)?;
-            }
-        }
-        Action::Rename { from, .. } => keys.push(AttrKey::of_path(from, core)),
-        Action::Remove { .. } | Action::Each { .. } => {}
-    }
-    Some(keys)
-}
-
-fn source_keys(source: &Source, core: &str, keys: &mut Vec<AttrKey>) -> Option<()> {
-    match source {
-        Source::Path(p) | Source::Ref { path: p, .. } => keys.push(AttrKey::of_path(p, core)),
-        Source::JsonPath { top, .. } => keys.push(AttrKey::top(top.as_deref()?)),
-        Source::Template(t) => {
-            for f in &t.fields {
-                source_keys(f, core, keys)?;
-            }
-        }
-        Source::Const(_) => {}
-    }
-    Some(())
-}
-
-pub(crate) fn filter_keys(filter: &Filter, core: &str, keys: &mut Vec<AttrKey>) {
-    let mut f = filter.clone();
-    f.visit_paths_mut(&mut |p, _| keys.push(AttrKey::of(&p.top(), core)));
-}
-
 /// Whether an operation on `path` concerns a rule at all.
 fn touches_any(ctx: &Ctx<'_>, path: &Path) -> bool {
     let key = AttrKey::of_path(path, ctx.core);
-    ctx.list.rules.iter().any(|rule| {
-        let written = match &rule.action {
-            Action::Set { target, .. } => vec![target],
-            Action::Remove { path } => vec![path],
-            Action::Rename { from, to } => vec![from, to],
-            Action::Each { path, .. } => vec![path],
-        };
-        written.iter().any(|w| AttrKey::of_path(w, ctx.core).overlaps(&key))
-            || read_keys(rule, ctx.core).is_none_or(|ks| ks.iter().any(|k| k.overlaps(&key)))
-    })
+    ctx.list
+        .rules
+        .iter()
+        .any(|rule| rule.written().iter().any(|w| AttrKey::of_path(w, ctx.core).overlaps(&key)) || rule.reads(&key))
 }
 
 /// Splits path-less operations into per-attribute operations where rules
@@ -146,14 +90,14 @@ pub(super) fn classify(
             }
             continue;
         }
-        if read_keys(rule, ctx.core).is_none_or(|ks| ks.iter().any(|k| k.overlaps(&key))) {
+        if rule.reads(&key) {
             mark(affected, i);
         }
         // A conditional rule may not apply: the IdP's operation goes on and
         // the rule's output, when it applies, follows it. A deactivation is
         // never dropped.
         let may_drop = rule.condition.is_none() && !is_deactivation(&op);
-        for owned in owned_paths(rule) {
+        for owned in rule.written() {
             if covers(owned, path, ctx.core) && may_drop {
                 dropped = true;
                 mark(affected, i);
@@ -172,16 +116,6 @@ pub(super) fn classify(
         out.push(op);
     }
     Ok(())
-}
-
-/// Paths an IdP operation must not write because a rule owns them.
-fn owned_paths(rule: &Rule) -> Vec<&Path> {
-    match &rule.action {
-        Action::Set { target, .. } => vec![target],
-        Action::Remove { path } => vec![path],
-        Action::Rename { from, to } => vec![from, to],
-        Action::Each { .. } => vec![],
-    }
 }
 
 fn mark(affected: &mut [bool], i: usize) {
@@ -226,11 +160,10 @@ fn remove_ci(fields: &mut Map<String, Value>, name: &str) {
 /// Rules that read an affected rule's output, and the rules an affected
 /// rule reads, are affected too.
 pub(super) fn close_over_refs(list: &RuleList, affected: &mut [bool]) {
-    let deps: Vec<Vec<usize>> = list.rules.iter().map(crate::compile::deps).collect();
     let is = |affected: &[bool], i: usize| affected.get(i).copied().unwrap_or(false);
     loop {
         let mut changed = false;
-        for (i, d) in deps.iter().enumerate() {
+        for (i, d) in list.deps.iter().enumerate() {
             for &j in d {
                 if is(affected, i) != is(affected, j) {
                     mark(affected, i);

@@ -76,7 +76,7 @@ impl<'a> Sink<'a> {
 }
 
 /// 1-based line and column of byte offset `at` in `text`.
-pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
+pub fn line_col(text: &str, at: usize) -> (usize, usize) {
     let at = at.min(text.len());
     let before = text.get(..at).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
@@ -86,7 +86,7 @@ pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
 }
 
 /// The closest of `known` to `word`, when it is close enough to be a typo.
-pub(crate) fn did_you_mean<'k>(word: &str, known: impl IntoIterator<Item = &'k str>) -> Option<String> {
+pub fn did_you_mean<'k>(word: &str, known: impl IntoIterator<Item = &'k str>) -> Option<String> {
     known
         .into_iter()
         .map(|k| (strsim::damerau_levenshtein(&word.to_ascii_lowercase(), &k.to_ascii_lowercase()), k))

@@ -4,3 +4,8 @@
 
 pub mod cli;
 pub mod mapping;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod upstream;
+pub mod store;

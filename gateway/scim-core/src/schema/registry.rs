@@ -9,6 +9,12 @@ const GROUP_JSON: &str = include_str!("../../schemas/group.json");
 const ENTERPRISE_JSON: &str = include_str!("../../schemas/enterprise-user.json");
 const COMMON_JSON: &str = include_str!("../../schemas/common.json");
 
+/// The core schema documents as shipped (User, Group, enterprise User), for
+/// serving on a `/Schemas` endpoint.
+pub fn core_schema_texts() -> [&'static str; 3] {
+    [USER_JSON, GROUP_JSON, ENTERPRISE_JSON]
+}
+
 /// A resource type (RFC 7643 section 6): a core schema plus extensions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceType {

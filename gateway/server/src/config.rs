@@ -1,0 +1,199 @@
+//! The gateway's config: read once, validated whole (every problem reported
+//! with file:line:col and a hint), then handed to the server as plain,
+//! already-checked values. Paths in the file are relative to the file.
+
+mod file;
+mod validate;
+
+use scim_core::normalize::Preset;
+use scim_mapper::{Diagnostic, Severity};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use validate::BasePath;
+
+/// A validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub source: PathBuf,
+    pub listen: SocketAddr,
+    pub tls: Option<TlsFiles>,
+    pub trusted_proxies: Vec<Cidr>,
+    pub limits: Limits,
+    /// `None`: no admin listener.
+    pub admin_listen: Option<SocketAddr>,
+    pub log: LogSettings,
+    pub routes: Vec<Route>,
+}
+
+/// Inbound TLS certificate chain and key (PEM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_json_depth: usize,
+    pub request_timeout: Duration,
+    pub max_concurrent_requests: usize,
+    pub shutdown_timeout: Duration,
+    pub header_timeout: Duration,
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    pub json: bool,
+    pub level: String,
+    pub redact_pii: bool,
+}
+
+/// One route: a base path the IdP calls, its tokens, quirks, mappings and
+/// upstream.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub name: String,
+    pub base_path: BasePath,
+    pub public_url: Option<String>,
+    pub auth: AuthSettings,
+    pub upstream: UpstreamSettings,
+    pub mapping: MappingSettings,
+}
+
+/// Where the inbound tokens come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthSettings {
+    pub tokens_env: Option<String>,
+    pub tokens_file: Option<PathBuf>,
+}
+
+/// The upstream SCIM server of a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamSettings {
+    pub target: UpstreamTarget,
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub ca_file: Option<PathBuf>,
+    pub retries: u32,
+    pub etag_retries: u32,
+    pub max_response_bytes: usize,
+    pub http2_only: bool,
+    pub pool_idle_timeout: Duration,
+}
+
+/// An upstream: a SCIM base URL or the embedded store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamTarget {
+    /// `http(s)://host[:port]/base`, without a trailing slash.
+    Http(http::Uri),
+    /// `memory:`: the embedded in-process store.
+    Memory,
+}
+
+/// The mappings of a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingSettings {
+    pub files: Vec<PathBuf>,
+    pub schemas: Vec<PathBuf>,
+    pub preset: Preset,
+}
+
+/// An address range of trusted proxies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is in the range.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => prefix_eq(&a.octets(), &b.octets(), self.prefix),
+            (IpAddr::V6(a), IpAddr::V6(b)) => prefix_eq(&a.octets(), &b.octets(), self.prefix),
+            _ => false,
+        }
+    }
+}
+
+fn prefix_eq(a: &[u8], b: &[u8], prefix: u8) -> bool {
+    let bits = usize::from(prefix);
+    a.iter().zip(b).enumerate().all(|(i, (x, y))| {
+        let start = i * 8;
+        if start >= bits {
+            return true;
+        }
+        let mask: u8 = if bits - start >= 8 { 0xff } else { !(0xff >> (bits - start)) };
+        x & mask == y & mask
+    })
+}
+
+/// Command-line values that win over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub admin_listen: Option<SocketAddr>,
+    pub upstream: Option<String>,
+}
+
+/// Why a config could not be used: every diagnostic found.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", render(.0))]
+pub struct ConfigError(pub Vec<Diagnostic>);
+
+fn render(diags: &[Diagnostic]) -> String {
+    diags.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+/// A loaded config with its warnings.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Largest config file read.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Reads and validates a config file (not the mappings it names).
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Loaded, ConfigError> {
+    let name = path.display().to_string();
+    let text = read(path).map_err(|e| ConfigError(vec![diag_at(&name, 1, 1, e)]))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let (config, diags) = validate::validate(&name, &text, &base, overrides);
+    let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.severity == Severity::Error);
+    match config {
+        Some(mut config) if errors.is_empty() => {
+            config.source = path.to_path_buf();
+            Ok(Loaded { config, warnings })
+        }
+        _ => Err(ConfigError(errors.into_iter().chain(warnings).collect())),
+    }
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    let len = std::fs::metadata(path).map_err(|e| format!("cannot read the config: {e}"))?.len();
+    if len > MAX_CONFIG_BYTES {
+        return Err(format!("the config is larger than {MAX_CONFIG_BYTES} bytes"));
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read the config: {e}"))
+}
+
+fn diag_at(file: &str, line: usize, col: usize, message: String) -> Diagnostic {
+    Diagnostic { severity: Severity::Error, file: file.to_owned(), line, col, message, hint: None }
+}
+
+#[cfg(test)]
+mod tests;

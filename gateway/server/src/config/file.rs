@@ -1,0 +1,169 @@
+//! The config file as written: serde structs with defaults. Unknown keys
+//! are refused everywhere; positions are kept where validation needs them.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Keys allowed at the top of a config file.
+pub(crate) const TOP_KEYS: [&str; 6] = ["server", "upstream", "admin", "mapping", "log", "route"];
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServerSection {
+    #[serde(default = "default_listen")]
+    pub(crate) listen: Spanned<String>,
+    pub(crate) base_path: Option<Spanned<String>>,
+    pub(crate) public_url: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) trusted_proxies: Vec<Spanned<String>>,
+    pub(crate) tls: Option<TlsSection>,
+    pub(crate) auth: Option<AuthSection>,
+    #[serde(default)]
+    pub(crate) limits: LimitsSection,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            base_path: None,
+            public_url: None,
+            trusted_proxies: Vec::new(),
+            tls: None,
+            auth: None,
+            limits: LimitsSection::default(),
+        }
+    }
+}
+
+fn default_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:8080".to_owned())
+}
+
+/// `[server.tls]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsSection {
+    pub(crate) cert_file: Spanned<String>,
+    pub(crate) key_file: Spanned<String>,
+}
+
+/// `[server.auth]` or `[route.auth]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuthSection {
+    pub(crate) tokens_env: Option<Spanned<String>>,
+    pub(crate) tokens_file: Option<Spanned<String>>,
+}
+
+/// `[server.limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct LimitsSection {
+    pub(crate) max_body_bytes: Spanned<u64>,
+    pub(crate) max_json_depth: Spanned<u64>,
+    pub(crate) request_timeout_ms: Spanned<u64>,
+    pub(crate) max_concurrent_requests: Spanned<u64>,
+    pub(crate) shutdown_timeout_ms: Spanned<u64>,
+    pub(crate) header_timeout_ms: Spanned<u64>,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        let n = |v| Spanned::new(0..0, v);
+        Self {
+            max_body_bytes: n(1 << 20),
+            max_json_depth: n(64),
+            request_timeout_ms: n(30_000),
+            max_concurrent_requests: n(1024),
+            shutdown_timeout_ms: n(10_000),
+            header_timeout_ms: n(10_000),
+        }
+    }
+}
+
+/// `[upstream]` or `[route.upstream]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpstreamSection {
+    pub(crate) url: Spanned<String>,
+    pub(crate) token_env: Option<Spanned<String>>,
+    pub(crate) token_file: Option<Spanned<String>>,
+    #[serde(default = "default_timeout")]
+    pub(crate) timeout_ms: Spanned<u64>,
+    #[serde(default = "default_connect_timeout")]
+    pub(crate) connect_timeout_ms: Spanned<u64>,
+    pub(crate) ca_file: Option<Spanned<String>>,
+    #[serde(default = "default_retries")]
+    pub(crate) retries: Spanned<u64>,
+    #[serde(default = "default_retries")]
+    pub(crate) etag_retries: Spanned<u64>,
+    #[serde(default = "default_max_response")]
+    pub(crate) max_response_bytes: Spanned<u64>,
+    #[serde(default)]
+    pub(crate) http2_only: bool,
+    #[serde(default = "default_pool_idle")]
+    pub(crate) pool_idle_timeout_ms: Spanned<u64>,
+}
+
+fn default_timeout() -> Spanned<u64> {
+    Spanned::new(0..0, 10_000)
+}
+fn default_connect_timeout() -> Spanned<u64> {
+    Spanned::new(0..0, 3_000)
+}
+fn default_retries() -> Spanned<u64> {
+    Spanned::new(0..0, 2)
+}
+fn default_max_response() -> Spanned<u64> {
+    Spanned::new(0..0, 16 << 20)
+}
+fn default_pool_idle() -> Spanned<u64> {
+    Spanned::new(0..0, 60_000)
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AdminSection {
+    pub(crate) listen: Option<Spanned<String>>,
+}
+
+/// `[mapping]` or `[route.mapping]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MappingSection {
+    #[serde(default)]
+    pub(crate) files: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) schemas: Vec<Spanned<String>>,
+    pub(crate) preset: Option<Spanned<String>>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct LogSection {
+    pub(crate) format: Spanned<String>,
+    pub(crate) level: Spanned<String>,
+    pub(crate) redact_pii: bool,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self { format: Spanned::new(0..0, "text".into()), level: Spanned::new(0..0, "info".into()), redact_pii: true }
+    }
+}
+
+/// One `[[route]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RouteSection {
+    pub(crate) name: Spanned<String>,
+    pub(crate) base_path: Spanned<String>,
+    pub(crate) public_url: Option<Spanned<String>>,
+    pub(crate) auth: Option<AuthSection>,
+    pub(crate) upstream: Option<UpstreamSection>,
+    pub(crate) mapping: Option<MappingSection>,
+}

@@ -1,0 +1,111 @@
+//! Every way a request can fail in the gateway, and the one place that turns
+//! each into an HTTP status and a SCIM Error body.
+
+use http::StatusCode;
+use scim_core::error::{ScimError, ScimType, error_body};
+use serde_json::Value;
+
+/// A request the gateway answers itself with a SCIM Error.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GatewayError {
+    #[error("no route serves this path")]
+    NoRoute,
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    #[error("{0}")]
+    BadPath(String),
+    #[error("method {0} is not supported on this endpoint")]
+    MethodNotAllowed(String),
+    #[error("the request body is larger than {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the request body is not valid JSON: {0}")]
+    BadJson(String),
+    #[error("the request body nests deeper than {0} levels")]
+    TooDeep(usize),
+    /// The IdP's request could not be normalized or mapped.
+    #[error("{0}")]
+    Scim(ScimError),
+    #[error("the gateway is at its limit of concurrent requests; retry later")]
+    Overloaded,
+    #[error("the upstream could not be reached: {0}")]
+    UpstreamUnavailable(String),
+    #[error("the upstream did not answer in time; the outcome of the request is unknown")]
+    UpstreamTimeout,
+    #[error("the request did not finish in time; its outcome is unknown")]
+    RequestTimeout,
+    #[error("the upstream answer could not be used: {0}")]
+    BadUpstreamReply(String),
+    #[error("the resource changed during the update {0} times in a row; retry")]
+    Conflict(u32),
+    #[error("the gateway is shutting down")]
+    ShuttingDown,
+}
+
+impl GatewayError {
+    /// The status to answer with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::BadPath(_) | Self::BadJson(_) | Self::TooDeep(_) => StatusCode::BAD_REQUEST,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Scim(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            Self::Overloaded | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UpstreamUnavailable(_) | Self::BadUpstreamReply(_) => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Conflict(_) => StatusCode::PRECONDITION_FAILED,
+        }
+    }
+
+    /// The RFC 7644 `scimType`, for the 400s it defines.
+    pub fn scim_type(&self) -> Option<ScimType> {
+        match self {
+            Self::BadPath(_) => Some(ScimType::InvalidPath),
+            Self::BadJson(_) | Self::TooDeep(_) => Some(ScimType::InvalidSyntax),
+            Self::Scim(e) => Some(e.scim_type),
+            _ => None,
+        }
+    }
+
+    /// A bounded label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NoRoute => "no_route",
+            Self::Unauthorized => "unauthorized",
+            Self::BadPath(_) => "bad_path",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::BodyTooLarge(_) => "body_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::BadJson(_) | Self::TooDeep(_) => "bad_json",
+            Self::Scim(_) => "invalid_request",
+            Self::Overloaded => "overloaded",
+            Self::UpstreamUnavailable(_) => "upstream_unavailable",
+            Self::UpstreamTimeout => "upstream_timeout",
+            Self::RequestTimeout => "request_timeout",
+            Self::BadUpstreamReply(_) => "bad_upstream_reply",
+            Self::Conflict(_) => "conflict",
+            Self::ShuttingDown => "shutting_down",
+        }
+    }
+
+    /// The SCIM Error body.
+    pub fn body(&self) -> Value {
+        error_body(self.status().as_u16(), self.scim_type(), &self.to_string())
+    }
+}
+
+impl From<ScimError> for GatewayError {
+    fn from(e: ScimError) -> Self {
+        Self::Scim(e)
+    }
+}
+
+impl From<scim_mapper::MapError> for GatewayError {
+    fn from(e: scim_mapper::MapError) -> Self {
+        Self::Scim(e.to_scim())
+    }
+}

@@ -1,0 +1,162 @@
+//! The HTTP(S) upstream: a pooled hyper client (HTTP/1.1 and HTTP/2 by ALPN),
+//! bounded answers, decoded bodies, and retries only where safe.
+
+use super::connect::{ProxyConnector, tls_config};
+use super::{Forward, Reply, ReplyFuture, Upstream, UpstreamError};
+use crate::config::UpstreamSettings;
+use bytes::Bytes;
+use http::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, HeaderValue};
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::io::Read;
+use std::time::Duration;
+
+/// An HTTP(S) SCIM server.
+#[derive(Debug, Clone)]
+pub struct HttpUpstream {
+    client: Client<HttpsConnector<ProxyConnector>, Full<Bytes>>,
+    base: String,
+    token: Option<HeaderValue>,
+    timeout: Duration,
+    retries: u32,
+    max_response: usize,
+}
+
+impl HttpUpstream {
+    /// A client for `settings`, with `token` as the bearer sent upstream and
+    /// `proxies` deciding which connections go through a proxy.
+    pub fn new(settings: &UpstreamSettings, base: &http::Uri, token: Option<&str>, proxies: Matcher) -> Result<Self, String> {
+        let tls = match tls_config(settings.ca_file.as_deref()) {
+            Ok(c) => c,
+            Err(e) if base.scheme_str() == Some("https") => return Err(e),
+            Err(_) => tls_config_without_roots()?,
+        };
+        let connector = ProxyConnector::new(proxies, settings.connect_timeout);
+        let https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http();
+        let https = if settings.http2_only { https.enable_http2().wrap_connector(connector) } else { https.enable_all_versions().wrap_connector(connector) };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(settings.pool_idle_timeout)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .http2_only(settings.http2_only)
+            .build(https);
+        let token = token
+            .map(|t| HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| "the upstream token holds characters a header cannot".to_owned()))
+            .transpose()?
+            .map(|mut v| {
+                v.set_sensitive(true);
+                v
+            });
+        Ok(Self {
+            client,
+            base: base.to_string().trim_end_matches('/').to_owned(),
+            token,
+            timeout: settings.timeout,
+            retries: settings.retries,
+            max_response: settings.max_response_bytes,
+        })
+    }
+
+    async fn send(&self, f: Forward) -> Result<Reply, UpstreamError> {
+        let idempotent = matches!(f.method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS);
+        let mut attempt = 0;
+        loop {
+            let result = tokio::time::timeout(self.timeout, self.once(&f)).await.unwrap_or(Err(UpstreamError::Timeout));
+            let retry = match &result {
+                Err(UpstreamError::Connect(_)) => true,
+                Err(UpstreamError::Broken(_)) => idempotent,
+                _ => false,
+            };
+            if !retry || attempt >= self.retries {
+                return result;
+            }
+            attempt += 1;
+            tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
+        }
+    }
+
+    async fn once(&self, f: &Forward) -> Result<Reply, UpstreamError> {
+        let uri = match &f.query {
+            Some(q) => format!("{}{}?{q}", self.base, f.path),
+            None => format!("{}{}", self.base, f.path),
+        };
+        let mut req = Request::builder().method(f.method.clone()).uri(uri);
+        if let Some(headers) = req.headers_mut() {
+            headers.clone_from(&f.headers);
+            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+            if let Some(token) = &self.token {
+                headers.insert(AUTHORIZATION, token.clone());
+            }
+        }
+        let req = req.body(Full::new(f.body.clone())).map_err(|e| UpstreamError::Connect(e.to_string()))?;
+        let resp = self.client.request(req).await.map_err(|e| {
+            if e.is_connect() { UpstreamError::Connect(source_chain(&e)) } else { UpstreamError::Broken(source_chain(&e)) }
+        })?;
+        let (mut parts, body) = resp.into_parts();
+        let body = Limited::new(body, self.max_response).collect().await.map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                UpstreamError::TooLarge(self.max_response)
+            } else {
+                UpstreamError::Broken(e.to_string())
+            }
+        })?;
+        let body = decode(&mut parts.headers, body.to_bytes(), self.max_response)?;
+        Ok(Reply { status: parts.status, headers: parts.headers, body })
+    }
+}
+
+impl Upstream for HttpUpstream {
+    fn call(&self, request: Forward) -> ReplyFuture<'_> {
+        Box::pin(self.send(request))
+    }
+
+    fn base_url(&self) -> &str {
+        &self.base
+    }
+}
+
+fn tls_config_without_roots() -> Result<rustls::ClientConfig, String> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth())
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+/// Undoes a `Content-Encoding` the upstream applied although asked not to.
+fn decode(headers: &mut http::HeaderMap, body: Bytes, max: usize) -> Result<Bytes, UpstreamError> {
+    let Some(enc) = headers.get(CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase) else {
+        return Ok(body);
+    };
+    let reader: Box<dyn Read> = match enc.trim() {
+        "identity" => Box::new(&body[..]),
+        "gzip" | "x-gzip" => Box::new(flate2::read::GzDecoder::new(&body[..])),
+        "deflate" => Box::new(flate2::read::ZlibDecoder::new(&body[..])),
+        other => return Err(UpstreamError::Encoding(format!("unsupported content-encoding {other}"))),
+    };
+    let mut out = Vec::new();
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    reader.take(limit).read_to_end(&mut out).map_err(|e| UpstreamError::Encoding(e.to_string()))?;
+    if out.len() > max {
+        return Err(UpstreamError::TooLarge(max));
+    }
+    headers.remove(CONTENT_ENCODING);
+    headers.remove(CONTENT_LENGTH);
+    Ok(Bytes::from(out))
+}

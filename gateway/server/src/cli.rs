@@ -1,8 +1,9 @@
-//! The command line: `check` and `map` (the server's `serve` comes with the
-//! proxy).
+//! The command line: `serve`, `check` and `map`.
 
+mod check;
 mod diff;
 mod map;
+mod serve;
 
 use crate::mapping::{self, LoadError};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -20,10 +21,16 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate mapping files: every problem is printed as file:line:col.
+    /// Run the gateway.
+    Serve(ServeArgs),
+    /// Validate a config (with the mappings it names) or mapping files:
+    /// every problem is printed as file:line:col.
     Check {
+        /// The gateway config file.
+        #[arg(long, required_unless_present = "mappings")]
+        config: Option<PathBuf>,
         /// Mapping files, compiled together in order.
-        #[arg(long = "mapping", required = true, num_args = 1..)]
+        #[arg(long = "mapping", num_args = 1..)]
         mappings: Vec<PathBuf>,
         /// Extension schema files (RFC 7643 section 7 JSON).
         #[arg(long = "schema")]
@@ -31,6 +38,23 @@ pub enum Command {
     },
     /// Map one document offline and print the result.
     Map(MapArgs),
+}
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The gateway config file.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Listen here instead of `server.listen`.
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Serve /metrics, /healthz and /readyz here instead of `admin.listen`.
+    #[arg(long)]
+    pub admin_listen: Option<std::net::SocketAddr>,
+    /// Use this upstream for every route instead of `upstream.url`.
+    #[arg(long)]
+    pub upstream: Option<String>,
 }
 
 /// Arguments of `map`.
@@ -88,7 +112,9 @@ pub enum PresetArg {
 /// Runs a command; returns the process exit code.
 pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let result = match cli.command {
-        Command::Check { mappings, schemas } => check(&mappings, &schemas, out),
+        Command::Serve(args) => serve::run(&args, err),
+        Command::Check { config: Some(config), .. } => check::config(&config, out),
+        Command::Check { mappings, schemas, .. } => check(&mappings, &schemas, out),
         Command::Map(args) => map::run(&args, stdin, out, err),
     };
     match result {

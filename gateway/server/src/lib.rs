@@ -9,3 +9,8 @@ pub mod config;
 pub mod error;
 pub mod upstream;
 pub mod store;
+pub mod metrics;
+pub mod proxy;
+pub mod gateway;
+pub mod pipeline;
+pub mod server;

@@ -7,9 +7,9 @@ fn main() -> ExitCode {
     let cli = scim_gateway::cli::Cli::parse();
     let code = scim_gateway::cli::run(
         cli,
-        &mut std::io::stdin().lock(),
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
+        &mut std::io::stdin(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
     );
     ExitCode::from(code)
 }

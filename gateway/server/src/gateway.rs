@@ -1,0 +1,202 @@
+//! The running gateway: the config turned into routes ready to serve, each
+//! with its tokens, normalizer, compiled mapping program and upstream. Built
+//! at start and on every reload; requests only read it.
+
+use crate::auth::Tokens;
+use crate::config::{AuthSettings, BasePath, Cidr, Config, Limits, Route, UpstreamSettings, UpstreamTarget};
+use crate::mapping::{self, LoadError};
+use crate::metrics::Metrics;
+use crate::store::MemoryStore;
+use crate::upstream::{HttpUpstream, Upstream};
+use hyper_util::client::proxy::matcher::Matcher;
+use scim_core::normalize::Normalizer;
+use scim_mapper::Program;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// A route ready to serve.
+#[derive(Debug)]
+pub struct RouteRuntime {
+    pub name: String,
+    pub base_path: BasePath,
+    pub public_url: Option<String>,
+    pub tokens: Tokens,
+    pub normalizer: Normalizer,
+    pub program: Arc<Program>,
+    pub upstream: Arc<dyn Upstream>,
+    pub etag_retries: u32,
+    /// A short digest of the mapping files, logged with each request.
+    pub mapping_version: String,
+}
+
+/// Everything a request needs, swapped whole on reload.
+#[derive(Debug)]
+pub struct Gateway {
+    /// Longest base path first.
+    pub routes: Vec<RouteRuntime>,
+    pub limits: Limits,
+    pub trusted_proxies: Vec<Cidr>,
+    pub redact_pii: bool,
+    pub metrics: Arc<Metrics>,
+}
+
+/// What survives reloads: embedded stores (their data) and the environment.
+pub struct BuildContext {
+    pub metrics: Arc<Metrics>,
+    stores: Mutex<HashMap<String, Arc<MemoryStore>>>,
+    env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    proxies: Box<dyn Fn() -> Matcher + Send + Sync>,
+}
+
+impl std::fmt::Debug for BuildContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildContext").finish_non_exhaustive()
+    }
+}
+
+impl BuildContext {
+    /// Reads secrets from the process environment and proxies from
+    /// `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`.
+    pub fn from_env(metrics: Arc<Metrics>) -> Self {
+        Self::new(metrics, |k| std::env::var(k).ok(), Matcher::from_env)
+    }
+
+    /// With an explicit environment and proxy matcher (tests).
+    pub fn new(
+        metrics: Arc<Metrics>,
+        env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+        proxies: impl Fn() -> Matcher + Send + Sync + 'static,
+    ) -> Self {
+        Self { metrics, stores: Mutex::new(HashMap::new()), env: Box::new(env), proxies: Box::new(proxies) }
+    }
+
+    fn store(&self, route: &str, program: &Program) -> Arc<MemoryStore> {
+        let Ok(mut stores) = self.stores.lock() else {
+            return Arc::new(MemoryStore::new(program.registry().clone()));
+        };
+        stores.entry(route.to_owned()).or_insert_with(|| Arc::new(MemoryStore::new(program.registry().clone()))).clone()
+    }
+}
+
+impl Gateway {
+    /// Builds the gateway; every problem is returned, not just the first.
+    pub fn build(config: &Config, ctx: &BuildContext) -> Result<Self, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut routes = Vec::new();
+        for route in &config.routes {
+            match build_route(route, ctx) {
+                Ok(r) => routes.push(r),
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        routes.sort_by_key(|r| std::cmp::Reverse(r.base_path.as_str().len()));
+        Ok(Self {
+            routes,
+            limits: config.limits,
+            trusted_proxies: config.trusted_proxies.clone(),
+            redact_pii: config.log.redact_pii,
+            metrics: ctx.metrics.clone(),
+        })
+    }
+
+    /// The route serving `path` and the rest of the path after its base.
+    pub fn route_for<'p>(&self, path: &'p str) -> Option<(&RouteRuntime, &'p str)> {
+        self.routes
+            .iter()
+            .find_map(|r| crate::proxy::paths::strip_base(path, r.base_path.as_str()).map(|rest| (r, rest)))
+    }
+}
+
+fn build_route(route: &Route, ctx: &BuildContext) -> Result<RouteRuntime, Vec<String>> {
+    let at = |e: String| format!("route `{}`: {e}", route.name);
+    let tokens = tokens(&route.auth, ctx).map_err(|e| vec![at(e)]);
+    let program = program(route).map_err(|e| e.into_iter().map(at).collect::<Vec<_>>());
+    let (tokens, (program, mapping_version)) = match (tokens, program) {
+        (Ok(t), Ok(p)) => (t, p),
+        (t, p) => return Err(t.err().into_iter().flatten().chain(p.err().into_iter().flatten()).collect()),
+    };
+    let program = Arc::new(program);
+    let upstream = upstream(&route.name, &route.upstream, &program, ctx).map_err(|e| vec![at(e)])?;
+    Ok(RouteRuntime {
+        name: route.name.clone(),
+        base_path: route.base_path.clone(),
+        public_url: route.public_url.clone(),
+        tokens,
+        normalizer: Normalizer::new(route.mapping.preset),
+        program,
+        upstream,
+        etag_retries: route.upstream.etag_retries,
+        mapping_version,
+    })
+}
+
+fn tokens(auth: &AuthSettings, ctx: &BuildContext) -> Result<Tokens, String> {
+    let mut all = Tokens::default();
+    if let Some(var) = &auth.tokens_env {
+        let value = (ctx.env)(var).ok_or_else(|| format!("environment variable {var} (inbound tokens) is not set"))?;
+        all.extend(Tokens::parse(value.split(',')).map_err(|e| format!("{var}: {e}"))?);
+    }
+    if let Some(file) = &auth.tokens_file {
+        let text = mapping::read_bounded(file).map_err(|e| e.to_string())?;
+        all.extend(Tokens::parse(text.lines()).map_err(|e| format!("{}: {e}", file.display()))?);
+    }
+    if all.is_empty() {
+        return Err("no inbound tokens".into());
+    }
+    Ok(all)
+}
+
+/// Compiles a route's mappings; returns the program and a short digest.
+pub fn program(route: &Route) -> Result<(Program, String), Vec<String>> {
+    let files = &route.mapping.files;
+    let registry = mapping::registry(&route.mapping.schemas).map_err(|e| vec![e.to_string()])?;
+    let mut digest = Sha256::new();
+    for f in files {
+        digest.update(mapping::read_bounded(f).map_err(|e| vec![e.to_string()])?.as_bytes());
+    }
+    let version: String = digest.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
+    if files.is_empty() {
+        return Ok((Program::identity(registry), "identity".into()));
+    }
+    match mapping::load(files, registry) {
+        Ok(compiled) => Ok((compiled.program, version)),
+        Err(LoadError::Diagnostics(d)) => Err(d.iter().map(ToString::to_string).collect()),
+        Err(e) => Err(vec![e.to_string()]),
+    }
+}
+
+fn upstream(name: &str, u: &UpstreamSettings, program: &Program, ctx: &BuildContext) -> Result<Arc<dyn Upstream>, String> {
+    match &u.target {
+        UpstreamTarget::Memory => Ok(ctx.store(name, program)),
+        UpstreamTarget::Http(uri) => {
+            let token = upstream_token(u, ctx)?;
+            let client = HttpUpstream::new(u, uri, token.as_deref(), (ctx.proxies)())?;
+            Ok(Arc::new(client))
+        }
+    }
+}
+
+fn upstream_token(u: &UpstreamSettings, ctx: &BuildContext) -> Result<Option<String>, String> {
+    if let Some(var) = &u.token_env {
+        let t = (ctx.env)(var).ok_or_else(|| format!("environment variable {var} (upstream token) is not set"))?;
+        return Ok(Some(t.trim().to_owned()));
+    }
+    if let Some(file) = &u.token_file {
+        return Ok(Some(read_secret(file)?));
+    }
+    Ok(None)
+}
+
+fn read_secret(file: &Path) -> Result<String, String> {
+    let text = mapping::read_bounded(file).map_err(|e| e.to_string())?;
+    let token = text.trim().to_owned();
+    if token.is_empty() {
+        return Err(format!("{}: the upstream token file is empty", file.display()));
+    }
+    Ok(token)
+}

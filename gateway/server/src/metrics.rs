@@ -1,0 +1,188 @@
+//! The gateway's Prometheus metrics: one struct, registered once. Labels are
+//! bounded sets: route names from the config, resource kinds, methods,
+//! status codes, fixed kinds. Never user ids, emails, paths or error text.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Every metric the gateway exports.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    pub requests: IntCounterVec,
+    pub request_duration: HistogramVec,
+    pub upstream_duration: HistogramVec,
+    pub upstream_up: IntGaugeVec,
+    pub auth_failures: IntCounterVec,
+    pub mapping_errors: IntCounterVec,
+    pub rules_applied: IntCounterVec,
+    pub normalizations: IntCounterVec,
+    pub config_reloads: IntCounterVec,
+    pub deprovision_dropped: IntCounterVec,
+    pub etag_retries: IntCounterVec,
+    pub in_flight: IntGauge,
+    pub build_info: IntGaugeVec,
+}
+
+const LATENCY_BUCKETS: [f64; 14] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+fn counter(name: &str, help: &str, labels: &[&str]) -> Result<IntCounterVec, prometheus::Error> {
+    IntCounterVec::new(Opts::new(name, help), labels)
+}
+
+fn histogram(name: &str, help: &str, labels: &[&str]) -> Result<HistogramVec, prometheus::Error> {
+    HistogramVec::new(HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()), labels)
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them with `registry`.
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let m = Self {
+            requests: counter(
+                "scim_gateway_requests_total",
+                "Requests answered, by route, resource kind, method and status code.",
+                &["route", "resource", "method", "status"],
+            )?,
+            request_duration: histogram(
+                "scim_gateway_request_duration_seconds",
+                "Time from request to response, upstream included.",
+                &["route", "resource", "method"],
+            )?,
+            upstream_duration: histogram(
+                "scim_gateway_upstream_request_duration_seconds",
+                "Time of each upstream exchange.",
+                &["route", "method"],
+            )?,
+            upstream_up: IntGaugeVec::new(
+                Opts::new("scim_gateway_upstream_up", "1 when the last upstream exchange got an answer, else 0."),
+                &["route"],
+            )?,
+            auth_failures: counter(
+                "scim_gateway_auth_failures_total",
+                "Requests refused for a missing or invalid token.",
+                &["route"],
+            )?,
+            mapping_errors: counter(
+                "scim_gateway_mapping_errors_total",
+                "Mapping rules that failed, by direction.",
+                &["route", "resource", "direction"],
+            )?,
+            rules_applied: counter(
+                "scim_gateway_mapping_rules_applied_total",
+                "Mapping rules that produced a value.",
+                &["route", "resource", "direction"],
+            )?,
+            normalizations: counter(
+                "scim_gateway_normalizations_total",
+                "IdP quirks normalized, by kind.",
+                &["kind"],
+            )?,
+            config_reloads: counter("scim_gateway_config_reloads_total", "Config reloads by outcome.", &["outcome"])?,
+            deprovision_dropped: counter(
+                "scim_gateway_deprovision_failed_targets_total",
+                "Targets left out of a deprovisioning request because their rule failed.",
+                &["route", "resource"],
+            )?,
+            etag_retries: counter(
+                "scim_gateway_etag_retries_total",
+                "Writes re-read and retried after a 412 from the upstream.",
+                &["route"],
+            )?,
+            in_flight: IntGauge::new("scim_gateway_requests_in_flight", "Requests being handled.")?,
+            build_info: IntGaugeVec::new(
+                Opts::new("scim_gateway_build_info", "Always 1; the labels tell the build."),
+                &["version"],
+            )?,
+        };
+        m.register_all(registry)?;
+        m.build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        Ok(m)
+    }
+
+    fn register_all(&self, r: &Registry) -> Result<(), prometheus::Error> {
+        for c in [
+            &self.requests,
+            &self.auth_failures,
+            &self.mapping_errors,
+            &self.rules_applied,
+            &self.normalizations,
+            &self.config_reloads,
+            &self.deprovision_dropped,
+            &self.etag_retries,
+        ] {
+            r.register(Box::new(c.clone()))?;
+        }
+        r.register(Box::new(self.request_duration.clone()))?;
+        r.register(Box::new(self.upstream_duration.clone()))?;
+        r.register(Box::new(self.upstream_up.clone()))?;
+        r.register(Box::new(self.in_flight.clone()))?;
+        r.register(Box::new(self.build_info.clone()))?;
+        Ok(())
+    }
+}
+
+/// A bounded label for an HTTP status code.
+pub fn status_label(code: u16) -> &'static str {
+    const CODES: [(u16, &str); 22] = [
+        (200, "200"), (201, "201"), (204, "204"), (304, "304"), (400, "400"), (401, "401"), (403, "403"),
+        (404, "404"), (405, "405"), (409, "409"), (412, "412"), (413, "413"), (415, "415"), (429, "429"),
+        (500, "500"), (501, "501"), (502, "502"), (503, "503"), (504, "504"), (507, "507"), (422, "422"),
+        (406, "406"),
+    ];
+    CODES.iter().find(|(c, _)| *c == code).map_or(
+        match code {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        },
+        |(_, l)| l,
+    )
+}
+
+/// A bounded label for a method.
+pub fn method_label(m: &http::Method) -> &'static str {
+    match *m {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::PATCH => "PATCH",
+        http::Method::DELETE => "DELETE",
+        http::Method::HEAD => "HEAD",
+        http::Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The text exposition of `registry`.
+pub fn render(registry: &Registry) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = TextEncoder::new().encode(&registry.gather(), &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registers_every_metric_once_with_build_info() {
+        let r = Registry::new();
+        let m = Metrics::register(&r).unwrap();
+        m.requests.with_label_values(&["default", "User", "GET", "200"]).inc();
+        let text = String::from_utf8(render(&r)).unwrap();
+        assert!(text.contains("scim_gateway_build_info{version=\""), "{text}");
+        assert!(text.contains("scim_gateway_requests_total{method=\"GET\",resource=\"User\",route=\"default\",status=\"200\"} 1"));
+        assert!(Metrics::register(&r).is_err(), "a second registration must fail");
+    }
+
+    #[test]
+    fn labels_stay_bounded() {
+        assert_eq!(status_label(201), "201");
+        assert_eq!(status_label(418), "4xx");
+        assert_eq!(status_label(599), "5xx");
+        assert_eq!(method_label(&http::Method::from_bytes(b"PROPFIND").unwrap()), "other");
+    }
+}

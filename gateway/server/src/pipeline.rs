@@ -1,0 +1,371 @@
+//! The request pipeline. This file is the only one that knows the order of
+//! the phases; each phase lives elsewhere and knows nothing of the others.
+//!
+//! 1. **Route**: the longest base path that prefixes the request path.
+//! 2. **Authenticate**: a valid inbound bearer token, or 401.
+//! 3. **Path**: the rest of the path checked (no escape from the upstream
+//!    base) and classified (resource, search, bulk, discovery, other).
+//! 4. **Body**: read with a size bound; uncompressed JSON object only.
+//! 5. **Normalize**: the route's IdP preset fixes the IdP's quirks.
+//! 6. **Map the request**: rules turn the body, PATCH operations or query
+//!    into the backend's terms. A PATCH that needs the current resource gets
+//!    it from the upstream first (written back with If-Match, re-read and
+//!    retried on 412); a PATCH that maps to nothing is answered with 204.
+//! 7. **Forward**: to the upstream.
+//! 8. **Map the response**: resources and ListResponses back to the IdP's
+//!    terms, non-SCIM errors wrapped, upstream URLs rewritten.
+//! 9. **Respond**: SCIM media type, request id, metrics and one log line.
+
+mod bulk;
+mod exchange;
+mod query;
+
+use crate::error::GatewayError;
+use crate::gateway::{Gateway, RouteRuntime};
+use crate::metrics::{method_label, status_label};
+use crate::proxy::endpoint::Endpoint;
+use crate::proxy::{body, headers, paths};
+use bytes::Bytes;
+use exchange::{Answer, Current, Exchange, Shape};
+use http::header::{AUTHORIZATION, HOST, HeaderValue, WWW_AUTHENTICATE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use scim_core::patch::PatchOp;
+use scim_mapper::{Direction, MapOptions, Operation, PatchOutcome};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// The connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub struct Conn {
+    pub peer: SocketAddr,
+    pub tls: bool,
+}
+
+/// What the log line and metrics say about a request.
+#[derive(Debug, Default)]
+struct Seen {
+    route: Option<String>,
+    token: Option<String>,
+    resource: &'static str,
+    id: Option<String>,
+    mapping_version: Option<String>,
+}
+
+/// Handles one request from an IdP; never fails, never panics on input.
+pub async fn handle<B>(gw: &Gateway, conn: Conn, req: Request<B>) -> Response<Full<Bytes>>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let started = Instant::now();
+    let request_id = headers::request_id(req.headers());
+    let method = req.method().clone();
+    let mut seen = Seen { resource: "Other", ..Seen::default() };
+    let result = tokio::time::timeout(gw.limits.request_timeout, run(gw, conn, req, &request_id, &mut seen))
+        .await
+        .unwrap_or(Err(GatewayError::RequestTimeout));
+    let answer = result.unwrap_or_else(|e| error_answer(&e));
+    let response = respond(answer, &request_id);
+    record(gw, &seen, &method, response.status(), started, &request_id);
+    response
+}
+
+async fn run<B>(gw: &Gateway, conn: Conn, req: Request<B>, rid: &HeaderValue, seen: &mut Seen) -> Result<Answer, GatewayError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let (parts, body) = req.into_parts();
+    // 1. Route.
+    let (route, rest) = gw.route_for(parts.uri.path()).ok_or(GatewayError::NoRoute)?;
+    seen.route = Some(route.name.clone());
+    seen.mapping_version = Some(route.mapping_version.clone());
+    // 2. Authenticate.
+    let presented = parts.headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);
+    let Some(token) = route.tokens.check(presented) else {
+        gw.metrics.auth_failures.with_label_values(&[route.name.as_str()]).inc();
+        return Err(GatewayError::Unauthorized);
+    };
+    seen.token = Some(token.to_owned());
+    // 3. Path.
+    let path = paths::safe_rest(rest)?;
+    let endpoint = Endpoint::classify(&path);
+    seen.resource = endpoint.label();
+    if let Endpoint::Resource { id, .. } = &endpoint {
+        seen.id.clone_from(id);
+    }
+    // 4. Body.
+    let raw = body::read(body, gw.limits.max_body_bytes).await?;
+    let doc = match raw.is_empty() {
+        true => None,
+        false => {
+            body::check_headers(&parts.headers)?;
+            Some(body::parse_object(&raw, gw.limits.max_json_depth)?)
+        }
+    };
+    let x = exchange(gw, route, conn, &parts, path, rid.clone());
+    // 5 to 8, by endpoint.
+    dispatch(&x, &endpoint, &parts.method, doc, raw).await
+}
+
+async fn dispatch(x: &Exchange<'_>, endpoint: &Endpoint, method: &Method, doc: Option<Value>, raw: Bytes) -> Result<Answer, GatewayError> {
+    match (endpoint, method, doc) {
+        (Endpoint::Resource { resource_type: rt, id: None }, &Method::GET, _) => list(x, rt).await,
+        (Endpoint::Resource { resource_type: rt, id: None }, &Method::POST, Some(doc)) => create(x, rt, doc).await,
+        (Endpoint::Resource { resource_type: rt, id: Some(_) }, &Method::GET, _) => {
+            let reply = x.forward(Method::GET, &x.path, x.query.as_deref(), None, None).await?;
+            x.map_reply(reply, Shape::Resource(rt), false)
+        }
+        (Endpoint::Resource { resource_type: rt, id: Some(_) }, &Method::PUT, Some(doc)) => replace(x, rt, doc).await,
+        (Endpoint::Resource { resource_type: rt, id: Some(_) }, &Method::PATCH, Some(doc)) => patch(x, rt, doc).await,
+        (Endpoint::Resource { resource_type: rt, .. }, &Method::DELETE, _) => {
+            let reply = x.forward(Method::DELETE, &x.path, x.query.as_deref(), None, None).await?;
+            x.map_reply(reply, Shape::Resource(rt), false)
+        }
+        (Endpoint::Resource { .. }, &Method::POST | &Method::PUT | &Method::PATCH, None) => {
+            Err(GatewayError::BadJson("this request needs a JSON body".into()))
+        }
+        (Endpoint::Search { resource_type }, &Method::POST, Some(doc)) => search(x, *resource_type, doc).await,
+        (Endpoint::Bulk, &Method::POST, Some(doc)) => bulk::run(x, doc).await,
+        (Endpoint::Me, _, _) => {
+            let reply = x.forward_raw(method.clone(), raw).await?;
+            x.map_reply(reply, Shape::Resource("User"), false)
+        }
+        _ => {
+            let reply = x.forward_raw(method.clone(), raw).await?;
+            x.map_reply(reply, Shape::Opaque, false)
+        }
+    }
+}
+
+/// GET on a collection: filter normalized (5) and rewritten (6), forwarded
+/// (7), the list mapped back (8).
+async fn list(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError> {
+    let original = query::pairs(x.query.as_deref().unwrap_or(""));
+    let get = |k: &str| original.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let (rewritten, normalized) = query::rewrite(x.route, rt, get)?;
+    x.count_normalized(&normalized);
+    let q = query::rebuild(&original, &rewritten);
+    let reply = x.forward(Method::GET, &x.path, q.as_deref(), None, None).await?;
+    x.map_reply(reply, Shape::Resource(rt), true)
+}
+
+/// POST /.search: the same as a list, with the parameters in the body.
+async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Result<Answer, GatewayError> {
+    let Some(rt) = rt.or_else(|| root_search_type(x, &doc)) else {
+        let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&doc), None).await?;
+        return x.map_reply(reply, Shape::AnyList, true);
+    };
+    let (rewritten, normalized) = query::rewrite(x.route, rt, |k| query::search_param(&doc, k))?;
+    x.count_normalized(&normalized);
+    let body = query::rebuild_search(doc, &rewritten);
+    let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&body), None).await?;
+    x.map_reply(reply, Shape::Resource(rt), true)
+}
+
+/// A root search without a filter has no type; with one, Users is assumed
+/// only when the route maps Users alone.
+fn root_search_type(x: &Exchange<'_>, doc: &Value) -> Option<&'static str> {
+    let program = &x.route.program;
+    let groups = program.rule_count("Group", Direction::Request) + program.rule_count("Group", Direction::Response);
+    (doc.get("filter").is_some() && groups == 0).then_some("User")
+}
+
+/// POST: normalize (5), map (6), forward (7), map back (8).
+async fn create(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Answer, GatewayError> {
+    normalize_resource(x, rt, &mut doc)?;
+    let (mapped, report) = x.route.program.map_resource(rt, Operation::Create, doc, None, MapOptions::default())?;
+    x.count(rt, Direction::Request, &report, 1, false);
+    let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
+    x.map_reply(reply, Shape::Resource(rt), false)
+}
+
+/// PUT: normalize (5); when rules carry values over, read the current
+/// resource; map (6); forward with If-Match (7), re-reading on 412; map
+/// back (8).
+async fn replace(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Answer, GatewayError> {
+    normalize_resource(x, rt, &mut doc)?;
+    let deprovision = doc.get("active") == Some(&Value::Bool(false));
+    let program = &x.route.program;
+    if !program.replace_needs_current(rt) {
+        let (mapped, report) = program.map_resource(rt, Operation::Replace, doc, None, MapOptions::default())?;
+        x.count(rt, Direction::Request, &report, 1, deprovision);
+        let reply = x.forward(Method::PUT, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
+        return x.map_reply(reply, Shape::Resource(rt), false);
+    }
+    for attempt in 0..=x.route.etag_retries {
+        let (current, etag) = match x.read_current(&x.path).await? {
+            Current::Found(c, e) => (c, e),
+            Current::Answer(reply) => return x.map_reply(reply, Shape::Resource(rt), false),
+        };
+        let (mapped, report) = program.map_resource(rt, Operation::Replace, doc.clone(), Some(&current), MapOptions::default())?;
+        x.count(rt, Direction::Request, &report, 1, deprovision);
+        let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
+        let reply = x.forward(Method::PUT, &x.path, x.query.as_deref(), Some(&mapped), if_match).await?;
+        if !retry_412(x, &reply, if_match.is_some(), attempt) {
+            return x.map_reply(reply, Shape::Resource(rt), false);
+        }
+    }
+    Err(GatewayError::Conflict(x.route.etag_retries + 1))
+}
+
+/// PATCH: normalize (5); map the operations (6), reading the current
+/// resource when the rules need it; forward (7) or answer 204 when nothing
+/// is left; map back (8).
+async fn patch(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Answer, GatewayError> {
+    let registry = x.route.program.registry();
+    let schema = registry.resource(rt).ok_or_else(|| GatewayError::BadPath(format!("unknown resource type {rt}")))?;
+    x.count_normalized(&x.route.normalizer.patch(&mut doc, &schema));
+    let ops = PatchOp::from_json(&doc)?;
+    let deprovision = deactivates(&ops);
+    let program = &x.route.program;
+    let (outcome, report) = program.map_patch(rt, &ops, None, MapOptions::default())?;
+    x.count(rt, Direction::Request, &report, 1, deprovision);
+    match outcome {
+        PatchOutcome::Ops(mapped) => {
+            let reply = x.forward(Method::PATCH, &x.path, x.query.as_deref(), Some(&mapped.to_json()), None).await?;
+            x.map_reply(reply, Shape::Resource(rt), false)
+        }
+        PatchOutcome::Empty => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
+        PatchOutcome::NeedsCurrent(_) => patch_with_current(x, rt, &ops, deprovision).await,
+    }
+}
+
+async fn patch_with_current(x: &Exchange<'_>, rt: &'static str, ops: &PatchOp, deprovision: bool) -> Result<Answer, GatewayError> {
+    for attempt in 0..=x.route.etag_retries {
+        let (current, etag) = match x.read_current(&x.path).await? {
+            Current::Found(c, e) => (c, e),
+            Current::Answer(reply) => return x.map_reply(reply, Shape::Resource(rt), false),
+        };
+        let (outcome, report) = x.route.program.map_patch(rt, ops, Some(&current), MapOptions::default())?;
+        x.count(rt, Direction::Request, &report, 1, deprovision);
+        let mapped = match outcome {
+            PatchOutcome::Ops(mapped) => mapped,
+            PatchOutcome::Empty => return Ok(Answer::own(StatusCode::NO_CONTENT, None)),
+            PatchOutcome::NeedsCurrent(missing) => {
+                let detail = format!("the PATCH cannot be mapped: {} cannot be recovered", missing.join(", "));
+                return Err(GatewayError::Scim(scim_core::ScimError::invalid_value(detail)));
+            }
+        };
+        let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
+        let reply = x.forward(Method::PATCH, &x.path, x.query.as_deref(), Some(&mapped.to_json()), if_match).await?;
+        if !retry_412(x, &reply, if_match.is_some(), attempt) {
+            return x.map_reply(reply, Shape::Resource(rt), false);
+        }
+    }
+    Err(GatewayError::Conflict(x.route.etag_retries + 1))
+}
+
+fn retry_412(x: &Exchange<'_>, reply: &crate::upstream::Reply, sent_if_match: bool, attempt: u32) -> bool {
+    let retry = sent_if_match && reply.status == StatusCode::PRECONDITION_FAILED && attempt < x.route.etag_retries;
+    if retry {
+        x.gw.metrics.etag_retries.with_label_values(&[x.route.name.as_str()]).inc();
+    }
+    retry
+}
+
+fn deactivates(ops: &PatchOp) -> bool {
+    ops.operations.iter().any(|op| {
+        let path = op.path.as_ref().map(ToString::to_string).unwrap_or_default();
+        match &op.value {
+            Some(Value::Bool(false)) => path.eq_ignore_ascii_case("active"),
+            Some(Value::Object(m)) if path.is_empty() => m.iter().any(|(k, v)| k.eq_ignore_ascii_case("active") && v == &Value::Bool(false)),
+            _ => false,
+        }
+    })
+}
+
+fn normalize_resource(x: &Exchange<'_>, rt: &str, doc: &mut Value) -> Result<(), GatewayError> {
+    let registry = x.route.program.registry();
+    let schema = registry.resource(rt).ok_or_else(|| GatewayError::BadPath(format!("unknown resource type {rt}")))?;
+    x.count_normalized(&x.route.normalizer.resource(doc, &schema));
+    Ok(())
+}
+
+fn exchange<'a>(
+    gw: &'a Gateway,
+    route: &'a RouteRuntime,
+    conn: Conn,
+    parts: &'a http::request::Parts,
+    path: String,
+    request_id: HeaderValue,
+) -> Exchange<'a> {
+    let trusted = gw.trusted_proxies.iter().any(|c| c.contains(conn.peer.ip()));
+    let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
+    let proto = match (trusted, header("x-forwarded-proto")) {
+        (true, Some(p)) if p.eq_ignore_ascii_case("https") => "https",
+        (true, Some(p)) if p.eq_ignore_ascii_case("http") => "http",
+        _ if conn.tls => "https",
+        _ => "http",
+    };
+    let forwarded_for = match (trusted, header("x-forwarded-for")) {
+        (true, Some(chain)) => format!("{chain}, {}", conn.peer.ip()),
+        _ => conn.peer.ip().to_string(),
+    };
+    let public_base = route.public_url.clone().unwrap_or_else(|| {
+        let host = (if trusted { header("x-forwarded-host") } else { None })
+            .or_else(|| parts.headers.get(HOST).and_then(|v| v.to_str().ok()))
+            .or_else(|| parts.uri.authority().map(http::uri::Authority::as_str))
+            .filter(|h| h.parse::<http::uri::Authority>().is_ok())
+            .unwrap_or("localhost");
+        format!("{proto}://{host}{}", route.base_path.as_str())
+    });
+    Exchange {
+        gw,
+        route,
+        headers: &parts.headers,
+        path,
+        query: parts.uri.query().map(str::to_owned),
+        request_id,
+        forwarded_for,
+        proto,
+        public_base,
+    }
+}
+
+fn error_answer(e: &GatewayError) -> Answer {
+    let mut a = Answer::own(e.status(), Some(e.body()));
+    if matches!(e, GatewayError::Unauthorized) {
+        a.headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scim-gateway\""));
+    }
+    if matches!(e, GatewayError::Overloaded | GatewayError::ShuttingDown) {
+        a.headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    a
+}
+
+fn respond(a: Answer, rid: &HeaderValue) -> Response<Full<Bytes>> {
+    let body = a.body.as_ref().and_then(|v| serde_json::to_vec(v).ok()).map(Bytes::from);
+    let headers = headers::downstream_response(&a.headers, rid, body.is_some());
+    let mut resp = Response::new(Full::new(body.unwrap_or_default()));
+    *resp.status_mut() = a.status;
+    *resp.headers_mut() = headers;
+    resp
+}
+
+/// An error answer outside a route's pipeline (overload, shutdown).
+pub fn reject(e: &GatewayError) -> Response<Full<Bytes>> {
+    respond(error_answer(e), &headers::request_id(&http::HeaderMap::new()))
+}
+
+fn record(gw: &Gateway, seen: &Seen, method: &Method, status: StatusCode, started: Instant, rid: &HeaderValue) {
+    let elapsed = started.elapsed();
+    let route = seen.route.as_deref().unwrap_or("none");
+    let m = method_label(method);
+    gw.metrics.requests.with_label_values(&[route, seen.resource, m, status_label(status.as_u16())]).inc();
+    gw.metrics.request_duration.with_label_values(&[route, seen.resource, m]).observe(elapsed.as_secs_f64());
+    tracing::info!(
+        request_id = rid.to_str().unwrap_or("-"),
+        route,
+        token = seen.token.as_deref().unwrap_or("-"),
+        method = m,
+        resource = seen.resource,
+        resource_id = seen.id.as_deref().unwrap_or("-"),
+        status = status.as_u16(),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        mapping_version = seen.mapping_version.as_deref().unwrap_or("-"),
+        "request"
+    );
+}

@@ -1,0 +1,128 @@
+//! `/Bulk`: each operation's data is normalized and mapped like the single
+//! request it stands for. Operations the gateway answers itself (a mapping
+//! error, a PATCH that maps to nothing, an operation whose rules need the
+//! current resource, which a bulk request never reads) are taken out; the
+//! rest go upstream in one request, and the answers are merged back in the
+//! IdP's order.
+
+use super::exchange::{Answer, Exchange, Shape};
+use crate::error::GatewayError;
+use crate::proxy::{endpoint, paths, rewrite};
+use http::{Method, StatusCode};
+use scim_core::patch::PatchOp;
+use scim_mapper::{Direction, MapOptions, Operation, PatchOutcome};
+use serde_json::{Map, Value, json};
+
+const BULK_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
+/// Most operations in one bulk request.
+const MAX_OPERATIONS: usize = 1000;
+
+/// What becomes of one operation.
+enum Step {
+    Forward(Value),
+    Answer(Value),
+}
+
+pub(super) async fn run(x: &Exchange<'_>, mut doc: Value) -> Result<Answer, GatewayError> {
+    let Some(ops) = doc.get_mut("Operations").and_then(Value::as_array_mut).map(std::mem::take) else {
+        return Err(GatewayError::BadJson("a BulkRequest needs an Operations array".into()));
+    };
+    if ops.len() > MAX_OPERATIONS {
+        let e = scim_core::ScimError::too_many(format!("at most {MAX_OPERATIONS} operations per bulk request"));
+        return Err(GatewayError::Scim(e));
+    }
+    let steps: Vec<Step> = ops.into_iter().map(|op| step(x, op)).collect();
+    let forwarded: Vec<Value> = steps.iter().filter_map(|s| if let Step::Forward(v) = s { Some(v.clone()) } else { None }).collect();
+    let mut answers = Vec::new();
+    if !forwarded.is_empty() {
+        if let Some(map) = doc.as_object_mut() {
+            map.insert("Operations".into(), Value::Array(forwarded));
+        }
+        let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&doc), None).await?;
+        let answer = x.map_reply(reply, Shape::Opaque, false)?;
+        if answer.status != StatusCode::OK {
+            return Ok(answer);
+        }
+        answers = answer.body.and_then(|mut b| b.get_mut("Operations").map(Value::take)).and_then(|v| match v {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }).unwrap_or_default();
+    }
+    let mut upstream = answers.into_iter();
+    let merged: Vec<Value> = steps
+        .into_iter()
+        .map(|s| match s {
+            Step::Answer(v) => v,
+            Step::Forward(op) => upstream.next().unwrap_or_else(|| failed(&op, 502, None, "the upstream gave no answer for this operation")),
+        })
+        .collect();
+    let body = json!({"schemas": [BULK_RESPONSE_URN], "Operations": merged});
+    Ok(Answer::own(StatusCode::OK, Some(body)))
+}
+
+fn step(x: &Exchange<'_>, mut op: Value) -> Step {
+    match map_op(x, &mut op) {
+        Ok(Some(answer)) => Step::Answer(answer),
+        Ok(None) => Step::Forward(op),
+        Err(e) => Step::Answer(failed(&op, e.status().as_u16(), Some(e.body()), "")),
+    }
+}
+
+/// Maps one operation in place; `Some` when the gateway answers it itself.
+fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, GatewayError> {
+    let method = op.get("method").and_then(Value::as_str).unwrap_or("").to_ascii_uppercase();
+    let path = op.get("path").and_then(Value::as_str).unwrap_or("").to_owned();
+    let checked = paths::safe_rest(&path)?;
+    let rt = checked.split('/').nth(1).and_then(endpoint::resource_type);
+    let (Some(rt), Some(data)) = (rt, op.get_mut("data")) else { return Ok(None) };
+    let program = &x.route.program;
+    let schema = program.registry().resource(rt).ok_or(GatewayError::NoRoute)?;
+    let needs_current = || GatewayError::Scim(scim_core::ScimError::invalid_value(
+        "this operation's rules need the current resource, which a bulk request does not read; send it on its own",
+    ));
+    match method.as_str() {
+        "POST" | "PUT" => {
+            x.count_normalized(&x.route.normalizer.resource(data, &schema));
+            let operation = if method == "POST" { Operation::Create } else { Operation::Replace };
+            if operation == Operation::Replace && program.replace_needs_current(rt) {
+                return Err(needs_current());
+            }
+            let (mapped, report) = program.map_resource(rt, operation, data.take(), None, MapOptions::default())?;
+            x.count(rt, Direction::Request, &report, 1, false);
+            *data = mapped;
+            Ok(None)
+        }
+        "PATCH" => {
+            x.count_normalized(&x.route.normalizer.patch(data, &schema));
+            let ops = PatchOp::from_json(data)?;
+            let (outcome, report) = program.map_patch(rt, &ops, None, MapOptions::default())?;
+            x.count(rt, Direction::Request, &report, 1, false);
+            match outcome {
+                PatchOutcome::Ops(mapped) => {
+                    *data = mapped.to_json();
+                    Ok(None)
+                }
+                PatchOutcome::Empty => Ok(Some(failed(op, 204, None, ""))),
+                PatchOutcome::NeedsCurrent(_) => Err(needs_current()),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// An operation answer the gateway makes (RFC 7644 section 3.7.3).
+fn failed(op: &Value, status: u16, body: Option<Value>, detail: &str) -> Value {
+    let mut out = Map::new();
+    for k in ["method", "bulkId", "version", "path"] {
+        if let Some(v) = op.get(k) {
+            out.insert(k.to_owned(), v.clone());
+        }
+    }
+    out.insert("status".into(), Value::String(status.to_string()));
+    let body = body.or_else(|| (!detail.is_empty()).then(|| scim_core::error_body(status, None, detail)));
+    if let Some(b) = body {
+        out.insert("response".into(), b);
+    }
+    let _ = rewrite::is_scim_error;
+    Value::Object(out)
+}

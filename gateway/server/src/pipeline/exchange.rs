@@ -1,0 +1,220 @@
+//! The single steps the pipeline strings together for one request: forward
+//! to the upstream, read the current resource, map an upstream answer back,
+//! and count what mapping and normalization did.
+
+use crate::error::GatewayError;
+use crate::gateway::{Gateway, RouteRuntime};
+use crate::metrics::method_label;
+use crate::proxy::{headers, rewrite};
+use crate::upstream::{Forward, Reply, UpstreamError};
+use bytes::Bytes;
+use http::header::{ETAG, HeaderValue, IF_MATCH, LOCATION};
+use http::{HeaderMap, Method, StatusCode};
+use scim_mapper::{MapOptions, Operation, Report};
+use serde_json::{Value, json};
+use std::time::Instant;
+
+const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// What goes back to the IdP (headers not yet cleaned).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Option<Value>,
+}
+
+impl Answer {
+    /// An answer the gateway makes itself.
+    pub fn own(status: StatusCode, body: Option<Value>) -> Self {
+        Self { status, headers: HeaderMap::new(), body }
+    }
+}
+
+/// What the upstream answer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A resource of this type (or a ListResponse of them).
+    Resource(&'static str),
+    /// A list of any type: mapped by each resource's schemas.
+    AnyList,
+    /// Passed through (discovery, bulk, others); only URLs are rewritten.
+    Opaque,
+}
+
+/// One request in flight.
+pub struct Exchange<'a> {
+    pub gw: &'a Gateway,
+    pub route: &'a RouteRuntime,
+    pub headers: &'a HeaderMap,
+    pub path: String,
+    pub query: Option<String>,
+    pub request_id: HeaderValue,
+    pub forwarded_for: String,
+    pub proto: &'static str,
+    pub public_base: String,
+}
+
+/// The current resource, or the upstream's answer when there is none.
+pub enum Current {
+    Found(Value, Option<HeaderValue>),
+    Answer(Reply),
+}
+
+impl Exchange<'_> {
+    /// Sends a request upstream; `body` is serialized when present.
+    pub async fn forward(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<&str>,
+        body: Option<&Value>,
+        if_match: Option<&HeaderValue>,
+    ) -> Result<Reply, GatewayError> {
+        let mut h = headers::upstream_request(self.headers, &self.request_id, &self.forwarded_for, self.proto);
+        if let Some(tag) = if_match {
+            h.insert(IF_MATCH, tag.clone());
+        }
+        let body = match body {
+            Some(v) => {
+                h.entry(http::header::CONTENT_TYPE).or_insert(headers::SCIM_JSON);
+                Bytes::from(serde_json::to_vec(v).map_err(|e| GatewayError::BadJson(e.to_string()))?)
+            }
+            None => Bytes::new(),
+        };
+        self.send(Forward { method, path: path.to_owned(), query: query.map(str::to_owned), headers: h, body }).await
+    }
+
+    /// Sends the IdP's request body as it came (no mapping applies).
+    pub async fn forward_raw(&self, method: Method, body: Bytes) -> Result<Reply, GatewayError> {
+        let h = headers::upstream_request(self.headers, &self.request_id, &self.forwarded_for, self.proto);
+        let f = Forward { method, path: self.path.clone(), query: self.query.clone(), headers: h, body };
+        self.send(f).await
+    }
+
+    async fn send(&self, f: Forward) -> Result<Reply, GatewayError> {
+        let m = &self.gw.metrics;
+        let method = method_label(&f.method);
+        let started = Instant::now();
+        let result = self.route.upstream.call(f).await;
+        m.upstream_duration.with_label_values(&[self.route.name.as_str(), method]).observe(started.elapsed().as_secs_f64());
+        let up = !matches!(result, Err(UpstreamError::Connect(_) | UpstreamError::Broken(_) | UpstreamError::Timeout));
+        m.upstream_up.with_label_values(&[self.route.name.as_str()]).set(i64::from(up));
+        result.map_err(|e| match e {
+            UpstreamError::Timeout => GatewayError::UpstreamTimeout,
+            UpstreamError::Connect(m) | UpstreamError::Broken(m) => GatewayError::UpstreamUnavailable(m),
+            other => GatewayError::BadUpstreamReply(other.to_string()),
+        })
+    }
+
+    /// Reads the resource at `path` as the backend stores it, with its ETag.
+    pub async fn read_current(&self, path: &str) -> Result<Current, GatewayError> {
+        let mut h = headers::upstream_request(self.headers, &self.request_id, &self.forwarded_for, self.proto);
+        for n in [IF_MATCH, http::header::IF_NONE_MATCH, http::header::CONTENT_TYPE] {
+            h.remove(n);
+        }
+        let f = Forward { method: Method::GET, path: path.to_owned(), query: None, headers: h, body: Bytes::new() };
+        let reply = self.send(f).await?;
+        if reply.status != StatusCode::OK {
+            return Ok(Current::Answer(reply));
+        }
+        let doc: Value = serde_json::from_slice(&reply.body)
+            .map_err(|_| GatewayError::BadUpstreamReply("the current resource is not JSON".into()))?;
+        let etag = reply.headers.get(ETAG).cloned().or_else(|| {
+            doc.pointer("/meta/version").and_then(Value::as_str).and_then(|v| HeaderValue::from_str(v).ok())
+        });
+        Ok(Current::Found(doc, etag))
+    }
+
+    /// Whether the IdP set its own precondition (then 412s are its to see).
+    pub fn idp_if_match(&self) -> bool {
+        self.headers.contains_key(IF_MATCH)
+    }
+
+    /// Counts a mapping report: rules run, failures, deprovisioning targets
+    /// left out.
+    pub fn count(&self, rt: &str, dir: scim_mapper::Direction, report: &Report, resources: usize, deprovision: bool) {
+        let m = &self.gw.metrics;
+        let labels = [self.route.name.as_str(), rt, dir.as_str()];
+        let rules = self.route.program.rule_count(rt, dir) * resources;
+        let failed = report.failures.len();
+        m.rules_applied.with_label_values(&labels).inc_by(u64::try_from(rules.saturating_sub(failed)).unwrap_or(0));
+        if failed > 0 {
+            m.mapping_errors.with_label_values(&labels).inc_by(u64::try_from(failed).unwrap_or(0));
+            if deprovision {
+                m.deprovision_dropped.with_label_values(&[self.route.name.as_str(), rt]).inc_by(u64::try_from(failed).unwrap_or(0));
+            }
+            tracing::warn!(route = %self.route.name, resource = rt, failed, "mapping rules failed; targets left out");
+        }
+    }
+
+    /// Counts normalizations.
+    pub fn count_normalized(&self, report: &scim_core::normalize::Report) {
+        for n in &report.applied {
+            self.gw.metrics.normalizations.with_label_values(&[n.as_str()]).inc();
+        }
+    }
+
+    /// Maps an upstream answer for the IdP: errors wrapped, lists and
+    /// resources mapped back, URLs rewritten. `list_query` answers a 404 to
+    /// a list query with an empty list.
+    pub fn map_reply(&self, reply: Reply, shape: Shape, list_query: bool) -> Result<Answer, GatewayError> {
+        let status = reply.status;
+        if list_query && status == StatusCode::NOT_FOUND {
+            let empty = json!({"schemas": [LIST_URN], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []});
+            return Ok(Answer { status: StatusCode::OK, headers: reply.headers, body: Some(empty) });
+        }
+        let mut headers = reply.headers;
+        self.rewrite_location(&mut headers);
+        if reply.body.is_empty() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+            return Ok(Answer { status, headers, body: None });
+        }
+        let parsed = serde_json::from_slice::<Value>(&reply.body).ok();
+        if status.as_u16() >= 400 {
+            let body = parsed.filter(rewrite::is_scim_error).unwrap_or_else(|| rewrite::wrap_error(status.as_u16(), &reply.body));
+            return Ok(Answer { status, headers, body: Some(body) });
+        }
+        let Some(mut body) = parsed else {
+            return Err(GatewayError::BadUpstreamReply(format!("a {status} answer whose body is not JSON")));
+        };
+        body = self.map_body(body, shape)?;
+        rewrite::urls_in(&mut body, self.route.upstream.base_url(), &self.public_base);
+        Ok(Answer { status, headers, body: Some(body) })
+    }
+
+    fn map_body(&self, mut body: Value, shape: Shape) -> Result<Value, GatewayError> {
+        let program = &self.route.program;
+        let opts = MapOptions::default();
+        let is_list = body.get("Resources").is_some() || rewrite_is_list(&body);
+        if is_list {
+            if let Some(map) = body.as_object_mut() {
+                rewrite::integer_counts(map);
+            }
+        }
+        let (rt, list_rt) = match shape {
+            Shape::Opaque => return Ok(body),
+            Shape::Resource(rt) => (rt, Some(rt)),
+            Shape::AnyList => ("", None),
+        };
+        let n = body.get("Resources").and_then(Value::as_array).map_or(1, Vec::len);
+        let result = if is_list { program.map_list_response(list_rt, body, opts) } else { program.map_resource(rt, Operation::Response, body, None, opts) };
+        let (mapped, report) = result.map_err(|e| GatewayError::BadUpstreamReply(format!("the answer could not be mapped back: {e}")))?;
+        if !rt.is_empty() {
+            self.count(rt, scim_mapper::Direction::Response, &report, n, false);
+        }
+        Ok(mapped)
+    }
+
+    fn rewrite_location(&self, headers: &mut HeaderMap) {
+        let Some(loc) = headers.get(LOCATION).and_then(|v| v.to_str().ok()) else { return };
+        if let Some(new) = rewrite::url(loc, self.route.upstream.base_url(), &self.public_base) {
+            if let Ok(v) = HeaderValue::from_str(&new) {
+                headers.insert(LOCATION, v);
+            }
+        }
+    }
+}
+
+fn rewrite_is_list(body: &Value) -> bool {
+    body.get("schemas").and_then(Value::as_array).is_some_and(|s| s.iter().any(|u| u == LIST_URN))
+}

@@ -1,0 +1,119 @@
+//! Query parameters and SearchRequest bodies: the IdP's filter normalized
+//! and, with `attributes`, `excludedAttributes` and `sortBy`, rewritten to
+//! the backend's terms.
+
+use crate::error::GatewayError;
+use crate::gateway::RouteRuntime;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use scim_core::normalize::{Report, form_decode};
+use scim_mapper::{Query, RewrittenQuery};
+use serde_json::Value;
+
+/// Characters left as they are in a query value.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+const KEYS: [&str; 4] = ["filter", "attributes", "excludedAttributes", "sortBy"];
+
+/// The decoded pairs of a query string.
+pub fn pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (form_decode(k), form_decode(v))
+        })
+        .collect()
+}
+
+/// Rewrites one query's parameters; returns the backend's and what the
+/// normalizer fixed.
+pub fn rewrite(
+    route: &RouteRuntime,
+    rt: &str,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<(RewrittenQuery, Report), GatewayError> {
+    let registry = route.program.registry();
+    let schema = registry.resource(rt).ok_or_else(|| GatewayError::BadPath(format!("unknown resource type {rt}")))?;
+    let (filter, report) = match get("filter") {
+        Some(text) => {
+            let (f, r) = route.normalizer.filter(&text, &schema)?;
+            (Some(f), r)
+        }
+        None => (None, Report::default()),
+    };
+    let query = Query { filter, attributes: get("attributes"), excluded_attributes: get("excludedAttributes"), sort_by: get("sortBy") };
+    Ok((route.program.rewrite_query(rt, &query)?, report))
+}
+
+fn rewritten_value(q: &RewrittenQuery, key: &str) -> Option<String> {
+    match key {
+        "filter" => q.filter.as_ref().map(ToString::to_string),
+        "attributes" => q.attributes.clone(),
+        "excludedAttributes" => q.excluded_attributes.clone(),
+        _ => q.sort_by.clone(),
+    }
+}
+
+/// The query string for the backend: rewritten keys replaced (or dropped),
+/// every other parameter kept in order.
+pub fn rebuild(original: &[(String, String)], q: &RewrittenQuery) -> Option<String> {
+    let mut out = Vec::new();
+    for (k, v) in original {
+        let value = if KEYS.contains(&k.as_str()) { rewritten_value(q, k) } else { Some(v.clone()) };
+        if let Some(v) = value {
+            out.push(format!("{}={}", utf8_percent_encode(k, QUERY_VALUE), utf8_percent_encode(&v, QUERY_VALUE)));
+        }
+    }
+    (!out.is_empty()).then(|| out.join("&"))
+}
+
+/// A SearchRequest body with its rewritten parameters.
+pub fn rebuild_search(mut body: Value, q: &RewrittenQuery) -> Value {
+    if let Some(map) = body.as_object_mut() {
+        for k in KEYS {
+            let list = k != "filter" && k != "sortBy" && map.get(k).is_some_and(Value::is_array);
+            match rewritten_value(q, k) {
+                Some(v) if list => {
+                    let items = v.split(',').map(|s| Value::String(s.trim().to_owned())).collect();
+                    map.insert(k.to_owned(), Value::Array(items));
+                }
+                Some(v) => {
+                    map.insert(k.to_owned(), Value::String(v));
+                }
+                None => {
+                    map.remove(k);
+                }
+            }
+        }
+    }
+    body
+}
+
+/// A SearchRequest parameter as text (`attributes` may be an array).
+pub fn search_param(body: &Value, key: &str) -> Option<String> {
+    match body.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(a) => Some(a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_decode_plus_and_percent() {
+        let p = pairs("filter=userName+eq+%22a%40b.c%22&count=10");
+        assert_eq!(p[0], ("filter".into(), "userName eq \"a@b.c\"".into()));
+        assert_eq!(p[1], ("count".into(), "10".into()));
+    }
+
+    #[test]
+    fn rebuild_keeps_other_params_and_drops_emptied_ones() {
+        let original = pairs("startIndex=1&filter=x&attributes=emails&count=5");
+        let q = RewrittenQuery { filter: None, attributes: Some("userName,emails".into()), ..Default::default() };
+        assert_eq!(rebuild(&original, &q).unwrap(), "startIndex=1&attributes=userName%2Cemails&count=5");
+    }
+}

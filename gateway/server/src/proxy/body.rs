@@ -1,0 +1,116 @@
+//! Request bodies: read with a size bound, only uncompressed JSON accepted,
+//! nesting depth checked before parsing.
+
+use crate::error::GatewayError;
+use bytes::Bytes;
+use http::HeaderMap;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use http_body_util::{BodyExt, Limited};
+use serde_json::Value;
+
+/// Reads the whole body, refusing more than `max` bytes with 413.
+pub async fn read<B>(body: B, max: usize) -> Result<Bytes, GatewayError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    match Limited::new(body, max).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(GatewayError::BodyTooLarge(max)),
+        Err(e) => Err(GatewayError::BadJson(format!("the body could not be read: {e}"))),
+    }
+}
+
+/// Refuses compressed bodies (415) and media types that are not JSON (415).
+/// A body without a Content-Type is taken as JSON.
+pub fn check_headers(headers: &HeaderMap) -> Result<(), GatewayError> {
+    if let Some(enc) = headers.get(CONTENT_ENCODING) {
+        let enc = enc.to_str().unwrap_or("?").trim().to_ascii_lowercase();
+        if enc != "identity" {
+            return Err(GatewayError::UnsupportedMediaType(format!(
+                "compressed request bodies ({enc}) cannot be mapped; send the body uncompressed"
+            )));
+        }
+    }
+    let Some(ct) = headers.get(CONTENT_TYPE) else { return Ok(()) };
+    let media = ct.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if media == "application/scim+json" || media == "application/json" {
+        return Ok(());
+    }
+    Err(GatewayError::UnsupportedMediaType(format!(
+        "the body's media type `{media}` is not application/scim+json or application/json"
+    )))
+}
+
+/// Parses a JSON body that must be an object, nested at most `max_depth`.
+pub fn parse_object(body: &[u8], max_depth: usize) -> Result<Value, GatewayError> {
+    if depth(body) > max_depth {
+        return Err(GatewayError::TooDeep(max_depth));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| GatewayError::BadJson(e.to_string()))?;
+    if !value.is_object() {
+        return Err(GatewayError::BadJson("the body is not a JSON object".into()));
+    }
+    Ok(value)
+}
+
+/// The deepest nesting of arrays and objects in JSON text (strings skipped).
+pub fn depth(text: &[u8]) -> usize {
+    let (mut cur, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
+    for &b in text {
+        if in_str {
+            match (esc, b) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'{' | b'[' => {
+                cur += 1;
+                max = max.max(cur);
+            }
+            b'}' | b']' => cur = cur.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn depth_ignores_brackets_in_strings() {
+        assert_eq!(depth(br#"{"a":[{"b":"[[[{{{"}]}"#), 3);
+        assert_eq!(depth(br#"{"a":"\"{["}"#), 1);
+        assert_eq!(depth(b"1"), 0);
+    }
+
+    #[test]
+    fn too_deep_and_non_objects_are_refused() {
+        let deep = format!("{}{}", "[".repeat(70), "]".repeat(70));
+        assert!(matches!(parse_object(deep.as_bytes(), 64), Err(GatewayError::TooDeep(64))));
+        assert!(matches!(parse_object(b"[1]", 64), Err(GatewayError::BadJson(_))));
+        assert!(matches!(parse_object(b"{", 64), Err(GatewayError::BadJson(_))));
+        assert!(parse_object(br#"{"a":1}"#, 64).is_ok());
+    }
+
+    #[test]
+    fn media_types_and_encodings() {
+        let mut h = HeaderMap::new();
+        assert!(check_headers(&h).is_ok());
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/scim+json; charset=utf-8"));
+        assert!(check_headers(&h).is_ok());
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert_eq!(check_headers(&h).unwrap_err().status(), 415);
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        assert_eq!(check_headers(&h).unwrap_err().status(), 415);
+    }
+}

@@ -1,0 +1,75 @@
+//! What a request is about, told from its path (after the base path).
+
+/// The SCIM endpoints the pipeline treats differently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/Users`, `/Groups[/id]`.
+    Resource { resource_type: &'static str, id: Option<String> },
+    /// `/.search` or `/Users/.search`.
+    Search { resource_type: Option<&'static str> },
+    Bulk,
+    Me,
+    /// `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas` and below.
+    Discovery,
+    /// Anything else under the base path; forwarded unmapped.
+    Other,
+}
+
+impl Endpoint {
+    /// Classifies a checked path such as `/Users/123`.
+    pub fn classify(path: &str) -> Self {
+        let segs: Vec<&str> = path.split('/').skip(1).collect();
+        match segs.as_slice() {
+            [".search"] => Self::Search { resource_type: None },
+            ["Bulk"] => Self::Bulk,
+            ["Me", ..] => Self::Me,
+            ["ServiceProviderConfig" | "ResourceTypes" | "Schemas", ..] => Self::Discovery,
+            [e, ".search"] => resource_type(e).map_or(Self::Other, |rt| Self::Search { resource_type: Some(rt) }),
+            [e] => resource_type(e).map_or(Self::Other, |rt| Self::Resource { resource_type: rt, id: None }),
+            [e, id] => resource_type(e).map_or(Self::Other, |rt| Self::Resource {
+                resource_type: rt,
+                id: Some(percent_encoding::percent_decode_str(id).decode_utf8_lossy().into_owned()),
+            }),
+            _ => Self::Other,
+        }
+    }
+
+    /// A bounded label for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Resource { resource_type, .. } => resource_type,
+            Self::Search { .. } => "Search",
+            Self::Bulk => "Bulk",
+            Self::Me => "Me",
+            Self::Discovery => "Discovery",
+            Self::Other => "Other",
+        }
+    }
+}
+
+/// The resource type served at an endpoint segment.
+pub fn resource_type(segment: &str) -> Option<&'static str> {
+    match segment {
+        "Users" => Some("User"),
+        "Groups" => Some("Group"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_scim_endpoints() {
+        assert_eq!(Endpoint::classify("/Users"), Endpoint::Resource { resource_type: "User", id: None });
+        assert_eq!(Endpoint::classify("/Groups/a%20b"), Endpoint::Resource { resource_type: "Group", id: Some("a b".into()) });
+        assert_eq!(Endpoint::classify("/Users/.search"), Endpoint::Search { resource_type: Some("User") });
+        assert_eq!(Endpoint::classify("/.search"), Endpoint::Search { resource_type: None });
+        assert_eq!(Endpoint::classify("/Bulk"), Endpoint::Bulk);
+        assert_eq!(Endpoint::classify("/Me"), Endpoint::Me);
+        assert_eq!(Endpoint::classify("/Schemas/urn:x"), Endpoint::Discovery);
+        assert_eq!(Endpoint::classify("/Users/1/extra"), Endpoint::Other);
+        assert_eq!(Endpoint::classify(""), Endpoint::Other);
+    }
+}

@@ -1,0 +1,115 @@
+//! Headers across the proxy: hop-by-hop ones dropped, the IdP's credentials
+//! never passed on, forwarding headers set by the gateway.
+
+use http::HeaderMap;
+use http::header::{
+    ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue,
+    PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+};
+
+/// The request id header.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The SCIM media type.
+pub const SCIM_JSON: HeaderValue = HeaderValue::from_static("application/scim+json");
+
+const HOP_BY_HOP: [HeaderName; 7] = [CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE];
+
+/// Removes hop-by-hop headers, including those the Connection header names.
+pub fn drop_hop_by_hop(h: &mut HeaderMap) {
+    let named: Vec<HeaderName> = h
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named.iter().chain(HOP_BY_HOP.iter()) {
+        h.remove(n);
+    }
+    h.remove("keep-alive");
+    h.remove("proxy-connection");
+}
+
+/// The headers to send upstream: the IdP's, without hop-by-hop ones, its
+/// token, Host, length, encoding wishes and forwarding headers (the gateway
+/// sets its own).
+pub fn upstream_request(incoming: &HeaderMap, request_id: &HeaderValue, forwarded_for: &str, proto: &str) -> HeaderMap {
+    let mut h = incoming.clone();
+    drop_hop_by_hop(&mut h);
+    for n in [AUTHORIZATION, HOST, CONTENT_LENGTH, ACCEPT_ENCODING] {
+        h.remove(n);
+    }
+    for n in ["forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip"] {
+        h.remove(n);
+    }
+    h.insert(REQUEST_ID, request_id.clone());
+    if let Ok(v) = HeaderValue::from_str(forwarded_for) {
+        h.insert("x-forwarded-for", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(proto) {
+        h.insert("x-forwarded-proto", v);
+    }
+    h
+}
+
+/// The headers to send back: the upstream's without hop-by-hop ones and
+/// length (recomputed); the SCIM media type on any body.
+pub fn downstream_response(upstream: &HeaderMap, request_id: &HeaderValue, has_body: bool) -> HeaderMap {
+    let mut h = upstream.clone();
+    drop_hop_by_hop(&mut h);
+    h.remove(CONTENT_LENGTH);
+    h.remove("content-encoding");
+    h.remove("set-cookie");
+    if has_body {
+        h.insert(CONTENT_TYPE, SCIM_JSON);
+    } else {
+        h.remove(CONTENT_TYPE);
+    }
+    h.insert(REQUEST_ID, request_id.clone());
+    h
+}
+
+/// The request id to use: the IdP's when it is short and printable,
+/// otherwise a new one.
+pub fn request_id(incoming: &HeaderMap) -> HeaderValue {
+    incoming
+        .get(REQUEST_ID)
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).unwrap_or(HeaderValue::from_static("-")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_gets_no_credentials_hop_by_hop_or_spoofed_forwarding() {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer idp-secret"));
+        h.insert(CONNECTION, HeaderValue::from_static("close, x-custom-hop"));
+        h.insert("x-custom-hop", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        h.insert("if-match", HeaderValue::from_static("W/\"3\""));
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/scim+json"));
+        let out = upstream_request(&h, &HeaderValue::from_static("rid"), "10.0.0.1", "https");
+        for gone in ["authorization", "connection", "x-custom-hop", "keep-alive"] {
+            assert!(!out.contains_key(gone), "{gone}");
+        }
+        assert_eq!(out["x-forwarded-for"], "10.0.0.1");
+        assert_eq!(out["if-match"], "W/\"3\"");
+        assert_eq!(out["content-type"], "application/scim+json");
+        assert_eq!(out["x-request-id"], "rid");
+    }
+
+    #[test]
+    fn request_ids_are_kept_when_sane() {
+        let mut h = HeaderMap::new();
+        h.insert(REQUEST_ID, HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&h), "abc-123");
+        h.insert(REQUEST_ID, HeaderValue::from_static("has space"));
+        assert_ne!(request_id(&h), "has space");
+        assert_eq!(request_id(&HeaderMap::new()).len(), 36);
+    }
+}

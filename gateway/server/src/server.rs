@@ -1,0 +1,221 @@
+//! Listeners and lifecycle: the IdP-facing listener (HTTP or HTTPS, HTTP/1.1
+//! and HTTP/2), the admin listener, reload without dropping requests, and
+//! graceful shutdown. Requests themselves go to [`crate::pipeline`].
+
+mod admin;
+mod tls;
+
+use crate::config::{self, Config, Overrides};
+use crate::error::GatewayError;
+use crate::gateway::{BuildContext, Gateway};
+use crate::metrics::Metrics;
+use crate::pipeline::{self, Conn};
+use arc_swap::{ArcSwap, ArcSwapOption};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
+
+/// State shared by every connection; the gateway and TLS acceptor are
+/// swapped whole on reload.
+pub(crate) struct Shared {
+    gateway: ArcSwap<Gateway>,
+    tls: ArcSwapOption<TlsAcceptor>,
+    config: ArcSwap<Config>,
+    ctx: BuildContext,
+    registry: prometheus::Registry,
+    metrics: Arc<Metrics>,
+    permits: Arc<Semaphore>,
+    ready: AtomicBool,
+    stopping: AtomicBool,
+    source: PathBuf,
+    overrides: Overrides,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Handle {
+    /// Where the IdP-facing listener is bound.
+    pub addr: SocketAddr,
+    /// Where the admin listener is bound.
+    pub admin_addr: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+/// Builds the gateway from `config` and starts listening.
+pub async fn start(config: Config, overrides: Overrides, ctx: BuildContext, registry: prometheus::Registry) -> anyhow::Result<Handle> {
+    let gateway = Gateway::build(&config, &ctx).map_err(|e| anyhow::anyhow!(e.join("\n")))?;
+    let tls = config.tls.as_ref().map(tls::acceptor).transpose().map_err(anyhow::Error::msg)?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let admin = match config.admin_listen {
+        Some(a) => Some(TcpListener::bind(a).await.map_err(|e| anyhow::anyhow!("cannot listen on {a}: {e}"))?),
+        None => None,
+    };
+    let shared = Arc::new(Shared {
+        permits: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
+        gateway: ArcSwap::from_pointee(gateway),
+        tls: ArcSwapOption::new(tls.map(Arc::new)),
+        metrics: ctx.metrics.clone(),
+        source: config.source.clone(),
+        config: ArcSwap::from_pointee(config),
+        ctx,
+        registry,
+        ready: AtomicBool::new(false),
+        stopping: AtomicBool::new(false),
+        overrides,
+    });
+    let (stop, stop_rx) = watch::channel(false);
+    let addr = listener.local_addr()?;
+    let admin_addr = admin.as_ref().map(TcpListener::local_addr).transpose()?;
+    let mut tasks = vec![tokio::spawn(accept_loop(listener, shared.clone(), stop_rx.clone(), false))];
+    if let Some(admin) = admin {
+        tasks.push(tokio::spawn(accept_loop(admin, shared.clone(), stop_rx, true)));
+    }
+    shared.ready.store(true, Ordering::Release);
+    tracing::info!(%addr, admin = ?admin_addr, "listening");
+    Ok(Handle { addr, admin_addr, shared, stop, tasks })
+}
+
+impl Handle {
+    /// Re-reads the config, mappings, token files and TLS files. An invalid
+    /// new config is refused and the old one keeps serving.
+    pub fn reload(&self) -> Result<(), String> {
+        let result = reload(&self.shared);
+        let outcome = if result.is_ok() { "success" } else { "failure" };
+        self.shared.metrics.config_reloads.with_label_values(&[outcome]).inc();
+        match &result {
+            Ok(()) => tracing::info!("config reloaded"),
+            Err(e) => tracing::error!(error = %e, "config reload refused; the previous config keeps serving"),
+        }
+        result
+    }
+
+    /// Stops accepting, then waits for requests in flight up to the
+    /// configured shutdown timeout.
+    pub async fn shutdown(self) {
+        self.shared.stopping.store(true, Ordering::Release);
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// The gateway currently serving (tests and diagnostics).
+    pub fn gateway(&self) -> Arc<Gateway> {
+        self.shared.gateway.load_full()
+    }
+}
+
+fn reload(shared: &Shared) -> Result<(), String> {
+    let loaded = config::load(&shared.source, &shared.overrides).map_err(|e| e.to_string())?;
+    let new = loaded.config;
+    let old = shared.config.load();
+    if new.listen != old.listen || new.admin_listen != old.admin_listen {
+        tracing::warn!("listen addresses change only on restart; the new ones are ignored until then");
+    }
+    let gateway = Gateway::build(&new, &shared.ctx).map_err(|e| e.join("\n"))?;
+    let tls = new.tls.as_ref().map(tls::acceptor).transpose()?;
+    if old.tls.is_some() != tls.is_some() {
+        return Err("turning TLS on or off needs a restart".into());
+    }
+    shared.gateway.store(Arc::new(gateway));
+    shared.tls.store(tls.map(Arc::new));
+    shared.config.store(Arc::new(new));
+    Ok(())
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>, admin: bool) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(connection(stream, peer, shared.clone(), graceful.watcher(), admin));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    let deadline = shared.config.load().limits.shutdown_timeout;
+    if tokio::time::timeout(deadline, graceful.shutdown()).await.is_err() {
+        tracing::warn!("shutdown deadline reached with requests still in flight");
+    }
+}
+
+async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, watcher: Watcher, admin: bool) {
+    let limits = shared.config.load().limits;
+    let acceptor = if admin { None } else { shared.tls.load_full() };
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).writev(false);
+    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
+    let conn = Conn { peer, tls: acceptor.is_some() };
+    let svc = service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(if admin { admin::handle(&shared, &req) } else { serve(&shared, conn, req).await }) }
+    });
+    let result = match acceptor {
+        Some(acceptor) => match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => watcher.watch(builder.serve_connection(TokioIo::new(tls), svc).into_owned()).await,
+            _ => return,
+        },
+        None => watcher.watch(builder.serve_connection(TokioIo::new(stream), svc).into_owned()).await,
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection closed with an error");
+    }
+}
+
+async fn serve(
+    shared: &Shared,
+    conn: Conn,
+    req: http::Request<hyper::body::Incoming>,
+) -> http::Response<http_body_util::Full<bytes::Bytes>> {
+    if shared.stopping.load(Ordering::Acquire) {
+        return pipeline::reject(&GatewayError::ShuttingDown);
+    }
+    let Ok(_permit) = shared.permits.clone().try_acquire_owned() else {
+        return pipeline::reject(&GatewayError::Overloaded);
+    };
+    let gateway = shared.gateway.load_full();
+    let _in_flight = InFlight::new(&gateway.metrics.in_flight);
+    pipeline::handle(&gateway, conn, req).await
+}
+
+/// Counts a request in flight until dropped (also when the IdP hangs up).
+struct InFlight<'a>(&'a prometheus::IntGauge);
+
+impl<'a> InFlight<'a> {
+    fn new(g: &'a prometheus::IntGauge) -> Self {
+        g.inc();
+        Self(g)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}

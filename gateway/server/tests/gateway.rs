@@ -1,0 +1,14 @@
+//! Integration tests of the gateway over HTTP: the real scim2-server (PyPI)
+//! and the embedded store as upstreams, plus purpose-built fake upstreams
+//! for failures (gzip, slow, down, HTML errors, 412s).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod gateway {
+    pub mod support;
+
+    mod e2e;
+    mod failures;
+    mod operations;
+    mod paths;
+    mod transport;
+}

@@ -1,0 +1,298 @@
+//! Test harness: scim2-server on a free port, fake upstreams, a gateway
+//! started in-process from a config written to a temp dir, and a client.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::TokioExecutor;
+use scim_gateway::config::{self, Overrides};
+use scim_gateway::gateway::BuildContext;
+use scim_gateway::metrics::Metrics;
+use scim_gateway::server::{self, Handle};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// The inbound token every test gateway accepts.
+pub const TOKEN: &str = "test-idp-token-0123456789";
+/// The bearer scim2-server requires.
+pub const UPSTREAM_TOKEN: &str = "test-upstream-token-0123456789";
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// A scim2-server process on a free loopback port, killed on drop.
+pub struct Scim2Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Scim2Server {
+    pub async fn start() -> Self {
+        let bin = std::env::var("SCIM2_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| workspace().join(".venv/bin/scim2-server"));
+        assert!(bin.exists(), "{} is missing: run scripts/test, which installs scim2-server in .venv", bin.display());
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new(&bin)
+                .args(["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", UPSTREAM_TOKEN])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start scim2-server");
+            let mut server = Self { child, base: format!("http://127.0.0.1:{port}/v2") };
+            if server.wait_ready(port).await {
+                return server;
+            }
+            let _ = server.child.kill();
+        }
+        panic!("scim2-server did not start");
+    }
+
+    async fn wait_ready(&mut self, port: u16) -> bool {
+        for _ in 0..200 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// Reads what the backend stored, bypassing the gateway.
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = send(Method::GET, &format!("{}{path}", self.base), Some(UPSTREAM_TOKEN), None, &[]).await;
+        (r.status, r.json)
+    }
+}
+
+impl Drop for Scim2Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A gateway running in-process, with its config dir kept alive.
+pub struct Gateway {
+    pub handle: Handle,
+    pub dir: tempfile::TempDir,
+    pub registry: prometheus::Registry,
+}
+
+impl Gateway {
+    /// Starts a gateway from config text; `{dir}` in it is the temp dir,
+    /// `{mappings}` the repo's mappings dir. A tokens file with [`TOKEN`]
+    /// is at `{dir}/tokens`.
+    pub async fn start(config: &str) -> Self {
+        Self::start_with(config, None).await
+    }
+
+    /// With every upstream connection sent through the HTTP proxy `proxy`.
+    pub async fn start_with(config: &str, proxy: Option<String>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tokens"), format!("idp:{TOKEN}\n")).unwrap();
+        let path = write_config(dir.path(), config);
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            admin_listen: Some("127.0.0.1:0".parse().unwrap()),
+            upstream: None,
+        };
+        let loaded = config::load(&path, &overrides).unwrap_or_else(|e| panic!("{e}"));
+        let registry = prometheus::Registry::new();
+        let metrics = Arc::new(Metrics::register(&registry).unwrap());
+        let env = |k: &str| (k == "TEST_UPSTREAM_TOKEN").then(|| UPSTREAM_TOKEN.to_owned());
+        let ctx = BuildContext::new(metrics, env, move || match &proxy {
+            Some(p) => Matcher::builder().http(p.clone()).https(p.clone()).build(),
+            None => Matcher::builder().build(),
+        });
+        let handle = server::start(loaded.config, overrides, ctx, registry.clone()).await.unwrap();
+        Self { handle, dir, registry }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.handle.addr)
+    }
+
+    pub fn admin(&self, path: &str) -> String {
+        format!("http://{}{path}", self.handle.admin_addr.unwrap())
+    }
+
+    /// Sends a request with the IdP token.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Response {
+        send(method, &self.url(path), Some(TOKEN), body.map(|b| Bytes::from(b.to_string())), &[]).await
+    }
+
+    /// The value of a metric line that starts with `prefix`, or 0.
+    pub fn metric(&self, prefix: &str) -> f64 {
+        let text = String::from_utf8(scim_gateway::metrics::render(&self.registry)).unwrap();
+        text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+    }
+
+    /// Reads what the backend stored, bypassing the gateway's mapping (for
+    /// the embedded store, which has no address of its own).
+    pub async fn backend_get(&self, path: &str) -> (StatusCode, Value) {
+        let gw = self.handle.gateway();
+        let f = scim_gateway::upstream::Forward {
+            method: Method::GET,
+            path: path.to_owned(),
+            query: None,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        };
+        let reply = gw.routes[0].upstream.call(f).await.unwrap();
+        (reply.status, serde_json::from_slice(&reply.body).unwrap_or(Value::Null))
+    }
+
+    /// Rewrites the config file (for reload tests).
+    pub fn rewrite_config(&self, config: &str) {
+        write_config(self.dir.path(), config);
+    }
+}
+
+fn write_config(dir: &Path, config: &str) -> PathBuf {
+    let text = config
+        .replace("{dir}", &dir.display().to_string())
+        .replace("{mappings}", &workspace().join("mappings").display().to_string());
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A one-route config in front of `upstream` with `mapping` files.
+pub fn config(upstream: &str, mappings: &[&str], preset: &str) -> String {
+    let files: Vec<String> = mappings.iter().map(|m| format!("\"{{mappings}}/{m}\"")).collect();
+    let token = if upstream.starts_with("http") { "token_env = \"TEST_UPSTREAM_TOKEN\"" } else { "" };
+    format!(
+        r#"
+[server]
+base_path = "/scim/v2"
+[server.auth]
+tokens_file = "{{dir}}/tokens"
+[upstream]
+url = "{upstream}"
+{token}
+timeout_ms = 5000
+[mapping]
+files = [{}]
+preset = "{preset}"
+"#,
+        files.join(", ")
+    )
+}
+
+/// An answer, with the body parsed when it is JSON.
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub json: Value,
+}
+
+pub async fn send(method: Method, url: &str, token: Option<&str>, body: Option<Bytes>, headers: &[(&str, &str)]) -> Response {
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut req = Request::builder().method(method).uri(url);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if body.is_some() {
+        req = req.header("content-type", "application/scim+json");
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = client.request(req.body(Full::new(body.unwrap_or_default())).unwrap()).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    Response { status: parts.status, headers: parts.headers, body, json }
+}
+
+/// A fake upstream answering with a handler; counts requests.
+pub struct FakeUpstream {
+    pub addr: SocketAddr,
+    pub hits: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// What a fake upstream saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: Method,
+    pub uri: http::Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+pub type Handler = Arc<dyn Fn(usize, Seen) -> http::Response<Full<Bytes>> + Send + Sync>;
+
+impl FakeUpstream {
+    pub async fn start(handler: Handler) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let handler = handler.clone();
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let handler = handler.clone();
+                        let n = counter.fetch_add(1, Ordering::SeqCst);
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+                            let seen = Seen { method: parts.method, uri: parts.uri, headers: parts.headers, body };
+                            Ok::<_, std::convert::Infallible>(handler(n, seen))
+                        }
+                    });
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).serve_connection(io, svc).await;
+                });
+            }
+        });
+        Self { addr, hits, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/v2", self.addr)
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FakeUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A JSON answer for fake upstreams.
+pub fn json_response(status: u16, body: &Value) -> http::Response<Full<Bytes>> {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/scim+json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}

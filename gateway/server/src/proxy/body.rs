@@ -32,6 +32,9 @@ pub fn check_headers(headers: &HeaderMap) -> Result<(), GatewayError> {
             )));
         }
     }
+    if headers.get_all(CONTENT_TYPE).iter().count() > 1 {
+        return Err(GatewayError::UnsupportedMediaType("the request has several Content-Type headers".into()));
+    }
     let Some(ct) = headers.get(CONTENT_TYPE) else { return Ok(()) };
     let media = ct.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if media == "application/scim+json" || media == "application/json" {

@@ -212,7 +212,7 @@ pub async fn send(method: Method, url: &str, token: Option<&str>, body: Option<B
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
-    if body.is_some() {
+    if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
         req = req.header("content-type", "application/scim+json");
     }
     for (k, v) in headers {
@@ -245,6 +245,11 @@ pub type Handler = Arc<dyn Fn(usize, Seen) -> http::Response<Full<Bytes>> + Send
 
 impl FakeUpstream {
     pub async fn start(handler: Handler) -> Self {
+        Self::start_delayed(handler, Duration::ZERO).await
+    }
+
+    /// Answers only after `delay`.
+    pub async fn start_delayed(handler: Handler, delay: Duration) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
@@ -259,6 +264,7 @@ impl FakeUpstream {
                         let handler = handler.clone();
                         let n = counter.fetch_add(1, Ordering::SeqCst);
                         async move {
+                            tokio::time::sleep(delay).await;
                             let (parts, body) = req.into_parts();
                             let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
                             let seen = Seen { method: parts.method, uri: parts.uri, headers: parts.headers, body };

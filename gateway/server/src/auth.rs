@@ -117,7 +117,8 @@ mod tests {
 
     #[test]
     fn accepts_each_rotated_token_and_names_it() {
-        let tokens = Tokens::parse([A, &format!("okta:{B}")]).unwrap();
+        let named = format!("okta:{B}");
+        let tokens = Tokens::parse([A, named.as_str()]).unwrap();
         assert_eq!(tokens.check(Some(format!("Bearer {A}").as_bytes())), Some("token-1"));
         assert_eq!(tokens.check(Some(format!("bearer  {B} ").as_bytes())), Some("okta"));
     }
@@ -143,7 +144,7 @@ mod tests {
 
     #[test]
     fn debug_shows_names_never_tokens() {
-        let tokens = Tokens::parse([&format!("entra:{A}")]).unwrap();
+        let tokens = Tokens::parse([format!("entra:{A}").as_str()]).unwrap();
         let shown = format!("{tokens:?}");
         assert!(shown.contains("entra") && !shown.contains(A), "{shown}");
     }

@@ -183,8 +183,8 @@ fn upstream(name: &str, u: &UpstreamSettings, program: &Program, ctx: &BuildCont
 
 fn upstream_token(u: &UpstreamSettings, ctx: &BuildContext) -> Result<Option<String>, String> {
     if let Some(var) = &u.token_env {
-        let t = (ctx.env)(var).ok_or_else(|| format!("environment variable {var} (upstream token) is not set"))?;
-        return Ok(Some(t.trim().to_owned()));
+        let t = (ctx.env)(var).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+        return t.map(Some).ok_or_else(|| format!("environment variable {var} (upstream token) is not set or empty"));
     }
     if let Some(file) = &u.token_file {
         return Ok(Some(read_secret(file)?));

@@ -147,6 +147,7 @@ async fn list(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError
     let get = |k: &str| original.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     let (rewritten, normalized) = query::rewrite(x.route, rt, get)?;
     x.count_normalized(&normalized);
+    query::log_filter(&rewritten, x.gw.redact_pii);
     let q = query::rebuild(&original, &rewritten);
     let reply = x.forward(Method::GET, &x.path, q.as_deref(), None, None).await?;
     x.map_reply(reply, Shape::Resource(rt), true)
@@ -160,6 +161,7 @@ async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Resul
     };
     let (rewritten, normalized) = query::rewrite(x.route, rt, |k| query::search_param(&doc, k))?;
     x.count_normalized(&normalized);
+    query::log_filter(&rewritten, x.gw.redact_pii);
     let body = query::rebuild_search(doc, &rewritten);
     let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&body), None).await?;
     x.map_reply(reply, Shape::Resource(rt), true)

@@ -59,6 +59,11 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+/// Whether the inbound TLS files load (for `check`).
+pub fn check_tls(files: &crate::config::TlsFiles) -> Result<(), String> {
+    tls::acceptor(files).map(|_| ())
+}
+
 /// Builds the gateway from `config` and starts listening.
 pub async fn start(config: Config, overrides: Overrides, ctx: BuildContext, registry: prometheus::Registry) -> anyhow::Result<Handle> {
     let gateway = Gateway::build(&config, &ctx).map_err(|e| anyhow::anyhow!(e.join("\n")))?;

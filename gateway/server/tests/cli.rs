@@ -153,3 +153,31 @@ fn map_patch_diff_lists_dropped_and_added_operations() {
     assert!(out.contains(r#"+ op: replace userName "new@x.com""#), "{out}");
     assert!(!out.contains("password"), "an operation the mapping leaves alone is not listed: {out}");
 }
+
+#[test]
+fn check_config_accepts_the_quickstart_and_every_example() {
+    for file in ["examples/quickstart.toml", "examples/gateway.toml", "examples/two-tenants.toml"] {
+        let (code, out, _) = cmd(&["check", "--config", &repo(file)], "");
+        assert_eq!(code, 0, "{file}: {out}");
+        assert!(out.contains("ok: "), "{out}");
+    }
+}
+
+#[test]
+fn check_config_prints_config_and_mapping_problems_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("m.toml");
+    std::fs::write(&mapping, "version = 1\n[[User.request]]\ntarget = \"userName\"\nfrom = \"emails[type eq \\\"work\\\".value\"\n").unwrap();
+    std::fs::write(dir.path().join("tokens"), "short\n").unwrap();
+    let config = dir.path().join("gw.toml");
+    let text = "[server]\nlisten = \"127.0.0.1:8080\"\n[server.auth]\ntokens_file = \"tokens\"\n[upstream]\nurl = \"memory:\"\n[mapping]\nfiles = [\"m.toml\"]\n";
+    std::fs::write(&config, text).unwrap();
+    let (code, out, _) = cmd(&["check", "--config", config.to_str().unwrap()], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("{}:4:9: error:", mapping.display())), "{out}");
+    assert!(out.contains("shorter than 16 characters"), "{out}");
+    std::fs::write(&config, format!("{text}[admin]\nlisten = \"x\"\nport = 1\n")).unwrap();
+    let (code, out, _) = cmd(&["check", "--config", config.to_str().unwrap()], "");
+    assert_eq!(code, 1);
+    assert!(out.contains(&format!("{}:11:1: error: unknown field `port`", config.display())), "{out}");
+}

@@ -1,0 +1,98 @@
+use super::*;
+use std::path::Path;
+
+fn check(text: &str) -> Result<Config, Vec<String>> {
+    let (config, diags) = validate::validate("gw.toml", text, Path::new("/etc/gw"), &Overrides::default());
+    let errors: Vec<String> = diags.iter().filter(|d| d.severity == Severity::Error).map(ToString::to_string).collect();
+    match config {
+        Some(c) if errors.is_empty() => Ok(c),
+        _ => Err(errors),
+    }
+}
+
+const MINIMAL: &str = "[server.auth]\ntokens_env = \"T\"\n[upstream]\nurl = \"memory:\"\n";
+
+#[test]
+fn the_minimal_config_gets_documented_defaults() {
+    let c = check(MINIMAL).unwrap();
+    assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.admin_listen.map(|a| a.to_string()).as_deref(), Some("127.0.0.1:9090"));
+    assert_eq!(c.limits.max_body_bytes, 1 << 20);
+    assert_eq!(c.limits.max_json_depth, 64);
+    assert_eq!(c.routes.len(), 1);
+    let r = &c.routes[0];
+    assert_eq!((r.name.as_str(), r.base_path.as_str()), ("default", "/scim/v2"));
+    assert_eq!(r.upstream.target, UpstreamTarget::Memory);
+    assert_eq!(r.upstream.timeout, Duration::from_secs(10));
+    assert_eq!(r.mapping.preset, Preset::Generic);
+    assert!(c.log.redact_pii);
+}
+
+#[test]
+fn every_problem_is_reported_with_its_position() {
+    let text = "[admin]\nlisten = \"nowhere\"\n[server]\nbase_pth = \"/x\"\n[upstream]\nurl = \"ftp://x\"\ntoken_env = \"bad name\"\n[mapping]\npreset = \"okat\"\n[logs]\n";
+    let errors = check(text).unwrap_err();
+    let joined = errors.join("\n");
+    assert!(joined.contains("gw.toml:4:1: error: unknown field `base_pth`"), "{joined}");
+    assert!(joined.contains("gw.toml:10:2: error: unknown section `logs`"), "{joined}");
+    assert!(joined.contains("did you mean `log`?"), "{joined}");
+    let listen = errors.iter().find(|e| e.contains("nowhere")).expect("listen reported");
+    assert!(listen.starts_with("gw.toml:2:10:"), "{listen}");
+    assert!(joined.contains("did you mean `okta`?"), "{joined}");
+    assert!(joined.contains("`ftp://x` is not an http(s) URL"), "{joined}");
+    assert!(joined.contains("`bad name` is not an environment variable name"), "{joined}");
+}
+
+#[test]
+fn a_route_needs_tokens_and_an_upstream() {
+    let errors = check("[server]\nbase_path = \"/scim/v2\"\n").unwrap_err().join("\n");
+    assert!(errors.contains("has no inbound tokens"), "{errors}");
+    assert!(errors.contains("has no upstream"), "{errors}");
+}
+
+#[test]
+fn routes_inherit_top_level_tables_and_must_be_distinct() {
+    let text = format!(
+        "{MINIMAL}[[route]]\nname = \"okta\"\nbase_path = \"/okta\"\nmapping = {{ preset = \"okta\" }}\n\
+         [[route]]\nname = \"okta\"\nbase_path = \"/okta/\"\n"
+    );
+    let errors = check(&text).unwrap_err().join("\n");
+    assert!(errors.contains("a second route named `okta`"), "{errors}");
+    assert!(errors.contains("two routes have the same base_path"), "{errors}");
+    let ok = format!("{MINIMAL}[[route]]\nname = \"a\"\nbase_path = \"/a\"\n[[route]]\nname = \"b\"\nbase_path = \"/b\"\n");
+    let c = check(&ok).unwrap();
+    assert_eq!(c.routes.len(), 2);
+    assert!(c.routes.iter().all(|r| r.upstream.target == UpstreamTarget::Memory && r.auth.tokens_env.as_deref() == Some("T")));
+    let mixed = format!("{MINIMAL}[server]\nbase_path = \"/x\"\n[[route]]\nname = \"a\"\nbase_path = \"/a\"\n");
+    assert!(check(&mixed).unwrap_err().join("\n").contains("belongs in each [[route]]"));
+}
+
+#[test]
+fn base_paths_are_strict() {
+    assert_eq!(BasePath::parse("/scim/v2/").unwrap().as_str(), "/scim/v2");
+    assert_eq!(BasePath::parse("/").unwrap().as_str(), "");
+    for bad in ["scim", "/a//b", "/a/../b", "/a/%2e", "/a b"] {
+        assert!(BasePath::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn paths_resolve_against_the_config_dir_and_flags_override() {
+    let text = format!("{MINIMAL}[mapping]\nfiles = [\"m.toml\", \"/abs/n.toml\"]\n");
+    let c = check(&text).unwrap();
+    assert_eq!(c.routes[0].mapping.files, [PathBuf::from("/etc/gw/m.toml"), PathBuf::from("/abs/n.toml")]);
+    let ov = Overrides { listen: "127.0.0.1:1".parse().ok(), admin_listen: None, upstream: Some("http://up:8000/v2/".into()) };
+    let (c, _) = validate::validate("gw.toml", MINIMAL, Path::new("."), &ov);
+    let c = c.unwrap();
+    assert_eq!(c.listen.port(), 1);
+    assert_eq!(c.routes[0].upstream.target, UpstreamTarget::Http("http://up:8000/v2".parse().unwrap()));
+}
+
+#[test]
+fn trusted_proxy_ranges_match_by_prefix() {
+    let c = check(&format!("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n{MINIMAL}")).unwrap();
+    assert!(c.trusted_proxies[0].contains("10.2.3.4".parse().unwrap()));
+    assert!(!c.trusted_proxies[0].contains("11.0.0.1".parse().unwrap()));
+    assert!(c.trusted_proxies[1].contains("::1".parse().unwrap()));
+    assert!(check(&format!("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n{MINIMAL}")).is_err());
+}

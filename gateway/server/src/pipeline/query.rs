@@ -90,6 +90,24 @@ pub fn rebuild_search(mut body: Value, q: &RewrittenQuery) -> Value {
     body
 }
 
+/// Logs the backend filter at debug level; literal values (emails, names)
+/// are replaced unless PII redaction is turned off.
+pub fn log_filter(q: &RewrittenQuery, redact: bool) {
+    let Some(filter) = &q.filter else { return };
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let mut shown = filter.clone();
+    if redact {
+        shown.visit_paths_mut(&mut |_, value| {
+            if let Some(v) = value {
+                *v = Value::String("<redacted>".into());
+            }
+        });
+    }
+    tracing::debug!(filter = %shown, "backend filter");
+}
+
 /// A SearchRequest parameter as text (`attributes` may be an array).
 pub fn search_param(body: &Value, key: &str) -> Option<String> {
     match body.get(key)? {

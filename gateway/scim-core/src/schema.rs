@@ -4,7 +4,7 @@
 
 mod registry;
 
-pub use registry::{core_schema_texts, Registry, ResourceSchema, ResourceType, SchemaExtension};
+pub use registry::{Registry, ResourceSchema, ResourceType, SchemaExtension, core_schema_texts};
 
 use serde::Deserialize;
 

@@ -42,11 +42,14 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
 }
 
+/// Looks up a secret by environment variable name.
+type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// What survives reloads: embedded stores (their data) and the environment.
 pub struct BuildContext {
     pub metrics: Arc<Metrics>,
     stores: Mutex<HashMap<String, Arc<MemoryStore>>>,
-    env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    env: EnvLookup,
     proxies: Box<dyn Fn() -> Matcher + Send + Sync>,
 }
 
@@ -170,7 +173,12 @@ pub fn program(route: &Route) -> Result<(Program, String), Vec<String>> {
     }
 }
 
-fn upstream(name: &str, u: &UpstreamSettings, program: &Program, ctx: &BuildContext) -> Result<Arc<dyn Upstream>, String> {
+fn upstream(
+    name: &str,
+    u: &UpstreamSettings,
+    program: &Program,
+    ctx: &BuildContext,
+) -> Result<Arc<dyn Upstream>, String> {
     match &u.target {
         UpstreamTarget::Memory => Ok(ctx.store(name, program)),
         UpstreamTarget::Http(uri) => {

@@ -2,15 +2,15 @@
 //! the proxy. Everything the binary does is reachable from here so that
 //! tests drive it in-process.
 
-pub mod cli;
-pub mod mapping;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod error;
-pub mod upstream;
-pub mod store;
-pub mod metrics;
-pub mod proxy;
 pub mod gateway;
+pub mod mapping;
+pub mod metrics;
 pub mod pipeline;
+pub mod proxy;
 pub mod server;
+pub mod store;
+pub mod upstream;

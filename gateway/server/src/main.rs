@@ -5,11 +5,6 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = scim_gateway::cli::Cli::parse();
-    let code = scim_gateway::cli::run(
-        cli,
-        &mut std::io::stdin(),
-        &mut std::io::stdout(),
-        &mut std::io::stderr(),
-    );
+    let code = scim_gateway::cli::run(cli, &mut std::io::stdin(), &mut std::io::stdout(), &mut std::io::stderr());
     ExitCode::from(code)
 }

@@ -73,11 +73,7 @@ impl Metrics {
                 "Mapping rules that produced a value.",
                 &["route", "resource", "direction"],
             )?,
-            normalizations: counter(
-                "scim_gateway_normalizations_total",
-                "IdP quirks normalized, by kind.",
-                &["kind"],
-            )?,
+            normalizations: counter("scim_gateway_normalizations_total", "IdP quirks normalized, by kind.", &["kind"])?,
             config_reloads: counter("scim_gateway_config_reloads_total", "Config reloads by outcome.", &["outcome"])?,
             deprovision_dropped: counter(
                 "scim_gateway_deprovision_failed_targets_total",
@@ -125,9 +121,27 @@ impl Metrics {
 /// A bounded label for an HTTP status code.
 pub fn status_label(code: u16) -> &'static str {
     const CODES: [(u16, &str); 22] = [
-        (200, "200"), (201, "201"), (204, "204"), (304, "304"), (400, "400"), (401, "401"), (403, "403"),
-        (404, "404"), (405, "405"), (409, "409"), (412, "412"), (413, "413"), (415, "415"), (429, "429"),
-        (500, "500"), (501, "501"), (502, "502"), (503, "503"), (504, "504"), (507, "507"), (422, "422"),
+        (200, "200"),
+        (201, "201"),
+        (204, "204"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (409, "409"),
+        (412, "412"),
+        (413, "413"),
+        (415, "415"),
+        (429, "429"),
+        (500, "500"),
+        (501, "501"),
+        (502, "502"),
+        (503, "503"),
+        (504, "504"),
+        (507, "507"),
+        (422, "422"),
         (406, "406"),
     ];
     CODES.iter().find(|(c, _)| *c == code).map_or(
@@ -174,7 +188,9 @@ mod tests {
         m.requests.with_label_values(&["default", "User", "GET", "200"]).inc();
         let text = String::from_utf8(render(&r)).unwrap();
         assert!(text.contains("scim_gateway_build_info{version=\""), "{text}");
-        assert!(text.contains("scim_gateway_requests_total{method=\"GET\",resource=\"User\",route=\"default\",status=\"200\"} 1"));
+        assert!(text.contains(
+            "scim_gateway_requests_total{method=\"GET\",resource=\"User\",route=\"default\",status=\"200\"} 1"
+        ));
         assert!(Metrics::register(&r).is_err(), "a second registration must fail");
     }
 

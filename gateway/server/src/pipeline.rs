@@ -72,7 +72,13 @@ where
     response
 }
 
-async fn run<B>(gw: &Gateway, conn: Conn, req: Request<B>, rid: &HeaderValue, seen: &mut Seen) -> Result<Answer, GatewayError>
+async fn run<B>(
+    gw: &Gateway,
+    conn: Conn,
+    req: Request<B>,
+    rid: &HeaderValue,
+    seen: &mut Seen,
+) -> Result<Answer, GatewayError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -110,7 +116,13 @@ where
     dispatch(&x, &endpoint, &parts.method, doc, raw).await
 }
 
-async fn dispatch(x: &Exchange<'_>, endpoint: &Endpoint, method: &Method, doc: Option<Value>, raw: Bytes) -> Result<Answer, GatewayError> {
+async fn dispatch(
+    x: &Exchange<'_>,
+    endpoint: &Endpoint,
+    method: &Method,
+    doc: Option<Value>,
+    raw: Bytes,
+) -> Result<Answer, GatewayError> {
     match (endpoint, method, doc) {
         (Endpoint::Resource { resource_type: rt, id: None }, &Method::GET, _) => list(x, rt).await,
         (Endpoint::Resource { resource_type: rt, id: None }, &Method::POST, Some(doc)) => create(x, rt, doc).await,
@@ -202,7 +214,8 @@ async fn replace(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<A
             Current::Found(c, e) => (c, e),
             Current::Answer(reply) => return x.map_reply(reply, Shape::Resource(rt), false),
         };
-        let (mapped, report) = program.map_resource(rt, Operation::Replace, doc.clone(), Some(&current), MapOptions::default())?;
+        let (mapped, report) =
+            program.map_resource(rt, Operation::Replace, doc.clone(), Some(&current), MapOptions::default())?;
         x.count(rt, Direction::Request, &report, 1, deprovision);
         let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
         let reply = x.forward(Method::PUT, &x.path, x.query.as_deref(), Some(&mapped), if_match).await?;
@@ -235,7 +248,12 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Ans
     }
 }
 
-async fn patch_with_current(x: &Exchange<'_>, rt: &'static str, ops: &PatchOp, deprovision: bool) -> Result<Answer, GatewayError> {
+async fn patch_with_current(
+    x: &Exchange<'_>,
+    rt: &'static str,
+    ops: &PatchOp,
+    deprovision: bool,
+) -> Result<Answer, GatewayError> {
     for attempt in 0..=x.route.etag_retries {
         let (current, etag) = match x.read_current(&x.path).await? {
             Current::Found(c, e) => (c, e),
@@ -273,7 +291,9 @@ fn deactivates(ops: &PatchOp) -> bool {
         let path = op.path.as_ref().map(ToString::to_string).unwrap_or_default();
         match &op.value {
             Some(Value::Bool(false)) => path.eq_ignore_ascii_case("active"),
-            Some(Value::Object(m)) if path.is_empty() => m.iter().any(|(k, v)| k.eq_ignore_ascii_case("active") && v == &Value::Bool(false)),
+            Some(Value::Object(m)) if path.is_empty() => {
+                m.iter().any(|(k, v)| k.eq_ignore_ascii_case("active") && v == &Value::Bool(false))
+            }
             _ => false,
         }
     })

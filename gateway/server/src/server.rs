@@ -60,15 +60,22 @@ impl std::fmt::Debug for Shared {
 }
 
 /// Whether the inbound TLS files load (for `check`).
-pub fn check_tls(files: &crate::config::TlsFiles) -> Result<(), String> {
+pub fn check_tls(files: &config::TlsFiles) -> Result<(), String> {
     tls::acceptor(files).map(|_| ())
 }
 
 /// Builds the gateway from `config` and starts listening.
-pub async fn start(config: Config, overrides: Overrides, ctx: BuildContext, registry: prometheus::Registry) -> anyhow::Result<Handle> {
+pub async fn start(
+    config: Config,
+    overrides: Overrides,
+    ctx: BuildContext,
+    registry: prometheus::Registry,
+) -> anyhow::Result<Handle> {
     let gateway = Gateway::build(&config, &ctx).map_err(|e| anyhow::anyhow!(e.join("\n")))?;
     let tls = config.tls.as_ref().map(tls::acceptor).transpose().map_err(anyhow::Error::msg)?;
-    let listener = TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let admin = match config.admin_listen {
         Some(a) => Some(TcpListener::bind(a).await.map_err(|e| anyhow::anyhow!("cannot listen on {a}: {e}"))?),
         None => None,
@@ -179,7 +186,9 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, wa
     let conn = Conn { peer, tls: acceptor.is_some() };
     let svc = service_fn(move |req| {
         let shared = shared.clone();
-        async move { Ok::<_, Infallible>(if admin { admin::handle(&shared, &req) } else { serve(&shared, conn, req).await }) }
+        async move {
+            Ok::<_, Infallible>(if admin { admin::handle(&shared, &req) } else { serve(&shared, conn, req).await })
+        }
     });
     let result = match acceptor {
         Some(acceptor) => match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {

@@ -80,7 +80,7 @@ impl MemoryStore {
 
     fn resource(&self, rt: &'static str, id: &str, f: &Forward) -> Reply {
         let cond = resources::Conditions::from_headers(&f.headers);
-        let result = match f.method {
+        match f.method {
             Method::GET => self.with(rt, |c, _, _| c.get(id, &cond)),
             Method::PUT => self.with(rt, |c, reg, _| c.replace(reg, rt, id, &f.body, &cond)),
             Method::PATCH => self.with(rt, |c, reg, _| c.patch(reg, rt, id, &f.body, &cond)),
@@ -92,8 +92,7 @@ impl MemoryStore {
                 reply
             }
             _ => method_not_allowed(),
-        };
-        result
+        }
     }
 
     fn search(&self, rt: Option<&'static str>, body: &[u8]) -> Reply {

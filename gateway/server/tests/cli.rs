@@ -167,7 +167,11 @@ fn check_config_accepts_the_quickstart_and_every_example() {
 fn check_config_prints_config_and_mapping_problems_with_positions() {
     let dir = tempfile::tempdir().unwrap();
     let mapping = dir.path().join("m.toml");
-    std::fs::write(&mapping, "version = 1\n[[User.request]]\ntarget = \"userName\"\nfrom = \"emails[type eq \\\"work\\\".value\"\n").unwrap();
+    std::fs::write(
+        &mapping,
+        "version = 1\n[[User.request]]\ntarget = \"userName\"\nfrom = \"emails[type eq \\\"work\\\".value\"\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("tokens"), "short\n").unwrap();
     let config = dir.path().join("gw.toml");
     let text = "[server]\nlisten = \"127.0.0.1:8080\"\n[server.auth]\ntokens_file = \"tokens\"\n[upstream]\nurl = \"memory:\"\n[mapping]\nfiles = [\"m.toml\"]\n";

@@ -48,12 +48,12 @@ pub(super) fn config(path: &Path, out: &mut dyn Write) -> Result<u8, anyhow::Err
 
 /// Token files must parse; environment variables are only warned about,
 /// since `check` often runs where the secrets are not.
-fn secrets(path: &Path, route: &crate::config::Route, out: &mut dyn Write) -> Result<usize, anyhow::Error> {
+fn secrets(path: &Path, route: &config::Route, out: &mut dyn Write) -> Result<usize, anyhow::Error> {
     let mut errors = 0;
     if let Some(f) = &route.auth.tokens_file {
-        let parsed = crate::mapping::read_bounded(f).map_err(|e| e.to_string()).and_then(|text| {
-            crate::auth::Tokens::parse(text.lines()).map_err(|e| format!("{}: {e}", f.display()))
-        });
+        let parsed = crate::mapping::read_bounded(f)
+            .map_err(|e| e.to_string())
+            .and_then(|text| crate::auth::Tokens::parse(text.lines()).map_err(|e| format!("{}: {e}", f.display())));
         if let Err(e) = parsed {
             writeln!(out, "{}: error: route `{}`: {e}", path.display(), route.name)?;
             errors += 1;
@@ -61,7 +61,12 @@ fn secrets(path: &Path, route: &crate::config::Route, out: &mut dyn Write) -> Re
     }
     for var in route.auth.tokens_env.iter().chain(route.upstream.token_env.iter()) {
         if std::env::var_os(var).is_none() {
-            writeln!(out, "{}: warning: route `{}`: {var} is not set here; serve needs it", path.display(), route.name)?;
+            writeln!(
+                out,
+                "{}: warning: route `{}`: {var} is not set here; serve needs it",
+                path.display(),
+                route.name
+            )?;
         }
     }
     if let Some(f) = &route.upstream.token_file {

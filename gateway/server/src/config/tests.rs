@@ -59,10 +59,15 @@ fn routes_inherit_top_level_tables_and_must_be_distinct() {
     let errors = check(&text).unwrap_err().join("\n");
     assert!(errors.contains("a second route named `okta`"), "{errors}");
     assert!(errors.contains("two routes have the same base_path"), "{errors}");
-    let ok = format!("{MINIMAL}[[route]]\nname = \"a\"\nbase_path = \"/a\"\n[[route]]\nname = \"b\"\nbase_path = \"/b\"\n");
+    let ok =
+        format!("{MINIMAL}[[route]]\nname = \"a\"\nbase_path = \"/a\"\n[[route]]\nname = \"b\"\nbase_path = \"/b\"\n");
     let c = check(&ok).unwrap();
     assert_eq!(c.routes.len(), 2);
-    assert!(c.routes.iter().all(|r| r.upstream.target == UpstreamTarget::Memory && r.auth.tokens_env.as_deref() == Some("T")));
+    assert!(
+        c.routes
+            .iter()
+            .all(|r| r.upstream.target == UpstreamTarget::Memory && r.auth.tokens_env.as_deref() == Some("T"))
+    );
     let mixed = format!("{MINIMAL}[server]\nbase_path = \"/x\"\n[[route]]\nname = \"a\"\nbase_path = \"/a\"\n");
     assert!(check(&mixed).unwrap_err().join("\n").contains("belongs in each [[route]]"));
 }
@@ -81,7 +86,11 @@ fn paths_resolve_against_the_config_dir_and_flags_override() {
     let text = format!("{MINIMAL}[mapping]\nfiles = [\"m.toml\", \"/abs/n.toml\"]\n");
     let c = check(&text).unwrap();
     assert_eq!(c.routes[0].mapping.files, [PathBuf::from("/etc/gw/m.toml"), PathBuf::from("/abs/n.toml")]);
-    let ov = Overrides { listen: "127.0.0.1:1".parse().ok(), admin_listen: None, upstream: Some("http://up:8000/v2/".into()) };
+    let ov = Overrides {
+        listen: "127.0.0.1:1".parse().ok(),
+        admin_listen: None,
+        upstream: Some("http://up:8000/v2/".into()),
+    };
     let (c, _) = validate::validate("gw.toml", MINIMAL, Path::new("."), &ov);
     let c = c.unwrap();
     assert_eq!(c.listen.port(), 1);

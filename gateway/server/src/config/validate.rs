@@ -141,22 +141,17 @@ fn build(raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Sink<'_>) -> Option<
     let limits = limits(&raw.server.limits, sink);
     let log = log(&raw.log, sink);
     let routes = routes(raw, base, ov, sink);
-    Some(Config {
-        source: PathBuf::new(),
-        listen: listen?,
-        tls,
-        trusted_proxies,
-        limits,
-        admin_listen,
-        log,
-        routes,
-    })
+    Some(Config { source: PathBuf::new(), listen: listen?, tls, trusted_proxies, limits, admin_listen, log, routes })
 }
 
 fn socket(value: &Spanned<String>, sink: &mut Sink<'_>) -> Option<SocketAddr> {
     let parsed = value.get_ref().parse().ok();
     if parsed.is_none() {
-        sink.error(value.span().start, format!("`{}` is not an address", value.get_ref()), Some("write IP:PORT, such as 127.0.0.1:8080 or [::]:8080"));
+        sink.error(
+            value.span().start,
+            format!("`{}` is not an address", value.get_ref()),
+            Some("write IP:PORT, such as 127.0.0.1:8080 or [::]:8080"),
+        );
     }
     parsed
 }
@@ -170,7 +165,11 @@ fn cidr(value: &Spanned<String>, sink: &mut Sink<'_>) -> Option<Cidr> {
     match (addr, prefix) {
         (Some(addr), Some(prefix)) => Some(Cidr { addr, prefix }),
         _ => {
-            sink.error(value.span().start, format!("`{text}` is not an address or range"), Some("write 10.0.0.5 or 10.0.0.0/8"));
+            sink.error(
+                value.span().start,
+                format!("`{text}` is not an address or range"),
+                Some("write 10.0.0.5 or 10.0.0.0/8"),
+            );
             None
         }
     }
@@ -205,13 +204,21 @@ fn log(l: &LogSection, sink: &mut Sink<'_>) -> LogSettings {
         "text" => false,
         "json" => true,
         other => {
-            sink.error(l.format.span().start, format!("unknown log format `{other}`"), Some("use \"text\" or \"json\""));
+            sink.error(
+                l.format.span().start,
+                format!("unknown log format `{other}`"),
+                Some("use \"text\" or \"json\""),
+            );
             false
         }
     };
     let level = l.level.get_ref().to_ascii_lowercase();
     if !["trace", "debug", "info", "warn", "error"].contains(&level.as_str()) {
-        sink.error(l.level.span().start, format!("unknown log level `{level}`"), Some("trace, debug, info, warn or error"));
+        sink.error(
+            l.level.span().start,
+            format!("unknown log level `{level}`"),
+            Some("trace, debug, info, warn or error"),
+        );
     }
     LogSettings { json, level, redact_pii: l.redact_pii }
 }
@@ -259,7 +266,14 @@ fn route(r: &RouteSection, raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Si
     let auth = auth(r.auth.as_ref().or(raw.server.auth.as_ref()), base, r, sink);
     let upstream = upstream(r.upstream.as_ref().or(raw.upstream.as_ref()), base, ov, r, sink);
     let mapping = mapping(r.mapping.as_ref().or(raw.mapping.as_ref()), base, sink);
-    Some(Route { name: r.name.get_ref().clone(), base_path: base_path?, public_url, auth, upstream: upstream?, mapping })
+    Some(Route {
+        name: r.name.get_ref().clone(),
+        base_path: base_path?,
+        public_url,
+        auth,
+        upstream: upstream?,
+        mapping,
+    })
 }
 
 fn auth(a: Option<&AuthSection>, base: &Path, r: &RouteSection, sink: &mut Sink<'_>) -> AuthSettings {
@@ -293,7 +307,8 @@ fn upstream(
     sink: &mut Sink<'_>,
 ) -> Option<UpstreamSettings> {
     let Some(u) = u else {
-        let hint = Some("add [upstream] url = \"https://backend.example.com/scim/v2\", or \"memory:\" for the embedded store");
+        let hint =
+            Some("add [upstream] url = \"https://backend.example.com/scim/v2\", or \"memory:\" for the embedded store");
         sink.error(r.name.span().start, format!("route `{}` has no upstream", r.name.get_ref()), hint);
         return None;
     };

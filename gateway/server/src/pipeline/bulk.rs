@@ -32,7 +32,8 @@ pub(super) async fn run(x: &Exchange<'_>, mut doc: Value) -> Result<Answer, Gate
         return Err(GatewayError::Scim(e));
     }
     let steps: Vec<Step> = ops.into_iter().map(|op| step(x, op)).collect();
-    let forwarded: Vec<Value> = steps.iter().filter_map(|s| if let Step::Forward(v) = s { Some(v.clone()) } else { None }).collect();
+    let forwarded: Vec<Value> =
+        steps.iter().filter_map(|s| if let Step::Forward(v) = s { Some(v.clone()) } else { None }).collect();
     let mut answers = Vec::new();
     if !forwarded.is_empty() {
         if let Some(map) = doc.as_object_mut() {
@@ -43,17 +44,23 @@ pub(super) async fn run(x: &Exchange<'_>, mut doc: Value) -> Result<Answer, Gate
         if answer.status != StatusCode::OK {
             return Ok(answer);
         }
-        answers = answer.body.and_then(|mut b| b.get_mut("Operations").map(Value::take)).and_then(|v| match v {
-            Value::Array(a) => Some(a),
-            _ => None,
-        }).unwrap_or_default();
+        answers = answer
+            .body
+            .and_then(|mut b| b.get_mut("Operations").map(Value::take))
+            .and_then(|v| match v {
+                Value::Array(a) => Some(a),
+                _ => None,
+            })
+            .unwrap_or_default();
     }
     let mut upstream = answers.into_iter();
     let merged: Vec<Value> = steps
         .into_iter()
         .map(|s| match s {
             Step::Answer(v) => v,
-            Step::Forward(op) => upstream.next().unwrap_or_else(|| failed(&op, 502, None, "the upstream gave no answer for this operation")),
+            Step::Forward(op) => upstream
+                .next()
+                .unwrap_or_else(|| failed(&op, 502, None, "the upstream gave no answer for this operation")),
         })
         .collect();
     let body = json!({"schemas": [BULK_RESPONSE_URN], "Operations": merged});
@@ -77,9 +84,11 @@ fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, GatewayErro
     let (Some(rt), Some(data)) = (rt, op.get_mut("data")) else { return Ok(None) };
     let program = &x.route.program;
     let schema = program.registry().resource(rt).ok_or(GatewayError::NoRoute)?;
-    let needs_current = || GatewayError::Scim(scim_core::ScimError::invalid_value(
-        "this operation's rules need the current resource, which a bulk request does not read; send it on its own",
-    ));
+    let needs_current = || {
+        GatewayError::Scim(scim_core::ScimError::invalid_value(
+            "this operation's rules need the current resource, which a bulk request does not read; send it on its own",
+        ))
+    };
     match method.as_str() {
         "POST" | "PUT" => {
             x.count_normalized(&x.route.normalizer.resource(data, &schema));

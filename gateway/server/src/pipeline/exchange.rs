@@ -97,7 +97,9 @@ impl Exchange<'_> {
         let method = method_label(&f.method);
         let started = Instant::now();
         let result = self.route.upstream.call(f).await;
-        m.upstream_duration.with_label_values(&[self.route.name.as_str(), method]).observe(started.elapsed().as_secs_f64());
+        m.upstream_duration
+            .with_label_values(&[self.route.name.as_str(), method])
+            .observe(started.elapsed().as_secs_f64());
         let up = !matches!(result, Err(UpstreamError::Connect(_) | UpstreamError::Broken(_) | UpstreamError::Timeout));
         m.upstream_up.with_label_values(&[self.route.name.as_str()]).set(i64::from(up));
         result.map_err(|e| match e {
@@ -142,7 +144,9 @@ impl Exchange<'_> {
         if failed > 0 {
             m.mapping_errors.with_label_values(&labels).inc_by(u64::try_from(failed).unwrap_or(0));
             if deprovision {
-                m.deprovision_dropped.with_label_values(&[self.route.name.as_str(), rt]).inc_by(u64::try_from(failed).unwrap_or(0));
+                m.deprovision_dropped
+                    .with_label_values(&[self.route.name.as_str(), rt])
+                    .inc_by(u64::try_from(failed).unwrap_or(0));
             }
             tracing::warn!(route = %self.route.name, resource = rt, failed, "mapping rules failed; targets left out");
         }
@@ -161,7 +165,8 @@ impl Exchange<'_> {
     pub fn map_reply(&self, reply: Reply, shape: Shape, list_query: bool) -> Result<Answer, GatewayError> {
         let status = reply.status;
         if list_query && status == StatusCode::NOT_FOUND {
-            let empty = json!({"schemas": [LIST_URN], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []});
+            let empty =
+                json!({"schemas": [LIST_URN], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []});
             return Ok(Answer { status: StatusCode::OK, headers: reply.headers, body: Some(empty) });
         }
         let mut headers = reply.headers;
@@ -171,7 +176,9 @@ impl Exchange<'_> {
         }
         let parsed = serde_json::from_slice::<Value>(&reply.body).ok();
         if status.as_u16() >= 400 {
-            let body = parsed.filter(rewrite::is_scim_error).unwrap_or_else(|| rewrite::wrap_error(status.as_u16(), &reply.body));
+            let body = parsed
+                .filter(rewrite::is_scim_error)
+                .unwrap_or_else(|| rewrite::wrap_error(status.as_u16(), &reply.body));
             return Ok(Answer { status, headers, body: Some(body) });
         }
         let Some(mut body) = parsed else {
@@ -197,8 +204,13 @@ impl Exchange<'_> {
             Shape::AnyList => ("", None),
         };
         let n = body.get("Resources").and_then(Value::as_array).map_or(1, Vec::len);
-        let result = if is_list { program.map_list_response(list_rt, body, opts) } else { program.map_resource(rt, Operation::Response, body, None, opts) };
-        let (mapped, report) = result.map_err(|e| GatewayError::BadUpstreamReply(format!("the answer could not be mapped back: {e}")))?;
+        let result = if is_list {
+            program.map_list_response(list_rt, body, opts)
+        } else {
+            program.map_resource(rt, Operation::Response, body, None, opts)
+        };
+        let (mapped, report) =
+            result.map_err(|e| GatewayError::BadUpstreamReply(format!("the answer could not be mapped back: {e}")))?;
         if !rt.is_empty() {
             self.count(rt, scim_mapper::Direction::Response, &report, n, false);
         }

@@ -42,7 +42,12 @@ pub fn rewrite(
         }
         None => (None, Report::default()),
     };
-    let query = Query { filter, attributes: get("attributes"), excluded_attributes: get("excludedAttributes"), sort_by: get("sortBy") };
+    let query = Query {
+        filter,
+        attributes: get("attributes"),
+        excluded_attributes: get("excludedAttributes"),
+        sort_by: get("sortBy"),
+    };
     Ok((route.program.rewrite_query(rt, &query)?, report))
 }
 

@@ -16,7 +16,9 @@ where
 {
     match Limited::new(body, max).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(GatewayError::BodyTooLarge(max)),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(GatewayError::BodyTooLarge(max))
+        }
         Err(e) => Err(GatewayError::BadJson(format!("the body could not be read: {e}"))),
     }
 }

@@ -4,9 +4,14 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     /// `/Users`, `/Groups[/id]`.
-    Resource { resource_type: &'static str, id: Option<String> },
+    Resource {
+        resource_type: &'static str,
+        id: Option<String>,
+    },
     /// `/.search` or `/Users/.search`.
-    Search { resource_type: Option<&'static str> },
+    Search {
+        resource_type: Option<&'static str>,
+    },
     Bulk,
     Me,
     /// `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas` and below.
@@ -63,7 +68,10 @@ mod tests {
     #[test]
     fn classifies_scim_endpoints() {
         assert_eq!(Endpoint::classify("/Users"), Endpoint::Resource { resource_type: "User", id: None });
-        assert_eq!(Endpoint::classify("/Groups/a%20b"), Endpoint::Resource { resource_type: "Group", id: Some("a b".into()) });
+        assert_eq!(
+            Endpoint::classify("/Groups/a%20b"),
+            Endpoint::Resource { resource_type: "Group", id: Some("a b".into()) }
+        );
         assert_eq!(Endpoint::classify("/Users/.search"), Endpoint::Search { resource_type: Some("User") });
         assert_eq!(Endpoint::classify("/.search"), Endpoint::Search { resource_type: None });
         assert_eq!(Endpoint::classify("/Bulk"), Endpoint::Bulk);

@@ -12,7 +12,8 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The SCIM media type.
 pub const SCIM_JSON: HeaderValue = HeaderValue::from_static("application/scim+json");
 
-const HOP_BY_HOP: [HeaderName; 7] = [CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE];
+const HOP_BY_HOP: [HeaderName; 7] =
+    [CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE];
 
 /// Removes hop-by-hop headers, including those the Connection header names.
 pub fn drop_hop_by_hop(h: &mut HeaderMap) {
@@ -76,7 +77,9 @@ pub fn request_id(incoming: &HeaderMap) -> HeaderValue {
         .get(REQUEST_ID)
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
         .cloned()
-        .unwrap_or_else(|| HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).unwrap_or(HeaderValue::from_static("-")))
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).unwrap_or(HeaderValue::from_static("-"))
+        })
 }
 
 #[cfg(test)]

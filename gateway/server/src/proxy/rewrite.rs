@@ -81,7 +81,9 @@ pub fn wrap_error(status: u16, body: &[u8]) -> Value {
 }
 
 fn vendor_message(v: &Value) -> Option<String> {
-    let pick = |v: &Value| ["detail", "message", "error_description", "error"].iter().find_map(|k| v.get(*k)?.as_str().map(str::to_owned));
+    let pick = |v: &Value| {
+        ["detail", "message", "error_description", "error"].iter().find_map(|k| v.get(*k)?.as_str().map(str::to_owned))
+    };
     let msg = pick(v).or_else(|| v.get("error").and_then(pick))?;
     let mut msg: String = msg.chars().filter(|c| !c.is_control()).take(200).collect();
     if msg.is_empty() {

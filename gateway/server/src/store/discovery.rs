@@ -66,7 +66,10 @@ fn schema_docs() -> Vec<Value> {
             let id = doc.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
             if let Some(map) = doc.as_object_mut() {
                 map.insert("schemas".into(), json!(["urn:ietf:params:scim:schemas:core:2.0:Schema"]));
-                map.insert("meta".into(), json!({"resourceType": "Schema", "location": format!("memory:/Schemas/{id}")}));
+                map.insert(
+                    "meta".into(),
+                    json!({"resourceType": "Schema", "location": format!("memory:/Schemas/{id}")}),
+                );
             }
             doc
         })

@@ -4,11 +4,11 @@ use super::{MEMORY_BASE, json, resource_reply};
 use crate::upstream::Reply;
 use http::header::{IF_MATCH, IF_NONE_MATCH};
 use http::{HeaderMap, StatusCode};
+use scim_core::Filter;
 use scim_core::error::{ScimError, ScimType, error_body};
 use scim_core::normalize::form_decode;
 use scim_core::patch::{PatchOp, apply};
 use scim_core::schema::{Registry, ResourceSchema};
-use scim_core::Filter;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 
@@ -73,7 +73,9 @@ impl ListParams {
         let list = |v: &str| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
         match key {
             "filter" => self.filter = Some(value),
-            "startIndex" => self.start_index = value.trim().parse::<i64>().map_or(1, |n| usize::try_from(n.max(1)).unwrap_or(1)),
+            "startIndex" => {
+                self.start_index = value.trim().parse::<i64>().map_or(1, |n| usize::try_from(n.max(1)).unwrap_or(1))
+            }
             "count" => self.count = value.trim().parse::<i64>().ok().map(|n| usize::try_from(n.max(0)).unwrap_or(0)),
             "attributes" => self.attributes = list(&value),
             "excludedAttributes" => self.excluded = list(&value),
@@ -115,10 +117,7 @@ impl Collection {
     }
 
     fn find(&self, id: &str) -> Result<(u64, &Stored), Fail> {
-        self.ids
-            .get(id)
-            .and_then(|seq| self.items.get(seq).map(|s| (*seq, s)))
-            .ok_or(Fail::NotFound)
+        self.ids.get(id).and_then(|seq| self.items.get(seq).map(|s| (*seq, s))).ok_or(Fail::NotFound)
     }
 
     pub(super) fn list(&self, reg: &Registry, rt: &str, p: &ListParams) -> Res {
@@ -265,7 +264,10 @@ fn parse_object(body: &[u8]) -> Result<Value, ScimError> {
 /// Required core attributes are present and not empty.
 fn validate(doc: &Value, schema: &ResourceSchema<'_>) -> Result<(), ScimError> {
     for attr in schema.core().attributes.iter().filter(|a| a.required && a.name != "id") {
-        let present = doc.as_object().and_then(|m| scim_core::path::get_ci(m, &attr.name)).is_some_and(|v| !v.is_null() && v != "");
+        let present = doc
+            .as_object()
+            .and_then(|m| scim_core::path::get_ci(m, &attr.name))
+            .is_some_and(|v| !v.is_null() && v != "");
         if !present {
             return Err(ScimError::invalid_value(format!("{} is required", attr.name)));
         }

@@ -29,7 +29,12 @@ pub struct HttpUpstream {
 impl HttpUpstream {
     /// A client for `settings`, with `token` as the bearer sent upstream and
     /// `proxies` deciding which connections go through a proxy.
-    pub fn new(settings: &UpstreamSettings, base: &http::Uri, token: Option<&str>, proxies: Matcher) -> Result<Self, String> {
+    pub fn new(
+        settings: &UpstreamSettings,
+        base: &http::Uri,
+        token: Option<&str>,
+        proxies: Matcher,
+    ) -> Result<Self, String> {
         let tls = match tls_config(settings.ca_file.as_deref()) {
             Ok(c) => c,
             Err(e) if base.scheme_str() == Some("https") => return Err(e),
@@ -37,7 +42,11 @@ impl HttpUpstream {
         };
         let connector = ProxyConnector::new(proxies, settings.connect_timeout);
         let https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http();
-        let https = if settings.http2_only { https.enable_http2().wrap_connector(connector) } else { https.enable_all_versions().wrap_connector(connector) };
+        let https = if settings.http2_only {
+            https.enable_http2().wrap_connector(connector)
+        } else {
+            https.enable_all_versions().wrap_connector(connector)
+        };
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(settings.pool_idle_timeout)
             .pool_timer(TokioTimer::new())
@@ -45,7 +54,10 @@ impl HttpUpstream {
             .http2_only(settings.http2_only)
             .build(https);
         let token = token
-            .map(|t| HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| "the upstream token holds characters a header cannot".to_owned()))
+            .map(|t| {
+                HeaderValue::from_str(&format!("Bearer {t}"))
+                    .map_err(|_| "the upstream token holds characters a header cannot".to_owned())
+            })
             .transpose()?
             .map(|mut v| {
                 v.set_sensitive(true);
@@ -62,7 +74,8 @@ impl HttpUpstream {
     }
 
     async fn send(&self, f: Forward) -> Result<Reply, UpstreamError> {
-        let idempotent = matches!(f.method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS);
+        let idempotent =
+            matches!(f.method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS);
         let mut attempt = 0;
         loop {
             let result = tokio::time::timeout(self.timeout, self.once(&f)).await.unwrap_or(Err(UpstreamError::Timeout));
@@ -94,7 +107,11 @@ impl HttpUpstream {
         }
         let req = req.body(Full::new(f.body.clone())).map_err(|e| UpstreamError::Connect(e.to_string()))?;
         let resp = self.client.request(req).await.map_err(|e| {
-            if e.is_connect() { UpstreamError::Connect(source_chain(&e)) } else { UpstreamError::Broken(source_chain(&e)) }
+            if e.is_connect() {
+                UpstreamError::Connect(source_chain(&e))
+            } else {
+                UpstreamError::Broken(source_chain(&e))
+            }
         })?;
         let (mut parts, body) = resp.into_parts();
         let body = Limited::new(body, self.max_response).collect().await.map_err(|e| {

@@ -63,7 +63,9 @@ async fn okta_user_lifecycle(s: Setup) {
     assert_eq!(got.json["userName"], "jane.doe@example.com");
 
     // Okta's own matching query, as it sends it.
-    let found = s.call(Method::GET, "/Users?filter=userName%20eq%20%22Jane.Doe%40Example.com%22&startIndex=1&count=100", None).await;
+    let found = s
+        .call(Method::GET, "/Users?filter=userName%20eq%20%22Jane.Doe%40Example.com%22&startIndex=1&count=100", None)
+        .await;
     assert_eq!(found.status, StatusCode::OK, "{:?}", found.json);
     assert_eq!(found.json["totalResults"], 1);
     assert_eq!(found.json["Resources"][0]["id"], id.as_str());
@@ -83,13 +85,25 @@ async fn okta_user_lifecycle(s: Setup) {
     assert_eq!(stored["displayName"], "Jane Smith");
 
     // A PATCH of one name part: the full name is recomputed from the stored family name.
-    let r = s.call(Method::PATCH, &format!("/Users/{id}"), Some(patch(json!([{"op": "replace", "path": "name.givenName", "value": "Janet"}])))).await;
+    let r = s
+        .call(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(patch(json!([{"op": "replace", "path": "name.givenName", "value": "Janet"}]))),
+        )
+        .await;
     assert!(r.status.is_success(), "{:?}", r.json);
     let (_, stored) = s.stored(&format!("/Users/{id}")).await;
     assert_eq!(stored["name"]["formatted"], "Janet Smith");
 
     // Okta's deactivation.
-    let r = s.call(Method::PATCH, &format!("/Users/{id}"), Some(patch(json!([{"op": "replace", "value": {"active": false}}])))).await;
+    let r = s
+        .call(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(patch(json!([{"op": "replace", "value": {"active": false}}]))),
+        )
+        .await;
     assert!(r.status.is_success(), "{:?}", r.json);
     let (_, stored) = s.stored(&format!("/Users/{id}")).await;
     assert_eq!(stored["active"], false);
@@ -116,7 +130,9 @@ async fn group_lifecycle(s: Setup) {
     let (_, stored) = s.stored(&format!("/Groups/{gid}")).await;
     assert_eq!(stored["members"][0]["value"], uid.as_str());
 
-    let list = s.call(Method::GET, "/Groups?filter=displayName%20eq%20%22Engineering%22&excludedAttributes=members", None).await;
+    let list = s
+        .call(Method::GET, "/Groups?filter=displayName%20eq%20%22Engineering%22&excludedAttributes=members", None)
+        .await;
     assert_eq!(list.json["totalResults"], 1, "{:?}", list.json);
     assert!(list.json["Resources"][0].get("members").is_none());
 

@@ -27,7 +27,9 @@ fn recording(log: Arc<Mutex<Vec<Seen>>>) -> Handler {
     Arc::new(move |_, seen: Seen| {
         log.lock().unwrap().push(seen.clone());
         match seen.method {
-            Method::GET if seen.uri.path().ends_with("/Users") => json_response(200, &json!({"schemas": [LIST], "totalResults": 0, "Resources": []})),
+            Method::GET if seen.uri.path().ends_with("/Users") => {
+                json_response(200, &json!({"schemas": [LIST], "totalResults": 0, "Resources": []}))
+            }
             Method::GET => json_response(200, &user("u1", "W/\"1\"")),
             Method::DELETE => http::Response::builder().status(204).body(Full::new(Bytes::new())).unwrap(),
             _ => json_response(200, &serde_json::from_slice::<Value>(&seen.body).unwrap_or(json!({}))),
@@ -51,7 +53,8 @@ async fn requests_without_a_valid_token_get_401_and_never_reach_the_upstream() {
         assert_eq!(r.json["status"], "401");
         assert!(!String::from_utf8_lossy(&r.body).contains("wrong-token"), "the token is not echoed");
     }
-    let basic = send(Method::GET, &gw.url("/scim/v2/Users"), None, None, &[("authorization", &format!("Basic {TOKEN}"))]).await;
+    let basic =
+        send(Method::GET, &gw.url("/scim/v2/Users"), None, None, &[("authorization", &format!("Basic {TOKEN}"))]).await;
     assert_eq!(basic.status, StatusCode::UNAUTHORIZED);
     assert_eq!(up.hits(), 0);
     assert_eq!(gw.metric("scim_gateway_auth_failures_total"), 4.0);
@@ -62,7 +65,8 @@ async fn the_idp_token_is_replaced_and_relevant_headers_pass_both_ways() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let up = FakeUpstream::start(recording(log.clone())).await;
     let gw = okta_gateway(&up, "").await;
-    let headers = [("if-none-match", "W/\"9\""), ("x-request-id", "rid-42"), ("connection", "keep-alive, x-hop"), ("x-hop", "1")];
+    let headers =
+        [("if-none-match", "W/\"9\""), ("x-request-id", "rid-42"), ("connection", "keep-alive, x-hop"), ("x-hop", "1")];
     let r = send(Method::GET, &gw.url("/scim/v2/Users/u1"), Some(TOKEN), None, &headers).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers["x-request-id"], "rid-42");
@@ -81,7 +85,7 @@ async fn bad_bodies_get_scim_errors_and_are_not_forwarded() {
     let up = FakeUpstream::start(recording(Arc::default())).await;
     let gw = okta_gateway(&up, "[server.limits]\nmax_body_bytes = 2048\nmax_json_depth = 16").await;
     let url = gw.url("/scim/v2/Users");
-    let cases: Vec<(Bytes, Vec<(&str, &str)>, u16)> = vec![
+    let cases: Vec<Case> = vec![
         (Bytes::from_static(b"{\"userName\": "), vec![], 400),
         (Bytes::from_static(b"[1, 2]"), vec![], 400),
         (Bytes::from(format!("{{\"a\":{}{}}}", "[".repeat(20), "]".repeat(20))), vec![], 400),
@@ -101,6 +105,9 @@ async fn bad_bodies_get_scim_errors_and_are_not_forwarded() {
     }
     assert_eq!(up.hits(), 0);
 }
+
+/// A body, extra headers and the status it must get.
+type Case = (Bytes, Vec<(&'static str, &'static str)>, u16);
 
 fn gzip(data: &[u8]) -> Bytes {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -129,7 +136,8 @@ async fn a_deactivation_goes_through_even_when_a_rule_fails() {
     let leaver = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "u1", "userName": "jdoe", "active": false});
     let r = gw.call(Method::PUT, "/scim/v2/Users/u1", Some(leaver)).await;
     assert!(r.status.is_success(), "{:?}", r.json);
-    let sent = log.lock().unwrap().iter().find(|s| s.method == Method::PUT).cloned().expect("the PUT reached the upstream");
+    let sent =
+        log.lock().unwrap().iter().find(|s| s.method == Method::PUT).cloned().expect("the PUT reached the upstream");
     let body: Value = serde_json::from_slice(&sent.body).unwrap();
     assert_eq!(body["active"], false);
     assert!(gw.metric("scim_gateway_deprovision_failed_targets_total") >= 1.0);
@@ -162,7 +170,11 @@ async fn a_patch_needing_the_current_resource_writes_with_if_match_and_retries_a
         }
         let mut count = w.lock().unwrap();
         *count += 1;
-        if *count == 1 { json_response(412, &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "412"})) } else { json_response(200, &user("u1", "W/\"9\"")) }
+        if *count == 1 {
+            json_response(412, &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "412"}))
+        } else {
+            json_response(200, &user("u1", "W/\"9\""))
+        }
     });
     let up = FakeUpstream::start(handler).await;
     let gw = okta_gateway(&up, "").await;
@@ -184,7 +196,9 @@ async fn filters_are_rewritten_and_a_bad_filter_never_reaches_the_upstream() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let up = FakeUpstream::start(recording(log.clone())).await;
     let gw = okta_gateway(&up, "").await;
-    let r = gw.call(Method::GET, "/scim/v2/Users?filter=userName%20eq%20%22Jane.Doe%40Example.com%20%22&count=10", None).await;
+    let r = gw
+        .call(Method::GET, "/scim/v2/Users?filter=userName%20eq%20%22Jane.Doe%40Example.com%20%22&count=10", None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let query = log.lock().unwrap()[0].uri.query().unwrap().to_owned();
     let decoded = scim_core::normalize::form_decode(&query);
@@ -202,7 +216,10 @@ async fn a_list_404_becomes_an_empty_list_and_counts_become_integers() {
         if seen.uri.query().is_some_and(|q| q.contains("filter")) {
             return json_response(404, &json!({"detail": "not found"}));
         }
-        json_response(200, &json!({"schemas": [LIST], "totalResults": "1", "startIndex": "1", "Resources": [user("u1", "W/\"1\"")]}))
+        json_response(
+            200,
+            &json!({"schemas": [LIST], "totalResults": "1", "startIndex": "1", "Resources": [user("u1", "W/\"1\"")]}),
+        )
     });
     let up = FakeUpstream::start(handler).await;
     let gw = okta_gateway(&up, "").await;
@@ -211,14 +228,26 @@ async fn a_list_404_becomes_an_empty_list_and_counts_become_integers() {
     assert_eq!(r.json["totalResults"], 0);
     assert_eq!(r.json["Resources"], json!([]));
     let r = gw.call(Method::GET, "/scim/v2/Users", None).await;
-    assert_eq!((r.json["totalResults"].as_u64(), r.json["startIndex"].as_u64(), r.json["itemsPerPage"].as_u64()), (Some(1), Some(1), Some(1)));
+    assert_eq!(
+        (r.json["totalResults"].as_u64(), r.json["startIndex"].as_u64(), r.json["itemsPerPage"].as_u64()),
+        (Some(1), Some(1), Some(1))
+    );
 }
 
 #[tokio::test]
 async fn upstream_errors_keep_their_status_and_become_scim_errors() {
     let handler: Handler = Arc::new(|n, _| match n {
-        0 => http::Response::builder().status(503).header("content-type", "text/html").body(Full::new(Bytes::from_static(b"<html>down</html>"))).unwrap(),
-        _ => http::Response::builder().status(429).header("retry-after", "7").header("content-type", "application/json").body(Full::new(Bytes::from_static(b"{\"message\":\"slow down\"}"))).unwrap(),
+        0 => http::Response::builder()
+            .status(503)
+            .header("content-type", "text/html")
+            .body(Full::new(Bytes::from_static(b"<html>down</html>")))
+            .unwrap(),
+        _ => http::Response::builder()
+            .status(429)
+            .header("retry-after", "7")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(b"{\"message\":\"slow down\"}")))
+            .unwrap(),
     });
     let up = FakeUpstream::start(handler).await;
     let gw = okta_gateway(&up, "").await;
@@ -236,7 +265,11 @@ async fn upstream_errors_keep_their_status_and_become_scim_errors() {
 async fn a_gzipping_upstream_is_decoded_and_mapped() {
     let handler: Handler = Arc::new(|_, _| {
         let body = json!({"schemas": [LIST], "totalResults": 1, "Resources": [user("u1", "W/\"1\"")]});
-        http::Response::builder().header("content-type", "application/scim+json").header("content-encoding", "gzip").body(Full::new(gzip(body.to_string().as_bytes()))).unwrap()
+        http::Response::builder()
+            .header("content-type", "application/scim+json")
+            .header("content-encoding", "gzip")
+            .body(Full::new(gzip(body.to_string().as_bytes())))
+            .unwrap()
     });
     let up = FakeUpstream::start(handler).await;
     let gw = okta_gateway(&up, "").await;
@@ -249,14 +282,19 @@ async fn a_gzipping_upstream_is_decoded_and_mapped() {
 #[tokio::test]
 async fn an_unreachable_upstream_is_a_502_and_a_slow_one_a_504() {
     let port = super::support::free_port();
-    let gw = Gateway::start(&config(&format!("http://127.0.0.1:{port}/v2"), &[], "generic").replace("timeout_ms = 5000", "timeout_ms = 300\nretries = 1")).await;
+    let gw = Gateway::start(
+        &config(&format!("http://127.0.0.1:{port}/v2"), &[], "generic")
+            .replace("timeout_ms = 5000", "timeout_ms = 300\nretries = 1"),
+    )
+    .await;
     let r = gw.call(Method::GET, "/scim/v2/Users", None).await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY);
     assert_eq!(r.json["status"], "502");
     assert_eq!(gw.metric("scim_gateway_upstream_up"), 0.0);
 
     let slow = FakeUpstream::start_delayed(recording(Arc::default()), Duration::from_secs(3)).await;
-    let gw = Gateway::start(&config(&slow.url(), &[], "generic").replace("timeout_ms = 5000", "timeout_ms = 300")).await;
+    let gw =
+        Gateway::start(&config(&slow.url(), &[], "generic").replace("timeout_ms = 5000", "timeout_ms = 300")).await;
     let r = gw.call(Method::POST, "/scim/v2/Users", Some(json!({"userName": "a"}))).await;
     assert_eq!(r.status, StatusCode::GATEWAY_TIMEOUT);
     assert!(r.json["detail"].as_str().unwrap().contains("unknown"), "a 504 says the outcome is unknown");
@@ -266,7 +304,11 @@ async fn an_unreachable_upstream_is_a_502_and_a_slow_one_a_504() {
 #[tokio::test]
 async fn the_concurrency_limit_answers_503_with_retry_after() {
     let slow = FakeUpstream::start_delayed(recording(Arc::default()), Duration::from_millis(800)).await;
-    let gw = Gateway::start(&format!("{}\n[server.limits]\nmax_concurrent_requests = 1", config(&slow.url(), &[], "generic"))).await;
+    let gw = Gateway::start(&format!(
+        "{}\n[server.limits]\nmax_concurrent_requests = 1",
+        config(&slow.url(), &[], "generic")
+    ))
+    .await;
     let url = gw.url("/scim/v2/Users/u1");
     let first = tokio::spawn(async move { send(Method::GET, &url, Some(TOKEN), None, &[]).await.status });
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -279,7 +321,9 @@ async fn the_concurrency_limit_answers_503_with_retry_after() {
 #[tokio::test]
 async fn the_request_timeout_answers_504() {
     let slow = FakeUpstream::start_delayed(recording(Arc::default()), Duration::from_secs(3)).await;
-    let gw = Gateway::start(&format!("{}\n[server.limits]\nrequest_timeout_ms = 200", config(&slow.url(), &[], "generic"))).await;
+    let gw =
+        Gateway::start(&format!("{}\n[server.limits]\nrequest_timeout_ms = 200", config(&slow.url(), &[], "generic")))
+            .await;
     let r = gw.call(Method::GET, "/scim/v2/Users/u1", None).await;
     assert_eq!(r.status, StatusCode::GATEWAY_TIMEOUT);
 }

@@ -9,7 +9,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Sends a raw request line (no client normalizes it) and returns the status.
 async fn raw_status(gw: &Gateway, target: &str) -> u16 {
     let mut s = tokio::net::TcpStream::connect(gw.handle.addr).await.unwrap();
-    let req = format!("GET {target} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n");
+    let req =
+        format!("GET {target} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.unwrap();

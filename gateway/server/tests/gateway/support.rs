@@ -206,7 +206,13 @@ pub struct Response {
     pub json: Value,
 }
 
-pub async fn send(method: Method, url: &str, token: Option<&str>, body: Option<Bytes>, headers: &[(&str, &str)]) -> Response {
+pub async fn send(
+    method: Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<Bytes>,
+    headers: &[(&str, &str)],
+) -> Response {
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let mut req = Request::builder().method(method).uri(url);
     if let Some(t) = token {
@@ -272,7 +278,9 @@ impl FakeUpstream {
                         }
                     });
                     let io = hyper_util::rt::TokioIo::new(stream);
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).serve_connection(io, svc).await;
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(io, svc)
+                        .await;
                 });
             }
         });

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-
 fn echo() -> Handler {
     Arc::new(|_, seen: Seen| {
         let version = format!("{:?}", seen.headers.get("x-forwarded-proto"));
@@ -39,7 +38,8 @@ async fn https_backend() -> (Gateway, std::path::PathBuf) {
 async fn https_inbound_and_an_https_upstream_trusted_through_an_extra_ca() {
     let (backend, ca) = https_backend().await;
     let upstream = format!("https://localhost:{}/scim/v2", backend.handle.addr.port());
-    let with_ca = config(&upstream, &[], "generic").replace("timeout_ms = 5000", &format!("timeout_ms = 5000\nca_file = \"{}\"", ca.display()));
+    let with_ca = config(&upstream, &[], "generic")
+        .replace("timeout_ms = 5000", &format!("timeout_ms = 5000\nca_file = \"{}\"", ca.display()));
     let front = Gateway::start(&with_ca).await;
     let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "tls@example.com"});
     let r = front.call(Method::POST, "/scim/v2/Users", Some(user)).await;
@@ -104,8 +104,14 @@ async fn upstream_connections_go_through_the_configured_proxy() {
 
 #[tokio::test]
 async fn an_http2_only_upstream_is_reached_with_http2() {
-    let up = FakeUpstream::start(Arc::new(|_, seen: Seen| json_response(200, &json!({"version": format!("{:?}", seen.headers.get("x-request-id").is_some())})))).await;
-    let gw = Gateway::start(&config(&up.url(), &[], "generic").replace("timeout_ms = 5000", "timeout_ms = 5000\nhttp2_only = true")).await;
+    let up = FakeUpstream::start(Arc::new(|_, seen: Seen| {
+        json_response(200, &json!({"version": format!("{:?}", seen.headers.get("x-request-id").is_some())}))
+    }))
+    .await;
+    let gw = Gateway::start(
+        &config(&up.url(), &[], "generic").replace("timeout_ms = 5000", "timeout_ms = 5000\nhttp2_only = true"),
+    )
+    .await;
     let r = gw.call(Method::GET, "/scim/v2/Users/1", None).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
     assert_eq!(up.hits(), 1);
@@ -166,12 +172,14 @@ async fn forwarded_headers_are_trusted_only_from_configured_proxies() {
     assert_eq!(r.headers["location"], untrusted.url("/scim/v2/Users/1"), "spoofed headers are ignored");
     assert_eq!(r.json["meta"]["location"], untrusted.url("/scim/v2/Users/1"));
 
-    let trusted_config = config(&up.url(), &[], "generic").replace("[server]\n", "[server]\ntrusted_proxies = [\"127.0.0.0/8\"]\n");
+    let trusted_config =
+        config(&up.url(), &[], "generic").replace("[server]\n", "[server]\ntrusted_proxies = [\"127.0.0.0/8\"]\n");
     let trusted = Gateway::start(&trusted_config).await;
     let r = send(Method::POST, &trusted.url("/scim/v2/Users"), Some(TOKEN), body.clone(), &spoof).await;
     assert_eq!(r.headers["location"], "https://idp-facing.example/scim/v2/Users/1");
 
-    let public = config(&up.url(), &[], "generic").replace("[server]\n", "[server]\npublic_url = \"https://scim.example.com/scim/v2/\"\n");
+    let public = config(&up.url(), &[], "generic")
+        .replace("[server]\n", "[server]\npublic_url = \"https://scim.example.com/scim/v2/\"\n");
     let fixed = Gateway::start(&public).await;
     let r = send(Method::POST, &fixed.url("/scim/v2/Users"), Some(TOKEN), body, &spoof).await;
     assert_eq!(r.json["meta"]["location"], "https://scim.example.com/scim/v2/Users/1");

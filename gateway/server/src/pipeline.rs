@@ -126,10 +126,7 @@ async fn dispatch(
     match (endpoint, method, doc) {
         (Endpoint::Resource { resource_type: rt, id: None }, &Method::GET, _) => list(x, rt).await,
         (Endpoint::Resource { resource_type: rt, id: None }, &Method::POST, Some(doc)) => create(x, rt, doc).await,
-        (Endpoint::Resource { resource_type: rt, id: Some(_) }, &Method::GET, _) => {
-            let reply = x.forward(Method::GET, &x.path, x.query.as_deref(), None, None).await?;
-            x.map_reply(reply, Shape::Resource(rt), false)
-        }
+        (Endpoint::Resource { resource_type: rt, id: Some(_) }, &Method::GET, _) => get(x, rt).await,
         (Endpoint::Resource { resource_type: rt, id: Some(_) }, &Method::PUT, Some(doc)) => replace(x, rt, doc).await,
         (Endpoint::Resource { resource_type: rt, id: Some(_) }, &Method::PATCH, Some(doc)) => patch(x, rt, doc).await,
         (Endpoint::Resource { resource_type: rt, .. }, &Method::DELETE, _) => {
@@ -165,26 +162,33 @@ async fn list(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError
     x.map_reply(reply, Shape::Resource(rt), true)
 }
 
-/// POST /.search: the same as a list, with the parameters in the body.
-async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Result<Answer, GatewayError> {
-    let Some(rt) = rt.or_else(|| root_search_type(x, &doc)) else {
-        let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&doc), None).await?;
-        return x.map_reply(reply, Shape::AnyList, true);
+/// GET of one resource: `attributes` and `excludedAttributes` rewritten (6),
+/// forwarded (7), mapped back (8).
+async fn get(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError> {
+    let original = query::pairs(x.query.as_deref().unwrap_or(""));
+    let get = |k: &str| {
+        (k != "filter").then(|| original.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone())).flatten()
     };
-    let (rewritten, normalized) = query::rewrite(x.route, rt, |k| query::search_param(&doc, k))?;
+    let (rewritten, _) = query::rewrite(x.route, rt, get)?;
+    let q = query::rebuild(&original, &rewritten);
+    let reply = x.forward(Method::GET, &x.path, q.as_deref(), None, None).await?;
+    x.map_reply(reply, Shape::Resource(rt), false)
+}
+
+/// POST /.search: the same as a list, with the parameters in the body. A
+/// search at the root spans Users and Groups (see [`query::rewrite_root`]);
+/// its answer is mapped per resource.
+async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Result<Answer, GatewayError> {
+    let get = |k: &str| query::search_param(&doc, k);
+    let (rewritten, normalized) = match rt {
+        Some(rt) => query::rewrite(x.route, rt, get)?,
+        None => query::rewrite_root(x.route, get)?,
+    };
     x.count_normalized(&normalized);
     query::log_filter(&rewritten, x.gw.redact_pii);
     let body = query::rebuild_search(doc, &rewritten);
     let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&body), None).await?;
-    x.map_reply(reply, Shape::Resource(rt), true)
-}
-
-/// A root search without a filter has no type; with one, Users is assumed
-/// only when the route maps Users alone.
-fn root_search_type(x: &Exchange<'_>, doc: &Value) -> Option<&'static str> {
-    let program = &x.route.program;
-    let groups = program.rule_count("Group", Direction::Request) + program.rule_count("Group", Direction::Response);
-    (doc.get("filter").is_some() && groups == 0).then_some("User")
+    x.map_reply(reply, rt.map_or(Shape::AnyList, Shape::Resource), true)
 }
 
 /// POST: normalize (5), map (6), forward (7), map back (8).

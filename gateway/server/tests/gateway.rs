@@ -6,6 +6,7 @@
 mod gateway {
     pub mod support;
 
+    mod conformance;
     mod e2e;
     mod failures;
     mod operations;

@@ -51,6 +51,35 @@ pub fn rewrite(
     Ok((route.program.rewrite_query(rt, &query)?, report))
 }
 
+/// A search at the root covers Users and Groups at once: the filter and
+/// `sortBy` must read the same in both types' backend terms (otherwise the
+/// IdP is told to search /Users or /Groups), and the attribute lists are
+/// the union of both.
+pub fn rewrite_root(
+    route: &RouteRuntime,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<(RewrittenQuery, Report), GatewayError> {
+    let (users, report) = rewrite(route, "User", &get)?;
+    let (groups, _) = rewrite(route, "Group", &get)?;
+    let same = |k| rewritten_value(&users, k) == rewritten_value(&groups, k);
+    if !same("filter") || !same("sortBy") {
+        let detail = "the mapping moves attributes this filter or sortBy names, differently for Users and Groups; search /Users/.search or /Groups/.search";
+        return Err(GatewayError::Scim(scim_core::ScimError::invalid_filter(detail)));
+    }
+    let union = |a: Option<String>, b: Option<String>| -> Option<String> {
+        let mut all: Vec<String> = Vec::new();
+        for item in a.iter().chain(b.iter()).flat_map(|s| s.split(',')).map(str::trim) {
+            if !item.is_empty() && !all.iter().any(|x| x.eq_ignore_ascii_case(item)) {
+                all.push(item.to_owned());
+            }
+        }
+        (!all.is_empty()).then(|| all.join(","))
+    };
+    let attributes = union(users.attributes.clone(), groups.attributes);
+    let excluded_attributes = union(users.excluded_attributes.clone(), groups.excluded_attributes);
+    Ok((RewrittenQuery { attributes, excluded_attributes, ..users }, report))
+}
+
 fn rewritten_value(q: &RewrittenQuery, key: &str) -> Option<String> {
     match key {
         "filter" => q.filter.as_ref().map(ToString::to_string),

@@ -34,7 +34,6 @@ pub struct MemoryStore {
 struct State {
     users: Collection,
     groups: Collection,
-    next_id: u64,
 }
 
 impl MemoryStore {
@@ -56,24 +55,24 @@ impl MemoryStore {
             [".search"] if f.method == Method::POST => self.search(None, &f.body),
             [endpoint, ".search"] if f.method == Method::POST => match resource_type(endpoint) {
                 Some(rt) => self.search(Some(rt), &f.body),
-                None => not_found(&f.path),
+                None => not_found(),
             },
             [endpoint] => match resource_type(endpoint) {
                 Some(rt) => self.collection(rt, f, query),
-                None => not_found(&f.path),
+                None => not_found(),
             },
             [endpoint, id] => match resource_type(endpoint) {
                 Some(rt) => self.resource(rt, id, f),
-                None => not_found(&f.path),
+                None => not_found(),
             },
-            _ => not_found(&f.path),
+            _ => not_found(),
         }
     }
 
     fn collection(&self, rt: &'static str, f: &Forward, query: &str) -> Reply {
         match f.method {
-            Method::GET => self.with(rt, |c, reg, _| c.list(reg, rt, &resources::ListParams::from_query(query))),
-            Method::POST => self.with(rt, |c, reg, next| c.create(reg, rt, &f.body, next)),
+            Method::GET => self.with(rt, |c, reg| c.list(reg, rt, &resources::ListParams::from_query(query))),
+            Method::POST => self.with(rt, |c, reg| c.create(reg, rt, &f.body)),
             _ => method_not_allowed(),
         }
     }
@@ -81,11 +80,11 @@ impl MemoryStore {
     fn resource(&self, rt: &'static str, id: &str, f: &Forward) -> Reply {
         let cond = resources::Conditions::from_headers(&f.headers);
         match f.method {
-            Method::GET => self.with(rt, |c, _, _| c.get(id, &cond)),
-            Method::PUT => self.with(rt, |c, reg, _| c.replace(reg, rt, id, &f.body, &cond)),
-            Method::PATCH => self.with(rt, |c, reg, _| c.patch(reg, rt, id, &f.body, &cond)),
+            Method::GET => self.with(rt, |c, _| c.get(id, &cond)),
+            Method::PUT => self.with(rt, |c, reg| c.replace(reg, rt, id, &f.body, &cond)),
+            Method::PATCH => self.with(rt, |c, reg| c.patch(reg, rt, id, &f.body, &cond)),
             Method::DELETE => {
-                let reply = self.with(rt, |c, _, _| c.delete(id, &cond));
+                let reply = self.with(rt, |c, _| c.delete(id, &cond));
                 if reply.status == StatusCode::NO_CONTENT && rt == "User" {
                     self.forget_member(id);
                 }
@@ -101,19 +100,19 @@ impl MemoryStore {
             Err(e) => return error(&e),
         };
         let rt = rt.unwrap_or("User");
-        self.with(rt, |c, reg, _| c.list(reg, rt, &params))
+        self.with(rt, |c, reg| c.list(reg, rt, &params))
     }
 
-    fn with(&self, rt: &str, f: impl FnOnce(&mut Collection, &Registry, &mut u64) -> Result<Reply, Fail>) -> Reply {
+    fn with(&self, rt: &str, f: impl FnOnce(&mut Collection, &Registry) -> Result<Reply, Fail>) -> Reply {
         let Ok(mut state) = self.state.lock() else {
             return json(StatusCode::INTERNAL_SERVER_ERROR, error_body(500, None, "the store is unavailable"));
         };
-        let State { users, groups, next_id } = &mut *state;
+        let State { users, groups } = &mut *state;
         let c = if rt == "Group" { groups } else { users };
         if c.len() >= MAX_RESOURCES {
             return json(StatusCode::INSUFFICIENT_STORAGE, error_body(507, None, "the embedded store is full"));
         }
-        f(c, &self.registry, next_id).unwrap_or_else(|e| e.reply())
+        f(c, &self.registry).unwrap_or_else(|e| e.reply())
     }
 
     fn forget_member(&self, id: &str) {
@@ -184,8 +183,7 @@ pub(crate) fn error(e: &ScimError) -> Reply {
     json(status, e.to_body())
 }
 
-fn not_found(path: &str) -> Reply {
-    let _ = path;
+fn not_found() -> Reply {
     json(StatusCode::NOT_FOUND, error_body(404, None, "no such endpoint in the embedded store"))
 }
 

@@ -7,7 +7,7 @@
 
 use super::exchange::{Answer, Exchange, Shape};
 use crate::error::GatewayError;
-use crate::proxy::{endpoint, paths, rewrite};
+use crate::proxy::{endpoint, paths};
 use http::{Method, StatusCode};
 use scim_core::patch::PatchOp;
 use scim_mapper::{Direction, MapOptions, Operation, PatchOutcome};
@@ -132,6 +132,5 @@ fn failed(op: &Value, status: u16, body: Option<Value>, detail: &str) -> Value {
     if let Some(b) = body {
         out.insert("response".into(), b);
     }
-    let _ = rewrite::is_scim_error;
     Value::Object(out)
 }

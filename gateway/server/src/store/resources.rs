@@ -146,12 +146,11 @@ impl Collection {
         Ok(resource_reply(StatusCode::OK, s.doc.clone()))
     }
 
-    pub(super) fn create(&mut self, reg: &Registry, rt: &str, body: &[u8], next: &mut u64) -> Res {
+    pub(super) fn create(&mut self, reg: &Registry, rt: &str, body: &[u8]) -> Res {
         let schema = schema(reg, rt)?;
         let mut doc = parse_object(body)?;
         validate(&doc, &schema)?;
         self.check_unique(&doc, rt, None)?;
-        *next += 1;
         let id = uuid::Uuid::new_v4().to_string();
         let created = now();
         if let Some(map) = doc.as_object_mut() {

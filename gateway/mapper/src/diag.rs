@@ -38,21 +38,22 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Collects diagnostics for one source text.
+/// Collects diagnostics for one source text (a mapping file, or any TOML
+/// file that reports the same way).
 #[derive(Debug)]
-pub(crate) struct Sink<'a> {
+pub struct Sink<'a> {
     file: &'a str,
     text: &'a str,
     pub(crate) out: Vec<Diagnostic>,
 }
 
 impl<'a> Sink<'a> {
-    pub(crate) fn new(file: &'a str, text: &'a str) -> Self {
+    pub fn new(file: &'a str, text: &'a str) -> Self {
         Self { file, text, out: Vec::new() }
     }
 
     /// Records an error at byte offset `at`.
-    pub(crate) fn error(&mut self, at: usize, message: impl Into<String>, hint: Option<String>) {
+    pub fn error(&mut self, at: usize, message: impl Into<String>, hint: Option<String>) {
         self.push(Severity::Error, at, message.into(), hint);
     }
 
@@ -64,6 +65,28 @@ impl<'a> Sink<'a> {
     fn push(&mut self, severity: Severity, at: usize, message: String, hint: Option<String>) {
         let (line, col) = line_col(self.text, at);
         self.out.push(Diagnostic { severity, file: self.file.to_owned(), line, col, message, hint });
+    }
+
+    /// Deserializes one TOML value; a failure becomes an error at its span.
+    pub fn de<T: serde::de::DeserializeOwned>(&mut self, value: &toml::Spanned<toml::de::DeValue<'_>>) -> Option<T> {
+        match T::deserialize(toml::de::ValueDeserializer::from(value.clone())) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let at = e.span().map_or(value.span().start, |s| s.start);
+                self.error(at, e.message().trim().to_owned(), None);
+                None
+            }
+        }
+    }
+
+    /// Whether an error was recorded.
+    pub fn has_errors(&self) -> bool {
+        self.out.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    /// Everything recorded.
+    pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+        self.out
     }
 
     pub(crate) fn text(&self) -> &str {

@@ -27,7 +27,7 @@ mod transform;
 
 pub use apply::{MapOptions, Operation};
 pub use compile::{Compiled, MappingSource, compile};
-pub use diag::{Diagnostic, Severity, did_you_mean, line_col};
+pub use diag::{Diagnostic, Severity, Sink, did_you_mean, line_col};
 pub use error::MapError;
 pub use load::LANGUAGE_VERSION;
 pub use patch::PatchOutcome;

@@ -9,7 +9,7 @@ use raw::{RULE_KEYS, RawRule};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use toml::Spanned;
-use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::de::{DeTable, DeValue};
 
 /// Keys allowed at the top of a mapping file.
 const TOP_KEYS: [&str; 5] = ["version", "description", "lookups", "User", "Group"];
@@ -145,12 +145,5 @@ fn as_table<'a, 'i>(value: &'a Spanned<DeValue<'i>>, msg: &str, sink: &mut Sink<
 
 /// Deserializes one value; a failure becomes a diagnostic at its span.
 fn de<T: DeserializeOwned>(value: &Spanned<DeValue<'_>>, sink: &mut Sink<'_>) -> Option<T> {
-    match T::deserialize(ValueDeserializer::from(value.clone())) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            let at = e.span().map_or(value.span().start, |s| s.start);
-            sink.error(at, e.message().trim().to_owned(), None);
-            None
-        }
-    }
+    sink.de(value)
 }

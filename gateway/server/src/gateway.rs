@@ -31,6 +31,14 @@ pub struct RouteRuntime {
     pub mapping_version: String,
 }
 
+impl RouteRuntime {
+    /// The schema of a resource type the route serves.
+    pub fn schema(&self, rt: &str) -> Result<scim_core::schema::ResourceSchema<'_>, crate::error::GatewayError> {
+        let registry = self.program.registry();
+        registry.resource(rt).ok_or_else(|| crate::error::GatewayError::BadPath(format!("unknown resource type {rt}")))
+    }
+}
+
 /// Everything a request needs, swapped whole on reload.
 #[derive(Debug)]
 pub struct Gateway {
@@ -158,15 +166,16 @@ fn tokens(auth: &AuthSettings, ctx: &BuildContext) -> Result<Tokens, String> {
 pub fn program(route: &Route) -> Result<(Program, String), Vec<String>> {
     let files = &route.mapping.files;
     let registry = mapping::registry(&route.mapping.schemas).map_err(|e| vec![e.to_string()])?;
-    let mut digest = Sha256::new();
-    for f in files {
-        digest.update(mapping::read_bounded(f).map_err(|e| vec![e.to_string()])?.as_bytes());
-    }
-    let version: String = digest.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
     if files.is_empty() {
         return Ok((Program::identity(registry), "identity".into()));
     }
-    match mapping::load(files, registry) {
+    let texts = mapping::read_all(files).map_err(|e| vec![e.to_string()])?;
+    let mut digest = Sha256::new();
+    for (_, text) in &texts {
+        digest.update(text.as_bytes());
+    }
+    let version: String = digest.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
+    match mapping::compile(&texts, registry) {
         Ok(compiled) => Ok((compiled.program, version)),
         Err(LoadError::Diagnostics(d)) => Err(d.iter().map(ToString::to_string).collect()),
         Err(e) => Err(vec![e.to_string()]),

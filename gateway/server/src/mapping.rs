@@ -62,8 +62,16 @@ pub fn registry(schemas: &[PathBuf]) -> Result<Registry, LoadError> {
 
 /// Reads and compiles mapping files, in order.
 pub fn load(files: &[PathBuf], registry: Registry) -> Result<Compiled, LoadError> {
-    let texts: Vec<(String, String)> =
-        files.iter().map(|p| Ok((p.display().to_string(), read_bounded(p)?))).collect::<Result<_, LoadError>>()?;
+    compile(&read_all(files)?, registry)
+}
+
+/// Reads mapping files: (name, text) pairs, in order.
+pub fn read_all(files: &[PathBuf]) -> Result<Vec<(String, String)>, LoadError> {
+    files.iter().map(|p| Ok((p.display().to_string(), read_bounded(p)?))).collect()
+}
+
+/// Compiles mapping texts read by [`read_all`].
+pub fn compile(texts: &[(String, String)], registry: Registry) -> Result<Compiled, LoadError> {
     let sources: Vec<MappingSource<'_>> = texts.iter().map(|(name, text)| MappingSource { name, text }).collect();
     scim_mapper::compile(&sources, registry).map_err(LoadError::Diagnostics)
 }

@@ -213,29 +213,20 @@ async fn replace(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<A
         let reply = x.forward(Method::PUT, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
         return x.map_reply(reply, Shape::Resource(rt), false);
     }
-    for attempt in 0..=x.route.etag_retries {
-        let (current, etag) = match x.read_current(&x.path).await? {
-            Current::Found(c, e) => (c, e),
-            Current::Answer(reply) => return x.map_reply(reply, Shape::Resource(rt), false),
-        };
+    write_with_current(x, rt, Method::PUT, |current| {
         let (mapped, report) =
-            program.map_resource(rt, Operation::Replace, doc.clone(), Some(&current), MapOptions::default())?;
+            program.map_resource(rt, Operation::Replace, doc.clone(), Some(current), MapOptions::default())?;
         x.count(rt, Direction::Request, &report, 1, deprovision);
-        let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
-        let reply = x.forward(Method::PUT, &x.path, x.query.as_deref(), Some(&mapped), if_match).await?;
-        if !retry_412(x, &reply, if_match.is_some(), attempt) {
-            return x.map_reply(reply, Shape::Resource(rt), false);
-        }
-    }
-    Err(GatewayError::Conflict(x.route.etag_retries + 1))
+        Ok(Write::Send(mapped))
+    })
+    .await
 }
 
 /// PATCH: normalize (5); map the operations (6), reading the current
 /// resource when the rules need it; forward (7) or answer 204 when nothing
 /// is left; map back (8).
 async fn patch(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Answer, GatewayError> {
-    let registry = x.route.program.registry();
-    let schema = registry.resource(rt).ok_or_else(|| GatewayError::BadPath(format!("unknown resource type {rt}")))?;
+    let schema = x.route.schema(rt)?;
     x.count_normalized(&x.route.normalizer.patch(&mut doc, &schema));
     let ops = PatchOp::from_json(&doc)?;
     let deprovision = deactivates(&ops);
@@ -258,23 +249,49 @@ async fn patch_with_current(
     ops: &PatchOp,
     deprovision: bool,
 ) -> Result<Answer, GatewayError> {
+    write_with_current(x, rt, Method::PATCH, |current| {
+        let (outcome, report) = x.route.program.map_patch(rt, ops, Some(current), MapOptions::default())?;
+        x.count(rt, Direction::Request, &report, 1, deprovision);
+        match outcome {
+            PatchOutcome::Ops(mapped) => Ok(Write::Send(mapped.to_json())),
+            PatchOutcome::Empty => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
+            PatchOutcome::NeedsCurrent(missing) => {
+                let detail = format!("the PATCH cannot be mapped: {} cannot be recovered", missing.join(", "));
+                Err(GatewayError::Scim(scim_core::ScimError::invalid_value(detail)))
+            }
+        }
+    })
+    .await
+}
+
+/// What a write built from the current resource comes to.
+enum Write {
+    /// This body goes upstream.
+    Send(Value),
+    /// Answered without a write.
+    Done(Answer),
+}
+
+/// Reads the current resource, builds the write from it (6), sends it with
+/// If-Match (7) and, on 412, starts again from a fresh read, a bounded
+/// number of times; maps the answer back (8).
+async fn write_with_current(
+    x: &Exchange<'_>,
+    rt: &'static str,
+    method: Method,
+    mut build: impl FnMut(&Value) -> Result<Write, GatewayError>,
+) -> Result<Answer, GatewayError> {
     for attempt in 0..=x.route.etag_retries {
         let (current, etag) = match x.read_current(&x.path).await? {
             Current::Found(c, e) => (c, e),
             Current::Answer(reply) => return x.map_reply(reply, Shape::Resource(rt), false),
         };
-        let (outcome, report) = x.route.program.map_patch(rt, ops, Some(&current), MapOptions::default())?;
-        x.count(rt, Direction::Request, &report, 1, deprovision);
-        let mapped = match outcome {
-            PatchOutcome::Ops(mapped) => mapped,
-            PatchOutcome::Empty => return Ok(Answer::own(StatusCode::NO_CONTENT, None)),
-            PatchOutcome::NeedsCurrent(missing) => {
-                let detail = format!("the PATCH cannot be mapped: {} cannot be recovered", missing.join(", "));
-                return Err(GatewayError::Scim(scim_core::ScimError::invalid_value(detail)));
-            }
+        let body = match build(&current)? {
+            Write::Send(body) => body,
+            Write::Done(answer) => return Ok(answer),
         };
         let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
-        let reply = x.forward(Method::PATCH, &x.path, x.query.as_deref(), Some(&mapped.to_json()), if_match).await?;
+        let reply = x.forward(method.clone(), &x.path, x.query.as_deref(), Some(&body), if_match).await?;
         if !retry_412(x, &reply, if_match.is_some(), attempt) {
             return x.map_reply(reply, Shape::Resource(rt), false);
         }
@@ -304,8 +321,7 @@ fn deactivates(ops: &PatchOp) -> bool {
 }
 
 fn normalize_resource(x: &Exchange<'_>, rt: &str, doc: &mut Value) -> Result<(), GatewayError> {
-    let registry = x.route.program.registry();
-    let schema = registry.resource(rt).ok_or_else(|| GatewayError::BadPath(format!("unknown resource type {rt}")))?;
+    let schema = x.route.schema(rt)?;
     x.count_normalized(&x.route.normalizer.resource(doc, &schema));
     Ok(())
 }

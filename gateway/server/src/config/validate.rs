@@ -9,13 +9,12 @@ use super::{
     UpstreamTarget,
 };
 use scim_core::normalize::Preset;
-use scim_mapper::{Diagnostic, Severity, did_you_mean, line_col};
-use serde::de::DeserializeOwned;
+use scim_mapper::{Diagnostic, Sink, did_you_mean};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
-use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::de::DeTable;
 
 /// A route's base path: empty (the root) or `/seg/seg`, no trailing slash,
 /// no empty, `.` or `..` segment, only unreserved characters.
@@ -46,28 +45,6 @@ impl BasePath {
     }
 }
 
-/// Collects diagnostics for the config text.
-struct Sink<'a> {
-    file: &'a str,
-    text: &'a str,
-    out: Vec<Diagnostic>,
-}
-
-impl Sink<'_> {
-    fn push(&mut self, severity: Severity, at: usize, message: String, hint: Option<String>) {
-        let (line, col) = line_col(self.text, at);
-        self.out.push(Diagnostic { severity, file: self.file.to_owned(), line, col, message, hint });
-    }
-
-    fn error(&mut self, at: usize, message: impl Into<String>, hint: Option<&str>) {
-        self.push(Severity::Error, at, message.into(), hint.map(str::to_owned));
-    }
-
-    fn has_errors(&self) -> bool {
-        self.out.iter().any(|d| d.severity == Severity::Error)
-    }
-}
-
 /// The sections as read.
 #[derive(Default)]
 struct Raw {
@@ -81,11 +58,11 @@ struct Raw {
 }
 
 pub(super) fn validate(file: &str, text: &str, base: &Path, ov: &Overrides) -> (Option<Config>, Vec<Diagnostic>) {
-    let mut sink = Sink { file, text, out: Vec::new() };
+    let mut sink = Sink::new(file, text);
     let raw = read_sections(text, &mut sink);
     let config = build(&raw, base, ov, &mut sink);
     let config = if sink.has_errors() { None } else { config };
-    (config, sink.out)
+    (config, sink.into_diagnostics())
 }
 
 fn read_sections(text: &str, sink: &mut Sink<'_>) -> Raw {
@@ -96,33 +73,22 @@ fn read_sections(text: &str, sink: &mut Sink<'_>) -> Raw {
     let mut raw = Raw::default();
     for (key, value) in doc.get_ref() {
         match key.get_ref().as_ref() {
-            "server" => raw.server = de(value, sink).unwrap_or_default(),
-            "upstream" => raw.upstream = de(value, sink),
+            "server" => raw.server = sink.de(value).unwrap_or_default(),
+            "upstream" => raw.upstream = sink.de(value),
             "admin" => {
                 raw.admin_present = true;
-                raw.admin_listen = de::<super::file::AdminSection>(value, sink).and_then(|a| a.listen);
+                raw.admin_listen = sink.de::<super::file::AdminSection>(value).and_then(|a| a.listen);
             }
-            "mapping" => raw.mapping = de(value, sink),
-            "log" => raw.log = de(value, sink).unwrap_or_default(),
-            "route" => raw.routes = de(value, sink).unwrap_or_default(),
+            "mapping" => raw.mapping = sink.de(value),
+            "log" => raw.log = sink.de(value).unwrap_or_default(),
+            "route" => raw.routes = sink.de(value).unwrap_or_default(),
             other => {
                 let hint = did_you_mean(other, TOP_KEYS);
-                sink.error(key.span().start, format!("unknown section `{other}`"), hint.as_deref());
+                sink.error(key.span().start, format!("unknown section `{other}`"), hint);
             }
         }
     }
     raw
-}
-
-fn de<T: DeserializeOwned>(value: &Spanned<DeValue<'_>>, sink: &mut Sink<'_>) -> Option<T> {
-    match T::deserialize(ValueDeserializer::from(value.clone())) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            let at = e.span().map_or(value.span().start, |s| s.start);
-            sink.error(at, e.message().trim().to_owned(), None);
-            None
-        }
-    }
 }
 
 fn build(raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Sink<'_>) -> Option<Config> {
@@ -150,7 +116,7 @@ fn socket(value: &Spanned<String>, sink: &mut Sink<'_>) -> Option<SocketAddr> {
         sink.error(
             value.span().start,
             format!("`{}` is not an address", value.get_ref()),
-            Some("write IP:PORT, such as 127.0.0.1:8080 or [::]:8080"),
+            Some("write IP:PORT, such as 127.0.0.1:8080 or [::]:8080".into()),
         );
     }
     parsed
@@ -168,7 +134,7 @@ fn cidr(value: &Spanned<String>, sink: &mut Sink<'_>) -> Option<Cidr> {
             sink.error(
                 value.span().start,
                 format!("`{text}` is not an address or range"),
-                Some("write 10.0.0.5 or 10.0.0.0/8"),
+                Some("write 10.0.0.5 or 10.0.0.0/8".into()),
             );
             None
         }
@@ -207,7 +173,7 @@ fn log(l: &LogSection, sink: &mut Sink<'_>) -> LogSettings {
             sink.error(
                 l.format.span().start,
                 format!("unknown log format `{other}`"),
-                Some("use \"text\" or \"json\""),
+                Some("use \"text\" or \"json\"".into()),
             );
             false
         }
@@ -217,7 +183,7 @@ fn log(l: &LogSection, sink: &mut Sink<'_>) -> LogSettings {
         sink.error(
             l.level.span().start,
             format!("unknown log level `{level}`"),
-            Some("trace, debug, info, warn or error"),
+            Some("trace, debug, info, warn or error".into()),
         );
     }
     LogSettings { json, level, redact_pii: l.redact_pii }
@@ -237,7 +203,7 @@ fn routes(raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Sink<'_>) -> Vec<Ro
         return route(&one, raw, base, ov, sink).into_iter().collect();
     }
     for key in [&raw.server.base_path, &raw.server.public_url].into_iter().flatten() {
-        let hint = Some("with [[route]] tables, each route has its own base_path and public_url");
+        let hint = Some("with [[route]] tables, each route has its own base_path and public_url".into());
         sink.error(key.span().start, "this key belongs in each [[route]]", hint);
     }
     let mut out: Vec<Route> = Vec::new();
@@ -258,7 +224,7 @@ fn route(r: &RouteSection, raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Si
     let base_path = match BasePath::parse(r.base_path.get_ref()) {
         Ok(p) => Some(p),
         Err(e) => {
-            sink.error(r.base_path.span().start, e, Some("for example \"/scim/v2\""));
+            sink.error(r.base_path.span().start, e, Some("for example \"/scim/v2\"".into()));
             None
         }
     };
@@ -279,7 +245,7 @@ fn route(r: &RouteSection, raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Si
 fn auth(a: Option<&AuthSection>, base: &Path, r: &RouteSection, sink: &mut Sink<'_>) -> AuthSettings {
     let a = a.cloned().unwrap_or(AuthSection { tokens_env: None, tokens_file: None });
     if a.tokens_env.is_none() && a.tokens_file.is_none() {
-        let hint = Some("add [server.auth] tokens_env = \"SCIM_GATEWAY_TOKENS\" (or tokens_file)");
+        let hint = Some("add [server.auth] tokens_env = \"SCIM_GATEWAY_TOKENS\" (or tokens_file)".into());
         sink.error(r.name.span().start, format!("route `{}` has no inbound tokens", r.name.get_ref()), hint);
     }
     if let Some(env) = &a.tokens_env {
@@ -294,7 +260,7 @@ fn auth(a: Option<&AuthSection>, base: &Path, r: &RouteSection, sink: &mut Sink<
 fn env_name(value: &Spanned<String>, sink: &mut Sink<'_>) {
     let v = value.get_ref();
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        let hint = Some("name the environment variable that holds the secret; never put a secret in the config");
+        let hint = Some("name the environment variable that holds the secret; never put a secret in the config".into());
         sink.error(value.span().start, format!("`{v}` is not an environment variable name"), hint);
     }
 }
@@ -307,8 +273,10 @@ fn upstream(
     sink: &mut Sink<'_>,
 ) -> Option<UpstreamSettings> {
     let Some(u) = u else {
-        let hint =
-            Some("add [upstream] url = \"https://backend.example.com/scim/v2\", or \"memory:\" for the embedded store");
+        let hint = Some(
+            "add [upstream] url = \"https://backend.example.com/scim/v2\", or \"memory:\" for the embedded store"
+                .into(),
+        );
         sink.error(r.name.span().start, format!("route `{}` has no upstream", r.name.get_ref()), hint);
         return None;
     };
@@ -318,7 +286,7 @@ fn upstream(
         env_name(env, sink);
     }
     if let (Some(_), Some(f)) = (&u.token_env, &u.token_file) {
-        sink.error(f.span().start, "token_env and token_file are both set", Some("keep one"));
+        sink.error(f.span().start, "token_env and token_file are both set", Some("keep one".into()));
     }
     let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
     let retries = |v: &Spanned<u64>, sink: &mut Sink<'_>| {
@@ -358,7 +326,7 @@ fn http_url(url: &str, at: usize, sink: &mut Sink<'_>) -> Option<String> {
         .ok()
         .filter(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some() && u.query().is_none());
     if ok.is_none() || url.contains('#') {
-        let hint = Some("write http(s)://host[:port]/path, or \"memory:\" for an upstream");
+        let hint = Some("write http(s)://host[:port]/path, or \"memory:\" for an upstream".into());
         sink.error(at, format!("`{url}` is not an http(s) URL"), hint);
         return None;
     }
@@ -372,7 +340,7 @@ fn mapping(m: Option<&MappingSection>, base: &Path, sink: &mut Sink<'_>) -> Mapp
         Some(p) => Preset::parse(p.get_ref()).unwrap_or_else(|| {
             let hint = did_you_mean(p.get_ref(), ["generic", "okta", "entra"])
                 .unwrap_or_else(|| "use \"generic\", \"okta\" or \"entra\"".into());
-            sink.error(p.span().start, format!("unknown IdP preset `{}`", p.get_ref()), Some(&hint));
+            sink.error(p.span().start, format!("unknown IdP preset `{}`", p.get_ref()), Some(hint));
             Preset::Generic
         }),
     };

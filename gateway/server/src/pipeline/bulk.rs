@@ -83,7 +83,7 @@ fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, GatewayErro
     let rt = checked.split('/').nth(1).and_then(endpoint::resource_type);
     let (Some(rt), Some(data)) = (rt, op.get_mut("data")) else { return Ok(None) };
     let program = &x.route.program;
-    let schema = program.registry().resource(rt).ok_or(GatewayError::NoRoute)?;
+    let schema = x.route.schema(rt)?;
     let needs_current = || {
         GatewayError::Scim(scim_core::ScimError::invalid_value(
             "this operation's rules need the current resource, which a bulk request does not read; send it on its own",

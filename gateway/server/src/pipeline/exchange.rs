@@ -71,7 +71,7 @@ impl Exchange<'_> {
         body: Option<&Value>,
         if_match: Option<&HeaderValue>,
     ) -> Result<Reply, GatewayError> {
-        let mut h = headers::upstream_request(self.headers, &self.request_id, &self.forwarded_for, self.proto);
+        let mut h = self.upstream_headers();
         if let Some(tag) = if_match {
             h.insert(IF_MATCH, tag.clone());
         }
@@ -87,9 +87,13 @@ impl Exchange<'_> {
 
     /// Sends the IdP's request body as it came (no mapping applies).
     pub async fn forward_raw(&self, method: Method, body: Bytes) -> Result<Reply, GatewayError> {
-        let h = headers::upstream_request(self.headers, &self.request_id, &self.forwarded_for, self.proto);
+        let h = self.upstream_headers();
         let f = Forward { method, path: self.path.clone(), query: self.query.clone(), headers: h, body };
         self.send(f).await
+    }
+
+    fn upstream_headers(&self) -> HeaderMap {
+        headers::upstream_request(self.headers, &self.request_id, &self.forwarded_for, self.proto)
     }
 
     async fn send(&self, f: Forward) -> Result<Reply, GatewayError> {
@@ -111,7 +115,7 @@ impl Exchange<'_> {
 
     /// Reads the resource at `path` as the backend stores it, with its ETag.
     pub async fn read_current(&self, path: &str) -> Result<Current, GatewayError> {
-        let mut h = headers::upstream_request(self.headers, &self.request_id, &self.forwarded_for, self.proto);
+        let mut h = self.upstream_headers();
         for n in [IF_MATCH, http::header::IF_NONE_MATCH, http::header::CONTENT_TYPE] {
             h.remove(n);
         }

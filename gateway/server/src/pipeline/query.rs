@@ -33,8 +33,7 @@ pub fn rewrite(
     rt: &str,
     get: impl Fn(&str) -> Option<String>,
 ) -> Result<(RewrittenQuery, Report), GatewayError> {
-    let registry = route.program.registry();
-    let schema = registry.resource(rt).ok_or_else(|| GatewayError::BadPath(format!("unknown resource type {rt}")))?;
+    let schema = route.schema(rt)?;
     let (filter, report) = match get("filter") {
         Some(text) => {
             let (f, r) = route.normalizer.filter(&text, &schema)?;

@@ -66,16 +66,15 @@ pub fn is_scim_error(body: &Value) -> bool {
 /// A SCIM Error for an upstream error answer that is not one: the status is
 /// kept, and a vendor's message is carried over when there is one.
 pub fn wrap_error(status: u16, body: &[u8]) -> Value {
-    let vendor = serde_json::from_slice::<Value>(body).ok().and_then(|v| vendor_message(&v));
-    let detail = match vendor {
+    let parsed = serde_json::from_slice::<Value>(body).ok();
+    let detail = match parsed.as_ref().and_then(vendor_message) {
         Some(msg) => format!("the upstream answered {status}: {msg}"),
         None => format!("the upstream answered {status} without a SCIM error body"),
     };
     let mut out = error_body(status, None, &detail);
-    if let (Ok(v), Some(map)) = (serde_json::from_slice::<Value>(body), out.as_object_mut()) {
-        if let Some(t) = v.get("scimType").and_then(Value::as_str).filter(|t| t.len() <= 32) {
-            map.insert("scimType".into(), Value::String(t.to_owned()));
-        }
+    let scim_type = parsed.as_ref().and_then(|v| v.get("scimType")?.as_str()).filter(|t| t.len() <= 32);
+    if let (Some(t), Some(map)) = (scim_type, out.as_object_mut()) {
+        map.insert("scimType".into(), Value::String(t.to_owned()));
     }
     out
 }

@@ -22,6 +22,9 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     pub trusted_proxies: Vec<Cidr>,
     pub limits: Limits,
+    /// Threads serving IdP connections, each with its own runtime and
+    /// upstream connection pool.
+    pub workers: usize,
     /// `None`: no admin listener.
     pub admin_listen: Option<SocketAddr>,
     pub log: LogSettings,

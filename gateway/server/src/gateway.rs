@@ -97,7 +97,7 @@ impl Gateway {
         let mut errors = Vec::new();
         let mut routes = Vec::new();
         for route in &config.routes {
-            match build_route(route, ctx) {
+            match build_route(route, config.workers, ctx) {
                 Ok(r) => routes.push(r),
                 Err(mut e) => errors.append(&mut e),
             }
@@ -123,7 +123,7 @@ impl Gateway {
     }
 }
 
-fn build_route(route: &Route, ctx: &BuildContext) -> Result<RouteRuntime, Vec<String>> {
+fn build_route(route: &Route, workers: usize, ctx: &BuildContext) -> Result<RouteRuntime, Vec<String>> {
     let at = |e: String| format!("route `{}`: {e}", route.name);
     let tokens = tokens(&route.auth, ctx).map_err(|e| vec![at(e)]);
     let program = program(route).map_err(|e| e.into_iter().map(at).collect::<Vec<_>>());
@@ -132,7 +132,7 @@ fn build_route(route: &Route, ctx: &BuildContext) -> Result<RouteRuntime, Vec<St
         (t, p) => return Err(t.err().into_iter().flatten().chain(p.err().into_iter().flatten()).collect()),
     };
     let program = Arc::new(program);
-    let upstream = upstream(&route.name, &route.upstream, &program, ctx).map_err(|e| vec![at(e)])?;
+    let upstream = upstream(&route.name, &route.upstream, &program, workers, ctx).map_err(|e| vec![at(e)])?;
     Ok(RouteRuntime {
         name: route.name.clone(),
         base_path: route.base_path.clone(),
@@ -186,13 +186,14 @@ fn upstream(
     name: &str,
     u: &UpstreamSettings,
     program: &Program,
+    workers: usize,
     ctx: &BuildContext,
 ) -> Result<Arc<dyn Upstream>, String> {
     match &u.target {
         UpstreamTarget::Memory => Ok(ctx.store(name, program)),
         UpstreamTarget::Http(uri) => {
             let token = upstream_token(u, ctx)?;
-            let client = HttpUpstream::new(u, uri, token.as_deref(), (ctx.proxies)())?;
+            let client = HttpUpstream::new(u, uri, token.as_deref(), (ctx.proxies)(), workers)?;
             Ok(Arc::new(client))
         }
     }

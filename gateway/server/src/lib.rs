@@ -14,3 +14,4 @@ pub mod proxy;
 pub mod server;
 pub mod store;
 pub mod upstream;
+mod workers;

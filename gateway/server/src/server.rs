@@ -10,6 +10,7 @@ use crate::error::GatewayError;
 use crate::gateway::{BuildContext, Gateway};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, Conn};
+use crate::workers::Workers;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -35,6 +36,7 @@ pub(crate) struct Shared {
     registry: prometheus::Registry,
     metrics: Arc<Metrics>,
     permits: Arc<Semaphore>,
+    workers: Workers,
     ready: AtomicBool,
     stopping: AtomicBool,
     source: PathBuf,
@@ -80,7 +82,9 @@ pub async fn start(
         Some(a) => Some(TcpListener::bind(a).await.map_err(|e| anyhow::anyhow!("cannot listen on {a}: {e}"))?),
         None => None,
     };
+    let workers = Workers::start(config.workers).map_err(|e| anyhow::anyhow!("cannot start worker threads: {e}"))?;
     let shared = Arc::new(Shared {
+        workers,
         permits: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
         gateway: ArcSwap::from_pointee(gateway),
         tls: ArcSwapOption::new(tls.map(Arc::new)),
@@ -127,6 +131,8 @@ impl Handle {
         for t in self.tasks {
             let _ = t.await;
         }
+        let shared = self.shared.clone();
+        let _ = tokio::task::spawn_blocking(move || shared.workers.stop()).await;
     }
 
     /// The gateway currently serving (tests and diagnostics).
@@ -161,7 +167,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(connection(stream, peer, shared.clone(), graceful.watcher(), admin));
+                    if admin {
+                        tokio::spawn(connection(stream, peer, shared.clone(), graceful.watcher(), admin));
+                    } else {
+                        handoff(stream, peer, &shared, graceful.watcher());
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -175,6 +185,23 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
     if tokio::time::timeout(deadline, graceful.shutdown()).await.is_err() {
         tracing::warn!("shutdown deadline reached with requests still in flight");
     }
+}
+
+/// Moves an accepted IdP connection to a worker. The socket is deregistered
+/// from this runtime's reactor and registered with the worker's, so its
+/// readiness events wake the worker directly.
+fn handoff(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>, watcher: Watcher) {
+    let stream = match stream.into_std() {
+        Ok(s) => s,
+        Err(e) => return tracing::warn!(error = %e, "cannot hand a connection to a worker"),
+    };
+    let shared2 = shared.clone();
+    shared.workers.spawn(async move {
+        match TcpStream::from_std(stream) {
+            Ok(stream) => connection(stream, peer, shared2, watcher, false).await,
+            Err(e) => tracing::warn!(error = %e, "a worker cannot take a connection"),
+        }
+    });
 }
 
 async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, watcher: Watcher, admin: bool) {

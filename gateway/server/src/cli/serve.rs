@@ -22,7 +22,9 @@ pub(super) fn run(args: &ServeArgs, err: &mut dyn Write) -> Result<u8, anyhow::E
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // This runtime only accepts connections, serves the admin listener and
+    // waits for signals; IdP connections run on the worker threads.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(serve(loaded.config, overrides))?;
     Ok(0)
 }

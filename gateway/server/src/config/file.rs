@@ -21,6 +21,7 @@ pub(crate) struct ServerSection {
     pub(crate) auth: Option<AuthSection>,
     #[serde(default)]
     pub(crate) limits: LimitsSection,
+    pub(crate) workers: Option<Spanned<u64>>,
 }
 
 impl Default for ServerSection {
@@ -33,6 +34,7 @@ impl Default for ServerSection {
             tls: None,
             auth: None,
             limits: LimitsSection::default(),
+            workers: None,
         }
     }
 }

@@ -26,6 +26,21 @@ fn the_minimal_config_gets_documented_defaults() {
     assert_eq!(r.upstream.timeout, Duration::from_secs(10));
     assert_eq!(r.mapping.preset, Preset::Generic);
     assert!(c.log.redact_pii);
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    assert_eq!(c.workers, cores);
+}
+
+#[test]
+fn workers_are_bounded() {
+    let c = check(&format!("[server]\nworkers = 3\n{MINIMAL}")).unwrap();
+    assert_eq!(c.workers, 3);
+    for bad in ["0", "257"] {
+        let errors = check(&format!("[server]\nworkers = {bad}\n{MINIMAL}")).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains("gw.toml:2:11") && e.contains("workers must be between 1 and 256")),
+            "{errors:?}"
+        );
+    }
 }
 
 #[test]

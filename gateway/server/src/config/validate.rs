@@ -105,9 +105,15 @@ fn build(raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Sink<'_>) -> Option<
     });
     let trusted_proxies = raw.server.trusted_proxies.iter().filter_map(|c| cidr(c, sink)).collect();
     let limits = limits(&raw.server.limits, sink);
+    let workers = raw
+        .server
+        .workers
+        .as_ref()
+        .map_or_else(default_workers, |w| usize::try_from(positive(w, "workers", 256, sink)).unwrap_or(1));
     let log = log(&raw.log, sink);
     let routes = routes(raw, base, ov, sink);
-    Some(Config { source: PathBuf::new(), listen: listen?, tls, trusted_proxies, limits, admin_listen, log, routes })
+    let listen = listen?;
+    Some(Config { source: PathBuf::new(), listen, tls, trusted_proxies, limits, workers, admin_listen, log, routes })
 }
 
 fn socket(value: &Spanned<String>, sink: &mut Sink<'_>) -> Option<SocketAddr> {
@@ -141,6 +147,11 @@ fn cidr(value: &Spanned<String>, sink: &mut Sink<'_>) -> Option<Cidr> {
     }
 }
 
+/// One worker per core.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 fn positive(value: &Spanned<u64>, what: &str, max: u64, sink: &mut Sink<'_>) -> u64 {
     let v = *value.get_ref();
     if v == 0 || v > max {
@@ -157,7 +168,7 @@ fn limits(l: &LimitsSection, sink: &mut Sink<'_>) -> Limits {
     let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
     Limits {
         max_body_bytes: size(positive(&l.max_body_bytes, "max_body_bytes", 64 << 20, sink)),
-        max_json_depth: size(positive(&l.max_json_depth, "max_json_depth", 512, sink)),
+        max_json_depth: size(positive(&l.max_json_depth, "max_json_depth", 128, sink)),
         request_timeout: ms(&l.request_timeout_ms, "request_timeout_ms", sink),
         max_concurrent_requests: size(positive(&l.max_concurrent_requests, "max_concurrent_requests", 1 << 20, sink)),
         shutdown_timeout: ms(&l.shutdown_timeout_ms, "shutdown_timeout_ms", sink),

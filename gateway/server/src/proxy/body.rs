@@ -47,42 +47,36 @@ pub fn check_headers(headers: &HeaderMap) -> Result<(), GatewayError> {
     )))
 }
 
-/// Parses a JSON body that must be an object, nested at most `max_depth`.
+/// Parses a JSON body that must be an object, nested at most `max_depth`
+/// (serde_json itself refuses more than 128 levels, which is why the config
+/// allows no more).
 pub fn parse_object(body: &[u8], max_depth: usize) -> Result<Value, GatewayError> {
-    if depth(body) > max_depth {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        if e.to_string().starts_with("recursion limit exceeded") {
+            GatewayError::TooDeep(max_depth)
+        } else {
+            GatewayError::BadJson(e.to_string())
+        }
+    })?;
+    if exceeds(&value, max_depth) {
         return Err(GatewayError::TooDeep(max_depth));
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| GatewayError::BadJson(e.to_string()))?;
     if !value.is_object() {
         return Err(GatewayError::BadJson("the body is not a JSON object".into()));
     }
     Ok(value)
 }
 
-/// The deepest nesting of arrays and objects in JSON text (strings skipped).
-pub fn depth(text: &[u8]) -> usize {
-    let (mut cur, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
-    for &b in text {
-        if in_str {
-            match (esc, b) {
-                (true, _) => esc = false,
-                (false, b'\\') => esc = true,
-                (false, b'"') => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
-            b'{' | b'[' => {
-                cur += 1;
-                max = max.max(cur);
-            }
-            b'}' | b']' => cur = cur.saturating_sub(1),
-            _ => {}
-        }
+/// Whether arrays and objects nest deeper than `max` in `value`. Walks the
+/// parsed tree (far fewer nodes than the text has bytes) and stops at the
+/// first container too deep.
+pub fn exceeds(value: &Value, max: usize) -> bool {
+    match (value, max.checked_sub(1)) {
+        (Value::Object(_) | Value::Array(_), None) => true,
+        (Value::Object(m), Some(below)) => m.values().any(|c| exceeds(c, below)),
+        (Value::Array(a), Some(below)) => a.iter().any(|c| exceeds(c, below)),
+        _ => false,
     }
-    max
 }
 
 #[cfg(test)]
@@ -92,15 +86,24 @@ mod tests {
 
     #[test]
     fn depth_ignores_brackets_in_strings() {
-        assert_eq!(depth(br#"{"a":[{"b":"[[[{{{"}]}"#), 3);
-        assert_eq!(depth(br#"{"a":"\"{["}"#), 1);
-        assert_eq!(depth(b"1"), 0);
+        let v = |t: &str| serde_json::from_str::<Value>(t).unwrap();
+        assert!(!exceeds(&v(r#"{"a":[{"b":"[[[{{{"}]}"#), 3));
+        assert!(exceeds(&v(r#"{"a":[{"b":"[[[{{{"}]}"#), 2));
+        assert!(!exceeds(&v(r#"{"a":"\"{["}"#), 1));
+        assert!(exceeds(&v(r#"{"a":{}}"#), 1));
+        assert!(!exceeds(&v("1"), 0));
+        assert!(exceeds(&v("[]"), 0));
     }
 
     #[test]
     fn too_deep_and_non_objects_are_refused() {
         let deep = format!("{}{}", "[".repeat(70), "]".repeat(70));
         assert!(matches!(parse_object(deep.as_bytes(), 64), Err(GatewayError::TooDeep(64))));
+        let deeper = format!("{}{}", r#"{"a":"#.repeat(300), "}".repeat(300));
+        assert!(matches!(parse_object(deeper.as_bytes(), 64), Err(GatewayError::TooDeep(64))));
+        let fits = format!("{}1{}", r#"{"a":"#.repeat(64), "}".repeat(64));
+        assert!(parse_object(fits.as_bytes(), 64).is_ok());
+        assert!(matches!(parse_object(fits.as_bytes(), 63), Err(GatewayError::TooDeep(63))));
         assert!(matches!(parse_object(b"[1]", 64), Err(GatewayError::BadJson(_))));
         assert!(matches!(parse_object(b"{", 64), Err(GatewayError::BadJson(_))));
         assert!(parse_object(br#"{"a":1}"#, 64).is_ok());

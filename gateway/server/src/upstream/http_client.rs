@@ -15,10 +15,16 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::io::Read;
 use std::time::Duration;
 
+type Pooled = Client<HttpsConnector<ProxyConnector>, Full<Bytes>>;
+
 /// An HTTP(S) SCIM server.
 #[derive(Debug, Clone)]
 pub struct HttpUpstream {
-    client: Client<HttpsConnector<ProxyConnector>, Full<Bytes>>,
+    /// One pooled client per worker thread (`client` for the first and for
+    /// callers outside the workers, `more` for the others), so that a
+    /// request and the upstream connection it uses stay on one thread.
+    client: Pooled,
+    more: Vec<Pooled>,
     base: String,
     token: Option<HeaderValue>,
     timeout: Duration,
@@ -27,13 +33,15 @@ pub struct HttpUpstream {
 }
 
 impl HttpUpstream {
-    /// A client for `settings`, with `token` as the bearer sent upstream and
-    /// `proxies` deciding which connections go through a proxy.
+    /// A client for `settings`, with `token` as the bearer sent upstream,
+    /// `proxies` deciding which connections go through a proxy, and a
+    /// connection pool for each of `workers` threads.
     pub fn new(
         settings: &UpstreamSettings,
         base: &http::Uri,
         token: Option<&str>,
         proxies: Matcher,
+        workers: usize,
     ) -> Result<Self, String> {
         let tls = match tls_config(settings.ca_file.as_deref()) {
             Ok(c) => c,
@@ -47,12 +55,15 @@ impl HttpUpstream {
         } else {
             https.enable_all_versions().wrap_connector(connector)
         };
-        let client = Client::builder(TokioExecutor::new())
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
             .pool_idle_timeout(settings.pool_idle_timeout)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
-            .http2_only(settings.http2_only)
-            .build(https);
+            .http1_writev(false)
+            .http2_only(settings.http2_only);
+        let more = (1..workers).map(|_| builder.build(https.clone())).collect();
+        let client = builder.build(https);
         let token = token
             .map(|t| {
                 HeaderValue::from_str(&format!("Bearer {t}"))
@@ -65,6 +76,7 @@ impl HttpUpstream {
             });
         Ok(Self {
             client,
+            more,
             base: base.to_string().trim_end_matches('/').to_owned(),
             token,
             timeout: settings.timeout,
@@ -106,7 +118,7 @@ impl HttpUpstream {
             }
         }
         let req = req.body(Full::new(f.body.clone())).map_err(|e| UpstreamError::Connect(e.to_string()))?;
-        let resp = self.client.request(req).await.map_err(|e| {
+        let resp = self.client().request(req).await.map_err(|e| {
             if e.is_connect() {
                 UpstreamError::Connect(source_chain(&e))
             } else {
@@ -123,6 +135,13 @@ impl HttpUpstream {
         })?;
         let body = decode(&mut parts.headers, body.to_bytes(), self.max_response)?;
         Ok(Reply { status: parts.status, headers: parts.headers, body })
+    }
+}
+
+impl HttpUpstream {
+    fn client(&self) -> &Pooled {
+        let n = crate::workers::current().unwrap_or(0) % (self.more.len() + 1);
+        n.checked_sub(1).and_then(|i| self.more.get(i)).unwrap_or(&self.client)
     }
 }
 

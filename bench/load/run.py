@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Load harness: scim-gateway against nginx, in one run, on loopback.
+
+Starts a static SCIM upstream (an nginx that answers every request with the
+same 201 User), then puts each proxy in front of it in turn:
+
+  direct     wrk talks to the upstream itself (the latency floor)
+  nginx      nginx as a plain reverse proxy (no mapping)
+  identity   scim-gateway with mappings/identity.toml
+  notion     scim-gateway with mappings/okta-to-notion.toml and the okta preset
+
+and drives each with the same wrk script: a POST of Okta's 1.9 kB create
+(gateway/mapper/benches/okta-user.json). For each proxy it measures
+
+  - requests per second, p50 and p99 at --connections connections;
+  - CPU time (user + system) of the proxy's processes per request, read
+    from /proc before and after the run;
+  - p50 and p99 at one connection, and the p99 added over `direct`;
+  - resident memory with 256 open connections under load.
+
+The throughput and one-connection runs are repeated --rounds times, each
+round going over every proxy in turn, and the table shows the medians: the
+machine is shared, and one run alone can be off by a fifth. Every answer
+must be 201: a run with any other status is reported as failed, because a
+cheap error would make a proxy look fast.
+
+Prints a Markdown table, and writes the raw figures as JSON with --json.
+Needs nginx and wrk on PATH (scripts/bench-load installs both) and a
+release build of scim-gateway.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+TOKEN = "bench-token-0123456789abcdef"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"{what} exited with {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"{what} did not listen on {port} within {timeout}s")
+
+
+def family(pid):
+    """The pid and all its descendants (nginx's master and workers)."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        try:
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            children = []
+        todo.extend(int(c) for c in children)
+    return pids
+
+
+def cpu_seconds(pid):
+    total = 0.0
+    for p in family(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    return total
+
+
+def rss_mb(pid):
+    total = 0
+    for p in family(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+class Wrk:
+    def __init__(self, work, body_file):
+        self.work = work
+        self.script = work / "post.lua"
+        self.script.write_text((HERE / "post.lua").read_text())
+        self.env = dict(os.environ, BENCH_BODY=str(body_file), BENCH_TOKEN=TOKEN)
+
+    def run(self, url, connections, duration, threads=1, during=None):
+        out = self.work / "wrk-result.json"
+        out.unlink(missing_ok=True)
+        env = dict(self.env, BENCH_RESULT=str(out))
+        cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
+               "-s", str(self.script), url]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        sampled = during() if during else None
+        text, _ = proc.communicate()
+        if proc.returncode != 0 or not out.exists():
+            sys.exit(f"wrk failed:\n{text}")
+        result = json.loads(out.read_text())
+        result["sampled"] = sampled
+        return result
+
+
+class Stack:
+    """The upstream and the proxies, each started on a free port."""
+
+    def __init__(self, work, gateway_bin):
+        self.work = work
+        self.gateway_bin = gateway_bin
+        self.procs = []
+
+    def start(self, cmd, port, what, env=None, log=None):
+        log = open(log or os.devnull, "w")
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        wait_port(port, proc, what)
+        return proc
+
+    def stop(self, proc):
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def stop_all(self):
+        for p in self.procs:
+            self.stop(p)
+
+    def nginx(self, name, port, upstream_port, body=None):
+        conf = (HERE / f"{name}.conf.in").read_text()
+        d = self.work / name
+        d.mkdir(exist_ok=True)
+        user = "user root;" if os.geteuid() == 0 else ""
+        conf = conf.replace("@USER@", user).replace("@DIR@", str(d)).replace("@PORT@", str(port))
+        conf = conf.replace("@UPSTREAM_PORT@", str(upstream_port))
+        if body is not None:
+            conf = conf.replace("@BODY@", body)
+        (d / "nginx.conf").write_text(conf)
+        return self.start(["nginx", "-p", str(d), "-c", str(d / "nginx.conf")], port, f"nginx ({name})")
+
+    def gateway(self, name, port, upstream_port, mapping, preset):
+        d = self.work / name
+        d.mkdir(exist_ok=True)
+        preset_line = f'preset = "{preset}"' if preset else ""
+        (d / "gateway.toml").write_text(f"""
+[server]
+listen = "127.0.0.1:{port}"
+base_path = "/scim/v2"
+
+[server.auth]
+tokens_env = "BENCH_GATEWAY_TOKENS"
+
+[upstream]
+url = "http://127.0.0.1:{upstream_port}/v2"
+
+[admin]
+
+[mapping]
+files = ["{ROOT / 'mappings' / mapping}"]
+{preset_line}
+""")
+        env = dict(os.environ, BENCH_GATEWAY_TOKENS=f"bench:{TOKEN}")
+        cmd = [str(self.gateway_bin), "serve", "--config", str(d / "gateway.toml")]
+        return self.start(cmd, port, f"scim-gateway ({name})", env=env, log=d / "gateway.log")
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
+def load_round(wrk, proc, url, args):
+    """One throughput run (with the proxy's CPU time) and one at 1 connection."""
+    before = cpu_seconds(proc.pid) if proc else 0.0
+    load = wrk.run(url, args.connections, args.duration)
+    if proc:
+        load["cpu_us_per_request"] = (cpu_seconds(proc.pid) - before) / max(load["requests"], 1) * 1e6
+    single = wrk.run(url, 1, args.duration)
+    return load, single
+
+
+def wide_run(wrk, proc, url, args):
+    """256 open connections under load; resident memory sampled half way."""
+
+    def sample():
+        time.sleep(max(args.duration // 2, 4) / 2)
+        return rss_mb(proc.pid)
+
+    return wrk.run(url, 256, max(args.duration // 2, 4), threads=2, during=sample)
+
+
+def summarize(loads, singles, wide):
+    """Medians over the rounds."""
+    out = {
+        "rounds": {"load": loads, "single": singles},
+        "load": {k: median([r[k] for r in loads]) for k in ("rps", "p50_us", "p99_us")},
+        "single": {k: median([r[k] for r in singles]) for k in ("p50_us", "p99_us")},
+    }
+    if "cpu_us_per_request" in loads[0]:
+        out["cpu_us_per_request"] = median([r["cpu_us_per_request"] for r in loads])
+    if wide is not None:
+        out["wide"] = wide
+        out["rss_mb_256"] = wide["sampled"]
+    return out
+
+
+def check(name, runs):
+    bad = [f"{r['non_201']} answers other than 201, {r['errors']} socket errors" for r in runs
+           if r["non_201"] or r["errors"]]
+    if bad:
+        sys.exit(f"{name}: " + "; ".join(bad))
+
+
+def table(results, args):
+    nginx_cpu = results["nginx"]["cpu_us_per_request"]
+    floor = results["direct"]["single"]["p99_us"]
+    lines = [
+        f"| proxy | req/s ({args.connections} conn) | p50 | p99 | CPU per request | vs nginx | "
+        "p50 / p99 at 1 conn | p99 added at 1 conn | RSS at 256 conn |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        load, single = r["load"], r["single"]
+        cpu = r.get("cpu_us_per_request")
+        cpu_cell = f"{cpu:.1f} µs" if cpu is not None else "–"
+        ratio = f"{cpu / nginx_cpu:.2f}×" if cpu is not None else "–"
+        added = f"{(single['p99_us'] - floor) / 1000:.3f} ms" if name != "direct" else "–"
+        rss = f"{r['rss_mb_256']:.1f} MB" if r.get("rss_mb_256") is not None else "–"
+        lines.append(
+            f"| {name} | {load['rps']:,.0f} | {load['p50_us'] / 1000:.3f} ms | {load['p99_us'] / 1000:.3f} ms | "
+            f"{cpu_cell} | {ratio} | {single['p50_us'] / 1000:.3f} / {single['p99_us'] / 1000:.3f} ms | "
+            f"{added} | {rss} |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gateway", default=str(ROOT / "target" / "release" / "scim-gateway"))
+    ap.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    ap.add_argument("--connections", type=int, default=32, help="connections of the throughput run")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds over all proxies; the table shows medians")
+    ap.add_argument("--only", nargs="*", help="run only these proxies (direct and nginx always run)")
+    ap.add_argument("--json", help="write the raw figures here")
+    args = ap.parse_args()
+    for tool in ("nginx", "wrk"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is not on PATH; scripts/bench-load installs it")
+    if not Path(args.gateway).exists():
+        sys.exit(f"{args.gateway} is missing; build it with cargo build --release -p scim-gateway")
+
+    work = Path(tempfile.mkdtemp(prefix="scim-bench-"))
+    stack = Stack(work, args.gateway)
+    try:
+        up = free_port()
+        body = (HERE / "upstream-user.json").read_text().strip().replace("{port}", str(up))
+        stack.nginx("upstream", up, up, body=body)
+        wrk = Wrk(work, ROOT / "gateway" / "mapper" / "benches" / "okta-user.json")
+        targets = {"direct": (None, f"http://127.0.0.1:{up}/v2/Users")}
+        proxies = [
+            ("nginx", lambda p: stack.nginx("proxy", p, up)),
+            ("identity", lambda p: stack.gateway("identity", p, up, "identity.toml", None)),
+            ("notion", lambda p: stack.gateway("notion", p, up, "okta-to-notion.toml", "okta")),
+        ]
+        for name, start in proxies:
+            if args.only and name not in args.only and name != "nginx":
+                continue
+            port = free_port()
+            targets[name] = (start(port), f"http://127.0.0.1:{port}/scim/v2/Users")
+        for name, (proc, url) in targets.items():
+            wrk.run(url, args.connections, 2)  # warm-up: pools, caches, page faults
+        runs = {name: ([], []) for name in targets}
+        for _ in range(args.rounds):
+            for name, (proc, url) in targets.items():
+                load, single = load_round(wrk, proc, url, args)
+                runs[name][0].append(load)
+                runs[name][1].append(single)
+        results = {}
+        for name, (proc, url) in targets.items():
+            wide = wide_run(wrk, proc, url, args) if proc else None
+            check(name, runs[name][0] + runs[name][1] + ([wide] if wide else []))
+            results[name] = summarize(*runs[name], wide)
+    finally:
+        stack.stop_all()
+    print(table(results, args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

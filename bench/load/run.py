@@ -24,6 +24,12 @@ machine is shared, and one run alone can be off by a fifth. Every answer
 must be 201: a run with any other status is reported as failed, because a
 cheap error would make a proxy look fast.
 
+With --instructions it runs no load: each proxy (one worker) serves POSTs
+over one connection under valgrind's callgrind, and the table gives the
+user-space instructions per request. Unlike CPU time, that count is the
+same on every run whatever else the machine does, so it shows changes of a
+few percent; kernel time is not in it.
+
 Prints a Markdown table, and writes the raw figures as JSON with --json.
 Needs nginx and wrk on PATH (scripts/bench-load installs both) and a
 release build of scim-gateway.
@@ -155,25 +161,23 @@ class Stack:
             self.stop(p)
 
     def nginx(self, name, port, upstream_port, body=None):
-        conf = (HERE / f"{name}.conf.in").read_text()
         d = self.work / name
         d.mkdir(exist_ok=True)
-        user = "user root;" if os.geteuid() == 0 else ""
-        conf = conf.replace("@USER@", user).replace("@DIR@", str(d)).replace("@PORT@", str(port))
-        conf = conf.replace("@UPSTREAM_PORT@", str(upstream_port))
-        if body is not None:
-            conf = conf.replace("@BODY@", body)
+        conf = render_nginx(name, d, port, upstream_port, body)
         (d / "nginx.conf").write_text(conf)
         return self.start(["nginx", "-p", str(d), "-c", str(d / "nginx.conf")], port, f"nginx ({name})")
 
-    def gateway(self, name, port, upstream_port, mapping, preset):
+    def gateway_config(self, name, port, upstream_port, mapping, preset, workers=None):
         d = self.work / name
         d.mkdir(exist_ok=True)
         preset_line = f'preset = "{preset}"' if preset else ""
-        (d / "gateway.toml").write_text(f"""
+        workers_line = f"workers = {workers}" if workers else ""
+        path = d / "gateway.toml"
+        path.write_text(f"""
 [server]
 listen = "127.0.0.1:{port}"
 base_path = "/scim/v2"
+{workers_line}
 
 [server.auth]
 tokens_env = "BENCH_GATEWAY_TOKENS"
@@ -187,9 +191,85 @@ url = "http://127.0.0.1:{upstream_port}/v2"
 files = ["{ROOT / 'mappings' / mapping}"]
 {preset_line}
 """)
+        return path
+
+    def gateway(self, name, port, upstream_port, mapping, preset):
+        cfg = self.gateway_config(name, port, upstream_port, mapping, preset)
         env = dict(os.environ, BENCH_GATEWAY_TOKENS=f"bench:{TOKEN}")
-        cmd = [str(self.gateway_bin), "serve", "--config", str(d / "gateway.toml")]
-        return self.start(cmd, port, f"scim-gateway ({name})", env=env, log=d / "gateway.log")
+        cmd = [str(self.gateway_bin), "serve", "--config", str(cfg)]
+        return self.start(cmd, port, f"scim-gateway ({name})", env=env, log=cfg.parent / "gateway.log")
+
+
+def render_nginx(name, d, port, upstream_port, body=None):
+    """nginx's config `name`.conf.in for a run in directory `d`."""
+    conf = (HERE / f"{name}.conf.in").read_text()
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf = conf.replace("@USER@", user).replace("@DIR@", str(d)).replace("@PORT@", str(port))
+    conf = conf.replace("@UPSTREAM_PORT@", str(upstream_port))
+    if body is not None:
+        conf = conf.replace("@BODY@", body)
+    return conf
+
+
+def post_many(port, count):
+    """POSTs the body `count` times over one keep-alive connection."""
+    import http.client
+    body = (ROOT / "gateway" / "mapper" / "benches" / "okta-user.json").read_bytes()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Content-Type": "application/scim+json", "Authorization": f"Bearer {TOKEN}"}
+    for _ in range(count):
+        conn.request("POST", "/scim/v2/Users", body, headers)
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status != 201:
+            sys.exit(f"answer {resp.status} while counting instructions on port {port}")
+    conn.close()
+
+
+def callgrind_total(stack, cmd, port, count, stop_signal, env=None):
+    """User-space instructions of `cmd` serving `count` requests (plus its
+    start and stop), counted by callgrind: the same figure on every run."""
+    out = stack.work / f"callgrind.{port}.{count}"
+    vg = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + cmd
+    proc = subprocess.Popen(vg, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    wait_port(port, proc, "a proxy under valgrind", timeout=120)
+    post_many(port, count)
+    os.killpg(proc.pid, stop_signal)
+    proc.wait(timeout=120)
+    for line in out.read_text(errors="replace").splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    sys.exit(f"no totals in {out}")
+
+
+def instructions(stack, up, args):
+    """Instructions per request: the difference between two runs of
+    different lengths, so start-up and shutdown cancel out. One worker each."""
+    few, many = 200, 1200
+    results = {}
+    targets = [("nginx", "proxy", None), ("identity", "identity.toml", None),
+               ("notion", "okta-to-notion.toml", "okta")]
+    for name, what, preset in targets:
+        if args.only and name not in args.only and name != "nginx":
+            continue
+        totals = []
+        for count in (few, many):
+            port = free_port()
+            if name == "nginx":
+                d = stack.work / f"vg-nginx-{count}"
+                d.mkdir(exist_ok=True)
+                conf = render_nginx("proxy", d, port, up).replace("worker_processes 2;",
+                                                                  "worker_processes 1;\nmaster_process off;")
+                (d / "nginx.conf").write_text(conf)
+                cmd, env, sig = ["nginx", "-p", str(d), "-c", str(d / "nginx.conf")], None, signal.SIGQUIT
+            else:
+                cfg = stack.gateway_config(f"vg-{name}-{count}", port, up, what, preset, workers=1)
+                cmd = [str(stack.gateway_bin), "serve", "--config", str(cfg)]
+                env, sig = dict(os.environ, BENCH_GATEWAY_TOKENS=f"bench:{TOKEN}"), signal.SIGINT
+            totals.append(callgrind_total(stack, cmd, port, count, sig, env))
+        results[name] = (totals[1] - totals[0]) / (many - few)
+    return results
 
 
 def median(xs):
@@ -261,6 +341,44 @@ def table(results, args):
     return "\n".join(lines)
 
 
+def load_runs(stack, up, args):
+    """The wrk runs over every target; returns the summarized figures."""
+    wrk = Wrk(stack.work, ROOT / "gateway" / "mapper" / "benches" / "okta-user.json")
+    targets = {"direct": (None, f"http://127.0.0.1:{up}/v2/Users")}
+    proxies = [
+        ("nginx", lambda p: stack.nginx("proxy", p, up)),
+        ("identity", lambda p: stack.gateway("identity", p, up, "identity.toml", None)),
+        ("notion", lambda p: stack.gateway("notion", p, up, "okta-to-notion.toml", "okta")),
+    ]
+    for name, start in proxies:
+        if args.only and name not in args.only and name != "nginx":
+            continue
+        port = free_port()
+        targets[name] = (start(port), f"http://127.0.0.1:{port}/scim/v2/Users")
+    for name, (proc, url) in targets.items():
+        wrk.run(url, args.connections, 2)  # warm-up: pools, caches, page faults
+    runs = {name: ([], []) for name in targets}
+    for _ in range(args.rounds):
+        for name, (proc, url) in targets.items():
+            load, single = load_round(wrk, proc, url, args)
+            runs[name][0].append(load)
+            runs[name][1].append(single)
+    results = {}
+    for name, (proc, url) in targets.items():
+        wide = wide_run(wrk, proc, url, args) if proc else None
+        check(name, runs[name][0] + runs[name][1] + ([wide] if wide else []))
+        results[name] = summarize(*runs[name], wide)
+    return results
+
+
+def instructions_table(counts):
+    base = counts["nginx"]
+    lines = ["| proxy | instructions per request (user space) | vs nginx |", "|---|---|---|"]
+    for name, n in counts.items():
+        lines.append(f"| {name} | {n:,.0f} | {n / base:.2f}× |")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gateway", default=str(ROOT / "target" / "release" / "scim-gateway"))
@@ -268,9 +386,11 @@ def main():
     ap.add_argument("--connections", type=int, default=32, help="connections of the throughput run")
     ap.add_argument("--rounds", type=int, default=3, help="rounds over all proxies; the table shows medians")
     ap.add_argument("--only", nargs="*", help="run only these proxies (direct and nginx always run)")
+    ap.add_argument("--instructions", action="store_true",
+                    help="instead of the load runs, count user-space instructions per request under callgrind")
     ap.add_argument("--json", help="write the raw figures here")
     args = ap.parse_args()
-    for tool in ("nginx", "wrk"):
+    for tool in ("nginx", "valgrind" if args.instructions else "wrk"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is not on PATH; scripts/bench-load installs it")
     if not Path(args.gateway).exists():
@@ -282,34 +402,10 @@ def main():
         up = free_port()
         body = (HERE / "upstream-user.json").read_text().strip().replace("{port}", str(up))
         stack.nginx("upstream", up, up, body=body)
-        wrk = Wrk(work, ROOT / "gateway" / "mapper" / "benches" / "okta-user.json")
-        targets = {"direct": (None, f"http://127.0.0.1:{up}/v2/Users")}
-        proxies = [
-            ("nginx", lambda p: stack.nginx("proxy", p, up)),
-            ("identity", lambda p: stack.gateway("identity", p, up, "identity.toml", None)),
-            ("notion", lambda p: stack.gateway("notion", p, up, "okta-to-notion.toml", "okta")),
-        ]
-        for name, start in proxies:
-            if args.only and name not in args.only and name != "nginx":
-                continue
-            port = free_port()
-            targets[name] = (start(port), f"http://127.0.0.1:{port}/scim/v2/Users")
-        for name, (proc, url) in targets.items():
-            wrk.run(url, args.connections, 2)  # warm-up: pools, caches, page faults
-        runs = {name: ([], []) for name in targets}
-        for _ in range(args.rounds):
-            for name, (proc, url) in targets.items():
-                load, single = load_round(wrk, proc, url, args)
-                runs[name][0].append(load)
-                runs[name][1].append(single)
-        results = {}
-        for name, (proc, url) in targets.items():
-            wide = wide_run(wrk, proc, url, args) if proc else None
-            check(name, runs[name][0] + runs[name][1] + ([wide] if wide else []))
-            results[name] = summarize(*runs[name], wide)
+        results = instructions(stack, up, args) if args.instructions else load_runs(stack, up, args)
     finally:
         stack.stop_all()
-    print(table(results, args))
+    print(instructions_table(results) if args.instructions else table(results, args))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     shutil.rmtree(work, ignore_errors=True)

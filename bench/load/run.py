@@ -51,6 +51,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 TOKEN = "bench-token-0123456789abcdef"
 TICKS = os.sysconf("SC_CLK_TCK")
+BODY = ROOT / "gateway" / "mapper" / "benches" / "okta-user.json"
+# The gateway's configurations under test: name, mapping file, IdP preset.
+GATEWAYS = [("identity", "identity.toml", None), ("notion", "okta-to-notion.toml", "okta")]
 
 
 def free_port():
@@ -214,7 +217,7 @@ def render_nginx(name, d, port, upstream_port, body=None):
 def post_many(port, count):
     """POSTs the body `count` times over one keep-alive connection."""
     import http.client
-    body = (ROOT / "gateway" / "mapper" / "benches" / "okta-user.json").read_bytes()
+    body = BODY.read_bytes()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Content-Type": "application/scim+json", "Authorization": f"Bearer {TOKEN}"}
     for _ in range(count):
@@ -248,9 +251,7 @@ def instructions(stack, up, args):
     different lengths, so start-up and shutdown cancel out. One worker each."""
     few, many = 200, 1200
     results = {}
-    targets = [("nginx", "proxy", None), ("identity", "identity.toml", None),
-               ("notion", "okta-to-notion.toml", "okta")]
-    for name, what, preset in targets:
+    for name, what, preset in [("nginx", "proxy", None)] + GATEWAYS:
         if args.only and name not in args.only and name != "nginx":
             continue
         totals = []
@@ -343,12 +344,11 @@ def table(results, args):
 
 def load_runs(stack, up, args):
     """The wrk runs over every target; returns the summarized figures."""
-    wrk = Wrk(stack.work, ROOT / "gateway" / "mapper" / "benches" / "okta-user.json")
+    wrk = Wrk(stack.work, BODY)
     targets = {"direct": (None, f"http://127.0.0.1:{up}/v2/Users")}
-    proxies = [
-        ("nginx", lambda p: stack.nginx("proxy", p, up)),
-        ("identity", lambda p: stack.gateway("identity", p, up, "identity.toml", None)),
-        ("notion", lambda p: stack.gateway("notion", p, up, "okta-to-notion.toml", "okta")),
+    proxies = [("nginx", lambda p: stack.nginx("proxy", p, up))] + [
+        (name, lambda p, g=(name, mapping, preset): stack.gateway(g[0], p, up, g[1], g[2]))
+        for name, mapping, preset in GATEWAYS
     ]
     for name, start in proxies:
         if args.only and name not in args.only and name != "nginx":

@@ -15,7 +15,8 @@ and drives each with the same wrk script: a POST of Okta's 1.9 kB create
   - requests per second, p50 and p99 at --connections connections;
   - CPU time (user + system) of the proxy's processes per request, read
     from /proc before and after the run;
-  - p50 and p99 at one connection, and the p99 added over `direct`;
+  - p50 and p99 at one connection, and the p99 added over `direct` (against
+    the direct run of the same round, then the median over rounds);
   - resident memory with 256 open connections under load.
 
 The throughput and one-connection runs are repeated --rounds times, each
@@ -298,13 +299,19 @@ def wide_run(wrk, proc, url, args):
     return wrk.run(url, 256, max(args.duration // 2, 4), threads=2, during=sample)
 
 
-def summarize(loads, singles, wide):
-    """Medians over the rounds."""
+def summarize(loads, singles, wide, floor):
+    """Medians over the rounds. The latency added over `floor` (the direct
+    run's one-connection figures) is taken round by round, against the direct
+    run of the same round, so that drifts of the machine between rounds
+    cancel out."""
     out = {
         "rounds": {"load": loads, "single": singles},
         "load": {k: median([r[k] for r in loads]) for k in ("rps", "p50_us", "p99_us")},
         "single": {k: median([r[k] for r in singles]) for k in ("p50_us", "p99_us")},
     }
+    if floor is not None:
+        for q in ("p50_us", "p99_us"):
+            out["single"][f"{q[:3]}_added_us"] = median([s[q] - f[q] for s, f in zip(singles, floor)])
     if "cpu_us_per_request" in loads[0]:
         out["cpu_us_per_request"] = median([r["cpu_us_per_request"] for r in loads])
     if wide is not None:
@@ -322,7 +329,6 @@ def check(name, runs):
 
 def table(results, args):
     nginx_cpu = results["nginx"]["cpu_us_per_request"]
-    floor = results["direct"]["single"]["p99_us"]
     lines = [
         f"| proxy | req/s ({args.connections} conn) | p50 | p99 | CPU per request | vs nginx | "
         "p50 / p99 at 1 conn | p99 added at 1 conn | RSS at 256 conn |",
@@ -333,7 +339,7 @@ def table(results, args):
         cpu = r.get("cpu_us_per_request")
         cpu_cell = f"{cpu:.1f} µs" if cpu is not None else "–"
         ratio = f"{cpu / nginx_cpu:.2f}×" if cpu is not None else "–"
-        added = f"{(single['p99_us'] - floor) / 1000:.3f} ms" if name != "direct" else "–"
+        added = f"{single['p99_added_us'] / 1000:.3f} ms" if "p99_added_us" in single else "–"
         rss = f"{r['rss_mb_256']:.1f} MB" if r.get("rss_mb_256") is not None else "–"
         lines.append(
             f"| {name} | {load['rps']:,.0f} | {load['p50_us'] / 1000:.3f} ms | {load['p99_us'] / 1000:.3f} ms | "
@@ -367,7 +373,7 @@ def load_runs(stack, up, args):
     for name, (proc, url) in targets.items():
         wide = wide_run(wrk, proc, url, args) if proc else None
         check(name, runs[name][0] + runs[name][1] + ([wide] if wide else []))
-        results[name] = summarize(*runs[name], wide)
+        results[name] = summarize(*runs[name], wide, runs["direct"][1] if proc else None)
     return results
 
 
@@ -389,6 +395,8 @@ def main():
     ap.add_argument("--instructions", action="store_true",
                     help="instead of the load runs, count user-space instructions per request under callgrind")
     ap.add_argument("--json", help="write the raw figures here")
+    ap.add_argument("--keep", metavar="DIR",
+                    help="work in DIR and keep it (configs, logs, callgrind profiles) for a closer look")
     args = ap.parse_args()
     for tool in ("nginx", "valgrind" if args.instructions else "wrk"):
         if not shutil.which(tool):
@@ -396,7 +404,8 @@ def main():
     if not Path(args.gateway).exists():
         sys.exit(f"{args.gateway} is missing; build it with cargo build --release -p scim-gateway")
 
-    work = Path(tempfile.mkdtemp(prefix="scim-bench-"))
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="scim-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
     stack = Stack(work, args.gateway)
     try:
         up = free_port()
@@ -408,7 +417,8 @@ def main():
     print(instructions_table(results) if args.instructions else table(results, args))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod gateway;
+pub mod json;
 pub mod mapping;
 pub mod metrics;
 pub mod pipeline;

@@ -379,7 +379,7 @@ fn error_answer(e: &GatewayError) -> Answer {
 }
 
 fn respond(a: Answer, rid: &HeaderValue) -> Response<Full<Bytes>> {
-    let body = a.body.as_ref().and_then(|v| serde_json::to_vec(v).ok()).map(Bytes::from);
+    let body = a.body.as_ref().map(|v| Bytes::from(crate::json::to_vec(v)));
     let headers = headers::downstream_response(&a.headers, rid, body.is_some());
     let mut resp = Response::new(Full::new(body.unwrap_or_default()));
     *resp.status_mut() = a.status;

@@ -159,7 +159,7 @@ pub(crate) fn json(status: StatusCode, body: Value) -> Reply {
     let body = if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
         Bytes::new()
     } else {
-        Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+        Bytes::from(crate::json::to_vec(&body))
     };
     Reply { status, headers, body }
 }

@@ -78,7 +78,7 @@ impl Exchange<'_> {
         let body = match body {
             Some(v) => {
                 h.entry(http::header::CONTENT_TYPE).or_insert(headers::SCIM_JSON);
-                Bytes::from(serde_json::to_vec(v).map_err(|e| GatewayError::BadJson(e.to_string()))?)
+                Bytes::from(crate::json::to_vec(v))
             }
             None => Bytes::new(),
         };
@@ -124,7 +124,7 @@ impl Exchange<'_> {
         if reply.status != StatusCode::OK {
             return Ok(Current::Answer(reply));
         }
-        let doc: Value = serde_json::from_slice(&reply.body)
+        let doc: Value = crate::json::from_bytes(&reply.body)
             .map_err(|_| GatewayError::BadUpstreamReply("the current resource is not JSON".into()))?;
         let etag = reply.headers.get(ETAG).cloned().or_else(|| {
             doc.pointer("/meta/version").and_then(Value::as_str).and_then(|v| HeaderValue::from_str(v).ok())
@@ -178,7 +178,7 @@ impl Exchange<'_> {
         if reply.body.is_empty() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
             return Ok(Answer { status, headers, body: None });
         }
-        let parsed = serde_json::from_slice::<Value>(&reply.body).ok();
+        let parsed = crate::json::from_bytes(&reply.body).ok();
         if status.as_u16() >= 400 {
             let body = parsed
                 .filter(rewrite::is_scim_error)

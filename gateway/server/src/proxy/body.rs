@@ -51,7 +51,7 @@ pub fn check_headers(headers: &HeaderMap) -> Result<(), GatewayError> {
 /// (serde_json itself refuses more than 128 levels, which is why the config
 /// allows no more).
 pub fn parse_object(body: &[u8], max_depth: usize) -> Result<Value, GatewayError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
+    let value: Value = crate::json::from_bytes(body).map_err(|e| {
         if e.to_string().starts_with("recursion limit exceeded") {
             GatewayError::TooDeep(max_depth)
         } else {

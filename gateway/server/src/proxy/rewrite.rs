@@ -66,7 +66,7 @@ pub fn is_scim_error(body: &Value) -> bool {
 /// A SCIM Error for an upstream error answer that is not one: the status is
 /// kept, and a vendor's message is carried over when there is one.
 pub fn wrap_error(status: u16, body: &[u8]) -> Value {
-    let parsed = serde_json::from_slice::<Value>(body).ok();
+    let parsed = crate::json::from_bytes(body).ok();
     let detail = match parsed.as_ref().and_then(vendor_message) {
         Some(msg) => format!("the upstream answered {status}: {msg}"),
         None => format!("the upstream answered {status} without a SCIM error body"),

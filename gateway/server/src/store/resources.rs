@@ -52,7 +52,7 @@ impl ListParams {
     }
 
     pub(super) fn from_search(body: &[u8]) -> Result<Self, ScimError> {
-        let v: Value = serde_json::from_slice(body).map_err(|e| ScimError::invalid_syntax(e.to_string()))?;
+        let v: Value = crate::json::from_bytes(body).map_err(|e| ScimError::invalid_syntax(e.to_string()))?;
         let Some(map) = v.as_object() else { return Err(ScimError::invalid_syntax("a SearchRequest is an object")) };
         let mut p = Self { start_index: 1, ..Self::default() };
         for (k, v) in map {
@@ -253,7 +253,7 @@ fn schema<'a>(reg: &'a Registry, rt: &str) -> Result<ResourceSchema<'a>, ScimErr
 }
 
 fn parse_object(body: &[u8]) -> Result<Value, ScimError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| ScimError::invalid_syntax(e.to_string()))?;
+    let v: Value = crate::json::from_bytes(body).map_err(|e| ScimError::invalid_syntax(e.to_string()))?;
     if !v.is_object() {
         return Err(ScimError::invalid_syntax("the body is not a JSON object"));
     }

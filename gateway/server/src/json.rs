@@ -1,0 +1,227 @@
+//! JSON text in and out of the request path. The results are exactly
+//! serde_json's (tests hold them to it byte for byte); only the work is
+//! less for what SCIM carries, which is mostly short ASCII strings:
+//!
+//! - [`from_bytes`] checks UTF-8 once over the whole body instead of once per
+//!   string, as `serde_json::from_slice` does;
+//! - [`to_vec`] looks for characters to escape eight bytes at a time instead
+//!   of one.
+
+use serde_json::Value;
+
+/// Parses JSON text, as `serde_json::from_slice` does.
+pub fn from_bytes(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        // serde_json's own error, with the position of the bad byte.
+        Err(_) => serde_json::from_slice(bytes),
+    }
+}
+
+/// Serializes `value` compactly, as `serde_json::to_vec` does; it cannot fail.
+pub fn to_vec(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    write_value(&mut out, value);
+    out
+}
+
+fn write_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        // Rare in SCIM; serde_json formats them (integers, shortest floats).
+        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::String(s) => write_str(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, key);
+                out.push(b':');
+                write_value(out, item);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+const LANES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any of the eight bytes in `w` is a control character, `"` or `\`.
+fn needs_escape(w: u64) -> bool {
+    let zero_in = |v: u64| v.wrapping_sub(LANES) & !v & HIGH != 0;
+    let below_space = w.wrapping_sub(LANES * 0x20) & !w & HIGH != 0;
+    below_space || zero_in(w ^ (LANES * u64::from(b'"'))) || zero_in(w ^ (LANES * u64::from(b'\\')))
+}
+
+/// A JSON string: escapes as serde_json writes them (`\"`, `\\`, the short
+/// forms `\b \t \n \f \r`, else `\u00xx`); everything else, non-ASCII
+/// included, as it is. Most strings need no escape and are copied whole.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    if has_escape(bytes) {
+        for &b in bytes {
+            match escape(b) {
+                Some(escape) => out.extend_from_slice(&escape),
+                None => out.push(b),
+            }
+        }
+    } else {
+        out.extend_from_slice(bytes);
+    }
+    out.push(b'"');
+}
+
+/// Whether any byte of `bytes` needs an escape: eight at a time, the last
+/// eight overlapping the ones before; short strings a byte at a time.
+fn has_escape(bytes: &[u8]) -> bool {
+    let word = |c: &[u8]| <[u8; 8]>::try_from(c).map_or(true, |c| needs_escape(u64::from_le_bytes(c)));
+    let Some(tail) = bytes.len().checked_sub(8).and_then(|start| bytes.get(start..)) else {
+        return bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+    };
+    bytes.chunks_exact(8).any(word) || (bytes.len() % 8 != 0 && word(tail))
+}
+
+/// The escape for byte `b`, when it needs one.
+fn escape(b: u8) -> Option<EscapeBytes> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let short = match b {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        0x08 => b'b',
+        0x09 => b't',
+        0x0A => b'n',
+        0x0C => b'f',
+        0x0D => b'r',
+        0x00..=0x1F => {
+            let hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+            let lo = HEX.get(usize::from(b & 0xF)).copied().unwrap_or(b'0');
+            return Some(EscapeBytes::Long([b'\\', b'u', b'0', b'0', hi, lo]));
+        }
+        _ => return None,
+    };
+    Some(EscapeBytes::Short([b'\\', short]))
+}
+
+/// An escape sequence: two bytes or six.
+enum EscapeBytes {
+    Short([u8; 2]),
+    Long([u8; 6]),
+}
+
+impl std::ops::Deref for EscapeBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            EscapeBytes::Short(b) => b,
+            EscapeBytes::Long(b) => b,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn same_as_serde(v: &Value) {
+        assert_eq!(
+            String::from_utf8_lossy(&to_vec(v)),
+            String::from_utf8_lossy(&serde_json::to_vec(v).unwrap()),
+            "for {v:?}"
+        );
+    }
+
+    #[test]
+    fn escapes_like_serde_json() {
+        for s in [
+            "",
+            "a",
+            "\"",
+            "\\",
+            "plain ascii longer than eight",
+            "tab\there",
+            "\u{0}\u{1}\u{1f}\u{7f}",
+            "\u{8}\u{c}\n\r",
+            "é漢字🙂 and \"quotes\" \\ back",
+            "12345678\"",
+            "1234567\n",
+            "\"\"\"\"\"\"\"\"\"",
+        ] {
+            same_as_serde(&Value::String(s.to_owned()));
+            same_as_serde(&json!({ s: [s, {s: null}] }));
+        }
+        same_as_serde(
+            &json!({"n": [0, -1, 1.5, 1e300, u64::MAX, i64::MIN, 0.1], "b": [true, false], "e": {}, "a": []}),
+        );
+    }
+
+    #[test]
+    fn every_ascii_byte_at_every_place_in_a_chunk() {
+        for b in 0u8..0x80 {
+            for at in 0..16 {
+                let mut s = "abcdefghijklmnop".to_owned().into_bytes();
+                if let Some(slot) = s.get_mut(at) {
+                    *slot = b;
+                }
+                same_as_serde(&Value::String(String::from_utf8(s).unwrap()));
+            }
+        }
+    }
+
+    #[test]
+    fn parses_like_serde_json() {
+        let text = br#"{"userName":"b\u00e9a","x":[1,2.5,{"y":null}],"z":"\ud83d\ude42"}"#;
+        assert_eq!(from_bytes(text).unwrap(), serde_json::from_slice::<Value>(text).unwrap());
+        let bad = b"{\"a\":\"\xff\"}";
+        assert_eq!(
+            from_bytes(bad).unwrap_err().to_string(),
+            serde_json::from_slice::<Value>(bad).unwrap_err().to_string()
+        );
+        assert!(from_bytes(b"{").is_err());
+    }
+
+    fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+            "[ -~\\x00-\\x1f\"\\\\]{0,40}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((any::<String>(), inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_value_serializes_like_serde_json(v in any_value()) {
+            let ours = to_vec(&v);
+            prop_assert_eq!(&ours, &serde_json::to_vec(&v).unwrap());
+            prop_assert_eq!(from_bytes(&ours).unwrap(), v);
+        }
+    }
+}

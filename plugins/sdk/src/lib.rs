@@ -1,0 +1,211 @@
+//! The SDK for scim-gateway mapping plugins written in Rust.
+//!
+//! A plugin implements [`Plugin`] over `serde_json::Value` and exports it
+//! with [`export_plugin!`]; the SDK hides the component ABI (the WIT
+//! contract in `plugins/wit/mapper.wit`). The same code runs natively, so
+//! plugin logic is unit-tested with plain `cargo test`:
+//!
+//! ```
+//! use scim_plugin_sdk::{Context, Plugin, Rejection, Value, json};
+//!
+//! struct Upper;
+//! impl Plugin for Upper {
+//!     fn map(_ctx: &Context, mut user: Value) -> Result<Value, Rejection> {
+//!         if let Some(name) = user["userName"].as_str() {
+//!             user["userName"] = json!(name.to_uppercase());
+//!         }
+//!         Ok(user)
+//!     }
+//! }
+//! scim_plugin_sdk::export_plugin!(Upper);
+//!
+//! let out = Upper::map(&Context::test("User"), json!({"userName": "bea"})).unwrap();
+//! assert_eq!(out["userName"], "BEA");
+//! ```
+
+pub use serde_json::{self, Value, json};
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "plugin",
+        pub_export_macro: true,
+        default_bindings_module: "scim_plugin_sdk::bindings",
+        export_macro_name: "export",
+    });
+}
+
+use bindings::exports::scim_gateway::plugin::mapper as abi;
+
+/// Which way the resource travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the IdP to the backend.
+    Request,
+    /// From the backend back to the IdP.
+    Response,
+}
+
+/// What the request does to the resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Replace,
+    /// The plugin gets the resource as it will be after the patch.
+    Patch,
+    /// A resource read back (a GET, or one entry of a list).
+    Read,
+}
+
+/// What the plugin is called for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Context {
+    /// `User`, `Group`, ...
+    pub resource_type: String,
+    pub operation: Operation,
+    pub direction: Direction,
+    /// The plugin's `config` table from the gateway's configuration.
+    pub config: Value,
+}
+
+impl Context {
+    /// A create request for `resource_type` with an empty config: for tests.
+    pub fn test(resource_type: &str) -> Self {
+        Self {
+            resource_type: resource_type.to_owned(),
+            operation: Operation::Create,
+            direction: Direction::Request,
+            config: json!({}),
+        }
+    }
+
+    /// The same context with `config` as the plugin's config: for tests.
+    pub fn with_config(mut self, config: Value) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Whether the request deactivates or deletes: plugins should never
+    /// stand in its way (the gateway lets it through whatever they say).
+    pub fn is_deprovisioning(&self, resource: &Value) -> bool {
+        self.direction == Direction::Request && resource.get("active") == Some(&Value::Bool(false))
+    }
+}
+
+/// A refusal the gateway sends to the IdP as a SCIM error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// HTTP status, 400 to 599.
+    pub status: u16,
+    /// SCIM `scimType`, such as `invalidValue`.
+    pub scim_type: Option<String>,
+    /// What the IdP's admin reads.
+    pub detail: String,
+}
+
+impl Rejection {
+    /// 400 with scimType `invalidValue`.
+    pub fn invalid_value(detail: impl Into<String>) -> Self {
+        Self { status: 400, scim_type: Some("invalidValue".into()), detail: detail.into() }
+    }
+
+    /// 500: the plugin cannot do its work (a bad config, say).
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self { status: 500, scim_type: None, detail: detail.into() }
+    }
+}
+
+/// A mapping plugin. The default passes every resource through unchanged.
+pub trait Plugin {
+    /// Maps one resource (a JSON object) and returns it, or refuses it.
+    fn map(ctx: &Context, resource: Value) -> Result<Value, Rejection> {
+        let _ = ctx;
+        Ok(resource)
+    }
+}
+
+/// Exports a [`Plugin`] as the component's `mapper` interface.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        const _: () = {
+            struct Export;
+            impl $crate::bindings::exports::scim_gateway::plugin::mapper::Guest for Export {
+                fn map_resource(
+                    ctx: $crate::bindings::exports::scim_gateway::plugin::mapper::Context,
+                    json: String,
+                ) -> Result<String, $crate::bindings::exports::scim_gateway::plugin::mapper::Rejection> {
+                    $crate::run::<$plugin>(ctx, json)
+                }
+            }
+            $crate::bindings::export!(Export);
+        };
+    };
+}
+
+/// What the export runs: JSON in, the plugin, JSON out.
+#[doc(hidden)]
+pub fn run<P: Plugin>(ctx: abi::Context, json: String) -> Result<String, abi::Rejection> {
+    let resource: Value = serde_json::from_str(&json).map_err(|e| lower(Rejection::internal(e.to_string())))?;
+    let config = serde_json::from_str(&ctx.config).unwrap_or_else(|_| json!({}));
+    let ctx = Context {
+        resource_type: ctx.resource_type,
+        operation: match ctx.operation {
+            abi::Operation::Create => Operation::Create,
+            abi::Operation::Replace => Operation::Replace,
+            abi::Operation::Patch => Operation::Patch,
+            abi::Operation::Read => Operation::Read,
+        },
+        direction: match ctx.direction {
+            abi::Direction::Request => Direction::Request,
+            abi::Direction::Response => Direction::Response,
+        },
+        config,
+    };
+    let out = P::map(&ctx, resource).map_err(lower)?;
+    serde_json::to_string(&out).map_err(|e| lower(Rejection::internal(e.to_string())))
+}
+
+fn lower(r: Rejection) -> abi::Rejection {
+    abi::Rejection { status: r.status, scim_type: r.scim_type, detail: r.detail }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Refuse;
+    impl Plugin for Refuse {
+        fn map(ctx: &Context, _: Value) -> Result<Value, Rejection> {
+            Err(Rejection::invalid_value(format!("no {}", ctx.config["what"].as_str().unwrap_or("?"))))
+        }
+    }
+    struct Same;
+    impl Plugin for Same {}
+
+    fn abi_ctx(config: &str) -> abi::Context {
+        abi::Context {
+            resource_type: "User".into(),
+            operation: abi::Operation::Patch,
+            direction: abi::Direction::Request,
+            config: config.into(),
+        }
+    }
+
+    #[test]
+    fn run_passes_json_and_config_through() {
+        assert_eq!(run::<Same>(abi_ctx("{}"), r#"{"a":1}"#.into()).unwrap(), r#"{"a":1}"#);
+        let err = run::<Refuse>(abi_ctx(r#"{"what":"bots"}"#), "{}".into()).unwrap_err();
+        assert_eq!((err.status, err.scim_type.as_deref(), err.detail.as_str()), (400, Some("invalidValue"), "no bots"));
+        let bad = run::<Same>(abi_ctx("{}"), "{".into()).unwrap_err();
+        assert_eq!(bad.status, 500);
+    }
+
+    #[test]
+    fn deprovisioning_is_recognized() {
+        let ctx = Context::test("User");
+        assert!(ctx.is_deprovisioning(&json!({"active": false})));
+        assert!(!ctx.is_deprovisioning(&json!({"active": true})));
+    }
+}

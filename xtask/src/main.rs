@@ -1,0 +1,97 @@
+//! `cargo xtask plugin [NAME...]`: builds plugins (crates under plugins/,
+//! every one when no name is given) for wasm32-unknown-unknown with the
+//! `plugin` profile, and turns each core module into a component with
+//! wit-component. The components land in `<target dir>/plugins/NAME.wasm`.
+//! Nothing is needed beyond `rustup target add wasm32-unknown-unknown`.
+
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.split_first() {
+        Some((task, names)) if task == "plugin" => build_plugins(names),
+        _ => bail!("usage: cargo xtask plugin [NAME...]"),
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// Every plugin crate: a directory under plugins/ with a Cargo.toml, but
+/// not the SDK.
+fn all_plugins() -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(root().join("plugins")).context("reading plugins/")? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name != "sdk" && entry.path().join("Cargo.toml").is_file() {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn build_plugins(names: &[String]) -> anyhow::Result<()> {
+    let names = if names.is_empty() { all_plugins()? } else { names.to_vec() };
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for n in &names {
+        // The crates are plain libraries (so their tests run natively); the
+        // cdylib is asked for here, for wasm only.
+        let status = Command::new(&cargo)
+            .args(["rustc", "--locked", "--quiet", "--lib", "--crate-type", "cdylib", "-p", n])
+            .args(["--target", "wasm32-unknown-unknown", "--profile", "plugin"])
+            .status()
+            .context("running cargo rustc")?;
+        if !status.success() {
+            bail!("building {n} failed (is the target installed? rustup target add wasm32-unknown-unknown)");
+        }
+    }
+    let out_dir = target_dir().join("plugins");
+    std::fs::create_dir_all(&out_dir)?;
+    for n in &names {
+        let core = target_dir().join("wasm32-unknown-unknown/plugin").join(format!("{}.wasm", n.replace('-', "_")));
+        let bytes = std::fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
+        let component = wit_component::ComponentEncoder::default()
+            .module(&bytes)
+            .with_context(|| format!("{n}: the module has no component type (does it call export_plugin!?)"))?
+            .validate(true)
+            .encode()
+            .with_context(|| format!("{n}: turning the module into a component"))?;
+        let imports = component_imports(&component)?;
+        if !imports.is_empty() {
+            bail!("{n}: the component imports {}; plugins may import nothing", imports.join(", "));
+        }
+        let out = out_dir.join(format!("{n}.wasm"));
+        std::fs::write(&out, component)?;
+        println!("{}", out.display());
+    }
+    Ok(())
+}
+
+/// The names a component imports at its top level (the gateway gives
+/// plugins none); nested components and modules are wired inside it.
+fn component_imports(bytes: &[u8]) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload? {
+            wasmparser::Payload::ComponentImportSection(reader) if depth == 0 => {
+                for import in reader {
+                    names.push(import?.name.0.to_owned());
+                }
+            }
+            wasmparser::Payload::ModuleSection { .. } | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(names)
+}

@@ -16,19 +16,35 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+/// Where the workspace and its target directory are, asked of cargo at run
+/// time (a path compiled in would be wrong when one target directory serves
+/// several checkouts).
+struct Layout {
+    root: PathBuf,
+    target: PathBuf,
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+fn layout(cargo: &str) -> anyhow::Result<Layout> {
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading cargo metadata")?;
+    let path = |key: &str| meta.get(key).and_then(serde_json::Value::as_str).map(PathBuf::from);
+    match (path("workspace_root"), path("target_directory")) {
+        (Some(root), Some(target)) => Ok(Layout { root, target }),
+        _ => bail!("cargo metadata names no workspace root or target directory"),
+    }
 }
 
 /// Every plugin crate: a directory under plugins/ with a Cargo.toml, but
 /// not the SDK.
-fn all_plugins() -> anyhow::Result<Vec<String>> {
+fn all_plugins(root: &Path) -> anyhow::Result<Vec<String>> {
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(root().join("plugins")).context("reading plugins/")? {
+    for entry in std::fs::read_dir(root.join("plugins")).context("reading plugins/")? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name != "sdk" && entry.path().join("Cargo.toml").is_file() {
@@ -40,8 +56,9 @@ fn all_plugins() -> anyhow::Result<Vec<String>> {
 }
 
 fn build_plugins(names: &[String]) -> anyhow::Result<()> {
-    let names = if names.is_empty() { all_plugins()? } else { names.to_vec() };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let Layout { root, target } = layout(&cargo)?;
+    let names = if names.is_empty() { all_plugins(&root)? } else { names.to_vec() };
     for n in &names {
         // The crates are plain libraries (so their tests run natively); the
         // cdylib is asked for here, for wasm only.
@@ -54,10 +71,10 @@ fn build_plugins(names: &[String]) -> anyhow::Result<()> {
             bail!("building {n} failed (is the target installed? rustup target add wasm32-unknown-unknown)");
         }
     }
-    let out_dir = target_dir().join("plugins");
+    let out_dir = target.join("plugins");
     std::fs::create_dir_all(&out_dir)?;
     for n in &names {
-        let core = target_dir().join("wasm32-unknown-unknown/plugin").join(format!("{}.wasm", n.replace('-', "_")));
+        let core = target.join("wasm32-unknown-unknown/plugin").join(format!("{}.wasm", n.replace('-', "_")));
         let bytes = std::fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
         let component = wit_component::ComponentEncoder::default()
             .module(&bytes)

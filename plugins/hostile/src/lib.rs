@@ -1,0 +1,97 @@
+//! `hostile`: a plugin for testing the host, never for production. Its
+//! config's `do` picks how it misbehaves:
+//!
+//! | `do` | what it does |
+//! |---|---|
+//! | `loop` | spins forever |
+//! | `memory` | allocates a MiB at a time until memory runs out |
+//! | `recursion` | recurses without end |
+//! | `panic` | panics |
+//! | `bad-json` | returns text that is not JSON |
+//! | `not-object` | returns a JSON array |
+//! | `change-id` | returns the resource with another `id` |
+//! | `huge` | returns a resource with a 4 MiB attribute |
+//! | `count` | puts how often this instance was called in `callCount` (state surviving between calls would show as more than 1) |
+//! | `reject` | refuses with a 403 |
+//! | anything else | returns the resource unchanged |
+//!
+//! It implements the raw interface (not the SDK's `Plugin` trait) so that it
+//! can return what the SDK would never produce.
+
+use scim_plugin_sdk::bindings::exports::scim_gateway::plugin::mapper::{Context, Guest, Rejection};
+use scim_plugin_sdk::{Value, json};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+pub struct Hostile;
+
+impl Guest for Hostile {
+    fn map_resource(ctx: Context, text: String) -> Result<String, Rejection> {
+        let config: Value = scim_plugin_sdk::serde_json::from_str(&ctx.config).unwrap_or_default();
+        let action = config.get("do").and_then(Value::as_str).unwrap_or("echo");
+        let mut doc: Value = scim_plugin_sdk::serde_json::from_str(&text).unwrap_or_default();
+        match action {
+            "loop" => spin(),
+            "memory" => hog(),
+            "recursion" => return Ok(deep(black_box(u64::MAX)).to_string()),
+            "panic" => panic!("the hostile plugin panics on purpose"),
+            "bad-json" => return Ok("{this is not json".into()),
+            "not-object" => return Ok("[1, 2, 3]".into()),
+            "change-id" => doc["id"] = json!("someone-else"),
+            "huge" => doc["huge"] = json!("x".repeat(4 << 20)),
+            "count" => doc["callCount"] = json!(CALLS.fetch_add(1, Ordering::Relaxed) + 1),
+            "reject" => {
+                return Err(Rejection { status: 403, scim_type: None, detail: "refused on purpose".into() });
+            }
+            _ => {}
+        }
+        Ok(doc.to_string())
+    }
+}
+
+scim_plugin_sdk::bindings::export!(Hostile);
+
+fn spin() -> ! {
+    let mut n = 0u64;
+    loop {
+        n = black_box(n.wrapping_add(1));
+    }
+}
+
+fn hog() -> ! {
+    let mut held: Vec<Vec<u8>> = Vec::new();
+    loop {
+        held.push(vec![1u8; 1 << 20]);
+        black_box(&held);
+    }
+}
+
+fn deep(n: u64) -> u64 {
+    if black_box(n) == 0 { 0 } else { deep(n - 1).wrapping_add(black_box(1)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(action: &str, doc: &str) -> Result<String, Rejection> {
+        let ctx = Context {
+            resource_type: "User".into(),
+            operation: scim_plugin_sdk::bindings::exports::scim_gateway::plugin::mapper::Operation::Create,
+            direction: scim_plugin_sdk::bindings::exports::scim_gateway::plugin::mapper::Direction::Request,
+            config: json!({ "do": action }).to_string(),
+        };
+        Hostile::map_resource(ctx, doc.into())
+    }
+
+    #[test]
+    fn cheap_misbehaviours() {
+        assert!(scim_plugin_sdk::serde_json::from_str::<Value>(&call("bad-json", "{}").unwrap()).is_err());
+        assert_eq!(call("change-id", r#"{"id":"1"}"#).unwrap(), r#"{"id":"someone-else"}"#);
+        assert_eq!(call("echo", r#"{"id":"1"}"#).unwrap(), r#"{"id":"1"}"#);
+        assert_eq!(call("reject", "{}").unwrap_err().status, 403);
+        assert_eq!(call("not-object", "{}").unwrap(), "[1, 2, 3]");
+    }
+}

@@ -86,8 +86,9 @@ impl Context {
         self
     }
 
-    /// Whether the request deactivates or deletes: plugins should never
-    /// stand in its way (the gateway lets it through whatever they say).
+    /// Whether the request deactivates the resource (`active: false`):
+    /// plugins should never stand in its way (the gateway lets it through
+    /// whatever they say). Deletes carry no body and never reach a plugin.
     pub fn is_deprovisioning(&self, resource: &Value) -> bool {
         self.direction == Direction::Request && resource.get("active") == Some(&Value::Bool(false))
     }

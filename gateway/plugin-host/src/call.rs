@@ -1,0 +1,252 @@
+//! One call: a fresh store and instance, the limits armed, the function
+//! called, the failure (if any) named.
+
+use crate::engine::Host;
+use crate::error::{Failure, Outcome, Rejection};
+use crate::load::Plugin;
+use crate::output;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmtime::component::Val;
+use wasmtime::{ResourceLimiter, Store, Trap};
+
+/// Which way the resource travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the IdP, toward the upstream.
+    Request,
+    /// From the upstream, back to the IdP.
+    Response,
+}
+
+/// What the IdP asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Replace,
+    /// The resource as it will be after the PATCH.
+    Patch,
+    Read,
+}
+
+/// What a plugin is told about the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallContext {
+    pub resource_type: String,
+    pub operation: Operation,
+    pub direction: Direction,
+}
+
+/// What a store holds: the memory limiter and whether it said no.
+#[derive(Debug)]
+pub struct StoreState {
+    memory_bytes: usize,
+    memory_denied: bool,
+}
+
+impl ResourceLimiter for StoreState {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        let ok = desired <= self.memory_bytes;
+        self.memory_denied |= !ok;
+        Ok(ok)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+
+    fn instances(&self) -> usize {
+        16
+    }
+    fn tables(&self) -> usize {
+        16
+    }
+    fn memories(&self) -> usize {
+        2
+    }
+}
+
+impl Host {
+    /// Maps `resource` through `plugin`, on tokio's blocking pool once a
+    /// call slot is free. The result is checked: an object of the same
+    /// resource type, `id` and `meta` unchanged.
+    pub async fn call(&self, plugin: &Arc<Plugin>, ctx: CallContext, resource: &Value) -> Result<Value, Failure> {
+        if !plugin.breaker.allow(Instant::now()) {
+            return Err(failed(plugin, Outcome::CircuitOpen, "its circuit is open after repeated failures"));
+        }
+        let input = resource.to_string();
+        let permit = self.slots.clone().acquire_owned().await;
+        let (host, p) = (self.runner(), plugin.clone());
+        let joined = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            host.invoke(&p, &ctx, input)
+        })
+        .await;
+        let text = joined.unwrap_or_else(|_| Err(failed(plugin, Outcome::Trap, "the host lost the call")));
+        self.finish(plugin, text, resource)
+    }
+
+    /// [`Host::call`] on the current thread, for the command line and
+    /// benchmarks; it does not take a call slot.
+    pub fn call_blocking(&self, plugin: &Plugin, ctx: &CallContext, resource: &Value) -> Result<Value, Failure> {
+        if !plugin.breaker.allow(Instant::now()) {
+            return Err(failed(plugin, Outcome::CircuitOpen, "its circuit is open after repeated failures"));
+        }
+        let text = self.runner().invoke(plugin, ctx, resource.to_string());
+        self.finish(plugin, text, resource)
+    }
+
+    /// Checks the output and tells the breaker.
+    fn finish(&self, plugin: &Plugin, text: Result<String, Failure>, input: &Value) -> Result<Value, Failure> {
+        let result = text.and_then(|t| {
+            output::check(&t, input, plugin.limits.output_bytes)
+                .map_err(|why| failed(plugin, Outcome::BadOutput, &why))
+        });
+        match &result {
+            Ok(_) => plugin.breaker.success(),
+            Err(f) if f.outcome().is_failure() => {
+                plugin.breaker.failure(Instant::now());
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// Makes a fresh store and instance and runs one call on another
+    /// thread if need be.
+    fn runner(&self) -> Runner {
+        Runner { engine: self.engine.clone(), tick: self.settings.epoch_tick }
+    }
+
+    /// Probes that the plugin instantiates within its limits.
+    pub(crate) fn probe(&self, plugin: &Plugin) -> Result<(), String> {
+        let mut store = self.runner().store(plugin);
+        plugin.pre.instantiate(&mut store).map(drop).map_err(|e| classify(&e, store.data()).1)
+    }
+}
+
+/// What a blocking call needs from the host.
+struct Runner {
+    engine: wasmtime::Engine,
+    tick: std::time::Duration,
+}
+
+impl Runner {
+    fn store(&self, plugin: &Plugin) -> Store<StoreState> {
+        let memory_bytes = usize::try_from(plugin.limits.memory_bytes).unwrap_or(usize::MAX);
+        let mut store = Store::new(&self.engine, StoreState { memory_bytes, memory_denied: false });
+        store.limiter(|s| s);
+        // Fuel is on for the engine, so setting it cannot fail.
+        let _ = store.set_fuel(plugin.limits.fuel);
+        store.set_epoch_deadline(deadline_ticks(self.tick, plugin.limits.timeout));
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Instantiates afresh and calls `map-resource`; the store (and with it
+    /// every byte the plugin touched) is dropped on return.
+    fn invoke(&self, plugin: &Plugin, ctx: &CallContext, input: String) -> Result<String, Failure> {
+        let mut store = self.store(plugin);
+        let params = [context(ctx, &plugin.config), Val::String(input)];
+        let mut results = [Val::Bool(false)];
+        let called = plugin.pre.instantiate(&mut store).and_then(|instance| {
+            let func = instance
+                .get_func(&mut store, &plugin.func)
+                .ok_or_else(|| wasmtime::format_err!("the function is gone"))?;
+            func.call(&mut store, &params, &mut results)
+        });
+        if let Err(e) = called {
+            let (outcome, detail) = classify(&e, store.data());
+            return Err(failed(plugin, outcome, &detail));
+        }
+        let [result] = results;
+        answer(plugin, result)
+    }
+}
+
+/// Epoch ticks that make up `timeout`, plus one: the deadline is never
+/// shorter than asked.
+fn deadline_ticks(tick: std::time::Duration, timeout: std::time::Duration) -> u64 {
+    let ticks = timeout.as_nanos().div_ceil(tick.as_nanos().max(1));
+    u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1)
+}
+
+fn context(ctx: &CallContext, config: &str) -> Val {
+    let operation = match ctx.operation {
+        Operation::Create => "create",
+        Operation::Replace => "replace",
+        Operation::Patch => "patch",
+        Operation::Read => "read",
+    };
+    let direction = match ctx.direction {
+        Direction::Request => "request",
+        Direction::Response => "response",
+    };
+    Val::Record(vec![
+        ("resource-type".into(), Val::String(ctx.resource_type.clone())),
+        ("operation".into(), Val::Enum(operation.into())),
+        ("direction".into(), Val::Enum(direction.into())),
+        ("config".into(), Val::String(config.to_owned())),
+    ])
+}
+
+/// The function's `result<string, rejection>`.
+fn answer(plugin: &Plugin, result: Val) -> Result<String, Failure> {
+    match result {
+        Val::Result(Ok(Some(ok))) => match *ok {
+            Val::String(text) => Ok(text),
+            _ => Err(failed(plugin, Outcome::BadOutput, "the result is not a string")),
+        },
+        Val::Result(Err(Some(err))) => Err(rejection(plugin, *err)),
+        _ => Err(failed(plugin, Outcome::BadOutput, "the result is not result<string, rejection>")),
+    }
+}
+
+/// A rejection as the plugin sent it, if it is well formed: a 4xx or 5xx
+/// status and a detail of reasonable length.
+fn rejection(plugin: &Plugin, val: Val) -> Failure {
+    let Val::Record(fields) = val else {
+        return failed(plugin, Outcome::BadOutput, "the rejection is not a record");
+    };
+    let (mut status, mut scim_type, mut detail) = (0u16, None, String::new());
+    for (name, v) in fields {
+        match (name.as_str(), v) {
+            ("status", Val::U16(s)) => status = s,
+            ("scim-type", Val::Option(Some(t))) => {
+                if let Val::String(t) = *t {
+                    scim_type = Some(t);
+                }
+            }
+            ("detail", Val::String(d)) => detail = d,
+            _ => {}
+        }
+    }
+    if !(400..=599).contains(&status) {
+        return failed(plugin, Outcome::BadOutput, &format!("it refused with status {status}, not a 4xx or 5xx"));
+    }
+    if detail.len() > 1024 || scim_type.as_ref().is_some_and(|t| t.len() > 64) {
+        return failed(plugin, Outcome::BadOutput, "its rejection is too long");
+    }
+    Failure::Rejected { plugin: plugin.name.clone(), rejection: Rejection { status, scim_type, detail } }
+}
+
+/// Names a failed call's outcome, in words that reveal nothing of the
+/// plugin's internals.
+fn classify(e: &wasmtime::Error, state: &StoreState) -> (Outcome, String) {
+    if state.memory_denied {
+        return (Outcome::Memory, "it needed more memory than its limit".into());
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => (Outcome::Fuel, "it used up its fuel (CPU limit)".into()),
+        Some(Trap::Interrupt) => (Outcome::Timeout, "it ran past its time limit".into()),
+        Some(Trap::StackOverflow) => (Outcome::Trap, "it overflowed its stack".into()),
+        Some(Trap::UnreachableCodeReached) => (Outcome::Trap, "it panicked or aborted".into()),
+        Some(trap) => (Outcome::Trap, format!("it trapped ({trap})")),
+        None => (Outcome::Trap, "it could not run".into()),
+    }
+}
+
+pub(crate) fn failed(plugin: &Plugin, outcome: Outcome, detail: &str) -> Failure {
+    Failure::Failed { plugin: plugin.name.clone(), outcome, detail: detail.to_owned() }
+}

@@ -1,0 +1,163 @@
+//! The one wasmtime engine the gateway runs plugins on, and the bound on
+//! concurrent calls.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use wasmtime::{Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+/// Engine-wide settings. Unlike a plugin's [`Limits`](crate::Limits) they
+/// are fixed for the life of the process: a reload that needs more than
+/// they allow is refused and the running plugins keep serving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostSettings {
+    /// The most memory any one plugin may be given (default 64 MiB); sizes
+    /// the pooling allocator's slots.
+    pub max_memory_bytes: u64,
+    /// Plugin calls running at once (default twice the CPUs, at least 2);
+    /// further calls wait for a slot.
+    pub max_concurrent: usize,
+    /// Compiled plugins are kept here (a private directory, created 0700)
+    /// when set. Entries are keyed by the plugin's bytes, wasmtime's
+    /// version and the engine's settings, so a stale artifact is never
+    /// loaded. A directory that cannot be used means compiling in memory,
+    /// with a warning.
+    pub cache_dir: Option<PathBuf>,
+    /// How often the wall-clock deadline is checked (default 1 ms).
+    pub epoch_tick: Duration,
+}
+
+impl Default for HostSettings {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Self {
+            max_memory_bytes: 64 << 20,
+            max_concurrent: (cpus * 2).max(2),
+            cache_dir: None,
+            epoch_tick: Duration::from_millis(1),
+        }
+    }
+}
+
+/// Why the engine could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("the WebAssembly engine could not start: {0}")]
+pub struct EngineError(String);
+
+/// Runs plugins: owns the engine, its epoch clock and the call slots.
+#[derive(Debug)]
+pub struct Host {
+    pub(crate) engine: Engine,
+    pub(crate) slots: Arc<Semaphore>,
+    pub(crate) settings: HostSettings,
+    warnings: Vec<String>,
+    ticking: Arc<AtomicBool>,
+}
+
+impl Host {
+    pub fn new(settings: HostSettings) -> Result<Self, EngineError> {
+        let mut warnings = Vec::new();
+        let mut config = engine_config(&settings)?;
+        if let Some(dir) = &settings.cache_dir {
+            match cache(dir) {
+                Ok(cache) => {
+                    config.cache(Some(cache));
+                }
+                Err(e) => warnings.push(format!(
+                    "plugin cache {} is not usable ({e}); plugins are compiled in memory",
+                    dir.display()
+                )),
+            }
+        }
+        let engine = Engine::new(&config).map_err(|e| EngineError(e.to_string()))?;
+        let ticking = Arc::new(AtomicBool::new(true));
+        spawn_ticker(engine.clone(), settings.epoch_tick, ticking.clone())?;
+        let slots = Arc::new(Semaphore::new(settings.max_concurrent.max(1)));
+        Ok(Self { engine, slots, settings, warnings, ticking })
+    }
+
+    /// What the set-up had to give up on (an unusable cache directory).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Call slots free now.
+    pub fn free_slots(&self) -> usize {
+        self.slots.available_permits()
+    }
+
+    pub fn settings(&self) -> &HostSettings {
+        &self.settings
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.ticking.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Slots in the pool beyond the call bound: load-time probes.
+const SPARE_SLOTS: u32 = 4;
+
+fn engine_config(settings: &HostSettings) -> Result<Config, EngineError> {
+    let max_memory = usize::try_from(settings.max_memory_bytes)
+        .map_err(|_| EngineError(format!("max_memory {} does not fit this machine", settings.max_memory_bytes)))?;
+    let slots = u32::try_from(settings.max_concurrent).unwrap_or(u32::MAX / 16).saturating_add(SPARE_SLOTS);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(slots)
+        .max_core_instances_per_component(8)
+        .total_core_instances(slots.saturating_mul(8))
+        .max_memories_per_component(2)
+        .total_memories(slots.saturating_mul(2))
+        .max_tables_per_component(4)
+        .total_tables(slots.saturating_mul(4))
+        .max_memory_size(max_memory)
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(64 << 10);
+    let mut config = Config::new();
+    config
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(1 << 20)
+        .cranelift_opt_level(OptLevel::Speed)
+        .parallel_compilation(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Ok(config)
+}
+
+/// A compilation cache in a private directory, if the directory can be
+/// made private and written.
+fn cache(dir: &Path) -> Result<Cache, String> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let dir = std::path::absolute(dir).map_err(|e| e.to_string())?;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(|e| e.to_string())?;
+    let meta = std::fs::metadata(&dir).map_err(|e| e.to_string())?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("it is readable by others and cannot be made private: {e}"))?;
+    }
+    let probe = dir.join(".write-probe");
+    std::fs::write(&probe, b"").map_err(|e| format!("it cannot be written: {e}"))?;
+    let _ = std::fs::remove_file(&probe);
+    let mut config = CacheConfig::new();
+    config.with_directory(&dir);
+    Cache::new(config).map_err(|e| e.to_string())
+}
+
+/// Advances the engine's epoch every `tick` until the host is dropped; a
+/// call past its deadline is interrupted at the next tick.
+fn spawn_ticker(engine: Engine, tick: Duration, ticking: Arc<AtomicBool>) -> Result<(), EngineError> {
+    std::thread::Builder::new()
+        .name("plugin-epoch".into())
+        .spawn(move || {
+            while ticking.load(Ordering::Relaxed) {
+                std::thread::sleep(tick);
+                engine.increment_epoch();
+            }
+        })
+        .map(drop)
+        .map_err(|e| EngineError(format!("starting the epoch thread: {e}")))
+}

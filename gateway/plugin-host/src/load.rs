@@ -1,0 +1,219 @@
+//! Loading a plugin: pin, compile once, check the contract, prepare the
+//! instance template that every call instantiates afresh.
+
+use crate::breaker::Breaker;
+use crate::call::StoreState;
+use crate::error::LoadError;
+use crate::limits::{BreakerSettings, Limits};
+use crate::{ALLOWED_IMPORTS, FUNCTION, Host, INTERFACE, INTERFACE_VERSION};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use wasmtime::Engine;
+use wasmtime::component::types::{ComponentItem, Type};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
+
+/// Largest plugin file read, in bytes.
+pub const MAX_PLUGIN_BYTES: u64 = 64 << 20;
+
+/// A plugin to load: its bytes and how it is to run.
+#[derive(Debug, Clone)]
+pub struct PluginSource<'a> {
+    /// The plugin's name in errors, logs and metrics.
+    pub name: &'a str,
+    pub bytes: &'a [u8],
+    /// Hex sha256 the bytes must have, when pinned.
+    pub sha256: Option<&'a str>,
+    pub limits: Limits,
+    pub breaker: BreakerSettings,
+    /// The plugin's own config, handed to it on every call as JSON text.
+    pub config: &'a serde_json::Value,
+}
+
+/// A loaded plugin: compiled, checked, ready to instantiate per call.
+pub struct Plugin {
+    pub(crate) name: String,
+    pub(crate) sha256: String,
+    pub(crate) limits: Limits,
+    pub(crate) config: String,
+    pub(crate) pre: InstancePre<StoreState>,
+    pub(crate) func: ComponentExportIndex,
+    pub(crate) breaker: Breaker,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin").field("name", &self.name).field("sha256", &self.sha256).finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The hex sha256 of the plugin's bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+}
+
+/// The hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Host {
+    /// Reads a plugin file of at most [`MAX_PLUGIN_BYTES`].
+    pub fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+        let io = |e: std::io::Error| LoadError::Read { path: path.to_owned(), error: e.to_string() };
+        let len = std::fs::metadata(path).map_err(io)?.len();
+        if len > MAX_PLUGIN_BYTES {
+            return Err(LoadError::TooLarge { len, max: MAX_PLUGIN_BYTES });
+        }
+        std::fs::read(path).map_err(io)
+    }
+
+    /// Compiles and checks a plugin. Nothing is called; one instance is
+    /// made and dropped to prove it fits its limits.
+    pub fn load(&self, src: &PluginSource<'_>) -> Result<Plugin, LoadError> {
+        let sha256 = sha256_hex(src.bytes);
+        check_pin(src.sha256, &sha256)?;
+        if src.limits.memory_bytes > self.settings.max_memory_bytes {
+            return Err(LoadError::MemoryAboveEngine {
+                limit: src.limits.memory_bytes,
+                max: self.settings.max_memory_bytes,
+            });
+        }
+        let component =
+            Component::new(&self.engine, src.bytes).map_err(|e| LoadError::NotAComponent(root_cause(&e)))?;
+        check_imports(&self.engine, &component)?;
+        let func = find_function(&self.engine, &component)?;
+        let pre = Linker::new(&self.engine)
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Instantiate(root_cause(&e)))?;
+        let plugin = Plugin {
+            name: src.name.to_owned(),
+            sha256,
+            limits: src.limits,
+            config: src.config.to_string(),
+            pre,
+            func,
+            breaker: Breaker::new(src.breaker),
+        };
+        self.probe(&plugin).map_err(LoadError::Instantiate)?;
+        Ok(plugin)
+    }
+}
+
+fn check_pin(pin: Option<&str>, actual: &str) -> Result<(), LoadError> {
+    let Some(pin) = pin else { return Ok(()) };
+    if pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(LoadError::BadPin(pin.to_owned()));
+    }
+    if !pin.eq_ignore_ascii_case(actual) {
+        return Err(LoadError::PinMismatch { expected: pin.to_ascii_lowercase(), actual: actual.to_owned() });
+    }
+    Ok(())
+}
+
+fn check_imports(engine: &Engine, component: &Component) -> Result<(), LoadError> {
+    let ty = component.component_type();
+    let refused: Vec<&str> = ty.imports(engine).map(|(name, _)| name).filter(|n| !ALLOWED_IMPORTS.contains(n)).collect();
+    match refused.is_empty() {
+        true => Ok(()),
+        false => Err(LoadError::Imports(refused.join(", "))),
+    }
+}
+
+/// The export index of `map-resource` in the mapper interface, after
+/// checking the interface's version and the function's type.
+fn find_function(engine: &Engine, component: &Component) -> Result<ComponentExportIndex, LoadError> {
+    let ty = component.component_type();
+    let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
+    let prefix = format!("{INTERFACE}@");
+    let Some(name) = exports.iter().copied().find(|n| n.starts_with(&prefix)) else {
+        let found = if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") };
+        return Err(LoadError::NoInterface { found });
+    };
+    if !compatible(name.get(prefix.len()..).unwrap_or("")) {
+        return Err(LoadError::WrongVersion { found: name.to_owned() });
+    }
+    let Some(ComponentItem::ComponentInstance(iface)) = ty.get_export(engine, name).map(|e| e.ty) else {
+        return Err(LoadError::NoInterface { found: format!("{name} (not an interface)") });
+    };
+    let Some(ComponentItem::ComponentFunc(func)) = iface.get_export(engine, FUNCTION).map(|e| e.ty) else {
+        return Err(LoadError::WrongFunction { why: "it is missing".into() });
+    };
+    check_signature(&func)?;
+    let wrong = || LoadError::WrongFunction { why: "it cannot be looked up".into() };
+    let iface_index = component.get_export_index(None, name).ok_or_else(wrong)?;
+    component.get_export_index(Some(&iface_index), FUNCTION).ok_or_else(wrong)
+}
+
+/// Semver compatibility with [`INTERFACE_VERSION`]: the same major version,
+/// and (for 0.x) the same minor one.
+fn compatible(version: &str) -> bool {
+    let parts = |v: &str| -> Option<(u64, u64)> {
+        let mut it = v.split('.');
+        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    };
+    match (parts(version), parts(INTERFACE_VERSION)) {
+        (Some((0, minor)), Some((0, ours))) => minor == ours,
+        (Some((major, _)), Some((ours, _))) => major == ours,
+        _ => false,
+    }
+}
+
+/// `map-resource: func(ctx: context, json: string) -> result<string, rejection>`.
+fn check_signature(func: &wasmtime::component::types::ComponentFunc) -> Result<(), LoadError> {
+    let wrong = |why: &str| Err(LoadError::WrongFunction { why: why.to_owned() });
+    let params: Vec<(&str, Type)> = func.params().collect();
+    let results: Vec<Type> = func.results().collect();
+    let [(_, Type::Record(ctx)), (_, Type::String)] = params.as_slice() else {
+        return wrong("its parameters are not (context, string)");
+    };
+    let fields: Vec<&str> = ctx.fields().map(|f| f.name).collect();
+    for needed in ["resource-type", "operation", "direction", "config"] {
+        if !fields.contains(&needed) {
+            return wrong(&format!("its context has no `{needed}`"));
+        }
+    }
+    let [Type::Result(result)] = results.as_slice() else {
+        return wrong("it does not return a result");
+    };
+    match (result.ok(), result.err()) {
+        (Some(Type::String), Some(Type::Record(_))) => Ok(()),
+        _ => wrong("it does not return result<string, rejection>"),
+    }
+}
+
+/// The innermost message of a wasmtime error.
+pub(crate) fn root_cause(e: &wasmtime::Error) -> String {
+    e.root_cause().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compatible_by_semver() {
+        assert!(compatible("1.0.0"));
+        assert!(compatible("1.3.0"));
+        assert!(!compatible("2.0.0"));
+        assert!(!compatible("0.9.0"));
+        assert!(!compatible("one"));
+    }
+
+    #[test]
+    fn pins_are_checked() {
+        let actual = sha256_hex(b"plugin");
+        assert!(check_pin(None, &actual).is_ok());
+        assert!(check_pin(Some(&actual.to_ascii_uppercase()), &actual).is_ok());
+        let other = sha256_hex(b"other");
+        assert!(matches!(check_pin(Some(&other), &actual), Err(LoadError::PinMismatch { .. })));
+        assert!(matches!(check_pin(Some("abc"), &actual), Err(LoadError::BadPin(_))));
+    }
+}

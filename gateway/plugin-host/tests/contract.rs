@@ -1,0 +1,139 @@
+//! Loading: what the host accepts and what it refuses, and why it says so.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use scim_plugin_host::{BreakerSettings, Host, HostSettings, Limits, LoadError, PluginSource, sha256_hex};
+use serde_json::json;
+use support::*;
+
+fn try_load(host: &Host, bytes: &[u8], sha256: Option<&str>, limits: Limits) -> Result<(), LoadError> {
+    let config = json!({});
+    let src = PluginSource { name: "p", bytes, sha256, limits, breaker: BreakerSettings::default(), config: &config };
+    host.load(&src).map(drop)
+}
+
+#[test]
+fn a_plugin_built_with_the_sdk_loads() {
+    let bytes = plugin_bytes("full-name");
+    try_load(&host(), &bytes, None, Limits::default()).unwrap();
+}
+
+#[test]
+fn a_plugin_that_imports_wasi_is_refused_naming_the_import() {
+    let err = try_load(&host(), &plugin_bytes("hostile-wasi"), None, Limits::default()).unwrap_err();
+    assert!(matches!(err, LoadError::Imports(_)), "{err}");
+    assert!(err.to_string().contains("wasi:random/random@0.2.0"), "{err}");
+}
+
+#[test]
+fn another_major_version_is_refused_saying_which_is_expected() {
+    let func = "func(ctx: context, json: string) -> result<string, rejection>";
+    let bytes = synth(&mapper_wit("2.0.0", func), "plugin");
+    let err = try_load(&host(), &bytes, None, Limits::default()).unwrap_err();
+    assert!(matches!(err, LoadError::WrongVersion { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("scim-gateway:plugin/mapper@2.0.0") && text.contains("@1.0.0"), "{text}");
+}
+
+#[test]
+fn a_compatible_minor_version_loads() {
+    let func = "func(ctx: context, json: string) -> result<string, rejection>";
+    let bytes = synth(&mapper_wit("1.2.0", func), "plugin");
+    try_load(&host(), &bytes, None, Limits::default()).unwrap();
+}
+
+#[test]
+fn a_component_exporting_another_world_is_refused() {
+    let bytes = synth("package other:thing; interface api { run: func(); } world w { export api; }", "w");
+    let err = try_load(&host(), &bytes, None, Limits::default()).unwrap_err();
+    assert!(matches!(err, LoadError::NoInterface { .. }), "{err}");
+    assert!(err.to_string().contains("other:thing/api"), "{err}");
+}
+
+#[test]
+fn a_function_of_another_type_is_refused() {
+    let bytes = synth(&mapper_wit("1.0.0", "func(json: string) -> string"), "plugin");
+    let err = try_load(&host(), &bytes, None, Limits::default()).unwrap_err();
+    assert!(matches!(err, LoadError::WrongFunction { .. }), "{err}");
+}
+
+#[test]
+fn a_core_module_is_not_a_component() {
+    let bytes = b"\0asm\x01\0\0\0";
+    let err = try_load(&host(), bytes, None, Limits::default()).unwrap_err();
+    assert!(matches!(err, LoadError::NotAComponent(_)), "{err}");
+    let err = try_load(&host(), b"not wasm at all", None, Limits::default()).unwrap_err();
+    assert!(matches!(err, LoadError::NotAComponent(_)), "{err}");
+}
+
+#[test]
+fn the_sha256_pin_is_enforced() {
+    let bytes = plugin_bytes("full-name");
+    let pin = sha256_hex(&bytes);
+    try_load(&host(), &bytes, Some(&pin), Limits::default()).unwrap();
+    let wrong = sha256_hex(b"another plugin");
+    let err = try_load(&host(), &bytes, Some(&wrong), Limits::default()).unwrap_err();
+    assert!(matches!(err, LoadError::PinMismatch { .. }), "{err}");
+    assert!(err.to_string().contains(&pin) && err.to_string().contains(&wrong), "{err}");
+}
+
+#[test]
+fn a_memory_limit_above_the_engine_is_refused() {
+    let host = Host::new(HostSettings { max_memory_bytes: 32 << 20, ..HostSettings::default() }).unwrap();
+    let limits = Limits { memory_bytes: 64 << 20, ..Limits::default() };
+    let err = try_load(&host, &plugin_bytes("full-name"), None, limits).unwrap_err();
+    assert!(matches!(err, LoadError::MemoryAboveEngine { .. }), "{err}");
+}
+
+#[test]
+fn a_memory_limit_below_the_plugins_own_start_is_refused_at_load() {
+    let limits = Limits { memory_bytes: 64 << 10, ..Limits::default() };
+    let err = try_load(&host(), &plugin_bytes("full-name"), None, limits).unwrap_err();
+    assert!(matches!(err, LoadError::Instantiate(_)), "{err}");
+}
+
+#[test]
+fn the_cache_directory_is_private_and_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let settings = HostSettings { cache_dir: Some(cache.clone()), ..HostSettings::default() };
+    let host = Host::new(settings.clone()).unwrap();
+    assert!(host.warnings().is_empty(), "{:?}", host.warnings());
+    try_load(&host, &plugin_bytes("full-name"), None, Limits::default()).unwrap();
+    drop(host);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+    let files = walk(&cache);
+    assert!(!files.is_empty(), "nothing was cached");
+    // A second engine with the same settings loads from it.
+    let host = Host::new(settings).unwrap();
+    try_load(&host, &plugin_bytes("full-name"), None, Limits::default()).unwrap();
+}
+
+#[test]
+fn an_unusable_cache_directory_means_compiling_in_memory_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"").unwrap();
+    let settings = HostSettings { cache_dir: Some(file.join("cache")), ..HostSettings::default() };
+    let host = Host::new(settings).unwrap();
+    assert_eq!(host.warnings().len(), 1);
+    assert!(host.warnings()[0].contains("compiled in memory"), "{:?}", host.warnings());
+    try_load(&host, &plugin_bytes("full-name"), None, Limits::default()).unwrap();
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

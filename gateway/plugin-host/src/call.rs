@@ -100,8 +100,7 @@ impl Host {
     /// Checks the output and tells the breaker.
     fn finish(&self, plugin: &Plugin, text: Result<String, Failure>, input: &Value) -> Result<Value, Failure> {
         let result = text.and_then(|t| {
-            output::check(&t, input, plugin.limits.output_bytes)
-                .map_err(|why| failed(plugin, Outcome::BadOutput, &why))
+            output::check(&t, input, plugin.limits.output_bytes).map_err(|why| failed(plugin, Outcome::BadOutput, &why))
         });
         match &result {
             Ok(_) => plugin.breaker.success(),
@@ -152,7 +151,7 @@ impl Runner {
         let mut results = [Val::Bool(false)];
         let called = plugin.pre.instantiate(&mut store).and_then(|instance| {
             let func = instance
-                .get_func(&mut store, &plugin.func)
+                .get_func(&mut store, plugin.func)
                 .ok_or_else(|| wasmtime::format_err!("the function is gone"))?;
             func.call(&mut store, &params, &mut results)
         });

@@ -32,7 +32,9 @@ pub enum LoadError {
     NoInterface { found: String },
     #[error("{iface} has no `{func}` function with the type in plugins/wit/mapper.wit: {why}", iface = crate::INTERFACE, func = crate::FUNCTION)]
     WrongFunction { why: String },
-    #[error("the memory limit {limit} bytes is above the engine's maximum {max} (raise plugin_host.max_memory and restart)")]
+    #[error(
+        "the memory limit {limit} bytes is above the engine's maximum {max} (raise plugin_host.max_memory and restart)"
+    )]
     MemoryAboveEngine { limit: u64, max: u64 },
     #[error("the plugin cannot be instantiated within its limits: {0}")]
     Instantiate(String),

@@ -120,7 +120,8 @@ fn check_pin(pin: Option<&str>, actual: &str) -> Result<(), LoadError> {
 
 fn check_imports(engine: &Engine, component: &Component) -> Result<(), LoadError> {
     let ty = component.component_type();
-    let refused: Vec<&str> = ty.imports(engine).map(|(name, _)| name).filter(|n| !ALLOWED_IMPORTS.contains(n)).collect();
+    let refused: Vec<&str> =
+        ty.imports(engine).map(|(name, _)| name).filter(|n| !ALLOWED_IMPORTS.contains(n)).collect();
     match refused.is_empty() {
         true => Ok(()),
         false => Err(LoadError::Imports(refused.join(", "))),

@@ -58,9 +58,15 @@ mod tests {
         let cases = [
             ("{not json", "not JSON"),
             ("[1]", "not a JSON object"),
-            (r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"2","meta":{"version":"W/\"1\""}}"#, "`id`"),
+            (
+                r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"2","meta":{"version":"W/\"1\""}}"#,
+                "`id`",
+            ),
             (r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"1"}"#, "`meta`"),
-            (r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"1","meta":{"version":"W/\"1\""}}"#, "resource type"),
+            (
+                r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"1","meta":{"version":"W/\"1\""}}"#,
+                "resource type",
+            ),
         ];
         for (text, why) in cases {
             let err = check(text, &input, 1 << 20).err().unwrap_or_default();

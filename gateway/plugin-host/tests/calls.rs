@@ -145,7 +145,8 @@ fn the_circuit_opens_after_failures_in_a_row() {
     let bytes = plugin_bytes("hostile");
     let config = json!({"do": "panic"});
     let breaker = BreakerSettings { failures: 2, cooldown: Duration::from_secs(60) };
-    let src = PluginSource { name: "h", bytes: &bytes, sha256: None, limits: Limits::default(), breaker, config: &config };
+    let src =
+        PluginSource { name: "h", bytes: &bytes, sha256: None, limits: Limits::default(), breaker, config: &config };
     let plugin = host.load(&src).unwrap();
     assert_eq!(outcome(&host, &plugin), Outcome::Trap);
     assert_eq!(outcome(&host, &plugin), Outcome::Trap);
@@ -159,7 +160,8 @@ fn rejections_do_not_open_the_circuit() {
     let bytes = plugin_bytes("hostile");
     let config = json!({"do": "reject"});
     let breaker = BreakerSettings { failures: 1, cooldown: Duration::from_secs(60) };
-    let src = PluginSource { name: "h", bytes: &bytes, sha256: None, limits: Limits::default(), breaker, config: &config };
+    let src =
+        PluginSource { name: "h", bytes: &bytes, sha256: None, limits: Limits::default(), breaker, config: &config };
     let plugin = host.load(&src).unwrap();
     for _ in 0..3 {
         assert_eq!(outcome(&host, &plugin), Outcome::Rejected);

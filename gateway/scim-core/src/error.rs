@@ -24,6 +24,24 @@ pub enum ScimType {
 }
 
 impl ScimType {
+    const ALL: [Self; 10] = [
+        Self::InvalidFilter,
+        Self::TooMany,
+        Self::Uniqueness,
+        Self::Mutability,
+        Self::InvalidSyntax,
+        Self::InvalidPath,
+        Self::NoTarget,
+        Self::InvalidValue,
+        Self::InvalidVers,
+        Self::Sensitive,
+    ];
+
+    /// The type with this wire spelling (RFC 7644 table 9), if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+
     /// The wire spelling, e.g. `invalidFilter`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -126,6 +144,15 @@ mod tests {
         assert_eq!(body["status"], "400");
         assert_eq!(body["scimType"], "invalidFilter");
         assert_eq!(body["detail"], "at column 3: expected operator");
+    }
+
+    #[test]
+    fn scim_types_parse_back_from_their_wire_spelling() {
+        for t in ScimType::ALL {
+            assert_eq!(ScimType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(ScimType::parse("InvalidValue"), None, "the spelling is exact");
+        assert_eq!(ScimType::parse("madeUp"), None);
     }
 
     #[test]

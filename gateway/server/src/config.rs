@@ -3,6 +3,7 @@
 //! already-checked values. Paths in the file are relative to the file.
 
 mod file;
+mod plugins;
 mod validate;
 
 use scim_core::normalize::Preset;
@@ -29,6 +30,8 @@ pub struct Config {
     pub admin_listen: Option<SocketAddr>,
     pub log: LogSettings,
     pub routes: Vec<Route>,
+    /// The engine plugins run on; fixed for the life of the process.
+    pub plugin_host: scim_plugin_host::HostSettings,
 }
 
 /// Inbound TLS certificate chain and key (PEM).
@@ -107,6 +110,36 @@ pub struct MappingSettings {
     pub files: Vec<PathBuf>,
     pub schemas: Vec<PathBuf>,
     pub preset: Preset,
+    /// WebAssembly plugins, in chain order.
+    pub plugins: Vec<PluginSettings>,
+}
+
+/// One plugin in a route's chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginSettings {
+    /// Unique in the route; the `plugin` label of the metrics.
+    pub name: String,
+    pub path: PathBuf,
+    pub sha256: Option<String>,
+    /// Resource types it sees (`User`, `Group`).
+    pub resources: Vec<String>,
+    pub request: bool,
+    pub response: bool,
+    pub position: Position,
+    /// Forward unmapped (counted) instead of refusing when it fails.
+    pub fail_open: bool,
+    pub limits: scim_plugin_host::Limits,
+    pub breaker: scim_plugin_host::BreakerSettings,
+    /// Its `[config]` table, as JSON.
+    pub config: serde_json::Value,
+}
+
+/// Where a plugin runs relative to the TOML rules, in the direction the
+/// resource travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    Before,
+    After,
 }
 
 /// An address range of trusted proxies.

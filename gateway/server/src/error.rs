@@ -41,6 +41,13 @@ pub enum GatewayError {
     Conflict(u32),
     #[error("the gateway is shutting down")]
     ShuttingDown,
+    /// A plugin refused the resource; its status, scimType and detail go
+    /// to the IdP.
+    #[error("plugin {plugin} refused the resource: {detail}")]
+    PluginRejected { plugin: String, status: u16, scim_type: Option<ScimType>, detail: String },
+    /// A plugin failed (trap, fuel, time, memory, bad output, open circuit).
+    #[error("plugin {plugin} failed ({outcome}): {detail}")]
+    PluginFailed { plugin: String, outcome: &'static str, detail: String },
 }
 
 impl GatewayError {
@@ -58,6 +65,9 @@ impl GatewayError {
             Self::UpstreamUnavailable(_) | Self::BadUpstreamReply(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Conflict(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PluginRejected { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+            Self::PluginFailed { outcome: "circuit_open", .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::PluginFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -67,6 +77,7 @@ impl GatewayError {
             Self::BadPath(_) => Some(ScimType::InvalidPath),
             Self::BadJson(_) | Self::TooDeep(_) => Some(ScimType::InvalidSyntax),
             Self::Scim(e) => Some(e.scim_type),
+            Self::PluginRejected { scim_type, .. } => *scim_type,
             _ => None,
         }
     }
@@ -89,6 +100,8 @@ impl GatewayError {
             Self::BadUpstreamReply(_) => "bad_upstream_reply",
             Self::Conflict(_) => "conflict",
             Self::ShuttingDown => "shutting_down",
+            Self::PluginRejected { .. } => "plugin_rejected",
+            Self::PluginFailed { .. } => "plugin_failed",
         }
     }
 

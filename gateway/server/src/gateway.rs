@@ -6,11 +6,13 @@ use crate::auth::Tokens;
 use crate::config::{AuthSettings, BasePath, Cidr, Config, Limits, Route, UpstreamSettings, UpstreamTarget};
 use crate::mapping::{self, LoadError};
 use crate::metrics::Metrics;
+use crate::plugins::Chain;
 use crate::store::MemoryStore;
 use crate::upstream::{HttpUpstream, Upstream};
 use hyper_util::client::proxy::matcher::Matcher;
 use scim_core::normalize::Normalizer;
 use scim_mapper::Program;
+use scim_plugin_host::{Host, HostSettings};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
@@ -27,6 +29,8 @@ pub struct RouteRuntime {
     pub program: Arc<Program>,
     pub upstream: Arc<dyn Upstream>,
     pub etag_retries: u32,
+    /// The route's WebAssembly plugins.
+    pub plugins: Chain,
     /// A short digest of the mapping files, logged with each request.
     pub mapping_version: String,
 }
@@ -53,9 +57,11 @@ pub struct Gateway {
 /// Looks up a secret by environment variable name.
 type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
-/// What survives reloads: embedded stores (their data) and the environment.
+/// What survives reloads: embedded stores (their data), the plugin engine
+/// and the environment.
 pub struct BuildContext {
     pub metrics: Arc<Metrics>,
+    host: Mutex<Option<Arc<Host>>>,
     stores: Mutex<HashMap<String, Arc<MemoryStore>>>,
     env: EnvLookup,
     proxies: Box<dyn Fn() -> Matcher + Send + Sync>,
@@ -80,7 +86,34 @@ impl BuildContext {
         env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
         proxies: impl Fn() -> Matcher + Send + Sync + 'static,
     ) -> Self {
-        Self { metrics, stores: Mutex::new(HashMap::new()), env: Box::new(env), proxies: Box::new(proxies) }
+        Self {
+            metrics,
+            host: Mutex::new(None),
+            stores: Mutex::new(HashMap::new()),
+            env: Box::new(env),
+            proxies: Box::new(proxies),
+        }
+    }
+
+    /// The plugin engine, started on the first build that has plugins. Its
+    /// settings are fixed from then on: a reload that changes them is
+    /// refused (the running gateway keeps serving) until a restart.
+    fn plugin_host(&self, settings: &HostSettings) -> Result<Arc<Host>, String> {
+        let mut slot = self.host.lock().map_err(|_| "the plugin engine is unavailable".to_owned())?;
+        if let Some(host) = slot.as_ref() {
+            if host.settings() != settings {
+                return Err(
+                    "[plugin_host] changed; the engine's settings apply at start, so restart to use them".into()
+                );
+            }
+            return Ok(host.clone());
+        }
+        let host = Arc::new(Host::new(settings.clone()).map_err(|e| e.to_string())?);
+        for w in host.warnings() {
+            tracing::warn!("{w}");
+        }
+        *slot = Some(host.clone());
+        Ok(host)
     }
 
     fn store(&self, route: &str, program: &Program) -> Arc<MemoryStore> {
@@ -96,8 +129,12 @@ impl Gateway {
     pub fn build(config: &Config, ctx: &BuildContext) -> Result<Self, Vec<String>> {
         let mut errors = Vec::new();
         let mut routes = Vec::new();
+        let host = match config.routes.iter().any(|r| !r.mapping.plugins.is_empty()) {
+            true => Some(ctx.plugin_host(&config.plugin_host).map_err(|e| vec![e])?),
+            false => None,
+        };
         for route in &config.routes {
-            match build_route(route, config.workers, ctx) {
+            match build_route(route, config.workers, host.clone(), ctx) {
                 Ok(r) => routes.push(r),
                 Err(mut e) => errors.append(&mut e),
             }
@@ -123,13 +160,23 @@ impl Gateway {
     }
 }
 
-fn build_route(route: &Route, workers: usize, ctx: &BuildContext) -> Result<RouteRuntime, Vec<String>> {
+fn build_route(
+    route: &Route,
+    workers: usize,
+    host: Option<Arc<Host>>,
+    ctx: &BuildContext,
+) -> Result<RouteRuntime, Vec<String>> {
     let at = |e: String| format!("route `{}`: {e}", route.name);
     let tokens = tokens(&route.auth, ctx).map_err(|e| vec![at(e)]);
     let program = program(route).map_err(|e| e.into_iter().map(at).collect::<Vec<_>>());
-    let (tokens, (program, mapping_version)) = match (tokens, program) {
-        (Ok(t), Ok(p)) => (t, p),
-        (t, p) => return Err(t.err().into_iter().flatten().chain(p.err().into_iter().flatten()).collect()),
+    let plugins =
+        Chain::load(host, &route.mapping.plugins, Some(&ctx.metrics)).map_err(|e| e.into_iter().map(at).collect());
+    let (tokens, (program, mapping_version), plugins) = match (tokens, program, plugins) {
+        (Ok(t), Ok(p), Ok(c)) => (t, p, c),
+        (t, p, c) => {
+            let errors = [t.err(), p.err(), c.err()];
+            return Err(errors.into_iter().flatten().flatten().collect());
+        }
     };
     let program = Arc::new(program);
     let upstream = upstream(&route.name, &route.upstream, &program, workers, ctx).map_err(|e| vec![at(e)])?;
@@ -142,6 +189,7 @@ fn build_route(route: &Route, workers: usize, ctx: &BuildContext) -> Result<Rout
         program,
         upstream,
         etag_retries: route.upstream.etag_retries,
+        plugins,
         mapping_version,
     })
 }

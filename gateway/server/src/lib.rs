@@ -11,6 +11,7 @@ pub mod json;
 pub mod mapping;
 pub mod metrics;
 pub mod pipeline;
+pub mod plugins;
 pub mod proxy;
 pub mod server;
 pub mod store;

@@ -20,12 +20,20 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     pub deprovision_dropped: IntCounterVec,
     pub etag_retries: IntCounterVec,
+    pub plugin_invocations: IntCounterVec,
+    pub plugin_duration: HistogramVec,
+    pub plugin_load_failures: IntCounterVec,
+    pub plugin_fail_open: IntCounterVec,
     pub in_flight: IntGauge,
     pub build_info: IntGaugeVec,
 }
 
 const LATENCY_BUCKETS: [f64; 14] =
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// Plugin calls take microseconds to milliseconds.
+const PLUGIN_BUCKETS: [f64; 14] =
+    [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
 
 fn counter(name: &str, help: &str, labels: &[&str]) -> Result<IntCounterVec, prometheus::Error> {
     IntCounterVec::new(Opts::new(name, help), labels)
@@ -85,6 +93,29 @@ impl Metrics {
                 "Writes re-read and retried after a 412 from the upstream.",
                 &["route"],
             )?,
+            plugin_invocations: counter(
+                "scim_gateway_plugin_invocations_total",
+                "Plugin calls by outcome: ok, rejected, trap, fuel, timeout, memory, bad_output, circuit_open.",
+                &["plugin", "outcome"],
+            )?,
+            plugin_duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "scim_gateway_plugin_duration_seconds",
+                    "Time of each plugin call: waiting for a slot, fresh instance, call, checks.",
+                )
+                .buckets(PLUGIN_BUCKETS.to_vec()),
+                &["plugin"],
+            )?,
+            plugin_load_failures: counter(
+                "scim_gateway_plugin_load_failures_total",
+                "Plugins that failed to load at start or reload (the old version keeps serving after a reload).",
+                &["plugin"],
+            )?,
+            plugin_fail_open: counter(
+                "scim_gateway_plugin_fail_open_total",
+                "Resources passed on without a failed plugin's changes: on_failure = \"open\", or a deprovisioning.",
+                &["plugin"],
+            )?,
             in_flight: IntGauge::new("scim_gateway_requests_in_flight", "Requests being handled.")?,
             build_info: IntGaugeVec::new(
                 Opts::new("scim_gateway_build_info", "Always 1; the labels tell the build."),
@@ -106,11 +137,15 @@ impl Metrics {
             &self.config_reloads,
             &self.deprovision_dropped,
             &self.etag_retries,
+            &self.plugin_invocations,
+            &self.plugin_load_failures,
+            &self.plugin_fail_open,
         ] {
             r.register(Box::new(c.clone()))?;
         }
         r.register(Box::new(self.request_duration.clone()))?;
         r.register(Box::new(self.upstream_duration.clone()))?;
+        r.register(Box::new(self.plugin_duration.clone()))?;
         r.register(Box::new(self.upstream_up.clone()))?;
         r.register(Box::new(self.in_flight.clone()))?;
         r.register(Box::new(self.build_info.clone()))?;

@@ -7,31 +7,41 @@
 //!    base) and classified (resource, search, bulk, discovery, other).
 //! 4. **Body**: read with a size bound; uncompressed JSON object only.
 //! 5. **Normalize**: the route's IdP preset fixes the IdP's quirks.
-//! 6. **Map the request**: rules turn the body, PATCH operations or query
-//!    into the backend's terms. A PATCH that needs the current resource gets
-//!    it from the upstream first (written back with If-Match, re-read and
-//!    retried on 412); a PATCH that maps to nothing is answered with 204.
+//! 6. **Map the request**: the route's plugins set to run before the rules
+//!    (in the IdP's terms), then the rules turn the body, PATCH operations
+//!    or query into the backend's terms, then the plugins set to run after
+//!    them (in the backend's terms). A PATCH that needs the current resource
+//!    gets it from the upstream first (written back with If-Match, re-read
+//!    and retried on 412); a PATCH that maps to nothing is answered with
+//!    204. With plugins, a PATCH always reads the current resource: plugins
+//!    see it with the operations applied, and the difference they leave is
+//!    the PATCH sent.
 //! 7. **Forward**: to the upstream.
-//! 8. **Map the response**: resources and ListResponses back to the IdP's
-//!    terms, non-SCIM errors wrapped, upstream URLs rewritten.
+//! 8. **Map the response**: non-SCIM errors wrapped; then response plugins
+//!    set to run before the rules, the rules back to the IdP's terms, the
+//!    response plugins set to run after them (each resource of a list on its
+//!    own); then upstream URLs rewritten.
 //! 9. **Respond**: SCIM media type, request id, metrics and one log line.
 
 mod bulk;
 mod exchange;
+mod plugged;
 mod query;
 
+use crate::config::Position;
 use crate::error::GatewayError;
 use crate::gateway::{Gateway, RouteRuntime};
 use crate::metrics::{method_label, status_label};
 use crate::proxy::endpoint::Endpoint;
 use crate::proxy::{body, headers, paths};
 use bytes::Bytes;
-use exchange::{Answer, Current, Exchange, Shape};
+use exchange::{Answer, Current, Exchange, Opened, Shape};
 use http::header::{AUTHORIZATION, HOST, HeaderValue, WWW_AUTHENTICATE};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use scim_core::patch::PatchOp;
 use scim_mapper::{Direction, MapOptions, Operation, PatchOutcome};
+use scim_plugin_host::Operation as PluginOp;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -131,7 +141,7 @@ async fn dispatch(
         (Endpoint::Resource { resource_type: rt, id: Some(_) }, &Method::PATCH, Some(doc)) => patch(x, rt, doc).await,
         (Endpoint::Resource { resource_type: rt, .. }, &Method::DELETE, _) => {
             let reply = x.forward(Method::DELETE, &x.path, x.query.as_deref(), None, None).await?;
-            x.map_reply(reply, Shape::Resource(rt), false)
+            back(x, reply, Shape::Resource(rt), false).await
         }
         (Endpoint::Resource { .. }, &Method::POST | &Method::PUT | &Method::PATCH, None) => {
             Err(GatewayError::BadJson("this request needs a JSON body".into()))
@@ -140,11 +150,11 @@ async fn dispatch(
         (Endpoint::Bulk, &Method::POST, Some(doc)) => bulk::run(x, doc).await,
         (Endpoint::Me, _, _) => {
             let reply = x.forward_raw(method.clone(), raw).await?;
-            x.map_reply(reply, Shape::Resource("User"), false)
+            back(x, reply, Shape::Resource("User"), false).await
         }
         _ => {
             let reply = x.forward_raw(method.clone(), raw).await?;
-            x.map_reply(reply, Shape::Opaque, false)
+            back(x, reply, Shape::Opaque, false).await
         }
     }
 }
@@ -159,7 +169,7 @@ async fn list(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError
     query::log_filter(&rewritten, x.gw.redact_pii);
     let q = query::rebuild(&original, &rewritten);
     let reply = x.forward(Method::GET, &x.path, q.as_deref(), None, None).await?;
-    x.map_reply(reply, Shape::Resource(rt), true)
+    back(x, reply, Shape::Resource(rt), true).await
 }
 
 /// GET of one resource: `attributes` and `excludedAttributes` rewritten (6),
@@ -172,7 +182,7 @@ async fn get(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError>
     let (rewritten, _) = query::rewrite(x.route, rt, get)?;
     let q = query::rebuild(&original, &rewritten);
     let reply = x.forward(Method::GET, &x.path, q.as_deref(), None, None).await?;
-    x.map_reply(reply, Shape::Resource(rt), false)
+    back(x, reply, Shape::Resource(rt), false).await
 }
 
 /// POST /.search: the same as a list, with the parameters in the body. A
@@ -188,16 +198,18 @@ async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Resul
     query::log_filter(&rewritten, x.gw.redact_pii);
     let body = query::rebuild_search(doc, &rewritten);
     let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&body), None).await?;
-    x.map_reply(reply, rt.map_or(Shape::AnyList, Shape::Resource), true)
+    back(x, reply, rt.map_or(Shape::AnyList, Shape::Resource), true).await
 }
 
-/// POST: normalize (5), map (6), forward (7), map back (8).
+/// POST: normalize (5), plugins and rules (6), forward (7), map back (8).
 async fn create(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Answer, GatewayError> {
     normalize_resource(x, rt, &mut doc)?;
+    let doc = plugged::request(x, Position::Before, rt, PluginOp::Create, false, doc).await?;
     let (mapped, report) = x.route.program.map_resource(rt, Operation::Create, doc, None, MapOptions::default())?;
     x.count(rt, Direction::Request, &report, 1, false);
+    let mapped = plugged::request(x, Position::After, rt, PluginOp::Create, false, mapped).await?;
     let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
-    x.map_reply(reply, Shape::Resource(rt), false)
+    back(x, reply, Shape::Resource(rt), false).await
 }
 
 /// PUT: normalize (5); when rules carry values over, read the current
@@ -206,20 +218,49 @@ async fn create(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<An
 async fn replace(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Answer, GatewayError> {
     normalize_resource(x, rt, &mut doc)?;
     let deprovision = doc.get("active") == Some(&Value::Bool(false));
+    let doc = plugged::request(x, Position::Before, rt, PluginOp::Replace, deprovision, doc).await?;
     let program = &x.route.program;
     if !program.replace_needs_current(rt) {
         let (mapped, report) = program.map_resource(rt, Operation::Replace, doc, None, MapOptions::default())?;
         x.count(rt, Direction::Request, &report, 1, deprovision);
+        let mapped = plugged::request(x, Position::After, rt, PluginOp::Replace, deprovision, mapped).await?;
         let reply = x.forward(Method::PUT, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
-        return x.map_reply(reply, Shape::Resource(rt), false);
+        return back(x, reply, Shape::Resource(rt), false).await;
     }
-    write_with_current(x, rt, Method::PUT, |current| {
-        let (mapped, report) =
-            program.map_resource(rt, Operation::Replace, doc.clone(), Some(current), MapOptions::default())?;
-        x.count(rt, Direction::Request, &report, 1, deprovision);
-        Ok(Write::Send(mapped))
-    })
-    .await
+    write_with_current(x, rt, Method::PUT, &Build::Replace { doc, deprovision }).await
+}
+
+/// How a write is built from the current resource.
+enum Build<'a> {
+    /// PUT: the rules (6), then plugins after them.
+    Replace { doc: Value, deprovision: bool },
+    /// PATCH: the rules map the operations (6).
+    Patch { ops: &'a PatchOp, deprovision: bool },
+    /// PATCH on a route with request plugins: see [`patch_with_plugins`].
+    PatchPlugins { ops: &'a PatchOp, deprovision: bool },
+}
+
+async fn build(x: &Exchange<'_>, rt: &'static str, how: &Build<'_>, current: &Value) -> Result<Write, GatewayError> {
+    let program = &x.route.program;
+    match how {
+        Build::Replace { doc, deprovision } => {
+            let (mapped, report) =
+                program.map_resource(rt, Operation::Replace, doc.clone(), Some(current), MapOptions::default())?;
+            x.count(rt, Direction::Request, &report, 1, *deprovision);
+            let mapped = plugged::request(x, Position::After, rt, PluginOp::Replace, *deprovision, mapped).await?;
+            Ok(Write::Send(mapped))
+        }
+        Build::Patch { ops, deprovision } => {
+            let (outcome, report) = program.map_patch(rt, ops, Some(current), MapOptions::default())?;
+            x.count(rt, Direction::Request, &report, 1, *deprovision);
+            match outcome {
+                PatchOutcome::Ops(mapped) => Ok(Write::Send(mapped.to_json())),
+                PatchOutcome::Empty => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
+                PatchOutcome::NeedsCurrent(missing) => Err(unrecoverable(&missing)),
+            }
+        }
+        Build::PatchPlugins { ops, deprovision } => patch_with_plugins(x, rt, ops, *deprovision, current).await,
+    }
 }
 
 /// PATCH: normalize (5); map the operations (6), reading the current
@@ -230,13 +271,17 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Ans
     x.count_normalized(&x.route.normalizer.patch(&mut doc, &schema));
     let ops = PatchOp::from_json(&doc)?;
     let deprovision = deactivates(&ops);
+    if plugged::on_request(x, rt) {
+        let how = Build::PatchPlugins { ops: &ops, deprovision };
+        return write_with_current(x, rt, Method::PATCH, &how).await;
+    }
     let program = &x.route.program;
     let (outcome, report) = program.map_patch(rt, &ops, None, MapOptions::default())?;
     x.count(rt, Direction::Request, &report, 1, deprovision);
     match outcome {
         PatchOutcome::Ops(mapped) => {
             let reply = x.forward(Method::PATCH, &x.path, x.query.as_deref(), Some(&mapped.to_json()), None).await?;
-            x.map_reply(reply, Shape::Resource(rt), false)
+            back(x, reply, Shape::Resource(rt), false).await
         }
         PatchOutcome::Empty => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
         PatchOutcome::NeedsCurrent(_) => patch_with_current(x, rt, &ops, deprovision).await,
@@ -249,19 +294,72 @@ async fn patch_with_current(
     ops: &PatchOp,
     deprovision: bool,
 ) -> Result<Answer, GatewayError> {
-    write_with_current(x, rt, Method::PATCH, |current| {
-        let (outcome, report) = x.route.program.map_patch(rt, ops, Some(current), MapOptions::default())?;
-        x.count(rt, Direction::Request, &report, 1, deprovision);
-        match outcome {
-            PatchOutcome::Ops(mapped) => Ok(Write::Send(mapped.to_json())),
-            PatchOutcome::Empty => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
-            PatchOutcome::NeedsCurrent(missing) => {
-                let detail = format!("the PATCH cannot be mapped: {} cannot be recovered", missing.join(", "));
-                Err(GatewayError::Scim(scim_core::ScimError::invalid_value(detail)))
-            }
-        }
-    })
-    .await
+    write_with_current(x, rt, Method::PATCH, &Build::Patch { ops, deprovision }).await
+}
+
+/// PATCH on a route with request plugins, built from the current resource
+/// (read, and re-read on 412, like any write from the current resource).
+/// Plugins before the rules see the IdP's view of it with the operations
+/// applied and their difference becomes the operations the rules map;
+/// plugins after the rules see the upstream's resource with the mapped
+/// operations applied, and the difference from the current resource is the
+/// PATCH sent (none left: 204).
+async fn patch_with_plugins(
+    x: &Exchange<'_>,
+    rt: &'static str,
+    ops: &PatchOp,
+    deprovision: bool,
+    current: &Value,
+) -> Result<Write, GatewayError> {
+    let program = &x.route.program;
+    let chain = &x.route.plugins;
+    let mut ops = ops.clone();
+    if chain.applies(Position::Before, scim_plugin_host::Direction::Request, rt) {
+        let (idp, _) = program.map_resource(rt, Operation::Response, current.clone(), None, MapOptions::default())?;
+        let after = plugged::patched(x, rt, &idp, &ops)?;
+        let after = plugged::request(x, Position::Before, rt, PluginOp::Patch, deprovision, after).await?;
+        ops = plugged::ops_between(x, rt, &idp, &after)?;
+    }
+    let (outcome, report) = program.map_patch(rt, &ops, Some(current), MapOptions::default())?;
+    x.count(rt, Direction::Request, &report, 1, deprovision);
+    let mut mapped = match outcome {
+        PatchOutcome::Ops(mapped) => mapped,
+        PatchOutcome::Empty => PatchOp { operations: Vec::new() },
+        PatchOutcome::NeedsCurrent(missing) => return Err(unrecoverable(&missing)),
+    };
+    if chain.applies(Position::After, scim_plugin_host::Direction::Request, rt) {
+        let after = plugged::patched(x, rt, current, &mapped)?;
+        let after = plugged::request(x, Position::After, rt, PluginOp::Patch, deprovision, after).await?;
+        mapped = plugged::ops_between(x, rt, current, &after)?;
+    }
+    match mapped.is_empty() {
+        true => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
+        false => Ok(Write::Send(mapped.to_json())),
+    }
+}
+
+fn unrecoverable(missing: &[String]) -> GatewayError {
+    let detail = format!("the PATCH cannot be mapped: {} cannot be recovered", missing.join(", "));
+    GatewayError::Scim(scim_core::ScimError::invalid_value(detail))
+}
+
+/// Phase 8, the upstream's answer for the IdP: errors wrapped, then
+/// response plugins before the rules, the rules back, plugins after them,
+/// and the upstream's URLs rewritten.
+async fn back(
+    x: &Exchange<'_>,
+    reply: crate::upstream::Reply,
+    shape: Shape,
+    list: bool,
+) -> Result<Answer, GatewayError> {
+    let (status, headers, body) = match x.open_reply(reply, list)? {
+        Opened::Done(answer) => return Ok(answer),
+        Opened::Body(status, headers, body) => (status, headers, body),
+    };
+    let body = plugged::response(x, shape, Position::Before, body).await?;
+    let body = x.map_body(body, shape)?;
+    let body = plugged::response(x, shape, Position::After, body).await?;
+    Ok(x.finish(status, headers, body))
 }
 
 /// What a write built from the current resource comes to.
@@ -279,21 +377,21 @@ async fn write_with_current(
     x: &Exchange<'_>,
     rt: &'static str,
     method: Method,
-    mut build: impl FnMut(&Value) -> Result<Write, GatewayError>,
+    how: &Build<'_>,
 ) -> Result<Answer, GatewayError> {
     for attempt in 0..=x.route.etag_retries {
         let (current, etag) = match x.read_current(&x.path).await? {
             Current::Found(c, e) => (c, e),
-            Current::Answer(reply) => return x.map_reply(reply, Shape::Resource(rt), false),
+            Current::Answer(reply) => return back(x, reply, Shape::Resource(rt), false).await,
         };
-        let body = match build(&current)? {
+        let body = match build(x, rt, how, &current).await? {
             Write::Send(body) => body,
             Write::Done(answer) => return Ok(answer),
         };
         let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
         let reply = x.forward(method.clone(), &x.path, x.query.as_deref(), Some(&body), if_match).await?;
         if !retry_412(x, &reply, if_match.is_some(), attempt) {
-            return x.map_reply(reply, Shape::Resource(rt), false);
+            return back(x, reply, Shape::Resource(rt), false).await;
         }
     }
     Err(GatewayError::Conflict(x.route.etag_retries + 1))

@@ -11,5 +11,6 @@ mod gateway {
     mod failures;
     mod operations;
     mod paths;
+    mod plugins;
     mod transport;
 }

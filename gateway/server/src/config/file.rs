@@ -5,7 +5,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 /// Keys allowed at the top of a config file.
-pub(crate) const TOP_KEYS: [&str; 6] = ["server", "upstream", "admin", "mapping", "log", "route"];
+pub(crate) const TOP_KEYS: [&str; 7] = ["server", "upstream", "admin", "mapping", "log", "route", "plugin_host"];
 
 /// `[server]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -141,6 +141,57 @@ pub(crate) struct MappingSection {
     #[serde(default)]
     pub(crate) schemas: Vec<Spanned<String>>,
     pub(crate) preset: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) plugins: Vec<PluginSection>,
+}
+
+/// One `[[mapping.plugins]]`: a WebAssembly plugin in the route's chain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PluginSection {
+    pub(crate) name: Spanned<String>,
+    pub(crate) path: Spanned<String>,
+    pub(crate) sha256: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) resources: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) directions: Vec<Spanned<String>>,
+    pub(crate) position: Option<Spanned<String>>,
+    pub(crate) on_failure: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) limits: PluginLimitsSection,
+    #[serde(default)]
+    pub(crate) breaker: BreakerSection,
+    #[serde(default)]
+    pub(crate) config: toml::Table,
+}
+
+/// `[mapping.plugins.limits]`; unset keys take the host's defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PluginLimitsSection {
+    pub(crate) memory_bytes: Option<Spanned<u64>>,
+    pub(crate) fuel: Option<Spanned<u64>>,
+    pub(crate) timeout_ms: Option<Spanned<u64>>,
+    pub(crate) output_bytes: Option<Spanned<u64>>,
+}
+
+/// `[mapping.plugins.breaker]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BreakerSection {
+    pub(crate) failures: Option<Spanned<u64>>,
+    pub(crate) cooldown_ms: Option<Spanned<u64>>,
+}
+
+/// `[plugin_host]`: the engine all plugins run on, fixed for the life of
+/// the process.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PluginHostSection {
+    pub(crate) max_memory_bytes: Option<Spanned<u64>>,
+    pub(crate) max_concurrent: Option<Spanned<u64>>,
+    pub(crate) cache_dir: Option<Spanned<String>>,
 }
 
 /// `[log]`.

@@ -2,7 +2,8 @@
 //! one bad section does not hide the problems of the others.
 
 use super::file::{
-    AuthSection, LimitsSection, LogSection, MappingSection, RouteSection, ServerSection, TOP_KEYS, UpstreamSection,
+    AuthSection, LimitsSection, LogSection, MappingSection, PluginHostSection, RouteSection, ServerSection, TOP_KEYS,
+    UpstreamSection,
 };
 use super::{
     AuthSettings, Cidr, Config, Limits, LogSettings, MappingSettings, Overrides, Route, TlsFiles, UpstreamSettings,
@@ -55,6 +56,7 @@ struct Raw {
     mapping: Option<MappingSection>,
     log: LogSection,
     routes: Vec<RouteSection>,
+    plugin_host: PluginHostSection,
 }
 
 pub(super) fn validate(file: &str, text: &str, base: &Path, ov: &Overrides) -> (Option<Config>, Vec<Diagnostic>) {
@@ -82,6 +84,7 @@ fn read_sections(text: &str, sink: &mut Sink<'_>) -> Raw {
             "mapping" => raw.mapping = sink.de(value),
             "log" => raw.log = sink.de(value).unwrap_or_default(),
             "route" => raw.routes = sink.de(value).unwrap_or_default(),
+            "plugin_host" => raw.plugin_host = sink.de(value).unwrap_or_default(),
             other => {
                 let hint = did_you_mean(other, TOP_KEYS);
                 sink.error(key.span().start, format!("unknown section `{other}`"), hint);
@@ -112,8 +115,20 @@ fn build(raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Sink<'_>) -> Option<
         .map_or_else(default_workers, |w| usize::try_from(positive(w, "workers", 256, sink)).unwrap_or(1));
     let log = log(&raw.log, sink);
     let routes = routes(raw, base, ov, sink);
+    let plugin_host = super::plugins::host(&raw.plugin_host, base, sink);
     let listen = listen?;
-    Some(Config { source: PathBuf::new(), listen, tls, trusted_proxies, limits, workers, admin_listen, log, routes })
+    Some(Config {
+        source: PathBuf::new(),
+        listen,
+        tls,
+        trusted_proxies,
+        limits,
+        workers,
+        admin_listen,
+        log,
+        routes,
+        plugin_host,
+    })
 }
 
 fn socket(value: &Spanned<String>, sink: &mut Sink<'_>) -> Option<SocketAddr> {
@@ -152,7 +167,7 @@ fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
-fn positive(value: &Spanned<u64>, what: &str, max: u64, sink: &mut Sink<'_>) -> u64 {
+pub(super) fn positive(value: &Spanned<u64>, what: &str, max: u64, sink: &mut Sink<'_>) -> u64 {
     let v = *value.get_ref();
     if v == 0 || v > max {
         sink.error(value.span().start, format!("{what} must be between 1 and {max}"), None);
@@ -359,10 +374,11 @@ fn mapping(m: Option<&MappingSection>, base: &Path, sink: &mut Sink<'_>) -> Mapp
         files: m.files.iter().map(|f| resolve(base, f.get_ref())).collect(),
         schemas: m.schemas.iter().map(|f| resolve(base, f.get_ref())).collect(),
         preset,
+        plugins: super::plugins::plugins(&m.plugins, base, sink),
     }
 }
 
-fn resolve(base: &Path, file: &str) -> PathBuf {
+pub(super) fn resolve(base: &Path, file: &str) -> PathBuf {
     let p = Path::new(file);
     if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
 }

@@ -1,16 +1,20 @@
 //! `/Bulk`: each operation's data is normalized and mapped like the single
 //! request it stands for. Operations the gateway answers itself (a mapping
-//! error, a PATCH that maps to nothing, an operation whose rules need the
-//! current resource, which a bulk request never reads) are taken out; the
+//! error, a PATCH that maps to nothing, an operation whose rules or plugins
+//! need the current resource, which a bulk request never reads) are taken
+//! out; POST and PUT data go through the route's request plugins too; the
 //! rest go upstream in one request, and the answers are merged back in the
 //! IdP's order.
 
 use super::exchange::{Answer, Exchange, Shape};
+use super::plugged;
+use crate::config::Position;
 use crate::error::GatewayError;
 use crate::proxy::{endpoint, paths};
 use http::{Method, StatusCode};
 use scim_core::patch::PatchOp;
 use scim_mapper::{Direction, MapOptions, Operation, PatchOutcome};
+use scim_plugin_host::Operation as PluginOp;
 use serde_json::{Map, Value, json};
 
 const BULK_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
@@ -31,7 +35,10 @@ pub(super) async fn run(x: &Exchange<'_>, mut doc: Value) -> Result<Answer, Gate
         let e = scim_core::ScimError::too_many(format!("at most {MAX_OPERATIONS} operations per bulk request"));
         return Err(GatewayError::Scim(e));
     }
-    let steps: Vec<Step> = ops.into_iter().map(|op| step(x, op)).collect();
+    let mut steps: Vec<Step> = Vec::with_capacity(ops.len());
+    for op in ops {
+        steps.push(step(x, op).await);
+    }
     let forwarded: Vec<Value> =
         steps.iter().filter_map(|s| if let Step::Forward(v) = s { Some(v.clone()) } else { None }).collect();
     let mut answers = Vec::new();
@@ -67,8 +74,8 @@ pub(super) async fn run(x: &Exchange<'_>, mut doc: Value) -> Result<Answer, Gate
     Ok(Answer::own(StatusCode::OK, Some(body)))
 }
 
-fn step(x: &Exchange<'_>, mut op: Value) -> Step {
-    match map_op(x, &mut op) {
+async fn step(x: &Exchange<'_>, mut op: Value) -> Step {
+    match map_op(x, &mut op).await {
         Ok(Some(answer)) => Step::Answer(answer),
         Ok(None) => Step::Forward(op),
         Err(e) => Step::Answer(failed(&op, e.status().as_u16(), Some(e.body()), "")),
@@ -76,7 +83,7 @@ fn step(x: &Exchange<'_>, mut op: Value) -> Step {
 }
 
 /// Maps one operation in place; `Some` when the gateway answers it itself.
-fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, GatewayError> {
+async fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, GatewayError> {
     let method = op.get("method").and_then(Value::as_str).unwrap_or("").to_ascii_uppercase();
     let path = op.get("path").and_then(Value::as_str).unwrap_or("").to_owned();
     let checked = paths::safe_rest(&path)?;
@@ -96,11 +103,17 @@ fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, GatewayErro
             if operation == Operation::Replace && program.replace_needs_current(rt) {
                 return Err(needs_current());
             }
-            let (mapped, report) = program.map_resource(rt, operation, data.take(), None, MapOptions::default())?;
-            x.count(rt, Direction::Request, &report, 1, false);
-            *data = mapped;
+            let plugin_op = if method == "POST" { PluginOp::Create } else { PluginOp::Replace };
+            let deprovision = data.get("active") == Some(&Value::Bool(false));
+            let doc = plugged::request(x, Position::Before, rt, plugin_op, deprovision, data.take()).await?;
+            let (mapped, report) = program.map_resource(rt, operation, doc, None, MapOptions::default())?;
+            x.count(rt, Direction::Request, &report, 1, deprovision);
+            *data = plugged::request(x, Position::After, rt, plugin_op, deprovision, mapped).await?;
             Ok(None)
         }
+        "PATCH" if plugged::on_request(x, rt) => Err(GatewayError::Scim(scim_core::ScimError::invalid_value(
+            "a PATCH on a route with request plugins needs the current resource, which a bulk request does not read; send it on its own",
+        ))),
         "PATCH" => {
             x.count_normalized(&x.route.normalizer.patch(data, &schema));
             let ops = PatchOp::from_json(data)?;

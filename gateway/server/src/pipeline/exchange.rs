@@ -42,6 +42,14 @@ pub enum Shape {
     Opaque,
 }
 
+/// An upstream answer after [`Exchange::open_reply`].
+pub enum Opened {
+    /// Nothing left to map.
+    Done(Answer),
+    /// A success with a JSON body to map.
+    Body(StatusCode, HeaderMap, Value),
+}
+
 /// One request in flight.
 pub struct Exchange<'a> {
     pub gw: &'a Gateway,
@@ -163,37 +171,51 @@ impl Exchange<'_> {
         }
     }
 
-    /// Maps an upstream answer for the IdP: errors wrapped, lists and
-    /// resources mapped back, URLs rewritten. `list_query` answers a 404 to
-    /// a list query with an empty list.
+    /// Maps an upstream answer for the IdP in one go (no plugins): errors
+    /// wrapped, lists and resources mapped back, URLs rewritten.
     pub fn map_reply(&self, reply: Reply, shape: Shape, list_query: bool) -> Result<Answer, GatewayError> {
+        match self.open_reply(reply, list_query)? {
+            Opened::Done(answer) => Ok(answer),
+            Opened::Body(status, headers, body) => Ok(self.finish(status, headers, self.map_body(body, shape)?)),
+        }
+    }
+
+    /// The first look at an upstream answer: errors wrapped and bodiless
+    /// answers done; a JSON body is handed back for mapping. `list_query`
+    /// answers a 404 to a list query with an empty list.
+    pub fn open_reply(&self, reply: Reply, list_query: bool) -> Result<Opened, GatewayError> {
         let status = reply.status;
         if list_query && status == StatusCode::NOT_FOUND {
             let empty =
                 json!({"schemas": [LIST_URN], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []});
-            return Ok(Answer { status: StatusCode::OK, headers: reply.headers, body: Some(empty) });
+            return Ok(Opened::Done(Answer { status: StatusCode::OK, headers: reply.headers, body: Some(empty) }));
         }
         let mut headers = reply.headers;
         self.rewrite_location(&mut headers);
         if reply.body.is_empty() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
-            return Ok(Answer { status, headers, body: None });
+            return Ok(Opened::Done(Answer { status, headers, body: None }));
         }
         let parsed = crate::json::from_bytes(&reply.body).ok();
         if status.as_u16() >= 400 {
             let body = parsed
                 .filter(rewrite::is_scim_error)
                 .unwrap_or_else(|| rewrite::wrap_error(status.as_u16(), &reply.body));
-            return Ok(Answer { status, headers, body: Some(body) });
+            return Ok(Opened::Done(Answer { status, headers, body: Some(body) }));
         }
-        let Some(mut body) = parsed else {
-            return Err(GatewayError::BadUpstreamReply(format!("a {status} answer whose body is not JSON")));
-        };
-        body = self.map_body(body, shape)?;
-        rewrite::urls_in(&mut body, self.route.upstream.base_url(), &self.public_base);
-        Ok(Answer { status, headers, body: Some(body) })
+        match parsed {
+            Some(body) => Ok(Opened::Body(status, headers, body)),
+            None => Err(GatewayError::BadUpstreamReply(format!("a {status} answer whose body is not JSON"))),
+        }
     }
 
-    fn map_body(&self, mut body: Value, shape: Shape) -> Result<Value, GatewayError> {
+    /// The answer for the IdP: upstream URLs in the body rewritten.
+    pub fn finish(&self, status: StatusCode, headers: HeaderMap, mut body: Value) -> Answer {
+        rewrite::urls_in(&mut body, self.route.upstream.base_url(), &self.public_base);
+        Answer { status, headers, body: Some(body) }
+    }
+
+    /// Lists and resources mapped back by the rules.
+    pub fn map_body(&self, mut body: Value, shape: Shape) -> Result<Value, GatewayError> {
         let program = &self.route.program;
         let opts = MapOptions::default();
         let is_list = body.get("Resources").is_some() || rewrite_is_list(&body);

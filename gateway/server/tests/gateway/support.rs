@@ -29,6 +29,16 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
+/// `<target>/plugins`, where `cargo xtask plugin` (run by scripts/test)
+/// puts the plugin components.
+pub fn plugin_dir() -> PathBuf {
+    // <target>/<profile>/deps/<test binary>
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.ancestors().nth(3).unwrap().join("plugins");
+    assert!(dir.join("full-name.wasm").exists(), "{} has no plugins: run `cargo xtask plugin`", dir.display());
+    dir
+}
+
 /// A scim2-server process on a free loopback port, killed on drop.
 pub struct Scim2Server {
     child: Child,
@@ -169,7 +179,8 @@ impl Gateway {
 fn write_config(dir: &Path, config: &str) -> PathBuf {
     let text = config
         .replace("{dir}", &dir.display().to_string())
-        .replace("{mappings}", &workspace().join("mappings").display().to_string());
+        .replace("{mappings}", &workspace().join("mappings").display().to_string())
+        .replace("{plugins}", &plugin_dir().display().to_string());
     let path = dir.join("gateway.toml");
     std::fs::write(&path, text).unwrap();
     path

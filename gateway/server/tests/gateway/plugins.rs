@@ -1,0 +1,290 @@
+//! WebAssembly plugins in the pipeline, against scim2-server: the example
+//! plugins doing their work, hostile plugins failing one request at a time,
+//! deprovisioning never blocked, reloads, metrics.
+
+use super::support::{Gateway, Scim2Server};
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A gateway in front of scim2-server with `plugins` (TOML of
+/// `[[mapping.plugins]]` tables) and no mapping files.
+async fn setup(plugins: &str) -> (Gateway, Scim2Server) {
+    let scim2 = Scim2Server::start().await;
+    let gw = Gateway::start(&config(&scim2.base, plugins)).await;
+    (gw, scim2)
+}
+
+fn config(upstream: &str, plugins: &str) -> String {
+    format!(
+        r#"
+[server]
+base_path = "/scim/v2"
+[server.auth]
+tokens_file = "{{dir}}/tokens"
+[upstream]
+url = "{upstream}"
+token_env = "TEST_UPSTREAM_TOKEN"
+timeout_ms = 5000
+[mapping]
+preset = "okta"
+{plugins}
+"#
+    )
+}
+
+fn user(name: &str, email: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": email,
+        "name": {"givenName": name, "familyName": "doe"},
+        "emails": [{"value": email, "type": "work", "primary": true}],
+        "active": true
+    })
+}
+
+fn patch(ops: Value) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+}
+
+const FULL_NAME: &str = r#"
+[[mapping.plugins]]
+name = "full-name"
+path = "{plugins}/full-name.wasm"
+resources = ["User"]
+[mapping.plugins.config]
+format = "{family}, {given}"
+"#;
+
+const DOMAIN_POLICY: &str = r#"
+[[mapping.plugins]]
+name = "domains"
+path = "{plugins}/email-domain-policy.wasm"
+position = "before"
+[mapping.plugins.config]
+allowed = ["example.com"]
+aliases = { "example.org" = "example.com" }
+"#;
+
+fn hostile(action: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[mapping.plugins]]
+name = "hostile"
+path = "{{plugins}}/hostile.wasm"
+{extra}
+[mapping.plugins.config]
+do = "{action}"
+"#
+    )
+}
+
+async fn create(gw: &Gateway, body: Value) -> super::support::Response {
+    gw.call(Method::POST, "/scim/v2/Users", Some(body)).await
+}
+
+#[tokio::test]
+async fn full_name_builds_the_name_on_create_and_patch() {
+    let (gw, scim2) = setup(FULL_NAME).await;
+    let r = create(&gw, user("jane", "jane@example.com")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let (_, stored) = scim2.get(&format!("/Users/{id}")).await;
+    assert_eq!(stored["name"]["formatted"], "Doe, Jane");
+    assert_eq!(stored["displayName"], "Doe, Jane");
+
+    // A PATCH: the plugin sees the whole user after the patch; the
+    // difference it leaves goes upstream.
+    let ops = patch(json!([{"op": "replace", "path": "name.givenName", "value": "janet"}]));
+    let r = gw.call(Method::PATCH, &format!("/scim/v2/Users/{id}"), Some(ops)).await;
+    assert!(r.status.is_success(), "{:?}", r.json);
+    let (_, stored) = scim2.get(&format!("/Users/{id}")).await;
+    assert_eq!(stored["name"]["formatted"], "Doe, Janet");
+    assert_eq!(stored["name"]["givenName"], "Janet");
+    assert_eq!(gw.metric("scim_gateway_plugin_invocations_total{outcome=\"ok\",plugin=\"full-name\"}"), 2.0);
+    assert!(gw.metric("scim_gateway_plugin_duration_seconds_count{plugin=\"full-name\"}") >= 2.0);
+}
+
+#[tokio::test]
+async fn email_domain_policy_refuses_foreign_domains_and_rewrites_aliases() {
+    let (gw, scim2) = setup(DOMAIN_POLICY).await;
+    let r = create(&gw, user("eve", "eve@evil.example")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+    assert_eq!(r.json["scimType"], "invalidValue");
+    assert!(r.json["detail"].as_str().unwrap().contains("evil.example"), "{:?}", r.json);
+    let (_, list) = scim2.get("/Users").await;
+    assert_eq!(list["totalResults"], 0, "nothing reached the upstream");
+
+    let r = create(&gw, user("ann", "ann@example.org")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let (_, stored) = scim2.get(&format!("/Users/{id}")).await;
+    assert_eq!(stored["emails"][0]["value"], "ann@example.com");
+    assert_eq!(stored["userName"], "ann@example.com");
+
+    // An email change to a foreign domain is refused; a deactivation is not.
+    let ops = patch(json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "ann@evil.example"}]));
+    let r = gw.call(Method::PATCH, &format!("/scim/v2/Users/{id}"), Some(ops)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.json);
+    let ops = patch(json!([{"op": "replace", "path": "active", "value": false}]));
+    let r = gw.call(Method::PATCH, &format!("/scim/v2/Users/{id}"), Some(ops)).await;
+    assert!(r.status.is_success(), "{:?}", r.json);
+    let (_, stored) = scim2.get(&format!("/Users/{id}")).await;
+    assert_eq!(stored["active"], false);
+    assert_eq!(gw.metric("scim_gateway_plugin_invocations_total{outcome=\"rejected\",plugin=\"domains\"}"), 2.0);
+}
+
+#[tokio::test]
+async fn a_failing_plugin_fails_its_request_but_never_a_deprovisioning() {
+    let (gw, scim2) = setup(&hostile("panic", "")).await;
+    let r = create(&gw, user("jane", "jane@example.com")).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let detail = r.json["detail"].as_str().unwrap();
+    assert!(detail.contains("plugin hostile") && detail.contains("trap") && detail.contains("panicked"), "{detail}");
+    assert!(!detail.contains("on purpose"), "the plugin's own message stays inside: {detail}");
+    let (_, list) = scim2.get("/Users").await;
+    assert_eq!(list["totalResults"], 0, "nothing was forwarded");
+
+    // A user made behind the gateway's back, then deactivated through it.
+    let upstream = super::support::send(
+        Method::POST,
+        &format!("{}/Users", scim2.base),
+        Some(super::support::UPSTREAM_TOKEN),
+        Some(user("joe", "joe@example.com").to_string().into()),
+        &[],
+    )
+    .await;
+    let id = upstream.json["id"].as_str().unwrap().to_owned();
+    let ops = patch(json!([{"op": "replace", "path": "active", "value": false}]));
+    let r = gw.call(Method::PATCH, &format!("/scim/v2/Users/{id}"), Some(ops)).await;
+    assert!(r.status.is_success(), "{:?}", r.json);
+    let (_, stored) = scim2.get(&format!("/Users/{id}")).await;
+    assert_eq!(stored["active"], false, "the deactivation went through");
+    assert_eq!(gw.metric("scim_gateway_plugin_fail_open_total{plugin=\"hostile\"}"), 1.0);
+    let r = gw.call(Method::DELETE, &format!("/scim/v2/Users/{id}"), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn fail_open_forwards_unmapped_and_counts() {
+    let (gw, scim2) = setup(&hostile("bad-json", "on_failure = \"open\"")).await;
+    let r = create(&gw, user("jane", "jane@example.com")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json);
+    let (_, list) = scim2.get("/Users").await;
+    assert_eq!(list["totalResults"], 1);
+    assert_eq!(gw.metric("scim_gateway_plugin_invocations_total{outcome=\"bad_output\",plugin=\"hostile\"}"), 1.0);
+    assert_eq!(gw.metric("scim_gateway_plugin_fail_open_total{plugin=\"hostile\"}"), 1.0);
+}
+
+#[tokio::test]
+async fn the_circuit_opens_and_fails_fast() {
+    let extra = "[mapping.plugins.breaker]\nfailures = 2\ncooldown_ms = 60000";
+    let (gw, _scim2) = setup(&hostile("change-id", extra)).await;
+    for _ in 0..2 {
+        let r = create(&gw, user("jane", "jane@example.com")).await;
+        assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(r.json["detail"].as_str().unwrap().contains("bad_output"), "{:?}", r.json);
+    }
+    let r = create(&gw, user("jane", "jane@example.com")).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.json["detail"].as_str().unwrap().contains("circuit"), "{:?}", r.json);
+    assert_eq!(gw.metric("scim_gateway_plugin_invocations_total{outcome=\"circuit_open\",plugin=\"hostile\"}"), 1.0);
+}
+
+#[tokio::test]
+async fn the_gateway_keeps_serving_while_a_plugin_spins() {
+    let extra = "[mapping.plugins.limits]\nfuel = 1000000000000\ntimeout_ms = 400";
+    let (gw, _scim2) = setup(&hostile("loop", extra)).await;
+    let gw = std::sync::Arc::new(gw);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (g, t) = (gw.clone(), tx.clone());
+    tokio::spawn(async move {
+        let r = create(&g, user("jane", "jane@example.com")).await;
+        let _ = t.send(("create", r.status));
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let r = gw.call(Method::GET, "/scim/v2/Users", None).await;
+    let _ = tx.send(("list", r.status));
+    assert_eq!(rx.recv().await.unwrap(), ("list", StatusCode::OK), "the list was answered while the plugin spun");
+    assert_eq!(rx.recv().await.unwrap(), ("create", StatusCode::INTERNAL_SERVER_ERROR));
+    assert_eq!(gw.metric("scim_gateway_plugin_invocations_total{outcome=\"timeout\",plugin=\"hostile\"}"), 1.0);
+}
+
+#[tokio::test]
+async fn concurrent_requests_never_see_each_others_data() {
+    let (gw, scim2) = setup(FULL_NAME).await;
+    let gw = std::sync::Arc::new(gw);
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let g = gw.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = create(&g, user(&format!("person{i}"), &format!("p{i}@example.com"))).await;
+            (i, r)
+        }));
+    }
+    for t in tasks {
+        let (i, r) = t.await.unwrap();
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json);
+        let (_, stored) = scim2.get(&format!("/Users/{}", r.json["id"].as_str().unwrap())).await;
+        assert_eq!(stored["name"]["formatted"], format!("Doe, Person{i}"));
+        assert_eq!(stored["userName"], format!("p{i}@example.com"));
+    }
+}
+
+#[tokio::test]
+async fn response_plugins_see_each_resource_of_a_list() {
+    let (gw, _scim2) = setup(&hostile("count", "directions = [\"response\"]")).await;
+    for i in 0..3 {
+        let r = create(&gw, user(&format!("u{i}"), &format!("u{i}@example.com"))).await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        assert_eq!(r.json["callCount"], 1, "the created user's answer went through the plugin");
+    }
+    let r = gw.call(Method::GET, "/scim/v2/Users", None).await;
+    let resources = r.json["Resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 3);
+    assert!(resources.iter().all(|u| u["callCount"] == 1), "a fresh instance for each resource: {resources:?}");
+}
+
+#[tokio::test]
+async fn reload_swaps_plugins_and_keeps_the_old_one_when_the_new_fails() {
+    let (gw, scim2) = setup(FULL_NAME).await;
+    gw.rewrite_config(&config(&scim2.base, &FULL_NAME.replace("{family}, {given}", "{given} {family}")));
+    gw.handle.reload().unwrap();
+    let r = create(&gw, user("jane", "jane@example.com")).await;
+    let (_, stored) = scim2.get(&format!("/Users/{}", r.json["id"].as_str().unwrap())).await;
+    assert_eq!(stored["name"]["formatted"], "Jane Doe", "the new config is in use");
+
+    // A plugin file that is not a component: the reload is refused, named,
+    // counted, and the running plugin keeps serving.
+    let broken = gw.dir.path().join("broken.wasm");
+    std::fs::write(&broken, b"not a component").unwrap();
+    let text = FULL_NAME.replace("{plugins}/full-name.wasm", &broken.display().to_string());
+    gw.rewrite_config(&config(&scim2.base, &text));
+    let err = gw.handle.reload().unwrap_err();
+    assert!(err.contains("full-name") && err.contains("not a WebAssembly component"), "{err}");
+    assert_eq!(gw.metric("scim_gateway_plugin_load_failures_total{plugin=\"full-name\"}"), 1.0);
+    let r = create(&gw, user("bob", "bob@example.com")).await;
+    let (_, stored) = scim2.get(&format!("/Users/{}", r.json["id"].as_str().unwrap())).await;
+    assert_eq!(stored["name"]["formatted"], "Bob Doe");
+}
+
+#[tokio::test]
+async fn a_pin_mismatch_refuses_the_plugin_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.toml");
+    let text = FULL_NAME.replace("resources = [\"User\"]", &format!("sha256 = \"{}\"", "0".repeat(64)));
+    let text = config("http://127.0.0.1:9/v2", &text)
+        .replace("{dir}", &dir.path().display().to_string())
+        .replace("{plugins}", &super::support::plugin_dir().display().to_string());
+    std::fs::write(dir.path().join("tokens"), "idp:0123456789abcdef0123\n").unwrap();
+    std::fs::write(&path, text).unwrap();
+    let loaded = scim_gateway::config::load(&path, &Default::default()).unwrap();
+    let registry = prometheus::Registry::new();
+    let metrics = std::sync::Arc::new(scim_gateway::metrics::Metrics::register(&registry).unwrap());
+    let env = |k: &str| (k == "TEST_UPSTREAM_TOKEN").then(|| "t".to_owned());
+    let ctx = scim_gateway::gateway::BuildContext::new(metrics, env, || {
+        hyper_util::client::proxy::matcher::Matcher::builder().build()
+    });
+    let errors = scim_gateway::gateway::Gateway::build(&loaded.config, &ctx).unwrap_err();
+    assert!(errors.iter().any(|e| e.contains("sha256 pin mismatch")), "{errors:?}");
+}

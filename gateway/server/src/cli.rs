@@ -23,12 +23,16 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway.
     Serve(ServeArgs),
-    /// Validate a config (with the mappings it names) or mapping files:
-    /// every problem is printed as file:line:col.
+    /// Validate a config (with the mappings and plugins it names), mapping
+    /// files or plugin files: every problem is printed as file:line:col.
     Check {
         /// The gateway config file.
-        #[arg(long, required_unless_present = "mappings")]
+        #[arg(long, required_unless_present_any = ["mappings", "plugins"])]
         config: Option<PathBuf>,
+        /// Plugin components (.wasm): each must load, import nothing and
+        /// export a compatible scim-gateway:plugin/mapper.
+        #[arg(long = "plugin", num_args = 1..)]
+        plugins: Vec<PathBuf>,
         /// Mapping files, compiled together in order.
         #[arg(long = "mapping", num_args = 1..)]
         mappings: Vec<PathBuf>,
@@ -61,8 +65,23 @@ pub struct ServeArgs {
 #[derive(Debug, clap::Args)]
 pub struct MapArgs {
     /// Mapping files, compiled together in order.
-    #[arg(long = "mapping", required = true, num_args = 1..)]
+    #[arg(long = "mapping", required_unless_present = "config", num_args = 1..)]
     pub mappings: Vec<PathBuf>,
+    /// Map as a route of this gateway config does: its mappings, schemas,
+    /// IdP preset and plugins.
+    #[arg(long, conflicts_with_all = ["mappings", "schemas"])]
+    pub config: Option<PathBuf>,
+    /// The route of `--config` (default: its only route, or `default`).
+    #[arg(long, requires = "config")]
+    pub route: Option<String>,
+    /// A plugin component (.wasm) to run after the rules, in both
+    /// directions; repeatable, run in order.
+    #[arg(long = "plugin")]
+    pub plugins: Vec<PathBuf>,
+    /// The config (JSON) handed to the `--plugin` in the same position;
+    /// `{}` for those without one.
+    #[arg(long = "plugin-config")]
+    pub plugin_configs: Vec<String>,
     /// Extension schema files.
     #[arg(long = "schema")]
     pub schemas: Vec<PathBuf>,
@@ -75,9 +94,10 @@ pub struct MapArgs {
     /// The resource as the backend stores it (JSON file).
     #[arg(long)]
     pub current: Option<PathBuf>,
-    /// The IdP's quirks to normalize first.
-    #[arg(long, value_enum, default_value_t = PresetArg::Generic)]
-    pub preset: PresetArg,
+    /// The IdP's quirks to normalize first (default: the route's with
+    /// `--config`, else generic).
+    #[arg(long, value_enum)]
+    pub preset: Option<PresetArg>,
     /// Show what changed instead of only the result.
     #[arg(long)]
     pub diff: bool,
@@ -114,7 +134,10 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Wr
     let result = match cli.command {
         Command::Serve(args) => serve::run(&args, err),
         Command::Check { config: Some(config), .. } => check::config(&config, out),
-        Command::Check { mappings, schemas, .. } => check(&mappings, &schemas, out),
+        Command::Check { mappings, schemas, plugins, .. } => {
+            let rules = if mappings.is_empty() { Ok(0) } else { check(&mappings, &schemas, out) };
+            rules.and_then(|code| Ok(code.max(if plugins.is_empty() { 0 } else { check::plugins(&plugins, out)? })))
+        }
         Command::Map(args) => map::run(&args, stdin, out, err),
     };
     match result {

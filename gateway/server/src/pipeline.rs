@@ -32,6 +32,7 @@ use crate::config::Position;
 use crate::error::GatewayError;
 use crate::gateway::{Gateway, RouteRuntime};
 use crate::metrics::{method_label, status_label};
+use crate::plugins::{PatchThrough, unrecoverable};
 use crate::proxy::endpoint::Endpoint;
 use crate::proxy::{body, headers, paths};
 use bytes::Bytes;
@@ -236,7 +237,7 @@ enum Build<'a> {
     Replace { doc: Value, deprovision: bool },
     /// PATCH: the rules map the operations (6).
     Patch { ops: &'a PatchOp, deprovision: bool },
-    /// PATCH on a route with request plugins: see [`patch_with_plugins`].
+    /// PATCH on a route with request plugins: see [`PatchThrough`].
     PatchPlugins { ops: &'a PatchOp, deprovision: bool },
 }
 
@@ -259,7 +260,23 @@ async fn build(x: &Exchange<'_>, rt: &'static str, how: &Build<'_>, current: &Va
                 PatchOutcome::NeedsCurrent(missing) => Err(unrecoverable(&missing)),
             }
         }
-        Build::PatchPlugins { ops, deprovision } => patch_with_plugins(x, rt, ops, *deprovision, current).await,
+        Build::PatchPlugins { ops, deprovision } => {
+            let schema = x.route.schema(rt)?;
+            let through = PatchThrough {
+                chain: &x.route.plugins,
+                metrics: Some(&x.gw.metrics),
+                program,
+                schema: &schema,
+                resource_type: rt,
+                deprovisioning: *deprovision,
+            };
+            let (mapped, report) = through.run(ops, current).await?;
+            x.count(rt, Direction::Request, &report, 1, *deprovision);
+            match mapped.is_empty() {
+                true => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
+                false => Ok(Write::Send(mapped.to_json())),
+            }
+        }
     }
 }
 
@@ -295,52 +312,6 @@ async fn patch_with_current(
     deprovision: bool,
 ) -> Result<Answer, GatewayError> {
     write_with_current(x, rt, Method::PATCH, &Build::Patch { ops, deprovision }).await
-}
-
-/// PATCH on a route with request plugins, built from the current resource
-/// (read, and re-read on 412, like any write from the current resource).
-/// Plugins before the rules see the IdP's view of it with the operations
-/// applied and their difference becomes the operations the rules map;
-/// plugins after the rules see the upstream's resource with the mapped
-/// operations applied, and the difference from the current resource is the
-/// PATCH sent (none left: 204).
-async fn patch_with_plugins(
-    x: &Exchange<'_>,
-    rt: &'static str,
-    ops: &PatchOp,
-    deprovision: bool,
-    current: &Value,
-) -> Result<Write, GatewayError> {
-    let program = &x.route.program;
-    let chain = &x.route.plugins;
-    let mut ops = ops.clone();
-    if chain.applies(Position::Before, scim_plugin_host::Direction::Request, rt) {
-        let (idp, _) = program.map_resource(rt, Operation::Response, current.clone(), None, MapOptions::default())?;
-        let after = plugged::patched(x, rt, &idp, &ops)?;
-        let after = plugged::request(x, Position::Before, rt, PluginOp::Patch, deprovision, after).await?;
-        ops = plugged::ops_between(x, rt, &idp, &after)?;
-    }
-    let (outcome, report) = program.map_patch(rt, &ops, Some(current), MapOptions::default())?;
-    x.count(rt, Direction::Request, &report, 1, deprovision);
-    let mut mapped = match outcome {
-        PatchOutcome::Ops(mapped) => mapped,
-        PatchOutcome::Empty => PatchOp { operations: Vec::new() },
-        PatchOutcome::NeedsCurrent(missing) => return Err(unrecoverable(&missing)),
-    };
-    if chain.applies(Position::After, scim_plugin_host::Direction::Request, rt) {
-        let after = plugged::patched(x, rt, current, &mapped)?;
-        let after = plugged::request(x, Position::After, rt, PluginOp::Patch, deprovision, after).await?;
-        mapped = plugged::ops_between(x, rt, current, &after)?;
-    }
-    match mapped.is_empty() {
-        true => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
-        false => Ok(Write::Send(mapped.to_json())),
-    }
-}
-
-fn unrecoverable(missing: &[String]) -> GatewayError {
-    let detail = format!("the PATCH cannot be mapped: {} cannot be recovered", missing.join(", "));
-    GatewayError::Scim(scim_core::ScimError::invalid_value(detail))
 }
 
 /// Phase 8, the upstream's answer for the IdP: errors wrapped, then

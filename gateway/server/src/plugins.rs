@@ -7,6 +7,9 @@ use crate::config::{PluginSettings, Position};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use scim_core::error::ScimType;
+use scim_core::patch::{ApplyOptions, PatchOp, apply, diff};
+use scim_core::schema::ResourceSchema;
+use scim_mapper::{MapOptions, PatchOutcome, Program, Report};
 use scim_plugin_host::{CallContext, Direction, Failure, Host, Operation, Plugin, PluginSource};
 use serde_json::Value;
 use std::sync::Arc;
@@ -75,31 +78,67 @@ impl Chain {
         self.plugins.iter().any(|p| runs_at(&p.settings, position, direction, resource_type))
     }
 
-    /// Runs the plugins of this step over `doc`, in order.
-    pub async fn run(&self, metrics: &Metrics, step: Step<'_>, mut doc: Value) -> Result<Value, GatewayError> {
+    /// Runs the plugins of this step over `doc`, in order. Without metrics
+    /// (`scim-gateway map`) nothing is counted.
+    pub async fn run(&self, metrics: Option<&Metrics>, step: Step<'_>, mut doc: Value) -> Result<Value, GatewayError> {
         let Some(host) = &self.host else { return Ok(doc) };
         for p in self.at(step) {
             let started = Instant::now();
             let result = host.call(&p.plugin, context(step), &doc).await;
-            observe(metrics, p, &result, started);
-            doc = settle(p, result, doc, step, Some(metrics))?;
+            if let Some(m) = metrics {
+                observe(m, p, &result, started);
+            }
+            doc = settle(p, result, doc, step, metrics)?;
         }
         Ok(doc)
     }
 
-    /// [`Chain::run`] on this thread, without metrics: for `scim-gateway map`.
-    pub fn run_blocking(&self, step: Step<'_>, mut doc: Value) -> Result<Value, GatewayError> {
-        let Some(host) = &self.host else { return Ok(doc) };
-        for p in self.at(step) {
-            let result = host.call_blocking(&p.plugin, &context(step), &doc);
-            doc = settle(p, result, doc, step, None)?;
+    /// The response plugins at `position` over an answer: the resource, or
+    /// each resource of a list on its own. `rt` is the resource type, or
+    /// `None` for a list of any type (told per resource by its schemas).
+    pub async fn run_answer(
+        &self,
+        metrics: Option<&Metrics>,
+        position: Position,
+        rt: Option<&'static str>,
+        mut body: Value,
+    ) -> Result<Value, GatewayError> {
+        let applies = |rt: &str| self.applies(position, Direction::Response, rt);
+        if !rt.map_or(applies("User") || applies("Group"), applies) {
+            return Ok(body);
         }
-        Ok(doc)
+        let step = |rt| Step {
+            position,
+            direction: Direction::Response,
+            resource_type: rt,
+            operation: Operation::Read,
+            deprovisioning: false,
+        };
+        let Some(items) = body.get_mut("Resources").and_then(Value::as_array_mut) else {
+            return match rt.or_else(|| resource_type(&body)).filter(|rt| applies(rt)) {
+                Some(rt) => self.run(metrics, step(rt), body).await,
+                None => Ok(body),
+            };
+        };
+        for item in items.iter_mut() {
+            let Some(rt) = rt.or_else(|| resource_type(item)).filter(|rt| applies(rt)) else { continue };
+            *item = self.run(metrics, step(rt), item.take()).await?;
+        }
+        Ok(body)
     }
 
     fn at<'s>(&'s self, step: Step<'s>) -> impl Iterator<Item = &'s RoutePlugin> + 's {
         self.plugins.iter().filter(move |p| runs_at(&p.settings, step.position, step.direction, step.resource_type))
     }
+}
+
+/// A resource's type told by its core schema.
+fn resource_type(doc: &Value) -> Option<&'static str> {
+    let schemas = doc.get("schemas").and_then(Value::as_array)?;
+    ["User", "Group"].into_iter().find(|rt| {
+        let urn = format!("urn:ietf:params:scim:schemas:core:2.0:{rt}");
+        schemas.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(&urn)))
+    })
 }
 
 fn load_one(host: &Host, s: &PluginSettings) -> Result<Plugin, String> {
@@ -170,4 +209,66 @@ fn settle(
             GatewayError::PluginFailed { plugin, outcome: outcome.label(), detail }
         }
     })
+}
+
+/// A PATCH through a chain: plugins never see operations, only whole
+/// resources. The plugins before the rules get the IdP's view of the
+/// current resource with the IdP's operations applied; what they leave,
+/// diffed against that view, is what the rules map. The plugins after the
+/// rules get the upstream's resource with the mapped operations applied;
+/// what they leave, diffed against the current resource, is the PATCH sent.
+#[derive(Debug, Clone, Copy)]
+pub struct PatchThrough<'a> {
+    pub chain: &'a Chain,
+    pub metrics: Option<&'a Metrics>,
+    pub program: &'a Program,
+    pub schema: &'a ResourceSchema<'a>,
+    pub resource_type: &'a str,
+    pub deprovisioning: bool,
+}
+
+impl PatchThrough<'_> {
+    /// The operations to send upstream (empty: nothing to do) and the
+    /// rules' report.
+    pub async fn run(&self, ops: &PatchOp, current: &Value) -> Result<(PatchOp, Report), GatewayError> {
+        let (rt, opts) = (self.resource_type, MapOptions::default());
+        let mut ops = ops.clone();
+        if self.chain.applies(Position::Before, Direction::Request, rt) {
+            let (idp, _) =
+                self.program.map_resource(rt, scim_mapper::Operation::Response, current.clone(), None, opts)?;
+            let after = self.step(Position::Before, &idp, &ops).await?;
+            ops = diff(&idp, &after, self.schema)?;
+        }
+        let (outcome, report) = self.program.map_patch(rt, &ops, Some(current), opts)?;
+        let mut mapped = match outcome {
+            PatchOutcome::Ops(mapped) => mapped,
+            PatchOutcome::Empty => PatchOp { operations: Vec::new() },
+            PatchOutcome::NeedsCurrent(missing) => return Err(unrecoverable(&missing)),
+        };
+        if self.chain.applies(Position::After, Direction::Request, rt) {
+            let after = self.step(Position::After, current, &mapped).await?;
+            mapped = diff(current, &after, self.schema)?;
+        }
+        Ok((mapped, report))
+    }
+
+    /// `base` with `ops` applied, through the plugins at `position`.
+    async fn step(&self, position: Position, base: &Value, ops: &PatchOp) -> Result<Value, GatewayError> {
+        let opts = ApplyOptions { replace_missing_adds: true, reject_unknown_attributes: false };
+        let after = apply(base, ops, self.schema, opts)?;
+        let step = Step {
+            position,
+            direction: Direction::Request,
+            resource_type: self.resource_type,
+            operation: Operation::Patch,
+            deprovisioning: self.deprovisioning,
+        };
+        self.chain.run(self.metrics, step, after).await
+    }
+}
+
+/// A PATCH whose rules need values the current resource does not have.
+pub fn unrecoverable(missing: &[String]) -> GatewayError {
+    let detail = format!("the PATCH cannot be mapped: {} cannot be recovered", missing.join(", "));
+    GatewayError::Scim(scim_core::ScimError::invalid_value(detail))
 }

@@ -1,11 +1,16 @@
-//! `check --config`: the whole config and every mapping it names, with
-//! every problem printed as file:line:col.
+//! `check --config`: the whole config and every mapping and plugin it
+//! names, with every problem printed as file:line:col; `check --plugin`:
+//! plugin files on their own.
 
 use crate::config::{self, Overrides};
 use crate::gateway;
+use crate::plugins::Chain;
 use scim_mapper::Severity;
+use scim_plugin_host::{BreakerSettings, Host, HostSettings, Limits, PluginSource};
 use std::io::Write;
 use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 pub(super) fn config(path: &Path, out: &mut dyn Write) -> Result<u8, anyhow::Error> {
     let loaded = match config::load(path, &Overrides::default()) {
@@ -23,6 +28,7 @@ pub(super) fn config(path: &Path, out: &mut dyn Write) -> Result<u8, anyhow::Err
         writeln!(out, "{w}")?;
     }
     let mut errors = 0;
+    let host = plugin_host(path, &loaded.config, out)?;
     for route in &loaded.config.routes {
         if let Err(problems) = gateway::program(route) {
             for p in &problems {
@@ -31,6 +37,12 @@ pub(super) fn config(path: &Path, out: &mut dyn Write) -> Result<u8, anyhow::Err
             errors += problems.iter().filter(|p| !p.contains(": warning: ")).count();
         }
         errors += secrets(path, route, out)?;
+        if let Err(problems) = Chain::load(host.clone(), &route.mapping.plugins, None) {
+            for p in &problems {
+                writeln!(out, "{}: error: route `{}`: {p}", path.display(), route.name)?;
+            }
+            errors += problems.len();
+        }
     }
     if let Some(tls) = &loaded.config.tls {
         if let Err(e) = crate::server::check_tls(tls) {
@@ -43,6 +55,54 @@ pub(super) fn config(path: &Path, out: &mut dyn Write) -> Result<u8, anyhow::Err
         return Ok(1);
     }
     writeln!(out, "ok: {} route(s)", loaded.config.routes.len())?;
+    Ok(0)
+}
+
+/// The plugin engine, when a route has plugins.
+fn plugin_host(path: &Path, config: &config::Config, out: &mut dyn Write) -> Result<Option<Arc<Host>>, anyhow::Error> {
+    if config.routes.iter().all(|r| r.mapping.plugins.is_empty()) {
+        return Ok(None);
+    }
+    let host = Host::new(config.plugin_host.clone())?;
+    for w in host.warnings() {
+        writeln!(out, "{}: warning: {w}", path.display())?;
+    }
+    Ok(Some(Arc::new(host)))
+}
+
+/// `check --plugin`: each file loads with the default limits, imports
+/// nothing and exports a compatible interface.
+pub(super) fn plugins(paths: &[PathBuf], out: &mut dyn Write) -> Result<u8, anyhow::Error> {
+    let host = Host::new(HostSettings::default())?;
+    let mut errors = 0;
+    for path in paths {
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let loaded = Host::read(path).and_then(|bytes| {
+            let config = serde_json::json!({});
+            let limits = Limits::default();
+            let src = PluginSource {
+                name: &name,
+                bytes: &bytes,
+                sha256: None,
+                limits,
+                breaker: BreakerSettings::default(),
+                config: &config,
+            };
+            host.load(&src)
+        });
+        match loaded {
+            Ok(p) => writeln!(out, "{}: ok: sha256 {}", path.display(), p.sha256())?,
+            Err(e) => {
+                writeln!(out, "{}: error: {e}", path.display())?;
+                errors += 1;
+            }
+        }
+    }
+    if errors > 0 {
+        writeln!(out, "failed: {errors} error(s)")?;
+        return Ok(1);
+    }
+    writeln!(out, "ok: {} plugin(s)", paths.len())?;
     Ok(0)
 }
 

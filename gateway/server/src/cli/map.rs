@@ -1,16 +1,24 @@
-//! `scim-gateway map`: one document through the mapping, offline.
+//! `scim-gateway map`: one document through the mapping and plugins,
+//! offline, in the order the gateway uses.
 
-use super::{MapArgs, OperationArg, PresetArg, diff};
+use super::{MapArgs, OperationArg, diff};
+use crate::config::Position;
+use crate::error::GatewayError;
 use crate::mapping;
+use crate::plugins::{PatchThrough, Step};
 use anyhow::{Context, anyhow, bail};
-use scim_core::normalize::{Normalizer, Preset};
+use scim_core::normalize::Normalizer;
 use scim_core::patch::PatchOp;
+use scim_core::schema::ResourceSchema;
 use scim_mapper::{MapOptions, Operation, PatchOutcome, Program, Report};
+use scim_plugin_host::Operation as PluginOp;
 use serde_json::Value;
 use std::io::{Read, Write};
 
 /// Largest document read, in bytes.
 const MAX_INPUT_BYTES: u64 = 16 << 20;
+
+mod setup;
 
 pub(super) fn run(
     args: &MapArgs,
@@ -18,28 +26,29 @@ pub(super) fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    let registry = mapping::registry(&args.schemas).map_err(|e| anyhow!("{e}"))?;
-    let compiled = mapping::load(&args.mappings, registry).map_err(|e| anyhow!("{e}"))?;
-    for w in &compiled.warnings {
-        writeln!(err, "{w}")?;
-    }
-    let program = compiled.program;
+    let setup = setup::load(args, err)?;
+    let program = &setup.program;
     let input = read_input(args, stdin)?;
     let current = args.current.as_ref().map(|p| parse_file(p)).transpose()?;
-    let resource = resource_type(args, &program, current.as_ref().unwrap_or(&input));
+    let resource = resource_type(args, program, current.as_ref().unwrap_or(&input));
     let schema = program.registry().resource(&resource).ok_or_else(|| anyhow!("unknown resource type {resource}"))?;
-    let normalizer = Normalizer::new(preset(args.preset));
+    let normalizer = Normalizer::new(setup.preset);
     let opts = MapOptions { explain: args.explain };
+    // Plugins run on tokio's blocking pool, as in the gateway.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut doc = input;
     if args.operation == OperationArg::Patch {
         normalizer.patch(&mut doc, &schema);
         let patch = PatchOp::from_json(&doc).map_err(|e| anyhow!("invalid PATCH: {}", e.detail))?;
-        return patch_out(&program, &resource, &patch, current.as_ref(), opts, args.diff, out);
+        let how = PatchRun { setup: &setup, resource: &resource, schema: &schema, opts };
+        let (ops, report) = runtime.block_on(how.run(&patch, current.as_ref()))?;
+        return patch_out(&patch, ops, &report, args.diff, out);
     }
     if args.operation != OperationArg::Response {
         normalizer.resource(&mut doc, &schema);
     }
-    let (mapped, report) = map_doc(&program, &resource, args.operation, doc.clone(), current.as_ref(), opts)?;
+    let how = DocRun { setup: &setup, resource: &resource, op: args.operation, opts };
+    let (mapped, report) = runtime.block_on(how.run(doc.clone(), current.as_ref()))?;
     if args.diff {
         write!(out, "{}", diff::diff(&doc, &mapped))?;
     } else {
@@ -49,48 +58,125 @@ pub(super) fn run(
     Ok(0)
 }
 
-fn map_doc(
-    program: &Program,
-    resource: &str,
+/// A resource or list through plugins and rules, in the gateway's order.
+struct DocRun<'a> {
+    setup: &'a setup::Setup,
+    resource: &'a str,
     op: OperationArg,
-    doc: Value,
-    current: Option<&Value>,
     opts: MapOptions,
-) -> anyhow::Result<(Value, Report)> {
-    let result = match op {
-        OperationArg::Response if doc.get("Resources").is_some() => {
-            program.map_list_response(Some(resource), doc, opts)
+}
+
+impl DocRun<'_> {
+    async fn run(&self, doc: Value, current: Option<&Value>) -> anyhow::Result<(Value, Report)> {
+        let plugin_err = |e: GatewayError| anyhow!("{e}");
+        if self.op == OperationArg::Response {
+            let rt = self.program().registry().resource(self.resource).map(|s| static_rt(s.name()));
+            let chain = &self.setup.chain;
+            let doc = chain.run_answer(None, Position::Before, rt.flatten(), doc).await.map_err(plugin_err)?;
+            let (mapped, report) = self.rules(doc, current)?;
+            let mapped = chain.run_answer(None, Position::After, rt.flatten(), mapped).await.map_err(plugin_err)?;
+            return Ok((mapped, report));
         }
-        OperationArg::Response => program.map_resource(resource, Operation::Response, doc, None, opts),
-        OperationArg::Replace => program.map_resource(resource, Operation::Replace, doc, current, opts),
-        _ => program.map_resource(resource, Operation::Create, doc, current, opts),
-    };
-    result.map_err(|e| anyhow!("{}", e.to_scim().detail))
+        let doc = self.request(Position::Before, doc).await.map_err(plugin_err)?;
+        let (mapped, report) = self.rules(doc, current)?;
+        let mapped = self.request(Position::After, mapped).await.map_err(plugin_err)?;
+        Ok((mapped, report))
+    }
+
+    fn program(&self) -> &Program {
+        &self.setup.program
+    }
+
+    async fn request(&self, position: Position, doc: Value) -> Result<Value, GatewayError> {
+        let operation = if self.op == OperationArg::Replace { PluginOp::Replace } else { PluginOp::Create };
+        let step = Step {
+            position,
+            direction: scim_plugin_host::Direction::Request,
+            resource_type: self.resource,
+            operation,
+            deprovisioning: doc.get("active") == Some(&Value::Bool(false)),
+        };
+        self.setup.chain.run(None, step, doc).await
+    }
+
+    fn rules(&self, doc: Value, current: Option<&Value>) -> anyhow::Result<(Value, Report)> {
+        let (program, resource, opts) = (self.program(), self.resource, self.opts);
+        let result = match self.op {
+            OperationArg::Response if doc.get("Resources").is_some() => {
+                program.map_list_response(Some(resource), doc, opts)
+            }
+            OperationArg::Response => program.map_resource(resource, Operation::Response, doc, None, opts),
+            OperationArg::Replace => program.map_resource(resource, Operation::Replace, doc, current, opts),
+            _ => program.map_resource(resource, Operation::Create, doc, current, opts),
+        };
+        result.map_err(|e| anyhow!("{}", e.to_scim().detail))
+    }
+}
+
+/// The resource types plugins know, as static names.
+fn static_rt(name: &str) -> Option<&'static str> {
+    ["User", "Group"].into_iter().find(|rt| *rt == name)
+}
+
+/// A PATCH through the rules, and through plugins as the gateway does it
+/// (which needs the current resource).
+struct PatchRun<'a> {
+    setup: &'a setup::Setup,
+    resource: &'a str,
+    schema: &'a ResourceSchema<'a>,
+    opts: MapOptions,
+}
+
+impl PatchRun<'_> {
+    async fn run(&self, patch: &PatchOp, current: Option<&Value>) -> anyhow::Result<(Option<PatchOp>, Report)> {
+        let chain = &self.setup.chain;
+        let plugged = [Position::Before, Position::After]
+            .into_iter()
+            .any(|p| chain.applies(p, scim_plugin_host::Direction::Request, self.resource));
+        if !plugged {
+            let (outcome, report) = self
+                .setup
+                .program
+                .map_patch(self.resource, patch, current, self.opts)
+                .map_err(|e| anyhow!("{}", e.to_scim().detail))?;
+            return match outcome {
+                PatchOutcome::Ops(ops) => Ok((Some(ops), report)),
+                PatchOutcome::Empty => Ok((None, report)),
+                PatchOutcome::NeedsCurrent(missing) => bail!(
+                    "rules need attributes the PATCH does not carry ({}); pass the resource as the backend stores it with --current",
+                    missing.join(", ")
+                ),
+            };
+        }
+        let current = current.ok_or_else(|| {
+            anyhow!("plugins see whole resources: pass the resource as the backend stores it with --current")
+        })?;
+        let through = PatchThrough {
+            chain,
+            metrics: None,
+            program: &self.setup.program,
+            schema: self.schema,
+            resource_type: self.resource,
+            deprovisioning: false,
+        };
+        let (ops, report) = through.run(patch, current).await.map_err(|e| anyhow!("{e}"))?;
+        Ok(((!ops.is_empty()).then_some(ops), report))
+    }
 }
 
 fn patch_out(
-    program: &Program,
-    resource: &str,
     patch: &PatchOp,
-    current: Option<&Value>,
-    opts: MapOptions,
+    ops: Option<PatchOp>,
+    report: &Report,
     show_diff: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    let (outcome, report) =
-        program.map_patch(resource, patch, current, opts).map_err(|e| anyhow!("{}", e.to_scim().detail))?;
-    match outcome {
-        PatchOutcome::Ops(ops) if show_diff => write!(out, "{}", diff::ops_diff(patch, &ops))?,
-        PatchOutcome::Ops(ops) => writeln!(out, "{}", serde_json::to_string_pretty(&ops.to_json())?)?,
-        PatchOutcome::Empty => writeln!(out, "no operations left: the gateway answers without calling the backend")?,
-        PatchOutcome::NeedsCurrent(missing) => {
-            bail!(
-                "rules need attributes the PATCH does not carry ({}); pass the resource as the backend stores it with --current",
-                missing.join(", ")
-            )
-        }
+    match ops {
+        Some(ops) if show_diff => write!(out, "{}", diff::ops_diff(patch, &ops))?,
+        Some(ops) => writeln!(out, "{}", serde_json::to_string_pretty(&ops.to_json())?)?,
+        None => writeln!(out, "no operations left: the gateway answers without calling the backend")?,
     }
-    print_report(&report, out)?;
+    print_report(report, out)?;
     Ok(0)
 }
 
@@ -152,12 +238,4 @@ fn resource_type(args: &MapArgs, program: &Program, doc: &Value) -> String {
         .and_then(|first| program.registry().resource_for(first))
         .map(|s| s.name().to_owned());
     told.or(from_list).unwrap_or_else(|| "User".to_owned())
-}
-
-fn preset(p: PresetArg) -> Preset {
-    match p {
-        PresetArg::Generic => Preset::Generic,
-        PresetArg::Okta => Preset::Okta,
-        PresetArg::Entra => Preset::Entra,
-    }
 }

@@ -185,3 +185,77 @@ fn check_config_prints_config_and_mapping_problems_with_positions() {
     assert_eq!(code, 1);
     assert!(out.contains(&format!("{}:11:1: error: unknown field `port`", config.display())), "{out}");
 }
+
+/// `<target>/plugins`, where `cargo xtask plugin` puts the components.
+fn plugin(name: &str) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.ancestors().nth(3).unwrap().join("plugins").join(format!("{name}.wasm"));
+    assert!(path.exists(), "{} is missing: run `cargo xtask plugin`", path.display());
+    path.display().to_string()
+}
+
+#[test]
+fn check_plugin_accepts_a_plugin_and_names_a_refused_import() {
+    let (code, out, _) = cmd(&["check", "--plugin", &plugin("full-name"), &plugin("email-domain-policy")], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("full-name.wasm: ok: sha256 ") && out.contains("ok: 2 plugin(s)"), "{out}");
+    let (code, out, _) = cmd(&["check", "--plugin", &plugin("full-name"), &plugin("hostile-wasi")], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("hostile-wasi.wasm: error: the plugin imports wasi:random/random@0.2.0"), "{out}");
+}
+
+#[test]
+fn map_runs_plugins_after_the_rules() {
+    let body = r#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a@example.com",
+        "name": {"givenName": "ada", "familyName": "LOVELACE"}}"#;
+    let args = ["map", "--mapping", &repo("mappings/identity.toml"), "--plugin", &plugin("full-name")];
+    let config = r#"{"format": "{family}, {given}"}"#;
+    let (code, out, err) = cmd(&[&args[..], &["--plugin-config", config]].concat(), body);
+    assert_eq!(code, 0, "{err}");
+    let mapped: serde_json::Value = serde_json::from_str(out.split("\n}\n").next().map(|s| format!("{s}\n}}")).unwrap().as_str()).unwrap();
+    assert_eq!(mapped["name"]["formatted"], "Lovelace, Ada");
+    // A refusal is the command's error, with the plugin's detail.
+    let args = ["map", "--mapping", &repo("mappings/identity.toml"), "--plugin", &plugin("email-domain-policy")];
+    let (code, _, err) = cmd(&[&args[..], &["--plugin-config", r#"{"allowed": ["corp.example"]}"#]].concat(), body);
+    assert_eq!(code, 1);
+    assert!(err.contains("plugin email-domain-policy refused") && err.contains("example.com"), "{err}");
+}
+
+#[test]
+fn map_patch_through_a_plugin_needs_the_current_resource_and_sends_the_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let current = dir.path().join("current.json");
+    std::fs::write(
+        &current,
+        r#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "a@example.com",
+            "name": {"givenName": "Ada", "familyName": "Lovelace", "formatted": "Ada Lovelace"}, "displayName": "Ada Lovelace"}"#,
+    )
+    .unwrap();
+    let patch = r#"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "name.familyName", "value": "King"}]}"#;
+    let args = ["map", "--mapping", &repo("mappings/identity.toml"), "--plugin", &plugin("full-name"), "--operation", "patch"];
+    let (code, _, err) = cmd(&args, patch);
+    assert_eq!(code, 1);
+    assert!(err.contains("--current"), "{err}");
+    let (code, out, err) = cmd(&[&args[..], &["--current", current.to_str().unwrap()]].concat(), patch);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"King\"") && out.contains("\"Ada King\""), "the plugin's formatted name is in the ops: {out}");
+}
+
+#[test]
+fn check_config_loads_the_plugins_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tokens"), "idp:0123456789abcdef0123\n").unwrap();
+    let config = dir.path().join("gw.toml");
+    let text = format!(
+        "[server.auth]\ntokens_file = \"tokens\"\n[upstream]\nurl = \"memory:\"\n[[mapping.plugins]]\nname = \"fn\"\npath = \"{}\"\n",
+        plugin("full-name")
+    );
+    std::fs::write(&config, &text).unwrap();
+    let (code, out, _) = cmd(&["check", "--config", config.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{out}");
+    std::fs::write(&config, format!("{text}sha256 = \"{}\"\n", "0".repeat(64))).unwrap();
+    let (code, out, _) = cmd(&["check", "--config", config.to_str().unwrap()], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("route `default`: plugin `fn`") && out.contains("sha256 pin mismatch"), "{out}");
+}

@@ -120,3 +120,67 @@ fn trusted_proxy_ranges_match_by_prefix() {
     assert!(c.trusted_proxies[1].contains("::1".parse().unwrap()));
     assert!(check(&format!("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n{MINIMAL}")).is_err());
 }
+
+const PLUGIN: &str = "[[mapping.plugins]]\nname = \"full-name\"\npath = \"plugins/full-name.wasm\"\n";
+
+#[test]
+fn plugins_get_documented_defaults() {
+    let c = check(&format!("{MINIMAL}{PLUGIN}")).unwrap();
+    let p = &c.routes[0].mapping.plugins[0];
+    assert_eq!(p.path, Path::new("/etc/gw/plugins/full-name.wasm"), "relative to the config's directory");
+    assert_eq!(p.resources, ["User", "Group"]);
+    assert_eq!((p.request, p.response, p.position, p.fail_open), (true, false, Position::After, false));
+    assert_eq!(p.limits, scim_plugin_host::Limits::default());
+    assert_eq!(p.limits.memory_bytes, 16 << 20);
+    assert_eq!(p.config, serde_json::json!({}));
+    assert_eq!(c.plugin_host.max_memory_bytes, 64 << 20);
+    assert_eq!(c.plugin_host.cache_dir, None);
+}
+
+#[test]
+fn a_plugin_is_configured_in_full() {
+    let text = format!(
+        "{MINIMAL}{PLUGIN}sha256 = \"{}\"\nresources = [\"Group\"]\ndirections = [\"request\", \"response\"]\nposition = \"before\"\non_failure = \"open\"\n[mapping.plugins.limits]\nmemory_bytes = 1048576\nfuel = 5000\ntimeout_ms = 20\noutput_bytes = 4096\n[mapping.plugins.breaker]\nfailures = 3\ncooldown_ms = 1000\n[mapping.plugins.config]\nformat = \"{{family}}\"\nallowed = [\"a.example\"]\n[plugin_host]\nmax_memory_bytes = 33554432\nmax_concurrent = 3\ncache_dir = \"cache\"\n",
+        "AB".repeat(32)
+    );
+    let c = check(&text).unwrap();
+    let p = &c.routes[0].mapping.plugins[0];
+    assert_eq!(p.sha256.as_deref(), Some("ab".repeat(32).as_str()));
+    assert_eq!(p.resources, ["Group"]);
+    assert_eq!((p.request, p.response, p.position, p.fail_open), (true, true, Position::Before, true));
+    assert_eq!((p.limits.memory_bytes, p.limits.fuel, p.limits.output_bytes), (1 << 20, 5000, 4096));
+    assert_eq!(p.limits.timeout, Duration::from_millis(20));
+    assert_eq!((p.breaker.failures, p.breaker.cooldown), (3, Duration::from_secs(1)));
+    assert_eq!(p.config, serde_json::json!({"format": "{family}", "allowed": ["a.example"]}));
+    assert_eq!((c.plugin_host.max_memory_bytes, c.plugin_host.max_concurrent), (32 << 20, 3));
+    assert_eq!(c.plugin_host.cache_dir.as_deref(), Some(Path::new("/etc/gw/cache")));
+}
+
+#[test]
+fn plugin_mistakes_are_all_reported_with_positions() {
+    let text = format!(
+        "{MINIMAL}{PLUGIN}sha256 = \"abc\"\nresources = [\"Users\"]\ndirections = [\"sideways\"]\nposition = \"middle\"\non_failure = \"ajar\"\n[mapping.plugins.limits]\ntimeout_ms = 0\n"
+    );
+    let errors = check(&text).unwrap_err();
+    let expect = [
+        "gw.toml:8:10: error: sha256 must be 64 hex digits",
+        "gw.toml:9:14: error: unknown resource type `Users`",
+        "gw.toml:10:15: error: unknown direction `sideways`",
+        "gw.toml:11:12: error: unknown position `middle`",
+        "gw.toml:12:14: error: unknown on_failure `ajar`",
+        "gw.toml:14:14: error: timeout_ms must be between 1 and 60000",
+    ];
+    for e in expect {
+        assert!(errors.iter().any(|x| x.contains(e)), "{e} missing from {errors:#?}");
+    }
+    let errors = check(&format!("{MINIMAL}{PLUGIN}colour = 1\n")).unwrap_err();
+    assert!(errors.iter().any(|e| e.contains("gw.toml:8:1: error: unknown field `colour`")), "{errors:?}");
+}
+
+#[test]
+fn plugin_names_are_unique_labels() {
+    let errors = check(&format!("{MINIMAL}{PLUGIN}{PLUGIN}")).unwrap_err();
+    assert!(errors.iter().any(|e| e.contains("a second plugin named `full-name`")), "{errors:?}");
+    let errors = check(&format!("{MINIMAL}{}", PLUGIN.replace("full-name\"", "full name\""))).unwrap_err();
+    assert!(errors.iter().any(|e| e.contains("is not a plugin name")), "{errors:?}");
+}

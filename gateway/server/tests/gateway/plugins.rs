@@ -288,3 +288,20 @@ async fn a_pin_mismatch_refuses_the_plugin_at_start() {
     let errors = scim_gateway::gateway::Gateway::build(&loaded.config, &ctx).unwrap_err();
     assert!(errors.iter().any(|e| e.contains("sha256 pin mismatch")), "{errors:?}");
 }
+
+#[tokio::test]
+async fn a_reload_beyond_the_engine_is_refused_and_needs_a_restart() {
+    let (gw, scim2) = setup(FULL_NAME).await;
+    let big = format!("{FULL_NAME}[mapping.plugins.limits]\nmemory_bytes = 134217728\n");
+    let big = big.replace("[mapping.plugins.config]\nformat = \"{family}, {given}\"\n", "");
+    gw.rewrite_config(&config(&scim2.base, &big));
+    let err = gw.handle.reload().unwrap_err();
+    assert!(err.contains("above the engine's maximum") && err.contains("restart"), "{err}");
+    let engine = format!("{FULL_NAME}\n[plugin_host]\nmax_memory_bytes = 268435456\n");
+    gw.rewrite_config(&config(&scim2.base, &engine));
+    let err = gw.handle.reload().unwrap_err();
+    assert!(err.contains("[plugin_host] changed") && err.contains("restart"), "{err}");
+    let r = create(&gw, user("jane", "jane@example.com")).await;
+    let (_, stored) = scim2.get(&format!("/Users/{}", r.json["id"].as_str().unwrap())).await;
+    assert_eq!(stored["name"]["formatted"], "Doe, Jane", "the running plugin kept serving");
+}

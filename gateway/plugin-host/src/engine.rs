@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Semaphore;
-use wasmtime::{Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+use wasmtime::{
+    Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
+};
 
 /// Engine-wide settings. Unlike a plugin's [`Limits`](crate::Limits) they
 /// are fixed for the life of the process: a reload that needs more than
@@ -115,7 +117,8 @@ fn engine_config(settings: &HostSettings) -> Result<Config, EngineError> {
         .max_tables_per_component(4)
         .total_tables(slots.saturating_mul(4))
         .max_memory_size(max_memory)
-        .linear_memory_keep_resident(1 << 20)
+        .linear_memory_keep_resident(4 << 20)
+        .pagemap_scan(Enabled::Auto)
         .table_keep_resident(64 << 10);
     let mut config = Config::new();
     config

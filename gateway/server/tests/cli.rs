@@ -212,7 +212,8 @@ fn map_runs_plugins_after_the_rules() {
     let config = r#"{"format": "{family}, {given}"}"#;
     let (code, out, err) = cmd(&[&args[..], &["--plugin-config", config]].concat(), body);
     assert_eq!(code, 0, "{err}");
-    let mapped: serde_json::Value = serde_json::from_str(out.split("\n}\n").next().map(|s| format!("{s}\n}}")).unwrap().as_str()).unwrap();
+    let mapped: serde_json::Value =
+        serde_json::from_str(out.split("\n}\n").next().map(|s| format!("{s}\n}}")).unwrap().as_str()).unwrap();
     assert_eq!(mapped["name"]["formatted"], "Lovelace, Ada");
     // A refusal is the command's error, with the plugin's detail.
     let args = ["map", "--mapping", &repo("mappings/identity.toml"), "--plugin", &plugin("email-domain-policy")];
@@ -233,13 +234,17 @@ fn map_patch_through_a_plugin_needs_the_current_resource_and_sends_the_differenc
     .unwrap();
     let patch = r#"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "name.familyName", "value": "King"}]}"#;
-    let args = ["map", "--mapping", &repo("mappings/identity.toml"), "--plugin", &plugin("full-name"), "--operation", "patch"];
+    let args =
+        ["map", "--mapping", &repo("mappings/identity.toml"), "--plugin", &plugin("full-name"), "--operation", "patch"];
     let (code, _, err) = cmd(&args, patch);
     assert_eq!(code, 1);
     assert!(err.contains("--current"), "{err}");
     let (code, out, err) = cmd(&[&args[..], &["--current", current.to_str().unwrap()]].concat(), patch);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("\"King\"") && out.contains("\"Ada King\""), "the plugin's formatted name is in the ops: {out}");
+    assert!(
+        out.contains("\"King\"") && out.contains("\"Ada King\""),
+        "the plugin's formatted name is in the ops: {out}"
+    );
 }
 
 #[test]

@@ -1,0 +1,102 @@
+//! What a plugin call costs: a realistic 2 kB User (Okta's create, from the
+//! mapper's benchmarks) through the full-name plugin, with a fresh instance
+//! per call; its parts; and a cold start with three cached plugins.
+//!
+//! Needs the plugins built: `cargo xtask plugin`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use scim_plugin_host::{
+    BreakerSettings, CallContext, Direction, Host, HostSettings, Limits, Operation, Plugin, PluginSource,
+};
+use serde_json::{Value, json};
+use std::hint::black_box;
+use std::path::PathBuf;
+
+// The gateway's allocator, so that the host's share costs what it does there.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn plugin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).unwrap().join("plugins")
+}
+
+/// Okta's create from the mapper's benchmarks (1.6 kB compact) with the
+/// roles and entitlements a provisioned employee often carries: 2 kB.
+fn user() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mapper/benches/okta-user.json");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["roles"] = json!([
+        {"value": "sre-oncall", "display": "SRE on-call rotation", "primary": false},
+        {"value": "idp-admin", "display": "Identity platform administrator", "primary": true}
+    ]);
+    doc["entitlements"] = json!([
+        {"value": "prod-read", "display": "Production read access"},
+        {"value": "pager", "display": "Paging tool seat"},
+        {"value": "vpn", "display": "Corporate VPN profile"}
+    ]);
+    doc
+}
+
+fn load(host: &Host, name: &str, config: &Value) -> Plugin {
+    let bytes = std::fs::read(plugin_dir().join(format!("{name}.wasm"))).expect("run `cargo xtask plugin` first");
+    let src = PluginSource {
+        name,
+        bytes: &bytes,
+        sha256: None,
+        limits: Limits::default(),
+        breaker: BreakerSettings::default(),
+        config,
+    };
+    host.load(&src).unwrap()
+}
+
+fn calls(c: &mut Criterion) {
+    let host = Host::new(HostSettings::default()).unwrap();
+    let config = json!({"format": "{family}, {given}"});
+    let full_name = load(&host, "full-name", &config);
+    let echo = load(&host, "hostile", &json!({"do": "echo"}));
+    let ctx = CallContext { resource_type: "User".into(), operation: Operation::Create, direction: Direction::Request };
+    let doc = user();
+    let len = serde_json::to_string(&doc).unwrap().len();
+    assert!((1950..2300).contains(&len), "a realistic 2 kB User, not {len} bytes");
+    let mut g = c.benchmark_group("plugin");
+    g.bench_function("full-name call, 2 kB User (fresh instance, call, checks)", |b| {
+        b.iter(|| host.call_blocking(&full_name, &ctx, black_box(&doc)).unwrap())
+    });
+    g.bench_function("echo call, 2 kB User (parse + serialize in wasm)", |b| {
+        b.iter(|| host.call_blocking(&echo, &ctx, black_box(&doc)).unwrap())
+    });
+    g.bench_function("instantiation alone (fresh store and instance, dropped)", |b| {
+        b.iter(|| assert!(host.instantiate_only(&full_name)))
+    });
+    g.bench_function("native serde_json parse + serialize, 2 kB User", |b| {
+        let text = doc.to_string();
+        b.iter(|| serde_json::to_string(&serde_json::from_str::<Value>(black_box(&text)).unwrap()).unwrap())
+    });
+    g.finish();
+}
+
+/// A new engine with a warm cache directory loading three plugins: what a
+/// gateway restart spends on plugins.
+fn cold_start(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = HostSettings { cache_dir: Some(dir.path().join("cache")), ..HostSettings::default() };
+    let config = json!({"allowed": ["example.com"]});
+    let start = || {
+        let host = Host::new(settings.clone()).unwrap();
+        let plugins: Vec<Plugin> =
+            ["full-name", "email-domain-policy", "hostile"].iter().map(|n| load(&host, n, &config)).collect();
+        (host, plugins)
+    };
+    drop(start()); // fills the cache
+    let mut g = c.benchmark_group("plugin");
+    g.sample_size(20);
+    g.bench_function("cold start: engine + 3 cached plugins", |b| b.iter(start));
+    g.finish();
+}
+
+criterion_group!(benches, calls, cold_start);
+criterion_main!(benches);

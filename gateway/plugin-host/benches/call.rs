@@ -4,7 +4,7 @@
 //!
 //! Needs the plugins built: `cargo xtask plugin`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use scim_plugin_host::{

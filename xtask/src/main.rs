@@ -77,9 +77,6 @@ fn build_plugins(names: &[String]) -> anyhow::Result<()> {
         let status = Command::new(&cargo)
             .args(["rustc", "--locked", "--quiet", "--lib", "--crate-type", "cdylib", "-p", n])
             .args(["--target", "wasm32-unknown-unknown", "--profile", "plugin"])
-            // Start with 2 MiB (1 MiB is the stack) so that a typical call
-            // never grows memory: growing costs an mprotect in the host.
-            .args(["--", "-C", "link-arg=--initial-memory=2097152"])
             .status()
             .context("running cargo rustc")?;
         if !status.success() {

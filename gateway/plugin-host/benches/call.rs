@@ -58,6 +58,7 @@ fn calls(c: &mut Criterion) {
     let config = json!({"format": "{family}, {given}"});
     let full_name = load(&host, "full-name", &config);
     let echo = load(&host, "hostile", &json!({"do": "echo"}));
+    let raw = load(&host, "hostile", &json!({"do": "raw"}));
     let ctx = CallContext { resource_type: "User".into(), operation: Operation::Create, direction: Direction::Request };
     let doc = user();
     let len = serde_json::to_string(&doc).unwrap().len();
@@ -66,8 +67,15 @@ fn calls(c: &mut Criterion) {
     g.bench_function("full-name call, 2 kB User (fresh instance, call, checks)", |b| {
         b.iter(|| host.call_blocking(&full_name, &ctx, black_box(&doc)).unwrap())
     });
+    let text = serde_json::to_string(&doc).unwrap();
+    g.bench_function("full-name, text in and out (fresh instance, call, drop)", |b| {
+        b.iter(|| host.call_text(&full_name, &ctx, black_box(text.clone())).unwrap())
+    });
     g.bench_function("echo call, 2 kB User (parse + serialize in wasm)", |b| {
         b.iter(|| host.call_blocking(&echo, &ctx, black_box(&doc)).unwrap())
+    });
+    g.bench_function("raw call, 2 kB User (text back unparsed; host JSON and checks)", |b| {
+        b.iter(|| host.call_blocking(&raw, &ctx, black_box(&doc)).unwrap())
     });
     g.bench_function("instantiation alone (fresh store and instance, dropped)", |b| {
         b.iter(|| assert!(host.instantiate_only(&full_name)))

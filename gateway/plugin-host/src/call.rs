@@ -118,6 +118,13 @@ impl Host {
         Runner { engine: self.engine.clone(), tick: self.settings.epoch_tick }
     }
 
+    /// Fresh instance, call, drop, on JSON text: a call without the host's
+    /// serializing, parsing and checking (for benchmarks).
+    #[doc(hidden)]
+    pub fn call_text(&self, plugin: &Plugin, ctx: &CallContext, text: String) -> Result<String, Failure> {
+        self.runner().invoke(plugin, ctx, text)
+    }
+
     /// A fresh store and instance, dropped at once: the fixed part of every
     /// call (for benchmarks).
     #[doc(hidden)]

@@ -13,6 +13,7 @@
 //! | `huge` | returns a resource with a 4 MiB attribute |
 //! | `count` | puts how often this instance was called in `callCount` (state surviving between calls would show as more than 1) |
 //! | `reject` | refuses with a 403 |
+//! | `raw` | returns the text it got without parsing it (the cost of a call minus the JSON work in wasm) |
 //! | anything else | returns the resource unchanged |
 //!
 //! It implements the raw interface (not the SDK's `Plugin` trait) so that it
@@ -31,6 +32,9 @@ impl Guest for Hostile {
     fn map_resource(ctx: Context, text: String) -> Result<String, Rejection> {
         let config: Value = scim_plugin_sdk::serde_json::from_str(&ctx.config).unwrap_or_default();
         let action = config.get("do").and_then(Value::as_str).unwrap_or("echo");
+        if action == "raw" {
+            return Ok(text);
+        }
         let mut doc: Value = scim_plugin_sdk::serde_json::from_str(&text).unwrap_or_default();
         match action {
             "loop" => spin(),
@@ -47,7 +51,7 @@ impl Guest for Hostile {
             }
             _ => {}
         }
-        Ok(doc.to_string())
+        Ok(scim_plugin_sdk::serde_json::to_string(&doc).unwrap_or_default())
     }
 }
 

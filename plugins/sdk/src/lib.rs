@@ -38,6 +38,13 @@ pub mod bindings {
 
 use bindings::exports::scim_gateway::plugin::mapper as abi;
 
+#[cfg(any(test, all(target_arch = "wasm32", feature = "arena")))]
+mod arena;
+
+#[cfg(all(target_arch = "wasm32", feature = "arena"))]
+#[global_allocator]
+static ALLOCATOR: arena::Bump = arena::Bump;
+
 /// Which way the resource travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {

@@ -8,6 +8,8 @@ same 201 User), then puts each proxy in front of it in turn:
   nginx      nginx as a plain reverse proxy (no mapping)
   identity   scim-gateway with mappings/identity.toml
   notion     scim-gateway with mappings/okta-to-notion.toml and the okta preset
+  plugin     scim-gateway with mappings/identity.toml and the full-name
+             WebAssembly plugin after the rules (built by `cargo xtask plugin`)
 
 and drives each with the same wrk script: a POST of Okta's 1.9 kB create
 (gateway/mapper/benches/okta-user.json). For each proxy it measures
@@ -53,8 +55,13 @@ ROOT = HERE.parent.parent
 TOKEN = "bench-token-0123456789abcdef"
 TICKS = os.sysconf("SC_CLK_TCK")
 BODY = ROOT / "gateway" / "mapper" / "benches" / "okta-user.json"
-# The gateway's configurations under test: name, mapping file, IdP preset.
-GATEWAYS = [("identity", "identity.toml", None), ("notion", "okta-to-notion.toml", "okta")]
+# The gateway's configurations under test: name, mapping file, IdP preset,
+# plugins (components in target/plugins, after the rules, on requests).
+GATEWAYS = [
+    ("identity", "identity.toml", None, []),
+    ("notion", "okta-to-notion.toml", "okta", []),
+    ("plugin", "identity.toml", None, ["full-name"]),
+]
 
 
 def free_port():
@@ -139,6 +146,8 @@ class Wrk:
 class Stack:
     """The upstream and the proxies, each started on a free port."""
 
+    plugins_dir = ROOT / "target" / "plugins"
+
     def __init__(self, work, gateway_bin):
         self.work = work
         self.gateway_bin = gateway_bin
@@ -171,11 +180,14 @@ class Stack:
         (d / "nginx.conf").write_text(conf)
         return self.start(["nginx", "-p", str(d), "-c", str(d / "nginx.conf")], port, f"nginx ({name})")
 
-    def gateway_config(self, name, port, upstream_port, mapping, preset, workers=None):
+    def gateway_config(self, name, port, upstream_port, mapping, preset, workers=None, plugins=()):
         d = self.work / name
         d.mkdir(exist_ok=True)
         preset_line = f'preset = "{preset}"' if preset else ""
         workers_line = f"workers = {workers}" if workers else ""
+        plugin_lines = "".join(
+            f'\n[[mapping.plugins]]\nname = "{p}"\npath = "{self.plugins_dir / (p + ".wasm")}"\n' for p in plugins
+        )
         path = d / "gateway.toml"
         path.write_text(f"""
 [server]
@@ -194,11 +206,12 @@ url = "http://127.0.0.1:{upstream_port}/v2"
 [mapping]
 files = ["{ROOT / 'mappings' / mapping}"]
 {preset_line}
+{plugin_lines}
 """)
         return path
 
-    def gateway(self, name, port, upstream_port, mapping, preset):
-        cfg = self.gateway_config(name, port, upstream_port, mapping, preset)
+    def gateway(self, name, port, upstream_port, mapping, preset, plugins=()):
+        cfg = self.gateway_config(name, port, upstream_port, mapping, preset, plugins=plugins)
         env = dict(os.environ, BENCH_GATEWAY_TOKENS=f"bench:{TOKEN}")
         cmd = [str(self.gateway_bin), "serve", "--config", str(cfg)]
         return self.start(cmd, port, f"scim-gateway ({name})", env=env, log=cfg.parent / "gateway.log")
@@ -252,9 +265,11 @@ def instructions(stack, up, args):
     different lengths, so start-up and shutdown cancel out. One worker each."""
     few, many = 200, 1200
     results = {}
-    for name, what, preset in [("nginx", "proxy", None)] + GATEWAYS:
+    for name, what, preset, plugins in [("nginx", "proxy", None, [])] + GATEWAYS:
         if args.only and name not in args.only and name != "nginx":
             continue
+        if plugins:
+            continue  # wasmtime's JIT code and trap handlers do not run under valgrind
         totals = []
         for count in (few, many):
             port = free_port()
@@ -353,8 +368,8 @@ def load_runs(stack, up, args):
     wrk = Wrk(stack.work, BODY)
     targets = {"direct": (None, f"http://127.0.0.1:{up}/v2/Users")}
     proxies = [("nginx", lambda p: stack.nginx("proxy", p, up))] + [
-        (name, lambda p, g=(name, mapping, preset): stack.gateway(g[0], p, up, g[1], g[2]))
-        for name, mapping, preset in GATEWAYS
+        (name, lambda p, g=(name, mapping, preset, plugins): stack.gateway(g[0], p, up, g[1], g[2], g[3]))
+        for name, mapping, preset, plugins in GATEWAYS
     ]
     for name, start in proxies:
         if args.only and name not in args.only and name != "nginx":

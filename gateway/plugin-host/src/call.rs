@@ -6,7 +6,6 @@ use crate::error::{Failure, Outcome, Rejection};
 use crate::load::Plugin;
 use crate::output;
 use serde_json::Value;
-use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::Val;
 use wasmtime::{ResourceLimiter, Store, Trap};
@@ -67,33 +66,35 @@ impl ResourceLimiter for StoreState {
     }
 }
 
+/// Fuel between yields: a call gives its thread back to the runtime at
+/// least this often (some tens of microseconds of work), so a plugin never
+/// holds a tokio worker for its whole CPU budget.
+pub const YIELD_FUEL: u64 = 50_000;
+
 impl Host {
-    /// Maps `resource` through `plugin`, on tokio's blocking pool once a
-    /// call slot is free. The result is checked: an object of the same
-    /// resource type, `id` and `meta` unchanged.
-    pub async fn call(&self, plugin: &Arc<Plugin>, ctx: CallContext, resource: &Value) -> Result<Value, Failure> {
+    /// Maps `resource` through `plugin` once a call slot is free. The call
+    /// runs on the calling task, yielding every [`YIELD_FUEL`]; the result
+    /// is checked: an object of the same resource type, `id` and `meta`
+    /// unchanged.
+    pub async fn call(&self, plugin: &Plugin, ctx: CallContext, resource: &Value) -> Result<Value, Failure> {
         if !plugin.breaker.allow(Instant::now()) {
             return Err(failed(plugin, Outcome::CircuitOpen, "its circuit is open after repeated failures"));
         }
         let input = text_of(resource);
-        let permit = self.slots.clone().acquire_owned().await;
-        let (host, p) = (self.runner(), plugin.clone());
-        let joined = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            host.invoke(&p, &ctx, input)
-        })
-        .await;
-        let text = joined.unwrap_or_else(|_| Err(failed(plugin, Outcome::Trap, "the host lost the call")));
+        let text = {
+            let _permit = self.slots.acquire().await;
+            self.runner().invoke(plugin, &ctx, input).await
+        };
         self.finish(plugin, text, resource)
     }
 
-    /// [`Host::call`] on the current thread, for the command line and
-    /// benchmarks; it does not take a call slot.
+    /// [`Host::call`] run to completion on this thread, for the command line
+    /// and benchmarks; it does not take a call slot.
     pub fn call_blocking(&self, plugin: &Plugin, ctx: &CallContext, resource: &Value) -> Result<Value, Failure> {
         if !plugin.breaker.allow(Instant::now()) {
             return Err(failed(plugin, Outcome::CircuitOpen, "its circuit is open after repeated failures"));
         }
-        let text = self.runner().invoke(plugin, ctx, text_of(resource));
+        let text = block_on(self.runner().invoke(plugin, ctx, text_of(resource)));
         self.finish(plugin, text, resource)
     }
 
@@ -112,8 +113,6 @@ impl Host {
         result
     }
 
-    /// Makes a fresh store and instance and runs one call on another
-    /// thread if need be.
     fn runner(&self) -> Runner {
         Runner { engine: self.engine.clone(), tick: self.settings.epoch_tick }
     }
@@ -122,7 +121,7 @@ impl Host {
     /// serializing, parsing and checking (for benchmarks).
     #[doc(hidden)]
     pub fn call_text(&self, plugin: &Plugin, ctx: &CallContext, text: String) -> Result<String, Failure> {
-        self.runner().invoke(plugin, ctx, text)
+        block_on(self.runner().invoke(plugin, ctx, text))
     }
 
     /// A fresh store and instance, dropped at once: the fixed part of every
@@ -135,11 +134,24 @@ impl Host {
     /// Probes that the plugin instantiates within its limits.
     pub(crate) fn probe(&self, plugin: &Plugin) -> Result<(), String> {
         let mut store = self.runner().store(plugin);
-        plugin.pre.instantiate(&mut store).map(drop).map_err(|e| classify(&e, store.data()).1)
+        let made = block_on(plugin.pre.instantiate_async(&mut store));
+        made.map(drop).map_err(|e| classify(&e, store.data()).1)
     }
 }
 
-/// What a blocking call needs from the host.
+/// Runs a future that only ever waits on itself (a plugin call yielding
+/// for fuel wakes itself at once) to completion on this thread.
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+/// What a call needs from the host.
 struct Runner {
     engine: wasmtime::Engine,
     tick: std::time::Duration,
@@ -150,8 +162,10 @@ impl Runner {
         let memory_bytes = usize::try_from(plugin.limits.memory_bytes).unwrap_or(usize::MAX);
         let mut store = Store::new(&self.engine, StoreState { memory_bytes, memory_denied: false });
         store.limiter(|s| s);
-        // Fuel is on for the engine, so setting it cannot fail.
+        // Fuel is on for the engine and the interval is not zero, so
+        // neither can fail.
         let _ = store.set_fuel(plugin.limits.fuel);
+        let _ = store.fuel_async_yield_interval(Some(YIELD_FUEL));
         store.set_epoch_deadline(deadline_ticks(self.tick, plugin.limits.timeout));
         store.epoch_deadline_trap();
         store
@@ -159,16 +173,17 @@ impl Runner {
 
     /// Instantiates afresh and calls `map-resource`; the store (and with it
     /// every byte the plugin touched) is dropped on return.
-    fn invoke(&self, plugin: &Plugin, ctx: &CallContext, input: String) -> Result<String, Failure> {
+    async fn invoke(&self, plugin: &Plugin, ctx: &CallContext, input: String) -> Result<String, Failure> {
         let mut store = self.store(plugin);
         let params = [context(ctx, &plugin.config), Val::String(input)];
         let mut results = [Val::Bool(false)];
-        let called = plugin.pre.instantiate(&mut store).and_then(|instance| {
-            let func = instance
-                .get_func(&mut store, plugin.func)
-                .ok_or_else(|| wasmtime::format_err!("the function is gone"))?;
-            func.call(&mut store, &params, &mut results)
-        });
+        let called = match plugin.pre.instantiate_async(&mut store).await {
+            Ok(instance) => match instance.get_func(&mut store, plugin.func) {
+                Some(func) => func.call_async(&mut store, &params, &mut results).await,
+                None => Err(wasmtime::format_err!("the function is gone")),
+            },
+            Err(e) => Err(e),
+        };
         if let Err(e) = called {
             let (outcome, detail) = classify(&e, store.data());
             return Err(failed(plugin, outcome, &detail));

@@ -27,7 +27,7 @@ pub struct HostSettings {
     /// loaded. A directory that cannot be used means compiling in memory,
     /// with a warning.
     pub cache_dir: Option<PathBuf>,
-    /// How often the wall-clock deadline is checked (default 1 ms).
+    /// How often the wall-clock deadline is checked (default 5 ms).
     pub epoch_tick: Duration,
 }
 
@@ -38,7 +38,7 @@ impl Default for HostSettings {
             max_memory_bytes: 64 << 20,
             max_concurrent: (cpus * 2).max(2),
             cache_dir: None,
-            epoch_tick: Duration::from_millis(1),
+            epoch_tick: Duration::from_millis(5),
         }
     }
 }
@@ -49,6 +49,8 @@ impl Default for HostSettings {
 pub struct EngineError(String);
 
 /// Runs plugins: owns the engine, its epoch clock and the call slots.
+/// Calls run on the caller's task (wasmtime's async calls on a fiber),
+/// yielding to the runtime as they burn fuel.
 #[derive(Debug)]
 pub struct Host {
     pub(crate) engine: Engine,
@@ -117,6 +119,7 @@ fn engine_config(settings: &HostSettings) -> Result<Config, EngineError> {
         .max_tables_per_component(4)
         .total_tables(slots.saturating_mul(4))
         .max_memory_size(max_memory)
+        .total_stacks(slots)
         .linear_memory_keep_resident(4 << 20)
         .pagemap_scan(Enabled::Auto)
         .table_keep_resident(64 << 10);
@@ -125,6 +128,7 @@ fn engine_config(settings: &HostSettings) -> Result<Config, EngineError> {
         .consume_fuel(true)
         .epoch_interruption(true)
         .max_wasm_stack(1 << 20)
+        .async_stack_size(2 << 20)
         .cranelift_opt_level(OptLevel::Speed)
         .parallel_compilation(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));

@@ -7,9 +7,11 @@
 //!   concurrent calls.
 //! - [`Host::load`] compiles a plugin once and checks its contract: no
 //!   imports, the interface version, the function's type, the sha256 pin.
-//! - [`Host::call`] runs one call on a fresh instance in a fresh store, on
-//!   tokio's blocking pool, and checks what comes back. Every way it can go
-//!   wrong is an [`Outcome`] of its own.
+//! - [`Host::call`] runs one call on a fresh instance in a fresh store, as
+//!   an async call on the caller's task that yields every
+//!   [`YIELD_FUEL`] units of fuel (a plugin never holds a tokio worker
+//!   for long), and checks what comes back. Every way it can go wrong is an
+//!   [`Outcome`] of its own.
 
 mod breaker;
 mod call;
@@ -19,7 +21,7 @@ mod limits;
 mod load;
 mod output;
 
-pub use call::{CallContext, Direction, Operation};
+pub use call::{CallContext, Direction, Operation, YIELD_FUEL};
 pub use engine::{Host, HostSettings};
 pub use error::{Failure, LoadError, Outcome, Rejection};
 pub use limits::{BreakerSettings, Limits};

@@ -264,3 +264,23 @@ fn check_config_loads_the_plugins_it_names() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("route `default`: plugin `fn`") && out.contains("sha256 pin mismatch"), "{out}");
 }
+
+#[test]
+fn the_plugins_example_checks_and_maps() {
+    // The example points at ../target/plugins; here the plugins are wherever
+    // this build put them.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo("examples/plugins.toml")).unwrap();
+    let plugins = std::path::Path::new(&plugin("full-name")).parent().unwrap().display().to_string();
+    let text = text.replace("../target/plugins", &plugins).replace("../target/plugin-cache", "cache");
+    let config = dir.path().join("plugins.toml");
+    std::fs::write(&config, text).unwrap();
+    let (code, out, _) = cmd(&["check", "--config", config.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{out}");
+    let body = r#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "grace@example.org",
+        "name": {"givenName": "grace", "familyName": "hopper"}, "emails": [{"value": "grace@example.org", "primary": true}]}"#;
+    let (code, out, err) = cmd(&["map", "--config", config.to_str().unwrap()], body);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"formatted\": \"Hopper, Grace\"") && out.contains("\"grace@example.com\""), "{out}");
+    assert!(dir.path().join("cache").is_dir(), "the plugin cache was created");
+}

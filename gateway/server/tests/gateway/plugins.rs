@@ -305,3 +305,23 @@ async fn a_reload_beyond_the_engine_is_refused_and_needs_a_restart() {
     let (_, stored) = scim2.get(&format!("/Users/{}", r.json["id"].as_str().unwrap())).await;
     assert_eq!(stored["name"]["formatted"], "Doe, Jane", "the running plugin kept serving");
 }
+
+#[tokio::test]
+async fn a_call_in_flight_finishes_on_the_plugin_it_started_with() {
+    let slow = hostile("loop", "[mapping.plugins.limits]\nfuel = 1000000000000\ntimeout_ms = 2000");
+    let (gw, scim2) = setup(&slow).await;
+    let gw = std::sync::Arc::new(gw);
+    let g = gw.clone();
+    let in_flight = tokio::spawn(async move { create(&g, user("jane", "jane@example.com")).await });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // Swapped while the call spins: new requests use the new chain.
+    gw.rewrite_config(&config(&scim2.base, FULL_NAME));
+    gw.handle.reload().unwrap();
+    let r = create(&gw, user("bob", "bob@example.com")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json);
+    assert!(!in_flight.is_finished(), "the swap happened while the old call ran");
+    // The old call ends as the old plugin does: its own time limit.
+    let old = in_flight.await.unwrap();
+    assert_eq!(old.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(old.json["detail"].as_str().unwrap().contains("plugin hostile failed (timeout)"), "{:?}", old.json);
+}

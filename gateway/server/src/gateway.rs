@@ -31,7 +31,8 @@ pub struct RouteRuntime {
     pub etag_retries: u32,
     /// The route's WebAssembly plugins.
     pub plugins: Chain,
-    /// A short digest of the mapping files, logged with each request.
+    /// A short digest of the mapping files (and, after a `+`, of the
+    /// plugins), logged with each request.
     pub mapping_version: String,
 }
 
@@ -179,6 +180,10 @@ fn build_route(
         }
     };
     let program = Arc::new(program);
+    let mapping_version = match plugins.version() {
+        Some(v) => format!("{mapping_version}+{v}"),
+        None => mapping_version,
+    };
     let upstream = upstream(&route.name, &route.upstream, &program, workers, ctx).map_err(|e| vec![at(e)])?;
     Ok(RouteRuntime {
         name: route.name.clone(),

@@ -73,6 +73,21 @@ impl Chain {
         &self.plugins
     }
 
+    /// A short digest of the chain (each plugin's bytes and config), for
+    /// the request log's `mapping_version`; `None` without plugins.
+    pub fn version(&self) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        if self.plugins.is_empty() {
+            return None;
+        }
+        let mut digest = Sha256::new();
+        for p in &self.plugins {
+            digest.update(p.plugin.sha256().as_bytes());
+            digest.update(p.settings.config.to_string().as_bytes());
+        }
+        Some(digest.finalize().iter().take(4).map(|b| format!("{b:02x}")).collect())
+    }
+
     /// Whether any plugin runs at this step.
     pub fn applies(&self, position: Position, direction: Direction, resource_type: &str) -> bool {
         self.plugins.iter().any(|p| runs_at(&p.settings, position, direction, resource_type))

@@ -248,8 +248,12 @@ async fn response_plugins_see_each_resource_of_a_list() {
 #[tokio::test]
 async fn reload_swaps_plugins_and_keeps_the_old_one_when_the_new_fails() {
     let (gw, scim2) = setup(FULL_NAME).await;
+    let before = gw.handle.gateway().routes[0].mapping_version.clone();
+    assert!(before.starts_with("identity+"), "the log names the plugin chain's version: {before}");
     gw.rewrite_config(&config(&scim2.base, &FULL_NAME.replace("{family}, {given}", "{given} {family}")));
     gw.handle.reload().unwrap();
+    let after = gw.handle.gateway().routes[0].mapping_version.clone();
+    assert_ne!(before, after, "another plugin config is another version");
     let r = create(&gw, user("jane", "jane@example.com")).await;
     let (_, stored) = scim2.get(&format!("/Users/{}", r.json["id"].as_str().unwrap())).await;
     assert_eq!(stored["name"]["formatted"], "Jane Doe", "the new config is in use");

@@ -15,6 +15,8 @@ pub(crate) struct Breaker {
 struct State {
     failures: u32,
     open_until: Option<Instant>,
+    /// After the cooldown, one call is let through to try the plugin.
+    trial: bool,
 }
 
 impl Breaker {
@@ -23,11 +25,19 @@ impl Breaker {
     }
 
     /// Whether a call may go ahead now. Once the cooldown is over the
-    /// circuit is half open: calls go ahead, and the next failure opens it
-    /// again at once.
+    /// circuit is half open: one call goes ahead as a trial while the others
+    /// still fail fast; its failure opens the circuit again at once, its
+    /// success closes it.
     pub(crate) fn allow(&self, now: Instant) -> bool {
-        let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        state.open_until.is_none_or(|until| now >= until)
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match state.open_until {
+            None => true,
+            Some(until) if now >= until && !state.trial => {
+                state.trial = true;
+                true
+            }
+            Some(_) => false,
+        }
     }
 
     pub(crate) fn success(&self) {
@@ -43,6 +53,7 @@ impl Breaker {
         if half_open || state.failures >= self.settings.failures.max(1) {
             state.open_until = Some(now + self.settings.cooldown);
             state.failures = 0;
+            state.trial = false;
             return true;
         }
         false
@@ -68,6 +79,7 @@ mod tests {
         assert!(b.failure(t), "the third failure in a row opens the circuit");
         assert!(!b.allow(t + Duration::from_secs(9)));
         assert!(b.allow(t + Duration::from_secs(10)), "the cooldown is over: a trial call");
+        assert!(!b.allow(t + Duration::from_secs(10)), "one trial at a time");
         b.success();
         assert!(b.allow(t + Duration::from_secs(10)));
         assert!(!b.failure(t + Duration::from_secs(11)), "closed again: one failure does not open it");

@@ -85,7 +85,7 @@ impl Host {
             let _permit = self.slots.acquire().await;
             self.runner().invoke(plugin, &ctx, input).await
         };
-        self.finish(plugin, text, resource)
+        self.finish(plugin, text, resource, &ctx.resource_type)
     }
 
     /// [`Host::call`] run to completion on this thread, for the command line
@@ -95,13 +95,20 @@ impl Host {
             return Err(failed(plugin, Outcome::CircuitOpen, "its circuit is open after repeated failures"));
         }
         let text = block_on(self.runner().invoke(plugin, ctx, text_of(resource)));
-        self.finish(plugin, text, resource)
+        self.finish(plugin, text, resource, &ctx.resource_type)
     }
 
     /// Checks the output and tells the breaker.
-    fn finish(&self, plugin: &Plugin, text: Result<String, Failure>, input: &Value) -> Result<Value, Failure> {
+    fn finish(
+        &self,
+        plugin: &Plugin,
+        text: Result<String, Failure>,
+        input: &Value,
+        rt: &str,
+    ) -> Result<Value, Failure> {
         let result = text.and_then(|t| {
-            output::check(&t, input, plugin.limits.output_bytes).map_err(|why| failed(plugin, Outcome::BadOutput, &why))
+            output::check(&t, input, rt, plugin.limits.output_bytes)
+                .map_err(|why| failed(plugin, Outcome::BadOutput, &why))
         });
         match &result {
             Ok(_) => plugin.breaker.success(),

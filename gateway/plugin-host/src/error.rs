@@ -8,7 +8,7 @@ use std::path::PathBuf;
 pub enum LoadError {
     #[error("{path}: {error}")]
     Read { path: PathBuf, error: String },
-    #[error("the plugin is {len} bytes; the largest accepted is {max}")]
+    #[error("the plugin is over {max} bytes (read {len}); the largest accepted is {max}")]
     TooLarge { len: u64, max: u64 },
     #[error("sha256 pin mismatch: the configuration pins {expected}, the file is {actual}")]
     PinMismatch { expected: String, actual: String },
@@ -30,7 +30,7 @@ pub enum LoadError {
         version = crate::INTERFACE_VERSION
     )]
     NoInterface { found: String },
-    #[error("{iface} has no `{func}` function with the type in plugins/wit/mapper.wit: {why}", iface = crate::INTERFACE, func = crate::FUNCTION)]
+    #[error("{iface}'s `{func}` does not have the type in plugins/wit/mapper.wit: {why}", iface = crate::INTERFACE, func = crate::FUNCTION)]
     WrongFunction { why: String },
     #[error(
         "the memory limit {limit} bytes is above the engine's maximum {max} (raise plugin_host.max_memory and restart)"

@@ -68,11 +68,14 @@ impl Host {
     /// Reads a plugin file of at most [`MAX_PLUGIN_BYTES`].
     pub fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
         let io = |e: std::io::Error| LoadError::Read { path: path.to_owned(), error: e.to_string() };
-        let len = std::fs::metadata(path).map_err(io)?.len();
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path).and_then(|f| f.take(MAX_PLUGIN_BYTES + 1).read_to_end(&mut bytes)).map_err(io)?;
+        let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
         if len > MAX_PLUGIN_BYTES {
             return Err(LoadError::TooLarge { len, max: MAX_PLUGIN_BYTES });
         }
-        std::fs::read(path).map_err(io)
+        Ok(bytes)
     }
 
     /// Compiles and checks a plugin. Nothing is called; one instance is
@@ -167,26 +170,41 @@ fn compatible(version: &str) -> bool {
     }
 }
 
-/// `map-resource: func(ctx: context, json: string) -> result<string, rejection>`.
+/// The function's type as plugins/wit/mapper.wit declares it, written
+/// out: the host builds these values by name and order on every call, so
+/// anything else (an extra field, another enum case) is refused at load
+/// instead of failing every call.
+const SIGNATURE: &str = "(record { resource-type: string, operation: enum { create, replace, patch, read }, \
+direction: enum { request, response }, config: string }, string) -> result<string, record { status: u16, \
+scim-type: option<string>, detail: string }>";
+
+/// `map-resource` must have exactly [`SIGNATURE`].
 fn check_signature(func: &wasmtime::component::types::ComponentFunc) -> Result<(), LoadError> {
-    let wrong = |why: &str| Err(LoadError::WrongFunction { why: why.to_owned() });
-    let params: Vec<(&str, Type)> = func.params().collect();
-    let results: Vec<Type> = func.results().collect();
-    let [(_, Type::Record(ctx)), (_, Type::String)] = params.as_slice() else {
-        return wrong("its parameters are not (context, string)");
-    };
-    let fields: Vec<&str> = ctx.fields().map(|f| f.name).collect();
-    for needed in ["resource-type", "operation", "direction", "config"] {
-        if !fields.contains(&needed) {
-            return wrong(&format!("its context has no `{needed}`"));
-        }
+    let params: Vec<String> = func.params().map(|(_, ty)| describe(&ty)).collect();
+    let results: Vec<String> = func.results().map(|ty| describe(&ty)).collect();
+    let found = format!("({}) -> {}", params.join(", "), results.join(", "));
+    match found == SIGNATURE {
+        true => Ok(()),
+        false => Err(LoadError::WrongFunction { why: format!("it is {found}; expected {SIGNATURE}") }),
     }
-    let [Type::Result(result)] = results.as_slice() else {
-        return wrong("it does not return a result");
-    };
-    match (result.ok(), result.err()) {
-        (Some(Type::String), Some(Type::Record(_))) => Ok(()),
-        _ => wrong("it does not return result<string, rejection>"),
+}
+
+/// A component type in WIT-like text, as far as the contract uses types.
+fn describe(ty: &Type) -> String {
+    match ty {
+        Type::String => "string".into(),
+        Type::U16 => "u16".into(),
+        Type::Enum(e) => format!("enum {{ {} }}", e.names().collect::<Vec<_>>().join(", ")),
+        Type::Record(r) => {
+            let fields: Vec<String> = r.fields().map(|f| format!("{}: {}", f.name, describe(&f.ty))).collect();
+            format!("record {{ {} }}", fields.join(", "))
+        }
+        Type::Option(o) => format!("option<{}>", describe(&o.ty())),
+        Type::Result(r) => {
+            let side = |t: Option<Type>| t.map_or_else(|| "_".to_owned(), |t| describe(&t));
+            format!("result<{}, {}>", side(r.ok()), side(r.err()))
+        }
+        other => format!("{other:?}").split('(').next().unwrap_or("?").to_ascii_lowercase(),
     }
 }
 

@@ -60,6 +60,21 @@ fn a_function_of_another_type_is_refused() {
 }
 
 #[test]
+fn a_minor_version_that_changed_the_types_is_refused_at_load() {
+    // An extra context field: every call would fail to convert, so it is
+    // refused up front, with the type it has and the one expected.
+    let wit = mapper_wit("1.1.0", "func(ctx: context, json: string) -> result<string, rejection>")
+        .replace("config: string }", "config: string, tenant: string }");
+    let err = try_load(&host(), &synth(&wit, "plugin"), None, Limits::default()).unwrap_err();
+    assert!(matches!(err, LoadError::WrongFunction { .. }), "{err}");
+    assert!(err.to_string().contains("tenant: string") && err.to_string().contains("expected"), "{err}");
+    let wit = mapper_wit("1.1.0", "func(ctx: context, json: string) -> result<string, rejection>")
+        .replace("read }", "read, delete }");
+    let err = try_load(&host(), &synth(&wit, "plugin"), None, Limits::default()).unwrap_err();
+    assert!(matches!(err, LoadError::WrongFunction { .. }), "{err}");
+}
+
+#[test]
 fn a_core_module_is_not_a_component() {
     let bytes = b"\0asm\x01\0\0\0";
     let err = try_load(&host(), bytes, None, Limits::default()).unwrap_err();

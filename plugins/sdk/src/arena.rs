@@ -12,6 +12,9 @@
 //! but adds nothing to the file. Plugins that want their own allocator turn
 //! off the SDK's default `arena` feature.
 
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+compile_error!("the SDK's arena allocator is for single-threaded wasm; turn off the `arena` feature");
+
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -23,8 +26,9 @@ const SIZE: usize = 4 << 20;
 #[repr(C, align(16))]
 struct Arena(UnsafeCell<[u8; SIZE]>);
 
-// SAFETY: wasm32-unknown-unknown plugins are single-threaded, and the arena
-// is only reached through `Bump`, which hands out disjoint ranges.
+// SAFETY: plugins are single-threaded wasm (a threaded target is refused
+// above) or, natively, the one test that touches the arena; it is only
+// reached through `Bump`, which hands out disjoint ranges.
 unsafe impl Sync for Arena {}
 
 static ARENA: Arena = Arena(UnsafeCell::new([0; SIZE]));
@@ -38,6 +42,11 @@ pub struct Bump;
 impl Bump {
     fn base() -> usize {
         ARENA.0.get() as usize
+    }
+
+    /// The arena's pointer `offset` bytes in (keeping its provenance).
+    fn at(offset: usize) -> *mut u8 {
+        ARENA.0.get().cast::<u8>().wrapping_add(offset)
     }
 
     fn owns(ptr: *mut u8) -> bool {
@@ -54,7 +63,7 @@ impl Bump {
             return None;
         }
         NEXT.store(end - Self::base(), Ordering::Relaxed);
-        Some(start as *mut u8)
+        Some(Self::at(start - Self::base()))
     }
 
     /// Whether `ptr` (of `size` bytes) is the arena's last allocation.
@@ -88,7 +97,7 @@ unsafe impl GlobalAlloc for Bump {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if Self::owns(ptr) && Self::is_last(ptr, layout.size()) {
-            let end = ptr as usize + new_size;
+            let end = (ptr as usize).checked_add(new_size).unwrap_or(usize::MAX);
             if end <= Self::base() + SIZE {
                 NEXT.store(end - Self::base(), Ordering::Relaxed);
                 return ptr;
@@ -138,10 +147,21 @@ mod tests {
             assert_ne!(moved, p1);
             assert_eq!(std::slice::from_raw_parts(moved, 10), [7u8; 10]);
 
-            // Freeing the last allocation gives its bytes back.
+            // Freeing the last allocation gives its bytes back; freeing
+            // another keeps them (no reuse, so no overlap).
             let l20 = Layout::from_size_align(20, 8).unwrap();
             a.dealloc(moved, l20);
             assert_eq!(a.alloc(l20), moved);
+            a.dealloc(p2, Layout::from_size_align(3, 1).unwrap());
+            let next = a.alloc(Layout::from_size_align(3, 1).unwrap());
+            assert!(next as usize >= moved as usize + 20, "a freed middle range is not handed out again");
+
+            // Shrinking the last allocation in place frees its tail.
+            let l64 = Layout::from_size_align(64, 8).unwrap();
+            let s = a.alloc(l64);
+            assert_eq!(a.realloc(s, l64, 8), s);
+            let after = a.alloc(Layout::from_size_align(1, 1).unwrap());
+            assert_eq!(after as usize, s as usize + 8);
 
             // What does not fit comes from the system allocator.
             let big = Layout::from_size_align(SIZE + 1, 8).unwrap();

@@ -97,7 +97,7 @@ unsafe impl GlobalAlloc for Bump {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if Self::owns(ptr) && Self::is_last(ptr, layout.size()) {
-            let end = (ptr as usize).checked_add(new_size).unwrap_or(usize::MAX);
+            let end = (ptr as usize).saturating_add(new_size);
             if end <= Self::base() + SIZE {
                 NEXT.store(end - Self::base(), Ordering::Relaxed);
                 return ptr;

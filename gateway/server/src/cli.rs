@@ -31,7 +31,7 @@ pub enum Command {
         config: Option<PathBuf>,
         /// Plugin components (.wasm): each must load, import nothing and
         /// export a compatible scim-gateway:plugin/mapper.
-        #[arg(long = "plugin", num_args = 1..)]
+        #[arg(long = "plugin", num_args = 1.., conflicts_with = "config")]
         plugins: Vec<PathBuf>,
         /// Mapping files, compiled together in order.
         #[arg(long = "mapping", num_args = 1..)]
@@ -76,7 +76,7 @@ pub struct MapArgs {
     pub route: Option<String>,
     /// A plugin component (.wasm) to run after the rules, in both
     /// directions; repeatable, run in order.
-    #[arg(long = "plugin")]
+    #[arg(long = "plugin", conflicts_with = "config")]
     pub plugins: Vec<PathBuf>,
     /// The config (JSON) handed to the `--plugin` in the same position;
     /// `{}` for those without one.

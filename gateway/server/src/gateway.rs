@@ -96,11 +96,13 @@ impl BuildContext {
         }
     }
 
-    /// The plugin engine, started on the first build that has plugins. Its
-    /// settings are fixed from then on: a reload that changes them is
-    /// refused (the running gateway keeps serving) until a restart.
+    /// The plugin engine: the one in use, or a new one for the first build
+    /// that has plugins (kept by [`BuildContext::keep_plugin_host`] once that
+    /// build succeeds). Its settings are fixed from then on: a reload that
+    /// changes them is refused (the running gateway keeps serving) until a
+    /// restart.
     fn plugin_host(&self, settings: &HostSettings) -> Result<Arc<Host>, String> {
-        let mut slot = self.host.lock().map_err(|_| "the plugin engine is unavailable".to_owned())?;
+        let slot = self.host.lock().map_err(|_| "the plugin engine is unavailable".to_owned())?;
         if let Some(host) = slot.as_ref() {
             if host.settings() != settings {
                 return Err(
@@ -113,8 +115,14 @@ impl BuildContext {
         for w in host.warnings() {
             tracing::warn!("{w}");
         }
-        *slot = Some(host.clone());
         Ok(host)
+    }
+
+    /// Keeps the engine of a build that succeeded, if none is kept yet.
+    fn keep_plugin_host(&self, host: &Arc<Host>) {
+        if let Ok(mut slot) = self.host.lock() {
+            slot.get_or_insert_with(|| host.clone());
+        }
     }
 
     fn store(&self, route: &str, program: &Program) -> Arc<MemoryStore> {
@@ -142,6 +150,9 @@ impl Gateway {
         }
         if !errors.is_empty() {
             return Err(errors);
+        }
+        if let Some(host) = &host {
+            ctx.keep_plugin_host(host);
         }
         routes.sort_by_key(|r| std::cmp::Reverse(r.base_path.as_str().len()));
         Ok(Self {

@@ -27,17 +27,18 @@ mod bulk;
 mod exchange;
 mod plugged;
 mod query;
+mod respond;
 
 use crate::config::Position;
 use crate::error::GatewayError;
-use crate::gateway::{Gateway, RouteRuntime};
-use crate::metrics::{method_label, status_label};
+use crate::gateway::Gateway;
 use crate::plugins::{PatchThrough, unrecoverable};
 use crate::proxy::endpoint::Endpoint;
 use crate::proxy::{body, headers, paths};
+use crate::upstream::Reply;
 use bytes::Bytes;
 use exchange::{Answer, Current, Exchange, Opened, Shape};
-use http::header::{AUTHORIZATION, HOST, HeaderValue, WWW_AUTHENTICATE};
+use http::header::{AUTHORIZATION, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use scim_core::patch::PatchOp;
@@ -122,7 +123,7 @@ where
             Some(body::parse_object(&raw, gw.limits.max_json_depth)?)
         }
     };
-    let x = exchange(gw, route, conn, &parts, path, rid.clone());
+    let x = Exchange::new(gw, route, conn, &parts, path, rid.clone());
     // 5 to 8, by endpoint.
     dispatch(&x, &endpoint, &parts.method, doc, raw).await
 }
@@ -141,8 +142,9 @@ async fn dispatch(
         (Endpoint::Resource { resource_type: rt, id: Some(_) }, &Method::PUT, Some(doc)) => replace(x, rt, doc).await,
         (Endpoint::Resource { resource_type: rt, id: Some(_) }, &Method::PATCH, Some(doc)) => patch(x, rt, doc).await,
         (Endpoint::Resource { resource_type: rt, .. }, &Method::DELETE, _) => {
+            // Deletes never reach a plugin, not even on the way back.
             let reply = x.forward(Method::DELETE, &x.path, x.query.as_deref(), None, None).await?;
-            back(x, reply, Shape::Resource(rt), false).await
+            x.map_reply(reply, Shape::Resource(rt), false)
         }
         (Endpoint::Resource { .. }, &Method::POST | &Method::PUT | &Method::PATCH, None) => {
             Err(GatewayError::BadJson("this request needs a JSON body".into()))
@@ -151,11 +153,11 @@ async fn dispatch(
         (Endpoint::Bulk, &Method::POST, Some(doc)) => bulk::run(x, doc).await,
         (Endpoint::Me, _, _) => {
             let reply = x.forward_raw(method.clone(), raw).await?;
-            back(x, reply, Shape::Resource("User"), false).await
+            back(x, reply, Shape::Resource("User"), false, false).await
         }
         _ => {
             let reply = x.forward_raw(method.clone(), raw).await?;
-            back(x, reply, Shape::Opaque, false).await
+            back(x, reply, Shape::Opaque, false, false).await
         }
     }
 }
@@ -170,7 +172,7 @@ async fn list(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError
     query::log_filter(&rewritten, x.gw.redact_pii);
     let q = query::rebuild(&original, &rewritten);
     let reply = x.forward(Method::GET, &x.path, q.as_deref(), None, None).await?;
-    back(x, reply, Shape::Resource(rt), true).await
+    back(x, reply, Shape::Resource(rt), true, false).await
 }
 
 /// GET of one resource: `attributes` and `excludedAttributes` rewritten (6),
@@ -183,7 +185,7 @@ async fn get(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError>
     let (rewritten, _) = query::rewrite(x.route, rt, get)?;
     let q = query::rebuild(&original, &rewritten);
     let reply = x.forward(Method::GET, &x.path, q.as_deref(), None, None).await?;
-    back(x, reply, Shape::Resource(rt), false).await
+    back(x, reply, Shape::Resource(rt), false, false).await
 }
 
 /// POST /.search: the same as a list, with the parameters in the body. A
@@ -199,7 +201,7 @@ async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Resul
     query::log_filter(&rewritten, x.gw.redact_pii);
     let body = query::rebuild_search(doc, &rewritten);
     let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&body), None).await?;
-    back(x, reply, rt.map_or(Shape::AnyList, Shape::Resource), true).await
+    back(x, reply, rt.map_or(Shape::AnyList, Shape::Resource), true, false).await
 }
 
 /// POST: normalize (5), plugins and rules (6), forward (7), map back (8).
@@ -210,7 +212,7 @@ async fn create(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<An
     x.count(rt, Direction::Request, &report, 1, false);
     let mapped = plugged::request(x, Position::After, rt, PluginOp::Create, false, mapped).await?;
     let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
-    back(x, reply, Shape::Resource(rt), false).await
+    back(x, reply, Shape::Resource(rt), false, false).await
 }
 
 /// PUT: normalize (5); when rules carry values over, read the current
@@ -226,7 +228,7 @@ async fn replace(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<A
         x.count(rt, Direction::Request, &report, 1, deprovision);
         let mapped = plugged::request(x, Position::After, rt, PluginOp::Replace, deprovision, mapped).await?;
         let reply = x.forward(Method::PUT, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
-        return back(x, reply, Shape::Resource(rt), false).await;
+        return back(x, reply, Shape::Resource(rt), false, deprovision).await;
     }
     write_with_current(x, rt, Method::PUT, &Build::Replace { doc, deprovision }).await
 }
@@ -241,6 +243,16 @@ enum Build<'a> {
     PatchPlugins { ops: &'a PatchOp, deprovision: bool },
 }
 
+impl Build<'_> {
+    fn deprovisions(&self) -> bool {
+        match self {
+            Self::Replace { deprovision, .. }
+            | Self::Patch { deprovision, .. }
+            | Self::PatchPlugins { deprovision, .. } => *deprovision,
+        }
+    }
+}
+
 async fn build(x: &Exchange<'_>, rt: &'static str, how: &Build<'_>, current: &Value) -> Result<Write, GatewayError> {
     let program = &x.route.program;
     match how {
@@ -251,32 +263,59 @@ async fn build(x: &Exchange<'_>, rt: &'static str, how: &Build<'_>, current: &Va
             let mapped = plugged::request(x, Position::After, rt, PluginOp::Replace, *deprovision, mapped).await?;
             Ok(Write::Send(mapped))
         }
-        Build::Patch { ops, deprovision } => {
-            let (outcome, report) = program.map_patch(rt, ops, Some(current), MapOptions::default())?;
-            x.count(rt, Direction::Request, &report, 1, *deprovision);
-            match outcome {
-                PatchOutcome::Ops(mapped) => Ok(Write::Send(mapped.to_json())),
-                PatchOutcome::Empty => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
-                PatchOutcome::NeedsCurrent(missing) => Err(unrecoverable(&missing)),
+        Build::Patch { ops, deprovision } => rules_patch(x, rt, ops, *deprovision, current),
+        // A deactivation that cannot go through the plugins (the current
+        // resource does not take the operations, the plugins' result does
+        // not diff) goes on through the rules alone.
+        Build::PatchPlugins { ops, deprovision } => match plugins_patch(x, rt, ops, *deprovision, current).await {
+            Err(e) if *deprovision => {
+                x.route.plugins.pass_over_all(Some(&x.gw.metrics), rt, e.kind());
+                rules_patch(x, rt, ops, true, current)
             }
-        }
-        Build::PatchPlugins { ops, deprovision } => {
-            let schema = x.route.schema(rt)?;
-            let through = PatchThrough {
-                chain: &x.route.plugins,
-                metrics: Some(&x.gw.metrics),
-                program,
-                schema: &schema,
-                resource_type: rt,
-                deprovisioning: *deprovision,
-            };
-            let (mapped, report) = through.run(ops, current).await?;
-            x.count(rt, Direction::Request, &report, 1, *deprovision);
-            match mapped.is_empty() {
-                true => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
-                false => Ok(Write::Send(mapped.to_json())),
-            }
-        }
+            other => other,
+        },
+    }
+}
+
+/// A PATCH mapped by the rules alone, with the current resource at hand.
+fn rules_patch(
+    x: &Exchange<'_>,
+    rt: &str,
+    ops: &PatchOp,
+    deprovision: bool,
+    current: &Value,
+) -> Result<Write, GatewayError> {
+    let (outcome, report) = x.route.program.map_patch(rt, ops, Some(current), MapOptions::default())?;
+    x.count(rt, Direction::Request, &report, 1, deprovision);
+    match outcome {
+        PatchOutcome::Ops(mapped) => Ok(Write::Send(mapped.to_json())),
+        PatchOutcome::Empty => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
+        PatchOutcome::NeedsCurrent(missing) => Err(unrecoverable(&missing)),
+    }
+}
+
+/// A PATCH through the route's plugins: see [`PatchThrough`].
+async fn plugins_patch(
+    x: &Exchange<'_>,
+    rt: &str,
+    ops: &PatchOp,
+    deprovision: bool,
+    current: &Value,
+) -> Result<Write, GatewayError> {
+    let schema = x.route.schema(rt)?;
+    let through = PatchThrough {
+        chain: &x.route.plugins,
+        metrics: Some(&x.gw.metrics),
+        program: &x.route.program,
+        schema: &schema,
+        resource_type: rt,
+        deprovisioning: deprovision,
+    };
+    let (mapped, report) = through.run(ops, current).await?;
+    x.count(rt, Direction::Request, &report, 1, deprovision);
+    match mapped.is_empty() {
+        true => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
+        false => Ok(Write::Send(mapped.to_json())),
     }
 }
 
@@ -298,7 +337,7 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Ans
     match outcome {
         PatchOutcome::Ops(mapped) => {
             let reply = x.forward(Method::PATCH, &x.path, x.query.as_deref(), Some(&mapped.to_json()), None).await?;
-            back(x, reply, Shape::Resource(rt), false).await
+            back(x, reply, Shape::Resource(rt), false, deprovision).await
         }
         PatchOutcome::Empty => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
         PatchOutcome::NeedsCurrent(_) => patch_with_current(x, rt, &ops, deprovision).await,
@@ -316,20 +355,22 @@ async fn patch_with_current(
 
 /// Phase 8, the upstream's answer for the IdP: errors wrapped, then
 /// response plugins before the rules, the rules back, plugins after them,
-/// and the upstream's URLs rewritten.
+/// and the upstream's URLs rewritten. `deprovision`: the answer to a
+/// deactivation, which a failing plugin must not turn into an error.
 async fn back(
     x: &Exchange<'_>,
-    reply: crate::upstream::Reply,
+    reply: Reply,
     shape: Shape,
     list: bool,
+    deprovision: bool,
 ) -> Result<Answer, GatewayError> {
     let (status, headers, body) = match x.open_reply(reply, list)? {
         Opened::Done(answer) => return Ok(answer),
         Opened::Body(status, headers, body) => (status, headers, body),
     };
-    let body = plugged::response(x, shape, Position::Before, body).await?;
+    let body = plugged::response(x, shape, Position::Before, deprovision, body).await?;
     let body = x.map_body(body, shape)?;
-    let body = plugged::response(x, shape, Position::After, body).await?;
+    let body = plugged::response(x, shape, Position::After, deprovision, body).await?;
     Ok(x.finish(status, headers, body))
 }
 
@@ -353,7 +394,7 @@ async fn write_with_current(
     for attempt in 0..=x.route.etag_retries {
         let (current, etag) = match x.read_current(&x.path).await? {
             Current::Found(c, e) => (c, e),
-            Current::Answer(reply) => return back(x, reply, Shape::Resource(rt), false).await,
+            Current::Answer(reply) => return back(x, reply, Shape::Resource(rt), false, how.deprovisions()).await,
         };
         let body = match build(x, rt, how, &current).await? {
             Write::Send(body) => body,
@@ -362,13 +403,13 @@ async fn write_with_current(
         let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
         let reply = x.forward(method.clone(), &x.path, x.query.as_deref(), Some(&body), if_match).await?;
         if !retry_412(x, &reply, if_match.is_some(), attempt) {
-            return back(x, reply, Shape::Resource(rt), false).await;
+            return back(x, reply, Shape::Resource(rt), false, how.deprovisions()).await;
         }
     }
     Err(GatewayError::Conflict(x.route.etag_retries + 1))
 }
 
-fn retry_412(x: &Exchange<'_>, reply: &crate::upstream::Reply, sent_if_match: bool, attempt: u32) -> bool {
+fn retry_412(x: &Exchange<'_>, reply: &Reply, sent_if_match: bool, attempt: u32) -> bool {
     let retry = sent_if_match && reply.status == StatusCode::PRECONDITION_FAILED && attempt < x.route.etag_retries;
     if retry {
         x.gw.metrics.etag_retries.with_label_values(&[x.route.name.as_str()]).inc();
@@ -395,88 +436,5 @@ fn normalize_resource(x: &Exchange<'_>, rt: &str, doc: &mut Value) -> Result<(),
     Ok(())
 }
 
-fn exchange<'a>(
-    gw: &'a Gateway,
-    route: &'a RouteRuntime,
-    conn: Conn,
-    parts: &'a http::request::Parts,
-    path: String,
-    request_id: HeaderValue,
-) -> Exchange<'a> {
-    let trusted = gw.trusted_proxies.iter().any(|c| c.contains(conn.peer.ip()));
-    let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
-    let proto = match (trusted, header("x-forwarded-proto")) {
-        (true, Some(p)) if p.eq_ignore_ascii_case("https") => "https",
-        (true, Some(p)) if p.eq_ignore_ascii_case("http") => "http",
-        _ if conn.tls => "https",
-        _ => "http",
-    };
-    let forwarded_for = match (trusted, header("x-forwarded-for")) {
-        (true, Some(chain)) => format!("{chain}, {}", conn.peer.ip()),
-        _ => conn.peer.ip().to_string(),
-    };
-    let public_base = route.public_url.clone().unwrap_or_else(|| {
-        let host = (if trusted { header("x-forwarded-host") } else { None })
-            .or_else(|| parts.headers.get(HOST).and_then(|v| v.to_str().ok()))
-            .or_else(|| parts.uri.authority().map(http::uri::Authority::as_str))
-            .filter(|h| h.parse::<http::uri::Authority>().is_ok())
-            .unwrap_or("localhost");
-        format!("{proto}://{host}{}", route.base_path.as_str())
-    });
-    Exchange {
-        gw,
-        route,
-        headers: &parts.headers,
-        path,
-        query: parts.uri.query().map(str::to_owned),
-        request_id,
-        forwarded_for,
-        proto,
-        public_base,
-    }
-}
-
-fn error_answer(e: &GatewayError) -> Answer {
-    let mut a = Answer::own(e.status(), Some(e.body()));
-    if matches!(e, GatewayError::Unauthorized) {
-        a.headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scim-gateway\""));
-    }
-    if matches!(e, GatewayError::Overloaded | GatewayError::ShuttingDown) {
-        a.headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    a
-}
-
-fn respond(a: Answer, rid: &HeaderValue) -> Response<Full<Bytes>> {
-    let body = a.body.as_ref().map(|v| Bytes::from(crate::json::to_vec(v)));
-    let headers = headers::downstream_response(&a.headers, rid, body.is_some());
-    let mut resp = Response::new(Full::new(body.unwrap_or_default()));
-    *resp.status_mut() = a.status;
-    *resp.headers_mut() = headers;
-    resp
-}
-
-/// An error answer outside a route's pipeline (overload, shutdown).
-pub fn reject(e: &GatewayError) -> Response<Full<Bytes>> {
-    respond(error_answer(e), &headers::request_id(&http::HeaderMap::new()))
-}
-
-fn record(gw: &Gateway, seen: &Seen, method: &Method, status: StatusCode, started: Instant, rid: &HeaderValue) {
-    let elapsed = started.elapsed();
-    let route = seen.route.as_deref().unwrap_or("none");
-    let m = method_label(method);
-    gw.metrics.requests.with_label_values(&[route, seen.resource, m, status_label(status.as_u16())]).inc();
-    gw.metrics.request_duration.with_label_values(&[route, seen.resource, m]).observe(elapsed.as_secs_f64());
-    tracing::info!(
-        request_id = rid.to_str().unwrap_or("-"),
-        route,
-        token = seen.token.as_deref().unwrap_or("-"),
-        method = m,
-        resource = seen.resource,
-        resource_id = seen.id.as_deref().unwrap_or("-"),
-        status = status.as_u16(),
-        duration_ms = elapsed.as_secs_f64() * 1000.0,
-        mapping_version = seen.mapping_version.as_deref().unwrap_or("-"),
-        "request"
-    );
-}
+pub use respond::reject;
+use respond::{error_answer, record, respond};

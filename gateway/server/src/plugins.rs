@@ -109,15 +109,17 @@ impl Chain {
     }
 
     /// The response plugins at `position` over an answer: the resource, or
-    /// each resource of a list on its own. `rt` is the resource type, or
-    /// `None` for a list of any type (told per resource by its schemas).
+    /// each resource of a list on its own (a list without resources is left
+    /// alone). `rt` is the resource type, or `None` for a list of any type
+    /// (told per resource by its schemas or `meta.resourceType`). After a
+    /// deprovisioning, failures pass over as they do on the request.
     pub async fn run_answer(
         &self,
         metrics: Option<&Metrics>,
-        position: Position,
-        rt: Option<&'static str>,
+        answer: Answer,
         mut body: Value,
     ) -> Result<Value, GatewayError> {
+        let Answer { position, resource_type: rt, deprovisioning } = answer;
         let applies = |rt: &str| self.applies(position, Direction::Response, rt);
         if !rt.map_or(applies("User") || applies("Group"), applies) {
             return Ok(body);
@@ -127,14 +129,15 @@ impl Chain {
             direction: Direction::Response,
             resource_type: rt,
             operation: Operation::Read,
-            deprovisioning: false,
+            deprovisioning,
         };
-        let Some(items) = body.get_mut("Resources").and_then(Value::as_array_mut) else {
+        if !is_list(&body) {
             return match rt.or_else(|| resource_type(&body)).filter(|rt| applies(rt)) {
                 Some(rt) => self.run(metrics, step(rt), body).await,
                 None => Ok(body),
             };
-        };
+        }
+        let Some(items) = body.get_mut("Resources").and_then(Value::as_array_mut) else { return Ok(body) };
         for item in items.iter_mut() {
             let Some(rt) = rt.or_else(|| resource_type(item)).filter(|rt| applies(rt)) else { continue };
             *item = self.run(metrics, step(rt), item.take()).await?;
@@ -142,17 +145,51 @@ impl Chain {
         Ok(body)
     }
 
+    /// Counts and logs every request plugin for `rt` as passed over: a
+    /// deprovisioning that could not go through them goes on without them.
+    pub fn pass_over_all(&self, metrics: Option<&Metrics>, rt: &str, why: &str) {
+        let on_request = |p: &&RoutePlugin| p.settings.request && p.settings.resources.iter().any(|r| r == rt);
+        for p in self.plugins.iter().filter(on_request) {
+            pass_over(p, why, metrics);
+        }
+    }
+
     fn at<'s>(&'s self, step: Step<'s>) -> impl Iterator<Item = &'s RoutePlugin> + 's {
         self.plugins.iter().filter(move |p| runs_at(&p.settings, step.position, step.direction, step.resource_type))
     }
 }
 
-/// A resource's type told by its core schema.
+/// Where in an answer a chain runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    pub position: Position,
+    /// The answer's resource type; `None` for a list of any type.
+    pub resource_type: Option<&'static str>,
+    /// The answer to a deprovisioning request.
+    pub deprovisioning: bool,
+}
+
+const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// A ListResponse, with or without `Resources` (RFC 7644 allows leaving it
+/// out when there are none).
+fn is_list(body: &Value) -> bool {
+    body.get("Resources").is_some()
+        || body
+            .get("schemas")
+            .and_then(Value::as_array)
+            .is_some_and(|s| s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(LIST_URN))))
+}
+
+/// A resource's type told by its core schema, else by `meta.resourceType`.
 fn resource_type(doc: &Value) -> Option<&'static str> {
-    let schemas = doc.get("schemas").and_then(Value::as_array)?;
+    let schemas = doc.get("schemas").and_then(Value::as_array);
+    let named = doc.pointer("/meta/resourceType").and_then(Value::as_str);
     ["User", "Group"].into_iter().find(|rt| {
         let urn = format!("urn:ietf:params:scim:schemas:core:2.0:{rt}");
-        schemas.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(&urn)))
+        let by_schema =
+            schemas.is_some_and(|s| s.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(&urn))));
+        by_schema || named.is_some_and(|n| n.eq_ignore_ascii_case(rt))
     })
 }
 
@@ -198,19 +235,18 @@ fn settle(
     metrics: Option<&Metrics>,
 ) -> Result<Value, GatewayError> {
     let failure = match result {
+        Ok(out) if undoes_deactivation(step, &out) => {
+            pass_over(p, "its output would undo the deactivation", metrics);
+            return Ok(doc);
+        }
         Ok(out) => return Ok(out),
         Err(f) => f,
     };
     let passes = step.deprovisioning || (p.settings.fail_open && !matches!(failure, Failure::Rejected { .. }));
     if passes {
-        tracing::warn!(
-            plugin = p.settings.name.as_str(),
-            outcome = failure.outcome().label(),
-            "plugin passed over: {failure}"
-        );
-        if let Some(m) = metrics {
-            m.plugin_fail_open.with_label_values(&[p.settings.name.as_str()]).inc();
-        }
+        // The plugin's own words (a rejection's detail) may hold personal
+        // data: only the outcome is logged.
+        pass_over(p, failure.outcome().label(), metrics);
         return Ok(doc);
     }
     Err(match failure {
@@ -224,6 +260,24 @@ fn settle(
             GatewayError::PluginFailed { plugin, outcome: outcome.label(), detail }
         }
     })
+}
+
+/// A deactivation stays one: a plugin's output without `active: false` on a
+/// deprovisioning request is not used.
+fn undoes_deactivation(step: Step<'_>, out: &Value) -> bool {
+    step.deprovisioning && step.direction == Direction::Request && out.get("active") != Some(&Value::Bool(false))
+}
+
+/// Logs and counts a plugin whose changes are left out.
+fn pass_over(p: &RoutePlugin, why: &str, metrics: Option<&Metrics>) {
+    tracing::warn!(
+        plugin = p.settings.name.as_str(),
+        why,
+        "plugin passed over; the resource goes on without its changes"
+    );
+    if let Some(m) = metrics {
+        m.plugin_fail_open.with_label_values(&[p.settings.name.as_str()]).inc();
+    }
 }
 
 /// A PATCH through a chain: plugins never see operations, only whole

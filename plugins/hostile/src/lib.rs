@@ -10,6 +10,7 @@
 //! | `bad-json` | returns text that is not JSON |
 //! | `not-object` | returns a JSON array |
 //! | `change-id` | returns the resource with another `id` |
+//! | `activate` | returns the resource with `active: true` |
 //! | `huge` | returns a resource with a 4 MiB attribute |
 //! | `count` | puts how often this instance was called in `callCount` (state surviving between calls would show as more than 1) |
 //! | `reject` | refuses with a 403 |
@@ -44,6 +45,7 @@ impl Guest for Hostile {
             "bad-json" => return Ok("{this is not json".into()),
             "not-object" => return Ok("[1, 2, 3]".into()),
             "change-id" => doc["id"] = json!("someone-else"),
+            "activate" => doc["active"] = json!(true),
             "huge" => doc["huge"] = json!("x".repeat(4 << 20)),
             "count" => doc["callCount"] = json!(CALLS.fetch_add(1, Ordering::Relaxed) + 1),
             "reject" => {

@@ -30,19 +30,7 @@ pub(super) fn config(path: &Path, out: &mut dyn Write) -> Result<u8, anyhow::Err
     let mut errors = 0;
     let host = plugin_host(path, &loaded.config, out)?;
     for route in &loaded.config.routes {
-        if let Err(problems) = gateway::program(route) {
-            for p in &problems {
-                writeln!(out, "{p}")?;
-            }
-            errors += problems.iter().filter(|p| !p.contains(": warning: ")).count();
-        }
-        errors += secrets(path, route, out)?;
-        if let Err(problems) = Chain::load(host.clone(), &route.mapping.plugins, None) {
-            for p in &problems {
-                writeln!(out, "{}: error: route `{}`: {p}", path.display(), route.name)?;
-            }
-            errors += problems.len();
-        }
+        errors += route_problems(path, route, host.clone(), out)?;
     }
     if let Some(tls) = &loaded.config.tls {
         if let Err(e) = crate::server::check_tls(tls) {
@@ -56,6 +44,30 @@ pub(super) fn config(path: &Path, out: &mut dyn Write) -> Result<u8, anyhow::Err
     }
     writeln!(out, "ok: {} route(s)", loaded.config.routes.len())?;
     Ok(0)
+}
+
+/// A route's mapping, secrets and plugins checked; the number of errors.
+fn route_problems(
+    path: &Path,
+    route: &config::Route,
+    host: Option<Arc<Host>>,
+    out: &mut dyn Write,
+) -> Result<usize, anyhow::Error> {
+    let mut errors = 0;
+    if let Err(problems) = gateway::program(route) {
+        for p in &problems {
+            writeln!(out, "{p}")?;
+        }
+        errors += problems.iter().filter(|p| !p.contains(": warning: ")).count();
+    }
+    errors += secrets(path, route, out)?;
+    if let Err(problems) = Chain::load(host, &route.mapping.plugins, None) {
+        for p in &problems {
+            writeln!(out, "{}: error: route `{}`: {p}", path.display(), route.name)?;
+        }
+        errors += problems.len();
+    }
+    Ok(errors)
 }
 
 /// The plugin engine, when a route has plugins.

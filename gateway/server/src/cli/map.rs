@@ -5,7 +5,7 @@ use super::{MapArgs, OperationArg, diff};
 use crate::config::Position;
 use crate::error::GatewayError;
 use crate::mapping;
-use crate::plugins::{PatchThrough, Step};
+use crate::plugins::{Answer, PatchThrough, Step};
 use anyhow::{Context, anyhow, bail};
 use scim_core::normalize::Normalizer;
 use scim_core::patch::PatchOp;
@@ -34,7 +34,7 @@ pub(super) fn run(
     let schema = program.registry().resource(&resource).ok_or_else(|| anyhow!("unknown resource type {resource}"))?;
     let normalizer = Normalizer::new(setup.preset);
     let opts = MapOptions { explain: args.explain };
-    // Plugins run on tokio's blocking pool, as in the gateway.
+    // Plugins run as async calls, as in the gateway.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut doc = input;
     if args.operation == OperationArg::Patch {
@@ -72,9 +72,10 @@ impl DocRun<'_> {
         if self.op == OperationArg::Response {
             let rt = self.program().registry().resource(self.resource).map(|s| static_rt(s.name()));
             let chain = &self.setup.chain;
-            let doc = chain.run_answer(None, Position::Before, rt.flatten(), doc).await.map_err(plugin_err)?;
+            let at = |position| Answer { position, resource_type: rt.flatten(), deprovisioning: false };
+            let doc = chain.run_answer(None, at(Position::Before), doc).await.map_err(plugin_err)?;
             let (mapped, report) = self.rules(doc, current)?;
-            let mapped = chain.run_answer(None, Position::After, rt.flatten(), mapped).await.map_err(plugin_err)?;
+            let mapped = chain.run_answer(None, at(Position::After), mapped).await.map_err(plugin_err)?;
             return Ok((mapped, report));
         }
         let doc = self.request(Position::Before, doc).await.map_err(plugin_err)?;

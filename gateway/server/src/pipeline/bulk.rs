@@ -89,50 +89,70 @@ async fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, Gatew
     let checked = paths::safe_rest(&path)?;
     let rt = checked.split('/').nth(1).and_then(endpoint::resource_type);
     let (Some(rt), Some(data)) = (rt, op.get_mut("data")) else { return Ok(None) };
-    let program = &x.route.program;
-    let schema = x.route.schema(rt)?;
-    let needs_current = || {
-        GatewayError::Scim(scim_core::ScimError::invalid_value(
-            "this operation's rules need the current resource, which a bulk request does not read; send it on its own",
-        ))
-    };
     match method.as_str() {
-        "POST" | "PUT" => {
-            x.count_normalized(&x.route.normalizer.resource(data, &schema));
-            let operation = if method == "POST" { Operation::Create } else { Operation::Replace };
-            if operation == Operation::Replace && program.replace_needs_current(rt) {
-                return Err(needs_current());
-            }
-            let plugin_op = if method == "POST" { PluginOp::Create } else { PluginOp::Replace };
-            let deprovision = data.get("active") == Some(&Value::Bool(false));
-            let doc = plugged::request(x, Position::Before, rt, plugin_op, deprovision, data.take()).await?;
-            let (mapped, report) = program.map_resource(rt, operation, doc, None, MapOptions::default())?;
-            x.count(rt, Direction::Request, &report, 1, deprovision);
-            *data = plugged::request(x, Position::After, rt, plugin_op, deprovision, mapped).await?;
-            Ok(None)
-        }
-        "PATCH" if plugged::on_request(x, rt) => Err(GatewayError::Scim(scim_core::ScimError::invalid_value(
-            "a PATCH on a route with request plugins needs the current resource, which a bulk request does not read; send it on its own",
-        ))),
-        "PATCH" => {
-            x.count_normalized(&x.route.normalizer.patch(data, &schema));
-            let ops = PatchOp::from_json(data)?;
-            let (outcome, report) = program.map_patch(rt, &ops, None, MapOptions::default())?;
-            x.count(rt, Direction::Request, &report, 1, false);
-            match outcome {
-                PatchOutcome::Ops(mapped) => {
-                    *data = mapped.to_json();
-                    Ok(None)
-                }
-                PatchOutcome::Empty => Ok(Some(failed(op, 204, None, ""))),
-                PatchOutcome::NeedsCurrent(_) => Err(needs_current()),
-            }
-        }
+        "POST" => map_write(x, rt, Operation::Create, data).await.map(|()| None),
+        "PUT" => map_write(x, rt, Operation::Replace, data).await.map(|()| None),
+        "PATCH" => match map_patch(x, rt, data)? {
+            true => Ok(None),
+            false => Ok(Some(failed(op, 204, None, ""))),
+        },
         _ => Ok(None),
     }
 }
 
-/// An operation answer the gateway makes (RFC 7644 section 3.7.3).
+fn needs_current(what: &str) -> GatewayError {
+    let detail = format!("{what} the current resource, which a bulk request does not read; send it on its own");
+    GatewayError::Scim(scim_core::ScimError::invalid_value(detail))
+}
+
+/// A POST or PUT operation's data, normalized and through plugins and rules.
+async fn map_write(
+    x: &Exchange<'_>,
+    rt: &'static str,
+    operation: Operation,
+    data: &mut Value,
+) -> Result<(), GatewayError> {
+    let (program, schema) = (&x.route.program, x.route.schema(rt)?);
+    x.count_normalized(&x.route.normalizer.resource(data, &schema));
+    if operation == Operation::Replace && program.replace_needs_current(rt) {
+        return Err(needs_current("this operation's rules need"));
+    }
+    let plugin_op = if operation == Operation::Create { PluginOp::Create } else { PluginOp::Replace };
+    let deprovision = data.get("active") == Some(&Value::Bool(false));
+    let doc = plugged::request(x, Position::Before, rt, plugin_op, deprovision, data.take()).await?;
+    let (mapped, report) = program.map_resource(rt, operation, doc, None, MapOptions::default())?;
+    x.count(rt, Direction::Request, &report, 1, deprovision);
+    *data = plugged::request(x, Position::After, rt, plugin_op, deprovision, mapped).await?;
+    Ok(())
+}
+
+/// A PATCH operation's data mapped by the rules; false when nothing is
+/// left to send. With request plugins a PATCH needs the current resource,
+/// so it is refused here, except a deactivation: that goes on through the
+/// rules alone, the plugins counted as passed over.
+fn map_patch(x: &Exchange<'_>, rt: &'static str, data: &mut Value) -> Result<bool, GatewayError> {
+    let schema = x.route.schema(rt)?;
+    x.count_normalized(&x.route.normalizer.patch(data, &schema));
+    let ops = PatchOp::from_json(data)?;
+    let deprovision = super::deactivates(&ops);
+    if plugged::on_request(x, rt) {
+        if !deprovision {
+            return Err(needs_current("a PATCH on a route with request plugins needs"));
+        }
+        x.route.plugins.pass_over_all(Some(&x.gw.metrics), rt, "a deactivation in a bulk request");
+    }
+    let (outcome, report) = x.route.program.map_patch(rt, &ops, None, MapOptions::default())?;
+    x.count(rt, Direction::Request, &report, 1, deprovision);
+    match outcome {
+        PatchOutcome::Ops(mapped) => {
+            *data = mapped.to_json();
+            Ok(true)
+        }
+        PatchOutcome::Empty => Ok(false),
+        PatchOutcome::NeedsCurrent(_) => Err(needs_current("this operation's rules need")),
+    }
+}
+
 fn failed(op: &Value, status: u16, body: Option<Value>, detail: &str) -> Value {
     let mut out = Map::new();
     for k in ["method", "bulkId", "version", "path"] {

@@ -2,13 +2,14 @@
 //! to the upstream, read the current resource, map an upstream answer back,
 //! and count what mapping and normalization did.
 
+use super::Conn;
 use crate::error::GatewayError;
 use crate::gateway::{Gateway, RouteRuntime};
 use crate::metrics::method_label;
 use crate::proxy::{headers, rewrite};
 use crate::upstream::{Forward, Reply, UpstreamError};
 use bytes::Bytes;
-use http::header::{ETAG, HeaderValue, IF_MATCH, LOCATION};
+use http::header::{ETAG, HOST, HeaderValue, IF_MATCH, LOCATION};
 use http::{HeaderMap, Method, StatusCode};
 use scim_mapper::{MapOptions, Operation, Report};
 use serde_json::{Value, json};
@@ -69,7 +70,50 @@ pub enum Current {
     Answer(Reply),
 }
 
-impl Exchange<'_> {
+impl<'a> Exchange<'a> {
+    /// The exchange for a request: where it came from, how the IdP sees the
+    /// gateway (scheme, host, public base URL), its request id.
+    pub(super) fn new(
+        gw: &'a Gateway,
+        route: &'a RouteRuntime,
+        conn: Conn,
+        parts: &'a http::request::Parts,
+        path: String,
+        request_id: HeaderValue,
+    ) -> Self {
+        let trusted = gw.trusted_proxies.iter().any(|c| c.contains(conn.peer.ip()));
+        let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
+        let proto = match (trusted, header("x-forwarded-proto")) {
+            (true, Some(p)) if p.eq_ignore_ascii_case("https") => "https",
+            (true, Some(p)) if p.eq_ignore_ascii_case("http") => "http",
+            _ if conn.tls => "https",
+            _ => "http",
+        };
+        let forwarded_for = match (trusted, header("x-forwarded-for")) {
+            (true, Some(chain)) => format!("{chain}, {}", conn.peer.ip()),
+            _ => conn.peer.ip().to_string(),
+        };
+        let public_base = route.public_url.clone().unwrap_or_else(|| {
+            let host = (if trusted { header("x-forwarded-host") } else { None })
+                .or_else(|| parts.headers.get(HOST).and_then(|v| v.to_str().ok()))
+                .or_else(|| parts.uri.authority().map(http::uri::Authority::as_str))
+                .filter(|h| h.parse::<http::uri::Authority>().is_ok())
+                .unwrap_or("localhost");
+            format!("{proto}://{host}{}", route.base_path.as_str())
+        });
+        Exchange {
+            gw,
+            route,
+            headers: &parts.headers,
+            path,
+            query: parts.uri.query().map(str::to_owned),
+            request_id,
+            forwarded_for,
+            proto,
+            public_base,
+        }
+    }
+
     /// Sends a request upstream; `body` is serialized when present.
     pub async fn forward(
         &self,

@@ -6,7 +6,7 @@
 use super::exchange::{Exchange, Shape};
 use crate::config::Position;
 use crate::error::GatewayError;
-use crate::plugins::Step;
+use crate::plugins::{Answer, Step};
 use scim_plugin_host::{Direction, Operation};
 use serde_json::Value;
 
@@ -38,12 +38,14 @@ pub(super) async fn response(
     x: &Exchange<'_>,
     shape: Shape,
     position: Position,
+    deprovisioning: bool,
     body: Value,
 ) -> Result<Value, GatewayError> {
-    let rt = match shape {
+    let resource_type = match shape {
         Shape::Opaque => return Ok(body),
         Shape::Resource(rt) => Some(rt),
         Shape::AnyList => None,
     };
-    x.route.plugins.run_answer(Some(&x.gw.metrics), position, rt, body).await
+    let answer = Answer { position, resource_type, deprovisioning };
+    x.route.plugins.run_answer(Some(&x.gw.metrics), answer, body).await
 }

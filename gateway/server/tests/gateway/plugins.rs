@@ -329,3 +329,90 @@ async fn a_call_in_flight_finishes_on_the_plugin_it_started_with() {
     assert_eq!(old.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(old.json["detail"].as_str().unwrap().contains("plugin hostile failed (timeout)"), "{:?}", old.json);
 }
+
+/// A user made behind the gateway's back, straight in scim2-server.
+async fn upstream_user(scim2: &Scim2Server, name: &str) -> String {
+    let r = super::support::send(
+        Method::POST,
+        &format!("{}/Users", scim2.base),
+        Some(super::support::UPSTREAM_TOKEN),
+        Some(user(name, &format!("{name}@example.com")).to_string().into()),
+        &[],
+    )
+    .await;
+    r.json["id"].as_str().unwrap().to_owned()
+}
+
+fn deactivated(name: &str, id: &str) -> Value {
+    let mut u = user(name, &format!("{name}@example.com"));
+    u["id"] = json!(id);
+    u["active"] = json!(false);
+    u
+}
+
+#[tokio::test]
+async fn deactivations_go_through_failing_refusing_and_reactivating_plugins() {
+    for action in ["panic", "reject", "activate"] {
+        let (gw, scim2) = setup(&hostile(action, "")).await;
+        // PUT
+        let id = upstream_user(&scim2, "joe").await;
+        let r = gw.call(Method::PUT, &format!("/scim/v2/Users/{id}"), Some(deactivated("joe", &id))).await;
+        assert!(r.status.is_success(), "{action}: {:?}", r.json);
+        let (_, stored) = scim2.get(&format!("/Users/{id}")).await;
+        assert_eq!(stored["active"], false, "{action}: the PUT deactivation went through");
+        // PATCH
+        let id = upstream_user(&scim2, "ann").await;
+        let ops = patch(json!([{"op": "replace", "path": "active", "value": false}]));
+        let r = gw.call(Method::PATCH, &format!("/scim/v2/Users/{id}"), Some(ops)).await;
+        assert!(r.status.is_success(), "{action}: {:?}", r.json);
+        let (_, stored) = scim2.get(&format!("/Users/{id}")).await;
+        assert_eq!(stored["active"], false, "{action}: the PATCH deactivation went through");
+        assert_eq!(gw.metric("scim_gateway_plugin_fail_open_total{plugin=\"hostile\"}"), 2.0, "{action}");
+    }
+}
+
+#[tokio::test]
+async fn a_failing_response_plugin_does_not_turn_a_deactivation_into_an_error() {
+    let (gw, scim2) = setup(&hostile("panic", "directions = [\"response\"]")).await;
+    let id = upstream_user(&scim2, "joe").await;
+    let r = gw.call(Method::GET, &format!("/scim/v2/Users/{id}"), None).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "a read fails closed");
+    let r = gw.call(Method::PUT, &format!("/scim/v2/Users/{id}"), Some(deactivated("joe", &id))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
+    assert_eq!(r.json["active"], false);
+    let r = gw.call(Method::DELETE, &format!("/scim/v2/Users/{id}"), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn an_empty_list_is_not_taken_for_a_resource() {
+    // RFC 7644 lets a server leave `Resources` out of an empty list.
+    let list = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 0});
+    let handler: super::support::Handler = std::sync::Arc::new(move |_, _| super::support::json_response(200, &list));
+    let up = super::support::FakeUpstream::start(handler).await;
+    let plugin = hostile("count", "directions = [\"response\"]");
+    let gw = Gateway::start(&config(&format!("http://{}/v2", up.addr), &plugin)).await;
+    let r = gw.call(Method::GET, "/scim/v2/Users?filter=userName%20eq%20%22nobody%22", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
+    assert_eq!(r.json["totalResults"], 0);
+    assert!(r.json.get("callCount").is_none(), "the list itself went to the plugin: {:?}", r.json);
+    assert_eq!(gw.metric("scim_gateway_plugin_invocations_total"), 0.0);
+}
+
+#[tokio::test]
+async fn a_failed_reload_does_not_fix_the_engine_settings() {
+    let scim2 = Scim2Server::start().await;
+    let gw = Gateway::start(&config(&scim2.base, "")).await;
+    let broken = gw.dir.path().join("broken.wasm");
+    std::fs::write(&broken, b"not a component").unwrap();
+    let bad = FULL_NAME.replace("{plugins}/full-name.wasm", &broken.display().to_string());
+    let engine = "\n[plugin_host]\nmax_concurrent = 3\n";
+    gw.rewrite_config(&config(&scim2.base, &format!("{bad}{engine}")));
+    assert!(gw.handle.reload().is_err());
+    // Other engine settings are still free: nothing was kept.
+    gw.rewrite_config(&config(&scim2.base, &format!("{FULL_NAME}\n[plugin_host]\nmax_concurrent = 5\n")));
+    gw.handle.reload().unwrap();
+    let r = create(&gw, user("jane", "jane@example.com")).await;
+    let (_, stored) = scim2.get(&format!("/Users/{}", r.json["id"].as_str().unwrap())).await;
+    assert_eq!(stored["name"]["formatted"], "Doe, Jane");
+}

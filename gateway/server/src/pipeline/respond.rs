@@ -1,0 +1,66 @@
+//! Phase 9, the answer: SCIM errors with their status, headers, the body
+//! written out; and the request's metrics and log line.
+
+use super::Seen;
+use super::exchange::Answer;
+use crate::error::GatewayError;
+use crate::gateway::Gateway;
+use crate::metrics::{method_label, status_label};
+use crate::proxy::headers;
+use bytes::Bytes;
+use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::{Method, Response, StatusCode};
+use http_body_util::Full;
+use std::time::Instant;
+
+pub(super) fn error_answer(e: &GatewayError) -> Answer {
+    let mut a = Answer::own(e.status(), Some(e.body()));
+    if matches!(e, GatewayError::Unauthorized) {
+        a.headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scim-gateway\""));
+    }
+    if matches!(e, GatewayError::Overloaded | GatewayError::ShuttingDown) {
+        a.headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    a
+}
+
+pub(super) fn respond(a: Answer, rid: &HeaderValue) -> Response<Full<Bytes>> {
+    let body = a.body.as_ref().map(|v| Bytes::from(crate::json::to_vec(v)));
+    let headers = headers::downstream_response(&a.headers, rid, body.is_some());
+    let mut resp = Response::new(Full::new(body.unwrap_or_default()));
+    *resp.status_mut() = a.status;
+    *resp.headers_mut() = headers;
+    resp
+}
+
+/// An error answer outside a route's pipeline (overload, shutdown).
+pub fn reject(e: &GatewayError) -> Response<Full<Bytes>> {
+    respond(error_answer(e), &headers::request_id(&http::HeaderMap::new()))
+}
+
+pub(super) fn record(
+    gw: &Gateway,
+    seen: &Seen,
+    method: &Method,
+    status: StatusCode,
+    started: Instant,
+    rid: &HeaderValue,
+) {
+    let elapsed = started.elapsed();
+    let route = seen.route.as_deref().unwrap_or("none");
+    let m = method_label(method);
+    gw.metrics.requests.with_label_values(&[route, seen.resource, m, status_label(status.as_u16())]).inc();
+    gw.metrics.request_duration.with_label_values(&[route, seen.resource, m]).observe(elapsed.as_secs_f64());
+    tracing::info!(
+        request_id = rid.to_str().unwrap_or("-"),
+        route,
+        token = seen.token.as_deref().unwrap_or("-"),
+        method = m,
+        resource = seen.resource,
+        resource_id = seen.id.as_deref().unwrap_or("-"),
+        status = status.as_u16(),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        mapping_version = seen.mapping_version.as_deref().unwrap_or("-"),
+        "request"
+    );
+}

@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     stopping: AtomicBool,
     source: PathBuf,
     overrides: Overrides,
+    /// One reload at a time: the last signal's config is the one that stays.
+    reloading: std::sync::Mutex<()>,
 }
 
 /// A running server.
@@ -96,6 +98,7 @@ pub async fn start(
         ready: AtomicBool::new(false),
         stopping: AtomicBool::new(false),
         overrides,
+        reloading: std::sync::Mutex::new(()),
     });
     let (stop, stop_rx) = watch::channel(false);
     let addr = listener.local_addr()?;
@@ -113,14 +116,13 @@ impl Handle {
     /// Re-reads the config, mappings, token files and TLS files. An invalid
     /// new config is refused and the old one keeps serving.
     pub fn reload(&self) -> Result<(), String> {
-        let result = reload(&self.shared);
-        let outcome = if result.is_ok() { "success" } else { "failure" };
-        self.shared.metrics.config_reloads.with_label_values(&[outcome]).inc();
-        match &result {
-            Ok(()) => tracing::info!("config reloaded"),
-            Err(e) => tracing::error!(error = %e, "config reload refused; the previous config keeps serving"),
-        }
-        result
+        self.reloader().reload()
+    }
+
+    /// A handle for reloading from another thread: a reload compiles
+    /// plugins, which the thread accepting connections must not wait for.
+    pub fn reloader(&self) -> Reloader {
+        Reloader(self.shared.clone())
     }
 
     /// Stops accepting, then waits for requests in flight up to the
@@ -138,6 +140,24 @@ impl Handle {
     /// The gateway currently serving (tests and diagnostics).
     pub fn gateway(&self) -> Arc<Gateway> {
         self.shared.gateway.load_full()
+    }
+}
+
+/// Reloads the config of a running gateway; see [`Handle::reload`].
+#[derive(Debug, Clone)]
+pub struct Reloader(Arc<Shared>);
+
+impl Reloader {
+    pub fn reload(&self) -> Result<(), String> {
+        let _one_at_a_time = self.0.reloading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let result = reload(&self.0);
+        let outcome = if result.is_ok() { "success" } else { "failure" };
+        self.0.metrics.config_reloads.with_label_values(&[outcome]).inc();
+        match &result {
+            Ok(()) => tracing::info!("config reloaded"),
+            Err(e) => tracing::error!(error = %e, "config reload refused; the previous config keeps serving"),
+        }
+        result
     }
 }
 

@@ -48,7 +48,12 @@ async fn signals(handle: &server::Handle) -> anyhow::Result<()> {
     let mut int = signal(SignalKind::interrupt())?;
     loop {
         tokio::select! {
-            _ = hup.recv() => { let _ = handle.reload(); }
+            _ = hup.recv() => {
+                // Off this thread: it accepts connections, and a reload may
+                // compile plugins.
+                let reloader = handle.reloader();
+                drop(tokio::task::spawn_blocking(move || reloader.reload()));
+            }
             _ = term.recv() => return Ok(()),
             _ = int.recv() => return Ok(()),
         }

@@ -47,8 +47,11 @@ impl Chain {
         list: &[PluginSettings],
         metrics: Option<&Metrics>,
     ) -> Result<Self, Vec<String>> {
-        let Some(host) = host.filter(|_| !list.is_empty()) else {
+        if list.is_empty() {
             return Ok(Self::default());
+        }
+        let Some(host) = host else {
+            return Err(vec!["plugins are configured but no plugin engine was started".into()]);
         };
         let mut plugins = Vec::new();
         let mut errors = Vec::new();

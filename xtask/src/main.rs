@@ -75,7 +75,7 @@ fn build_plugins(names: &[String]) -> anyhow::Result<()> {
         // The crates are plain libraries (so their tests run natively); the
         // cdylib is asked for here, for wasm only.
         let status = Command::new(&cargo)
-            .args(["rustc", "--locked", "--quiet", "--lib", "--crate-type", "cdylib", "-p", n])
+            .args(["rustc", "--quiet", "--lib", "--crate-type", "cdylib", "-p", n])
             .args(["--target", "wasm32-unknown-unknown", "--profile", "plugin"])
             .status()
             .context("running cargo rustc")?;

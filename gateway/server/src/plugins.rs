@@ -238,7 +238,7 @@ fn settle(
     metrics: Option<&Metrics>,
 ) -> Result<Value, GatewayError> {
     let failure = match result {
-        Ok(out) if undoes_deactivation(step, &out) => {
+        Ok(out) if undoes_deactivation(step, &doc, &out) => {
             pass_over(p, "its output would undo the deactivation", metrics);
             return Ok(doc);
         }
@@ -265,10 +265,13 @@ fn settle(
     })
 }
 
-/// A deactivation stays one: a plugin's output without `active: false` on a
-/// deprovisioning request is not used.
-fn undoes_deactivation(step: Step<'_>, out: &Value) -> bool {
-    step.deprovisioning && step.direction == Direction::Request && out.get("active") != Some(&Value::Bool(false))
+/// A deactivation stays one: on a deprovisioning request, a plugin's output
+/// that loses the input's `active: false` is not used. (After rules that
+/// name the flag otherwise, the input has none and there is nothing to
+/// lose.)
+fn undoes_deactivation(step: Step<'_>, input: &Value, out: &Value) -> bool {
+    let inactive = |v: &Value| v.get("active") == Some(&Value::Bool(false));
+    step.deprovisioning && step.direction == Direction::Request && inactive(input) && !inactive(out)
 }
 
 /// Logs and counts a plugin whose changes are left out.

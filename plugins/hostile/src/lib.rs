@@ -99,5 +99,14 @@ mod tests {
         assert_eq!(call("echo", r#"{"id":"1"}"#).unwrap(), r#"{"id":"1"}"#);
         assert_eq!(call("reject", "{}").unwrap_err().status, 403);
         assert_eq!(call("not-object", "{}").unwrap(), "[1, 2, 3]");
+        assert_eq!(call("activate", r#"{"active":false}"#).unwrap(), r#"{"active":true}"#);
+        assert_eq!(call("raw", "{ not parsed }").unwrap(), "{ not parsed }");
+        let first = call("count", "{}").unwrap();
+        assert!(first.starts_with(r#"{"callCount":"#), "{first}");
+        assert_ne!(
+            call("count", "{}").unwrap(),
+            first,
+            "natively the counter survives: only a fresh instance resets it"
+        );
     }
 }

@@ -139,15 +139,20 @@ fn output_that_is_not_the_same_resource_is_bad_output() {
     }
 }
 
+/// The hostile plugin doing `action`, its circuit opening after `failures`.
+fn with_breaker(host: &Host, action: &str, failures: u32) -> Plugin {
+    let bytes = plugin_bytes("hostile");
+    let config = json!({ "do": action });
+    let breaker = BreakerSettings { failures, cooldown: Duration::from_secs(60) };
+    let src =
+        PluginSource { name: "h", bytes: &bytes, sha256: None, limits: Limits::default(), breaker, config: &config };
+    host.load(&src).unwrap()
+}
+
 #[test]
 fn the_circuit_opens_after_failures_in_a_row() {
     let host = host();
-    let bytes = plugin_bytes("hostile");
-    let config = json!({"do": "panic"});
-    let breaker = BreakerSettings { failures: 2, cooldown: Duration::from_secs(60) };
-    let src =
-        PluginSource { name: "h", bytes: &bytes, sha256: None, limits: Limits::default(), breaker, config: &config };
-    let plugin = host.load(&src).unwrap();
+    let plugin = with_breaker(&host, "panic", 2);
     assert_eq!(outcome(&host, &plugin), Outcome::Trap);
     assert_eq!(outcome(&host, &plugin), Outcome::Trap);
     assert_eq!(outcome(&host, &plugin), Outcome::CircuitOpen);
@@ -157,12 +162,7 @@ fn the_circuit_opens_after_failures_in_a_row() {
 #[test]
 fn rejections_do_not_open_the_circuit() {
     let host = host();
-    let bytes = plugin_bytes("hostile");
-    let config = json!({"do": "reject"});
-    let breaker = BreakerSettings { failures: 1, cooldown: Duration::from_secs(60) };
-    let src =
-        PluginSource { name: "h", bytes: &bytes, sha256: None, limits: Limits::default(), breaker, config: &config };
-    let plugin = host.load(&src).unwrap();
+    let plugin = with_breaker(&host, "reject", 1);
     for _ in 0..3 {
         assert_eq!(outcome(&host, &plugin), Outcome::Rejected);
     }

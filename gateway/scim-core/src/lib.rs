@@ -17,6 +17,9 @@ pub mod path;
 pub mod schema;
 
 pub use error::{ScimError, ScimType, error_body};
+
+/// The schema of a ListResponse (RFC 7644 section 3.4.2).
+pub const LIST_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub use filter::Filter;
 pub use patch::{PatchOp, PatchOperation};
 pub use path::{AttrPath, Path};

@@ -6,9 +6,10 @@
 use crate::config::{PluginSettings, Position};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
+use scim_core::LIST_RESPONSE_URN;
 use scim_core::error::ScimType;
 use scim_core::patch::{ApplyOptions, PatchOp, apply, diff};
-use scim_core::schema::ResourceSchema;
+use scim_core::schema::{GROUP_URN, ResourceSchema, USER_URN};
 use scim_mapper::{MapOptions, PatchOutcome, Program, Report};
 use scim_plugin_host::{CallContext, Direction, Failure, Host, Operation, Plugin, PluginSource};
 use serde_json::Value;
@@ -172,8 +173,6 @@ pub struct Answer {
     pub deprovisioning: bool,
 }
 
-const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-
 /// A ListResponse, with or without `Resources` (RFC 7644 allows leaving it
 /// out when there are none).
 fn is_list(body: &Value) -> bool {
@@ -181,19 +180,19 @@ fn is_list(body: &Value) -> bool {
         || body
             .get("schemas")
             .and_then(Value::as_array)
-            .is_some_and(|s| s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(LIST_URN))))
+            .is_some_and(|s| s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(LIST_RESPONSE_URN))))
 }
 
 /// A resource's type told by its core schema, else by `meta.resourceType`.
 fn resource_type(doc: &Value) -> Option<&'static str> {
     let schemas = doc.get("schemas").and_then(Value::as_array);
     let named = doc.pointer("/meta/resourceType").and_then(Value::as_str);
-    ["User", "Group"].into_iter().find(|rt| {
-        let urn = format!("urn:ietf:params:scim:schemas:core:2.0:{rt}");
+    let found = [("User", USER_URN), ("Group", GROUP_URN)].into_iter().find(|(rt, urn)| {
         let by_schema =
-            schemas.is_some_and(|s| s.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(&urn))));
+            schemas.is_some_and(|s| s.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn))));
         by_schema || named.is_some_and(|n| n.eq_ignore_ascii_case(rt))
-    })
+    });
+    found.map(|(rt, _)| rt)
 }
 
 fn load_one(host: &Host, s: &PluginSettings) -> Result<Plugin, String> {

@@ -15,7 +15,7 @@ use scim_mapper::{MapOptions, Operation, Report};
 use serde_json::{Value, json};
 use std::time::Instant;
 
-const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+use scim_core::LIST_RESPONSE_URN as LIST_URN;
 
 /// What goes back to the IdP (headers not yet cleaned).
 #[derive(Debug)]

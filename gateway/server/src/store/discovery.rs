@@ -4,7 +4,7 @@ use super::resources::MAX_PAGE;
 use scim_core::schema::{Registry, core_schema_texts};
 use serde_json::{Value, json};
 
-const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+use scim_core::LIST_RESPONSE_URN as LIST_URN;
 
 pub(super) fn service_provider_config() -> Value {
     json!({

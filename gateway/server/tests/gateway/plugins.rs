@@ -15,21 +15,7 @@ async fn setup(plugins: &str) -> (Gateway, Scim2Server) {
 }
 
 fn config(upstream: &str, plugins: &str) -> String {
-    format!(
-        r#"
-[server]
-base_path = "/scim/v2"
-[server.auth]
-tokens_file = "{{dir}}/tokens"
-[upstream]
-url = "{upstream}"
-token_env = "TEST_UPSTREAM_TOKEN"
-timeout_ms = 5000
-[mapping]
-preset = "okta"
-{plugins}
-"#
-    )
+    format!("{}{plugins}\n", super::support::config(upstream, &[], "okta"))
 }
 
 fn user(name: &str, email: &str) -> Value {

@@ -9,6 +9,7 @@ mod source;
 use crate::diag::{Diagnostic, Severity, Sink};
 use crate::load::{self, RawFile};
 use crate::program::{Direction, Program, RuleList};
+use scim_core::path::Path;
 use scim_core::schema::Registry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,10 +35,12 @@ pub struct Compiled {
 pub fn compile(sources: &[MappingSource<'_>], registry: Registry) -> Result<Compiled, Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
     let mut lists: BTreeMap<(String, Direction), RuleList> = BTreeMap::new();
+    let mut managed: BTreeMap<String, Vec<Path>> = BTreeMap::new();
     for source in sources {
         let mut sink = Sink::new(source.name, source.text);
         let raw = load::parse(source.text, &mut sink);
         compile_file(&raw, &registry, &mut sink, &mut lists);
+        compile_managed(&raw, &registry, &mut sink, &mut managed);
         diagnostics.append(&mut sink.out);
     }
     link::link_all(&mut lists, &registry, &mut diagnostics);
@@ -45,7 +48,7 @@ pub fn compile(sources: &[MappingSource<'_>], registry: Registry) -> Result<Comp
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
         return Err(diagnostics);
     }
-    Ok(Compiled { program: Program { registry, lists }, warnings: diagnostics })
+    Ok(Compiled { program: Program { registry, lists, managed }, warnings: diagnostics })
 }
 
 fn compile_file(
@@ -72,6 +75,33 @@ fn compile_file(
     for (name, lookup) in &raw.lookups {
         if lookup.table.is_empty() {
             sink.warn(lookup.at, format!("lookup table `{name}` is empty"), None);
+        }
+    }
+}
+
+/// `managed = [...]`: each entry a top-level attribute of the resource type
+/// (URN-qualified for an extension's), no sub-attributes or filters. Lists
+/// from several files are joined.
+fn compile_managed(raw: &RawFile, registry: &Registry, sink: &mut Sink<'_>, out: &mut BTreeMap<String, Vec<Path>>) {
+    for list in &raw.managed {
+        let Some(schema) = registry.resource(&list.resource) else { continue };
+        let paths = out.entry(list.resource.clone()).or_default();
+        for name in &list.names {
+            let at = name.span().start;
+            let parsed = Path::parse(name.get_ref()).ok().filter(|p| p.filter.is_none() && p.sub.is_none());
+            let Some(path) = parsed else {
+                let hint = Some("name a top-level attribute, such as \"emails\" or \"urn:...:User:manager\"".into());
+                sink.error(at, format!("`{}` is not a top-level attribute path", name.get_ref()), hint);
+                continue;
+            };
+            if schema.top_attribute(path.urn.as_deref(), &path.name).is_none() {
+                let hint = Some(format!("{} has no such attribute in the loaded schemas", list.resource));
+                sink.error(at, format!("unknown attribute `{}` in `{}.managed`", name.get_ref(), list.resource), hint);
+                continue;
+            }
+            if !paths.iter().any(|p| p.to_string().eq_ignore_ascii_case(&path.to_string())) {
+                paths.push(path);
+            }
         }
     }
 }

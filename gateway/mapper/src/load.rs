@@ -39,11 +39,20 @@ pub(crate) struct RawLookup {
     pub(crate) table: BTreeMap<String, String>,
 }
 
+/// A `managed = [...]` list of a resource type: the attributes the IdP
+/// owns, the only ones a translated write may remove.
+#[derive(Debug)]
+pub(crate) struct RawManaged {
+    pub(crate) resource: String,
+    pub(crate) names: Vec<Spanned<String>>,
+}
+
 /// A whole mapping file as written.
 #[derive(Debug, Default)]
 pub(crate) struct RawFile {
     pub(crate) lookups: BTreeMap<String, RawLookup>,
     pub(crate) blocks: Vec<RawBlock>,
+    pub(crate) managed: Vec<RawManaged>,
 }
 
 /// Parses `text`; problems go to `sink`.
@@ -65,7 +74,7 @@ pub(crate) fn parse(text: &str, sink: &mut Sink<'_>) -> RawFile {
                 de::<String>(value, sink);
             }
             "lookups" => file.lookups = lookups(value, sink),
-            name @ ("User" | "Group") => file.blocks.extend(blocks(name, value, sink)),
+            name @ ("User" | "Group") => blocks(name, value, sink, &mut file),
             other => sink.error(at, format!("unknown key `{other}`"), did_you_mean(other, TOP_KEYS)),
         }
     }
@@ -90,24 +99,28 @@ fn lookups(value: &Spanned<DeValue<'_>>, sink: &mut Sink<'_>) -> BTreeMap<String
     out
 }
 
-fn blocks(resource: &str, value: &Spanned<DeValue<'_>>, sink: &mut Sink<'_>) -> Vec<RawBlock> {
-    let msg = format!("`{resource}` must be a table with `request` and `response` rule lists");
-    let Some(table) = as_table(value, &msg, sink) else { return vec![] };
-    let mut out = Vec::new();
+fn blocks(resource: &str, value: &Spanned<DeValue<'_>>, sink: &mut Sink<'_>, file: &mut RawFile) {
+    let msg = format!("`{resource}` must be a table with `request` and `response` rule lists and `managed`");
+    let Some(table) = as_table(value, &msg, sink) else { return };
     for (key, v) in table {
         let dir = match key.get_ref().as_ref() {
             "request" => Direction::Request,
             "response" => Direction::Response,
+            "managed" => {
+                if let Some(names) = de::<Vec<Spanned<String>>>(v, sink) {
+                    file.managed.push(RawManaged { resource: resource.to_owned(), names });
+                }
+                continue;
+            }
             other => {
-                let hint = did_you_mean(other, ["request", "response"]);
+                let hint = did_you_mean(other, ["request", "response", "managed"]);
                 sink.error(key.span().start, format!("unknown key `{resource}.{other}`"), hint);
                 continue;
             }
         };
         let rules = rules(resource, dir, v, sink);
-        out.push(RawBlock { resource: resource.to_owned(), dir, rules });
+        file.blocks.push(RawBlock { resource: resource.to_owned(), dir, rules });
     }
-    out
 }
 
 fn rules(resource: &str, dir: Direction, value: &Spanned<DeValue<'_>>, sink: &mut Sink<'_>) -> Vec<RawEntry> {

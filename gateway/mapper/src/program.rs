@@ -147,12 +147,15 @@ pub struct Program {
     pub(crate) registry: Registry,
     /// Keyed by resource type name (`User`, `Group`) and direction.
     pub(crate) lists: BTreeMap<(String, Direction), RuleList>,
+    /// Per resource type, the attributes the mapping declares the IdP owns
+    /// (`managed = [...]`), top-level paths only; absent when not declared.
+    pub(crate) managed: BTreeMap<String, Vec<Path>>,
 }
 
 impl Program {
     /// A program without rules: every document passes unchanged.
     pub fn identity(registry: Registry) -> Self {
-        Self { registry, lists: BTreeMap::new() }
+        Self { registry, lists: BTreeMap::new(), managed: BTreeMap::new() }
     }
 
     /// The schemas this program was compiled against.
@@ -168,6 +171,13 @@ impl Program {
     /// How many rules the program holds for a resource type and direction.
     pub fn rule_count(&self, resource_type: &str, dir: Direction) -> usize {
         self.list(resource_type, dir).map_or(0, |l| l.rules.len())
+    }
+
+    /// The attributes of a resource type that the mapping declares managed
+    /// by the IdP (`managed = [...]` in any of its files), or `None` when no
+    /// file declares them. A translated write removes only these.
+    pub fn managed(&self, resource_type: &str) -> Option<&[Path]> {
+        self.managed.get(resource_type).map(Vec::as_slice)
     }
 
     /// Whether a PUT of this resource type needs the current resource to

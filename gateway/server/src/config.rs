@@ -2,6 +2,7 @@
 //! with file:line:col and a hint), then handed to the server as plain,
 //! already-checked values. Paths in the file are relative to the file.
 
+mod backend;
 mod file;
 mod plugins;
 mod validate;
@@ -93,6 +94,95 @@ pub struct UpstreamSettings {
     pub max_response_bytes: usize,
     pub http2_only: bool,
     pub pool_idle_timeout: Duration,
+    /// How updates are sent: as the IdP sent them, or translated.
+    pub update: UpdateMode,
+    /// Which group members a translated write may remove.
+    pub member_removal: MemberRemoval,
+    /// Rate limit and retries on 429/529.
+    pub pace: PaceSettings,
+    /// What the backend is, beyond SCIM.
+    pub profile: Profile,
+}
+
+/// How fast the route talks to its backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaceSettings {
+    /// `None`: no limit of the gateway's own.
+    pub rate_limit: Option<RateLimit>,
+    /// How often an idempotent request answered 429 or 529 is sent again.
+    pub busy_retries: u32,
+    /// The longest a request may spend on those retries, waits included.
+    pub busy_budget: Duration,
+}
+
+/// `[upstream.rate_limit]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+    /// Requests that may wait for their turn at once.
+    pub queue: usize,
+    /// The longest one waits; a longer wait is a 429 at once.
+    pub max_wait: Duration,
+}
+
+/// A backend's own ways, beyond SCIM.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// A compliant SCIM server.
+    #[default]
+    Generic,
+    /// Notion (see docs/notion.md).
+    Notion(NotionSettings),
+}
+
+/// `profile = "notion"` and `[upstream.notion]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotionSettings {
+    /// IdP role value (case-insensitive) to Notion workspace role.
+    pub roles: Vec<(String, String)>,
+    /// Whether a role may map to `owner`.
+    pub allow_owner: bool,
+    /// How long a manager's id-to-email lookup is reused.
+    pub manager_cache: Duration,
+}
+
+/// How a route sends updates (PUT and PATCH) to its backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpdateMode {
+    /// PUT and PATCH go on as the IdP sent them (after mapping).
+    #[default]
+    AsSent,
+    /// The backend takes only PATCH: a PUT becomes the minimal PATCH from the
+    /// current resource, and a full replace of members becomes adds and
+    /// removes.
+    Patch,
+    /// The backend takes only PUT: a PATCH becomes a PUT of the current
+    /// resource with the operations applied.
+    Put,
+}
+
+impl UpdateMode {
+    /// As written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AsSent => "as-sent",
+            Self::Patch => "patch",
+            Self::Put => "put",
+        }
+    }
+}
+
+/// Which members of a group a translated write may remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MemberRemoval {
+    /// Only members the backend knows as provisioned (their resource has an
+    /// `externalId`) or no longer finds; members added by hand in the
+    /// backend stay.
+    #[default]
+    Provisioned,
+    /// Any member the IdP's list leaves out.
+    Any,
 }
 
 /// An upstream: a SCIM base URL or the embedded store.

@@ -41,6 +41,9 @@ pub enum GatewayError {
     Conflict(u32),
     #[error("the gateway is shutting down")]
     ShuttingDown,
+    /// The route's upstream rate limit has no room; nothing was forwarded.
+    #[error("too many requests for the backend right now; retry after {} s", retry_after_secs(*.0))]
+    RateLimited(std::time::Duration),
     /// A plugin refused the resource; its status, scimType and detail go
     /// to the IdP.
     #[error("plugin {plugin} refused the resource: {detail}")]
@@ -62,6 +65,7 @@ impl GatewayError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Scim(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
             Self::Overloaded | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamUnavailable(_) | Self::BadUpstreamReply(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Conflict(_) => StatusCode::PRECONDITION_FAILED,
@@ -100,6 +104,7 @@ impl GatewayError {
             Self::BadUpstreamReply(_) => "bad_upstream_reply",
             Self::Conflict(_) => "conflict",
             Self::ShuttingDown => "shutting_down",
+            Self::RateLimited(_) => "rate_limited",
             Self::PluginRejected { .. } => "plugin_rejected",
             Self::PluginFailed { .. } => "plugin_failed",
         }
@@ -109,6 +114,11 @@ impl GatewayError {
     pub fn body(&self) -> Value {
         error_body(self.status().as_u16(), self.scim_type(), &self.to_string())
     }
+}
+
+/// Whole seconds for Retry-After, at least 1.
+pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    (wait.as_millis().div_ceil(1000)).try_into().unwrap_or(u64::MAX).max(1)
 }
 
 impl From<ScimError> for GatewayError {

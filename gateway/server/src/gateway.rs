@@ -3,12 +3,14 @@
 //! at start and on every reload; requests only read it.
 
 use crate::auth::Tokens;
-use crate::config::{AuthSettings, BasePath, Cidr, Config, Limits, Route, UpstreamSettings, UpstreamTarget};
+use crate::config::{
+    AuthSettings, BasePath, Cidr, Config, Limits, MemberRemoval, Route, UpdateMode, UpstreamSettings, UpstreamTarget,
+};
 use crate::mapping::{self, LoadError};
 use crate::metrics::Metrics;
 use crate::plugins::Chain;
 use crate::store::MemoryStore;
-use crate::upstream::{HttpUpstream, Upstream};
+use crate::upstream::{HttpUpstream, Paced, Upstream};
 use hyper_util::client::proxy::matcher::Matcher;
 use scim_core::normalize::Normalizer;
 use scim_mapper::Program;
@@ -29,6 +31,10 @@ pub struct RouteRuntime {
     pub program: Arc<Program>,
     pub upstream: Arc<dyn Upstream>,
     pub etag_retries: u32,
+    /// How updates reach the backend.
+    pub update: UpdateMode,
+    /// Which group members a translated write may remove.
+    pub member_removal: MemberRemoval,
     /// The route's WebAssembly plugins.
     pub plugins: Chain,
     /// A short digest of the mapping files (and, after a `+`, of the
@@ -205,6 +211,8 @@ fn build_route(
         program,
         upstream,
         etag_retries: route.upstream.etag_retries,
+        update: route.upstream.update,
+        member_removal: route.upstream.member_removal,
         plugins,
         mapping_version,
     })
@@ -258,7 +266,7 @@ fn upstream(
         UpstreamTarget::Http(uri) => {
             let token = upstream_token(u, ctx)?;
             let client = HttpUpstream::new(u, uri, token.as_deref(), (ctx.proxies)(), workers)?;
-            Ok(Arc::new(client))
+            Ok(Arc::new(Paced::new(Arc::new(client), u.pace, ctx.metrics.clone(), name)))
         }
     }
 }

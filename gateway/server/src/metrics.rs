@@ -20,6 +20,11 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     pub deprovision_dropped: IntCounterVec,
     pub etag_retries: IntCounterVec,
+    pub translated_writes: IntCounterVec,
+    pub unmanaged_kept: IntCounterVec,
+    pub upstream_retries: IntCounterVec,
+    pub rate_limit_queue: IntGaugeVec,
+    pub rate_limited: IntCounterVec,
     pub plugin_invocations: IntCounterVec,
     pub plugin_duration: HistogramVec,
     pub plugin_load_failures: IntCounterVec,
@@ -93,6 +98,33 @@ impl Metrics {
                 "Writes re-read and retried after a 412 from the upstream.",
                 &["route"],
             )?,
+            translated_writes: counter(
+                "scim_gateway_translated_writes_total",
+                "Updates translated for the backend: put_to_patch, patch_to_put, members_to_ops.",
+                &["route", "translation"],
+            )?,
+            unmanaged_kept: counter(
+                "scim_gateway_unmanaged_kept_total",
+                "Values a translated write kept because the IdP does not manage them: attribute, member.",
+                &["route", "kind"],
+            )?,
+            upstream_retries: counter(
+                "scim_gateway_upstream_retries_total",
+                "Requests sent again after the backend answered 429 or 529 (status).",
+                &["route", "status"],
+            )?,
+            rate_limit_queue: IntGaugeVec::new(
+                Opts::new(
+                    "scim_gateway_rate_limit_queue_depth",
+                    "Requests waiting for the route's upstream rate limit.",
+                ),
+                &["route"],
+            )?,
+            rate_limited: counter(
+                "scim_gateway_rate_limited_total",
+                "Requests answered 429 because the upstream rate limit's queue was full or too slow.",
+                &["route"],
+            )?,
             plugin_invocations: counter(
                 "scim_gateway_plugin_invocations_total",
                 "Plugin calls by outcome: ok, rejected, trap, fuel, timeout, memory, bad_output, circuit_open.",
@@ -137,6 +169,10 @@ impl Metrics {
             &self.config_reloads,
             &self.deprovision_dropped,
             &self.etag_retries,
+            &self.translated_writes,
+            &self.unmanaged_kept,
+            &self.upstream_retries,
+            &self.rate_limited,
             &self.plugin_invocations,
             &self.plugin_load_failures,
             &self.plugin_fail_open,
@@ -147,6 +183,7 @@ impl Metrics {
         r.register(Box::new(self.upstream_duration.clone()))?;
         r.register(Box::new(self.plugin_duration.clone()))?;
         r.register(Box::new(self.upstream_up.clone()))?;
+        r.register(Box::new(self.rate_limit_queue.clone()))?;
         r.register(Box::new(self.in_flight.clone()))?;
         r.register(Box::new(self.build_info.clone()))?;
         Ok(())

@@ -15,7 +15,11 @@
 //!    and retried on 412); a PATCH that maps to nothing is answered with
 //!    204. With plugins, a PATCH always reads the current resource: plugins
 //!    see it with the operations applied, and the difference they leave is
-//!    the PATCH sent.
+//!    the PATCH sent. Last, a write for a backend that takes one kind of
+//!    update is translated from the current resource (`update = "patch"`:
+//!    a PUT becomes the smallest PATCH and a full replace of members adds
+//!    and removes; `update = "put"`: a PATCH becomes a PUT), removing only
+//!    what the IdP manages.
 //! 7. **Forward**: to the upstream.
 //! 8. **Map the response**: non-SCIM errors wrapped; then response plugins
 //!    set to run before the rules, the rules back to the IdP's terms, the
@@ -28,6 +32,7 @@ mod exchange;
 mod plugged;
 mod query;
 mod respond;
+mod translate;
 
 use crate::config::Position;
 use crate::error::GatewayError;
@@ -47,6 +52,7 @@ use scim_plugin_host::Operation as PluginOp;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Instant;
+use translate::Translated;
 
 /// The connection a request came on.
 #[derive(Debug, Clone, Copy)]
@@ -223,7 +229,7 @@ async fn replace(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<A
     let deprovision = doc.get("active") == Some(&Value::Bool(false));
     let doc = plugged::request(x, Position::Before, rt, PluginOp::Replace, deprovision, doc).await?;
     let program = &x.route.program;
-    if !program.replace_needs_current(rt) {
+    if !program.replace_needs_current(rt) && !translate::put_as_patch(x.route.update) {
         let (mapped, report) = program.map_resource(rt, Operation::Replace, doc, None, MapOptions::default())?;
         x.count(rt, Direction::Request, &report, 1, deprovision);
         let mapped = plugged::request(x, Position::After, rt, PluginOp::Replace, deprovision, mapped).await?;
@@ -327,8 +333,12 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Ans
     x.count_normalized(&x.route.normalizer.patch(&mut doc, &schema));
     let ops = PatchOp::from_json(&doc)?;
     let deprovision = deactivates(&ops);
-    if plugged::on_request(x, rt) {
-        let how = Build::PatchPlugins { ops: &ops, deprovision };
+    let plugins = plugged::on_request(x, rt);
+    if plugins || translate::patch_needs_current(x.route.update, rt, &ops) {
+        let how = match plugins {
+            true => Build::PatchPlugins { ops: &ops, deprovision },
+            false => Build::Patch { ops: &ops, deprovision },
+        };
         return write_with_current(x, rt, Method::PATCH, &how).await;
     }
     let program = &x.route.program;
@@ -382,31 +392,62 @@ enum Write {
     Done(Answer),
 }
 
-/// Reads the current resource, builds the write from it (6), sends it with
-/// If-Match (7) and, on 412, starts again from a fresh read, a bounded
-/// number of times; maps the answer back (8).
+/// Reads the current resource, builds the write from it (6), translates it
+/// for a backend that takes one kind of update, sends it with If-Match (7)
+/// and, on 412, starts again from a fresh read, a bounded number of times;
+/// maps the answer back (8).
 async fn write_with_current(
     x: &Exchange<'_>,
     rt: &'static str,
     method: Method,
     how: &Build<'_>,
 ) -> Result<Answer, GatewayError> {
+    let deprovision = how.deprovisions();
     for attempt in 0..=x.route.etag_retries {
         let (current, etag) = match x.read_current(&x.path).await? {
             Current::Found(c, e) => (c, e),
-            Current::Answer(reply) => return back(x, reply, Shape::Resource(rt), false, how.deprovisions()).await,
+            Current::Answer(reply) => return back(x, reply, Shape::Resource(rt), false, deprovision).await,
         };
         let body = match build(x, rt, how, &current).await? {
             Write::Send(body) => body,
             Write::Done(answer) => return Ok(answer),
         };
+        let (sent, body) = match translate::translate(x, rt, &method, &current, body, deprovision).await? {
+            Translated::Send(sent, body) => (sent, body),
+            Translated::Unchanged => return unchanged(x, rt, &method, current, deprovision).await,
+        };
         let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
-        let reply = x.forward(method.clone(), &x.path, x.query.as_deref(), Some(&body), if_match).await?;
-        if !retry_412(x, &reply, if_match.is_some(), attempt) {
-            return back(x, reply, Shape::Resource(rt), false, how.deprovisions()).await;
+        let mut reply = x.forward(sent.clone(), &x.path, x.query.as_deref(), Some(&body), if_match).await?;
+        if retry_412(x, &reply, if_match.is_some(), attempt) {
+            continue;
         }
+        // A PUT answered through a PATCH: the IdP wants the whole resource.
+        if method == Method::PUT && sent == Method::PATCH && reply.status.is_success() && reply.body.is_empty() {
+            reply = x.forward(Method::GET, &x.path, None, None, None).await?;
+        }
+        return back(x, reply, Shape::Resource(rt), false, deprovision).await;
     }
     Err(GatewayError::Conflict(x.route.etag_retries + 1))
+}
+
+/// A translated write that changes nothing: a PUT is answered with the
+/// current resource, a PATCH with 204.
+async fn unchanged(
+    x: &Exchange<'_>,
+    rt: &'static str,
+    method: &Method,
+    current: Value,
+    deprovision: bool,
+) -> Result<Answer, GatewayError> {
+    if method != Method::PUT {
+        return Ok(Answer::own(StatusCode::NO_CONTENT, None));
+    }
+    let reply = Reply {
+        status: StatusCode::OK,
+        headers: http::HeaderMap::new(),
+        body: Bytes::from(crate::json::to_vec(&current)),
+    };
+    back(x, reply, Shape::Resource(rt), false, deprovision).await
 }
 
 fn retry_412(x: &Exchange<'_>, reply: &Reply, sent_if_match: bool, attempt: u32) -> bool {

@@ -3,8 +3,10 @@
 
 mod connect;
 mod http_client;
+mod paced;
 
 pub use http_client::HttpUpstream;
+pub use paced::{Paced, retry_after};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
@@ -45,6 +47,9 @@ pub enum UpstreamError {
     TooLarge(usize),
     #[error("the answer's encoding could not be decoded: {0}")]
     Encoding(String),
+    /// The route's own rate limit: nothing was sent; retry after this.
+    #[error("the upstream rate limit is reached")]
+    RateLimited(std::time::Duration),
 }
 
 /// A boxed future of an upstream answer.

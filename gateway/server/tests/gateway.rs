@@ -13,4 +13,5 @@ mod gateway {
     mod paths;
     mod plugins;
     mod transport;
+    mod updates;
 }

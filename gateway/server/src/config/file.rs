@@ -107,6 +107,34 @@ pub(crate) struct UpstreamSection {
     pub(crate) http2_only: bool,
     #[serde(default = "default_pool_idle")]
     pub(crate) pool_idle_timeout_ms: Spanned<u64>,
+    pub(crate) update: Option<Spanned<String>>,
+    pub(crate) member_removal: Option<Spanned<String>>,
+    pub(crate) rate_limit: Option<RateLimitSection>,
+    pub(crate) busy_retries: Option<Spanned<u64>>,
+    pub(crate) busy_budget_ms: Option<Spanned<u64>>,
+    pub(crate) profile: Option<Spanned<String>>,
+    pub(crate) notion: Option<NotionSection>,
+}
+
+/// `[upstream.rate_limit]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RateLimitSection {
+    pub(crate) per_second: Spanned<u64>,
+    pub(crate) burst: Option<Spanned<u64>>,
+    pub(crate) queue: Option<Spanned<u64>>,
+    pub(crate) max_wait_ms: Option<Spanned<u64>>,
+}
+
+/// `[upstream.notion]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NotionSection {
+    #[serde(default)]
+    pub(crate) roles: std::collections::BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub(crate) allow_owner: bool,
+    pub(crate) manager_cache_ms: Option<Spanned<u64>>,
 }
 
 fn default_timeout() -> Spanned<u64> {

@@ -333,6 +333,10 @@ fn upstream(
         max_response_bytes: size(positive(&u.max_response_bytes, "max_response_bytes", 256 << 20, sink)),
         http2_only: u.http2_only,
         pool_idle_timeout: ms(&u.pool_idle_timeout_ms, "pool_idle_timeout_ms", sink),
+        update: super::backend::update_mode(u.update.as_ref(), sink),
+        member_removal: super::backend::member_removal(u.member_removal.as_ref(), sink),
+        pace: super::backend::pace(u, sink),
+        profile: super::backend::profile(u, sink),
     })
 }
 

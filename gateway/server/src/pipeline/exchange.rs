@@ -160,6 +160,7 @@ impl<'a> Exchange<'a> {
         m.upstream_up.with_label_values(&[self.route.name.as_str()]).set(i64::from(up));
         result.map_err(|e| match e {
             UpstreamError::Timeout => GatewayError::UpstreamTimeout,
+            UpstreamError::RateLimited(wait) => GatewayError::RateLimited(wait),
             UpstreamError::Connect(m) | UpstreamError::Broken(m) => GatewayError::UpstreamUnavailable(m),
             other => GatewayError::BadUpstreamReply(other.to_string()),
         })
@@ -228,13 +229,12 @@ impl<'a> Exchange<'a> {
     /// answers done; a JSON body is handed back for mapping. `list_query`
     /// answers a 404 to a list query with an empty list.
     pub fn open_reply(&self, reply: Reply, list_query: bool) -> Result<Opened, GatewayError> {
-        let status = reply.status;
+        let (status, mut headers) = busy(reply.status, reply.headers);
         if list_query && status == StatusCode::NOT_FOUND {
             let empty =
                 json!({"schemas": [LIST_URN], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []});
-            return Ok(Opened::Done(Answer { status: StatusCode::OK, headers: reply.headers, body: Some(empty) }));
+            return Ok(Opened::Done(Answer { status: StatusCode::OK, headers, body: Some(empty) }));
         }
-        let mut headers = reply.headers;
         self.rewrite_location(&mut headers);
         if reply.body.is_empty() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
             return Ok(Opened::Done(Answer { status, headers, body: None }));
@@ -295,6 +295,20 @@ impl<'a> Exchange<'a> {
             }
         }
     }
+}
+
+/// A backend that is busy: 429 stays 429, Notion's 529 (which no IdP
+/// knows) becomes 503; both with a Retry-After, 1 s when it sent none.
+fn busy(status: StatusCode, mut headers: HeaderMap) -> (StatusCode, HeaderMap) {
+    let status = match status.as_u16() {
+        529 => StatusCode::SERVICE_UNAVAILABLE,
+        _ => status,
+    };
+    let limited = matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE);
+    if limited && crate::upstream::retry_after(&headers, std::time::SystemTime::now()).is_none() {
+        headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    (status, headers)
 }
 
 fn rewrite_is_list(body: &Value) -> bool {

@@ -21,6 +21,9 @@ pub(super) fn error_answer(e: &GatewayError) -> Answer {
     if matches!(e, GatewayError::Overloaded | GatewayError::ShuttingDown) {
         a.headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
+    if let GatewayError::RateLimited(wait) = e {
+        a.headers.insert(http::header::RETRY_AFTER, HeaderValue::from(crate::error::retry_after_secs(*wait)));
+    }
     a
 }
 

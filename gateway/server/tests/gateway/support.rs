@@ -83,7 +83,13 @@ impl Scim2Server {
 
     /// Reads what the backend stored, bypassing the gateway.
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let r = send(Method::GET, &format!("{}{path}", self.base), Some(UPSTREAM_TOKEN), None, &[]).await;
+        self.call(Method::GET, path, None).await
+    }
+
+    /// Writes to the backend directly, as an admin in the backend would.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let body = body.map(|b| Bytes::from(b.to_string()));
+        let r = send(method, &format!("{}{path}", self.base), Some(UPSTREAM_TOKEN), body, &[]).await;
         (r.status, r.json)
     }
 }
@@ -188,6 +194,11 @@ fn write_config(dir: &Path, config: &str) -> PathBuf {
 
 /// A one-route config in front of `upstream` with `mapping` files.
 pub fn config(upstream: &str, mappings: &[&str], preset: &str) -> String {
+    config_with(upstream, mappings, preset, "")
+}
+
+/// [`config`] with more `[upstream]` keys (`update = "patch"`, ...).
+pub fn config_with(upstream: &str, mappings: &[&str], preset: &str, upstream_keys: &str) -> String {
     let files: Vec<String> = mappings.iter().map(|m| format!("\"{{mappings}}/{m}\"")).collect();
     let token = if upstream.starts_with("http") { "token_env = \"TEST_UPSTREAM_TOKEN\"" } else { "" };
     format!(
@@ -200,6 +211,7 @@ tokens_file = "{{dir}}/tokens"
 url = "{upstream}"
 {token}
 timeout_ms = 5000
+{upstream_keys}
 [mapping]
 files = [{}]
 preset = "{preset}"

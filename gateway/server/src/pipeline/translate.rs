@@ -1,0 +1,350 @@
+//! Update translation for backends that take one kind of update
+//! (`update = "patch" | "put"`), built from the current resource:
+//!
+//! - a PUT becomes the smallest PATCH from the current resource to the one
+//!   the IdP asked for (`put_to_patch`);
+//! - a PATCH becomes a PUT of the current resource with the operations
+//!   applied (`patch_to_put`);
+//! - on a PATCH-only backend, a full replace of a group's members becomes
+//!   adds and removes (`members_to_ops`).
+//!
+//! A translated write removes only what the IdP manages: attributes outside
+//! the mapping's managed set keep the backend's value, and a group member
+//! the backend has but no IdP provisioned (its resource has no
+//! `externalId`) stays, unless `member_removal = "any"`.
+
+use super::exchange::Exchange;
+use crate::config::{MemberRemoval, UpdateMode};
+use crate::error::GatewayError;
+use http::{Method, StatusCode};
+use scim_core::ScimError;
+use scim_core::patch::{ApplyOptions, OpKind, PatchOp, PatchOperation, apply, diff};
+use scim_core::path::{AttrPath, Path, get_ci};
+use scim_core::schema::ResourceSchema;
+use serde_json::{Map, Value};
+
+/// Most group members one translated write looks up before removing them.
+const MAX_MEMBER_LOOKUPS: usize = 1000;
+
+/// What the IdP manages when the mapping declares no `managed` list: the
+/// attributes Okta and Entra ID provision. Roles, entitlements, photos,
+/// certificates and other extensions are the backend's own.
+const DEFAULT_MANAGED_USER: [&str; 22] = [
+    "userName",
+    "name",
+    "displayName",
+    "nickName",
+    "profileUrl",
+    "title",
+    "userType",
+    "preferredLanguage",
+    "locale",
+    "timezone",
+    "active",
+    "emails",
+    "phoneNumbers",
+    "addresses",
+    "externalId",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+    "password",
+];
+const DEFAULT_MANAGED_GROUP: [&str; 3] = ["displayName", "externalId", "members"];
+const SERVER_OWNED: [&str; 3] = ["schemas", "id", "meta"];
+
+/// A write after translation.
+#[derive(Debug)]
+pub(super) enum Translated {
+    /// Send this method and body.
+    Send(Method, Value),
+    /// The backend already holds what the IdP asked for: nothing to send.
+    Unchanged,
+}
+
+/// Whether a PATCH must be built from the current resource on this route
+/// (besides what plugins and rules need).
+pub(super) fn patch_needs_current(update: UpdateMode, rt: &str, ops: &PatchOp) -> bool {
+    match update {
+        UpdateMode::Put => true,
+        UpdateMode::Patch => rt == "Group" && replaces_members(ops),
+        UpdateMode::AsSent => false,
+    }
+}
+
+/// Whether a PUT is sent as a PATCH on this route.
+pub(super) fn put_as_patch(update: UpdateMode) -> bool {
+    update == UpdateMode::Patch
+}
+
+/// A `replace` of `members` as a whole, with a path or path-less.
+pub(super) fn replaces_members(ops: &PatchOp) -> bool {
+    ops.operations.iter().any(|op| {
+        op.op == OpKind::Replace
+            && match &op.path {
+                Some(p) => p.name.eq_ignore_ascii_case("members") && p.filter.is_none() && p.sub.is_none(),
+                None => op.value.as_ref().and_then(Value::as_object).is_some_and(|m| get_ci(m, "members").is_some()),
+            }
+    })
+}
+
+/// Translates one mapped write (`body`: the resource for a PUT, the
+/// PatchOp for a PATCH) for the route's backend, from `current`.
+pub(super) async fn translate(
+    x: &Exchange<'_>,
+    rt: &str,
+    method: &Method,
+    current: &Value,
+    body: Value,
+    deprovision: bool,
+) -> Result<Translated, GatewayError> {
+    let translation = match (method, x.route.update) {
+        (&Method::PUT, UpdateMode::Patch) => "put_to_patch",
+        (&Method::PATCH, UpdateMode::Put) => "patch_to_put",
+        (&Method::PATCH, UpdateMode::Patch) if PatchOp::from_json(&body).is_ok_and(|o| replaces_members(&o)) => {
+            "members_to_ops"
+        }
+        _ => return Ok(Translated::Send(method.clone(), body)),
+    };
+    let schema = x.route.schema(rt)?;
+    let mut desired = match translation {
+        "put_to_patch" => body,
+        _ => patched(current, &body, &schema)?,
+    };
+    let managed = Managed::new(x.route.program.managed(rt), rt);
+    let kept = keep_unmanaged(current, &mut desired, &managed);
+    let kept_members = keep_members(x, current, &mut desired).await?;
+    let m = &x.gw.metrics;
+    let route = x.route.name.as_str();
+    m.translated_writes.with_label_values(&[route, translation]).inc();
+    m.unmanaged_kept.with_label_values(&[route, "attribute"]).inc_by(kept);
+    m.unmanaged_kept.with_label_values(&[route, "member"]).inc_by(kept_members);
+    if translation == "patch_to_put" {
+        return Ok(Translated::Send(Method::PUT, put_body(desired)));
+    }
+    let ops = match diff(current, &desired, &schema) {
+        Ok(ops) => ops,
+        // A deactivation goes through even when the rest cannot be diffed.
+        Err(_) if deprovision => deactivation(),
+        Err(e) => return Err(e.into()),
+    };
+    match ops.is_empty() {
+        true => Ok(Translated::Unchanged),
+        false => Ok(Translated::Send(Method::PATCH, ops.to_json())),
+    }
+}
+
+/// The current resource with a PatchOp applied (Entra's add-for-replace
+/// tolerated, as the rules do).
+fn patched(current: &Value, body: &Value, schema: &ResourceSchema<'_>) -> Result<Value, GatewayError> {
+    let ops = PatchOp::from_json(body)?;
+    let opts = ApplyOptions { replace_missing_adds: true, reject_unknown_attributes: false };
+    Ok(apply(current, &ops, schema, opts)?)
+}
+
+/// A whole resource for a PUT: `meta` is the server's.
+fn put_body(mut desired: Value) -> Value {
+    if let Some(m) = desired.as_object_mut() {
+        m.retain(|k, _| !k.eq_ignore_ascii_case("meta"));
+    }
+    desired
+}
+
+fn deactivation() -> PatchOp {
+    let active = Path::from(AttrPath::new(None, "active", None));
+    PatchOp { operations: vec![PatchOperation::new(OpKind::Replace, active, Some(Value::Bool(false)))] }
+}
+
+/// The attributes the IdP manages for one resource type.
+pub(super) struct Managed {
+    /// `name` or `urn:...:name`, lower case.
+    keys: Vec<String>,
+}
+
+impl Managed {
+    pub(super) fn new(declared: Option<&[Path]>, rt: &str) -> Self {
+        let keys = match declared {
+            Some(paths) => paths.iter().map(|p| p.to_string().to_ascii_lowercase()).collect(),
+            None => {
+                let defaults: &[&str] = if rt == "Group" { &DEFAULT_MANAGED_GROUP } else { &DEFAULT_MANAGED_USER };
+                defaults.iter().map(|k| k.to_ascii_lowercase()).collect()
+            }
+        };
+        Self { keys }
+    }
+
+    /// Whether the IdP manages `name` (of the extension `urn`, if any).
+    pub(super) fn contains(&self, urn: Option<&str>, name: &str) -> bool {
+        let key = match urn {
+            Some(u) => format!("{u}:{name}"),
+            None => name.to_owned(),
+        };
+        self.keys.iter().any(|k| k.eq_ignore_ascii_case(&key) || (urn.is_none() && core_suffix(k, name)))
+    }
+}
+
+/// `urn:ietf:params:scim:schemas:core:2.0:User:name` names the core `name`.
+fn core_suffix(key: &str, name: &str) -> bool {
+    key.starts_with("urn:ietf:params:scim:schemas:core:")
+        && key.rsplit_once(':').is_some_and(|(_, n)| n.eq_ignore_ascii_case(name))
+}
+
+fn is_urn(key: &str) -> bool {
+    key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
+}
+
+/// Copies into `desired` every attribute of `current` that the IdP does not
+/// manage and did not send (or sent empty); returns how many.
+pub(super) fn keep_unmanaged(current: &Value, desired: &mut Value, managed: &Managed) -> u64 {
+    let (Some(cur), Some(des)) = (current.as_object(), desired.as_object_mut()) else { return 0 };
+    let mut kept = 0;
+    for (key, value) in cur {
+        if SERVER_OWNED.iter().any(|s| s.eq_ignore_ascii_case(key)) || is_empty(value) {
+            continue;
+        }
+        if let (true, Some(ext)) = (is_urn(key), value.as_object()) {
+            kept += keep_extension(key, ext, des, managed);
+        } else if !managed.contains(None, key) && get_ci(des, key).is_none_or(is_empty) {
+            remove_ci(des, key);
+            des.insert(key.clone(), value.clone());
+            kept += 1;
+        }
+    }
+    kept
+}
+
+fn keep_extension(urn: &str, ext: &Map<String, Value>, des: &mut Map<String, Value>, managed: &Managed) -> u64 {
+    let mut kept = 0;
+    for (name, value) in ext {
+        let sent = get_ci(des, urn).and_then(Value::as_object).and_then(|m| get_ci(m, name));
+        if is_empty(value) || managed.contains(Some(urn), name) || sent.is_some_and(|v| !is_empty(v)) {
+            continue;
+        }
+        let key = des.keys().find(|k| k.eq_ignore_ascii_case(urn)).cloned().unwrap_or_else(|| urn.to_owned());
+        let slot = des.entry(key).or_insert_with(|| Value::Object(Map::new()));
+        if let Some(m) = slot.as_object_mut() {
+            remove_ci(m, name);
+            m.insert(name.clone(), value.clone());
+            kept += 1;
+        }
+    }
+    if kept > 0 {
+        add_schema(des, urn);
+    }
+    kept
+}
+
+fn remove_ci(m: &mut Map<String, Value>, key: &str) {
+    m.retain(|k, _| !k.eq_ignore_ascii_case(key));
+}
+
+fn add_schema(des: &mut Map<String, Value>, urn: &str) {
+    if let Some(Value::Array(schemas)) = des.get_mut("schemas") {
+        if !schemas.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn))) {
+            schemas.push(Value::String(urn.to_owned()));
+        }
+    }
+}
+
+/// The identity of a member: its `value`.
+fn member_key(v: &Value) -> Option<&str> {
+    v.as_object().and_then(|m| get_ci(m, "value")).and_then(Value::as_str)
+}
+
+fn members(v: &Value) -> Vec<Value> {
+    let found = v.as_object().and_then(|m| get_ci(m, "members")).and_then(Value::as_array);
+    found.cloned().unwrap_or_default()
+}
+
+/// Members of `desired` that `current` already has take the backend's
+/// form (so a changed `display` is no remove-and-add); returns the current
+/// members that `desired` leaves out.
+pub(super) fn settle_members(current: &Value, desired: &mut Value) -> Vec<Value> {
+    let cur = members(current);
+    let mut wanted = members(desired);
+    let Some(des) = desired.as_object_mut() else { return vec![] };
+    for w in &mut wanted {
+        if let Some(c) = cur.iter().find(|c| member_key(c).is_some() && member_key(c) == member_key(w)) {
+            w.clone_from(c);
+        }
+    }
+    let removed = cur.iter().filter(|c| !wanted.iter().any(|w| member_key(w) == member_key(c))).cloned().collect();
+    if !wanted.is_empty() || get_ci(des, "members").is_some() {
+        remove_ci(des, "members");
+        des.insert("members".into(), Value::Array(wanted));
+    }
+    removed
+}
+
+/// Puts back the members the IdP's list leaves out that no IdP
+/// provisioned; returns how many.
+async fn keep_members(x: &Exchange<'_>, current: &Value, desired: &mut Value) -> Result<u64, GatewayError> {
+    let removed = settle_members(current, desired);
+    if removed.is_empty() || x.route.member_removal == MemberRemoval::Any {
+        return Ok(0);
+    }
+    if removed.len() > MAX_MEMBER_LOOKUPS {
+        let detail = format!(
+            "the update removes {} members, more than the {MAX_MEMBER_LOOKUPS} one write may check; remove them in smaller steps",
+            removed.len()
+        );
+        return Err(ScimError::too_many(detail).into());
+    }
+    let mut keep = Vec::new();
+    for member in removed {
+        if !provisioned(x, &member).await? {
+            keep.push(member);
+        }
+    }
+    let kept = u64::try_from(keep.len()).unwrap_or(u64::MAX);
+    if let Some(m) = desired.as_object_mut().filter(|_| kept > 0) {
+        if let Value::Array(list) = m.entry("members").or_insert_with(|| Value::Array(vec![])) {
+            list.extend(keep);
+        }
+    }
+    Ok(kept)
+}
+
+/// Whether the backend knows the member as provisioned by an IdP (it has
+/// an `externalId`), or no longer knows it at all.
+async fn provisioned(x: &Exchange<'_>, member: &Value) -> Result<bool, GatewayError> {
+    let Some(id) = member_key(member).filter(|id| safe_segment(id)) else { return Ok(false) };
+    let field = |k: &str| member.as_object().and_then(|m| get_ci(m, k)).and_then(Value::as_str).unwrap_or("");
+    let group = field("type").eq_ignore_ascii_case("Group") || field("$ref").contains("/Groups/");
+    let path = format!("/{}/{id}", if group { "Groups" } else { "Users" });
+    let reply = x.forward(Method::GET, &path, None, None, None).await?;
+    match reply.status {
+        StatusCode::NOT_FOUND => Ok(true),
+        StatusCode::OK => {
+            let doc: Value = crate::json::from_bytes(&reply.body)
+                .map_err(|_| GatewayError::BadUpstreamReply("a group member's resource is not JSON".into()))?;
+            let ext = doc.as_object().and_then(|m| get_ci(m, "externalId")).and_then(Value::as_str);
+            Ok(ext.is_some_and(|e| !e.trim().is_empty()))
+        }
+        s => Err(GatewayError::BadUpstreamReply(format!("looking up a group member gave {s}"))),
+    }
+}
+
+/// An id that is one plain path segment.
+fn safe_segment(id: &str) -> bool {
+    !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 256
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,105 @@
+use super::*;
+use serde_json::json;
+
+const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const NOTION: &str = "urn:ietf:params:scim:schemas:extension:notion:2.0:User";
+
+fn ops(v: Value) -> PatchOp {
+    PatchOp::from_json(&json!({"schemas": [scim_core::patch::PATCH_URN], "Operations": v})).unwrap()
+}
+
+#[test]
+fn a_full_replace_of_members_is_recognized_with_a_path_or_without() {
+    assert!(replaces_members(&ops(json!([{"op": "replace", "path": "members", "value": []}]))));
+    assert!(replaces_members(&ops(json!([{"op": "replace", "value": {"Members": [{"value": "1"}]}}]))));
+    assert!(!replaces_members(&ops(json!([{"op": "add", "path": "members", "value": [{"value": "1"}]}]))));
+    assert!(!replaces_members(&ops(json!([{"op": "replace", "path": "members[value eq \"1\"]", "value": {}}]))));
+    assert!(!replaces_members(&ops(json!([{"op": "replace", "value": {"displayName": "x"}}]))));
+}
+
+#[test]
+fn only_a_put_on_a_patch_backend_or_a_patch_on_a_put_backend_needs_translating() {
+    let replace = ops(json!([{"op": "replace", "path": "members", "value": []}]));
+    let add = ops(json!([{"op": "add", "path": "members", "value": [{"value": "1"}]}]));
+    assert!(patch_needs_current(UpdateMode::Put, "User", &add));
+    assert!(patch_needs_current(UpdateMode::Patch, "Group", &replace));
+    assert!(!patch_needs_current(UpdateMode::Patch, "Group", &add));
+    assert!(!patch_needs_current(UpdateMode::AsSent, "Group", &replace));
+    assert!(put_as_patch(UpdateMode::Patch) && !put_as_patch(UpdateMode::Put) && !put_as_patch(UpdateMode::AsSent));
+}
+
+#[test]
+fn unmanaged_attributes_the_idp_leaves_out_keep_the_backends_value() {
+    let current = json!({
+        "id": "1", "meta": {"version": "W/\"1\""}, "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", NOTION],
+        "userName": "a@x.com", "title": "Boss", "roles": [{"value": "admin"}],
+        NOTION: {"role": "membership_admin"},
+        ENT: {"department": "Sales", "costCenter": "42"}
+    });
+    let mut desired = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a@x.com", "roles": [], ENT: {"costCenter": "43"}});
+    let kept = keep_unmanaged(&current, &mut desired, &Managed::new(None, "User"));
+    assert_eq!(kept, 2, "roles and the Notion role: {desired}");
+    assert_eq!(
+        desired["roles"],
+        json!([{"value": "admin"}]),
+        "an empty list from the IdP does not wipe an unmanaged attribute"
+    );
+    assert_eq!(desired[NOTION]["role"], "membership_admin");
+    assert!(desired["schemas"].as_array().unwrap().iter().any(|s| s == NOTION), "{desired}");
+    assert!(desired.get("title").is_none(), "title is managed: the IdP left it out, so it goes");
+    assert!(desired[ENT].get("department").is_none(), "department is managed");
+    assert!(desired.get("id").is_none() && desired.get("meta").is_none(), "server-owned keys are not copied");
+}
+
+#[test]
+fn a_declared_managed_list_replaces_the_default() {
+    let declared =
+        [Path::parse("userName").unwrap(), Path::parse("urn:ietf:params:scim:schemas:core:2.0:User:title").unwrap()];
+    let managed = Managed::new(Some(&declared), "User");
+    assert!(managed.contains(None, "TITLE"), "a core-URN-qualified name names the core attribute");
+    assert!(!managed.contains(None, "emails"), "not declared");
+    let current = json!({"userName": "a", "emails": [{"value": "a@x.com"}], "title": "t"});
+    let mut desired = json!({"userName": "a"});
+    assert_eq!(keep_unmanaged(&current, &mut desired, &managed), 1);
+    assert_eq!(desired, json!({"userName": "a", "emails": [{"value": "a@x.com"}]}));
+}
+
+#[test]
+fn members_already_there_take_the_backends_form_and_the_left_out_are_returned() {
+    let current = json!({"members": [
+        {"value": "u1", "display": "One", "$ref": "http://b/Users/u1"},
+        {"value": "u2", "display": "Two"},
+    ]});
+    let mut desired =
+        json!({"displayName": "G", "members": [{"value": "u1", "display": "One renamed"}, {"value": "u3"}]});
+    let removed = settle_members(&current, &mut desired);
+    assert_eq!(removed, vec![json!({"value": "u2", "display": "Two"})]);
+    assert_eq!(desired["members"][0], current["members"][0], "no remove-and-add for a changed display");
+    assert_eq!(desired["members"][1], json!({"value": "u3"}));
+}
+
+#[test]
+fn a_put_diffed_against_the_current_group_adds_and_removes_single_members() {
+    let registry = scim_core::Registry::core();
+    let schema = registry.resource("Group").unwrap();
+    let current = json!({"id": "g", "displayName": "G", "members": [{"value": "u1"}, {"value": "u2"}]});
+    let mut desired = json!({"displayName": "G", "members": [{"value": "u2"}, {"value": "u3"}]});
+    settle_members(&current, &mut desired);
+    let text = diff(&current, &desired, &schema).unwrap().to_json().to_string();
+    assert!(text.contains(r#"members[value eq \"u1\"]"#), "{text}");
+    assert!(text.contains(r#""value":[{"value":"u3"}]"#), "{text}");
+    assert!(!text.contains("replace"), "never a whole-list replace: {text}");
+}
+
+#[test]
+fn only_plain_ids_are_looked_up() {
+    assert!(safe_segment("2819c223-7f76-453a-919d-413861904646"));
+    for bad in ["", ".", "..", "a/b", "a?b", "%2e%2e", "a b"] {
+        assert!(!safe_segment(bad), "{bad}");
+    }
+}
+
+#[test]
+fn a_put_body_leaves_meta_to_the_server() {
+    assert_eq!(put_body(json!({"id": "1", "meta": {}, "userName": "a"})), json!({"id": "1", "userName": "a"}));
+}

@@ -1,0 +1,163 @@
+//! Pacing a route's upstream: an optional rate limit (a steady rate with a
+//! burst; requests over it wait in a bounded queue or are refused with the
+//! time to wait), and retries of idempotent requests that the backend
+//! answers 429 or 529, within a bounded time budget and honouring
+//! Retry-After. Everything the route sends upstream goes through here:
+//! forwards, current-resource reads and lookups alike.
+
+use super::{Forward, Reply, ReplyFuture, Upstream, UpstreamError};
+use crate::config::PaceSettings;
+use crate::metrics::Metrics;
+use http::{HeaderMap, Method};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Retry-After values above this are not waited for.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// Wait when a 429 or 529 carries no usable Retry-After.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// An upstream behind the route's rate limit and busy retries.
+#[derive(Debug)]
+pub struct Paced {
+    inner: Arc<dyn Upstream>,
+    limiter: Option<Limiter>,
+    settings: PaceSettings,
+    metrics: Arc<Metrics>,
+    route: String,
+}
+
+impl Paced {
+    pub fn new(inner: Arc<dyn Upstream>, settings: PaceSettings, metrics: Arc<Metrics>, route: &str) -> Self {
+        let limiter = settings.rate_limit.map(Limiter::new);
+        Self { inner, limiter, settings, metrics, route: route.to_owned() }
+    }
+
+    async fn paced(&self, request: Forward) -> Result<Reply, UpstreamError> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            if let Some(limiter) = &self.limiter {
+                limiter.acquire(&self.metrics, &self.route).await?;
+            }
+            let reply = self.inner.call(request.clone()).await?;
+            let status = reply.status.as_u16();
+            if !matches!(status, 429 | 529) || !idempotent(&request.method) || attempt >= self.settings.busy_retries {
+                return Ok(reply);
+            }
+            let wait = retry_after(&reply.headers, SystemTime::now()).unwrap_or(DEFAULT_RETRY_AFTER);
+            if started.elapsed() + wait > self.settings.busy_budget {
+                return Ok(reply);
+            }
+            let code = if status == 429 { "429" } else { "529" };
+            self.metrics.upstream_retries.with_label_values(&[self.route.as_str(), code]).inc();
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+}
+
+impl Upstream for Paced {
+    fn call(&self, request: Forward) -> ReplyFuture<'_> {
+        Box::pin(self.paced(request))
+    }
+
+    fn base_url(&self) -> &str {
+        self.inner.base_url()
+    }
+}
+
+/// Requests that may be sent twice: RFC 9110's idempotent methods.
+fn idempotent(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS)
+}
+
+/// Retry-After as delay-seconds or an HTTP date; `None` when absent,
+/// unreadable or over an hour.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let text = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let wait = match text.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => httpdate::parse_http_date(text).ok()?.duration_since(now).unwrap_or(Duration::ZERO),
+    };
+    (wait <= MAX_RETRY_AFTER).then_some(wait)
+}
+
+/// The rate limit as a generic cell rate algorithm: `tat` is when the
+/// bucket is next empty; a request may start `tolerance` before it.
+#[derive(Debug)]
+struct Limiter {
+    interval: Duration,
+    tolerance: Duration,
+    queue: usize,
+    max_wait: Duration,
+    tat: Mutex<Option<Instant>>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Limiter {
+    fn new(s: crate::config::RateLimit) -> Self {
+        let interval = Duration::from_secs_f64(1.0 / f64::from(s.per_second.max(1)));
+        let tolerance = interval * s.burst.max(1).saturating_sub(1);
+        let waiting = Arc::new(AtomicUsize::new(0));
+        Self { interval, tolerance, queue: s.queue, max_wait: s.max_wait, tat: Mutex::new(None), waiting }
+    }
+
+    /// When this request may start, counted in the queue if it must wait;
+    /// or the wait it would have had when the queue is full or too slow.
+    fn reserve(&self, now: Instant) -> Result<Duration, Duration> {
+        let mut tat = self.tat.lock().unwrap_or_else(PoisonError::into_inner);
+        let next = tat.map_or(now, |t| t.max(now));
+        let start = next.checked_sub(self.tolerance).map_or(now, |t| t.max(now));
+        let wait = start.saturating_duration_since(now);
+        if wait > self.max_wait || (!wait.is_zero() && self.waiting.load(Ordering::SeqCst) >= self.queue) {
+            return Err(wait.max(self.interval));
+        }
+        *tat = Some(next + self.interval);
+        if !wait.is_zero() {
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(wait)
+    }
+
+    async fn acquire(&self, metrics: &Metrics, route: &str) -> Result<(), UpstreamError> {
+        match self.reserve(Instant::now()) {
+            Ok(wait) if wait.is_zero() => Ok(()),
+            Ok(wait) => {
+                let gauge = metrics.rate_limit_queue.with_label_values(&[route]);
+                let _queued = Queued::enter(gauge, self.waiting.clone());
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+            Err(wait) => {
+                metrics.rate_limited.with_label_values(&[route]).inc();
+                Err(UpstreamError::RateLimited(wait))
+            }
+        }
+    }
+}
+
+/// A request waiting in the queue; leaves it when done or dropped (a
+/// request that timed out while waiting).
+struct Queued {
+    gauge: prometheus::IntGauge,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Queued {
+    fn enter(gauge: prometheus::IntGauge, waiting: Arc<AtomicUsize>) -> Self {
+        gauge.inc();
+        Self { gauge, waiting }
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.gauge.dec();
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests;

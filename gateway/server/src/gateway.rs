@@ -4,11 +4,13 @@
 
 use crate::auth::Tokens;
 use crate::config::{
-    AuthSettings, BasePath, Cidr, Config, Limits, MemberRemoval, Route, UpdateMode, UpstreamSettings, UpstreamTarget,
+    AuthSettings, BasePath, Cidr, Config, Limits, MemberRemoval, Profile, Route, UpdateMode, UpstreamSettings,
+    UpstreamTarget,
 };
 use crate::mapping::{self, LoadError};
 use crate::metrics::Metrics;
 use crate::plugins::Chain;
+use crate::profile::Notion;
 use crate::store::MemoryStore;
 use crate::upstream::{HttpUpstream, Paced, Upstream};
 use hyper_util::client::proxy::matcher::Matcher;
@@ -35,6 +37,8 @@ pub struct RouteRuntime {
     pub update: UpdateMode,
     /// Which group members a translated write may remove.
     pub member_removal: MemberRemoval,
+    /// The `notion` backend profile, when the route has it.
+    pub notion: Option<Notion>,
     /// The route's WebAssembly plugins.
     pub plugins: Chain,
     /// A short digest of the mapping files (and, after a `+`, of the
@@ -213,6 +217,10 @@ fn build_route(
         etag_retries: route.upstream.etag_retries,
         update: route.upstream.update,
         member_removal: route.upstream.member_removal,
+        notion: match &route.upstream.profile {
+            Profile::Notion(settings) => Some(Notion::new(settings.clone())),
+            Profile::Generic => None,
+        },
         plugins,
         mapping_version,
     })

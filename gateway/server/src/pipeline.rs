@@ -15,20 +15,28 @@
 //!    and retried on 412); a PATCH that maps to nothing is answered with
 //!    204. With plugins, a PATCH always reads the current resource: plugins
 //!    see it with the operations applied, and the difference they leave is
-//!    the PATCH sent. Last, a write for a backend that takes one kind of
-//!    update is translated from the current resource (`update = "patch"`:
-//!    a PUT becomes the smallest PATCH and a full replace of members adds
-//!    and removes; `update = "put"`: a PATCH becomes a PUT), removing only
-//!    what the IdP manages.
-//! 7. **Forward**: to the upstream.
-//! 8. **Map the response**: non-SCIM errors wrapped; then response plugins
-//!    set to run before the rules, the rules back to the IdP's terms, the
-//!    response plugins set to run after them (each resource of a list on its
-//!    own); then upstream URLs rewritten.
+//!    the PATCH sent. Then the backend profile puts the write in the
+//!    backend's terms (`notion`: roles to its role extension, `owner`
+//!    refused, a manager's id to its email; a list filter on the attributes
+//!    it filters on). Last, a write for a backend that takes one kind of
+//!    update is translated from the current resource (`update = "patch"`: a
+//!    PUT becomes the smallest PATCH and a full replace of members adds and
+//!    removes; `update = "put"`: a PATCH becomes a PUT), removing only what
+//!    the IdP manages and keeping members no IdP provisioned.
+//! 7. **Forward**: to the upstream, within the route's rate limit; an
+//!    idempotent request the backend answers 429 or 529 is sent again within
+//!    a time budget. On `notion`, a list over 100 is several pages, merged.
+//! 8. **Map the response**: non-SCIM errors wrapped (529 answered as 503,
+//!    429 and 503 with Retry-After); the backend profile's terms undone
+//!    (manager emails to ids); then response plugins set to run before the
+//!    rules, the rules back to the IdP's terms, the response plugins set to
+//!    run after them (each resource of a list on its own); then upstream
+//!    URLs rewritten.
 //! 9. **Respond**: SCIM media type, request id, metrics and one log line.
 
 mod bulk;
 mod exchange;
+mod notion;
 mod plugged;
 mod query;
 mod respond;
@@ -173,8 +181,15 @@ async fn dispatch(
 async fn list(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError> {
     let original = query::pairs(x.query.as_deref().unwrap_or(""));
     let get = |k: &str| original.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-    let (rewritten, normalized) = query::rewrite(x.route, rt, get)?;
+    let (mut rewritten, normalized) = query::rewrite(x.route, rt, get)?;
     x.count_normalized(&normalized);
+    if x.route.notion.is_some() {
+        notion::filter(rt, &mut rewritten);
+        let page = |pairs: &[(String, String)]| query::rebuild(pairs, &rewritten);
+        if let Some(reply) = notion::merged_list(x, &original, page).await? {
+            return back(x, reply, Shape::Resource(rt), true, false).await;
+        }
+    }
     query::log_filter(&rewritten, x.gw.redact_pii);
     let q = query::rebuild(&original, &rewritten);
     let reply = x.forward(Method::GET, &x.path, q.as_deref(), None, None).await?;
@@ -199,10 +214,13 @@ async fn get(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError>
 /// its answer is mapped per resource.
 async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Result<Answer, GatewayError> {
     let get = |k: &str| query::search_param(&doc, k);
-    let (rewritten, normalized) = match rt {
+    let (mut rewritten, normalized) = match rt {
         Some(rt) => query::rewrite(x.route, rt, get)?,
         None => query::rewrite_root(x.route, get)?,
     };
+    if let (Some(_), Some(rt)) = (&x.route.notion, rt) {
+        notion::filter(rt, &mut rewritten);
+    }
     x.count_normalized(&normalized);
     query::log_filter(&rewritten, x.gw.redact_pii);
     let body = query::rebuild_search(doc, &rewritten);
@@ -217,6 +235,7 @@ async fn create(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<An
     let (mapped, report) = x.route.program.map_resource(rt, Operation::Create, doc, None, MapOptions::default())?;
     x.count(rt, Direction::Request, &report, 1, false);
     let mapped = plugged::request(x, Position::After, rt, PluginOp::Create, false, mapped).await?;
+    let mapped = to_backend(x, rt, mapped, false).await?;
     let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
     back(x, reply, Shape::Resource(rt), false, false).await
 }
@@ -233,6 +252,7 @@ async fn replace(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<A
         let (mapped, report) = program.map_resource(rt, Operation::Replace, doc, None, MapOptions::default())?;
         x.count(rt, Direction::Request, &report, 1, deprovision);
         let mapped = plugged::request(x, Position::After, rt, PluginOp::Replace, deprovision, mapped).await?;
+        let mapped = to_backend(x, rt, mapped, deprovision).await?;
         let reply = x.forward(Method::PUT, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
         return back(x, reply, Shape::Resource(rt), false, deprovision).await;
     }
@@ -346,7 +366,8 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Ans
     x.count(rt, Direction::Request, &report, 1, deprovision);
     match outcome {
         PatchOutcome::Ops(mapped) => {
-            let reply = x.forward(Method::PATCH, &x.path, x.query.as_deref(), Some(&mapped.to_json()), None).await?;
+            let body = to_backend(x, rt, mapped.to_json(), deprovision).await?;
+            let reply = x.forward(Method::PATCH, &x.path, x.query.as_deref(), Some(&body), None).await?;
             back(x, reply, Shape::Resource(rt), false, deprovision).await
         }
         PatchOutcome::Empty => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
@@ -377,6 +398,10 @@ async fn back(
     let (status, headers, body) = match x.open_reply(reply, list)? {
         Opened::Done(answer) => return Ok(answer),
         Opened::Body(status, headers, body) => (status, headers, body),
+    };
+    let body = match (&x.route.notion, shape) {
+        (Some(n), Shape::Resource("User") | Shape::AnyList) => notion::response(x, n, body).await,
+        _ => body,
     };
     let body = plugged::response(x, shape, Position::Before, deprovision, body).await?;
     let body = x.map_body(body, shape)?;
@@ -409,7 +434,7 @@ async fn write_with_current(
             Current::Answer(reply) => return back(x, reply, Shape::Resource(rt), false, deprovision).await,
         };
         let body = match build(x, rt, how, &current).await? {
-            Write::Send(body) => body,
+            Write::Send(body) => to_backend(x, rt, body, deprovision).await?,
             Write::Done(answer) => return Ok(answer),
         };
         let (sent, body) = match translate::translate(x, rt, &method, &current, body, deprovision).await? {
@@ -469,6 +494,14 @@ fn deactivates(ops: &PatchOp) -> bool {
             _ => false,
         }
     })
+}
+
+/// The end of phase 6: the write in the backend profile's terms.
+async fn to_backend(x: &Exchange<'_>, rt: &str, body: Value, deprovision: bool) -> Result<Value, GatewayError> {
+    match &x.route.notion {
+        Some(n) => notion::request(x, n, rt, body, deprovision).await,
+        None => Ok(body),
+    }
 }
 
 fn normalize_resource(x: &Exchange<'_>, rt: &str, doc: &mut Value) -> Result<(), GatewayError> {

@@ -9,6 +9,7 @@ mod gateway {
     mod conformance;
     mod e2e;
     mod failures;
+    mod notion;
     mod operations;
     mod paths;
     mod plugins;

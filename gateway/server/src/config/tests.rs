@@ -184,3 +184,57 @@ fn plugin_names_are_unique_labels() {
     let errors = check(&format!("{MINIMAL}{}", PLUGIN.replace("full-name\"", "full name\""))).unwrap_err();
     assert!(errors.iter().any(|e| e.contains("is not a plugin name")), "{errors:?}");
 }
+
+#[test]
+fn backend_keys_default_to_a_plain_scim_server() {
+    let u = &check(MINIMAL).unwrap().routes[0].upstream;
+    assert_eq!(
+        (u.update, u.member_removal, &u.profile),
+        (UpdateMode::AsSent, MemberRemoval::Provisioned, &Profile::Generic)
+    );
+    assert_eq!(u.pace, PaceSettings { rate_limit: None, busy_retries: 2, busy_budget: Duration::from_secs(10) });
+}
+
+#[test]
+fn update_rate_limit_and_the_notion_profile_are_read_and_checked() {
+    let text = format!(
+        "{MINIMAL}update = \"patch\"\nmember_removal = \"any\"\nprofile = \"notion\"\n[upstream.rate_limit]\nper_second = 3\nburst = 10\n[upstream.notion]\nroles = {{ Admin = \"membership_admin\" }}\n"
+    );
+    let u = check(&text).unwrap().routes[0].upstream.clone();
+    assert_eq!((u.update, u.member_removal), (UpdateMode::Patch, MemberRemoval::Any));
+    let limit = u.pace.rate_limit.unwrap();
+    assert_eq!((limit.per_second, limit.burst, limit.queue, limit.max_wait), (3, 10, 100, Duration::from_secs(10)));
+    let Profile::Notion(n) = u.profile else { panic!("notion profile") };
+    assert_eq!(n.roles, [("Admin".to_owned(), "membership_admin".to_owned())]);
+    assert!(!n.allow_owner);
+}
+
+#[test]
+fn bad_backend_keys_are_all_reported() {
+    let text = format!(
+        "{MINIMAL}update = \"merge\"\nmember_removal = \"some\"\nprofile = \"slack\"\nbusy_retries = 11\n[upstream.rate_limit]\nper_second = 0\n[upstream.notion]\nroles = {{ Boss = \"owner\", X = \"admin\" }}\n"
+    );
+    let joined = check(&text).unwrap_err().join("\n");
+    for needle in [
+        "gw.toml:5:10: error: unknown update `merge` (hint: use one of \"as-sent\", \"patch\", \"put\")",
+        "unknown member_removal `some`",
+        "unknown profile `slack`",
+        "busy_retries must be between 0 and 10",
+        "per_second must be between 1 and 100000",
+        "[upstream.notion] is set but the profile is not \"notion\"",
+    ] {
+        assert!(joined.contains(needle), "{needle}\n{joined}");
+    }
+    let text =
+        format!("{MINIMAL}profile = \"notion\"\n[upstream.notion]\nroles = {{ Boss = \"owner\", X = \"admin\" }}\n");
+    let joined = check(&text).unwrap_err().join("\n");
+    assert!(
+        joined.contains("role `Boss` maps to owner (hint: granting workspace owner needs allow_owner = true"),
+        "{joined}"
+    );
+    assert!(joined.contains("`admin` is not a Notion role"), "{joined}");
+    let text = format!(
+        "{MINIMAL}profile = \"notion\"\n[upstream.notion]\nallow_owner = true\nroles = {{ Boss = \"owner\" }}\n"
+    );
+    assert!(check(&text).is_ok(), "owner is allowed when the config says so");
+}

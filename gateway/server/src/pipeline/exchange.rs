@@ -241,9 +241,13 @@ impl<'a> Exchange<'a> {
         }
         let parsed = crate::json::from_bytes(&reply.body).ok();
         if status.as_u16() >= 400 {
-            let body = parsed
+            let mut body = parsed
                 .filter(rewrite::is_scim_error)
                 .unwrap_or_else(|| rewrite::wrap_error(status.as_u16(), &reply.body));
+            // The body's status says what the IdP is answered (503 for a 529).
+            if let Some(m) = body.as_object_mut() {
+                m.insert("status".into(), Value::String(status.as_u16().to_string()));
+            }
             return Ok(Opened::Done(Answer { status, headers, body: Some(body) }));
         }
         match parsed {

@@ -1,0 +1,398 @@
+//! The steps of the `notion` backend profile (`[upstream] profile =
+//! "notion"`), each called by the pipeline at its phase:
+//!
+//! - list queries: user filters on the attributes Notion filters on
+//!   (`email`, `given_name`, `family_name`), and pages over 100 served from
+//!   several upstream pages, merged;
+//! - writes: IdP roles to Notion's role extension through the config's
+//!   table, `owner` refused unless allowed; a manager given by id sent as
+//!   that manager's email;
+//! - answers: a manager's email back to its id, the Notion role back to
+//!   the IdP's role value.
+
+use super::exchange::Exchange;
+use crate::error::GatewayError;
+use crate::profile::{NOTION_PAGE, NOTION_URN, Notion};
+use crate::upstream::Reply;
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use scim_core::ScimError;
+use scim_core::filter::Filter;
+use scim_core::patch::{OpKind, PATCH_URN, PatchOp, PatchOperation};
+use scim_core::path::{AttrPath, Path, get_ci};
+use scim_mapper::RewrittenQuery;
+use serde_json::{Map, Value, json};
+use std::time::Instant;
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// The most resources one merged list holds (ten Notion pages).
+const MAX_MERGED: usize = 1000;
+/// The most manager lookups one answer makes; later managers keep their email.
+const MAX_LOOKUPS: usize = 100;
+
+/// Rewrites a Users filter to Notion's filter attributes.
+pub(super) fn filter(rt: &str, q: &mut RewrittenQuery) {
+    if rt == "User" {
+        q.filter = q.filter.take().map(rename);
+    }
+}
+
+fn notion_attr(path: &AttrPath) -> Option<&'static str> {
+    let name = path.name.to_ascii_lowercase();
+    let sub = path.sub.as_deref().map(str::to_ascii_lowercase);
+    match (name.as_str(), sub.as_deref()) {
+        ("username", None) | ("emails", Some("value")) => Some("email"),
+        ("name", Some("givenname")) => Some("given_name"),
+        ("name", Some("familyname")) => Some("family_name"),
+        _ => None,
+    }
+}
+
+fn rename(f: Filter) -> Filter {
+    let attr = |name: &str| AttrPath::new(None, name, None);
+    match f {
+        Filter::Compare { path, op, value } => match notion_attr(&path) {
+            Some(n) => Filter::Compare { path: attr(n), op, value },
+            None => Filter::Compare { path, op, value },
+        },
+        // emails[type eq "work"].value eq "x": Notion knows one email.
+        Filter::ValuePath { path, then: Some(then), .. }
+            if path.name.eq_ignore_ascii_case("emails")
+                && matches!(&*then, Filter::Compare { path: p, .. } if p.name.eq_ignore_ascii_case("value")) =>
+        {
+            match *then {
+                Filter::Compare { op, value, .. } => Filter::Compare { path: attr("email"), op, value },
+                other => other,
+            }
+        }
+        Filter::And(a, b) => Filter::And(Box::new(rename(*a)), Box::new(rename(*b))),
+        Filter::Or(a, b) => Filter::Or(Box::new(rename(*a)), Box::new(rename(*b))),
+        Filter::Not(a) => Filter::Not(Box::new(rename(*a))),
+        other => other,
+    }
+}
+
+/// The `count` and `startIndex` the IdP asked for (the last of each).
+fn paging(pairs: &[(String, String)]) -> (Option<usize>, usize) {
+    let last = |k: &str| pairs.iter().rev().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v.trim());
+    let count = last("count").and_then(|v| v.parse::<usize>().ok());
+    let start = last("startIndex").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
+    (count, start)
+}
+
+/// A list asking for more than Notion's page: several upstream pages,
+/// merged into one ListResponse with the backend's total; `None` when one
+/// page does. `query(pairs)` builds a page's query string from the IdP's
+/// parameters with that page's `startIndex` and `count`.
+pub(super) async fn merged_list(
+    x: &Exchange<'_>,
+    pairs: &[(String, String)],
+    query: impl Fn(&[(String, String)]) -> Option<String>,
+) -> Result<Option<Reply>, GatewayError> {
+    let (Some(count), start) = paging(pairs) else { return Ok(None) };
+    if count <= NOTION_PAGE {
+        return Ok(None);
+    }
+    let want = count.min(MAX_MERGED);
+    let (mut resources, mut next, mut total) = (Vec::new(), start, 0u64);
+    while resources.len() < want {
+        let page = NOTION_PAGE.min(want - resources.len());
+        let reply =
+            x.forward(Method::GET, &x.path, query(&with_paging(pairs, next, page)).as_deref(), None, None).await?;
+        if reply.status != StatusCode::OK {
+            return Ok(Some(reply));
+        }
+        let body: Value = crate::json::from_bytes(&reply.body)
+            .map_err(|_| GatewayError::BadUpstreamReply("a list page is not JSON".into()))?;
+        total = body.get("totalResults").and_then(Value::as_u64).unwrap_or(total);
+        let got = body.get("Resources").and_then(Value::as_array).cloned().unwrap_or_default();
+        let n = got.len();
+        resources.extend(got);
+        next += n;
+        if n == 0 || u64::try_from(next).unwrap_or(u64::MAX) > total {
+            break;
+        }
+    }
+    let merged = json!({
+        "schemas": [scim_core::LIST_RESPONSE_URN], "totalResults": total, "startIndex": start,
+        "itemsPerPage": resources.len(), "Resources": resources,
+    });
+    Ok(Some(Reply { status: StatusCode::OK, headers: http::HeaderMap::new(), body: Bytes::from(merged.to_string()) }))
+}
+
+/// The IdP's parameters with another `startIndex` and `count`.
+fn with_paging(pairs: &[(String, String)], start: usize, count: usize) -> Vec<(String, String)> {
+    let paging = |k: &String| k.eq_ignore_ascii_case("count") || k.eq_ignore_ascii_case("startIndex");
+    let mut out: Vec<(String, String)> = pairs.iter().filter(|(k, _)| !paging(k)).cloned().collect();
+    out.push(("startIndex".into(), start.to_string()));
+    out.push(("count".into(), count.to_string()));
+    out
+}
+
+/// A write's body (a resource or a PatchOp) in Notion's terms.
+pub(super) async fn request(
+    x: &Exchange<'_>,
+    n: &Notion,
+    rt: &str,
+    body: Value,
+    deprovision: bool,
+) -> Result<Value, GatewayError> {
+    if rt != "User" {
+        return Ok(body);
+    }
+    let is_patch = body.get("schemas").and_then(Value::as_array).is_some_and(|s| s.iter().any(|u| u == PATCH_URN));
+    match is_patch {
+        true => patch_request(x, n, &body, deprovision).await,
+        false => resource_request(x, n, body, deprovision).await,
+    }
+}
+
+async fn resource_request(
+    x: &Exchange<'_>,
+    n: &Notion,
+    mut doc: Value,
+    deprovision: bool,
+) -> Result<Value, GatewayError> {
+    let Some(map) = doc.as_object_mut() else { return Ok(doc) };
+    if !n.settings.roles.is_empty() {
+        if let Some(role) = get_ci(map, "roles").and_then(|r| idp_role(r)).and_then(|r| n.role_for(&r)) {
+            set_role(map, role);
+        }
+        map.retain(|k, _| !k.eq_ignore_ascii_case("roles"));
+    }
+    guard_owner(n, map, deprovision)?;
+    let manager =
+        map.get(ENTERPRISE).and_then(|e| e.get("manager")).and_then(|m| m.get("value")).and_then(Value::as_str);
+    if let Some(id) = manager.filter(|v| !v.contains('@')).map(str::to_owned) {
+        match manager_email(x, n, &id, deprovision).await? {
+            Some(email) => {
+                if let Some(v) = doc.pointer_mut(&format!("/{ENTERPRISE}/manager/value")) {
+                    *v = Value::String(email);
+                }
+            }
+            None => {
+                if let Some(ext) = doc.get_mut(ENTERPRISE).and_then(Value::as_object_mut) {
+                    ext.remove("manager");
+                }
+            }
+        }
+    }
+    Ok(doc)
+}
+
+/// The role the IdP sends: the primary one, else the first.
+fn idp_role(roles: &Value) -> Option<String> {
+    let items: Vec<&Value> = match roles {
+        Value::Array(a) => a.iter().collect(),
+        other => vec![other],
+    };
+    let primary = items.iter().find(|r| r.get("primary") == Some(&Value::Bool(true))).or_else(|| items.first());
+    primary.and_then(|r| match r {
+        Value::String(s) => Some(s.clone()),
+        other => other.get("value").and_then(Value::as_str).map(str::to_owned),
+    })
+}
+
+fn set_role(map: &mut Map<String, Value>, role: &str) {
+    let ext = map.entry(NOTION_URN).or_insert_with(|| Value::Object(Map::new()));
+    if let Some(e) = ext.as_object_mut() {
+        e.insert("role".into(), Value::String(role.to_owned()));
+    }
+    if let Some(Value::Array(schemas)) = map.get_mut("schemas") {
+        if !schemas.iter().any(|s| s == NOTION_URN) {
+            schemas.push(Value::String(NOTION_URN.into()));
+        }
+    }
+}
+
+/// `owner` is granted only with `allow_owner`; a deprovisioning drops it
+/// instead of failing.
+fn guard_owner(n: &Notion, map: &mut Map<String, Value>, deprovision: bool) -> Result<(), GatewayError> {
+    let owner = map.get(NOTION_URN).and_then(|e| e.get("role")).and_then(Value::as_str) == Some("owner");
+    if !owner || n.settings.allow_owner {
+        return Ok(());
+    }
+    if deprovision {
+        if let Some(e) = map.get_mut(NOTION_URN).and_then(Value::as_object_mut) {
+            e.remove("role");
+        }
+        return Ok(());
+    }
+    Err(owner_refused())
+}
+
+fn owner_refused() -> GatewayError {
+    GatewayError::Scim(ScimError::mutability(
+        "the Notion workspace owner role is not granted through the gateway (set allow_owner in [upstream.notion])",
+    ))
+}
+
+async fn patch_request(x: &Exchange<'_>, n: &Notion, body: &Value, deprovision: bool) -> Result<Value, GatewayError> {
+    let ops = PatchOp::from_json(body)?;
+    let mut out = Vec::with_capacity(ops.operations.len());
+    for op in ops.operations {
+        out.extend(patch_op(x, n, op, deprovision).await?);
+    }
+    Ok(PatchOp { operations: out }.to_json())
+}
+
+fn is_roles(p: &Path) -> bool {
+    p.name.eq_ignore_ascii_case("roles") && p.urn.as_deref().is_none_or(|u| u.contains(":core:"))
+}
+
+fn notion_role_path() -> Path {
+    Path::from(AttrPath::new(Some(NOTION_URN), "role", None))
+}
+
+/// One PATCH operation in Notion's terms: zero, one or two operations.
+async fn patch_op(
+    x: &Exchange<'_>,
+    n: &Notion,
+    mut op: PatchOperation,
+    deprovision: bool,
+) -> Result<Vec<PatchOperation>, GatewayError> {
+    let mut extra = Vec::new();
+    match op.path.clone() {
+        Some(p) if is_roles(&p) && !n.settings.roles.is_empty() => {
+            let role = op.value.as_ref().and_then(idp_role).and_then(|r| n.role_for(&r));
+            return Ok(match (op.op, role) {
+                (OpKind::Remove, _) | (_, None) => vec![],
+                (_, Some(r)) => vec![PatchOperation::new(OpKind::Replace, notion_role_path(), Some(json!(r)))],
+            });
+        }
+        Some(p) if p.urn.as_deref() == Some(NOTION_URN) && p.name == "role" => {
+            if op.value.as_ref().and_then(Value::as_str) == Some("owner") && !n.settings.allow_owner {
+                return if deprovision { Ok(vec![]) } else { Err(owner_refused()) };
+            }
+        }
+        Some(p) if p.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(ENTERPRISE)) && p.name == "manager" => {
+            op.value = patch_manager(x, n, op.value.take(), p.sub.is_some(), deprovision).await?;
+            if op.value.is_none() && op.op != OpKind::Remove {
+                return Ok(vec![]);
+            }
+        }
+        None => {
+            if let Some(map) = op.value.as_mut().and_then(Value::as_object_mut) {
+                if !n.settings.roles.is_empty() {
+                    let role = get_ci(map, "roles").and_then(idp_role).and_then(|r| n.role_for(&r)).map(str::to_owned);
+                    map.retain(|k, _| !k.eq_ignore_ascii_case("roles"));
+                    if let Some(r) = role {
+                        extra.push(PatchOperation::new(OpKind::Replace, notion_role_path(), Some(json!(r))));
+                    }
+                }
+                guard_owner(n, map, deprovision)?;
+            }
+        }
+        _ => {}
+    }
+    let keep = !(op.path.is_none() && op.value.as_ref().and_then(Value::as_object).is_some_and(Map::is_empty));
+    Ok(keep.then_some(op).into_iter().chain(extra).collect())
+}
+
+/// A manager value in a PATCH: `{"value": id}` (or the id alone for a
+/// `manager.value` path) turned into the email.
+async fn patch_manager(
+    x: &Exchange<'_>,
+    n: &Notion,
+    value: Option<Value>,
+    sub: bool,
+    deprovision: bool,
+) -> Result<Option<Value>, GatewayError> {
+    let id = match (&value, sub) {
+        (Some(Value::String(s)), true) => Some(s.clone()),
+        (Some(v), false) => v.get("value").and_then(Value::as_str).map(str::to_owned),
+        _ => None,
+    };
+    let Some(id) = id.filter(|i| !i.contains('@')) else { return Ok(value) };
+    Ok(manager_email(x, n, &id, deprovision).await?.map(|email| match sub {
+        true => Value::String(email),
+        false => json!({"value": email}),
+    }))
+}
+
+/// The email of the user `id` (its userName, which Notion keeps as the
+/// email), cached; `None` when a deprovisioning cannot find it.
+async fn manager_email(
+    x: &Exchange<'_>,
+    n: &Notion,
+    id: &str,
+    deprovision: bool,
+) -> Result<Option<String>, GatewayError> {
+    let key = format!("id:{id}");
+    if let Some(email) = n.managers.get(&key, Instant::now()) {
+        return Ok(Some(email));
+    }
+    let safe = id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) && !id.starts_with('.');
+    let reply = match safe {
+        true => Some(x.forward(Method::GET, &format!("/Users/{id}"), None, None, None).await?),
+        false => None,
+    };
+    let email = reply.filter(|r| r.status == StatusCode::OK).and_then(|r| {
+        let doc: Value = crate::json::from_bytes(&r.body).ok()?;
+        doc.get("userName").and_then(Value::as_str).map(str::to_owned)
+    });
+    match email {
+        Some(email) => {
+            let now = Instant::now();
+            n.managers.put(key, email.clone(), now);
+            n.managers.put(format!("email:{}", email.to_lowercase()), id.to_owned(), now);
+            Ok(Some(email))
+        }
+        None if deprovision => Ok(None),
+        None => Err(ScimError::invalid_value(format!("the manager \"{id}\" is not a user of the backend")).into()),
+    }
+}
+
+/// An answer in the IdP's terms: managers' emails back to ids, the Notion
+/// role back to the IdP's role value. Lookups that fail leave the value.
+pub(super) async fn response(x: &Exchange<'_>, n: &Notion, mut body: Value) -> Value {
+    let mut lookups = 0;
+    match body.get_mut("Resources").and_then(Value::as_array_mut) {
+        Some(items) => {
+            for item in items {
+                user_back(x, n, item, &mut lookups).await;
+            }
+        }
+        None => user_back(x, n, &mut body, &mut lookups).await,
+    }
+    body
+}
+
+async fn user_back(x: &Exchange<'_>, n: &Notion, user: &mut Value, lookups: &mut usize) {
+    if let Some(role) = user.get(NOTION_URN).and_then(|e| e.get("role")).and_then(Value::as_str) {
+        if let (Some(idp), Some(m)) = (n.idp_role_for(role).map(str::to_owned), user.as_object_mut()) {
+            m.insert("roles".into(), json!([{"value": idp, "primary": true}]));
+        }
+    }
+    let email = user.pointer(&format!("/{ENTERPRISE}/manager/value")).and_then(Value::as_str).map(str::to_owned);
+    let Some(email) = email.filter(|e| e.contains('@')) else { return };
+    if let Some(id) = manager_id(x, n, &email, lookups).await {
+        if let Some(v) = user.pointer_mut(&format!("/{ENTERPRISE}/manager/value")) {
+            *v = Value::String(id);
+        }
+    }
+}
+
+async fn manager_id(x: &Exchange<'_>, n: &Notion, email: &str, lookups: &mut usize) -> Option<String> {
+    let key = format!("email:{}", email.to_lowercase());
+    if let Some(id) = n.managers.get(&key, Instant::now()) {
+        return Some(id);
+    }
+    if *lookups >= MAX_LOOKUPS {
+        return None;
+    }
+    *lookups += 1;
+    let filter = format!("email eq {}", Value::String(email.to_owned()));
+    let query = format!("filter={}", utf8_percent_encode(&filter, NON_ALPHANUMERIC));
+    let reply = x.forward(Method::GET, "/Users", Some(&query), None, None).await.ok()?;
+    let doc: Value = crate::json::from_bytes(&reply.body).ok().filter(|_| reply.status == StatusCode::OK)?;
+    let id = doc.pointer("/Resources/0/id").and_then(Value::as_str)?.to_owned();
+    let now = Instant::now();
+    n.managers.put(key, id.clone(), now);
+    n.managers.put(format!("id:{id}"), email.to_owned(), now);
+    Some(id)
+}
+
+#[cfg(test)]
+mod tests;

@@ -10,6 +10,7 @@ mod gateway {
     mod e2e;
     mod failures;
     mod notion;
+    mod okta_suite;
     mod operations;
     mod paths;
     mod plugins;

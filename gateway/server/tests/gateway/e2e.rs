@@ -1,38 +1,9 @@
 //! The IdP flows end to end through the gateway, against scim2-server and
 //! against the embedded store, checking what the backend stored.
 
-use super::support::{Gateway, Scim2Server, config, workspace};
+use super::support::{Setup, workspace};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
-
-/// A gateway in front of a backend, and a way to read the backend directly.
-struct Setup {
-    gw: Gateway,
-    scim2: Option<Scim2Server>,
-}
-
-impl Setup {
-    async fn scim2(mapping: &str, preset: &str) -> Self {
-        let scim2 = Scim2Server::start().await;
-        let gw = Gateway::start(&config(&scim2.base, &[mapping], preset)).await;
-        Self { gw, scim2: Some(scim2) }
-    }
-
-    async fn memory(mapping: &str, preset: &str) -> Self {
-        Self { gw: Gateway::start(&config("memory:", &[mapping], preset)).await, scim2: None }
-    }
-
-    async fn stored(&self, path: &str) -> (StatusCode, Value) {
-        match &self.scim2 {
-            Some(s) => s.get(path).await,
-            None => self.gw.backend_get(path).await,
-        }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> super::support::Response {
-        self.gw.call(method, &format!("/scim/v2{path}"), body).await
-    }
-}
 
 fn okta_user() -> Value {
     let text = std::fs::read_to_string(workspace().join("examples/payloads/okta-create-user.json")).unwrap();

@@ -192,6 +192,52 @@ fn write_config(dir: &Path, config: &str) -> PathBuf {
     path
 }
 
+/// A gateway in front of a backend (scim2-server or the embedded store),
+/// and a way to read the backend directly.
+pub struct Setup {
+    pub gw: Gateway,
+    pub scim2: Option<Scim2Server>,
+}
+
+impl Setup {
+    pub async fn scim2(mapping: &str, preset: &str) -> Self {
+        Self::scim2_with(mapping, preset, "").await
+    }
+
+    /// With more `[upstream]` keys.
+    pub async fn scim2_with(mapping: &str, preset: &str, upstream_keys: &str) -> Self {
+        let scim2 = Scim2Server::start().await;
+        let gw = Gateway::start(&config_with(&scim2.base, &[mapping], preset, upstream_keys)).await;
+        Self { gw, scim2: Some(scim2) }
+    }
+
+    pub async fn memory(mapping: &str, preset: &str) -> Self {
+        Self::memory_with(mapping, preset, "").await
+    }
+
+    pub async fn memory_with(mapping: &str, preset: &str, upstream_keys: &str) -> Self {
+        Self { gw: Gateway::start(&config_with("memory:", &[mapping], preset, upstream_keys)).await, scim2: None }
+    }
+
+    /// What the backend stores at `path`, read around the gateway.
+    pub async fn stored(&self, path: &str) -> (StatusCode, Value) {
+        match &self.scim2 {
+            Some(s) => s.get(path).await,
+            None => self.gw.backend_get(path).await,
+        }
+    }
+
+    /// A request through the gateway; `path` is below `/scim/v2`.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Response {
+        self.gw.call(method, &format!("/scim/v2{path}"), body).await
+    }
+
+    /// The same with extra headers (and no body).
+    pub async fn call_with(&self, method: Method, path: &str, token: Option<&str>) -> Response {
+        send(method, &self.gw.url(&format!("/scim/v2{path}")), token, None, &[]).await
+    }
+}
+
 /// A one-route config in front of `upstream` with `mapping` files.
 pub fn config(upstream: &str, mappings: &[&str], preset: &str) -> String {
     config_with(upstream, mappings, preset, "")

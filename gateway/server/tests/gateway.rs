@@ -8,6 +8,7 @@ mod gateway {
 
     mod conformance;
     mod e2e;
+    mod entra_suite;
     mod failures;
     mod notion;
     mod okta_suite;

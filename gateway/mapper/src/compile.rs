@@ -8,7 +8,7 @@ mod source;
 
 use crate::diag::{Diagnostic, Severity, Sink};
 use crate::load::{self, RawFile};
-use crate::program::{Direction, Program, RuleList};
+use crate::program::{Direction, Managed, Program, RuleList};
 use scim_core::path::Path;
 use scim_core::schema::Registry;
 use std::collections::BTreeMap;
@@ -35,7 +35,7 @@ pub struct Compiled {
 pub fn compile(sources: &[MappingSource<'_>], registry: Registry) -> Result<Compiled, Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
     let mut lists: BTreeMap<(String, Direction), RuleList> = BTreeMap::new();
-    let mut managed: BTreeMap<String, Vec<Path>> = BTreeMap::new();
+    let mut managed: BTreeMap<String, Managed> = BTreeMap::new();
     for source in sources {
         let mut sink = Sink::new(source.name, source.text);
         let raw = load::parse(source.text, &mut sink);
@@ -80,14 +80,18 @@ fn compile_file(
 }
 
 /// `managed = [...]`: each entry a top-level attribute of the resource type
-/// (URN-qualified for an extension's), no sub-attributes or filters. Lists
-/// from several files are joined.
-fn compile_managed(raw: &RawFile, registry: &Registry, sink: &mut Sink<'_>, out: &mut BTreeMap<String, Vec<Path>>) {
+/// (URN-qualified for an extension's), no sub-attributes or filters, or
+/// `"*"` for every attribute. Lists from several files are joined.
+fn compile_managed(raw: &RawFile, registry: &Registry, sink: &mut Sink<'_>, out: &mut BTreeMap<String, Managed>) {
     for list in &raw.managed {
         let Some(schema) = registry.resource(&list.resource) else { continue };
-        let paths = out.entry(list.resource.clone()).or_default();
+        let entry = out.entry(list.resource.clone()).or_insert_with(|| Managed::Only(vec![]));
         for name in &list.names {
             let at = name.span().start;
+            if name.get_ref() == "*" {
+                *entry = Managed::All;
+                continue;
+            }
             let parsed = Path::parse(name.get_ref()).ok().filter(|p| p.filter.is_none() && p.sub.is_none());
             let Some(path) = parsed else {
                 let hint = Some("name a top-level attribute, such as \"emails\" or \"urn:...:User:manager\"".into());
@@ -99,8 +103,10 @@ fn compile_managed(raw: &RawFile, registry: &Registry, sink: &mut Sink<'_>, out:
                 sink.error(at, format!("unknown attribute `{}` in `{}.managed`", name.get_ref(), list.resource), hint);
                 continue;
             }
-            if !paths.iter().any(|p| p.to_string().eq_ignore_ascii_case(&path.to_string())) {
-                paths.push(path);
+            if let Managed::Only(paths) = entry {
+                if !paths.iter().any(|p| p.to_string().eq_ignore_ascii_case(&path.to_string())) {
+                    paths.push(path);
+                }
             }
         }
     }

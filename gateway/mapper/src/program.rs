@@ -148,8 +148,17 @@ pub struct Program {
     /// Keyed by resource type name (`User`, `Group`) and direction.
     pub(crate) lists: BTreeMap<(String, Direction), RuleList>,
     /// Per resource type, the attributes the mapping declares the IdP owns
-    /// (`managed = [...]`), top-level paths only; absent when not declared.
-    pub(crate) managed: BTreeMap<String, Vec<Path>>,
+    /// (`managed = [...]`); absent when not declared.
+    pub(crate) managed: BTreeMap<String, Managed>,
+}
+
+/// The attributes a mapping declares the IdP owns for one resource type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Managed {
+    /// `managed = ["*"]`: every attribute.
+    All,
+    /// These top-level attributes (URN-qualified for an extension's).
+    Only(Vec<Path>),
 }
 
 impl Program {
@@ -174,10 +183,10 @@ impl Program {
     }
 
     /// The attributes of a resource type that the mapping declares managed
-    /// by the IdP (`managed = [...]` in any of its files), or `None` when no
-    /// file declares them. A translated write removes only these.
-    pub fn managed(&self, resource_type: &str) -> Option<&[Path]> {
-        self.managed.get(resource_type).map(Vec::as_slice)
+    /// by the IdP (`managed = [...]` in any of its files, joined), or `None`
+    /// when no file declares them. A translated write removes only these.
+    pub fn managed(&self, resource_type: &str) -> Option<&Managed> {
+        self.managed.get(resource_type)
     }
 
     /// Whether a PUT of this resource type needs the current resource to

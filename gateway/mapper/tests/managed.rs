@@ -2,7 +2,7 @@
 //! only ones the gateway's translated writes may remove.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use scim_mapper::MappingSource;
+use scim_mapper::{Managed, MappingSource};
 
 fn compile(files: &[&str]) -> Result<scim_mapper::Program, Vec<String>> {
     let sources: Vec<MappingSource<'_>> = files.iter().map(|t| MappingSource { name: "m.toml", text: t }).collect();
@@ -16,13 +16,20 @@ fn a_declared_list_is_kept_per_resource_type_and_joined_across_files() {
     let a = "version = 1\n[User]\nmanaged = [\"userName\", \"emails\"]\n";
     let b = "version = 1\n[User]\nmanaged = [\"EMAILS\", \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager\"]\n";
     let p = compile(&[a, b]).unwrap();
-    let names: Vec<String> = p.managed("User").unwrap().iter().map(ToString::to_string).collect();
+    let Some(Managed::Only(paths)) = p.managed("User") else { panic!("a list") };
+    let names: Vec<String> = paths.iter().map(ToString::to_string).collect();
     assert_eq!(
         names,
         ["userName", "emails", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"],
         "a name given twice (in any case) is kept once"
     );
     assert!(p.managed("Group").is_none(), "no Group list was declared");
+}
+
+#[test]
+fn a_star_manages_every_attribute_whatever_else_is_listed() {
+    let p = compile(&["version = 1\n[Group]\nmanaged = [\"displayName\", \"*\"]\n"]).unwrap();
+    assert_eq!(p.managed("Group"), Some(&Managed::All));
 }
 
 #[test]

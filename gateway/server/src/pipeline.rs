@@ -448,7 +448,7 @@ async fn write_with_current(
         }
         // A PUT answered through a PATCH: the IdP wants the whole resource.
         if method == Method::PUT && sent == Method::PATCH && reply.status.is_success() && reply.body.is_empty() {
-            reply = x.forward(Method::GET, &x.path, None, None, None).await?;
+            reply = x.read(&x.path, None).await?;
         }
         return back(x, reply, Shape::Resource(rt), false, deprovision).await;
     }

@@ -166,14 +166,20 @@ impl<'a> Exchange<'a> {
         })
     }
 
-    /// Reads the resource at `path` as the backend stores it, with its ETag.
-    pub async fn read_current(&self, path: &str) -> Result<Current, GatewayError> {
+    /// A GET of the gateway's own (current resource, lookups, re-reads):
+    /// the IdP's preconditions and content type are not sent with it.
+    pub async fn read(&self, path: &str, query: Option<&str>) -> Result<Reply, GatewayError> {
         let mut h = self.upstream_headers();
         for n in [IF_MATCH, http::header::IF_NONE_MATCH, http::header::CONTENT_TYPE] {
             h.remove(n);
         }
-        let f = Forward { method: Method::GET, path: path.to_owned(), query: None, headers: h, body: Bytes::new() };
-        let reply = self.send(f).await?;
+        let (path, query) = (path.to_owned(), query.map(str::to_owned));
+        self.send(Forward { method: Method::GET, path, query, headers: h, body: Bytes::new() }).await
+    }
+
+    /// Reads the resource at `path` as the backend stores it, with its ETag.
+    pub async fn read_current(&self, path: &str) -> Result<Current, GatewayError> {
+        let reply = self.read(path, None).await?;
         if reply.status != StatusCode::OK {
             return Ok(Current::Answer(reply));
         }

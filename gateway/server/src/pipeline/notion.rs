@@ -325,7 +325,7 @@ async fn manager_email(
     }
     let safe = id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) && !id.starts_with('.');
     let reply = match safe {
-        true => Some(x.forward(Method::GET, &format!("/Users/{id}"), None, None, None).await?),
+        true => Some(x.read(&format!("/Users/{id}"), None).await?),
         false => None,
     };
     let email = reply.filter(|r| r.status == StatusCode::OK).and_then(|r| {
@@ -385,7 +385,7 @@ async fn manager_id(x: &Exchange<'_>, n: &Notion, email: &str, lookups: &mut usi
     *lookups += 1;
     let filter = format!("email eq {}", Value::String(email.to_owned()));
     let query = format!("filter={}", utf8_percent_encode(&filter, NON_ALPHANUMERIC));
-    let reply = x.forward(Method::GET, "/Users", Some(&query), None, None).await.ok()?;
+    let reply = x.read("/Users", Some(&query)).await.ok()?;
     let doc: Value = crate::json::from_bytes(&reply.body).ok().filter(|_| reply.status == StatusCode::OK)?;
     let id = doc.pointer("/Resources/0/id").and_then(Value::as_str)?.to_owned();
     let now = Instant::now();

@@ -110,20 +110,30 @@ pub(super) async fn translate(
         _ => return Ok(Translated::Send(method.clone(), body)),
     };
     let schema = x.route.schema(rt)?;
-    let mut desired = match translation {
-        "put_to_patch" => body,
-        _ => patched(current, &body, &schema)?,
+    // What a PUT leaves out is removed only if the IdP manages it; what a
+    // PATCH removes it removes on purpose, except by a full member replace.
+    let (mut desired, implicit, replaces) = match translation {
+        "put_to_patch" => (body, true, true),
+        _ => {
+            let ops = PatchOp::from_json(&body)?;
+            (patched(current, &ops, &schema)?, false, replaces_members(&ops))
+        }
     };
-    let managed = Managed::new(x.route.program.managed(rt), rt);
-    let kept = keep_unmanaged(current, &mut desired, &managed);
-    let kept_members = keep_members(x, current, &mut desired).await?;
+    let kept = match implicit {
+        true => keep_unmanaged(current, &mut desired, &Managed::new(x.route.program.managed(rt), rt)),
+        false => 0,
+    };
+    let kept_members = match replaces {
+        true => keep_members(x, current, &mut desired).await?,
+        false => 0,
+    };
     let m = &x.gw.metrics;
     let route = x.route.name.as_str();
     m.translated_writes.with_label_values(&[route, translation]).inc();
     m.unmanaged_kept.with_label_values(&[route, "attribute"]).inc_by(kept);
     m.unmanaged_kept.with_label_values(&[route, "member"]).inc_by(kept_members);
     if translation == "patch_to_put" {
-        return Ok(Translated::Send(Method::PUT, put_body(desired)));
+        return Ok(Translated::Send(Method::PUT, put_body(desired, schema.core_urn())));
     }
     let ops = match diff(current, &desired, &schema) {
         Ok(ops) => ops,
@@ -139,17 +149,52 @@ pub(super) async fn translate(
 
 /// The current resource with a PatchOp applied (Entra's add-for-replace
 /// tolerated, as the rules do).
-fn patched(current: &Value, body: &Value, schema: &ResourceSchema<'_>) -> Result<Value, GatewayError> {
-    let ops = PatchOp::from_json(body)?;
+///
+/// An operation whose path is a whole extension (`urn:...:enterprise:2.0:User`)
+/// is applied to that extension's object: an add or replace as a path-less
+/// one of `{urn: value}`, a remove by dropping the object.
+fn patched(current: &Value, ops: &PatchOp, schema: &ResourceSchema<'_>) -> Result<Value, GatewayError> {
     let opts = ApplyOptions { replace_missing_adds: true, reject_unknown_attributes: false };
-    Ok(apply(current, &ops, schema, opts)?)
+    let (mut out, mut batch) = (current.clone(), Vec::new());
+    for op in &ops.operations {
+        let Some(urn) = whole_extension(op, schema) else {
+            batch.push(op.clone());
+            continue;
+        };
+        out = apply(&out, &PatchOp { operations: std::mem::take(&mut batch) }, schema, opts)?;
+        match op.op {
+            OpKind::Remove => {
+                if let Some(m) = out.as_object_mut() {
+                    remove_ci(m, &urn);
+                }
+            }
+            kind => {
+                let value = Value::Object(Map::from_iter([(urn, op.value.clone().unwrap_or(Value::Null))]));
+                let whole = PatchOperation { op: kind, path: None, value: Some(value) };
+                out = apply(&out, &PatchOp { operations: vec![whole] }, schema, opts)?;
+            }
+        }
+    }
+    Ok(apply(&out, &PatchOp { operations: batch }, schema, opts)?)
 }
 
-/// A whole resource for a PUT: `meta` is the server's.
-fn put_body(mut desired: Value) -> Value {
-    if let Some(m) = desired.as_object_mut() {
-        m.retain(|k, _| !k.eq_ignore_ascii_case("meta"));
-    }
+/// The extension URN an operation's path names as a whole, if it does.
+fn whole_extension(op: &PatchOperation, schema: &ResourceSchema<'_>) -> Option<String> {
+    let p = op.path.as_ref().filter(|p| p.filter.is_none() && p.sub.is_none())?;
+    let urn = format!("{}:{}", p.urn.as_deref()?, p.name);
+    schema.extension(&urn).map(|s| s.id.clone())
+}
+
+/// A whole resource for a PUT: `meta` is the server's; an extension left
+/// empty goes, and `schemas` lists the core URN and exactly the extensions
+/// the resource holds (a server may ignore an extension it does not list).
+fn put_body(mut desired: Value, core_urn: &str) -> Value {
+    let Some(m) = desired.as_object_mut() else { return desired };
+    m.retain(|k, v| !k.eq_ignore_ascii_case("meta") && !(is_urn(k) && is_empty(v)));
+    let extensions: Vec<String> = m.keys().filter(|k| is_urn(k)).cloned().collect();
+    let mut schemas = vec![Value::String(core_urn.to_owned())];
+    schemas.extend(extensions.into_iter().map(Value::String));
+    m.insert("schemas".into(), Value::Array(schemas));
     desired
 }
 
@@ -160,17 +205,20 @@ fn deactivation() -> PatchOp {
 
 /// The attributes the IdP manages for one resource type.
 pub(super) struct Managed {
-    /// `name` or `urn:...:name`, lower case.
-    keys: Vec<String>,
+    /// `name` or `urn:...:name`, lower case; `None`: every attribute.
+    keys: Option<Vec<String>>,
 }
 
 impl Managed {
-    pub(super) fn new(declared: Option<&[Path]>, rt: &str) -> Self {
+    pub(super) fn new(declared: Option<&scim_mapper::Managed>, rt: &str) -> Self {
         let keys = match declared {
-            Some(paths) => paths.iter().map(|p| p.to_string().to_ascii_lowercase()).collect(),
+            Some(scim_mapper::Managed::All) => None,
+            Some(scim_mapper::Managed::Only(paths)) => {
+                Some(paths.iter().map(|p| p.to_string().to_ascii_lowercase()).collect())
+            }
             None => {
                 let defaults: &[&str] = if rt == "Group" { &DEFAULT_MANAGED_GROUP } else { &DEFAULT_MANAGED_USER };
-                defaults.iter().map(|k| k.to_ascii_lowercase()).collect()
+                Some(defaults.iter().map(|k| k.to_ascii_lowercase()).collect())
             }
         };
         Self { keys }
@@ -178,11 +226,12 @@ impl Managed {
 
     /// Whether the IdP manages `name` (of the extension `urn`, if any).
     pub(super) fn contains(&self, urn: Option<&str>, name: &str) -> bool {
+        let Some(keys) = &self.keys else { return true };
         let key = match urn {
             Some(u) => format!("{u}:{name}"),
             None => name.to_owned(),
         };
-        self.keys.iter().any(|k| k.eq_ignore_ascii_case(&key) || (urn.is_none() && core_suffix(k, name)))
+        keys.iter().any(|k| k.eq_ignore_ascii_case(&key) || (urn.is_none() && core_suffix(k, name)))
     }
 }
 
@@ -324,7 +373,7 @@ async fn provisioned(x: &Exchange<'_>, member: &Value) -> Result<bool, GatewayEr
     let field = |k: &str| member.as_object().and_then(|m| get_ci(m, k)).and_then(Value::as_str).unwrap_or("");
     let group = field("type").eq_ignore_ascii_case("Group") || field("$ref").contains("/Groups/");
     let path = format!("/{}/{id}", if group { "Groups" } else { "Users" });
-    let reply = x.forward(Method::GET, &path, None, None, None).await?;
+    let reply = x.read(&path, None).await?;
     match reply.status {
         StatusCode::NOT_FOUND => Ok(true),
         StatusCode::OK => {

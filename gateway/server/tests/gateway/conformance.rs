@@ -4,7 +4,7 @@
 //! the checks on an attribute the mapping itself takes over (listed per
 //! mapping, so that any other loss fails the test).
 
-use super::support::{Gateway, Scim2Server, TOKEN, UPSTREAM_TOKEN, config, workspace};
+use super::support::{Gateway, Scim2Server, TOKEN, UPSTREAM_TOKEN, config_with, workspace};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -29,13 +29,19 @@ fn run_tester(url: &str, token: &str) -> (BTreeSet<String>, usize) {
 }
 
 async fn through_gateway_matches_direct(mapping: &str, taken_over: Option<&str>) {
+    through_gateway_matches_direct_with(&[mapping], taken_over, "").await;
+}
+
+/// With more `[upstream]` keys (`update = "patch"`, ...).
+async fn through_gateway_matches_direct_with(mappings: &[&str], taken_over: Option<&str>, upstream_keys: &str) {
     let scim2 = Scim2Server::start().await;
     let url = scim2.base.clone();
     let token = UPSTREAM_TOKEN.to_owned();
     let (direct, direct_total) = tokio::task::spawn_blocking(move || run_tester(&url, &token)).await.unwrap();
     assert!(direct.len() > 100, "scim2-tester ran its checks against scim2-server: {}", direct.len());
 
-    let gw = Gateway::start(&config(&scim2.base, &[mapping], "generic")).await;
+    let gw = Gateway::start(&config_with(&scim2.base, mappings, "generic", upstream_keys)).await;
+    let mapping = mappings.join(" + ");
     let url = gw.url("/scim/v2");
     let (via, via_total) = tokio::task::spawn_blocking(move || run_tester(&url, TOKEN)).await.unwrap();
     let lost: Vec<&str> = direct.difference(&via).map(String::as_str).collect();
@@ -46,7 +52,7 @@ async fn through_gateway_matches_direct(mapping: &str, taken_over: Option<&str>)
     // a check or two; a broken discovery would hide most of them.
     assert!(via_total + 3 >= direct_total, "checks went missing through the gateway: {via_total} of {direct_total}");
     println!(
-        "{mapping}: {} of {direct_total} checks pass directly, {} of {via_total} through the gateway",
+        "{mapping} {upstream_keys}: {} of {direct_total} checks pass directly, {} of {via_total} through the gateway",
         direct.len(),
         via.len()
     );
@@ -63,4 +69,18 @@ async fn scim2_tester_with_the_rename_roundtrip_mapping() {
     // cannot write employeeNumber itself: it comes back as externalId.
     let enterprise = "User][urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
     through_gateway_matches_direct("rename-roundtrip.toml", Some(enterprise)).await;
+}
+
+/// Every attribute managed and any member removable: a translated write
+/// must do exactly what the IdP's own PUT or PATCH would.
+const RFC: [&str; 2] = ["identity.toml", "managed-all.toml"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim2_tester_with_every_put_sent_as_a_patch() {
+    through_gateway_matches_direct_with(&RFC, None, "update = \"patch\"\nmember_removal = \"any\"").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim2_tester_with_every_patch_sent_as_a_put() {
+    through_gateway_matches_direct_with(&RFC, None, "update = \"put\"\nmember_removal = \"any\"").await;
 }

@@ -166,9 +166,13 @@ async fn groups(e: &Entra, members: [&str; 2]) {
     let gid = r.json["id"].as_str().unwrap().to_owned();
     let at = format!("/Groups/{gid}");
     let stored = e.stored(&at).await;
-    assert_eq!((stored["displayName"].clone(), stored["externalId"].clone()), (json!("displayName"), json!("8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159")));
+    assert_eq!(
+        (stored["displayName"].clone(), stored["externalId"].clone()),
+        (json!("displayName"), json!("8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159"))
+    );
 
-    let r = e.call(Method::GET, "/Groups?excludedAttributes=members&filter=displayName+eq+%22displayName%22", None).await;
+    let r =
+        e.call(Method::GET, "/Groups?excludedAttributes=members&filter=displayName+eq+%22displayName%22", None).await;
     assert_eq!(r.json["totalResults"], 1, "{:?}", r.json);
     let r = e.call(Method::GET, &format!("{at}?excludedAttributes=members"), None).await;
     assert_eq!(r.json["id"], gid.as_str());

@@ -55,13 +55,21 @@ fn unmanaged_attributes_the_idp_leaves_out_keep_the_backends_value() {
 fn a_declared_managed_list_replaces_the_default() {
     let declared =
         [Path::parse("userName").unwrap(), Path::parse("urn:ietf:params:scim:schemas:core:2.0:User:title").unwrap()];
-    let managed = Managed::new(Some(&declared), "User");
+    let managed = Managed::new(Some(&scim_mapper::Managed::Only(declared.to_vec())), "User");
     assert!(managed.contains(None, "TITLE"), "a core-URN-qualified name names the core attribute");
     assert!(!managed.contains(None, "emails"), "not declared");
     let current = json!({"userName": "a", "emails": [{"value": "a@x.com"}], "title": "t"});
     let mut desired = json!({"userName": "a"});
     assert_eq!(keep_unmanaged(&current, &mut desired, &managed), 1);
     assert_eq!(desired, json!({"userName": "a", "emails": [{"value": "a@x.com"}]}));
+}
+
+#[test]
+fn a_star_manages_everything() {
+    let all = Managed::new(Some(&scim_mapper::Managed::All), "User");
+    assert!(all.contains(None, "roles") && all.contains(Some(NOTION), "role"));
+    let mut desired = json!({"userName": "a"});
+    assert_eq!(keep_unmanaged(&json!({"userName": "a", "roles": [{"value": "x"}]}), &mut desired, &all), 0);
 }
 
 #[test]
@@ -100,6 +108,27 @@ fn only_plain_ids_are_looked_up() {
 }
 
 #[test]
-fn a_put_body_leaves_meta_to_the_server() {
-    assert_eq!(put_body(json!({"id": "1", "meta": {}, "userName": "a"})), json!({"id": "1", "userName": "a"}));
+fn a_put_body_leaves_meta_to_the_server_and_lists_the_extensions_it_holds() {
+    let core = "urn:ietf:params:scim:schemas:core:2.0:User";
+    let body = json!({"schemas": [core, NOTION], "id": "1", "meta": {}, "userName": "a", NOTION: {}, ENT: {"department": "x"}});
+    assert_eq!(
+        put_body(body, core),
+        json!({"schemas": [core, ENT], "id": "1", "userName": "a", ENT: {"department": "x"}})
+    );
+}
+
+#[test]
+fn a_patch_naming_a_whole_extension_adds_to_or_drops_that_extension() {
+    let registry = scim_core::Registry::core();
+    let schema = registry.resource("User").unwrap();
+    let current = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "a"});
+    let add = ops(
+        json!([{"op": "add", "path": ENT, "value": {"department": "Sales"}}, {"op": "replace", "path": "title", "value": "t"}]),
+    );
+    let added = patched(&current, &add, &schema).unwrap();
+    assert_eq!(added[ENT], json!({"department": "Sales"}), "{added}");
+    assert_eq!(added["title"], "t");
+    let removed = patched(&added, &ops(json!([{"op": "remove", "path": ENT}])), &schema).unwrap();
+    assert!(removed.get(ENT).is_none(), "{removed}");
+    assert_eq!(removed["title"], "t");
 }

@@ -156,7 +156,7 @@ async fn resource_request(
 ) -> Result<Value, GatewayError> {
     let Some(map) = doc.as_object_mut() else { return Ok(doc) };
     if !n.settings.roles.is_empty() {
-        if let Some(role) = get_ci(map, "roles").and_then(|r| idp_role(r)).and_then(|r| n.role_for(&r)) {
+        if let Some(role) = get_ci(map, "roles").and_then(idp_role).and_then(|r| n.role_for(&r)) {
             set_role(map, role);
         }
         map.retain(|k, _| !k.eq_ignore_ascii_case("roles"));
@@ -222,6 +222,10 @@ fn guard_owner(n: &Notion, map: &mut Map<String, Value>, deprovision: bool) -> R
     Err(owner_refused())
 }
 
+fn grants_owner(n: &Notion, value: Option<&Value>) -> bool {
+    value.and_then(Value::as_str) == Some("owner") && !n.settings.allow_owner
+}
+
 fn owner_refused() -> GatewayError {
     GatewayError::Scim(ScimError::mutability(
         "the Notion workspace owner role is not granted through the gateway (set allow_owner in [upstream.notion])",
@@ -261,10 +265,8 @@ async fn patch_op(
                 (_, Some(r)) => vec![PatchOperation::new(OpKind::Replace, notion_role_path(), Some(json!(r)))],
             });
         }
-        Some(p) if p.urn.as_deref() == Some(NOTION_URN) && p.name == "role" => {
-            if op.value.as_ref().and_then(Value::as_str) == Some("owner") && !n.settings.allow_owner {
-                return if deprovision { Ok(vec![]) } else { Err(owner_refused()) };
-            }
+        Some(p) if p.urn.as_deref() == Some(NOTION_URN) && p.name == "role" && grants_owner(n, op.value.as_ref()) => {
+            return if deprovision { Ok(vec![]) } else { Err(owner_refused()) };
         }
         Some(p) if p.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(ENTERPRISE)) && p.name == "manager" => {
             op.value = patch_manager(x, n, op.value.take(), p.sub.is_some(), deprovision).await?;

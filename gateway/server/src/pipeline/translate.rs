@@ -190,7 +190,7 @@ fn whole_extension(op: &PatchOperation, schema: &ResourceSchema<'_>) -> Option<S
 /// the resource holds (a server may ignore an extension it does not list).
 fn put_body(mut desired: Value, core_urn: &str) -> Value {
     let Some(m) = desired.as_object_mut() else { return desired };
-    m.retain(|k, v| !k.eq_ignore_ascii_case("meta") && !(is_urn(k) && is_empty(v)));
+    m.retain(|k, v| !(k.eq_ignore_ascii_case("meta") || is_urn(k) && is_empty(v)));
     let extensions: Vec<String> = m.keys().filter(|k| is_urn(k)).cloned().collect();
     let mut schemas = vec![Value::String(core_urn.to_owned())];
     schemas.extend(extensions.into_iter().map(Value::String));

@@ -80,6 +80,12 @@ fn notion(state: Arc<Mutex<State>>) -> Handler {
                 st.users.push(u.clone());
                 json_response(201, &u)
             }
+            // Writes are recorded (in `seen`) and answered with the user.
+            (&Method::PATCH, p) => match st.users.iter().find(|u| format!("/Users/{}", u["id"].as_str().unwrap()) == p)
+            {
+                Some(u) => json_response(200, u),
+                None => error(404, "no such user"),
+            },
             _ => error(405, "not here"),
         }
     })
@@ -237,4 +243,33 @@ async fn over_the_rate_limit_requests_wait_in_the_queue_or_get_429() {
     }
     assert_eq!(state.lock().unwrap().seen.len(), 4);
     assert_eq!(gw.metric("scim_gateway_rate_limit_queue_depth"), 0.0, "the queue is empty again");
+}
+
+#[tokio::test]
+async fn a_patch_of_roles_or_manager_is_sent_in_notions_terms() {
+    let (_up, gw, state) = setup("[upstream.notion]\nroles = { Admin = \"membership_admin\" }", 2).await;
+    let body = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+    let ops = body(json!([
+        {"op": "add", "path": "roles", "value": [{"value": "Admin"}]},
+        {"op": "replace", "path": format!("{ENT}:manager"), "value": {"value": "n2"}}
+    ]));
+    let r = gw.call(Method::PATCH, "/scim/v2/Users/n1", Some(ops)).await;
+    assert!(r.status.is_success(), "{:?}", r.json);
+    let sent: Value = serde_json::from_slice(&state.lock().unwrap().seen.last().unwrap().body).unwrap();
+    let text = sent.to_string();
+    assert!(text.contains(&format!(r#""path":"{NOTION}:role","value":"membership_admin""#)), "{text}");
+    assert!(text.contains(r#""value":{"value":"user2@example.com"}"#), "{text}");
+    assert!(!text.contains("\"roles\""), "{text}");
+
+    let hits = state.lock().unwrap().seen.len();
+    let owner = body(json!([{"op": "replace", "path": format!("{NOTION}:role"), "value": "owner"}]));
+    let r = gw.call(Method::PATCH, "/scim/v2/Users/n1", Some(owner)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.json);
+    assert_eq!(state.lock().unwrap().seen.len(), hits, "nothing was forwarded");
+    // A deactivation that also names owner goes through without it.
+    let off = body(json!([{"op": "replace", "value": {"active": false, NOTION: {"role": "owner"}}}]));
+    let r = gw.call(Method::PATCH, "/scim/v2/Users/n1", Some(off)).await;
+    assert!(r.status.is_success(), "{:?}", r.json);
+    let sent = String::from_utf8(state.lock().unwrap().seen.last().unwrap().body.to_vec()).unwrap();
+    assert!(sent.contains(r#""active":false"#) && !sent.contains("owner"), "{sent}");
 }

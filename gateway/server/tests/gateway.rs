@@ -6,6 +6,7 @@
 mod gateway {
     pub mod support;
 
+    mod bulk;
     mod conformance;
     mod e2e;
     mod entra_suite;

@@ -2,12 +2,15 @@
 //! request it stands for. Operations the gateway answers itself (a mapping
 //! error, a PATCH that maps to nothing, an operation whose rules or plugins
 //! need the current resource, which a bulk request never reads) are taken
-//! out; POST and PUT data go through the route's request plugins too; the
-//! rest go upstream in one request, and the answers are merged back in the
-//! IdP's order.
+//! out; POST and PUT data go through the route's request plugins too, and
+//! every write into the backend profile's terms. On a backend that takes
+//! one kind of update, what would need translating from the current
+//! resource gets its own 400, except a PUT that deactivates: it goes as a
+//! PATCH of `active`. The rest go upstream in one request, and the answers
+//! are merged back in the IdP's order.
 
 use super::exchange::{Answer, Exchange, Shape};
-use super::plugged;
+use super::{plugged, translate};
 use crate::config::Position;
 use crate::error::GatewayError;
 use crate::proxy::{endpoint, paths};
@@ -91,13 +94,37 @@ async fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, Gatew
     let (Some(rt), Some(data)) = (rt, op.get_mut("data")) else { return Ok(None) };
     match method.as_str() {
         "POST" => map_write(x, rt, Operation::Create, data).await.map(|()| None),
+        "PUT" if translate::put_as_patch(x.route.update) => {
+            deactivation_only(x, rt, data)?;
+            if let Some(m) = op.as_object_mut() {
+                m.insert("method".into(), Value::String("PATCH".into()));
+            }
+            let data = op.get_mut("data").ok_or_else(|| needs_current(""))?;
+            match map_patch(x, rt, data).await? {
+                true => Ok(None),
+                false => Ok(Some(failed(op, 204, None, ""))),
+            }
+        }
         "PUT" => map_write(x, rt, Operation::Replace, data).await.map(|()| None),
-        "PATCH" => match map_patch(x, rt, data)? {
+        "PATCH" => match map_patch(x, rt, data).await? {
             true => Ok(None),
             false => Ok(Some(failed(op, 204, None, ""))),
         },
         _ => Ok(None),
     }
+}
+
+/// A PUT for a backend that takes only PATCH: a deactivation becomes the
+/// PATCH of `active` (the rest of the PUT is not sent); anything else needs
+/// the current resource.
+fn deactivation_only(x: &Exchange<'_>, rt: &str, data: &mut Value) -> Result<(), GatewayError> {
+    let schema = x.route.schema(rt)?;
+    x.count_normalized(&x.route.normalizer.resource(data, &schema));
+    if data.get("active") != Some(&Value::Bool(false)) {
+        return Err(needs_current("a PUT to a backend that takes only PATCH needs"));
+    }
+    *data = translate::deactivation().to_json();
+    Ok(())
 }
 
 fn needs_current(what: &str) -> GatewayError {
@@ -122,19 +149,25 @@ async fn map_write(
     let doc = plugged::request(x, Position::Before, rt, plugin_op, deprovision, data.take()).await?;
     let (mapped, report) = program.map_resource(rt, operation, doc, None, MapOptions::default())?;
     x.count(rt, Direction::Request, &report, 1, deprovision);
-    *data = plugged::request(x, Position::After, rt, plugin_op, deprovision, mapped).await?;
+    let mapped = plugged::request(x, Position::After, rt, plugin_op, deprovision, mapped).await?;
+    *data = super::to_backend(x, rt, mapped, deprovision).await?;
     Ok(())
 }
 
 /// A PATCH operation's data mapped by the rules; false when nothing is
 /// left to send. With request plugins a PATCH needs the current resource,
 /// so it is refused here, except a deactivation: that goes on through the
-/// rules alone, the plugins counted as passed over.
-fn map_patch(x: &Exchange<'_>, rt: &'static str, data: &mut Value) -> Result<bool, GatewayError> {
+/// rules alone, the plugins counted as passed over. A PATCH the backend
+/// would need translated (to a PUT, or a full member replace to adds and
+/// removes) is refused too.
+async fn map_patch(x: &Exchange<'_>, rt: &'static str, data: &mut Value) -> Result<bool, GatewayError> {
     let schema = x.route.schema(rt)?;
     x.count_normalized(&x.route.normalizer.patch(data, &schema));
     let ops = PatchOp::from_json(data)?;
     let deprovision = super::deactivates(&ops);
+    if let Some(what) = translate::bulk_refusal(x.route.update, x.route.member_removal, rt, &ops) {
+        return Err(needs_current(what));
+    }
     if plugged::on_request(x, rt) {
         if !deprovision {
             return Err(needs_current("a PATCH on a route with request plugins needs"));
@@ -145,7 +178,7 @@ fn map_patch(x: &Exchange<'_>, rt: &'static str, data: &mut Value) -> Result<boo
     x.count(rt, Direction::Request, &report, 1, deprovision);
     match outcome {
         PatchOutcome::Ops(mapped) => {
-            *data = mapped.to_json();
+            *data = super::to_backend(x, rt, mapped.to_json(), deprovision).await?;
             Ok(true)
         }
         PatchOutcome::Empty => Ok(false),

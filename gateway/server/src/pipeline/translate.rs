@@ -75,6 +75,23 @@ pub(super) fn patch_needs_current(update: UpdateMode, rt: &str, ops: &PatchOp) -
     }
 }
 
+/// Why a bulk PATCH cannot go as it is on this route (a bulk request never
+/// reads the current resource), if it cannot.
+pub(super) fn bulk_refusal(
+    update: UpdateMode,
+    removal: MemberRemoval,
+    rt: &str,
+    ops: &PatchOp,
+) -> Option<&'static str> {
+    match update {
+        UpdateMode::Put => Some("a PATCH to a backend that takes only PUT needs"),
+        UpdateMode::Patch if removal == MemberRemoval::Provisioned && patch_needs_current(update, rt, ops) => {
+            Some("a full replace of members, which keeps members no IdP provisioned, needs")
+        }
+        _ => None,
+    }
+}
+
 /// Whether a PUT is sent as a PATCH on this route.
 pub(super) fn put_as_patch(update: UpdateMode) -> bool {
     update == UpdateMode::Patch
@@ -198,7 +215,9 @@ fn put_body(mut desired: Value, core_urn: &str) -> Value {
     desired
 }
 
-fn deactivation() -> PatchOp {
+/// `replace active false`: what a deactivation comes to when nothing else
+/// of the write can be sent.
+pub(super) fn deactivation() -> PatchOp {
     let active = Path::from(AttrPath::new(None, "active", None));
     PatchOp { operations: vec![PatchOperation::new(OpKind::Replace, active, Some(Value::Bool(false)))] }
 }

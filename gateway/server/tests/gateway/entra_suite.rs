@@ -109,6 +109,10 @@ async fn users(e: &Entra) -> (String, String) {
     assert_eq!(r.json["Resources"][0]["id"], id.as_str());
     let r = e.call(Method::GET, "/Users?filter=userName+eq+%22non-existent%20user%22", None).await;
     assert_eq!(r.json["totalResults"], 0);
+    // Matching on userName, where the tenant feeds it the work email.
+    let r = e.call(Method::GET, "/Users?filter=userName+eq+%22Test_User_ab6490ee%40testuser.com%22", None).await;
+    assert_eq!(r.json["totalResults"], 1, "{:?}", r.json);
+    assert_eq!(r.json["Resources"][0]["id"], id.as_str());
 
     // Update: a multi-valued and a single-valued attribute.
     let ops = json!([

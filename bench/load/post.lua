@@ -1,8 +1,9 @@
--- wrk script: POST Okta's create to /Users and count every answer that is
--- not 201. BENCH_BODY names the body file, BENCH_TOKEN the bearer token,
--- BENCH_RESULT where done() writes the figures as JSON.
+-- wrk script: send Okta's user (POST to /Users, or PUT to /Users/<id> with
+-- BENCH_METHOD=PUT) and count every answer that is not 201. BENCH_BODY
+-- names the body file, BENCH_TOKEN the bearer token, BENCH_RESULT where
+-- done() writes the figures as JSON.
 local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
-wrk.method = "POST"
+wrk.method = os.getenv("BENCH_METHOD") or "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/scim+json"

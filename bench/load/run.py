@@ -12,7 +12,13 @@ same 201 User), then puts each proxy in front of it in turn:
              WebAssembly plugin after the rules (built by `cargo xtask plugin`)
 
 and drives each with the same wrk script: a POST of Okta's 1.9 kB create
-(gateway/mapper/benches/okta-user.json). For each proxy it measures
+(gateway/mapper/benches/okta-user.json), or with --method PUT Okta's
+whole-object PUT of the same user to /Users/<id>. A sixth target,
+
+  patch-only scim-gateway with mappings/identity.toml and update = "patch"
+             (a PUT becomes a read of the current user, a diff and a PATCH)
+
+shows with --method PUT what update translation costs. For each proxy it measures
 
   - requests per second, p50 and p99 at --connections connections;
   - CPU time (user + system) of the proxy's processes per request, read
@@ -61,7 +67,12 @@ GATEWAYS = [
     ("identity", "identity.toml", None, []),
     ("notion", "okta-to-notion.toml", "okta", []),
     ("plugin", "identity.toml", None, ["full-name"]),
+    ("patch-only", "identity.toml", None, []),
 ]
+# More [upstream] keys per gateway.
+UPSTREAM_KEYS = {"patch-only": 'update = "patch"'}
+# The request every run sends: method and path below the base path.
+REQUEST = {"method": "POST", "path": "/Users"}
 
 
 def free_port():
@@ -125,7 +136,7 @@ class Wrk:
         self.work = work
         self.script = work / "post.lua"
         self.script.write_text((HERE / "post.lua").read_text())
-        self.env = dict(os.environ, BENCH_BODY=str(body_file), BENCH_TOKEN=TOKEN)
+        self.env = dict(os.environ, BENCH_BODY=str(body_file), BENCH_TOKEN=TOKEN, BENCH_METHOD=REQUEST["method"])
 
     def run(self, url, connections, duration, threads=1, during=None):
         out = self.work / "wrk-result.json"
@@ -180,7 +191,8 @@ class Stack:
         (d / "nginx.conf").write_text(conf)
         return self.start(["nginx", "-p", str(d), "-c", str(d / "nginx.conf")], port, f"nginx ({name})")
 
-    def gateway_config(self, name, port, upstream_port, mapping, preset, workers=None, plugins=()):
+    def gateway_config(self, name, port, upstream_port, mapping, preset, workers=None, plugins=(), target=None):
+        target = target or name
         d = self.work / name
         d.mkdir(exist_ok=True)
         preset_line = f'preset = "{preset}"' if preset else ""
@@ -200,6 +212,7 @@ tokens_env = "BENCH_GATEWAY_TOKENS"
 
 [upstream]
 url = "http://127.0.0.1:{upstream_port}/v2"
+{UPSTREAM_KEYS.get(target, "")}
 
 [admin]
 
@@ -235,7 +248,7 @@ def post_many(port, count):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Content-Type": "application/scim+json", "Authorization": f"Bearer {TOKEN}"}
     for _ in range(count):
-        conn.request("POST", "/scim/v2/Users", body, headers)
+        conn.request(REQUEST["method"], "/scim/v2" + REQUEST["path"], body, headers)
         resp = conn.getresponse()
         resp.read()
         if resp.status != 201:
@@ -281,7 +294,7 @@ def instructions(stack, up, args):
                 (d / "nginx.conf").write_text(conf)
                 cmd, env, sig = ["nginx", "-p", str(d), "-c", str(d / "nginx.conf")], None, signal.SIGQUIT
             else:
-                cfg = stack.gateway_config(f"vg-{name}-{count}", port, up, what, preset, workers=1)
+                cfg = stack.gateway_config(f"vg-{name}-{count}", port, up, what, preset, workers=1, target=name)
                 cmd = [str(stack.gateway_bin), "serve", "--config", str(cfg)]
                 env, sig = dict(os.environ, BENCH_GATEWAY_TOKENS=f"bench:{TOKEN}"), signal.SIGINT
             totals.append(callgrind_total(stack, cmd, port, count, sig, env))
@@ -366,7 +379,7 @@ def table(results, args):
 def load_runs(stack, up, args):
     """The wrk runs over every target; returns the summarized figures."""
     wrk = Wrk(stack.work, BODY)
-    targets = {"direct": (None, f"http://127.0.0.1:{up}/v2/Users")}
+    targets = {"direct": (None, f"http://127.0.0.1:{up}/v2{REQUEST['path']}")}
     proxies = [("nginx", lambda p: stack.nginx("proxy", p, up))] + [
         (name, lambda p, g=(name, mapping, preset, plugins): stack.gateway(g[0], p, up, g[1], g[2], g[3]))
         for name, mapping, preset, plugins in GATEWAYS
@@ -375,7 +388,7 @@ def load_runs(stack, up, args):
         if args.only and name not in args.only and name != "nginx":
             continue
         port = free_port()
-        targets[name] = (start(port), f"http://127.0.0.1:{port}/scim/v2/Users")
+        targets[name] = (start(port), f"http://127.0.0.1:{port}/scim/v2{REQUEST['path']}")
     for name, (proc, url) in targets.items():
         wrk.run(url, args.connections, 2)  # warm-up: pools, caches, page faults
     runs = {name: ([], []) for name in targets}
@@ -410,9 +423,13 @@ def main():
     ap.add_argument("--instructions", action="store_true",
                     help="instead of the load runs, count user-space instructions per request under callgrind")
     ap.add_argument("--json", help="write the raw figures here")
+    ap.add_argument("--method", choices=["POST", "PUT"], default="POST",
+                    help="POST Okta's create to /Users, or PUT the whole user to /Users/<id>")
     ap.add_argument("--keep", metavar="DIR",
                     help="work in DIR and keep it (configs, logs, callgrind profiles) for a closer look")
     args = ap.parse_args()
+    if args.method == "PUT":
+        REQUEST.update(method="PUT", path="/Users/2819c223-7f76-453a-919d-413861904646")
     for tool in ("nginx", "valgrind" if args.instructions else "wrk"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is not on PATH; scripts/bench-load installs it")

@@ -39,6 +39,8 @@ pub enum GatewayError {
     BadUpstreamReply(String),
     #[error("the resource changed during the update {0} times in a row; retry")]
     Conflict(u32),
+    #[error("the resource's version does not match If-Match")]
+    PreconditionFailed,
     #[error("the gateway is shutting down")]
     ShuttingDown,
     /// The route's upstream rate limit has no room; nothing was forwarded.
@@ -68,7 +70,7 @@ impl GatewayError {
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamUnavailable(_) | Self::BadUpstreamReply(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Self::Conflict(_) => StatusCode::PRECONDITION_FAILED,
+            Self::Conflict(_) | Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PluginRejected { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
             Self::PluginFailed { outcome: "circuit_open", .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::PluginFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -102,7 +104,7 @@ impl GatewayError {
             Self::UpstreamTimeout => "upstream_timeout",
             Self::RequestTimeout => "request_timeout",
             Self::BadUpstreamReply(_) => "bad_upstream_reply",
-            Self::Conflict(_) => "conflict",
+            Self::Conflict(_) | Self::PreconditionFailed => "conflict",
             Self::ShuttingDown => "shutting_down",
             Self::RateLimited(_) => "rate_limited",
             Self::PluginRejected { .. } => "plugin_rejected",

@@ -7,6 +7,7 @@ use crate::config::{
     AuthSettings, BasePath, Cidr, Config, Limits, MemberRemoval, Profile, Route, UpdateMode, UpstreamSettings,
     UpstreamTarget,
 };
+use crate::locks::KeyedLocks;
 use crate::mapping::{self, LoadError};
 use crate::metrics::Metrics;
 use crate::plugins::Chain;
@@ -39,6 +40,8 @@ pub struct RouteRuntime {
     pub member_removal: MemberRemoval,
     /// The `notion` backend profile, when the route has it.
     pub notion: Option<Notion>,
+    /// One write built from the current resource at a time, per resource.
+    pub write_locks: KeyedLocks,
     /// The route's WebAssembly plugins.
     pub plugins: Chain,
     /// A short digest of the mapping files (and, after a `+`, of the
@@ -221,6 +224,7 @@ fn build_route(
             Profile::Notion(settings) => Some(Notion::new(settings.clone())),
             Profile::Generic => None,
         },
+        write_locks: KeyedLocks::default(),
         plugins,
         mapping_version,
     })

@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod json;
+pub mod locks;
 pub mod mapping;
 pub mod metrics;
 pub mod pipeline;

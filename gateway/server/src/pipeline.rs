@@ -223,7 +223,10 @@ async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Resul
     }
     x.count_normalized(&normalized);
     query::log_filter(&rewritten, x.gw.redact_pii);
-    let body = query::rebuild_search(doc, &rewritten);
+    let mut body = query::rebuild_search(doc, &rewritten);
+    if x.route.notion.is_some() {
+        notion::clamp_search_count(&mut body);
+    }
     let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&body), None).await?;
     back(x, reply, rt.map_or(Shape::AnyList, Shape::Resource), true, false).await
 }
@@ -367,6 +370,9 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Ans
     match outcome {
         PatchOutcome::Ops(mapped) => {
             let body = to_backend(x, rt, mapped.to_json(), deprovision).await?;
+            if empty_patch(&body) {
+                return Ok(Answer::own(StatusCode::NO_CONTENT, None));
+            }
             let reply = x.forward(Method::PATCH, &x.path, x.query.as_deref(), Some(&body), None).await?;
             back(x, reply, Shape::Resource(rt), false, deprovision).await
         }
@@ -428,6 +434,7 @@ async fn write_with_current(
     how: &Build<'_>,
 ) -> Result<Answer, GatewayError> {
     let deprovision = how.deprovisions();
+    let _one_writer = x.route.write_locks.lock(&x.path).await;
     for attempt in 0..=x.route.etag_retries {
         let (current, etag) = match x.read_current(&x.path).await? {
             Current::Found(c, e) => (c, e),
@@ -437,9 +444,12 @@ async fn write_with_current(
             Write::Send(body) => to_backend(x, rt, body, deprovision).await?,
             Write::Done(answer) => return Ok(answer),
         };
+        if empty_patch(&body) {
+            return Ok(Answer::own(StatusCode::NO_CONTENT, None));
+        }
         let (sent, body) = match translate::translate(x, rt, &method, &current, body, deprovision).await? {
             Translated::Send(sent, body) => (sent, body),
-            Translated::Unchanged => return unchanged(x, rt, &method, current, deprovision).await,
+            Translated::Unchanged => return unchanged(x, rt, &method, current, etag.as_ref(), deprovision).await,
         };
         let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
         let mut reply = x.forward(sent.clone(), &x.path, x.query.as_deref(), Some(&body), if_match).await?;
@@ -447,8 +457,12 @@ async fn write_with_current(
             continue;
         }
         // A PUT answered through a PATCH: the IdP wants the whole resource.
+        // The write landed: a failed re-read is no failure, only no body.
         if method == Method::PUT && sent == Method::PATCH && reply.status.is_success() && reply.body.is_empty() {
-            reply = x.read(&x.path, None).await?;
+            match x.read(&x.path, None).await {
+                Ok(read) if read.status == StatusCode::OK => reply = read,
+                _ => return Ok(Answer::own(StatusCode::NO_CONTENT, None)),
+            }
         }
         return back(x, reply, Shape::Resource(rt), false, deprovision).await;
     }
@@ -456,14 +470,19 @@ async fn write_with_current(
 }
 
 /// A translated write that changes nothing: a PUT is answered with the
-/// current resource, a PATCH with 204.
+/// current resource, a PATCH with 204; unless the IdP's If-Match names
+/// another version, as the backend would have said.
 async fn unchanged(
     x: &Exchange<'_>,
     rt: &'static str,
     method: &Method,
     current: Value,
+    etag: Option<&HeaderValue>,
     deprovision: bool,
 ) -> Result<Answer, GatewayError> {
+    if !headers::if_match_holds(x.headers, etag) {
+        return Err(GatewayError::PreconditionFailed);
+    }
     if method != Method::PUT {
         return Ok(Answer::own(StatusCode::NO_CONTENT, None));
     }
@@ -494,6 +513,11 @@ fn deactivates(ops: &PatchOp) -> bool {
             _ => false,
         }
     })
+}
+
+/// A PatchOp left with no operation (the profile took them all out).
+fn empty_patch(body: &Value) -> bool {
+    body.get("Operations").and_then(Value::as_array).is_some_and(Vec::is_empty)
 }
 
 /// The end of phase 6: the write in the backend profile's terms.

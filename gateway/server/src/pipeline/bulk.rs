@@ -179,7 +179,7 @@ async fn map_patch(x: &Exchange<'_>, rt: &'static str, data: &mut Value) -> Resu
     match outcome {
         PatchOutcome::Ops(mapped) => {
             *data = super::to_backend(x, rt, mapped.to_json(), deprovision).await?;
-            Ok(true)
+            Ok(!super::empty_patch(data))
         }
         PatchOutcome::Empty => Ok(false),
         PatchOutcome::NeedsCurrent(_) => Err(needs_current("this operation's rules need")),

@@ -100,8 +100,12 @@ pub(super) async fn merged_list(
         let page = NOTION_PAGE.min(want - resources.len());
         let reply =
             x.forward(Method::GET, &x.path, query(&with_paging(pairs, next, page)).as_deref(), None, None).await?;
-        if reply.status != StatusCode::OK {
-            return Ok(Some(reply));
+        // Past the first page, a 404 is the end of the list; any other
+        // failure goes to the IdP, which asks for the page again.
+        match reply.status {
+            StatusCode::OK => {}
+            StatusCode::NOT_FOUND if !resources.is_empty() => break,
+            _ => return Ok(Some(reply)),
         }
         let body: Value = crate::json::from_bytes(&reply.body)
             .map_err(|_| GatewayError::BadUpstreamReply("a list page is not JSON".into()))?;
@@ -109,16 +113,25 @@ pub(super) async fn merged_list(
         let got = body.get("Resources").and_then(Value::as_array).cloned().unwrap_or_default();
         let n = got.len();
         resources.extend(got);
-        next += n;
+        next = next.saturating_add(n);
         if n == 0 || u64::try_from(next).unwrap_or(u64::MAX) > total {
             break;
         }
     }
+    resources.truncate(want);
     let merged = json!({
         "schemas": [scim_core::LIST_RESPONSE_URN], "totalResults": total, "startIndex": start,
         "itemsPerPage": resources.len(), "Resources": resources,
     });
     Ok(Some(Reply { status: StatusCode::OK, headers: http::HeaderMap::new(), body: Bytes::from(merged.to_string()) }))
+}
+
+/// A SearchRequest asks Notion for at most a page: SCIM lets a server
+/// answer fewer than `count`, and `itemsPerPage` tells the IdP.
+pub(super) fn clamp_search_count(body: &mut Value) {
+    if let Some(c) = body.get_mut("count").filter(|c| c.as_u64().is_some_and(|c| c > NOTION_PAGE as u64)) {
+        *c = json!(NOTION_PAGE);
+    }
 }
 
 /// The IdP's parameters with another `startIndex` and `count`.
@@ -209,21 +222,14 @@ fn set_role(map: &mut Map<String, Value>, role: &str) {
 /// `owner` is granted only with `allow_owner`; a deprovisioning drops it
 /// instead of failing.
 fn guard_owner(n: &Notion, map: &mut Map<String, Value>, deprovision: bool) -> Result<(), GatewayError> {
-    let owner = map.get(NOTION_URN).and_then(|e| e.get("role")).and_then(Value::as_str) == Some("owner");
-    if !owner || n.settings.allow_owner {
+    if n.settings.allow_owner || !owner::in_map(map) {
         return Ok(());
     }
     if deprovision {
-        if let Some(e) = map.get_mut(NOTION_URN).and_then(Value::as_object_mut) {
-            e.remove("role");
-        }
+        owner::drop_from(map);
         return Ok(());
     }
     Err(owner_refused())
-}
-
-fn grants_owner(n: &Notion, value: Option<&Value>) -> bool {
-    value.and_then(Value::as_str) == Some("owner") && !n.settings.allow_owner
 }
 
 fn owner_refused() -> GatewayError {
@@ -257,6 +263,15 @@ async fn patch_op(
     deprovision: bool,
 ) -> Result<Vec<PatchOperation>, GatewayError> {
     let mut extra = Vec::new();
+    if !n.settings.allow_owner && owner::in_op(&op) {
+        if !deprovision {
+            return Err(owner_refused());
+        }
+        match op.value.as_mut().and_then(Value::as_object_mut).filter(|_| op.path.is_none()) {
+            Some(map) => owner::drop_from(map),
+            None => return Ok(vec![]),
+        }
+    }
     match op.path.clone() {
         Some(p) if is_roles(&p) && !n.settings.roles.is_empty() => {
             let role = op.value.as_ref().and_then(idp_role).and_then(|r| n.role_for(&r));
@@ -264,9 +279,6 @@ async fn patch_op(
                 (OpKind::Remove, _) | (_, None) => vec![],
                 (_, Some(r)) => vec![PatchOperation::new(OpKind::Replace, notion_role_path(), Some(json!(r)))],
             });
-        }
-        Some(p) if p.urn.as_deref() == Some(NOTION_URN) && p.name == "role" && grants_owner(n, op.value.as_ref()) => {
-            return if deprovision { Ok(vec![]) } else { Err(owner_refused()) };
         }
         Some(p) if p.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(ENTERPRISE)) && p.name == "manager" => {
             op.value = patch_manager(x, n, op.value.take(), p.sub.is_some(), deprovision).await?;
@@ -283,7 +295,6 @@ async fn patch_op(
                         extra.push(PatchOperation::new(OpKind::Replace, notion_role_path(), Some(json!(r))));
                     }
                 }
-                guard_owner(n, map, deprovision)?;
             }
         }
         _ => {}
@@ -314,7 +325,9 @@ async fn patch_manager(
 }
 
 /// The email of the user `id` (its userName, which Notion keeps as the
-/// email), cached; `None` when a deprovisioning cannot find it.
+/// email), cached. A manager the backend does not know is a 400; a lookup
+/// that fails is the backend's error. A deprovisioning never waits on
+/// either: it goes on without the manager (`None`).
 async fn manager_email(
     x: &Exchange<'_>,
     n: &Notion,
@@ -325,25 +338,43 @@ async fn manager_email(
     if let Some(email) = n.managers.get(&key, Instant::now()) {
         return Ok(Some(email));
     }
-    let safe = id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) && !id.starts_with('.');
-    let reply = match safe {
-        true => Some(x.read(&format!("/Users/{id}"), None).await?),
-        false => None,
-    };
-    let email = reply.filter(|r| r.status == StatusCode::OK).and_then(|r| {
-        let doc: Value = crate::json::from_bytes(&r.body).ok()?;
-        doc.get("userName").and_then(Value::as_str).map(str::to_owned)
-    });
-    match email {
-        Some(email) => {
-            let now = Instant::now();
-            n.managers.put(key, email.clone(), now);
-            n.managers.put(format!("email:{}", email.to_lowercase()), id.to_owned(), now);
+    match (lookup_email(x, id).await, deprovision) {
+        (Ok(Some(email)), _) => {
+            remember(n, id, &email);
             Ok(Some(email))
         }
-        None if deprovision => Ok(None),
-        None => Err(ScimError::invalid_value(format!("the manager \"{id}\" is not a user of the backend")).into()),
+        (_, true) => Ok(None),
+        (Ok(None), false) => {
+            Err(ScimError::invalid_value(format!("the manager \"{id}\" is not a user of the backend")).into())
+        }
+        (Err(e), false) => Err(e),
     }
+}
+
+/// `GET /Users/{id}`'s userName; `None` when there is no such user.
+async fn lookup_email(x: &Exchange<'_>, id: &str) -> Result<Option<String>, GatewayError> {
+    let safe = !id.is_empty()
+        && !id.starts_with('.')
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !safe {
+        return Ok(None);
+    }
+    let reply = x.read(&format!("/Users/{id}"), None).await?;
+    match reply.status {
+        StatusCode::NOT_FOUND => Ok(None),
+        StatusCode::OK => {
+            let doc: Value = crate::json::from_bytes(&reply.body)
+                .map_err(|_| GatewayError::BadUpstreamReply("the manager's resource is not JSON".into()))?;
+            Ok(doc.get("userName").and_then(Value::as_str).map(str::to_owned))
+        }
+        s => Err(GatewayError::BadUpstreamReply(format!("looking up the manager gave {s}"))),
+    }
+}
+
+fn remember(n: &Notion, id: &str, email: &str) {
+    let now = Instant::now();
+    n.managers.put(format!("id:{id}"), email.to_owned(), now);
+    n.managers.put(format!("email:{}", email.to_lowercase()), id.to_owned(), now);
 }
 
 /// An answer in the IdP's terms: managers' emails back to ids, the Notion
@@ -352,6 +383,14 @@ pub(super) async fn response(x: &Exchange<'_>, n: &Notion, mut body: Value) -> V
     let mut lookups = 0;
     match body.get_mut("Resources").and_then(Value::as_array_mut) {
         Some(items) => {
+            // The page names users by id and email already: managers on it
+            // need no lookup.
+            for user in items.iter() {
+                let field = |k: &str| user.get(k).and_then(Value::as_str);
+                if let (Some(id), Some(email)) = (field("id"), field("userName").filter(|e| e.contains('@'))) {
+                    remember(n, id, email);
+                }
+            }
             for item in items {
                 user_back(x, n, item, &mut lookups).await;
             }
@@ -377,8 +416,7 @@ async fn user_back(x: &Exchange<'_>, n: &Notion, user: &mut Value, lookups: &mut
 }
 
 async fn manager_id(x: &Exchange<'_>, n: &Notion, email: &str, lookups: &mut usize) -> Option<String> {
-    let key = format!("email:{}", email.to_lowercase());
-    if let Some(id) = n.managers.get(&key, Instant::now()) {
+    if let Some(id) = n.managers.get(&format!("email:{}", email.to_lowercase()), Instant::now()) {
         return Some(id);
     }
     if *lookups >= MAX_LOOKUPS {
@@ -389,12 +427,17 @@ async fn manager_id(x: &Exchange<'_>, n: &Notion, email: &str, lookups: &mut usi
     let query = format!("filter={}", utf8_percent_encode(&filter, NON_ALPHANUMERIC));
     let reply = x.read("/Users", Some(&query)).await.ok()?;
     let doc: Value = crate::json::from_bytes(&reply.body).ok().filter(|_| reply.status == StatusCode::OK)?;
-    let id = doc.pointer("/Resources/0/id").and_then(Value::as_str)?.to_owned();
-    let now = Instant::now();
-    n.managers.put(key, id.clone(), now);
-    n.managers.put(format!("id:{id}"), email.to_owned(), now);
+    // The one user whose email it is, whatever else a lax backend returned.
+    let found = doc
+        .get("Resources")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|u| u.get("userName").and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case(email)))?;
+    let id = found.get("id").and_then(Value::as_str)?.to_owned();
+    remember(n, &id, email);
     Some(id)
 }
 
+mod owner;
 #[cfg(test)]
 mod tests;

@@ -133,7 +133,12 @@ pub(super) async fn translate(
         "put_to_patch" => (body, true, true),
         _ => {
             let ops = PatchOp::from_json(&body)?;
-            (patched(current, &ops, &schema)?, false, replaces_members(&ops))
+            // A deactivation goes through even when the rest cannot be applied.
+            let desired = match patched(current, &ops, &schema) {
+                Err(_) if deprovision => patched(current, &deactivation(), &schema)?,
+                other => other?,
+            };
+            (desired, false, replaces_members(&ops))
         }
     };
     let kept = match implicit {
@@ -386,20 +391,38 @@ async fn keep_members(x: &Exchange<'_>, current: &Value, desired: &mut Value) ->
 }
 
 /// Whether the backend knows the member as provisioned by an IdP (it has
-/// an `externalId`), or no longer knows it at all.
+/// an `externalId`), or no longer knows it at all. A member of unknown
+/// kind that is no user may be a nested group.
 async fn provisioned(x: &Exchange<'_>, member: &Value) -> Result<bool, GatewayError> {
     let Some(id) = member_key(member).filter(|id| safe_segment(id)) else { return Ok(false) };
     let field = |k: &str| member.as_object().and_then(|m| get_ci(m, k)).and_then(Value::as_str).unwrap_or("");
-    let group = field("type").eq_ignore_ascii_case("Group") || field("$ref").contains("/Groups/");
-    let path = format!("/{}/{id}", if group { "Groups" } else { "Users" });
-    let reply = x.read(&path, None).await?;
+    let (kind, r) = (field("type"), field("$ref"));
+    let kinds: &[&str] = match (
+        kind.eq_ignore_ascii_case("Group") || r.contains("/Groups/"),
+        kind.eq_ignore_ascii_case("User") || r.contains("/Users/"),
+    ) {
+        (true, _) => &["Groups"],
+        (false, true) => &["Users"],
+        (false, false) => &["Users", "Groups"],
+    };
+    for k in kinds {
+        if let Some(answer) = provisioned_at(x, &format!("/{k}/{id}")).await? {
+            return Ok(answer);
+        }
+    }
+    Ok(true)
+}
+
+/// `Some(has an externalId)`, or `None` when there is nothing at `path`.
+async fn provisioned_at(x: &Exchange<'_>, path: &str) -> Result<Option<bool>, GatewayError> {
+    let reply = x.read(path, None).await?;
     match reply.status {
-        StatusCode::NOT_FOUND => Ok(true),
+        StatusCode::NOT_FOUND => Ok(None),
         StatusCode::OK => {
             let doc: Value = crate::json::from_bytes(&reply.body)
                 .map_err(|_| GatewayError::BadUpstreamReply("a group member's resource is not JSON".into()))?;
             let ext = doc.as_object().and_then(|m| get_ci(m, "externalId")).and_then(Value::as_str);
-            Ok(ext.is_some_and(|e| !e.trim().is_empty()))
+            Ok(Some(ext.is_some_and(|e| !e.trim().is_empty())))
         }
         s => Err(GatewayError::BadUpstreamReply(format!("looking up a group member gave {s}"))),
     }

@@ -70,6 +70,22 @@ pub fn downstream_response(upstream: &HeaderMap, request_id: &HeaderValue, has_b
     h
 }
 
+/// Whether the IdP's If-Match (if it sent one) names `etag`: `*`, or one
+/// of its listed tags, compared without the weak `W/` mark (SCIM servers
+/// give weak tags and IdPs send them back as they got them). Without an
+/// `etag` only `*` or no If-Match holds.
+pub fn if_match_holds(incoming: &HeaderMap, etag: Option<&HeaderValue>) -> bool {
+    let mut sent = incoming.get_all(http::header::IF_MATCH).iter().peekable();
+    if sent.peek().is_none() {
+        return true;
+    }
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let current = etag.and_then(|e| e.to_str().ok()).map(bare);
+    sent.filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == "*" || current.as_deref().is_some_and(|c| c == bare(tag)))
+}
+
 /// The request id to use: the IdP's when it is short and printable,
 /// otherwise a new one.
 pub fn request_id(incoming: &HeaderMap) -> HeaderValue {
@@ -85,6 +101,23 @@ pub fn request_id(incoming: &HeaderMap) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn if_match_holds_for_star_a_listed_tag_or_no_header() {
+        let etag = HeaderValue::from_static("W/\"7\"");
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::IF_MATCH, HeaderValue::from_str(v).unwrap());
+            h
+        };
+        assert!(if_match_holds(&HeaderMap::new(), Some(&etag)));
+        assert!(if_match_holds(&with("W/\"7\""), Some(&etag)));
+        assert!(if_match_holds(&with("\"7\""), Some(&etag)), "weak comparison");
+        assert!(if_match_holds(&with("W/\"6\", W/\"7\""), Some(&etag)));
+        assert!(if_match_holds(&with("*"), None));
+        assert!(!if_match_holds(&with("W/\"6\""), Some(&etag)));
+        assert!(!if_match_holds(&with("W/\"6\""), None), "no version to match");
+    }
 
     #[test]
     fn upstream_gets_no_credentials_hop_by_hop_or_spoofed_forwarding() {

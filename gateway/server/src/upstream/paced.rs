@@ -13,8 +13,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-/// Retry-After values above this are not waited for.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// Wait when a 429 or 529 carries no usable Retry-After.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -36,18 +34,23 @@ impl Paced {
 
     async fn paced(&self, request: Forward) -> Result<Reply, UpstreamError> {
         let started = Instant::now();
+        let retries = if idempotent(&request.method) { self.settings.busy_retries } else { 0 };
         let mut attempt = 0;
         loop {
             if let Some(limiter) = &self.limiter {
                 limiter.acquire(&self.metrics, &self.route).await?;
             }
+            // The last attempt sends the request itself, not a copy.
+            if attempt >= retries {
+                return self.inner.call(request).await;
+            }
             let reply = self.inner.call(request.clone()).await?;
             let status = reply.status.as_u16();
-            if !matches!(status, 429 | 529) || !idempotent(&request.method) || attempt >= self.settings.busy_retries {
+            if !matches!(status, 429 | 529) {
                 return Ok(reply);
             }
             let wait = retry_after(&reply.headers, SystemTime::now()).unwrap_or(DEFAULT_RETRY_AFTER);
-            if started.elapsed() + wait > self.settings.busy_budget {
+            if started.elapsed().saturating_add(wait) > self.settings.busy_budget {
                 return Ok(reply);
             }
             let code = if status == 429 { "429" } else { "529" };
@@ -73,15 +76,15 @@ fn idempotent(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS)
 }
 
-/// Retry-After as delay-seconds or an HTTP date; `None` when absent,
-/// unreadable or over an hour.
+/// Retry-After as delay-seconds or an HTTP date; `None` when absent or
+/// unreadable. However long, it is the backend's word: a wait past the
+/// retry budget is not waited for, and the IdP gets the header as sent.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let text = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim();
-    let wait = match text.parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs),
-        Err(_) => httpdate::parse_http_date(text).ok()?.duration_since(now).unwrap_or(Duration::ZERO),
-    };
-    (wait <= MAX_RETRY_AFTER).then_some(wait)
+    match text.parse::<u64>() {
+        Ok(secs) => Some(Duration::from_secs(secs)),
+        Err(_) => Some(httpdate::parse_http_date(text).ok()?.duration_since(now).unwrap_or(Duration::ZERO)),
+    }
 }
 
 /// The rate limit as a generic cell rate algorithm: `tat` is when the

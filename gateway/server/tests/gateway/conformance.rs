@@ -32,8 +32,17 @@ async fn through_gateway_matches_direct(mapping: &str, taken_over: Option<&str>)
     through_gateway_matches_direct_with(&[mapping], taken_over, "").await;
 }
 
+/// How many writes the gateway translated this way.
+fn translated(gw: &Gateway, translation: &str) -> f64 {
+    gw.metric(&format!("scim_gateway_translated_writes_total{{route=\"default\",translation=\"{translation}\"}}"))
+}
+
 /// With more `[upstream]` keys (`update = "patch"`, ...).
-async fn through_gateway_matches_direct_with(mappings: &[&str], taken_over: Option<&str>, upstream_keys: &str) {
+async fn through_gateway_matches_direct_with(
+    mappings: &[&str],
+    taken_over: Option<&str>,
+    upstream_keys: &str,
+) -> Gateway {
     let scim2 = Scim2Server::start().await;
     let url = scim2.base.clone();
     let token = UPSTREAM_TOKEN.to_owned();
@@ -56,6 +65,7 @@ async fn through_gateway_matches_direct_with(mappings: &[&str], taken_over: Opti
         direct.len(),
         via.len()
     );
+    gw
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,10 +87,12 @@ const RFC: [&str; 2] = ["identity.toml", "managed-all.toml"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scim2_tester_with_every_put_sent_as_a_patch() {
-    through_gateway_matches_direct_with(&RFC, None, "update = \"patch\"\nmember_removal = \"any\"").await;
+    let gw = through_gateway_matches_direct_with(&RFC, None, "update = \"patch\"\nmember_removal = \"any\"").await;
+    assert!(translated(&gw, "put_to_patch") > 0.0, "scim2-tester's PUTs went as PATCHes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scim2_tester_with_every_patch_sent_as_a_put() {
-    through_gateway_matches_direct_with(&RFC, None, "update = \"put\"\nmember_removal = \"any\"").await;
+    let gw = through_gateway_matches_direct_with(&RFC, None, "update = \"put\"\nmember_removal = \"any\"").await;
+    assert!(translated(&gw, "patch_to_put") > 10.0, "scim2-tester's PATCHes went as PUTs");
 }

@@ -235,9 +235,12 @@ async fn over_the_rate_limit_requests_wait_in_the_queue_or_get_429() {
     assert_eq!(gw.metric("scim_gateway_rate_limited_total"), 1.0);
 
     let (_up, gw, state) = setup("[upstream.rate_limit]\nper_second = 50\nburst = 1\nqueue = 10", 1).await;
-    // Four at once: one goes, three wait their turn (20 ms apart).
+    // Four at once: one goes, three wait their turn (20 ms apart), so the
+    // last cannot start before 60 ms: the limiter's doing, not the machine's.
     let get = || gw.call(Method::GET, "/scim/v2/Users/n1", None);
+    let started = std::time::Instant::now();
     let (a, b, c, d) = tokio::join!(get(), get(), get(), get());
+    assert!(started.elapsed() >= std::time::Duration::from_millis(55), "{:?}", started.elapsed());
     for r in [a, b, c, d] {
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
     }
@@ -272,4 +275,41 @@ async fn a_patch_of_roles_or_manager_is_sent_in_notions_terms() {
     assert!(r.status.is_success(), "{:?}", r.json);
     let sent = String::from_utf8(state.lock().unwrap().seen.last().unwrap().body.to_vec()).unwrap();
     assert!(sent.contains(r#""active":false"#) && !sent.contains("owner"), "{sent}");
+}
+
+#[tokio::test]
+async fn a_deactivation_never_waits_on_the_managers_lookup_and_a_busy_lookup_is_no_400() {
+    let (_up, gw, state) = setup("busy_retries = 0", 1).await;
+    // An unknown manager in a deactivating PUT: the user is deactivated without it.
+    let off = json!({"schemas": [USER, ENT], "userName": "user1@example.com", "active": false, ENT: {"manager": {"value": "n99"}}});
+    let r = gw.call(Method::PUT, "/scim/v2/Users/n1", Some(off.clone())).await;
+    assert_ne!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.json);
+    let put = state.lock().unwrap().seen.iter().rev().find(|s| s.method == Method::PUT).cloned();
+    let sent: Value = serde_json::from_slice(&put.expect("the PUT reached the backend").body).unwrap();
+    assert_eq!(sent["active"], false);
+    assert!(sent[ENT].get("manager").is_none(), "{sent}");
+    // The backend busy during the lookup: the same PUT still goes.
+    state.lock().unwrap().busy = vec![(429, "5")];
+    let hits = state.lock().unwrap().seen.len();
+    let off = json!({"schemas": [USER, ENT], "userName": "user1@example.com", "active": false, ENT: {"manager": {"value": "n1"}}});
+    gw.call(Method::PUT, "/scim/v2/Users/n1", Some(off)).await;
+    let seen = state.lock().unwrap().seen.clone();
+    assert_eq!(seen.len(), hits + 2, "the lookup (answered 429), then the PUT");
+    assert_eq!(seen[hits + 1].method, Method::PUT);
+    // Not a deactivation: a busy lookup is the backend's error, not the IdP's.
+    state.lock().unwrap().busy = vec![(429, "5")];
+    let user = json!({"schemas": [USER, ENT], "userName": "x@example.com", ENT: {"manager": {"value": "n1"}}});
+    let r = gw.call(Method::POST, "/scim/v2/Users", Some(user)).await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{:?}", r.json);
+}
+
+#[tokio::test]
+async fn a_patch_left_empty_by_the_profile_is_answered_without_the_backend() {
+    let (_up, gw, state) = setup("[upstream.notion]\nroles = { Admin = \"membership_admin\" }", 1).await;
+    let hits = state.lock().unwrap().seen.len();
+    let ops = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "add", "path": "roles", "value": [{"value": "Intern"}]}]});
+    let r = gw.call(Method::PATCH, "/scim/v2/Users/n1", Some(ops)).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json);
+    assert_eq!(state.lock().unwrap().seen.len(), hits, "an empty PatchOp is never sent");
 }

@@ -116,7 +116,7 @@ async fn stored_active(s: &Setup, id: &str) -> Value {
     s.stored(&format!("/Users/{id}")).await.1["active"].clone()
 }
 
-async fn catalog_lifecycle(s: Setup) {
+async fn catalog_lifecycle(s: Setup) -> super::support::Gateway {
     let id = create(&s, "jane.doe@example.com", "00ucat").await;
     // Okta reads, then PUTs the whole object.
     let r = s.call(Method::GET, &format!("/Users/{id}"), None).await;
@@ -139,6 +139,7 @@ async fn catalog_lifecycle(s: Setup) {
     assert_list(&r.json);
     assert!(r.json["Resources"].as_array().unwrap().iter().any(|u| u["id"] == id.as_str()));
     group_push(&s, &id).await;
+    s.gw
 }
 
 fn member_ids(group: &Value) -> Vec<String> {
@@ -183,7 +184,7 @@ async fn group_push(s: &Setup, uid: &str) {
     assert_eq!(s.stored(&at).await.0, StatusCode::NOT_FOUND);
 }
 
-async fn custom_app_flow(s: Setup) {
+async fn custom_app_flow(s: Setup) -> super::support::Gateway {
     let id = create(&s, "custom.user@example.com", "00ucustom").await;
     let at = format!("/Users/{id}");
     let mut put = okta_user("custom.user@example.com", "00ucustom");
@@ -217,6 +218,7 @@ async fn custom_app_flow(s: Setup) {
     let r = s.call(Method::PUT, &format!("/Groups/{gid}"), Some(group)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
     assert_eq!(member_ids(&s.stored(&format!("/Groups/{gid}")).await.1), vec![id]);
+    s.gw
 }
 
 const MAPPING: &str = "okta-to-notion.toml";
@@ -246,9 +248,18 @@ async fn okta_custom_app_on_scim2_server() {
     custom_app_flow(Setup::scim2(MAPPING, "okta").await).await;
 }
 
+/// The backend got no request with `method`, and translated writes happened.
+pub fn assert_only_translated(gw: &super::support::Gateway, never: &str) {
+    let sent = gw.metric(&format!("scim_gateway_upstream_request_duration_seconds_count{{method=\"{never}\""));
+    assert_eq!(sent, 0.0, "no {never} reached the backend");
+    assert!(gw.metric("scim_gateway_translated_writes_total") > 0.0, "writes were translated");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_custom_app_on_scim2_server_taking_only_patch() {
-    custom_app_flow(Setup::scim2_with(MAPPING, "okta", "update = \"patch\"").await).await;
+    let s = Setup::scim2_with(MAPPING, "okta", "update = \"patch\"").await;
+    let gw = custom_app_flow(s).await;
+    assert_only_translated(&gw, "PUT");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,5 +269,6 @@ async fn okta_custom_app_on_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_catalog_app_on_scim2_server_taking_only_put() {
-    catalog_lifecycle(Setup::scim2_with(MAPPING, "okta", "update = \"put\"").await).await;
+    let gw = catalog_lifecycle(Setup::scim2_with(MAPPING, "okta", "update = \"put\"").await).await;
+    assert_only_translated(&gw, "PATCH");
 }

@@ -230,3 +230,43 @@ async fn a_translated_write_carries_if_match_and_starts_again_after_a_412() {
     assert!(!sent.to_string().contains("password"), "the rules ran before the diff: {sent}");
     assert_eq!(gw.metric("scim_gateway_etag_retries_total"), 1.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_that_changes_nothing_still_honours_the_idps_if_match() {
+    let (scim2, gw) = setup("patch", "").await;
+    let id = user_with_backend_role(&scim2, &gw).await;
+    let r = okta_put_changing_the_family_name(&gw, &id).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
+    let mut put = okta_user("jane@example.com", "00u1");
+    put["name"]["familyName"] = json!("Smith");
+    let url = gw.url(&format!("/scim/v2/Users/{id}"));
+    let body = Some(bytes::Bytes::from(put.to_string()));
+    let stale =
+        super::support::send(Method::PUT, &url, Some(super::support::TOKEN), body.clone(), &[("if-match", "W/\"1\"")])
+            .await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED, "{:?}", stale.json);
+    assert_eq!(stale.json["status"], "412");
+    let version = scim2.get(&format!("/Users/{id}")).await.1["meta"]["version"].as_str().unwrap().to_owned();
+    let fresh =
+        super::support::send(Method::PUT, &url, Some(super::support::TOKEN), body, &[("if-match", &version)]).await;
+    assert_eq!(fresh.status, StatusCode::OK, "{:?}", fresh.json);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nested_group_added_by_hand_survives_a_full_member_replace() {
+    let (scim2, gw) = setup("patch", "").await;
+    let (gid, _, _, next_id) = mixed_group(&scim2, &gw).await;
+    let (status, nested) =
+        scim2.call(Method::POST, "/Groups", Some(json!({"schemas": [GROUP_URN], "displayName": "Contractors"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{nested}");
+    let nested_id = nested["id"].as_str().unwrap().to_owned();
+    let add = patch(json!([{"op": "add", "path": "members", "value": [{"value": nested_id}]}]));
+    let (status, body) = scim2.call(Method::PATCH, &format!("/Groups/{gid}"), Some(add)).await;
+    assert!(status.is_success(), "{status} {body}");
+    let ops = patch(json!([{"op": "replace", "path": "members", "value": [{"value": next_id}]}]));
+    let r = gw.call(Method::PATCH, &format!("/scim/v2/Groups/{gid}"), Some(ops)).await;
+    assert!(r.status.is_success(), "{:?}", r.json);
+    let stored = member_ids(&scim2.get(&format!("/Groups/{gid}")).await.1);
+    assert!(stored.contains(&nested_id), "the hand-made nested group stays: {stored:?}");
+    assert!(stored.contains(&next_id));
+}

@@ -11,6 +11,17 @@ wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
 
 local counters = {}
 
+-- A PUT goes to a different id each time (`<path>-<n>`), as an IdP's
+-- updates do: one resource written over and over would only measure the
+-- gateway's one-writer-per-resource lock.
+if wrk.method == "PUT" then
+  local n = 0
+  request = function()
+    n = n + 1
+    return wrk.format(nil, wrk.path .. "-" .. n)
+  end
+end
+
 function setup(thread)
   table.insert(counters, thread)
 end

@@ -9,7 +9,7 @@ pub use diff::diff;
 
 use crate::error::ScimError;
 use crate::path::Path;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// The URN of PATCH request bodies.
 pub const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -131,10 +131,12 @@ impl PatchOp {
 
     /// The PatchOp as a request body.
     pub fn to_json(&self) -> Value {
-        json!({
-            "schemas": [PATCH_URN],
-            "Operations": self.operations.iter().map(PatchOperation::to_json).collect::<Vec<_>>(),
-        })
+        // Built directly: `json!` would serialize every operation's value
+        // into a fresh copy.
+        let mut m = Map::new();
+        m.insert("schemas".into(), Value::Array(vec![Value::String(PATCH_URN.into())]));
+        m.insert("Operations".into(), Value::Array(self.operations.iter().map(PatchOperation::to_json).collect()));
+        Value::Object(m)
     }
 
     /// Whether there is nothing to do.

@@ -9,6 +9,7 @@ use crate::filter::{CompareOp, Filter};
 use crate::path::{self, AttrPath, Path, TopKey, classify_key, is_attr_name};
 use crate::schema::{AttrType, Attribute, Mutability, ResourceSchema};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 const SERVER_OWNED: [&str; 3] = ["schemas", "id", "meta"];
@@ -19,17 +20,20 @@ const SERVER_OWNED: [&str; 3] = ["schemas", "id", "meta"];
 /// A key that is not an attribute name cannot be addressed by a PATCH path;
 /// rather than leave its change out, the diff fails with `invalidPath`.
 pub fn diff(old: &Value, new: &Value, schema: &ResourceSchema<'_>) -> Result<PatchOp, ScimError> {
-    let (old, new) = (&nested(old, schema)?, &nested(new, schema)?);
+    let (old, new) = (nested(old, schema)?, nested(new, schema)?);
+    let (old, new) = (old.as_ref(), new.as_ref());
     let mut d = Differ { schema, ops: vec![], unaddressable: None };
-    let is_ext = |k: &String| k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
-    d.container(None, &core_only(old, is_ext), &core_only(new, is_ext));
+    let is_ext = |k: &str| k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+    let not_core = |k: &str| is_ext(k) || SERVER_OWNED.iter().any(|s| s.eq_ignore_ascii_case(k));
+    d.container(None, old, new, &not_core);
     let mut urns: Vec<&String> = old.keys().chain(new.keys()).filter(|k| is_ext(k)).collect();
     urns.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
     let mut seen = HashSet::new();
+    let none = Map::new();
     for urn in urns {
         if seen.insert(urn.to_ascii_lowercase()) {
-            let get = |m: &Map<String, Value>| get_ci(m, urn).and_then(Value::as_object).cloned();
-            d.container(Some(urn), &get(old).unwrap_or_default(), &get(new).unwrap_or_default());
+            let (o, n) = (extension(old, urn).unwrap_or(&none), extension(new, urn).unwrap_or(&none));
+            d.container(Some(urn), o, n, &|_| false);
         }
     }
     match d.unaddressable {
@@ -47,9 +51,18 @@ pub fn diff(old: &Value, new: &Value, schema: &ResourceSchema<'_>) -> Result<Pat
 /// The resource as an object with URN-qualified attribute keys
 /// (`"urn:...:User:department": "x"`) moved into their extension objects and
 /// a core-URN object's attributes moved to the top, so both sides of a diff
-/// spell every attribute one way.
-fn nested(resource: &Value, schema: &ResourceSchema<'_>) -> Result<Map<String, Value>, ScimError> {
-    let Some(map) = resource.as_object() else { return Ok(Map::new()) };
+/// spell every attribute one way. Borrowed when nothing moves (the usual
+/// case: resources as servers return them).
+fn nested<'v>(resource: &'v Value, schema: &ResourceSchema<'_>) -> Result<Cow<'v, Map<String, Value>>, ScimError> {
+    let Some(map) = resource.as_object() else { return Ok(Cow::Owned(Map::new())) };
+    let moves = |k: &String, v: &Value| match classify_key(k, v, schema) {
+        Ok(TopKey::Attribute(path)) => path.urn.is_some(),
+        Ok(TopKey::Core) => true,
+        _ => false,
+    };
+    if !map.iter().any(|(k, v)| moves(k, v)) {
+        return Ok(Cow::Borrowed(map));
+    }
     let mut out = Value::Object(Map::new());
     let mut moved = Vec::new();
     for (key, value) in map {
@@ -75,17 +88,14 @@ fn nested(resource: &Value, schema: &ResourceSchema<'_>) -> Result<Map<String, V
     for (path, value) in moved {
         path.set(&mut out, value, Some(schema))?;
     }
-    Ok(match out {
+    Ok(Cow::Owned(match out {
         Value::Object(m) => m,
         _ => Map::new(),
-    })
+    }))
 }
 
-fn core_only(m: &Map<String, Value>, is_ext: impl Fn(&String) -> bool) -> Map<String, Value> {
-    m.iter()
-        .filter(|(k, _)| !is_ext(k) && !SERVER_OWNED.iter().any(|s| s.eq_ignore_ascii_case(k)))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+fn extension<'m>(m: &'m Map<String, Value>, urn: &str) -> Option<&'m Map<String, Value>> {
+    get_ci(m, urn).and_then(Value::as_object)
 }
 
 fn get_ci<'v>(m: &'v Map<String, Value>, k: &str) -> Option<&'v Value> {
@@ -150,16 +160,27 @@ impl Differ<'_, '_> {
         def.mutability == Mutability::ReadOnly
     }
 
-    fn container(&mut self, urn: Option<&str>, old: &Map<String, Value>, new: &Map<String, Value>) {
-        let old = &without_read_only(old, |k| self.read_only(urn, k, None));
-        let new = &without_read_only(new, |k| self.read_only(urn, k, None));
+    /// The attributes of one container (the core attributes, or one
+    /// extension's), leaving out the keys `skip` names and read-only ones.
+    /// Both are decided by the name alone, so a key skipped on one side is
+    /// skipped on the other.
+    fn container(
+        &mut self,
+        urn: Option<&str>,
+        old: &Map<String, Value>,
+        new: &Map<String, Value>,
+        skip: &dyn Fn(&str) -> bool,
+    ) {
         for (k, o) in old {
+            if skip(k) || self.read_only(urn, k, None) {
+                continue;
+            }
             if !is_empty(o) && get_ci(new, k).is_none_or(is_empty) {
                 self.push(OpKind::Remove, AttrPath::new(urn, k, None).into(), None);
             }
         }
         for (k, n) in new {
-            if is_empty(n) {
+            if is_empty(n) || skip(k) || self.read_only(urn, k, None) {
                 continue;
             }
             let path = AttrPath::new(urn, k, None);
@@ -183,17 +204,14 @@ impl Differ<'_, '_> {
     }
 
     fn complex(&mut self, path: AttrPath, old: &Map<String, Value>, new: &Map<String, Value>) {
-        let writable = |k: &str| !self.read_only(path.urn.as_deref(), &path.name, Some(k));
-        let old = &without_read_only(old, |k| !writable(k));
-        let new = &without_read_only(new, |k| !writable(k));
         let sub = |k: &str| AttrPath { sub: Some(k.to_owned()), ..path.clone() };
         for (k, o) in old {
-            if !o.is_null() && get_ci(new, k).is_none() {
+            if !o.is_null() && !self.read_only(path.urn.as_deref(), &path.name, Some(k)) && get_ci(new, k).is_none() {
                 self.push(OpKind::Remove, sub(k).into(), None);
             }
         }
         for (k, n) in new {
-            if !n.is_null() && get_ci(old, k) != Some(n) {
+            if !n.is_null() && !self.read_only(path.urn.as_deref(), &path.name, Some(k)) && get_ci(old, k) != Some(n) {
                 self.push(OpKind::Replace, sub(k).into(), Some(n.clone()));
             }
         }
@@ -217,10 +235,6 @@ impl Differ<'_, '_> {
             self.push(OpKind::Add, path.into(), Some(Value::Array(added)));
         }
     }
-}
-
-fn without_read_only(m: &Map<String, Value>, read_only: impl Fn(&str) -> bool) -> Map<String, Value> {
-    m.iter().filter(|(k, _)| !read_only(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 fn key_of(v: &Value) -> &Value {

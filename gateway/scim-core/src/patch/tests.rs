@@ -2,6 +2,7 @@ use super::*;
 use crate::ScimType;
 use crate::schema::Registry;
 use proptest::prelude::*;
+use serde_json::json;
 
 fn op(v: Value) -> PatchOp {
     PatchOp::from_json(&json!({"schemas": [PATCH_URN], "Operations": v})).unwrap()

@@ -79,13 +79,18 @@ impl PatchOperation {
 
     /// The operation as JSON.
     pub fn to_json(&self) -> Value {
+        self.clone().into_json()
+    }
+
+    /// The operation as JSON, its value moved rather than copied.
+    pub fn into_json(self) -> Value {
         let mut m = Map::new();
         m.insert("op".into(), Value::String(self.op.as_str().into()));
         if let Some(p) = &self.path {
             m.insert("path".into(), Value::String(p.to_string()));
         }
-        if let Some(v) = &self.value {
-            m.insert("value".into(), v.clone());
+        if let Some(v) = self.value {
+            m.insert("value".into(), v);
         }
         Value::Object(m)
     }
@@ -131,11 +136,18 @@ impl PatchOp {
 
     /// The PatchOp as a request body.
     pub fn to_json(&self) -> Value {
-        // Built directly: `json!` would serialize every operation's value
-        // into a fresh copy.
+        self.clone().into_json()
+    }
+
+    /// The PatchOp as JSON, its values moved rather than copied. Built
+    /// directly: `json!` would serialize every value into a fresh copy.
+    pub fn into_json(self) -> Value {
         let mut m = Map::new();
         m.insert("schemas".into(), Value::Array(vec![Value::String(PATCH_URN.into())]));
-        m.insert("Operations".into(), Value::Array(self.operations.iter().map(PatchOperation::to_json).collect()));
+        m.insert(
+            "Operations".into(),
+            Value::Array(self.operations.into_iter().map(PatchOperation::into_json).collect()),
+        );
         Value::Object(m)
     }
 

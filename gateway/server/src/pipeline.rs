@@ -317,7 +317,7 @@ fn rules_patch(
     let (outcome, report) = x.route.program.map_patch(rt, ops, Some(current), MapOptions::default())?;
     x.count(rt, Direction::Request, &report, 1, deprovision);
     match outcome {
-        PatchOutcome::Ops(mapped) => Ok(Write::Send(mapped.to_json())),
+        PatchOutcome::Ops(mapped) => Ok(Write::Send(mapped.into_json())),
         PatchOutcome::Empty => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
         PatchOutcome::NeedsCurrent(missing) => Err(unrecoverable(&missing)),
     }
@@ -344,7 +344,7 @@ async fn plugins_patch(
     x.count(rt, Direction::Request, &report, 1, deprovision);
     match mapped.is_empty() {
         true => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
-        false => Ok(Write::Send(mapped.to_json())),
+        false => Ok(Write::Send(mapped.into_json())),
     }
 }
 
@@ -369,7 +369,7 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Ans
     x.count(rt, Direction::Request, &report, 1, deprovision);
     match outcome {
         PatchOutcome::Ops(mapped) => {
-            let body = to_backend(x, rt, mapped.to_json(), deprovision).await?;
+            let body = to_backend(x, rt, mapped.into_json(), deprovision).await?;
             if empty_patch(&body) {
                 return Ok(Answer::own(StatusCode::NO_CONTENT, None));
             }

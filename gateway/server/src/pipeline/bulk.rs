@@ -178,7 +178,7 @@ async fn map_patch(x: &Exchange<'_>, rt: &'static str, data: &mut Value) -> Resu
     x.count(rt, Direction::Request, &report, 1, deprovision);
     match outcome {
         PatchOutcome::Ops(mapped) => {
-            *data = super::to_backend(x, rt, mapped.to_json(), deprovision).await?;
+            *data = super::to_backend(x, rt, mapped.into_json(), deprovision).await?;
             Ok(!super::empty_patch(data))
         }
         PatchOutcome::Empty => Ok(false),

@@ -244,7 +244,7 @@ async fn patch_request(x: &Exchange<'_>, n: &Notion, body: &Value, deprovision: 
     for op in ops.operations {
         out.extend(patch_op(x, n, op, deprovision).await?);
     }
-    Ok(PatchOp { operations: out }.to_json())
+    Ok(PatchOp { operations: out }.into_json())
 }
 
 fn is_roles(p: &Path) -> bool {

@@ -165,7 +165,7 @@ pub(super) async fn translate(
     };
     match ops.is_empty() {
         true => Ok(Translated::Unchanged),
-        false => Ok(Translated::Send(Method::PATCH, ops.to_json())),
+        false => Ok(Translated::Send(Method::PATCH, ops.into_json())),
     }
 }
 

@@ -1,0 +1,110 @@
+//! Single steps of writes built from the current resource: a PATCH mapped
+//! by the rules or through the plugins, the answer when nothing changes, the
+//! 412 retry decision, and what a PatchOp says about itself. The order they
+//! run in is `pipeline.rs`'s.
+
+use super::exchange::{Answer, Exchange, Shape};
+use super::{Write, back};
+use crate::error::GatewayError;
+use crate::plugins::{PatchThrough, unrecoverable};
+use crate::proxy::headers;
+use crate::upstream::Reply;
+use bytes::Bytes;
+use http::header::HeaderValue;
+use http::{Method, StatusCode};
+use scim_core::patch::PatchOp;
+use scim_mapper::{Direction, MapOptions, PatchOutcome};
+use serde_json::Value;
+
+/// A PATCH mapped by the rules alone, with the current resource at hand.
+pub(super) fn rules_patch(
+    x: &Exchange<'_>,
+    rt: &str,
+    ops: &PatchOp,
+    deprovision: bool,
+    current: &Value,
+) -> Result<Write, GatewayError> {
+    let (outcome, report) = x.route.program.map_patch(rt, ops, Some(current), MapOptions::default())?;
+    x.count(rt, Direction::Request, &report, 1, deprovision);
+    match outcome {
+        PatchOutcome::Ops(mapped) => Ok(Write::Send(mapped.into_json())),
+        PatchOutcome::Empty => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
+        PatchOutcome::NeedsCurrent(missing) => Err(unrecoverable(&missing)),
+    }
+}
+
+/// A PATCH through the route's plugins: see [`PatchThrough`].
+pub(super) async fn plugins_patch(
+    x: &Exchange<'_>,
+    rt: &str,
+    ops: &PatchOp,
+    deprovision: bool,
+    current: &Value,
+) -> Result<Write, GatewayError> {
+    let schema = x.route.schema(rt)?;
+    let through = PatchThrough {
+        chain: &x.route.plugins,
+        metrics: Some(&x.gw.metrics),
+        program: &x.route.program,
+        schema: &schema,
+        resource_type: rt,
+        deprovisioning: deprovision,
+    };
+    let (mapped, report) = through.run(ops, current).await?;
+    x.count(rt, Direction::Request, &report, 1, deprovision);
+    match mapped.is_empty() {
+        true => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
+        false => Ok(Write::Send(mapped.into_json())),
+    }
+}
+
+/// A translated write that changes nothing: a PUT is answered with the
+/// current resource, a PATCH with 204; unless the IdP's If-Match names
+/// another version, as the backend would have said.
+pub(super) async fn unchanged(
+    x: &Exchange<'_>,
+    rt: &'static str,
+    method: &Method,
+    current: Value,
+    etag: Option<&HeaderValue>,
+    deprovision: bool,
+) -> Result<Answer, GatewayError> {
+    if !headers::if_match_holds(x.headers, etag) {
+        return Err(GatewayError::PreconditionFailed);
+    }
+    if method != Method::PUT {
+        return Ok(Answer::own(StatusCode::NO_CONTENT, None));
+    }
+    let reply = Reply {
+        status: StatusCode::OK,
+        headers: http::HeaderMap::new(),
+        body: Bytes::from(crate::json::to_vec(&current)),
+    };
+    back(x, reply, Shape::Resource(rt), false, deprovision).await
+}
+
+pub(super) fn retry_412(x: &Exchange<'_>, reply: &Reply, sent_if_match: bool, attempt: u32) -> bool {
+    let retry = sent_if_match && reply.status == StatusCode::PRECONDITION_FAILED && attempt < x.route.etag_retries;
+    if retry {
+        x.gw.metrics.etag_retries.with_label_values(&[x.route.name.as_str()]).inc();
+    }
+    retry
+}
+
+pub(super) fn deactivates(ops: &PatchOp) -> bool {
+    ops.operations.iter().any(|op| {
+        let path = op.path.as_ref().map(ToString::to_string).unwrap_or_default();
+        match &op.value {
+            Some(Value::Bool(false)) => path.eq_ignore_ascii_case("active"),
+            Some(Value::Object(m)) if path.is_empty() => {
+                m.iter().any(|(k, v)| k.eq_ignore_ascii_case("active") && v == &Value::Bool(false))
+            }
+            _ => false,
+        }
+    })
+}
+
+/// A PatchOp left with no operation (the profile took them all out).
+pub(super) fn empty_patch(body: &Value) -> bool {
+    body.get("Operations").and_then(Value::as_array).is_some_and(Vec::is_empty)
+}

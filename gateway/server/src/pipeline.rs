@@ -61,7 +61,7 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Instant;
 use translate::Translated;
-use writes::{deactivates, empty_patch, plugins_patch, retry_412, rules_patch, unchanged};
+use writes::{deactivate_only, deactivates, empty_patch, one_writer, plugins_patch, retry_412, rules_patch, unchanged};
 
 /// The connection a request came on.
 #[derive(Debug, Clone, Copy)]
@@ -150,6 +150,13 @@ async fn dispatch(
     doc: Option<Value>,
     raw: Bytes,
 ) -> Result<Answer, GatewayError> {
+    // Writes to one resource go one at a time (see locks.rs).
+    let _one_writer = match (endpoint, method) {
+        (Endpoint::Resource { id: Some(_), .. }, &Method::PUT | &Method::PATCH | &Method::DELETE) => {
+            one_writer(x).await
+        }
+        _ => None,
+    };
     match (endpoint, method, doc) {
         (Endpoint::Resource { resource_type: rt, id: None }, &Method::GET, _) => list(x, rt).await,
         (Endpoint::Resource { resource_type: rt, id: None }, &Method::POST, Some(doc)) => create(x, rt, doc).await,
@@ -393,18 +400,25 @@ async fn write_with_current(
     how: &Build<'_>,
 ) -> Result<Answer, GatewayError> {
     let deprovision = how.deprovisions();
-    let _one_writer = x.route.write_locks.lock(&x.path).await;
+    // A deactivating PUT to a PATCH-only backend needs no current resource
+    // to land: if it cannot be read, the deactivation goes alone.
+    let fallback = deprovision && method == Method::PUT && translate::put_as_patch(x.route.update);
     for attempt in 0..=x.route.etag_retries {
-        let (current, etag) = match x.read_current(&x.path).await? {
-            Current::Found(c, e) => (c, e),
-            Current::Answer(reply) => return back(x, reply, Shape::Resource(rt), false, deprovision).await,
+        let (current, etag) = match x.read_current(&x.path).await {
+            Ok(Current::Found(c, e)) => (c, e),
+            Ok(Current::Answer(reply)) if !fallback || reply.status == StatusCode::NOT_FOUND => {
+                return back(x, reply, Shape::Resource(rt), false, deprovision).await;
+            }
+            _ if fallback => return deactivate_only(x, rt).await,
+            Ok(Current::Answer(reply)) => return back(x, reply, Shape::Resource(rt), false, deprovision).await,
+            Err(e) => return Err(e),
         };
         let body = match build(x, rt, how, &current).await? {
             Write::Send(body) => to_backend(x, rt, body, deprovision).await?,
             Write::Done(answer) => return Ok(answer),
         };
-        if empty_patch(&body) {
-            return Ok(Answer::own(StatusCode::NO_CONTENT, None));
+        if method == Method::PATCH && empty_patch(&body) {
+            return unchanged(x, rt, &method, current, etag.as_ref(), deprovision).await;
         }
         let (sent, body) = match translate::translate(x, rt, &method, &current, body, deprovision).await? {
             Translated::Send(sent, body) => (sent, body),

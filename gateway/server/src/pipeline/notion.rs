@@ -175,23 +175,46 @@ async fn resource_request(
         map.retain(|k, _| !k.eq_ignore_ascii_case("roles"));
     }
     guard_owner(n, map, deprovision)?;
-    let manager =
-        map.get(ENTERPRISE).and_then(|e| e.get("manager")).and_then(|m| m.get("value")).and_then(Value::as_str);
-    if let Some(id) = manager.filter(|v| !v.contains('@')).map(str::to_owned) {
-        match manager_email(x, n, &id, deprovision).await? {
-            Some(email) => {
-                if let Some(v) = doc.pointer_mut(&format!("/{ENTERPRISE}/manager/value")) {
-                    *v = Value::String(email);
-                }
+    manager_in(x, n, map, deprovision).await?;
+    Ok(doc)
+}
+
+/// The enterprise `manager.value` of a resource or path-less PATCH value
+/// (any case), as an id, replaced by that manager's email; the manager is
+/// left out when it cannot be had for a deprovisioning.
+async fn manager_in(
+    x: &Exchange<'_>,
+    n: &Notion,
+    map: &mut Map<String, Value>,
+    deprovision: bool,
+) -> Result<(), GatewayError> {
+    let id = manager_value(map).and_then(|v| v.as_str()).filter(|v| !v.contains('@')).map(str::to_owned);
+    let Some(id) = id else { return Ok(()) };
+    match manager_email(x, n, &id, deprovision).await? {
+        Some(email) => {
+            if let Some(v) = manager_value(map) {
+                *v = Value::String(email);
             }
-            None => {
-                if let Some(ext) = doc.get_mut(ENTERPRISE).and_then(Value::as_object_mut) {
-                    ext.remove("manager");
+        }
+        None => {
+            if let Some(ext) = map.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(ENTERPRISE)) {
+                if let Some(e) = ext.1.as_object_mut() {
+                    e.retain(|k, _| !k.eq_ignore_ascii_case("manager"));
                 }
             }
         }
     }
-    Ok(doc)
+    Ok(())
+}
+
+fn manager_value(map: &mut Map<String, Value>) -> Option<&mut Value> {
+    let ext = find_ci(map, ENTERPRISE)?.as_object_mut()?;
+    let manager = find_ci(ext, "manager")?.as_object_mut()?;
+    find_ci(manager, "value")
+}
+
+fn find_ci<'m>(m: &'m mut Map<String, Value>, key: &str) -> Option<&'m mut Value> {
+    m.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
 }
 
 /// The role the IdP sends: the primary one, else the first.
@@ -280,7 +303,10 @@ async fn patch_op(
                 (_, Some(r)) => vec![PatchOperation::new(OpKind::Replace, notion_role_path(), Some(json!(r)))],
             });
         }
-        Some(p) if p.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(ENTERPRISE)) && p.name == "manager" => {
+        Some(p)
+            if p.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(ENTERPRISE))
+                && p.name.eq_ignore_ascii_case("manager") =>
+        {
             op.value = patch_manager(x, n, op.value.take(), p.sub.is_some(), deprovision).await?;
             if op.value.is_none() && op.op != OpKind::Remove {
                 return Ok(vec![]);
@@ -295,6 +321,7 @@ async fn patch_op(
                         extra.push(PatchOperation::new(OpKind::Replace, notion_role_path(), Some(json!(r))));
                     }
                 }
+                manager_in(x, n, map, deprovision).await?;
             }
         }
         _ => {}
@@ -326,8 +353,9 @@ async fn patch_manager(
 
 /// The email of the user `id` (its userName, which Notion keeps as the
 /// email), cached. A manager the backend does not know is a 400; a lookup
-/// that fails is the backend's error. A deprovisioning never waits on
-/// either: it goes on without the manager (`None`).
+/// that fails is the backend's error. A deprovisioning never waits on the
+/// backend: it takes the cache's answer or goes on without the manager
+/// (`None`; Notion removes a deactivated user from the workspace anyway).
 async fn manager_email(
     x: &Exchange<'_>,
     n: &Notion,
@@ -335,19 +363,16 @@ async fn manager_email(
     deprovision: bool,
 ) -> Result<Option<String>, GatewayError> {
     let key = format!("id:{id}");
-    if let Some(email) = n.managers.get(&key, Instant::now()) {
-        return Ok(Some(email));
+    let cached = n.managers.get(&key, Instant::now());
+    if cached.is_some() || deprovision {
+        return Ok(cached);
     }
-    match (lookup_email(x, id).await, deprovision) {
-        (Ok(Some(email)), _) => {
+    match lookup_email(x, id).await? {
+        Some(email) => {
             remember(n, id, &email);
             Ok(Some(email))
         }
-        (_, true) => Ok(None),
-        (Ok(None), false) => {
-            Err(ScimError::invalid_value(format!("the manager \"{id}\" is not a user of the backend")).into())
-        }
-        (Err(e), false) => Err(e),
+        None => Err(ScimError::invalid_value(format!("the manager \"{id}\" is not a user of the backend")).into()),
     }
 }
 

@@ -104,7 +104,29 @@ pub(super) fn deactivates(ops: &PatchOp) -> bool {
     })
 }
 
+/// The PATCH `replace active false` alone, for a deactivation whose other
+/// changes cannot be built.
+pub(super) async fn deactivate_only(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError> {
+    let body = super::translate::deactivation().into_json();
+    let reply = x.forward(Method::PATCH, &x.path, x.query.as_deref(), Some(&body), None).await?;
+    back(x, reply, Shape::Resource(rt), false, true).await
+}
+
 /// A PatchOp left with no operation (the profile took them all out).
 pub(super) fn empty_patch(body: &Value) -> bool {
     body.get("Operations").and_then(Value::as_array).is_some_and(Vec::is_empty)
+}
+
+/// This resource's write lock, waited for at most a third of the request
+/// time: a write stuck behind a slow one (a deactivation above all) goes on
+/// without it rather than run out of time.
+pub(super) async fn one_writer<'a>(x: &Exchange<'a>) -> Option<crate::locks::KeyedGuard<'a>> {
+    let wait = x.gw.limits.request_timeout / 3;
+    match tokio::time::timeout(wait, x.route.write_locks.lock(&x.path)).await {
+        Ok(guard) => Some(guard),
+        Err(_) => {
+            tracing::warn!(route = %x.route.name, "another write to this resource is slow; this one goes on without waiting");
+            None
+        }
+    }
 }

@@ -71,19 +71,23 @@ pub fn downstream_response(upstream: &HeaderMap, request_id: &HeaderValue, has_b
 }
 
 /// Whether the IdP's If-Match (if it sent one) names `etag`: `*`, or one
-/// of its listed tags, compared without the weak `W/` mark (SCIM servers
-/// give weak tags and IdPs send them back as they got them). Without an
-/// `etag` only `*` or no If-Match holds.
+/// of its listed tags, compared by their quoted text, without the weak
+/// `W/` mark (SCIM servers give weak tags and IdPs send them back as they
+/// got them). A backend without versions (`etag` is `None`) ignores
+/// If-Match, so it holds.
 pub fn if_match_holds(incoming: &HeaderMap, etag: Option<&HeaderValue>) -> bool {
-    let mut sent = incoming.get_all(http::header::IF_MATCH).iter().peekable();
+    let Some(current) = etag.and_then(|e| e.to_str().ok()) else { return true };
+    let current = quoted(current).next().unwrap_or(current);
+    let mut sent = incoming.get_all(http::header::IF_MATCH).iter().filter_map(|v| v.to_str().ok()).peekable();
     if sent.peek().is_none() {
         return true;
     }
-    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
-    let current = etag.and_then(|e| e.to_str().ok()).map(bare);
-    sent.filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|tag| tag.trim() == "*" || current.as_deref().is_some_and(|c| c == bare(tag)))
+    sent.any(|v| v.trim() == "*" || quoted(v).any(|tag| tag == current))
+}
+
+/// The quoted parts of an entity-tag list (`W/"a,b", "c"` gives `a,b`, `c`).
+fn quoted(list: &str) -> impl Iterator<Item = &str> {
+    list.split('"').skip(1).step_by(2)
 }
 
 /// The request id to use: the IdP's when it is short and printable,
@@ -116,7 +120,10 @@ mod tests {
         assert!(if_match_holds(&with("W/\"6\", W/\"7\""), Some(&etag)));
         assert!(if_match_holds(&with("*"), None));
         assert!(!if_match_holds(&with("W/\"6\""), Some(&etag)));
-        assert!(!if_match_holds(&with("W/\"6\""), None), "no version to match");
+        assert!(if_match_holds(&with("W/\"6\""), None), "a backend without versions ignores If-Match");
+        let comma = HeaderValue::from_static("W/\"a,b\"");
+        assert!(if_match_holds(&with("W/\"a,b\""), Some(&comma)), "a comma inside a tag");
+        assert!(!if_match_holds(&with("W/\"a\", \"b\""), Some(&comma)));
     }
 
     #[test]

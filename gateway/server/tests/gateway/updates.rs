@@ -270,3 +270,52 @@ async fn a_nested_group_added_by_hand_survives_a_full_member_replace() {
     assert!(stored.contains(&nested_id), "the hand-made nested group stays: {stored:?}");
     assert!(stored.contains(&next_id));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deactivation_goes_through_when_the_rest_of_its_patch_cannot_be_applied() {
+    let scim2 = Scim2Server::start().await;
+    let gw = Gateway::start(&config_with(&scim2.base, &["identity.toml"], "generic", "update = \"put\"")).await;
+    let (status, user) =
+        scim2.call(Method::POST, "/Users", Some(json!({"schemas": [USER_URN], "userName": "a@example.com"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    let id = user["id"].as_str().unwrap();
+    // `name` takes an object; the string cannot be applied to the stored user.
+    let ops = patch(
+        json!([{"op": "replace", "path": "active", "value": false}, {"op": "replace", "path": "name", "value": "x"}]),
+    );
+    let r = gw.call(Method::PATCH, &format!("/scim/v2/Users/{id}"), Some(ops.clone())).await;
+    assert!(r.status.is_success(), "{:?}", r.json);
+    assert_eq!(scim2.get(&format!("/Users/{id}")).await.1["active"], false);
+    // The same PATCH without the deactivation is refused, and changes nothing.
+    let ops = patch(json!([{"op": "replace", "path": "name", "value": "x"}]));
+    let r = gw.call(Method::PATCH, &format!("/scim/v2/Users/{id}"), Some(ops)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.json);
+}
+
+#[tokio::test]
+async fn a_deactivating_put_reaches_a_patch_only_backend_that_cannot_be_read() {
+    let log = Arc::new(Mutex::new(Vec::<Seen>::new()));
+    let l = log.clone();
+    let handler: Handler = Arc::new(move |_, seen: Seen| {
+        l.lock().unwrap().push(seen.clone());
+        match seen.method {
+            Method::GET => json_response(500, &json!({"detail": "read path down"})),
+            _ => http::Response::builder().status(204).body(http_body_util::Full::new(bytes::Bytes::new())).unwrap(),
+        }
+    });
+    let up = FakeUpstream::start(handler).await;
+    let gw = Gateway::start(&config_with(&up.url(), &["okta-to-notion.toml"], "okta", "update = \"patch\"")).await;
+    let mut put = okta_user("jane@example.com", "00u1");
+    put["active"] = json!(false);
+    let r = gw.call(Method::PUT, "/scim/v2/Users/u1", Some(put.clone())).await;
+    assert!(r.status.is_success(), "{:?}", r.json);
+    let log = log.lock().unwrap();
+    let patch = log.iter().find(|s| s.method == Method::PATCH).expect("the deactivation was sent");
+    let sent: Value = serde_json::from_slice(&patch.body).unwrap();
+    assert_eq!(sent["Operations"], json!([{"op": "replace", "path": "active", "value": false}]));
+    drop(log);
+    // Not a deactivation: the failed read is the answer, and nothing is written.
+    put["active"] = json!(true);
+    let r = gw.call(Method::PUT, "/scim/v2/Users/u1", Some(put)).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{:?}", r.json);
+}

@@ -309,11 +309,9 @@ async fn a_deactivating_put_reaches_a_patch_only_backend_that_cannot_be_read() {
     put["active"] = json!(false);
     let r = gw.call(Method::PUT, "/scim/v2/Users/u1", Some(put.clone())).await;
     assert!(r.status.is_success(), "{:?}", r.json);
-    let log = log.lock().unwrap();
-    let patch = log.iter().find(|s| s.method == Method::PATCH).expect("the deactivation was sent");
-    let sent: Value = serde_json::from_slice(&patch.body).unwrap();
+    let patch = log.lock().unwrap().iter().find(|s| s.method == Method::PATCH).cloned();
+    let sent: Value = serde_json::from_slice(&patch.expect("the deactivation was sent").body).unwrap();
     assert_eq!(sent["Operations"], json!([{"op": "replace", "path": "active", "value": false}]));
-    drop(log);
     // Not a deactivation: the failed read is the answer, and nothing is written.
     put["active"] = json!(true);
     let r = gw.call(Method::PUT, "/scim/v2/Users/u1", Some(put)).await;

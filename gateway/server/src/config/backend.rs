@@ -4,7 +4,7 @@
 
 use super::file::{NotionSection, UpstreamSection};
 use super::{MemberRemoval, NotionSettings, PaceSettings, Profile, RateLimit, UpdateMode};
-use scim_mapper::Sink;
+use scim_mapper::{Sink, did_you_mean};
 use std::time::Duration;
 use toml::Spanned;
 
@@ -32,7 +32,8 @@ fn choice<T: Copy + Default>(
         return *t;
     }
     let words: Vec<String> = options.iter().map(|(w, _)| format!("\"{w}\"")).collect();
-    let hint = Some(format!("use one of {}", words.join(", ")));
+    let hint = did_you_mean(v.get_ref(), options.iter().map(|(w, _)| *w))
+        .or_else(|| Some(format!("use one of {}", words.join(", "))));
     sink.error(v.span().start, format!("unknown {key} `{}`", v.get_ref()), hint);
     T::default()
 }

@@ -106,7 +106,7 @@ impl<'a> Exchange<'a> {
             route,
             headers: &parts.headers,
             path,
-            query: parts.uri.query().map(str::to_owned),
+            query: parts.uri.query().and_then(without_idp_flags),
             request_id,
             forwarded_for,
             proto,
@@ -319,6 +319,14 @@ fn busy(status: StatusCode, mut headers: HeaderMap) -> (StatusCode, HeaderMap) {
         headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     (status, headers)
+}
+
+/// The query without the parameters that only tell the gateway how the
+/// IdP talks (Entra ID's `aadOptscim062020`): the backend never sees them.
+fn without_idp_flags(query: &str) -> Option<String> {
+    let flag = |p: &&str| p.split('=').next().is_some_and(|k| k.eq_ignore_ascii_case("aadOptscim062020"));
+    let kept: Vec<&str> = query.split('&').filter(|p| !p.is_empty() && !flag(p)).collect();
+    (!kept.is_empty()).then(|| kept.join("&"))
 }
 
 fn rewrite_is_list(body: &Value) -> bool {

@@ -243,3 +243,27 @@ async fn entra_default_mode_on_the_embedded_store() {
 async fn entra_aad_opt_scim062020_on_the_embedded_store() {
     suite(Setup::memory(MAPPING, "entra").await, Mode::Opt062020).await;
 }
+
+#[tokio::test]
+async fn the_aad_opt_flag_never_reaches_the_backend() {
+    use super::support::{FakeUpstream, Gateway, Handler, Seen, config, json_response};
+    use std::sync::{Arc, Mutex};
+    let queries = Arc::new(Mutex::new(Vec::new()));
+    let q = queries.clone();
+    let handler: Handler = Arc::new(move |_, seen: Seen| {
+        q.lock().unwrap().push(seen.uri.query().map(str::to_owned));
+        json_response(
+            200,
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 0, "Resources": []}),
+        )
+    });
+    let up = FakeUpstream::start(handler).await;
+    let gw = Gateway::start(&config(&up.url(), &[MAPPING], "entra")).await;
+    gw.call(Method::GET, "/scim/v2/Users?aadOptscim062020", None).await;
+    gw.call(Method::GET, "/scim/v2/Users?filter=externalId+eq+x&aadOptscim062020", None).await;
+    let seen = queries.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0], None, "nothing left of the query");
+    let second = seen[1].clone().unwrap();
+    assert!(second.contains("filter=") && !second.to_ascii_lowercase().contains("aadopt"), "{second}");
+}

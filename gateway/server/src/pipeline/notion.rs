@@ -378,10 +378,7 @@ async fn manager_email(
 
 /// `GET /Users/{id}`'s userName; `None` when there is no such user.
 async fn lookup_email(x: &Exchange<'_>, id: &str) -> Result<Option<String>, GatewayError> {
-    let safe = !id.is_empty()
-        && !id.starts_with('.')
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if !safe {
+    if !crate::proxy::paths::plain_id(id) {
         return Ok(None);
     }
     let reply = x.read(&format!("/Users/{id}"), None).await?;

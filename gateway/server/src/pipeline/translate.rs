@@ -16,6 +16,7 @@
 use super::exchange::Exchange;
 use crate::config::{MemberRemoval, UpdateMode};
 use crate::error::GatewayError;
+use crate::proxy::paths;
 use http::{Method, StatusCode};
 use scim_core::ScimError;
 use scim_core::patch::{ApplyOptions, OpKind, PatchOp, PatchOperation, apply, diff};
@@ -108,6 +109,24 @@ pub(super) fn replaces_members(ops: &PatchOp) -> bool {
     })
 }
 
+/// The three translations, as the metrics name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Translation {
+    PutToPatch,
+    PatchToPut,
+    MembersToOps,
+}
+
+impl Translation {
+    fn label(self) -> &'static str {
+        match self {
+            Self::PutToPatch => "put_to_patch",
+            Self::PatchToPut => "patch_to_put",
+            Self::MembersToOps => "members_to_ops",
+        }
+    }
+}
+
 /// Translates one mapped write (`body`: the resource for a PUT, the
 /// PatchOp for a PATCH) for the route's backend, from `current`.
 pub(super) async fn translate(
@@ -118,43 +137,36 @@ pub(super) async fn translate(
     body: Value,
     deprovision: bool,
 ) -> Result<Translated, GatewayError> {
-    let translation = match (method, x.route.update) {
-        (&Method::PUT, UpdateMode::Patch) => "put_to_patch",
-        (&Method::PATCH, UpdateMode::Put) => "patch_to_put",
-        (&Method::PATCH, UpdateMode::Patch) if PatchOp::from_json(&body).is_ok_and(|o| replaces_members(&o)) => {
-            "members_to_ops"
-        }
+    let (translation, ops) = match (method, x.route.update) {
+        (&Method::PUT, UpdateMode::Patch) => (Translation::PutToPatch, None),
+        (&Method::PATCH, UpdateMode::Put) => (Translation::PatchToPut, Some(PatchOp::from_json(&body)?)),
+        (&Method::PATCH, UpdateMode::Patch) => match PatchOp::from_json(&body) {
+            Ok(ops) if replaces_members(&ops) => (Translation::MembersToOps, Some(ops)),
+            _ => return Ok(Translated::Send(method.clone(), body)),
+        },
         _ => return Ok(Translated::Send(method.clone(), body)),
     };
     let schema = x.route.schema(rt)?;
     // What a PUT leaves out is removed only if the IdP manages it; what a
     // PATCH removes it removes on purpose, except by a full member replace.
-    let (mut desired, implicit, replaces) = match translation {
-        "put_to_patch" => (body, true, true),
-        _ => {
-            let ops = PatchOp::from_json(&body)?;
-            // A deactivation goes through even when the rest cannot be applied.
-            let desired = match patched(current, &ops, &schema) {
-                Err(_) if deprovision => patched(current, &deactivation(), &schema)?,
-                other => other?,
-            };
-            (desired, false, replaces_members(&ops))
+    let (mut desired, kept) = match &ops {
+        None => {
+            let mut desired = body;
+            let managed = ManagedSet::new(x.route.program.managed(rt), rt);
+            let kept = keep_unmanaged(current, &mut desired, &managed);
+            (desired, kept)
         }
+        Some(ops) => (patched_or_deactivated(current, ops, &schema, deprovision)?, 0),
     };
-    let kept = match implicit {
-        true => keep_unmanaged(current, &mut desired, &Managed::new(x.route.program.managed(rt), rt)),
-        false => 0,
-    };
-    let kept_members = match replaces {
+    let kept_members = match ops.as_ref().is_none_or(replaces_members) {
         true => keep_members(x, current, &mut desired).await?,
         false => 0,
     };
-    let m = &x.gw.metrics;
-    let route = x.route.name.as_str();
-    m.translated_writes.with_label_values(&[route, translation]).inc();
+    let (m, route) = (&x.gw.metrics, x.route.name.as_str());
+    m.translated_writes.with_label_values(&[route, translation.label()]).inc();
     m.unmanaged_kept.with_label_values(&[route, "attribute"]).inc_by(kept);
     m.unmanaged_kept.with_label_values(&[route, "member"]).inc_by(kept_members);
-    if translation == "patch_to_put" {
+    if translation == Translation::PatchToPut {
         return Ok(Translated::Send(Method::PUT, put_body(desired, schema.core_urn())));
     }
     let ops = match diff(current, &desired, &schema) {
@@ -166,6 +178,20 @@ pub(super) async fn translate(
     match ops.is_empty() {
         true => Ok(Translated::Unchanged),
         false => Ok(Translated::Send(Method::PATCH, ops.into_json())),
+    }
+}
+
+/// The current resource patched; for a deactivation whose other operations
+/// cannot be applied, the current resource deactivated.
+fn patched_or_deactivated(
+    current: &Value,
+    ops: &PatchOp,
+    schema: &ResourceSchema<'_>,
+    deprovision: bool,
+) -> Result<Value, GatewayError> {
+    match patched(current, ops, schema) {
+        Err(_) if deprovision => patched(current, &deactivation(), schema),
+        other => other,
     }
 }
 
@@ -228,12 +254,12 @@ pub(super) fn deactivation() -> PatchOp {
 }
 
 /// The attributes the IdP manages for one resource type.
-pub(super) struct Managed {
+pub(super) struct ManagedSet {
     /// `name` or `urn:...:name`, lower case; `None`: every attribute.
     keys: Option<Vec<String>>,
 }
 
-impl Managed {
+impl ManagedSet {
     pub(super) fn new(declared: Option<&scim_mapper::Managed>, rt: &str) -> Self {
         let keys = match declared {
             Some(scim_mapper::Managed::All) => None,
@@ -280,7 +306,7 @@ fn is_empty(v: &Value) -> bool {
 
 /// Copies into `desired` every attribute of `current` that the IdP does not
 /// manage and did not send (or sent empty); returns how many.
-pub(super) fn keep_unmanaged(current: &Value, desired: &mut Value, managed: &Managed) -> u64 {
+pub(super) fn keep_unmanaged(current: &Value, desired: &mut Value, managed: &ManagedSet) -> u64 {
     let (Some(cur), Some(des)) = (current.as_object(), desired.as_object_mut()) else { return 0 };
     let mut kept = 0;
     for (key, value) in cur {
@@ -298,7 +324,7 @@ pub(super) fn keep_unmanaged(current: &Value, desired: &mut Value, managed: &Man
     kept
 }
 
-fn keep_extension(urn: &str, ext: &Map<String, Value>, des: &mut Map<String, Value>, managed: &Managed) -> u64 {
+fn keep_extension(urn: &str, ext: &Map<String, Value>, des: &mut Map<String, Value>, managed: &ManagedSet) -> u64 {
     let mut kept = 0;
     for (name, value) in ext {
         let sent = get_ci(des, urn).and_then(Value::as_object).and_then(|m| get_ci(m, name));
@@ -394,7 +420,7 @@ async fn keep_members(x: &Exchange<'_>, current: &Value, desired: &mut Value) ->
 /// an `externalId`), or no longer knows it at all. A member of unknown
 /// kind that is no user may be a nested group.
 async fn provisioned(x: &Exchange<'_>, member: &Value) -> Result<bool, GatewayError> {
-    let Some(id) = member_key(member).filter(|id| safe_segment(id)) else { return Ok(false) };
+    let Some(id) = member_key(member).filter(|id| paths::plain_id(id)) else { return Ok(false) };
     let field = |k: &str| member.as_object().and_then(|m| get_ci(m, k)).and_then(Value::as_str).unwrap_or("");
     let (kind, r) = (field("type"), field("$ref"));
     let kinds: &[&str] = match (
@@ -426,15 +452,6 @@ async fn provisioned_at(x: &Exchange<'_>, path: &str) -> Result<Option<bool>, Ga
         }
         s => Err(GatewayError::BadUpstreamReply(format!("looking up a group member gave {s}"))),
     }
-}
-
-/// An id that is one plain path segment.
-fn safe_segment(id: &str) -> bool {
-    !id.is_empty()
-        && id != "."
-        && id != ".."
-        && id.len() <= 256
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
 }
 
 #[cfg(test)]

@@ -5,6 +5,17 @@ use crate::error::GatewayError;
 
 /// The path after the base path, if `path` is under `base` (`""` is the
 /// root). `None` when it is not.
+/// Whether a resource id from a body (a group member, a manager) can be
+/// put in an upstream path as one plain segment: unreserved characters
+/// only, not `.` or `..`, at most 256 bytes. Other ids are not looked up.
+pub fn plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 256
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+}
+
 pub fn strip_base<'a>(path: &'a str, base: &str) -> Option<&'a str> {
     let rest = path.strip_prefix(base)?;
     (rest.is_empty() || rest.starts_with('/')).then_some(rest)

@@ -238,3 +238,24 @@ fn bad_backend_keys_are_all_reported() {
     );
     assert!(check(&text).is_ok(), "owner is allowed when the config says so");
 }
+
+#[test]
+fn a_misspelt_choice_gets_a_did_you_mean() {
+    let typo = check(&format!("{MINIMAL}update = \"pach\"\nprofile = \"notoin\"\n")).unwrap_err().join("\n");
+    assert!(typo.contains("unknown update `pach` (hint: did you mean `patch`?)"), "{typo}");
+    assert!(typo.contains("unknown profile `notoin` (hint: did you mean `notion`?)"), "{typo}");
+}
+
+#[test]
+fn problems_are_reported_in_the_files_order() {
+    // The rate limit is checked before the notion table, but comes later in the file.
+    let text = format!(
+        "{MINIMAL}profile = \"notion\"\n[upstream.notion]\nroles = {{ Boss = \"owner\" }}\n[upstream.rate_limit]\nper_second = 0\n[server]\nworkers = 0\n"
+    );
+    let errors = check(&text).unwrap_err();
+    assert!(errors.len() >= 3, "{errors:?}");
+    let lines: Vec<usize> = errors.iter().map(|e| e.split(':').nth(1).unwrap().parse().unwrap()).collect();
+    let mut sorted = lines.clone();
+    sorted.sort_unstable();
+    assert_eq!(lines, sorted, "{errors:?}");
+}

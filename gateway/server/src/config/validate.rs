@@ -64,7 +64,10 @@ pub(super) fn validate(file: &str, text: &str, base: &Path, ov: &Overrides) -> (
     let raw = read_sections(text, &mut sink);
     let config = build(&raw, base, ov, &mut sink);
     let config = if sink.has_errors() { None } else { config };
-    (config, sink.into_diagnostics())
+    // In the file's order, whichever check found them first.
+    let mut diagnostics = sink.into_diagnostics();
+    diagnostics.sort_by_key(|d| (d.line, d.col));
+    (config, diagnostics)
 }
 
 fn read_sections(text: &str, sink: &mut Sink<'_>) -> Raw {

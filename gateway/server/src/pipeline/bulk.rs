@@ -123,7 +123,7 @@ fn deactivation_only(x: &Exchange<'_>, rt: &str, data: &mut Value) -> Result<(),
     if data.get("active") != Some(&Value::Bool(false)) {
         return Err(needs_current("a PUT to a backend that takes only PATCH needs"));
     }
-    *data = translate::deactivation().to_json();
+    *data = translate::deactivation().into_json();
     Ok(())
 }
 

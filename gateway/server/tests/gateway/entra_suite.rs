@@ -7,7 +7,7 @@
 //! protocol compliance"; every case checks what the backend stores, read
 //! around the gateway, not only the status.
 
-use super::support::{Response, Setup};
+use super::support::{Response, Setup, member_ids};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -200,11 +200,6 @@ async fn groups(e: &Entra, members: [&str; 2]) {
 
     assert_eq!(e.call(Method::DELETE, &at, None).await.status, StatusCode::NO_CONTENT);
     assert_eq!(e.s.stored(&at).await.0, StatusCode::NOT_FOUND);
-}
-
-fn member_ids(group: &Value) -> Vec<String> {
-    let ids = group["members"].as_array().map(|m| m.iter().filter_map(|v| v["value"].as_str()).collect::<Vec<_>>());
-    sorted(&ids.unwrap_or_default())
 }
 
 fn sorted(ids: &[&str]) -> Vec<String> {

@@ -12,7 +12,7 @@
 //! Every write is checked in what the backend stores, read around the
 //! gateway.
 
-use super::support::{Setup, TOKEN};
+use super::support::{Setup, TOKEN, member_ids};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -140,15 +140,6 @@ async fn catalog_lifecycle(s: Setup) -> super::support::Gateway {
     assert!(r.json["Resources"].as_array().unwrap().iter().any(|u| u["id"] == id.as_str()));
     group_push(&s, &id).await;
     s.gw
-}
-
-fn member_ids(group: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = group["members"]
-        .as_array()
-        .map(|m| m.iter().filter_map(|v| v["value"].as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
-    ids.sort();
-    ids
 }
 
 async fn group_push(s: &Setup, uid: &str) {

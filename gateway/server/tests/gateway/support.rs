@@ -238,6 +238,16 @@ impl Setup {
     }
 }
 
+/// The ids of a group's members, sorted.
+pub fn member_ids(group: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = group["members"]
+        .as_array()
+        .map(|m| m.iter().filter_map(|v| v["value"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
 /// A one-route config in front of `upstream` with `mapping` files.
 pub fn config(upstream: &str, mappings: &[&str], preset: &str) -> String {
     config_with(upstream, mappings, preset, "")

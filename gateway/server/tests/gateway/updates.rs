@@ -2,7 +2,7 @@
 //! scim2-server: what the IdP does not manage survives a translated write,
 //! and the same writes sent as-is show that it would not otherwise.
 
-use super::support::{FakeUpstream, Gateway, Handler, Scim2Server, Seen, config_with, json_response};
+use super::support::{FakeUpstream, Gateway, Handler, Scim2Server, Seen, config_with, json_response, member_ids};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -130,15 +130,6 @@ async fn mixed_group(scim2: &Scim2Server, gw: &Gateway) -> (String, String, Stri
     let (status, body) = scim2.call(Method::PATCH, &format!("/Groups/{gid}"), Some(add)).await;
     assert!(status.is_success(), "{status} {body}");
     (gid, okta_id, hand_id, next_id)
-}
-
-fn member_ids(group: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = group["members"]
-        .as_array()
-        .map(|m| m.iter().filter_map(|v| v["value"].as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
-    ids.sort();
-    ids
 }
 
 fn sorted(mut ids: Vec<String>) -> Vec<String> {

@@ -14,6 +14,10 @@ use serde_json::{Value, json};
 use std::hint::black_box;
 use std::path::PathBuf;
 
+#[path = "support/user.rs"]
+mod support;
+use support::user;
+
 // The gateway's allocator, so that the host's share costs what it does there.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -21,23 +25,6 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn plugin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     exe.ancestors().nth(3).unwrap().join("plugins")
-}
-
-/// Okta's create from the mapper's benchmarks (1.6 kB compact) with the
-/// roles and entitlements a provisioned employee often carries: 2 kB.
-fn user() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mapper/benches/okta-user.json");
-    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    doc["roles"] = json!([
-        {"value": "sre-oncall", "display": "SRE on-call rotation", "primary": false},
-        {"value": "idp-admin", "display": "Identity platform administrator", "primary": true}
-    ]);
-    doc["entitlements"] = json!([
-        {"value": "prod-read", "display": "Production read access"},
-        {"value": "pager", "display": "Paging tool seat"},
-        {"value": "vpn", "display": "Corporate VPN profile"}
-    ]);
-    doc
 }
 
 fn load(host: &Host, name: &str, config: &Value) -> Plugin {

@@ -6,6 +6,7 @@ use crate::error::{Failure, Outcome, Rejection};
 use crate::load::Plugin;
 use crate::output;
 use serde_json::Value;
+use std::task::Poll;
 use std::time::Instant;
 use wasmtime::component::Val;
 use wasmtime::{ResourceLimiter, Store, Trap};
@@ -68,7 +69,8 @@ impl ResourceLimiter for StoreState {
 
 /// Fuel between yields: a call gives its thread back to the runtime at
 /// least this often (some tens of microseconds of work), so a plugin never
-/// holds a tokio worker for its whole CPU budget.
+/// holds a tokio worker for its whole CPU budget. Each yield is also where
+/// the call's wall-clock deadline is checked.
 pub const YIELD_FUEL: u64 = 50_000;
 
 impl Host {
@@ -121,7 +123,7 @@ impl Host {
     }
 
     fn runner(&self) -> Runner {
-        Runner { engine: self.engine.clone(), tick: self.settings.epoch_tick }
+        Runner { engine: self.engine.clone() }
     }
 
     /// Fresh instance, call, drop, on JSON text: a call without the host's
@@ -152,7 +154,7 @@ fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     loop {
-        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
             return out;
         }
     }
@@ -161,7 +163,6 @@ fn block_on<F: Future>(future: F) -> F::Output {
 /// What a call needs from the host.
 struct Runner {
     engine: wasmtime::Engine,
-    tick: std::time::Duration,
 }
 
 impl Runner {
@@ -173,44 +174,56 @@ impl Runner {
         // neither can fail.
         let _ = store.set_fuel(plugin.limits.fuel);
         let _ = store.fuel_async_yield_interval(Some(YIELD_FUEL));
-        store.set_epoch_deadline(deadline_ticks(self.tick, plugin.limits.timeout));
-        store.epoch_deadline_trap();
         store
     }
 
-    /// Instantiates afresh and calls `map-resource`; the store (and with it
-    /// every byte the plugin touched) is dropped on return.
+    /// Instantiates afresh and calls `map-resource`, giving up at the
+    /// first yield past the plugin's deadline; the store (and with it every
+    /// byte the plugin touched) is dropped on return.
     async fn invoke(&self, plugin: &Plugin, ctx: &CallContext, input: String) -> Result<String, Failure> {
+        let now = Instant::now();
+        let deadline = now.checked_add(plugin.limits.timeout).unwrap_or(now);
         let mut store = self.store(plugin);
         let params = [context(ctx, &plugin.config), Val::String(input)];
-        let mut results = [Val::Bool(false)];
-        let called = match plugin.pre.instantiate_async(&mut store).await {
-            Ok(instance) => match instance.get_func(&mut store, plugin.func) {
-                Some(func) => func.call_async(&mut store, &params, &mut results).await,
-                None => Err(wasmtime::format_err!("the function is gone")),
-            },
-            Err(e) => Err(e),
-        };
-        if let Err(e) = called {
-            let (outcome, detail) = classify(&e, store.data());
-            return Err(failed(plugin, outcome, &detail));
+        match within(deadline, run(plugin, &mut store, &params)).await {
+            None => Err(failed(plugin, Outcome::Timeout, "it ran past its time limit")),
+            Some(Err(e)) => {
+                let (outcome, detail) = classify(&e, store.data());
+                Err(failed(plugin, outcome, &detail))
+            }
+            Some(Ok(result)) => answer(plugin, result),
         }
-        let [result] = results;
-        answer(plugin, result)
     }
+}
+
+/// A fresh instance of `plugin` in `store`, and its function called.
+async fn run(plugin: &Plugin, store: &mut Store<StoreState>, params: &[Val]) -> wasmtime::Result<Val> {
+    let instance = plugin.pre.instantiate_async(&mut *store).await?;
+    let func =
+        instance.get_func(&mut *store, plugin.func).ok_or_else(|| wasmtime::format_err!("the function is gone"))?;
+    let mut results = [Val::Bool(false)];
+    func.call_async(&mut *store, params, &mut results).await?;
+    let [result] = results;
+    Ok(result)
+}
+
+/// What `future` gives, or `None` if it is still pending when polled after
+/// `deadline`. A plugin call is pending only at its fuel yields, so that is
+/// where the deadline is checked; dropping the call there unwinds it.
+async fn within<F: Future>(deadline: Instant, future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
+        Poll::Ready(out) => Poll::Ready(Some(out)),
+        Poll::Pending if Instant::now() >= deadline => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
+    })
+    .await
 }
 
 /// The resource as JSON text. Serializing a `Value` cannot fail (its keys
 /// are strings); were it to, the plugin would get "" and fail on it.
 fn text_of(resource: &Value) -> String {
     serde_json::to_string(resource).unwrap_or_default()
-}
-
-/// Epoch ticks that make up `timeout`, plus one: the deadline is never
-/// shorter than asked.
-fn deadline_ticks(tick: std::time::Duration, timeout: std::time::Duration) -> u64 {
-    let ticks = timeout.as_nanos().div_ceil(tick.as_nanos().max(1));
-    u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1)
 }
 
 fn context(ctx: &CallContext, config: &str) -> Val {
@@ -280,7 +293,6 @@ fn classify(e: &wasmtime::Error, state: &StoreState) -> (Outcome, String) {
     }
     match e.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => (Outcome::Fuel, "it used up its fuel (CPU limit)".into()),
-        Some(Trap::Interrupt) => (Outcome::Timeout, "it ran past its time limit".into()),
         Some(Trap::StackOverflow) => (Outcome::Trap, "it overflowed its stack".into()),
         Some(Trap::UnreachableCodeReached) => (Outcome::Trap, "it panicked or aborted".into()),
         Some(trap) => (Outcome::Trap, format!("it trapped ({trap})")),

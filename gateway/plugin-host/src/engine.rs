@@ -3,8 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 use tokio::sync::Semaphore;
 use wasmtime::{
     Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
@@ -27,19 +25,12 @@ pub struct HostSettings {
     /// loaded. A directory that cannot be used means compiling in memory,
     /// with a warning.
     pub cache_dir: Option<PathBuf>,
-    /// How often the wall-clock deadline is checked (default 5 ms).
-    pub epoch_tick: Duration,
 }
 
 impl Default for HostSettings {
     fn default() -> Self {
         let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        Self {
-            max_memory_bytes: 64 << 20,
-            max_concurrent: (cpus * 2).max(2),
-            cache_dir: None,
-            epoch_tick: Duration::from_millis(5),
-        }
+        Self { max_memory_bytes: 64 << 20, max_concurrent: (cpus * 2).max(2), cache_dir: None }
     }
 }
 
@@ -48,16 +39,16 @@ impl Default for HostSettings {
 #[error("the WebAssembly engine could not start: {0}")]
 pub struct EngineError(String);
 
-/// Runs plugins: owns the engine, its epoch clock and the call slots.
-/// Calls run on the caller's task (wasmtime's async calls on a fiber),
-/// yielding to the runtime as they burn fuel.
+/// Runs plugins: owns the engine and the call slots. Calls run on the
+/// caller's task (wasmtime's async calls on a fiber), yielding to the
+/// runtime as they burn fuel; the wall-clock deadline is checked at each
+/// yield.
 #[derive(Debug)]
 pub struct Host {
     pub(crate) engine: Engine,
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) settings: HostSettings,
     warnings: Vec<String>,
-    ticking: Arc<AtomicBool>,
 }
 
 impl Host {
@@ -76,10 +67,8 @@ impl Host {
             }
         }
         let engine = Engine::new(&config).map_err(|e| EngineError(e.to_string()))?;
-        let ticking = Arc::new(AtomicBool::new(true));
-        spawn_ticker(engine.clone(), settings.epoch_tick, ticking.clone())?;
         let slots = Arc::new(Semaphore::new(settings.max_concurrent.max(1)));
-        Ok(Self { engine, slots, settings, warnings, ticking })
+        Ok(Self { engine, slots, settings, warnings })
     }
 
     /// What the set-up had to give up on (an unusable cache directory).
@@ -94,12 +83,6 @@ impl Host {
 
     pub fn settings(&self) -> &HostSettings {
         &self.settings
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        self.ticking.store(false, Ordering::Relaxed);
     }
 }
 
@@ -124,9 +107,14 @@ fn engine_config(settings: &HostSettings) -> Result<Config, EngineError> {
         .pagemap_scan(Enabled::Auto)
         .table_keep_resident(64 << 10);
     let mut config = Config::new();
+    // Fuel is the CPU limit and, through its yields, the clock's: wasmtime
+    // charges `memory.copy`, `memory.fill` and `memory.init` a unit per
+    // byte, so no instruction does much work for its fuel, and a call
+    // reaches a yield (where the deadline is checked) every few tens of
+    // microseconds. Epoch interruption would check the clock in every loop
+    // and function instead; it cost about a tenth of a call.
     config
         .consume_fuel(true)
-        .epoch_interruption(true)
         .max_wasm_stack(1 << 20)
         .async_stack_size(2 << 20)
         .cranelift_opt_level(OptLevel::Speed)
@@ -152,19 +140,4 @@ fn cache(dir: &Path) -> Result<Cache, String> {
     let mut config = CacheConfig::new();
     config.with_directory(&dir);
     Cache::new(config).map_err(|e| e.to_string())
-}
-
-/// Advances the engine's epoch every `tick` until the host is dropped; a
-/// call past its deadline is interrupted at the next tick.
-fn spawn_ticker(engine: Engine, tick: Duration, ticking: Arc<AtomicBool>) -> Result<(), EngineError> {
-    std::thread::Builder::new()
-        .name("plugin-epoch".into())
-        .spawn(move || {
-            while ticking.load(Ordering::Relaxed) {
-                std::thread::sleep(tick);
-                engine.increment_epoch();
-            }
-        })
-        .map(drop)
-        .map_err(|e| EngineError(format!("starting the epoch thread: {e}")))
 }

@@ -2,15 +2,15 @@
 //! `scim-gateway:plugin/mapper@1.0.0`, see plugins/wit/) and runs them under
 //! hard limits. It knows SCIM resources as JSON and nothing of HTTP.
 //!
-//! - [`Host`] owns the one wasmtime engine (pooling allocator, fuel, epoch
-//!   deadlines, optional on-disk compilation cache) and the bound on
-//!   concurrent calls.
+//! - [`Host`] owns the one wasmtime engine (pooling allocator, fuel,
+//!   optional on-disk compilation cache) and the bound on concurrent calls.
 //! - [`Host::load`] compiles a plugin once and checks its contract: no
 //!   imports, the interface version, the function's type, the sha256 pin.
 //! - [`Host::call`] runs one call on a fresh instance in a fresh store, as
 //!   an async call on the caller's task that yields every
 //!   [`YIELD_FUEL`] units of fuel (a plugin never holds a tokio worker
-//!   for long), and checks what comes back. Every way it can go wrong is an
+//!   for long, and its wall-clock deadline is checked at each yield), and
+//!   checks what comes back. Every way it can go wrong is an
 //!   [`Outcome`] of its own.
 
 mod breaker;

@@ -92,6 +92,20 @@ fn the_wall_clock_deadline_is_a_backstop() {
     assert!(detail(&host, &spin).contains("time limit"));
 }
 
+/// One `memory.fill` of 8 MiB is a single instruction. wasmtime charges
+/// bulk memory work a unit of fuel per byte, which is what lets fuel stand
+/// for CPU and its yields carry the deadline check: were it charged as one
+/// instruction, this plugin would neither run out of fuel nor reach a yield
+/// for seconds.
+#[test]
+fn bulk_memory_work_is_paid_for_in_fuel() {
+    let host = host();
+    let fill = hostile(&host, "fill", Limits { timeout: Duration::from_secs(30), ..Limits::default() });
+    assert_eq!(outcome(&host, &fill), Outcome::Fuel);
+    let limits = Limits { fuel: u64::MAX, timeout: Duration::from_millis(50), ..Limits::default() };
+    assert_eq!(outcome(&host, &hostile(&host, "fill", limits)), Outcome::Timeout);
+}
+
 #[test]
 fn memory_obeyed_and_exceeded() {
     let host = host();

@@ -25,26 +25,25 @@ impl Plugin for FullName {
         let format = ctx.config.get("format").and_then(Value::as_str).unwrap_or("{given} {family}");
         let display = ctx.config.get("display_name").and_then(Value::as_bool).unwrap_or(true);
         let Some(name) = user.get_mut("name").and_then(Value::as_object_mut) else { return Ok(user) };
-        for key in ["givenName", "middleName", "familyName", "honorificPrefix", "honorificSuffix"] {
-            if let Some(Value::String(part)) = name.get_mut(key) {
-                *part = tidy(part);
+        // One pass over the name: each part tidied in place and kept.
+        let mut parts = Parts::default();
+        for (key, value) in name.iter_mut() {
+            if let (Some(slot), Value::String(part)) = (parts.slot(key), value) {
+                if let Some(tidied) = tidy(part) {
+                    *part = tidied;
+                }
+                slot.clone_from(part);
             }
         }
-        let part = |k: &str| name.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-        let parts = Parts {
-            given: part("givenName"),
-            middle: part("middleName"),
-            family: part("familyName"),
-            prefix: part("honorificPrefix"),
-            suffix: part("honorificSuffix"),
-        };
         let formatted = render(format, &parts)?;
         if formatted.is_empty() {
             return Ok(user);
         }
-        name.insert("formatted".into(), json!(formatted));
         if display {
+            name.insert("formatted".into(), json!(formatted.clone()));
             user["displayName"] = json!(formatted);
+        } else {
+            name.insert("formatted".into(), json!(formatted));
         }
         Ok(user)
     }
@@ -52,12 +51,27 @@ impl Plugin for FullName {
 
 scim_plugin_sdk::export_plugin!(FullName);
 
+#[derive(Default)]
 struct Parts {
     given: String,
     middle: String,
     family: String,
     prefix: String,
     suffix: String,
+}
+
+impl Parts {
+    /// Where the name attribute `key` goes, if it is a part.
+    fn slot(&mut self, key: &str) -> Option<&mut String> {
+        match key {
+            "givenName" => Some(&mut self.given),
+            "middleName" => Some(&mut self.middle),
+            "familyName" => Some(&mut self.family),
+            "honorificPrefix" => Some(&mut self.prefix),
+            "honorificSuffix" => Some(&mut self.suffix),
+            _ => None,
+        }
+    }
 }
 
 /// Fills the placeholders, then drops what an empty part leaves behind.
@@ -99,15 +113,25 @@ fn clean_separators(s: &str) -> String {
     pieces.join(", ")
 }
 
-/// Whitespace collapsed; all-lower or all-upper words capitalized.
-fn tidy(part: &str) -> String {
-    part.split_whitespace().map(capitalize).collect::<Vec<_>>().join(" ")
+/// Whitespace collapsed; all-lower or all-upper words capitalized. `None`
+/// when the part is that already (the usual case: no copy is made).
+fn tidy(part: &str) -> Option<String> {
+    let spaced = !part.starts_with(' ')
+        && !part.ends_with(' ')
+        && !part.contains("  ")
+        && !part.contains(|c: char| c.is_whitespace() && c != ' ');
+    if spaced && part.split(' ').all(mixed_case) {
+        return None;
+    }
+    Some(part.split_whitespace().map(capitalize).collect::<Vec<_>>().join(" "))
+}
+
+fn mixed_case(word: &str) -> bool {
+    word.chars().any(char::is_lowercase) && word.chars().any(char::is_uppercase)
 }
 
 fn capitalize(word: &str) -> String {
-    let has_lower = word.chars().any(char::is_lowercase);
-    let has_upper = word.chars().any(char::is_uppercase);
-    if has_lower && has_upper {
+    if mixed_case(word) {
         return word.to_owned();
     }
     let mut out = String::with_capacity(word.len());

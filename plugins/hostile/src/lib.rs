@@ -4,6 +4,7 @@
 //! | `do` | what it does |
 //! |---|---|
 //! | `loop` | spins forever |
+//! | `fill` | fills 8 MiB over and over, forever: few instructions, much work each (`memory.fill`) |
 //! | `memory` | allocates a MiB at a time until memory runs out |
 //! | `recursion` | recurses without end |
 //! | `panic` | panics |
@@ -39,6 +40,7 @@ impl Guest for Hostile {
         let mut doc: Value = scim_plugin_sdk::serde_json::from_str(&text).unwrap_or_default();
         match action {
             "loop" => spin(),
+            "fill" => fill(),
             "memory" => hog(),
             "recursion" => return Ok(deep(black_box(u64::MAX)).to_string()),
             "panic" => panic!("the hostile plugin panics on purpose"),
@@ -63,6 +65,16 @@ fn spin() -> ! {
     let mut n = 0u64;
     loop {
         n = black_box(n.wrapping_add(1));
+    }
+}
+
+fn fill() -> ! {
+    let mut buf = vec![0u8; 8 << 20];
+    let mut n = 0u8;
+    loop {
+        n = black_box(n.wrapping_add(1));
+        buf.fill(n);
+        black_box(&buf);
     }
 }
 

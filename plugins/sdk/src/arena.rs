@@ -57,7 +57,9 @@ impl Bump {
     /// A range of `layout` in the arena, if it fits.
     fn bump(layout: Layout) -> Option<*mut u8> {
         let next = NEXT.load(Ordering::Relaxed);
-        let start = (Self::base() + next).checked_next_multiple_of(layout.align())?;
+        // An alignment is a power of two: rounding up is a mask (no division).
+        let mask = layout.align() - 1;
+        let start = (Self::base() + next).checked_add(mask)? & !mask;
         let end = start.checked_add(layout.size())?;
         if end > Self::base() + SIZE {
             return None;

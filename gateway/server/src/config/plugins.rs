@@ -25,7 +25,6 @@ pub(super) fn host(h: &PluginHostSection, base: &Path, sink: &mut Sink<'_>) -> H
             .as_ref()
             .map_or(d.max_concurrent, |v| usize::try_from(positive(v, "max_concurrent", 4096, sink)).unwrap_or(1)),
         cache_dir: h.cache_dir.as_ref().map(|p| resolve(base, p.get_ref())),
-        epoch_tick: d.epoch_tick,
     }
 }
 

@@ -143,7 +143,8 @@ impl Reader<'_> {
         }
         self.depth -= 1;
         let mut map = Map::with_capacity(self.members.len() - mark);
-        // A repeated key keeps its first place and its last value.
+        // A repeated key keeps its last value (and, in an ordered map, its
+        // first place).
         map.extend(self.members.drain(mark..));
         Ok(Value::Object(map))
     }

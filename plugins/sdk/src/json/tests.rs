@@ -134,7 +134,7 @@ fn nesting_is_limited_as_serde_json_limits_it() {
 }
 
 #[test]
-fn a_repeated_key_keeps_its_place_and_its_last_value() {
+fn a_repeated_key_keeps_its_last_value() {
     let v = from_str(r#"{"a":1,"b":2,"a":3}"#).unwrap();
     assert_eq!(to_string(&v), r#"{"a":3,"b":2}"#);
     assert_eq!(v, json!({"a": 3, "b": 2}));

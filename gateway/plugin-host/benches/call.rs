@@ -51,14 +51,14 @@ fn calls(c: &mut Criterion) {
     let len = serde_json::to_string(&doc).unwrap().len();
     assert!((1950..2300).contains(&len), "a realistic 2 kB User, not {len} bytes");
     let mut g = c.benchmark_group("plugin");
-    g.bench_function("full-name call, 2 kB User (fresh instance, call, checks)", |b| {
-        b.iter(|| host.call_blocking(&full_name, &ctx, black_box(&doc)).unwrap())
-    });
     let text = serde_json::to_string(&doc).unwrap();
-    g.bench_function("full-name, text in and out (fresh instance, call, drop)", |b| {
+    g.bench_function("full-name call: fresh instance, call, drop (JSON text in and out)", |b| {
         b.iter(|| host.call_text(&full_name, &ctx, black_box(text.clone())).unwrap())
     });
-    g.bench_function("echo call, 2 kB User (parse + serialize in wasm)", |b| {
+    g.bench_function("full-name through Host::call: the User to text, the call, the output parsed and checked", |b| {
+        b.iter(|| host.call_blocking(&full_name, &ctx, black_box(&doc)).unwrap())
+    });
+    g.bench_function("echo call with serde_json inside wasm (parse + serialize)", |b| {
         b.iter(|| host.call_blocking(&echo, &ctx, black_box(&doc)).unwrap())
     });
     g.bench_function("raw call, 2 kB User (text back unparsed; host JSON and checks)", |b| {

@@ -68,10 +68,13 @@ impl ResourceLimiter for StoreState {
 }
 
 /// Fuel between yields: a call gives its thread back to the runtime at
-/// least this often (some tens of microseconds of work), so a plugin never
-/// holds a tokio worker for its whole CPU budget. Each yield is also where
-/// the call's wall-clock deadline is checked.
-pub const YIELD_FUEL: u64 = 50_000;
+/// least this often, so a plugin never holds a tokio worker for its whole
+/// CPU budget. Each yield is also where the call's wall-clock deadline is
+/// checked. Mapping JSON burns about ten units a nanosecond, so this is some
+/// 20 µs of work: a call on a resource of a few kB ends before its first
+/// yield (each costs about as much as a tenth of such a call), and a long
+/// one yields as often as tokio asks of a task.
+pub const YIELD_FUEL: u64 = 200_000;
 
 impl Host {
     /// Maps `resource` through `plugin` once a call slot is free. The call

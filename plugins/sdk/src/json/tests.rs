@@ -1,7 +1,7 @@
 //! The SDK's JSON against serde_json: same text written, same values read,
 //! same texts refused.
 
-use super::{from_str, to_string};
+use super::{from_str, skip_plain, to_string};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -66,6 +66,17 @@ proptest! {
     #[test]
     fn refuses_what_serde_json_refuses(text in damaged()) {
         prop_assert_eq!(from_str(&text).ok(), reference(&text), "{}", text);
+    }
+
+    #[test]
+    fn the_scan_finds_the_first_byte_to_escape(bytes in prop::collection::vec(
+        prop_oneof![Just(b'"'), Just(b'\\'), 0u8..0x20, Just(b'a'), 0x20u8..=0xff], 0..40)) {
+        for from in 0..=bytes.len() {
+            let naive = (from..bytes.len())
+                .find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..0x20))
+                .unwrap_or(bytes.len());
+            prop_assert_eq!(skip_plain(&bytes, from), naive, "from {} in {:?}", from, bytes);
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Calls a plugin N times on the benchmark's 2 kB User, for counting
 //! instructions under callgrind, which (unlike timings on a shared machine)
-//! repeat exactly: `scripts/bench-plugin` runs it at two N and divides the
-//! difference.
+//! repeat closely: `scripts/bench-plugin-instructions` runs it at two N and
+//! divides the difference.
 //!
 //! `cargo run --release -p scim-plugin-host --example instructions -- PLUGIN.wasm CONFIG-JSON CALLS [text|value]`
 

@@ -2,8 +2,10 @@
 //!
 //! A plugin implements [`Plugin`] over `serde_json::Value` and exports it
 //! with [`export_plugin!`]; the SDK hides the component ABI (the WIT
-//! contract in `plugins/wit/mapper.wit`). The same code runs natively, so
-//! plugin logic is unit-tested with plain `cargo test`:
+//! contract in `plugins/wit/mapper.wit`). Objects in the result have their
+//! keys in alphabetical order unless the `preserve-order` feature is on
+//! (see plugins/README.md). The same code runs natively, so plugin logic is
+//! unit-tested with plain `cargo test`:
 //!
 //! ```
 //! use scim_plugin_sdk::{Context, Plugin, Rejection, Value, json};

@@ -143,11 +143,15 @@ impl Host {
         self.probe(plugin).is_ok()
     }
 
-    /// Probes that the plugin instantiates within its limits.
+    /// Probes that the plugin instantiates within its limits, its time
+    /// limit included (a start function could spin).
     pub(crate) fn probe(&self, plugin: &Plugin) -> Result<(), String> {
         let mut store = self.runner().store(plugin);
-        let made = block_on(plugin.pre.instantiate_async(&mut store));
-        made.map(drop).map_err(|e| classify(&e, store.data()).1)
+        let made = block_on(within(deadline(plugin), plugin.pre.instantiate_async(&mut store)));
+        match made {
+            None => Err(TIMED_OUT.into()),
+            Some(made) => made.map(drop).map_err(|e| classify(&e, store.data()).1),
+        }
     }
 }
 
@@ -184,12 +188,11 @@ impl Runner {
     /// first yield past the plugin's deadline; the store (and with it every
     /// byte the plugin touched) is dropped on return.
     async fn invoke(&self, plugin: &Plugin, ctx: &CallContext, input: String) -> Result<String, Failure> {
-        let now = Instant::now();
-        let deadline = now.checked_add(plugin.limits.timeout).unwrap_or(now);
+        let deadline = deadline(plugin);
         let mut store = self.store(plugin);
         let params = [context(ctx, &plugin.config), Val::String(input)];
         match within(deadline, run(plugin, &mut store, &params)).await {
-            None => Err(failed(plugin, Outcome::Timeout, "it ran past its time limit")),
+            None => Err(failed(plugin, Outcome::Timeout, TIMED_OUT)),
             Some(Err(e)) => {
                 let (outcome, detail) = classify(&e, store.data());
                 Err(failed(plugin, outcome, &detail))
@@ -210,14 +213,22 @@ async fn run(plugin: &Plugin, store: &mut Store<StoreState>, params: &[Val]) -> 
     Ok(result)
 }
 
+const TIMED_OUT: &str = "it ran past its time limit";
+
+/// When a call of `plugin` starting now must end; `None` for a time limit
+/// too far off for the clock, which is no limit.
+fn deadline(plugin: &Plugin) -> Option<Instant> {
+    Instant::now().checked_add(plugin.limits.timeout)
+}
+
 /// What `future` gives, or `None` if it is still pending when polled after
 /// `deadline`. A plugin call is pending only at its fuel yields, so that is
 /// where the deadline is checked; dropping the call there unwinds it.
-async fn within<F: Future>(deadline: Instant, future: F) -> Option<F::Output> {
+async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {
     let mut future = std::pin::pin!(future);
     std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
         Poll::Ready(out) => Poll::Ready(Some(out)),
-        Poll::Pending if Instant::now() >= deadline => Poll::Ready(None),
+        Poll::Pending if deadline.is_some_and(|d| Instant::now() >= d) => Poll::Ready(None),
         Poll::Pending => Poll::Pending,
     })
     .await

@@ -104,6 +104,11 @@ fn bulk_memory_work_is_paid_for_in_fuel() {
     assert_eq!(outcome(&host, &fill), Outcome::Fuel);
     let limits = Limits { fuel: u64::MAX, timeout: Duration::from_millis(50), ..Limits::default() };
     assert_eq!(outcome(&host, &hostile(&host, "fill", limits)), Outcome::Timeout);
+    // One fill of 8 MiB is 8 million units, whatever else the call does.
+    let once = hostile(&host, "fill-once", Limits { fuel: 4_000_000, ..Limits::default() });
+    assert_eq!(outcome(&host, &once), Outcome::Fuel);
+    let once = hostile(&host, "fill-once", Limits { fuel: 20_000_000, ..Limits::default() });
+    assert_eq!(outcome(&host, &once), Outcome::Ok);
 }
 
 #[test]

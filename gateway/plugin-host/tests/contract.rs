@@ -152,3 +152,40 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A core module that would satisfy the contract but whose start function
+/// spins: instantiating it never ends on its own.
+fn spinning_start() -> Vec<u8> {
+    use wit_component::{ComponentEncoder, StringEncoding, embed_component_metadata};
+    use wit_parser::Resolve;
+    let mut module = wat::parse_str(
+        r#"(module
+            (memory (export "memory") 1)
+            (func $spin (loop $again (br $again)))
+            (start $spin)
+            (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) i32.const 0)
+            (func (export "scim-gateway:plugin/mapper@1.0.0#map-resource")
+                (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32) i32.const 0)
+            (func (export "cabi_post_scim-gateway:plugin/mapper@1.0.0#map-resource") (param i32)))"#,
+    )
+    .unwrap();
+    let func = "func(ctx: context, json: string) -> result<string, rejection>";
+    let mut resolve = Resolve::default();
+    let pkg = resolve.push_str("test.wit", &mapper_wit("1.0.0", func)).unwrap();
+    let world = resolve.select_world(&[pkg], Some("plugin")).unwrap();
+    embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8).unwrap();
+    ComponentEncoder::default().module(&module).unwrap().validate(true).encode().unwrap()
+}
+
+/// Loading probes an instantiation, which runs the start function: its
+/// wall-clock limit holds there too (fuel here would last for minutes).
+#[test]
+fn a_start_function_that_spins_is_stopped_by_the_time_limit() {
+    let limits = Limits { fuel: 1 << 40, timeout: std::time::Duration::from_millis(50), ..Limits::default() };
+    let started = std::time::Instant::now();
+    let err = try_load(&host(), &spinning_start(), None, limits).unwrap_err();
+    assert!(err.to_string().contains("time limit"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "stopped, not run out of fuel");
+    let err = try_load(&host(), &spinning_start(), None, Limits { fuel: 1_000_000, ..Limits::default() }).unwrap_err();
+    assert!(err.to_string().contains("fuel"), "{err}");
+}

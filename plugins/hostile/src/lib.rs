@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `loop` | spins forever |
 //! | `fill` | fills 8 MiB over and over, forever: few instructions, much work each (`memory.fill`) |
+//! | `fill-once` | fills 8 MiB once (one `memory.fill`), then returns the resource |
 //! | `memory` | allocates a MiB at a time until memory runs out |
 //! | `recursion` | recurses without end |
 //! | `panic` | panics |
@@ -41,6 +42,7 @@ impl Guest for Hostile {
         match action {
             "loop" => spin(),
             "fill" => fill(),
+            "fill-once" => doc["filled"] = json!(fill_once()),
             "memory" => hog(),
             "recursion" => return Ok(deep(black_box(u64::MAX)).to_string()),
             "panic" => panic!("the hostile plugin panics on purpose"),
@@ -76,6 +78,12 @@ fn fill() -> ! {
         buf.fill(n);
         black_box(&buf);
     }
+}
+
+fn fill_once() -> u8 {
+    let mut buf = vec![0u8; 8 << 20];
+    buf.fill(black_box(7));
+    black_box(&buf).last().copied().unwrap_or(0)
 }
 
 fn hog() -> ! {

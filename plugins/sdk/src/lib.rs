@@ -3,7 +3,7 @@
 //! A plugin implements [`Plugin`] over `serde_json::Value` and exports it
 //! with [`export_plugin!`]; the SDK hides the component ABI (the WIT
 //! contract in `plugins/wit/mapper.wit`). Objects in the result have their
-//! keys in alphabetical order unless the `preserve-order` feature is on
+//! keys sorted (by bytes) unless the `preserve-order` feature is on
 //! (see plugins/README.md). The same code runs natively, so plugin logic is
 //! unit-tested with plain `cargo test`:
 //!

@@ -7,16 +7,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use scim_plugin_host::{
-    BreakerSettings, CallContext, Direction, Host, HostSettings, Limits, Operation, Plugin, PluginSource,
-};
+use scim_plugin_host::{CallContext, Direction, Host, HostSettings, Operation, Plugin};
 use serde_json::{Value, json};
 use std::hint::black_box;
 use std::path::PathBuf;
 
-#[path = "support/user.rs"]
+#[path = "support/shared.rs"]
 mod support;
-use support::user;
+use support::{load_bytes, user};
 
 // The gateway's allocator, so that the host's share costs what it does there.
 #[global_allocator]
@@ -29,15 +27,7 @@ fn plugin_dir() -> PathBuf {
 
 fn load(host: &Host, name: &str, config: &Value) -> Plugin {
     let bytes = std::fs::read(plugin_dir().join(format!("{name}.wasm"))).expect("run `cargo xtask plugin` first");
-    let src = PluginSource {
-        name,
-        bytes: &bytes,
-        sha256: None,
-        limits: Limits::default(),
-        breaker: BreakerSettings::default(),
-        config,
-    };
-    host.load(&src).unwrap()
+    load_bytes(host, name, &bytes, config)
 }
 
 fn calls(c: &mut Criterion) {

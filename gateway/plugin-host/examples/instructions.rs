@@ -7,13 +7,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use scim_plugin_host::{BreakerSettings, CallContext, Direction, Host, HostSettings, Limits, Operation, PluginSource};
+use scim_plugin_host::{CallContext, Direction, Host, HostSettings, Operation};
 use serde_json::Value;
 use std::hint::black_box;
 
-#[path = "../benches/support/user.rs"]
+#[path = "../benches/support/shared.rs"]
 mod support;
-use support::user;
+use support::{load_bytes, user};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -27,17 +27,7 @@ fn main() {
     let config: Value = serde_json::from_str(config).expect("CONFIG-JSON is JSON");
     // One call slot: a small pool, which valgrind can map.
     let host = Host::new(HostSettings { max_concurrent: 1, ..HostSettings::default() }).unwrap();
-    let bytes = std::fs::read(path).unwrap();
-    let name = "plugin";
-    let src = PluginSource {
-        name,
-        bytes: &bytes,
-        sha256: None,
-        limits: Limits::default(),
-        breaker: BreakerSettings::default(),
-        config: &config,
-    };
-    let plugin = host.load(&src).unwrap();
+    let plugin = load_bytes(&host, "plugin", &std::fs::read(path).unwrap(), &config);
     let ctx = CallContext { resource_type: "User".into(), operation: Operation::Create, direction: Direction::Request };
     let doc = user();
     let text = serde_json::to_string(&doc).unwrap();

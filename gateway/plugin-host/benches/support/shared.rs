@@ -1,10 +1,25 @@
-//! The benchmarks' User: Okta's create from the mapper's benchmarks (1.6 kB
-//! compact) with the roles and entitlements a provisioned employee often
-//! carries, 2 kB in all.
+//! What the call benchmark and the instruction counter share: the User,
+//! and loading a plugin with the default limits.
 
+use scim_plugin_host::{BreakerSettings, Host, Limits, Plugin, PluginSource};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
+/// `bytes` loaded as plugin `name` with the default limits and `config`.
+pub fn load_bytes(host: &Host, name: &str, bytes: &[u8], config: &Value) -> Plugin {
+    let src = PluginSource {
+        name,
+        bytes,
+        sha256: None,
+        limits: Limits::default(),
+        breaker: BreakerSettings::default(),
+        config,
+    };
+    host.load(&src).expect("the plugin loads")
+}
+
+/// Okta's create from the mapper's benchmarks (1.6 kB compact) with the
+/// roles and entitlements a provisioned employee often carries, 2 kB in all.
 pub fn user() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mapper/benches/okta-user.json");
     let text = std::fs::read_to_string(path).expect("the mapper's okta-user.json");

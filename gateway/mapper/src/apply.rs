@@ -10,9 +10,9 @@ use crate::error::MapError;
 use crate::eval::{Env, Slot, eval_set, value_for};
 use crate::program::{Action, Direction, Program, Rule, RuleList, When};
 use crate::report::{Failure, Outcome, Report, Trace};
-use scim_core::ScimError;
 use scim_core::path::Path;
 use scim_core::schema::ResourceSchema;
+use scim_core::{Intent, ScimError};
 use serde_json::Value;
 
 /// What kind of write a request body is.
@@ -31,6 +31,18 @@ pub enum Operation {
 pub struct MapOptions {
     /// Fill [`Report::traces`].
     pub explain: bool,
+    /// Whether the request deprovisions, as the caller decided it once for
+    /// the whole request ([`Intent`]); `None`: decided here from the input,
+    /// by the same rule. On a deprovisioning, failed rules are left out
+    /// instead of failing the request.
+    pub intent: Option<Intent>,
+}
+
+impl MapOptions {
+    /// The options for a request whose intent is known.
+    pub fn for_intent(intent: Intent) -> Self {
+        Self { intent: Some(intent), ..Self::default() }
+    }
 }
 
 /// A write a rule decided on.
@@ -61,7 +73,8 @@ impl Program {
         let mut report = Report::default();
         let Some(list) = self.list(resource_type, dir) else { return Ok((doc, report)) };
         let schema = self.schema(resource_type)?;
-        let deprovision = dir == Direction::Request && is_deactivation(&doc);
+        let intent = opts.intent.unwrap_or_else(|| Intent::of_resource(&doc));
+        let deprovision = dir == Direction::Request && intent.is_deprovision();
         let writes = {
             let mut run = Run { list, schema: &schema, op, current, deprovision, opts, report: &mut report };
             run.plan(&doc)?
@@ -102,13 +115,6 @@ impl Program {
     pub(crate) fn schema(&self, resource_type: &str) -> Result<ResourceSchema<'_>, MapError> {
         self.registry.resource(resource_type).ok_or_else(|| MapError::UnknownResourceType(resource_type.to_owned()))
     }
-}
-
-/// Whether a request body sets `active` to false.
-pub(crate) fn is_deactivation(doc: &Value) -> bool {
-    let active = doc.as_object().and_then(|m| scim_core::path::get_ci(m, "active"));
-    matches!(active, Some(Value::Bool(false)))
-        || active.and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("false"))
 }
 
 /// Records a failed rule when deprovisioning; otherwise the request fails.

@@ -25,6 +25,7 @@ use crate::eval::{Env, Slot, eval_set, value_for};
 use crate::program::{Action, Direction, Program, Rule, RuleList, When};
 use crate::report::{Failure, Outcome, Report, Skip, Trace};
 use known::Known;
+use scim_core::Intent;
 use scim_core::patch::{ApplyOptions, OpKind, PatchOp, PatchOperation, apply};
 use scim_core::path::Path;
 use scim_core::schema::ResourceSchema;
@@ -67,7 +68,7 @@ impl Program {
         let schema = self.schema(resource_type)?;
         let ctx = Ctx { program: self, list, schema: &schema, core: schema.core_urn() };
         let expanded = ops::expand(&ctx, patch)?;
-        let deprovision = ops::deactivates(&expanded);
+        let deprovision = opts.intent.unwrap_or_else(|| Intent::of_patch(patch)).is_deprovision();
         let mut affected = vec![false; list.rules.len()];
         let mut out = Vec::new();
         for op in &expanded {

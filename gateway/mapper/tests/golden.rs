@@ -85,7 +85,7 @@ fn preset(case: &Case) -> Normalizer {
 fn run(case: &Case) -> Value {
     let program = program(case);
     let schema = program.registry().resource(&case.resource).unwrap();
-    let opts = MapOptions { explain: case.explain };
+    let opts = MapOptions { explain: case.explain, ..MapOptions::default() };
     let current = case.current.as_deref().map(json);
     let err = |e: scim_mapper::MapError| json!({"error": e.to_scim().to_body()});
     match case.operation.as_str() {

@@ -124,7 +124,7 @@ proptest! {
         let cur = current();
         for op in [Operation::Create, Operation::Replace, Operation::Response] {
             for p in [&*OKTA, &*ENTRA, &*RENAME] {
-                let _ = p.map_resource("User", op, doc.clone(), Some(&cur), MapOptions { explain: true });
+                let _ = p.map_resource("User", op, doc.clone(), Some(&cur), MapOptions { explain: true, ..MapOptions::default() });
             }
             if op != Operation::Response {
                 if let Ok((out, _)) = OKTA.map_resource("User", op, doc.clone(), Some(&cur), MapOptions::default()) {
@@ -142,7 +142,7 @@ proptest! {
         let Ok(patch) = PatchOp::from_json(&body) else { return Ok(()) };
         let cur = current();
         for p in [&*OKTA, &*ENTRA, &*RENAME] {
-            let _ = p.map_patch("User", &patch, None, MapOptions { explain: true });
+            let _ = p.map_patch("User", &patch, None, MapOptions { explain: true, ..MapOptions::default() });
             let _ = p.map_patch("User", &patch, Some(&cur), MapOptions::default());
         }
         for cur in [None, Some(&cur)] {

@@ -9,6 +9,7 @@
 //! - [`normalize`]: turning Okta's and Entra ID's quirks into canonical SCIM.
 //! - [`error`]: errors that know their HTTP status and `scimType`.
 
+pub mod deprovision;
 pub mod error;
 pub mod filter;
 pub mod normalize;
@@ -16,6 +17,7 @@ pub mod patch;
 pub mod path;
 pub mod schema;
 
+pub use deprovision::Intent;
 pub use error::{ScimError, ScimType, error_body};
 
 /// The schema of a ListResponse (RFC 7644 section 3.4.2).

@@ -6,6 +6,7 @@
 //! in the IdP traffic reference; docs/normalization.md has the table.
 
 mod filter;
+mod names;
 mod patch;
 mod resource;
 mod values;
@@ -48,11 +49,15 @@ pub enum Normalization {
     UnknownSchemaUrn,
     /// 10. A URN-qualified attribute key at the top of a body nested under its extension.
     QualifiedKey,
+    /// An attribute name or schema URN not in the schema's spelling
+    /// (`Active`, `name.givenname`) renamed to it, in bodies, PATCH paths
+    /// and values, and filters.
+    AttributeNameCase,
 }
 
 impl Normalization {
     /// Every normalization, in order.
-    pub const ALL: [Normalization; 13] = [
+    pub const ALL: [Normalization; 14] = [
         Self::OpNameCase,
         Self::StringBoolean,
         Self::MemberRemoveValues,
@@ -66,6 +71,7 @@ impl Normalization {
         Self::MissingSchemaUrn,
         Self::UnknownSchemaUrn,
         Self::QualifiedKey,
+        Self::AttributeNameCase,
     ];
 
     /// A stable snake_case name, usable as a metric label.
@@ -84,6 +90,7 @@ impl Normalization {
             Self::MissingSchemaUrn => "missing_schema_urn",
             Self::UnknownSchemaUrn => "unknown_schema_urn",
             Self::QualifiedKey => "qualified_key",
+            Self::AttributeNameCase => "attribute_name_case",
         }
     }
 
@@ -125,8 +132,16 @@ impl Preset {
     /// The normalizations this preset turns on.
     pub fn normalizations(self) -> &'static [Normalization] {
         use Normalization::*;
-        const GENERIC: &[Normalization] =
-            &[OpNameCase, StringBoolean, MemberRemoveValues, NullRef, ReadOnlyStripped, NullValue, MissingSchemaUrn];
+        const GENERIC: &[Normalization] = &[
+            OpNameCase,
+            StringBoolean,
+            MemberRemoveValues,
+            NullRef,
+            ReadOnlyStripped,
+            NullValue,
+            MissingSchemaUrn,
+            AttributeNameCase,
+        ];
         const OKTA: &[Normalization] = &[
             OpNameCase,
             StringBoolean,
@@ -138,6 +153,7 @@ impl Preset {
             NullValue,
             MissingSchemaUrn,
             QualifiedKey,
+            AttributeNameCase,
         ];
         match self {
             Self::Generic => GENERIC,
@@ -207,6 +223,16 @@ impl Normalizer {
     pub fn apply_options(&self) -> ApplyOptions {
         ApplyOptions { replace_missing_adds: self.replace_missing_adds, ..ApplyOptions::default() }
     }
+}
+
+/// Puts every attribute name and schema URN of a resource in the schema's
+/// spelling, and nothing else: what a SCIM server does with what it stores.
+pub fn canonical_names(body: &mut serde_json::Value, schema: &crate::schema::ResourceSchema<'_>) -> Report {
+    let mut r = Report::default();
+    if let Some(map) = body.as_object_mut() {
+        names::resource(map, schema, &mut r);
+    }
+    r
 }
 
 #[cfg(test)]

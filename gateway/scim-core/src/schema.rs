@@ -6,7 +6,7 @@ mod registry;
 
 pub use registry::{Registry, ResourceSchema, ResourceType, SchemaExtension, core_schema_texts};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The URN of the core User schema.
 pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -16,7 +16,7 @@ pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// An attribute's data type (RFC 7643 section 2.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum AttrType {
     #[default]
@@ -31,7 +31,7 @@ pub enum AttrType {
 }
 
 /// When an attribute may be written (RFC 7643 section 7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Mutability {
     ReadOnly,
@@ -42,7 +42,7 @@ pub enum Mutability {
 }
 
 /// When an attribute is returned (RFC 7643 section 7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Returned {
     Always,
@@ -53,7 +53,7 @@ pub enum Returned {
 }
 
 /// How unique an attribute's value is (RFC 7643 section 7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Uniqueness {
     #[default]
@@ -63,7 +63,7 @@ pub enum Uniqueness {
 }
 
 /// One attribute definition. Defaults follow RFC 7643 section 2.2.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Attribute {
     pub name: String,
@@ -71,7 +71,7 @@ pub struct Attribute {
     pub ty: AttrType,
     #[serde(default)]
     pub multi_valued: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default)]
     pub required: bool,
@@ -104,19 +104,19 @@ impl Attribute {
 }
 
 /// A schema (RFC 7643 section 7): a URN and its attributes.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Schema {
     pub id: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub attributes: Vec<Attribute>,
     /// Present when the schema comes from a server's `/Schemas` endpoint.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schemas: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<serde_json::Value>,
 }
 

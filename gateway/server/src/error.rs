@@ -3,6 +3,7 @@
 
 use http::StatusCode;
 use scim_core::error::{ScimError, ScimType, error_body};
+use scim_plugin_host::Outcome;
 use serde_json::Value;
 
 /// A request the gateway answers itself with a SCIM Error.
@@ -51,8 +52,30 @@ pub enum GatewayError {
     #[error("plugin {plugin} refused the resource: {detail}")]
     PluginRejected { plugin: String, status: u16, scim_type: Option<ScimType>, detail: String },
     /// A plugin failed (trap, fuel, time, memory, bad output, open circuit).
-    #[error("plugin {plugin} failed ({outcome}): {detail}")]
-    PluginFailed { plugin: String, outcome: &'static str, detail: String },
+    #[error("plugin {plugin} failed ({}): {detail}", .outcome.label())]
+    PluginFailed { plugin: String, outcome: Outcome, detail: String },
+}
+
+/// Who is at fault for an error: what an SRE reads first in the log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The IdP sent something the gateway or the backend cannot take.
+    Client,
+    /// The backend failed, was unreachable, slow or busy.
+    Upstream,
+    /// The gateway itself (a plugin, its limits, its shutdown).
+    Gateway,
+}
+
+impl Fault {
+    /// A stable label for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::Upstream => "upstream",
+            Self::Gateway => "gateway",
+        }
+    }
 }
 
 impl GatewayError {
@@ -72,7 +95,7 @@ impl GatewayError {
             Self::UpstreamTimeout | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Conflict(_) | Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PluginRejected { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
-            Self::PluginFailed { outcome: "circuit_open", .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::PluginFailed { outcome: Outcome::CircuitOpen, .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::PluginFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -109,6 +132,29 @@ impl GatewayError {
             Self::RateLimited(_) => "rate_limited",
             Self::PluginRejected { .. } => "plugin_rejected",
             Self::PluginFailed { .. } => "plugin_failed",
+        }
+    }
+
+    /// Whose fault the error is.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::NoRoute
+            | Self::Unauthorized
+            | Self::BadPath(_)
+            | Self::MethodNotAllowed(_)
+            | Self::BodyTooLarge(_)
+            | Self::UnsupportedMediaType(_)
+            | Self::BadJson(_)
+            | Self::TooDeep(_)
+            | Self::Scim(_)
+            | Self::PreconditionFailed
+            | Self::PluginRejected { .. } => Fault::Client,
+            Self::UpstreamUnavailable(_)
+            | Self::UpstreamTimeout
+            | Self::BadUpstreamReply(_)
+            | Self::Conflict(_)
+            | Self::RateLimited(_) => Fault::Upstream,
+            Self::Overloaded | Self::ShuttingDown | Self::RequestTimeout | Self::PluginFailed { .. } => Fault::Gateway,
         }
     }
 

@@ -54,6 +54,7 @@ use exchange::{Answer, Current, Exchange, Opened, Shape};
 use http::header::{AUTHORIZATION, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
+use scim_core::Intent;
 use scim_core::patch::PatchOp;
 use scim_mapper::{Direction, MapOptions, Operation, PatchOutcome};
 use scim_plugin_host::Operation as PluginOp;
@@ -61,7 +62,7 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Instant;
 use translate::Translated;
-use writes::{deactivate_only, deactivates, empty_patch, one_writer, plugins_patch, retry_412, rules_patch, unchanged};
+use writes::{deactivate_only, empty_patch, one_writer, plugins_patch, retry_412, rules_patch, unchanged};
 
 /// The connection a request came on.
 #[derive(Debug, Clone, Copy)]
@@ -166,7 +167,7 @@ async fn dispatch(
         (Endpoint::Resource { resource_type: rt, .. }, &Method::DELETE, _) => {
             // Deletes never reach a plugin, not even on the way back.
             let reply = x.forward(Method::DELETE, &x.path, x.query.as_deref(), None, None).await?;
-            x.map_reply(reply, Shape::Resource(rt), false)
+            x.map_reply(reply, Shape::Resource(rt))
         }
         (Endpoint::Resource { .. }, &Method::POST | &Method::PUT | &Method::PATCH, None) => {
             Err(GatewayError::BadJson("this request needs a JSON body".into()))
@@ -175,11 +176,11 @@ async fn dispatch(
         (Endpoint::Bulk, &Method::POST, Some(doc)) => bulk::run(x, doc).await,
         (Endpoint::Me, _, _) => {
             let reply = x.forward_raw(method.clone(), raw).await?;
-            back(x, reply, Shape::Resource("User"), false, false).await
+            back(x, reply, Shape::Resource("User"), Intent::Provision).await
         }
         _ => {
             let reply = x.forward_raw(method.clone(), raw).await?;
-            back(x, reply, Shape::Opaque, false, false).await
+            back(x, reply, Shape::Opaque, Intent::Provision).await
         }
     }
 }
@@ -195,13 +196,13 @@ async fn list(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError
         notion::filter(rt, &mut rewritten);
         let page = |pairs: &[(String, String)]| query::rebuild(pairs, &rewritten);
         if let Some(reply) = notion::merged_list(x, &original, page).await? {
-            return back(x, reply, Shape::Resource(rt), true, false).await;
+            return back(x, reply, Shape::List(rt), Intent::Provision).await;
         }
     }
     query::log_filter(&rewritten, x.gw.redact_pii);
     let q = query::rebuild(&original, &rewritten);
     let reply = x.forward(Method::GET, &x.path, q.as_deref(), None, None).await?;
-    back(x, reply, Shape::Resource(rt), true, false).await
+    back(x, reply, Shape::List(rt), Intent::Provision).await
 }
 
 /// GET of one resource: `attributes` and `excludedAttributes` rewritten (6),
@@ -214,7 +215,7 @@ async fn get(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError>
     let (rewritten, _) = query::rewrite(x.route, rt, get)?;
     let q = query::rebuild(&original, &rewritten);
     let reply = x.forward(Method::GET, &x.path, q.as_deref(), None, None).await?;
-    back(x, reply, Shape::Resource(rt), false, false).await
+    back(x, reply, Shape::Resource(rt), Intent::Provision).await
 }
 
 /// POST /.search: the same as a list, with the parameters in the body. A
@@ -236,19 +237,21 @@ async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Resul
         notion::clamp_search_count(&mut body);
     }
     let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&body), None).await?;
-    back(x, reply, rt.map_or(Shape::AnyList, Shape::Resource), true, false).await
+    back(x, reply, rt.map_or(Shape::AnyList, Shape::List), Intent::Provision).await
 }
 
 /// POST: normalize (5), plugins and rules (6), forward (7), map back (8).
 async fn create(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Answer, GatewayError> {
     normalize_resource(x, rt, &mut doc)?;
-    let doc = plugged::request(x, Position::Before, rt, PluginOp::Create, false, doc).await?;
-    let (mapped, report) = x.route.program.map_resource(rt, Operation::Create, doc, None, MapOptions::default())?;
-    x.count(rt, Direction::Request, &report, 1, false);
-    let mapped = plugged::request(x, Position::After, rt, PluginOp::Create, false, mapped).await?;
-    let mapped = to_backend(x, rt, mapped, false).await?;
+    let intent = Intent::of_resource(&doc);
+    let doc = plugged::request(x, Position::Before, rt, PluginOp::Create, intent, doc).await?;
+    let opts = MapOptions::for_intent(intent);
+    let (mapped, report) = x.route.program.map_resource(rt, Operation::Create, doc, None, opts)?;
+    x.count(rt, Direction::Request, &report, 1, intent);
+    let mapped = plugged::request(x, Position::After, rt, PluginOp::Create, intent, mapped).await?;
+    let mapped = to_backend(x, rt, mapped, intent).await?;
     let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
-    back(x, reply, Shape::Resource(rt), false, false).await
+    back(x, reply, Shape::Resource(rt), Intent::Provision).await
 }
 
 /// PUT: normalize (5); when rules carry values over, read the current
@@ -256,36 +259,35 @@ async fn create(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<An
 /// back (8).
 async fn replace(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Answer, GatewayError> {
     normalize_resource(x, rt, &mut doc)?;
-    let deprovision = doc.get("active") == Some(&Value::Bool(false));
-    let doc = plugged::request(x, Position::Before, rt, PluginOp::Replace, deprovision, doc).await?;
+    let intent = Intent::of_resource(&doc);
+    let doc = plugged::request(x, Position::Before, rt, PluginOp::Replace, intent, doc).await?;
     let program = &x.route.program;
     if !program.replace_needs_current(rt) && !translate::put_as_patch(x.route.update) {
-        let (mapped, report) = program.map_resource(rt, Operation::Replace, doc, None, MapOptions::default())?;
-        x.count(rt, Direction::Request, &report, 1, deprovision);
-        let mapped = plugged::request(x, Position::After, rt, PluginOp::Replace, deprovision, mapped).await?;
-        let mapped = to_backend(x, rt, mapped, deprovision).await?;
+        let (mapped, report) =
+            program.map_resource(rt, Operation::Replace, doc, None, MapOptions::for_intent(intent))?;
+        x.count(rt, Direction::Request, &report, 1, intent);
+        let mapped = plugged::request(x, Position::After, rt, PluginOp::Replace, intent, mapped).await?;
+        let mapped = to_backend(x, rt, mapped, intent).await?;
         let reply = x.forward(Method::PUT, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
-        return back(x, reply, Shape::Resource(rt), false, deprovision).await;
+        return back(x, reply, Shape::Resource(rt), intent).await;
     }
-    write_with_current(x, rt, Method::PUT, &Build::Replace { doc, deprovision }).await
+    write_with_current(x, rt, Method::PUT, &Build::Replace { doc, intent }).await
 }
 
 /// How a write is built from the current resource.
 enum Build<'a> {
     /// PUT: the rules (6), then plugins after them.
-    Replace { doc: Value, deprovision: bool },
+    Replace { doc: Value, intent: Intent },
     /// PATCH: the rules map the operations (6).
-    Patch { ops: &'a PatchOp, deprovision: bool },
+    Patch { ops: &'a PatchOp, intent: Intent },
     /// PATCH on a route with request plugins: see [`PatchThrough`].
-    PatchPlugins { ops: &'a PatchOp, deprovision: bool },
+    PatchPlugins { ops: &'a PatchOp, intent: Intent },
 }
 
 impl Build<'_> {
-    fn deprovisions(&self) -> bool {
+    fn intent(&self) -> Intent {
         match self {
-            Self::Replace { deprovision, .. }
-            | Self::Patch { deprovision, .. }
-            | Self::PatchPlugins { deprovision, .. } => *deprovision,
+            Self::Replace { intent, .. } | Self::Patch { intent, .. } | Self::PatchPlugins { intent, .. } => *intent,
         }
     }
 }
@@ -293,21 +295,26 @@ impl Build<'_> {
 async fn build(x: &Exchange<'_>, rt: &'static str, how: &Build<'_>, current: &Value) -> Result<Write, GatewayError> {
     let program = &x.route.program;
     match how {
-        Build::Replace { doc, deprovision } => {
-            let (mapped, report) =
-                program.map_resource(rt, Operation::Replace, doc.clone(), Some(current), MapOptions::default())?;
-            x.count(rt, Direction::Request, &report, 1, *deprovision);
-            let mapped = plugged::request(x, Position::After, rt, PluginOp::Replace, *deprovision, mapped).await?;
+        Build::Replace { doc, intent } => {
+            let (mapped, report) = program.map_resource(
+                rt,
+                Operation::Replace,
+                doc.clone(),
+                Some(current),
+                MapOptions::for_intent(*intent),
+            )?;
+            x.count(rt, Direction::Request, &report, 1, *intent);
+            let mapped = plugged::request(x, Position::After, rt, PluginOp::Replace, *intent, mapped).await?;
             Ok(Write::Send(mapped))
         }
-        Build::Patch { ops, deprovision } => rules_patch(x, rt, ops, *deprovision, current),
+        Build::Patch { ops, intent } => rules_patch(x, rt, ops, *intent, current),
         // A deactivation that cannot go through the plugins (the current
         // resource does not take the operations, the plugins' result does
         // not diff) goes on through the rules alone.
-        Build::PatchPlugins { ops, deprovision } => match plugins_patch(x, rt, ops, *deprovision, current).await {
-            Err(e) if *deprovision => {
+        Build::PatchPlugins { ops, intent } => match plugins_patch(x, rt, ops, *intent, current).await {
+            Err(e) if intent.is_deprovision() => {
                 x.route.plugins.pass_over_all(Some(&x.gw.metrics), rt, e.kind());
-                rules_patch(x, rt, ops, true, current)
+                rules_patch(x, rt, ops, Intent::Deprovision, current)
             }
             other => other,
         },
@@ -321,29 +328,29 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Ans
     let schema = x.route.schema(rt)?;
     x.count_normalized(&x.route.normalizer.patch(&mut doc, &schema));
     let ops = PatchOp::from_json(&doc)?;
-    let deprovision = deactivates(&ops);
+    let intent = Intent::of_patch(&ops);
     let plugins = plugged::on_request(x, rt);
     if plugins || translate::patch_needs_current(x.route.update, rt, &ops) {
         let how = match plugins {
-            true => Build::PatchPlugins { ops: &ops, deprovision },
-            false => Build::Patch { ops: &ops, deprovision },
+            true => Build::PatchPlugins { ops: &ops, intent },
+            false => Build::Patch { ops: &ops, intent },
         };
         return write_with_current(x, rt, Method::PATCH, &how).await;
     }
     let program = &x.route.program;
-    let (outcome, report) = program.map_patch(rt, &ops, None, MapOptions::default())?;
-    x.count(rt, Direction::Request, &report, 1, deprovision);
+    let (outcome, report) = program.map_patch(rt, &ops, None, MapOptions::for_intent(intent))?;
+    x.count(rt, Direction::Request, &report, 1, intent);
     match outcome {
         PatchOutcome::Ops(mapped) => {
-            let body = to_backend(x, rt, mapped.into_json(), deprovision).await?;
+            let body = to_backend(x, rt, mapped.into_json(), intent).await?;
             if empty_patch(&body) {
                 return Ok(Answer::own(StatusCode::NO_CONTENT, None));
             }
             let reply = x.forward(Method::PATCH, &x.path, x.query.as_deref(), Some(&body), None).await?;
-            back(x, reply, Shape::Resource(rt), false, deprovision).await
+            back(x, reply, Shape::Resource(rt), intent).await
         }
         PatchOutcome::Empty => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
-        PatchOutcome::NeedsCurrent(_) => patch_with_current(x, rt, &ops, deprovision).await,
+        PatchOutcome::NeedsCurrent(_) => patch_with_current(x, rt, &ops, intent).await,
     }
 }
 
@@ -351,33 +358,27 @@ async fn patch_with_current(
     x: &Exchange<'_>,
     rt: &'static str,
     ops: &PatchOp,
-    deprovision: bool,
+    intent: Intent,
 ) -> Result<Answer, GatewayError> {
-    write_with_current(x, rt, Method::PATCH, &Build::Patch { ops, deprovision }).await
+    write_with_current(x, rt, Method::PATCH, &Build::Patch { ops, intent }).await
 }
 
 /// Phase 8, the upstream's answer for the IdP: errors wrapped, then
 /// response plugins before the rules, the rules back, plugins after them,
-/// and the upstream's URLs rewritten. `deprovision`: the answer to a
+/// and the upstream's URLs rewritten. `intent`: the answer to a
 /// deactivation, which a failing plugin must not turn into an error.
-async fn back(
-    x: &Exchange<'_>,
-    reply: Reply,
-    shape: Shape,
-    list: bool,
-    deprovision: bool,
-) -> Result<Answer, GatewayError> {
-    let (status, headers, body) = match x.open_reply(reply, list)? {
+async fn back(x: &Exchange<'_>, reply: Reply, shape: Shape, intent: Intent) -> Result<Answer, GatewayError> {
+    let (status, headers, body) = match x.open_reply(reply, shape)? {
         Opened::Done(answer) => return Ok(answer),
         Opened::Body(status, headers, body) => (status, headers, body),
     };
     let body = match (&x.route.notion, shape) {
-        (Some(n), Shape::Resource("User") | Shape::AnyList) => notion::response(x, n, body).await,
+        (Some(n), Shape::Resource("User") | Shape::List("User") | Shape::AnyList) => notion::response(x, n, body).await,
         _ => body,
     };
-    let body = plugged::response(x, shape, Position::Before, deprovision, body).await?;
+    let body = plugged::response(x, shape, Position::Before, intent, body).await?;
     let body = x.map_body(body, shape)?;
-    let body = plugged::response(x, shape, Position::After, deprovision, body).await?;
+    let body = plugged::response(x, shape, Position::After, intent, body).await?;
     Ok(x.finish(status, headers, body))
 }
 
@@ -399,30 +400,30 @@ async fn write_with_current(
     method: Method,
     how: &Build<'_>,
 ) -> Result<Answer, GatewayError> {
-    let deprovision = how.deprovisions();
+    let intent = how.intent();
     // A deactivating PUT to a PATCH-only backend needs no current resource
     // to land: if it cannot be read, the deactivation goes alone.
-    let fallback = deprovision && method == Method::PUT && translate::put_as_patch(x.route.update);
+    let fallback = intent.is_deprovision() && method == Method::PUT && translate::put_as_patch(x.route.update);
     for attempt in 0..=x.route.etag_retries {
         let (current, etag) = match x.read_current(&x.path).await {
             Ok(Current::Found(c, e)) => (c, e),
             Ok(Current::Answer(reply)) if !fallback || reply.status == StatusCode::NOT_FOUND => {
-                return back(x, reply, Shape::Resource(rt), false, deprovision).await;
+                return back(x, reply, Shape::Resource(rt), intent).await;
             }
             _ if fallback => return deactivate_only(x, rt).await,
-            Ok(Current::Answer(reply)) => return back(x, reply, Shape::Resource(rt), false, deprovision).await,
+            Ok(Current::Answer(reply)) => return back(x, reply, Shape::Resource(rt), intent).await,
             Err(e) => return Err(e),
         };
         let body = match build(x, rt, how, &current).await? {
-            Write::Send(body) => to_backend(x, rt, body, deprovision).await?,
+            Write::Send(body) => to_backend(x, rt, body, intent).await?,
             Write::Done(answer) => return Ok(answer),
         };
         if method == Method::PATCH && empty_patch(&body) {
-            return unchanged(x, rt, &method, current, etag.as_ref(), deprovision).await;
+            return unchanged(x, rt, &method, current, etag.as_ref(), intent).await;
         }
-        let (sent, body) = match translate::translate(x, rt, &method, &current, body, deprovision).await? {
+        let (sent, body) = match translate::translate(x, rt, &method, &current, body, intent).await? {
             Translated::Send(sent, body) => (sent, body),
-            Translated::Unchanged => return unchanged(x, rt, &method, current, etag.as_ref(), deprovision).await,
+            Translated::Unchanged => return unchanged(x, rt, &method, current, etag.as_ref(), intent).await,
         };
         let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
         let mut reply = x.forward(sent.clone(), &x.path, x.query.as_deref(), Some(&body), if_match).await?;
@@ -437,15 +438,15 @@ async fn write_with_current(
                 _ => return Ok(Answer::own(StatusCode::NO_CONTENT, None)),
             }
         }
-        return back(x, reply, Shape::Resource(rt), false, deprovision).await;
+        return back(x, reply, Shape::Resource(rt), intent).await;
     }
     Err(GatewayError::Conflict(x.route.etag_retries + 1))
 }
 
 /// The end of phase 6: the write in the backend profile's terms.
-async fn to_backend(x: &Exchange<'_>, rt: &str, body: Value, deprovision: bool) -> Result<Value, GatewayError> {
+async fn to_backend(x: &Exchange<'_>, rt: &str, body: Value, intent: Intent) -> Result<Value, GatewayError> {
     match &x.route.notion {
-        Some(n) => notion::request(x, n, rt, body, deprovision).await,
+        Some(n) => notion::request(x, n, rt, body, intent).await,
         None => Ok(body),
     }
 }

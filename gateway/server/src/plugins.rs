@@ -6,10 +6,10 @@
 use crate::config::{PluginSettings, Position};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
-use scim_core::LIST_RESPONSE_URN;
 use scim_core::error::ScimType;
 use scim_core::patch::{ApplyOptions, PatchOp, apply, diff};
 use scim_core::schema::{GROUP_URN, ResourceSchema, USER_URN};
+use scim_core::{Intent, LIST_RESPONSE_URN};
 use scim_mapper::{MapOptions, PatchOutcome, Program, Report};
 use scim_plugin_host::{CallContext, Direction, Failure, Host, Operation, Plugin, PluginSource};
 use serde_json::Value;
@@ -38,7 +38,7 @@ pub struct Step<'a> {
     pub resource_type: &'a str,
     pub operation: Operation,
     /// A deactivation: no plugin failure or refusal may stop it.
-    pub deprovisioning: bool,
+    pub intent: Intent,
 }
 
 impl Chain {
@@ -123,7 +123,7 @@ impl Chain {
         answer: Answer,
         mut body: Value,
     ) -> Result<Value, GatewayError> {
-        let Answer { position, resource_type: rt, deprovisioning } = answer;
+        let Answer { position, resource_type: rt, intent } = answer;
         let applies = |rt: &str| self.applies(position, Direction::Response, rt);
         if !rt.map_or(applies("User") || applies("Group"), applies) {
             return Ok(body);
@@ -133,7 +133,7 @@ impl Chain {
             direction: Direction::Response,
             resource_type: rt,
             operation: Operation::Read,
-            deprovisioning,
+            intent,
         };
         if !is_list(&body) {
             return match rt.or_else(|| resource_type(&body)).filter(|rt| applies(rt)) {
@@ -170,7 +170,7 @@ pub struct Answer {
     /// The answer's resource type; `None` for a list of any type.
     pub resource_type: Option<&'static str>,
     /// The answer to a deprovisioning request.
-    pub deprovisioning: bool,
+    pub intent: Intent,
 }
 
 /// A ListResponse, with or without `Resources` (RFC 7644 allows leaving it
@@ -244,7 +244,7 @@ fn settle(
         Ok(out) => return Ok(out),
         Err(f) => f,
     };
-    let passes = step.deprovisioning || (p.settings.fail_open && !matches!(failure, Failure::Rejected { .. }));
+    let passes = step.intent.is_deprovision() || (p.settings.fail_open && !matches!(failure, Failure::Rejected { .. }));
     if passes {
         // The plugin's own words (a rejection's detail) may hold personal
         // data: only the outcome is logged.
@@ -258,9 +258,7 @@ fn settle(
             scim_type: rejection.scim_type.as_deref().and_then(ScimType::parse),
             detail: rejection.detail,
         },
-        Failure::Failed { plugin, outcome, detail } => {
-            GatewayError::PluginFailed { plugin, outcome: outcome.label(), detail }
-        }
+        Failure::Failed { plugin, outcome, detail } => GatewayError::PluginFailed { plugin, outcome, detail },
     })
 }
 
@@ -269,8 +267,8 @@ fn settle(
 /// name the flag otherwise, the input has none and there is nothing to
 /// lose.)
 fn undoes_deactivation(step: Step<'_>, input: &Value, out: &Value) -> bool {
-    let inactive = |v: &Value| v.get("active") == Some(&Value::Bool(false));
-    step.deprovisioning && step.direction == Direction::Request && inactive(input) && !inactive(out)
+    let inactive = |v: &Value| Intent::of_resource(v).is_deprovision();
+    step.intent.is_deprovision() && step.direction == Direction::Request && inactive(input) && !inactive(out)
 }
 
 /// Logs and counts a plugin whose changes are left out.
@@ -298,21 +296,22 @@ pub struct PatchThrough<'a> {
     pub program: &'a Program,
     pub schema: &'a ResourceSchema<'a>,
     pub resource_type: &'a str,
-    pub deprovisioning: bool,
+    pub intent: Intent,
 }
 
 impl PatchThrough<'_> {
     /// The operations to send upstream (empty: nothing to do) and the
     /// rules' report.
     pub async fn run(&self, ops: &PatchOp, current: &Value) -> Result<(PatchOp, Report), GatewayError> {
-        let (rt, opts) = (self.resource_type, MapOptions::default());
+        let rt = self.resource_type;
         let mut ops = ops.clone();
         if self.chain.applies(Position::Before, Direction::Request, rt) {
-            let (idp, _) =
-                self.program.map_resource(rt, scim_mapper::Operation::Response, current.clone(), None, opts)?;
+            let response = scim_mapper::Operation::Response;
+            let (idp, _) = self.program.map_resource(rt, response, current.clone(), None, MapOptions::default())?;
             let after = self.step(Position::Before, &idp, &ops).await?;
             ops = diff(&idp, &after, self.schema)?;
         }
+        let opts = MapOptions::for_intent(self.intent);
         let (outcome, report) = self.program.map_patch(rt, &ops, Some(current), opts)?;
         let mut mapped = match outcome {
             PatchOutcome::Ops(mapped) => mapped,
@@ -335,7 +334,7 @@ impl PatchThrough<'_> {
             direction: Direction::Request,
             resource_type: self.resource_type,
             operation: Operation::Patch,
-            deprovisioning: self.deprovisioning,
+            intent: self.intent,
         };
         self.chain.run(self.metrics, step, after).await
     }

@@ -8,6 +8,7 @@ mod gateway {
 
     mod bulk;
     mod conformance;
+    mod deprovisioning;
     mod e2e;
     mod entra_suite;
     mod failures;

@@ -100,12 +100,35 @@ impl Context {
         self
     }
 
-    /// Whether the request deactivates the resource (`active: false`):
-    /// plugins should never stand in its way (the gateway lets it through
-    /// whatever they say). Deletes carry no body and never reach a plugin.
+    /// Whether the request deactivates the resource: plugins should never
+    /// stand in its way (the gateway lets it through whatever they say).
+    /// The gateway's own rule: `active` in any case or qualified by the core
+    /// User URN, set to `false` or the string `"false"` in any case
+    /// (`plugins/wit/deprovisioning-cases.json` holds the cases both are
+    /// tested against). Deletes carry no body and never reach a plugin.
     pub fn is_deprovisioning(&self, resource: &Value) -> bool {
-        self.direction == Direction::Request && resource.get("active") == Some(&Value::Bool(false))
+        self.direction == Direction::Request && resource.as_object().is_some_and(deactivates)
     }
+}
+
+const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+
+/// An object that sets the core `active` to false (see
+/// [`Context::is_deprovisioning`]).
+fn deactivates(map: &serde_json::Map<String, Value>) -> bool {
+    let is_false = |v: &Value| match v {
+        Value::Bool(b) => !b,
+        Value::String(s) => s.trim().eq_ignore_ascii_case("false"),
+        _ => false,
+    };
+    let is_active = |k: &str| {
+        k.eq_ignore_ascii_case("active")
+            || k.rsplit_once(':')
+                .is_some_and(|(u, n)| n.eq_ignore_ascii_case("active") && u.eq_ignore_ascii_case(CORE_USER))
+    };
+    map.iter().any(|(k, v)| {
+        (is_active(k) && is_false(v)) || (k.eq_ignore_ascii_case(CORE_USER) && v.as_object().is_some_and(deactivates))
+    })
 }
 
 /// A refusal the gateway sends to the IdP as a SCIM error.
@@ -232,9 +255,15 @@ mod tests {
     }
 
     #[test]
-    fn deprovisioning_is_recognized() {
+    fn deprovisioning_is_decided_by_the_gateways_rule() {
+        let cases: Value = serde_json::from_str(include_str!("../../wit/deprovisioning-cases.json")).unwrap();
         let ctx = Context::test("User");
-        assert!(ctx.is_deprovisioning(&json!({"active": false})));
-        assert!(!ctx.is_deprovisioning(&json!({"active": true})));
+        for case in cases["resource"].as_array().unwrap() {
+            let expected = case["deprovisions"].as_bool().unwrap();
+            assert_eq!(ctx.is_deprovisioning(&case["body"]), expected, "{}", case["name"]);
+        }
+        let mut response = Context::test("User");
+        response.direction = Direction::Response;
+        assert!(!response.is_deprovisioning(&json!({"active": false})), "answers deprovision nothing");
     }
 }

@@ -6,6 +6,7 @@ use crate::error::MapError;
 use crate::paths::AttrKey;
 use crate::program::{Action, RuleList};
 use crate::report::Report;
+use scim_core::Intent;
 use scim_core::patch::{OpKind, PatchOp, PatchOperation, expand_key};
 use scim_core::path::Path;
 use serde_json::{Map, Value};
@@ -182,17 +183,7 @@ fn is_empty_container(v: &Value) -> bool {
     v.as_object().is_some_and(Map::is_empty) || v.as_array().is_some_and(Vec::is_empty)
 }
 
+/// Whether this one operation deactivates (the rule of [`Intent`]).
 fn is_deactivation(op: &PatchOperation) -> bool {
-    deactivates(std::slice::from_ref(op))
-}
-
-/// Whether the operations set `active` to false.
-pub(super) fn deactivates(ops: &[PatchOperation]) -> bool {
-    let is_false =
-        |v: &Value| matches!(v, Value::Bool(false)) || v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("false"));
-    ops.iter().any(|op| match (&op.path, &op.value) {
-        (Some(p), Some(v)) => p.name.eq_ignore_ascii_case("active") && p.sub.is_none() && is_false(v),
-        (None, Some(Value::Object(m))) => scim_core::path::get_ci(m, "active").is_some_and(is_false),
-        _ => false,
-    })
+    Intent::of_operation(op).is_deprovision()
 }

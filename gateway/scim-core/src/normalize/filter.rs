@@ -43,9 +43,10 @@ impl Normalizer {
             r.add(N::LenientFilter);
         }
         let fix_bools = self.is_enabled(N::StringBoolean);
+        let names = self.is_enabled(N::AttributeNameCase);
         walk(&mut filter, Scope::Resource, schema, &mut |path, value, top, def| {
-            if lenient && canonical_names(path, top, def) {
-                r.add(N::LenientFilter);
+            if names && canonical_names(path, top, def) {
+                r.add(N::AttributeNameCase);
             }
             let (Some(v), Some(d)) = (value, def) else { return };
             if fix_bools && d.ty == AttrType::Boolean {

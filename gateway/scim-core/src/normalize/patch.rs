@@ -62,10 +62,13 @@ impl Normalizer {
     }
 
     fn operation(&self, raw: Value, schema: &ResourceSchema<'_>, out: &mut Vec<Value>, r: &mut Report) {
-        let Some(op) = self.read_op(&raw, r) else {
+        let Some(mut op) = self.read_op(&raw, r) else {
             out.push(raw);
             return;
         };
+        if self.is_enabled(N::AttributeNameCase) {
+            canonical_names(&mut op, schema, r);
+        }
         let is_write = matches!(op.kind.as_str(), "add" | "replace");
         match (&op.path, &op.value) {
             (None, Some(Value::Object(attrs))) if is_write => {
@@ -251,6 +254,31 @@ impl Normalizer {
             r.add(N::ManagerShape);
         }
         out.extend(after);
+    }
+}
+
+/// The operation's path, and its value's keys, in the schema's spelling.
+fn canonical_names(op: &mut Op, schema: &ResourceSchema<'_>, r: &mut Report) {
+    if op.path.as_ref().is_some_and(|p| super::names::is_core_urn_path(p, schema)) {
+        op.path = None;
+        r.add(N::AttributeNameCase);
+    }
+    let Some(path) = op.path.as_mut() else {
+        if let Some(m) = op.value.as_mut().and_then(Value::as_object_mut) {
+            super::names::resource(m, schema, r);
+        }
+        return;
+    };
+    if super::names::path(path, schema) {
+        r.add(N::AttributeNameCase);
+    }
+    let top = schema.top_attribute(path.urn.as_deref(), &path.name);
+    let target = match &path.sub {
+        Some(s) => top.and_then(|t| t.sub_attribute(s)),
+        None => top,
+    };
+    if let (Some(def), Some(v)) = (target, op.value.as_mut()) {
+        super::names::value_of(v, def, r);
     }
 }
 

@@ -19,6 +19,9 @@ impl Normalizer {
         if self.is_enabled(N::QualifiedKey) {
             nest_qualified_keys(map, schema, &mut r);
         }
+        if self.is_enabled(N::AttributeNameCase) {
+            super::names::resource(map, schema, &mut r);
+        }
         if self.is_enabled(N::ManagerShape) && schema.extension(ENTERPRISE_URN).is_some() {
             fix_manager(map, &mut r);
         }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 /// `"True"` / `"false"` (any case) as a boolean.
 pub(super) fn parse_bool(s: &str) -> Option<bool> {
-    match s.to_ascii_lowercase().as_str() {
+    match s.trim().to_ascii_lowercase().as_str() {
         "true" => Some(true),
         "false" => Some(false),
         _ => None,

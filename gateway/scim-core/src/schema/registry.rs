@@ -101,7 +101,12 @@ impl Registry {
         self.schemas.iter().find(|s| s.id.eq_ignore_ascii_case(urn))
     }
 
-    /// All resource types.
+    /// Every schema: the core ones and each loaded extension.
+    pub fn schemas(&self) -> &[Schema] {
+        &self.schemas
+    }
+
+    /// Every resource type.
     pub fn resource_types(&self) -> &[ResourceType] {
         &self.resource_types
     }

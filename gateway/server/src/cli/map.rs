@@ -7,6 +7,7 @@ use crate::error::GatewayError;
 use crate::mapping;
 use crate::plugins::{Answer, PatchThrough, Step};
 use anyhow::{Context, anyhow, bail};
+use scim_core::Intent;
 use scim_core::normalize::Normalizer;
 use scim_core::patch::PatchOp;
 use scim_core::schema::ResourceSchema;
@@ -33,19 +34,21 @@ pub(super) fn run(
     let resource = resource_type(args, program, current.as_ref().unwrap_or(&input));
     let schema = program.registry().resource(&resource).ok_or_else(|| anyhow!("unknown resource type {resource}"))?;
     let normalizer = Normalizer::new(setup.preset);
-    let opts = MapOptions { explain: args.explain };
+    let mut opts = MapOptions { explain: args.explain, ..MapOptions::default() };
     // Plugins run as async calls, as in the gateway.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut doc = input;
     if args.operation == OperationArg::Patch {
         normalizer.patch(&mut doc, &schema);
         let patch = PatchOp::from_json(&doc).map_err(|e| anyhow!("invalid PATCH: {}", e.detail))?;
+        opts.intent = Some(Intent::of_patch(&patch));
         let how = PatchRun { setup: &setup, resource: &resource, schema: &schema, opts };
         let (ops, report) = runtime.block_on(how.run(&patch, current.as_ref()))?;
         return patch_out(&patch, ops, &report, args.diff, out);
     }
     if args.operation != OperationArg::Response {
         normalizer.resource(&mut doc, &schema);
+        opts.intent = Some(Intent::of_resource(&doc));
     }
     let how = DocRun { setup: &setup, resource: &resource, op: args.operation, opts };
     let (mapped, report) = runtime.block_on(how.run(doc.clone(), current.as_ref()))?;
@@ -72,7 +75,7 @@ impl DocRun<'_> {
         if self.op == OperationArg::Response {
             let rt = self.program().registry().resource(self.resource).map(|s| static_rt(s.name()));
             let chain = &self.setup.chain;
-            let at = |position| Answer { position, resource_type: rt.flatten(), deprovisioning: false };
+            let at = |position| Answer { position, resource_type: rt.flatten(), intent: Intent::Provision };
             let doc = chain.run_answer(None, at(Position::Before), doc).await.map_err(plugin_err)?;
             let (mapped, report) = self.rules(doc, current)?;
             let mapped = chain.run_answer(None, at(Position::After), mapped).await.map_err(plugin_err)?;
@@ -95,7 +98,7 @@ impl DocRun<'_> {
             direction: scim_plugin_host::Direction::Request,
             resource_type: self.resource,
             operation,
-            deprovisioning: doc.get("active") == Some(&Value::Bool(false)),
+            intent: self.opts.intent.unwrap_or_default(),
         };
         self.setup.chain.run(None, step, doc).await
     }
@@ -158,7 +161,7 @@ impl PatchRun<'_> {
             program: &self.setup.program,
             schema: self.schema,
             resource_type: self.resource,
-            deprovisioning: false,
+            intent: self.opts.intent.unwrap_or_default(),
         };
         let (ops, report) = through.run(patch, current).await.map_err(|e| anyhow!("{e}"))?;
         Ok(((!ops.is_empty()).then_some(ops), report))

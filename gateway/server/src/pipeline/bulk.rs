@@ -15,6 +15,7 @@ use crate::config::Position;
 use crate::error::GatewayError;
 use crate::proxy::{endpoint, paths};
 use http::{Method, StatusCode};
+use scim_core::Intent;
 use scim_core::patch::PatchOp;
 use scim_mapper::{Direction, MapOptions, Operation, PatchOutcome};
 use scim_plugin_host::Operation as PluginOp;
@@ -50,7 +51,7 @@ pub(super) async fn run(x: &Exchange<'_>, mut doc: Value) -> Result<Answer, Gate
             map.insert("Operations".into(), Value::Array(forwarded));
         }
         let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&doc), None).await?;
-        let answer = x.map_reply(reply, Shape::Opaque, false)?;
+        let answer = x.map_reply(reply, Shape::Opaque)?;
         if answer.status != StatusCode::OK {
             return Ok(answer);
         }
@@ -78,16 +79,56 @@ pub(super) async fn run(x: &Exchange<'_>, mut doc: Value) -> Result<Answer, Gate
 }
 
 async fn step(x: &Exchange<'_>, mut op: Value) -> Step {
+    let original = op.clone();
     match map_op(x, &mut op).await {
         Ok(Some(answer)) => Step::Answer(answer),
         Ok(None) => Step::Forward(op),
-        Err(e) => Step::Answer(failed(&op, e.status().as_u16(), Some(e.body()), "")),
+        Err(e) => match deactivation_alone(x, original) {
+            Some(op) => Step::Forward(op),
+            None => Step::Answer(failed(&op, e.status().as_u16(), Some(e.body()), "")),
+        },
     }
+}
+
+/// A deprovisioning operation whose mapping cannot be finished in a bulk
+/// request (its rules or plugins need the current resource, or fail) goes
+/// as the PATCH of `active` alone: the rest of it is left out and counted,
+/// the deactivation never. `None` for any other operation.
+fn deactivation_alone(x: &Exchange<'_>, mut op: Value) -> Option<Value> {
+    let rt =
+        op.get("path").and_then(Value::as_str).and_then(|p| p.split('/').nth(1)).and_then(endpoint::resource_type)?;
+    let method = op_method(&op);
+    let data = op.get_mut("data")?;
+    let schema = x.route.schema(rt).ok()?;
+    let intent = match method.as_str() {
+        "PUT" => {
+            x.route.normalizer.resource(data, &schema);
+            Intent::of_resource(data)
+        }
+        "PATCH" => {
+            x.route.normalizer.patch(data, &schema);
+            PatchOp::from_json(data).map_or(Intent::Provision, |ops| Intent::of_patch(&ops))
+        }
+        _ => Intent::Provision,
+    };
+    if !intent.is_deprovision() || x.route.update == crate::config::UpdateMode::Put {
+        return None;
+    }
+    x.gw.metrics.deprovision_dropped.with_label_values(&[x.route.name.as_str(), rt]).inc();
+    x.route.plugins.pass_over_all(Some(&x.gw.metrics), rt, "a deactivation in a bulk request");
+    let m = op.as_object_mut()?;
+    m.insert("method".into(), Value::String("PATCH".into()));
+    m.insert("data".into(), translate::deactivation().into_json());
+    Some(op)
+}
+
+fn op_method(op: &Value) -> String {
+    op.get("method").and_then(Value::as_str).unwrap_or("").to_ascii_uppercase()
 }
 
 /// Maps one operation in place; `Some` when the gateway answers it itself.
 async fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, GatewayError> {
-    let method = op.get("method").and_then(Value::as_str).unwrap_or("").to_ascii_uppercase();
+    let method = op_method(op);
     let path = op.get("path").and_then(Value::as_str).unwrap_or("").to_owned();
     let checked = paths::safe_rest(&path)?;
     let rt = checked.split('/').nth(1).and_then(endpoint::resource_type);
@@ -120,7 +161,7 @@ async fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, Gatew
 fn deactivation_only(x: &Exchange<'_>, rt: &str, data: &mut Value) -> Result<(), GatewayError> {
     let schema = x.route.schema(rt)?;
     x.count_normalized(&x.route.normalizer.resource(data, &schema));
-    if data.get("active") != Some(&Value::Bool(false)) {
+    if !Intent::of_resource(data).is_deprovision() {
         return Err(needs_current("a PUT to a backend that takes only PATCH needs"));
     }
     *data = translate::deactivation().into_json();
@@ -145,12 +186,12 @@ async fn map_write(
         return Err(needs_current("this operation's rules need"));
     }
     let plugin_op = if operation == Operation::Create { PluginOp::Create } else { PluginOp::Replace };
-    let deprovision = data.get("active") == Some(&Value::Bool(false));
-    let doc = plugged::request(x, Position::Before, rt, plugin_op, deprovision, data.take()).await?;
-    let (mapped, report) = program.map_resource(rt, operation, doc, None, MapOptions::default())?;
-    x.count(rt, Direction::Request, &report, 1, deprovision);
-    let mapped = plugged::request(x, Position::After, rt, plugin_op, deprovision, mapped).await?;
-    *data = super::to_backend(x, rt, mapped, deprovision).await?;
+    let intent = Intent::of_resource(data);
+    let doc = plugged::request(x, Position::Before, rt, plugin_op, intent, data.take()).await?;
+    let (mapped, report) = program.map_resource(rt, operation, doc, None, MapOptions::for_intent(intent))?;
+    x.count(rt, Direction::Request, &report, 1, intent);
+    let mapped = plugged::request(x, Position::After, rt, plugin_op, intent, mapped).await?;
+    *data = super::to_backend(x, rt, mapped, intent).await?;
     Ok(())
 }
 
@@ -164,21 +205,21 @@ async fn map_patch(x: &Exchange<'_>, rt: &'static str, data: &mut Value) -> Resu
     let schema = x.route.schema(rt)?;
     x.count_normalized(&x.route.normalizer.patch(data, &schema));
     let ops = PatchOp::from_json(data)?;
-    let deprovision = super::deactivates(&ops);
+    let intent = Intent::of_patch(&ops);
     if let Some(what) = translate::bulk_refusal(x.route.update, x.route.member_removal, rt, &ops) {
         return Err(needs_current(what));
     }
     if plugged::on_request(x, rt) {
-        if !deprovision {
+        if !intent.is_deprovision() {
             return Err(needs_current("a PATCH on a route with request plugins needs"));
         }
         x.route.plugins.pass_over_all(Some(&x.gw.metrics), rt, "a deactivation in a bulk request");
     }
-    let (outcome, report) = x.route.program.map_patch(rt, &ops, None, MapOptions::default())?;
-    x.count(rt, Direction::Request, &report, 1, deprovision);
+    let (outcome, report) = x.route.program.map_patch(rt, &ops, None, MapOptions::for_intent(intent))?;
+    x.count(rt, Direction::Request, &report, 1, intent);
     match outcome {
         PatchOutcome::Ops(mapped) => {
-            *data = super::to_backend(x, rt, mapped.into_json(), deprovision).await?;
+            *data = super::to_backend(x, rt, mapped.into_json(), intent).await?;
             Ok(!super::empty_patch(data))
         }
         PatchOutcome::Empty => Ok(false),

@@ -11,6 +11,7 @@ use crate::upstream::{Forward, Reply, UpstreamError};
 use bytes::Bytes;
 use http::header::{ETAG, HOST, HeaderValue, IF_MATCH, LOCATION};
 use http::{HeaderMap, Method, StatusCode};
+use scim_core::Intent;
 use scim_mapper::{MapOptions, Operation, Report};
 use serde_json::{Value, json};
 use std::time::Instant;
@@ -37,10 +38,20 @@ impl Answer {
 pub enum Shape {
     /// A resource of this type (or a ListResponse of them).
     Resource(&'static str),
-    /// A list of any type: mapped by each resource's schemas.
+    /// The answer to a list query for this type: a 404 is an empty list.
+    List(&'static str),
+    /// The answer to a search of any type: mapped by each resource's
+    /// schemas; a 404 is an empty list.
     AnyList,
     /// Passed through (discovery, bulk, others); only URLs are rewritten.
     Opaque,
+}
+
+impl Shape {
+    /// Whether this answers a list query.
+    pub fn is_list_query(self) -> bool {
+        matches!(self, Self::List(_) | Self::AnyList)
+    }
 }
 
 /// An upstream answer after [`Exchange::open_reply`].
@@ -198,7 +209,7 @@ impl<'a> Exchange<'a> {
 
     /// Counts a mapping report: rules run, failures, deprovisioning targets
     /// left out.
-    pub fn count(&self, rt: &str, dir: scim_mapper::Direction, report: &Report, resources: usize, deprovision: bool) {
+    pub fn count(&self, rt: &str, dir: scim_mapper::Direction, report: &Report, resources: usize, intent: Intent) {
         let m = &self.gw.metrics;
         let labels = [self.route.name.as_str(), rt, dir.as_str()];
         let rules = self.route.program.rule_count(rt, dir) * resources;
@@ -206,7 +217,7 @@ impl<'a> Exchange<'a> {
         m.rules_applied.with_label_values(&labels).inc_by(u64::try_from(rules.saturating_sub(failed)).unwrap_or(0));
         if failed > 0 {
             m.mapping_errors.with_label_values(&labels).inc_by(u64::try_from(failed).unwrap_or(0));
-            if deprovision {
+            if intent.is_deprovision() {
                 m.deprovision_dropped
                     .with_label_values(&[self.route.name.as_str(), rt])
                     .inc_by(u64::try_from(failed).unwrap_or(0));
@@ -224,19 +235,19 @@ impl<'a> Exchange<'a> {
 
     /// Maps an upstream answer for the IdP in one go (no plugins): errors
     /// wrapped, lists and resources mapped back, URLs rewritten.
-    pub fn map_reply(&self, reply: Reply, shape: Shape, list_query: bool) -> Result<Answer, GatewayError> {
-        match self.open_reply(reply, list_query)? {
+    pub fn map_reply(&self, reply: Reply, shape: Shape) -> Result<Answer, GatewayError> {
+        match self.open_reply(reply, shape)? {
             Opened::Done(answer) => Ok(answer),
             Opened::Body(status, headers, body) => Ok(self.finish(status, headers, self.map_body(body, shape)?)),
         }
     }
 
     /// The first look at an upstream answer: errors wrapped and bodiless
-    /// answers done; a JSON body is handed back for mapping. `list_query`
-    /// answers a 404 to a list query with an empty list.
-    pub fn open_reply(&self, reply: Reply, list_query: bool) -> Result<Opened, GatewayError> {
+    /// answers done; a JSON body is handed back for mapping. A 404 to a
+    /// list query is an empty list.
+    pub fn open_reply(&self, reply: Reply, shape: Shape) -> Result<Opened, GatewayError> {
         let (status, mut headers) = busy(reply.status, reply.headers);
-        if list_query && status == StatusCode::NOT_FOUND {
+        if shape.is_list_query() && status == StatusCode::NOT_FOUND {
             let empty =
                 json!({"schemas": [LIST_URN], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []});
             return Ok(Opened::Done(Answer { status: StatusCode::OK, headers, body: Some(empty) }));
@@ -280,7 +291,7 @@ impl<'a> Exchange<'a> {
         }
         let (rt, list_rt) = match shape {
             Shape::Opaque => return Ok(body),
-            Shape::Resource(rt) => (rt, Some(rt)),
+            Shape::Resource(rt) | Shape::List(rt) => (rt, Some(rt)),
             Shape::AnyList => ("", None),
         };
         let n = body.get("Resources").and_then(Value::as_array).map_or(1, Vec::len);
@@ -292,7 +303,7 @@ impl<'a> Exchange<'a> {
         let (mapped, report) =
             result.map_err(|e| GatewayError::BadUpstreamReply(format!("the answer could not be mapped back: {e}")))?;
         if !rt.is_empty() {
-            self.count(rt, scim_mapper::Direction::Response, &report, n, false);
+            self.count(rt, scim_mapper::Direction::Response, &report, n, Intent::Provision);
         }
         Ok(mapped)
     }

@@ -17,10 +17,10 @@ use crate::upstream::Reply;
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use scim_core::ScimError;
 use scim_core::filter::Filter;
 use scim_core::patch::{OpKind, PATCH_URN, PatchOp, PatchOperation};
 use scim_core::path::{AttrPath, Path, get_ci};
+use scim_core::{Intent, ScimError};
 use scim_mapper::RewrittenQuery;
 use serde_json::{Map, Value, json};
 use std::time::Instant;
@@ -149,24 +149,19 @@ pub(super) async fn request(
     n: &Notion,
     rt: &str,
     body: Value,
-    deprovision: bool,
+    intent: Intent,
 ) -> Result<Value, GatewayError> {
     if rt != "User" {
         return Ok(body);
     }
     let is_patch = body.get("schemas").and_then(Value::as_array).is_some_and(|s| s.iter().any(|u| u == PATCH_URN));
     match is_patch {
-        true => patch_request(x, n, &body, deprovision).await,
-        false => resource_request(x, n, body, deprovision).await,
+        true => patch_request(x, n, &body, intent).await,
+        false => resource_request(x, n, body, intent).await,
     }
 }
 
-async fn resource_request(
-    x: &Exchange<'_>,
-    n: &Notion,
-    mut doc: Value,
-    deprovision: bool,
-) -> Result<Value, GatewayError> {
+async fn resource_request(x: &Exchange<'_>, n: &Notion, mut doc: Value, intent: Intent) -> Result<Value, GatewayError> {
     let Some(map) = doc.as_object_mut() else { return Ok(doc) };
     if !n.settings.roles.is_empty() {
         if let Some(role) = get_ci(map, "roles").and_then(idp_role).and_then(|r| n.role_for(&r)) {
@@ -174,8 +169,8 @@ async fn resource_request(
         }
         map.retain(|k, _| !k.eq_ignore_ascii_case("roles"));
     }
-    guard_owner(n, map, deprovision)?;
-    manager_in(x, n, map, deprovision).await?;
+    guard_owner(n, map, intent)?;
+    manager_in(x, n, map, intent).await?;
     Ok(doc)
 }
 
@@ -186,11 +181,11 @@ async fn manager_in(
     x: &Exchange<'_>,
     n: &Notion,
     map: &mut Map<String, Value>,
-    deprovision: bool,
+    intent: Intent,
 ) -> Result<(), GatewayError> {
     let id = manager_value(map).and_then(|v| v.as_str()).filter(|v| !v.contains('@')).map(str::to_owned);
     let Some(id) = id else { return Ok(()) };
-    match manager_email(x, n, &id, deprovision).await? {
+    match manager_email(x, n, &id, intent).await? {
         Some(email) => {
             if let Some(v) = manager_value(map) {
                 *v = Value::String(email);
@@ -244,11 +239,11 @@ fn set_role(map: &mut Map<String, Value>, role: &str) {
 
 /// `owner` is granted only with `allow_owner`; a deprovisioning drops it
 /// instead of failing.
-fn guard_owner(n: &Notion, map: &mut Map<String, Value>, deprovision: bool) -> Result<(), GatewayError> {
+fn guard_owner(n: &Notion, map: &mut Map<String, Value>, intent: Intent) -> Result<(), GatewayError> {
     if n.settings.allow_owner || !owner::in_map(map) {
         return Ok(());
     }
-    if deprovision {
+    if intent.is_deprovision() {
         owner::drop_from(map);
         return Ok(());
     }
@@ -261,11 +256,11 @@ fn owner_refused() -> GatewayError {
     ))
 }
 
-async fn patch_request(x: &Exchange<'_>, n: &Notion, body: &Value, deprovision: bool) -> Result<Value, GatewayError> {
+async fn patch_request(x: &Exchange<'_>, n: &Notion, body: &Value, intent: Intent) -> Result<Value, GatewayError> {
     let ops = PatchOp::from_json(body)?;
     let mut out = Vec::with_capacity(ops.operations.len());
     for op in ops.operations {
-        out.extend(patch_op(x, n, op, deprovision).await?);
+        out.extend(patch_op(x, n, op, intent).await?);
     }
     Ok(PatchOp { operations: out }.into_json())
 }
@@ -283,11 +278,11 @@ async fn patch_op(
     x: &Exchange<'_>,
     n: &Notion,
     mut op: PatchOperation,
-    deprovision: bool,
+    intent: Intent,
 ) -> Result<Vec<PatchOperation>, GatewayError> {
     let mut extra = Vec::new();
     if !n.settings.allow_owner && owner::in_op(&op) {
-        if !deprovision {
+        if !intent.is_deprovision() {
             return Err(owner_refused());
         }
         match op.value.as_mut().and_then(Value::as_object_mut).filter(|_| op.path.is_none()) {
@@ -307,7 +302,7 @@ async fn patch_op(
             if p.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(ENTERPRISE))
                 && p.name.eq_ignore_ascii_case("manager") =>
         {
-            op.value = patch_manager(x, n, op.value.take(), p.sub.is_some(), deprovision).await?;
+            op.value = patch_manager(x, n, op.value.take(), p.sub.is_some(), intent).await?;
             if op.value.is_none() && op.op != OpKind::Remove {
                 return Ok(vec![]);
             }
@@ -321,7 +316,7 @@ async fn patch_op(
                         extra.push(PatchOperation::new(OpKind::Replace, notion_role_path(), Some(json!(r))));
                     }
                 }
-                manager_in(x, n, map, deprovision).await?;
+                manager_in(x, n, map, intent).await?;
             }
         }
         _ => {}
@@ -337,7 +332,7 @@ async fn patch_manager(
     n: &Notion,
     value: Option<Value>,
     sub: bool,
-    deprovision: bool,
+    intent: Intent,
 ) -> Result<Option<Value>, GatewayError> {
     let id = match (&value, sub) {
         (Some(Value::String(s)), true) => Some(s.clone()),
@@ -345,7 +340,7 @@ async fn patch_manager(
         _ => None,
     };
     let Some(id) = id.filter(|i| !i.contains('@')) else { return Ok(value) };
-    Ok(manager_email(x, n, &id, deprovision).await?.map(|email| match sub {
+    Ok(manager_email(x, n, &id, intent).await?.map(|email| match sub {
         true => Value::String(email),
         false => json!({"value": email}),
     }))
@@ -353,18 +348,13 @@ async fn patch_manager(
 
 /// The email of the user `id` (its userName, which Notion keeps as the
 /// email), cached. A manager the backend does not know is a 400; a lookup
-/// that fails is the backend's error. A deprovisioning never waits on the
+/// that fails is the backend's error. A intent never waits on the
 /// backend: it takes the cache's answer or goes on without the manager
 /// (`None`; Notion removes a deactivated user from the workspace anyway).
-async fn manager_email(
-    x: &Exchange<'_>,
-    n: &Notion,
-    id: &str,
-    deprovision: bool,
-) -> Result<Option<String>, GatewayError> {
+async fn manager_email(x: &Exchange<'_>, n: &Notion, id: &str, intent: Intent) -> Result<Option<String>, GatewayError> {
     let key = format!("id:{id}");
     let cached = n.managers.get(&key, Instant::now());
-    if cached.is_some() || deprovision {
+    if cached.is_some() || intent.is_deprovision() {
         return Ok(cached);
     }
     match lookup_email(x, id).await? {

@@ -7,6 +7,7 @@ use super::exchange::{Exchange, Shape};
 use crate::config::Position;
 use crate::error::GatewayError;
 use crate::plugins::{Answer, Step};
+use scim_core::Intent;
 use scim_plugin_host::{Direction, Operation};
 use serde_json::Value;
 
@@ -22,13 +23,13 @@ pub(super) async fn request(
     position: Position,
     rt: &str,
     operation: Operation,
-    deprovisioning: bool,
+    intent: Intent,
     doc: Value,
 ) -> Result<Value, GatewayError> {
     if !x.route.plugins.applies(position, Direction::Request, rt) {
         return Ok(doc);
     }
-    let step = Step { position, direction: Direction::Request, resource_type: rt, operation, deprovisioning };
+    let step = Step { position, direction: Direction::Request, resource_type: rt, operation, intent };
     x.route.plugins.run(Some(&x.gw.metrics), step, doc).await
 }
 
@@ -38,14 +39,14 @@ pub(super) async fn response(
     x: &Exchange<'_>,
     shape: Shape,
     position: Position,
-    deprovisioning: bool,
+    intent: Intent,
     body: Value,
 ) -> Result<Value, GatewayError> {
     let resource_type = match shape {
         Shape::Opaque => return Ok(body),
-        Shape::Resource(rt) => Some(rt),
+        Shape::Resource(rt) | Shape::List(rt) => Some(rt),
         Shape::AnyList => None,
     };
-    let answer = Answer { position, resource_type, deprovisioning };
+    let answer = Answer { position, resource_type, intent };
     x.route.plugins.run_answer(Some(&x.gw.metrics), answer, body).await
 }

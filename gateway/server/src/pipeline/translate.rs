@@ -18,10 +18,10 @@ use crate::config::{MemberRemoval, UpdateMode};
 use crate::error::GatewayError;
 use crate::proxy::paths;
 use http::{Method, StatusCode};
-use scim_core::ScimError;
 use scim_core::patch::{ApplyOptions, OpKind, PatchOp, PatchOperation, apply, diff};
 use scim_core::path::{AttrPath, Path, get_ci};
 use scim_core::schema::ResourceSchema;
+use scim_core::{Intent, ScimError};
 use serde_json::{Map, Value};
 
 /// Most group members one translated write looks up before removing them.
@@ -135,7 +135,7 @@ pub(super) async fn translate(
     method: &Method,
     current: &Value,
     body: Value,
-    deprovision: bool,
+    intent: Intent,
 ) -> Result<Translated, GatewayError> {
     let (translation, ops) = match (method, x.route.update) {
         (&Method::PUT, UpdateMode::Patch) => (Translation::PutToPatch, None),
@@ -156,7 +156,7 @@ pub(super) async fn translate(
             let kept = keep_unmanaged(current, &mut desired, &managed);
             (desired, kept)
         }
-        Some(ops) => (patched_or_deactivated(current, ops, &schema, deprovision)?, 0),
+        Some(ops) => (patched_or_deactivated(current, ops, &schema, intent)?, 0),
     };
     let kept_members = match ops.as_ref().is_none_or(replaces_members) {
         true => keep_members(x, current, &mut desired).await?,
@@ -172,7 +172,7 @@ pub(super) async fn translate(
     let ops = match diff(current, &desired, &schema) {
         Ok(ops) => ops,
         // A deactivation goes through even when the rest cannot be diffed.
-        Err(_) if deprovision => deactivation(),
+        Err(_) if intent.is_deprovision() => deactivation(),
         Err(e) => return Err(e.into()),
     };
     match ops.is_empty() {
@@ -187,10 +187,10 @@ fn patched_or_deactivated(
     current: &Value,
     ops: &PatchOp,
     schema: &ResourceSchema<'_>,
-    deprovision: bool,
+    intent: Intent,
 ) -> Result<Value, GatewayError> {
     match patched(current, ops, schema) {
-        Err(_) if deprovision => patched(current, &deactivation(), schema),
+        Err(_) if intent.is_deprovision() => patched(current, &deactivation(), schema),
         other => other,
     }
 }

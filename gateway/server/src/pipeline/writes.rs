@@ -12,6 +12,7 @@ use crate::upstream::Reply;
 use bytes::Bytes;
 use http::header::HeaderValue;
 use http::{Method, StatusCode};
+use scim_core::Intent;
 use scim_core::patch::PatchOp;
 use scim_mapper::{Direction, MapOptions, PatchOutcome};
 use serde_json::Value;
@@ -21,11 +22,11 @@ pub(super) fn rules_patch(
     x: &Exchange<'_>,
     rt: &str,
     ops: &PatchOp,
-    deprovision: bool,
+    intent: Intent,
     current: &Value,
 ) -> Result<Write, GatewayError> {
-    let (outcome, report) = x.route.program.map_patch(rt, ops, Some(current), MapOptions::default())?;
-    x.count(rt, Direction::Request, &report, 1, deprovision);
+    let (outcome, report) = x.route.program.map_patch(rt, ops, Some(current), MapOptions::for_intent(intent))?;
+    x.count(rt, Direction::Request, &report, 1, intent);
     match outcome {
         PatchOutcome::Ops(mapped) => Ok(Write::Send(mapped.into_json())),
         PatchOutcome::Empty => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
@@ -38,7 +39,7 @@ pub(super) async fn plugins_patch(
     x: &Exchange<'_>,
     rt: &str,
     ops: &PatchOp,
-    deprovision: bool,
+    intent: Intent,
     current: &Value,
 ) -> Result<Write, GatewayError> {
     let schema = x.route.schema(rt)?;
@@ -48,10 +49,10 @@ pub(super) async fn plugins_patch(
         program: &x.route.program,
         schema: &schema,
         resource_type: rt,
-        deprovisioning: deprovision,
+        intent,
     };
     let (mapped, report) = through.run(ops, current).await?;
-    x.count(rt, Direction::Request, &report, 1, deprovision);
+    x.count(rt, Direction::Request, &report, 1, intent);
     match mapped.is_empty() {
         true => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
         false => Ok(Write::Send(mapped.into_json())),
@@ -67,7 +68,7 @@ pub(super) async fn unchanged(
     method: &Method,
     current: Value,
     etag: Option<&HeaderValue>,
-    deprovision: bool,
+    intent: Intent,
 ) -> Result<Answer, GatewayError> {
     if !headers::if_match_holds(x.headers, etag) {
         return Err(GatewayError::PreconditionFailed);
@@ -80,7 +81,7 @@ pub(super) async fn unchanged(
         headers: http::HeaderMap::new(),
         body: Bytes::from(crate::json::to_vec(&current)),
     };
-    back(x, reply, Shape::Resource(rt), false, deprovision).await
+    back(x, reply, Shape::Resource(rt), intent).await
 }
 
 pub(super) fn retry_412(x: &Exchange<'_>, reply: &Reply, sent_if_match: bool, attempt: u32) -> bool {
@@ -91,25 +92,12 @@ pub(super) fn retry_412(x: &Exchange<'_>, reply: &Reply, sent_if_match: bool, at
     retry
 }
 
-pub(super) fn deactivates(ops: &PatchOp) -> bool {
-    ops.operations.iter().any(|op| {
-        let path = op.path.as_ref().map(ToString::to_string).unwrap_or_default();
-        match &op.value {
-            Some(Value::Bool(false)) => path.eq_ignore_ascii_case("active"),
-            Some(Value::Object(m)) if path.is_empty() => {
-                m.iter().any(|(k, v)| k.eq_ignore_ascii_case("active") && v == &Value::Bool(false))
-            }
-            _ => false,
-        }
-    })
-}
-
 /// The PATCH `replace active false` alone, for a deactivation whose other
 /// changes cannot be built.
 pub(super) async fn deactivate_only(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError> {
     let body = super::translate::deactivation().into_json();
     let reply = x.forward(Method::PATCH, &x.path, x.query.as_deref(), Some(&body), None).await?;
-    back(x, reply, Shape::Resource(rt), false, true).await
+    back(x, reply, Shape::Resource(rt), Intent::Deprovision).await
 }
 
 /// A PatchOp left with no operation (the profile took them all out).

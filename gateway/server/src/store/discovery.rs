@@ -1,7 +1,7 @@
 //! The discovery endpoints of the embedded store (RFC 7644 section 4).
 
 use super::resources::MAX_PAGE;
-use scim_core::schema::{Registry, core_schema_texts};
+use scim_core::schema::Registry;
 use serde_json::{Value, json};
 
 use scim_core::LIST_RESPONSE_URN as LIST_URN;
@@ -58,10 +58,11 @@ pub(super) fn resource_type(reg: &Registry, name: &str) -> Option<Value> {
     reg.resource_types().iter().find(|rt| rt.name == name).map(resource_type_doc)
 }
 
-fn schema_docs() -> Vec<Value> {
-    core_schema_texts()
+/// Every schema the store keeps: the core ones and each extension.
+fn schema_docs(reg: &Registry) -> Vec<Value> {
+    reg.schemas()
         .iter()
-        .filter_map(|t| serde_json::from_str::<Value>(t).ok())
+        .filter_map(|s| serde_json::to_value(s).ok())
         .map(|mut doc| {
             let id = doc.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
             if let Some(map) = doc.as_object_mut() {
@@ -76,10 +77,12 @@ fn schema_docs() -> Vec<Value> {
         .collect()
 }
 
-pub(super) fn schemas(_reg: &Registry) -> Value {
-    list(schema_docs())
+pub(super) fn schemas(reg: &Registry) -> Value {
+    list(schema_docs(reg))
 }
 
-pub(super) fn schema(_reg: &Registry, id: &str) -> Option<Value> {
-    schema_docs().into_iter().find(|d| d.get("id").and_then(Value::as_str) == Some(id))
+pub(super) fn schema(reg: &Registry, id: &str) -> Option<Value> {
+    schema_docs(reg)
+        .into_iter()
+        .find(|d| d.get("id").and_then(Value::as_str).is_some_and(|d| d.eq_ignore_ascii_case(id)))
 }

@@ -6,7 +6,7 @@ use http::header::{IF_MATCH, IF_NONE_MATCH};
 use http::{HeaderMap, StatusCode};
 use scim_core::Filter;
 use scim_core::error::{ScimError, ScimType, error_body};
-use scim_core::normalize::form_decode;
+use scim_core::normalize::{canonical_names, form_decode};
 use scim_core::patch::{PatchOp, apply};
 use scim_core::schema::{Registry, ResourceSchema};
 use serde_json::{Map, Value, json};
@@ -149,6 +149,7 @@ impl Collection {
     pub(super) fn create(&mut self, reg: &Registry, rt: &str, body: &[u8]) -> Res {
         let schema = schema(reg, rt)?;
         let mut doc = parse_object(body)?;
+        canonical_names(&mut doc, &schema);
         validate(&doc, &schema)?;
         self.check_unique(&doc, rt, None)?;
         let id = uuid::Uuid::new_v4().to_string();
@@ -167,7 +168,8 @@ impl Collection {
 
     pub(super) fn replace(&mut self, reg: &Registry, rt: &str, id: &str, body: &[u8], cond: &Conditions) -> Res {
         let schema = schema(reg, rt)?;
-        let new = parse_object(body)?;
+        let mut new = parse_object(body)?;
+        canonical_names(&mut new, &schema);
         self.update(id, rt, cond, |_| {
             validate(&new, &schema)?;
             Ok(new)
@@ -178,7 +180,8 @@ impl Collection {
         let schema = schema(reg, rt)?;
         let patch = PatchOp::from_json(&parse_object(body)?)?;
         self.update(id, rt, cond, |current| {
-            let new = apply(current, &patch, &schema, Default::default())?;
+            let mut new = apply(current, &patch, &schema, Default::default())?;
+            canonical_names(&mut new, &schema);
             validate(&new, &schema)?;
             Ok(new)
         })

@@ -1,0 +1,136 @@
+//! The one answer to "does this request take a user's access away?".
+//!
+//! A deprovisioning must never be blocked by a mapping rule, a plugin or
+//! anything else the gateway adds: a leaver left active is the incident the
+//! gateway exists to prevent. Every part of the gateway that asks the
+//! question asks [`Intent`], so that they cannot disagree.
+//!
+//! A request deprovisions when it is a DELETE, or when it sets `active` to
+//! false, spelled in any of the ways SCIM allows and IdPs send:
+//!
+//! - the attribute name in any case (`active`, `Active`): SCIM attribute
+//!   names are case-insensitive;
+//! - qualified by the core User URN (`urn:...:core:2.0:User:active`), as a
+//!   PATCH path or as a key, or nested under the core URN as an object;
+//! - `false` as a JSON boolean or as the string Entra ID sends (`"False"`,
+//!   `"false"`);
+//! - in a resource (POST, PUT), a PATCH operation with a path, or the value
+//!   of a path-less PATCH `add` or `replace`.
+
+use crate::patch::{OpKind, PatchOp, PatchOperation};
+use crate::path::Path;
+use crate::schema::USER_URN;
+use serde_json::{Map, Value};
+
+/// Whether a request provisions (creates, updates, reads) or deprovisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Intent {
+    /// Anything that does not take access away.
+    #[default]
+    Provision,
+    /// A deactivation (`active` set to false) or a DELETE.
+    Deprovision,
+}
+
+impl Intent {
+    /// A DELETE: always a deprovisioning.
+    pub const DELETE: Self = Self::Deprovision;
+
+    /// Whether this is a deprovisioning.
+    pub fn is_deprovision(self) -> bool {
+        self == Self::Deprovision
+    }
+
+    /// The intent of a POST or PUT body (or any resource-shaped object).
+    pub fn of_resource(doc: &Value) -> Self {
+        Self::from(doc.as_object().is_some_and(object_deactivates))
+    }
+
+    /// The intent of a parsed PATCH: a deprovisioning when any of its
+    /// operations is one.
+    pub fn of_patch(patch: &PatchOp) -> Self {
+        Self::from(patch.operations.iter().any(operation_deactivates))
+    }
+
+    /// The intent of one PATCH operation.
+    pub fn of_operation(op: &PatchOperation) -> Self {
+        Self::from(operation_deactivates(op))
+    }
+
+    /// The metric and log label: `provision` or `deprovision`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provision => "provision",
+            Self::Deprovision => "deprovision",
+        }
+    }
+}
+
+impl From<bool> for Intent {
+    fn from(deprovision: bool) -> Self {
+        if deprovision { Self::Deprovision } else { Self::Provision }
+    }
+}
+
+/// `false`, as a boolean or as a string in any case.
+pub fn is_false(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => !b,
+        Value::String(s) => s.trim().eq_ignore_ascii_case("false"),
+        _ => false,
+    }
+}
+
+/// Whether `key` names the core User `active`: `active` in any case, or
+/// `urn:ietf:params:scim:schemas:core:2.0:User:active`.
+fn is_active_key(key: &str) -> bool {
+    if key.eq_ignore_ascii_case("active") {
+        return true;
+    }
+    key.rsplit_once(':').is_some_and(|(urn, name)| name.eq_ignore_ascii_case("active") && is_core_user(urn))
+}
+
+fn is_core_user(urn: &str) -> bool {
+    urn.eq_ignore_ascii_case(USER_URN)
+}
+
+/// An object (a resource, or a path-less PATCH value) that sets `active`
+/// to false, at the top or under the core User URN.
+fn object_deactivates(map: &Map<String, Value>) -> bool {
+    map.iter().any(|(k, v)| {
+        (is_active_key(k) && is_false(v)) || (is_core_user(k) && v.as_object().is_some_and(object_deactivates))
+    })
+}
+
+fn operation_deactivates(op: &PatchOperation) -> bool {
+    if op.op == OpKind::Remove {
+        return false;
+    }
+    let Some(value) = &op.value else { return false };
+    match &op.path {
+        None => value.as_object().is_some_and(object_deactivates),
+        Some(path) if names_core_user(path) => value.as_object().is_some_and(object_deactivates),
+        Some(path) => names_active(path) && is_false(value),
+    }
+}
+
+/// A path to the core `active`: no filter, no sub-attribute, no URN or the
+/// core User URN.
+fn names_active(path: &Path) -> bool {
+    path.filter.is_none()
+        && path.sub.is_none()
+        && path.name.eq_ignore_ascii_case("active")
+        && path.urn.as_deref().is_none_or(is_core_user)
+}
+
+/// A path that is the core User URN itself (it parses as the URN
+/// `urn:...:core:2.0` and the name `User`).
+fn names_core_user(path: &Path) -> bool {
+    match (&path.urn, &path.filter, &path.sub) {
+        (Some(urn), None, None) => is_core_user(&format!("{urn}:{}", path.name)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -12,6 +12,7 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     pub request_duration: HistogramVec,
     pub upstream_duration: HistogramVec,
+    pub upstream_requests: IntCounterVec,
     pub upstream_up: IntGaugeVec,
     pub auth_failures: IntCounterVec,
     pub mapping_errors: IntCounterVec,
@@ -66,6 +67,11 @@ impl Metrics {
                 "scim_gateway_upstream_request_duration_seconds",
                 "Time of each upstream exchange.",
                 &["route", "method"],
+            )?,
+            upstream_requests: counter(
+                "scim_gateway_upstream_requests_total",
+                "Upstream calls, by why they were made: forward, current_read, lookup, page.",
+                &["route", "purpose"],
             )?,
             upstream_up: IntGaugeVec::new(
                 Opts::new("scim_gateway_upstream_up", "1 when the last upstream exchange got an answer, else 0."),
@@ -181,6 +187,7 @@ impl Metrics {
         }
         r.register(Box::new(self.request_duration.clone()))?;
         r.register(Box::new(self.upstream_duration.clone()))?;
+        r.register(Box::new(self.upstream_requests.clone()))?;
         r.register(Box::new(self.plugin_duration.clone()))?;
         r.register(Box::new(self.upstream_up.clone()))?;
         r.register(Box::new(self.rate_limit_queue.clone()))?;

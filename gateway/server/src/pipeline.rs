@@ -50,7 +50,7 @@ use crate::proxy::endpoint::Endpoint;
 use crate::proxy::{body, headers, paths};
 use crate::upstream::Reply;
 use bytes::Bytes;
-use exchange::{Answer, Current, Exchange, Opened, Shape};
+use exchange::{Answer, Current, Exchange, Opened, Purpose, Shape};
 use http::header::{AUTHORIZATION, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
@@ -433,7 +433,7 @@ async fn write_with_current(
         // A PUT answered through a PATCH: the IdP wants the whole resource.
         // The write landed: a failed re-read is no failure, only no body.
         if method == Method::PUT && sent == Method::PATCH && reply.status.is_success() && reply.body.is_empty() {
-            match x.read(&x.path, None).await {
+            match x.read(&x.path, None, Purpose::CurrentRead).await {
                 Ok(read) if read.status == StatusCode::OK => reply = read,
                 _ => return Ok(Answer::own(StatusCode::NO_CONTENT, None)),
             }

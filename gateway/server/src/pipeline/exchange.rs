@@ -54,6 +54,33 @@ impl Shape {
     }
 }
 
+/// Why the gateway calls the upstream. Every call names one; they are
+/// counted in `scim_gateway_upstream_requests_total{route,purpose}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The IdP's request itself, mapped.
+    Forward,
+    /// The resource as the backend stores it, read to build a write from
+    /// (or read back after one).
+    CurrentRead,
+    /// Another resource looked up (a manager, a group member).
+    Lookup,
+    /// One page of a list served from several upstream pages.
+    Page,
+}
+
+impl Purpose {
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Forward => "forward",
+            Self::CurrentRead => "current_read",
+            Self::Lookup => "lookup",
+            Self::Page => "page",
+        }
+    }
+}
+
 /// An upstream answer after [`Exchange::open_reply`].
 pub enum Opened {
     /// Nothing left to map.
@@ -145,23 +172,26 @@ impl<'a> Exchange<'a> {
             }
             None => Bytes::new(),
         };
-        self.send(Forward { method, path: path.to_owned(), query: query.map(str::to_owned), headers: h, body }).await
+        let f = Forward { method, path: path.to_owned(), query: query.map(str::to_owned), headers: h, body };
+        self.send(f, Purpose::Forward).await
     }
 
     /// Sends the IdP's request body as it came (no mapping applies).
     pub async fn forward_raw(&self, method: Method, body: Bytes) -> Result<Reply, GatewayError> {
         let h = self.upstream_headers();
         let f = Forward { method, path: self.path.clone(), query: self.query.clone(), headers: h, body };
-        self.send(f).await
+        self.send(f, Purpose::Forward).await
     }
 
     fn upstream_headers(&self) -> HeaderMap {
         headers::upstream_request(self.headers, &self.request_id, &self.forwarded_for, self.proto)
     }
 
-    async fn send(&self, f: Forward) -> Result<Reply, GatewayError> {
+    /// The one place every upstream call goes through.
+    async fn send(&self, f: Forward, purpose: Purpose) -> Result<Reply, GatewayError> {
         let m = &self.gw.metrics;
         let method = method_label(&f.method);
+        m.upstream_requests.with_label_values(&[self.route.name.as_str(), purpose.label()]).inc();
         let started = Instant::now();
         let result = self.route.upstream.call(f).await;
         m.upstream_duration
@@ -177,20 +207,20 @@ impl<'a> Exchange<'a> {
         })
     }
 
-    /// A GET of the gateway's own (current resource, lookups, re-reads):
-    /// the IdP's preconditions and content type are not sent with it.
-    pub async fn read(&self, path: &str, query: Option<&str>) -> Result<Reply, GatewayError> {
+    /// A GET of the gateway's own (current resource, lookups, re-reads,
+    /// pages): the IdP's preconditions and content type are not sent with it.
+    pub async fn read(&self, path: &str, query: Option<&str>, purpose: Purpose) -> Result<Reply, GatewayError> {
         let mut h = self.upstream_headers();
         for n in [IF_MATCH, http::header::IF_NONE_MATCH, http::header::CONTENT_TYPE] {
             h.remove(n);
         }
         let (path, query) = (path.to_owned(), query.map(str::to_owned));
-        self.send(Forward { method: Method::GET, path, query, headers: h, body: Bytes::new() }).await
+        self.send(Forward { method: Method::GET, path, query, headers: h, body: Bytes::new() }, purpose).await
     }
 
     /// Reads the resource at `path` as the backend stores it, with its ETag.
     pub async fn read_current(&self, path: &str) -> Result<Current, GatewayError> {
-        let reply = self.read(path, None).await?;
+        let reply = self.read(path, None, Purpose::CurrentRead).await?;
         if reply.status != StatusCode::OK {
             return Ok(Current::Answer(reply));
         }

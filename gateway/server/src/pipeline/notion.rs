@@ -10,12 +10,12 @@
 //! - answers: a manager's email back to its id, the Notion role back to
 //!   the IdP's role value.
 
-use super::exchange::Exchange;
+use super::exchange::{Exchange, Purpose};
 use crate::error::GatewayError;
 use crate::profile::{NOTION_PAGE, NOTION_URN, Notion};
 use crate::upstream::Reply;
 use bytes::Bytes;
-use http::{Method, StatusCode};
+use http::StatusCode;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use scim_core::filter::Filter;
 use scim_core::patch::{OpKind, PATCH_URN, PatchOp, PatchOperation};
@@ -98,8 +98,7 @@ pub(super) async fn merged_list(
     let (mut resources, mut next, mut total) = (Vec::new(), start, 0u64);
     while resources.len() < want {
         let page = NOTION_PAGE.min(want - resources.len());
-        let reply =
-            x.forward(Method::GET, &x.path, query(&with_paging(pairs, next, page)).as_deref(), None, None).await?;
+        let reply = x.read(&x.path, query(&with_paging(pairs, next, page)).as_deref(), Purpose::Page).await?;
         // Past the first page, a 404 is the end of the list; any other
         // failure goes to the IdP, which asks for the page again.
         match reply.status {
@@ -371,7 +370,7 @@ async fn lookup_email(x: &Exchange<'_>, id: &str) -> Result<Option<String>, Gate
     if !crate::proxy::paths::plain_id(id) {
         return Ok(None);
     }
-    let reply = x.read(&format!("/Users/{id}"), None).await?;
+    let reply = x.read(&format!("/Users/{id}"), None, Purpose::Lookup).await?;
     match reply.status {
         StatusCode::NOT_FOUND => Ok(None),
         StatusCode::OK => {
@@ -437,7 +436,7 @@ async fn manager_id(x: &Exchange<'_>, n: &Notion, email: &str, lookups: &mut usi
     *lookups += 1;
     let filter = format!("email eq {}", Value::String(email.to_owned()));
     let query = format!("filter={}", utf8_percent_encode(&filter, NON_ALPHANUMERIC));
-    let reply = x.read("/Users", Some(&query)).await.ok()?;
+    let reply = x.read("/Users", Some(&query), Purpose::Lookup).await.ok()?;
     let doc: Value = crate::json::from_bytes(&reply.body).ok().filter(|_| reply.status == StatusCode::OK)?;
     // The one user whose email it is, whatever else a lax backend returned.
     let found = doc

@@ -13,7 +13,7 @@
 //! the backend has but no IdP provisioned (its resource has no
 //! `externalId`) stays, unless `member_removal = "any"`.
 
-use super::exchange::Exchange;
+use super::exchange::{Exchange, Purpose};
 use crate::config::{MemberRemoval, UpdateMode};
 use crate::error::GatewayError;
 use crate::proxy::paths;
@@ -441,7 +441,7 @@ async fn provisioned(x: &Exchange<'_>, member: &Value) -> Result<bool, GatewayEr
 
 /// `Some(has an externalId)`, or `None` when there is nothing at `path`.
 async fn provisioned_at(x: &Exchange<'_>, path: &str) -> Result<Option<bool>, GatewayError> {
-    let reply = x.read(path, None).await?;
+    let reply = x.read(path, None, Purpose::Lookup).await?;
     match reply.status {
         StatusCode::NOT_FOUND => Ok(None),
         StatusCode::OK => {

@@ -123,6 +123,8 @@ async fn a_list_over_100_is_served_from_several_pages_with_the_backends_totals()
     assert_eq!((ids[0], ids[100], ids[249]), ("n1", "n101", "n250"), "in order, none twice");
     assert_eq!(seen_params(&state, "count"), ["100", "100", "50"]);
     assert_eq!(seen_params(&state, "startIndex"), ["1", "101", "201"]);
+    let calls = |purpose: &str| gw.metric(&format!("scim_gateway_upstream_requests_total{{purpose=\"{purpose}\""));
+    assert_eq!((calls("page"), calls("forward")), (3.0, 0.0), "every upstream call is counted by its purpose");
 
     // A window that runs past the end stops at the backend's total.
     state.lock().unwrap().seen.clear();
@@ -158,6 +160,8 @@ async fn a_manager_id_is_sent_as_the_managers_email_and_comes_back_as_the_id() {
     assert_eq!(r.json[ENT]["manager"]["value"], "n2", "the IdP sees the id it sent");
     let stored = state.lock().unwrap().users.last().unwrap().clone();
     assert_eq!(stored[ENT]["manager"]["value"], "user2@example.com", "Notion got the email: {stored}");
+    let calls = |purpose: &str| gw.metric(&format!("scim_gateway_upstream_requests_total{{purpose=\"{purpose}\""));
+    assert_eq!((calls("lookup"), calls("forward")), (1.0, 1.0), "one manager lookup, one forward");
     // The lookup is cached: a second user with the same manager reads nothing more.
     let before = state.lock().unwrap().seen.len();
     let user = json!({"schemas": [USER, ENT], "userName": "other@example.com", ENT: {"manager": {"value": "n2"}}});

@@ -4,14 +4,12 @@
 
 use crate::auth::Tokens;
 use crate::config::{
-    AuthSettings, BasePath, Cidr, Config, Limits, MemberRemoval, Profile, Route, UpdateMode, UpstreamSettings,
-    UpstreamTarget,
+    AuthSettings, BasePath, Cidr, Config, Limits, MemberRemoval, Route, UpdateMode, UpstreamSettings, UpstreamTarget,
 };
 use crate::locks::KeyedLocks;
 use crate::mapping::{self, LoadError};
 use crate::metrics::Metrics;
 use crate::plugins::Chain;
-use crate::profile::Notion;
 use crate::store::MemoryStore;
 use crate::upstream::{HttpUpstream, Paced, Upstream};
 use hyper_util::client::proxy::matcher::Matcher;
@@ -38,8 +36,8 @@ pub struct RouteRuntime {
     pub update: UpdateMode,
     /// Which group members a translated write may remove.
     pub member_removal: MemberRemoval,
-    /// The `notion` backend profile, when the route has it.
-    pub notion: Option<Notion>,
+    /// The backend profile: what the backend needs beyond SCIM.
+    pub profile: Box<dyn crate::pipeline::profile::BackendProfile>,
     /// One write built from the current resource at a time, per resource.
     pub write_locks: KeyedLocks,
     /// The route's WebAssembly plugins.
@@ -220,10 +218,7 @@ fn build_route(
         etag_retries: route.upstream.etag_retries,
         update: route.upstream.update,
         member_removal: route.upstream.member_removal,
-        notion: match &route.upstream.profile {
-            Profile::Notion(settings) => Some(Notion::new(settings.clone())),
-            Profile::Generic => None,
-        },
+        profile: crate::pipeline::profile::build(&route.upstream.profile),
         write_locks: KeyedLocks::default(),
         plugins,
         mapping_version,

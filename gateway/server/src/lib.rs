@@ -13,7 +13,6 @@ pub mod mapping;
 pub mod metrics;
 pub mod pipeline;
 pub mod plugins;
-pub mod profile;
 pub mod proxy;
 pub mod server;
 pub mod store;

@@ -6,7 +6,11 @@
 //! 3. **Path**: the rest of the path checked (no escape from the upstream
 //!    base) and classified (resource, search, bulk, discovery, other).
 //! 4. **Body**: read with a size bound; uncompressed JSON object only.
-//! 5. **Normalize**: the route's IdP preset fixes the IdP's quirks.
+//! 5. **Normalize**: the route's IdP preset fixes the IdP's quirks and puts
+//!    every attribute name in the schema's spelling. Then the request's
+//!    [`Intent`] is decided, once ([`Intent::of_resource`],
+//!    [`Intent::of_patch`], a DELETE), and carried to every later phase: a
+//!    deprovisioning is never failed by a rule, a plugin or the profile.
 //! 6. **Map the request**: the route's plugins set to run before the rules
 //!    (in the IdP's terms), then the rules turn the body, PATCH operations
 //!    or query into the backend's terms, then the plugins set to run after
@@ -15,29 +19,42 @@
 //!    and retried on 412); a PATCH that maps to nothing is answered with
 //!    204. With plugins, a PATCH always reads the current resource: plugins
 //!    see it with the operations applied, and the difference they leave is
-//!    the PATCH sent. Then the backend profile puts the write in the
-//!    backend's terms (`notion`: roles to its role extension, `owner`
-//!    refused, a manager's id to its email; a list filter on the attributes
-//!    it filters on). Last, a write for a backend that takes one kind of
+//!    the PATCH sent. Then the backend profile ([`profile::BackendProfile`])
+//!    puts the write in the backend's terms, and a list query's filter in
+//!    what it filters on. Last, a write for a backend that takes one kind of
 //!    update is translated from the current resource (`update = "patch"`: a
 //!    PUT becomes the smallest PATCH and a full replace of members adds and
 //!    removes; `update = "put"`: a PATCH becomes a PUT), removing only what
 //!    the IdP manages and keeping members no IdP provisioned.
 //! 7. **Forward**: to the upstream, within the route's rate limit; an
 //!    idempotent request the backend answers 429 or 529 is sent again within
-//!    a time budget. On `notion`, a list over 100 is several pages, merged.
+//!    a time budget. A list larger than the profile's page is several pages,
+//!    merged.
 //! 8. **Map the response**: non-SCIM errors wrapped (529 answered as 503,
-//!    429 and 503 with Retry-After); the backend profile's terms undone
-//!    (manager emails to ids); then response plugins set to run before the
-//!    rules, the rules back to the IdP's terms, the response plugins set to
-//!    run after them (each resource of a list on its own); then upstream
-//!    URLs rewritten.
-//! 9. **Respond**: SCIM media type, request id, metrics and one log line.
+//!    429 and 503 with Retry-After); the backend profile's terms undone;
+//!    then response plugins set to run before the rules, the rules back to
+//!    the IdP's terms, the response plugins set to run after them (each
+//!    resource of a list on its own); then upstream URLs rewritten.
+//! 9. **Respond**: SCIM media type, request id, metrics and one log line
+//!    (with the error's fault: client, upstream or gateway).
+//!
+//! Upstream calls, all through `Exchange`'s one sender, each
+//! with its `Purpose` (counted in
+//! `scim_gateway_upstream_requests_total{route,purpose}`):
+//!
+//! - `forward` (7): the IdP's request, mapped; a /Bulk request's operations
+//!   in one request;
+//! - `current_read` (6): the resource as the backend stores it, for a write
+//!   built from it, and read back after a PUT sent as a PATCH;
+//! - `lookup` (6, 8): other resources a profile or a translation needs (a
+//!   manager's email, whether a group member was provisioned);
+//! - `page` (7): the pages of a list larger than the backend's page.
 
 mod bulk;
 mod exchange;
-mod notion;
+mod paging;
 mod plugged;
+pub mod profile;
 mod query;
 mod respond;
 mod translate;
@@ -192,10 +209,10 @@ async fn list(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError
     let get = |k: &str| original.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     let (mut rewritten, normalized) = query::rewrite(x.route, rt, get)?;
     x.count_normalized(&normalized);
-    if x.route.notion.is_some() {
-        notion::filter(rt, &mut rewritten);
+    x.route.profile.list_query(rt, &mut rewritten)?;
+    if let Some(max_page) = x.route.profile.max_page() {
         let page = |pairs: &[(String, String)]| query::rebuild(pairs, &rewritten);
-        if let Some(reply) = notion::merged_list(x, &original, page).await? {
+        if let Some(reply) = paging::merged_list(x, max_page, &original, page).await? {
             return back(x, reply, Shape::List(rt), Intent::Provision).await;
         }
     }
@@ -227,14 +244,14 @@ async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Resul
         Some(rt) => query::rewrite(x.route, rt, get)?,
         None => query::rewrite_root(x.route, get)?,
     };
-    if let (Some(_), Some(rt)) = (&x.route.notion, rt) {
-        notion::filter(rt, &mut rewritten);
+    if let Some(rt) = rt {
+        x.route.profile.list_query(rt, &mut rewritten)?;
     }
     x.count_normalized(&normalized);
     query::log_filter(&rewritten, x.gw.redact_pii);
     let mut body = query::rebuild_search(doc, &rewritten);
-    if x.route.notion.is_some() {
-        notion::clamp_search_count(&mut body);
+    if let Some(max_page) = x.route.profile.max_page() {
+        paging::clamp_search_count(&mut body, max_page);
     }
     let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&body), None).await?;
     back(x, reply, rt.map_or(Shape::AnyList, Shape::List), Intent::Provision).await
@@ -372,10 +389,7 @@ async fn back(x: &Exchange<'_>, reply: Reply, shape: Shape, intent: Intent) -> R
         Opened::Done(answer) => return Ok(answer),
         Opened::Body(status, headers, body) => (status, headers, body),
     };
-    let body = match (&x.route.notion, shape) {
-        (Some(n), Shape::Resource("User") | Shape::List("User") | Shape::AnyList) => notion::response(x, n, body).await,
-        _ => body,
-    };
+    let body = x.route.profile.response(x, shape, body).await;
     let body = plugged::response(x, shape, Position::Before, intent, body).await?;
     let body = x.map_body(body, shape)?;
     let body = plugged::response(x, shape, Position::After, intent, body).await?;
@@ -445,10 +459,7 @@ async fn write_with_current(
 
 /// The end of phase 6: the write in the backend profile's terms.
 async fn to_backend(x: &Exchange<'_>, rt: &str, body: Value, intent: Intent) -> Result<Value, GatewayError> {
-    match &x.route.notion {
-        Some(n) => notion::request(x, n, rt, body, intent).await,
-        None => Ok(body),
-    }
+    x.route.profile.request(x, rt, body, intent).await
 }
 
 fn normalize_resource(x: &Exchange<'_>, rt: &str, doc: &mut Value) -> Result<(), GatewayError> {

@@ -82,6 +82,7 @@ impl Purpose {
 }
 
 /// An upstream answer after [`Exchange::open_reply`].
+#[derive(Debug)]
 pub enum Opened {
     /// Nothing left to map.
     Done(Answer),
@@ -90,6 +91,7 @@ pub enum Opened {
 }
 
 /// One request in flight.
+#[derive(Debug)]
 pub struct Exchange<'a> {
     pub gw: &'a Gateway,
     pub route: &'a RouteRuntime,
@@ -103,6 +105,7 @@ pub struct Exchange<'a> {
 }
 
 /// The current resource, or the upstream's answer when there is none.
+#[derive(Debug)]
 pub enum Current {
     Found(Value, Option<HeaderValue>),
     Answer(Reply),

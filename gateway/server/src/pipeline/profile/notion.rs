@@ -1,20 +1,19 @@
-//! The steps of the `notion` backend profile (`[upstream] profile =
-//! "notion"`), each called by the pipeline at its phase:
+//! The `notion` backend profile (`[upstream] profile = "notion"`):
 //!
 //! - list queries: user filters on the attributes Notion filters on
-//!   (`email`, `given_name`, `family_name`), and pages over 100 served from
-//!   several upstream pages, merged;
+//!   (`email`, `given_name`, `family_name`), and pages of at most 100;
 //! - writes: IdP roles to Notion's role extension through the config's
 //!   table, `owner` refused unless allowed; a manager given by id sent as
 //!   that manager's email;
 //! - answers: a manager's email back to its id, the Notion role back to
 //!   the IdP's role value.
 
-use super::exchange::{Exchange, Purpose};
+mod owner;
+mod state;
+
+use super::BackendProfile;
 use crate::error::GatewayError;
-use crate::profile::{NOTION_PAGE, NOTION_URN, Notion};
-use crate::upstream::Reply;
-use bytes::Bytes;
+use crate::pipeline::exchange::{Exchange, Purpose, Shape};
 use http::StatusCode;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use scim_core::filter::Filter;
@@ -23,16 +22,42 @@ use scim_core::path::{AttrPath, Path, get_ci};
 use scim_core::{Intent, ScimError};
 use scim_mapper::RewrittenQuery;
 use serde_json::{Map, Value, json};
+pub use state::{NOTION_PAGE, NOTION_URN, Notion};
 use std::time::Instant;
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-/// The most resources one merged list holds (ten Notion pages).
-const MAX_MERGED: usize = 1000;
 /// The most manager lookups one answer makes; later managers keep their email.
 const MAX_LOOKUPS: usize = 100;
 
+#[async_trait::async_trait]
+impl BackendProfile for Notion {
+    fn name(&self) -> &'static str {
+        "notion"
+    }
+
+    fn list_query(&self, rt: &str, query: &mut RewrittenQuery) -> Result<(), GatewayError> {
+        filter(rt, query);
+        Ok(())
+    }
+
+    fn max_page(&self) -> Option<usize> {
+        Some(NOTION_PAGE)
+    }
+
+    async fn request(&self, x: &Exchange<'_>, rt: &str, body: Value, intent: Intent) -> Result<Value, GatewayError> {
+        write_request(x, self, rt, body, intent).await
+    }
+
+    async fn response(&self, x: &Exchange<'_>, shape: Shape, body: Value) -> Value {
+        match shape {
+            Shape::Resource("User") | Shape::List("User") | Shape::AnyList => answer(x, self, body).await,
+            _ => body,
+        }
+    }
+}
+
 /// Rewrites a Users filter to Notion's filter attributes.
-pub(super) fn filter(rt: &str, q: &mut RewrittenQuery) {
+fn filter(rt: &str, q: &mut RewrittenQuery) {
     if rt == "User" {
         q.filter = q.filter.take().map(rename);
     }
@@ -73,77 +98,8 @@ fn rename(f: Filter) -> Filter {
     }
 }
 
-/// The `count` and `startIndex` the IdP asked for (the last of each).
-fn paging(pairs: &[(String, String)]) -> (Option<usize>, usize) {
-    let last = |k: &str| pairs.iter().rev().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v.trim());
-    let count = last("count").and_then(|v| v.parse::<usize>().ok());
-    let start = last("startIndex").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
-    (count, start)
-}
-
-/// A list asking for more than Notion's page: several upstream pages,
-/// merged into one ListResponse with the backend's total; `None` when one
-/// page does. `query(pairs)` builds a page's query string from the IdP's
-/// parameters with that page's `startIndex` and `count`.
-pub(super) async fn merged_list(
-    x: &Exchange<'_>,
-    pairs: &[(String, String)],
-    query: impl Fn(&[(String, String)]) -> Option<String>,
-) -> Result<Option<Reply>, GatewayError> {
-    let (Some(count), start) = paging(pairs) else { return Ok(None) };
-    if count <= NOTION_PAGE {
-        return Ok(None);
-    }
-    let want = count.min(MAX_MERGED);
-    let (mut resources, mut next, mut total) = (Vec::new(), start, 0u64);
-    while resources.len() < want {
-        let page = NOTION_PAGE.min(want - resources.len());
-        let reply = x.read(&x.path, query(&with_paging(pairs, next, page)).as_deref(), Purpose::Page).await?;
-        // Past the first page, a 404 is the end of the list; any other
-        // failure goes to the IdP, which asks for the page again.
-        match reply.status {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND if !resources.is_empty() => break,
-            _ => return Ok(Some(reply)),
-        }
-        let body: Value = crate::json::from_bytes(&reply.body)
-            .map_err(|_| GatewayError::BadUpstreamReply("a list page is not JSON".into()))?;
-        total = body.get("totalResults").and_then(Value::as_u64).unwrap_or(total);
-        let got = body.get("Resources").and_then(Value::as_array).cloned().unwrap_or_default();
-        let n = got.len();
-        resources.extend(got);
-        next = next.saturating_add(n);
-        if n == 0 || u64::try_from(next).unwrap_or(u64::MAX) > total {
-            break;
-        }
-    }
-    resources.truncate(want);
-    let merged = json!({
-        "schemas": [scim_core::LIST_RESPONSE_URN], "totalResults": total, "startIndex": start,
-        "itemsPerPage": resources.len(), "Resources": resources,
-    });
-    Ok(Some(Reply { status: StatusCode::OK, headers: http::HeaderMap::new(), body: Bytes::from(merged.to_string()) }))
-}
-
-/// A SearchRequest asks Notion for at most a page: SCIM lets a server
-/// answer fewer than `count`, and `itemsPerPage` tells the IdP.
-pub(super) fn clamp_search_count(body: &mut Value) {
-    if let Some(c) = body.get_mut("count").filter(|c| c.as_u64().is_some_and(|c| c > NOTION_PAGE as u64)) {
-        *c = json!(NOTION_PAGE);
-    }
-}
-
-/// The IdP's parameters with another `startIndex` and `count`.
-fn with_paging(pairs: &[(String, String)], start: usize, count: usize) -> Vec<(String, String)> {
-    let paging = |k: &String| k.eq_ignore_ascii_case("count") || k.eq_ignore_ascii_case("startIndex");
-    let mut out: Vec<(String, String)> = pairs.iter().filter(|(k, _)| !paging(k)).cloned().collect();
-    out.push(("startIndex".into(), start.to_string()));
-    out.push(("count".into(), count.to_string()));
-    out
-}
-
 /// A write's body (a resource or a PatchOp) in Notion's terms.
-pub(super) async fn request(
+async fn write_request(
     x: &Exchange<'_>,
     n: &Notion,
     rt: &str,
@@ -390,7 +346,7 @@ fn remember(n: &Notion, id: &str, email: &str) {
 
 /// An answer in the IdP's terms: managers' emails back to ids, the Notion
 /// role back to the IdP's role value. Lookups that fail leave the value.
-pub(super) async fn response(x: &Exchange<'_>, n: &Notion, mut body: Value) -> Value {
+async fn answer(x: &Exchange<'_>, n: &Notion, mut body: Value) -> Value {
     let mut lookups = 0;
     match body.get_mut("Resources").and_then(Value::as_array_mut) {
         Some(items) => {
@@ -449,6 +405,5 @@ async fn manager_id(x: &Exchange<'_>, n: &Notion, email: &str, lookups: &mut usi
     Some(id)
 }
 
-mod owner;
 #[cfg(test)]
 mod tests;

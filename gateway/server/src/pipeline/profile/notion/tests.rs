@@ -37,14 +37,6 @@ fn group_filters_are_left_alone() {
 }
 
 #[test]
-fn paging_reads_the_last_count_and_start_index() {
-    let p = |q: &[(&str, &str)]| paging(&q.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>());
-    assert_eq!(p(&[("count", "10"), ("count", "250"), ("startIndex", "3")]), (Some(250), 3));
-    assert_eq!(p(&[("startIndex", "0")]), (None, 1), "startIndex below 1 is 1");
-    assert_eq!(p(&[("count", "lots")]), (None, 1));
-}
-
-#[test]
 fn the_idp_role_is_the_primary_one_else_the_first() {
     let roles = serde_json::json!([{"value": "Guest"}, {"value": "Admin", "primary": true}]);
     assert_eq!(idp_role(&roles).as_deref(), Some("Admin"));

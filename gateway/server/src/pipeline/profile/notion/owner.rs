@@ -4,7 +4,7 @@
 //! (`"urn:...:notion:2.0:User:role": "owner"`), a PATCH path to either,
 //! any case of the URN, `role` and `owner`.
 
-use crate::profile::NOTION_URN;
+use super::state::NOTION_URN;
 use scim_core::patch::PatchOperation;
 use serde_json::{Map, Value};
 

@@ -1,0 +1,74 @@
+//! Backend profiles: what one backend needs beyond SCIM, behind one trait
+//! whose hooks do nothing by default (in the manner of pingora's
+//! `ProxyHttp`). The pipeline calls each hook at its phase and never names a
+//! profile; `generic` is the trait's defaults.
+//!
+//! Adding a profile: write one module here implementing [`BackendProfile`]
+//! (override only the hooks the backend needs), give its config a variant
+//! of [`Profile`], and add one arm to [`build`]. docs/configuration.md
+//! lists the profiles.
+
+mod notion;
+
+use super::exchange::{Exchange, Shape};
+use crate::config::Profile;
+use crate::error::GatewayError;
+use scim_core::Intent;
+use scim_mapper::RewrittenQuery;
+use serde_json::Value;
+
+pub use notion::NOTION_URN;
+
+/// The hooks a backend profile may override. Each default leaves the
+/// request or answer as it is.
+#[async_trait::async_trait]
+pub trait BackendProfile: Send + Sync + std::fmt::Debug {
+    /// The profile's name, as the config spells it.
+    fn name(&self) -> &'static str;
+
+    /// Phase 6, list queries: the filter (already in the backend's
+    /// attribute names) rewritten to what the backend filters on, or a
+    /// clear refusal (`invalidFilter`) when it cannot run it.
+    fn list_query(&self, _rt: &str, _query: &mut RewrittenQuery) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    /// Phase 7, list paging: the most resources the backend answers in one
+    /// page. A list asking for more is served from several pages, merged;
+    /// a search asks for at most this many.
+    fn max_page(&self) -> Option<usize> {
+        None
+    }
+
+    /// The end of phase 6: a write (a resource, or a PatchOp as JSON) put
+    /// in the backend's terms. `intent` says whether it deprovisions: then
+    /// nothing here may fail it or wait on the backend for it.
+    async fn request(&self, _x: &Exchange<'_>, _rt: &str, body: Value, _intent: Intent) -> Result<Value, GatewayError> {
+        Ok(body)
+    }
+
+    /// The start of phase 8: an answer (a resource or a list) put back in
+    /// the IdP's terms. Lookups that fail leave values as they are.
+    async fn response(&self, _x: &Exchange<'_>, _shape: Shape, body: Value) -> Value {
+        body
+    }
+}
+
+/// A backend that speaks SCIM as RFC 7644 writes it: every hook a no-op.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Generic;
+
+#[async_trait::async_trait]
+impl BackendProfile for Generic {
+    fn name(&self) -> &'static str {
+        "generic"
+    }
+}
+
+/// The profile a route's config names. One arm per profile.
+pub fn build(profile: &Profile) -> Box<dyn BackendProfile> {
+    match profile {
+        Profile::Generic => Box::new(Generic),
+        Profile::Notion(settings) => Box::new(notion::Notion::new(settings.clone())),
+    }
+}

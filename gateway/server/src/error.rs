@@ -15,8 +15,8 @@ pub enum GatewayError {
     Unauthorized,
     #[error("{0}")]
     BadPath(String),
-    #[error("method {0} is not supported on this endpoint")]
-    MethodNotAllowed(String),
+    #[error("method {method} is not supported on this endpoint (it takes {allow})")]
+    MethodNotAllowed { method: String, allow: &'static str },
     #[error("the request body is larger than {0} bytes")]
     BodyTooLarge(usize),
     #[error("{0}")]
@@ -85,7 +85,7 @@ impl GatewayError {
             Self::NoRoute => StatusCode::NOT_FOUND,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::BadPath(_) | Self::BadJson(_) | Self::TooDeep(_) => StatusCode::BAD_REQUEST,
-            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Scim(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
@@ -117,7 +117,7 @@ impl GatewayError {
             Self::NoRoute => "no_route",
             Self::Unauthorized => "unauthorized",
             Self::BadPath(_) => "bad_path",
-            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::BodyTooLarge(_) => "body_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::BadJson(_) | Self::TooDeep(_) => "bad_json",
@@ -141,7 +141,7 @@ impl GatewayError {
             Self::NoRoute
             | Self::Unauthorized
             | Self::BadPath(_)
-            | Self::MethodNotAllowed(_)
+            | Self::MethodNotAllowed { .. }
             | Self::BodyTooLarge(_)
             | Self::UnsupportedMediaType(_)
             | Self::BadJson(_)
@@ -178,5 +178,37 @@ impl From<ScimError> for GatewayError {
 impl From<scim_mapper::MapError> for GatewayError {
     fn from(e: scim_mapper::MapError) -> Self {
         Self::Scim(e.to_scim())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_knows_whose_fault_it_is() {
+        let cases = [
+            (GatewayError::BadJson("x".into()), Fault::Client),
+            (GatewayError::MethodNotAllowed { method: "POST".into(), allow: "GET" }, Fault::Client),
+            (GatewayError::UpstreamTimeout, Fault::Upstream),
+            (GatewayError::RateLimited(std::time::Duration::from_secs(1)), Fault::Upstream),
+            (GatewayError::Overloaded, Fault::Gateway),
+            (
+                GatewayError::PluginFailed { plugin: "p".into(), outcome: Outcome::Trap, detail: String::new() },
+                Fault::Gateway,
+            ),
+        ];
+        for (e, fault) in cases {
+            assert_eq!(e.fault(), fault, "{e}");
+        }
+        assert_eq!(Fault::Upstream.as_str(), "upstream");
+    }
+
+    #[test]
+    fn an_open_circuit_is_told_by_its_outcome_not_its_words() {
+        let open = GatewayError::PluginFailed { plugin: "p".into(), outcome: Outcome::CircuitOpen, detail: "x".into() };
+        assert_eq!(open.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let trap = GatewayError::PluginFailed { plugin: "p".into(), outcome: Outcome::Trap, detail: "x".into() };
+        assert_eq!(trap.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

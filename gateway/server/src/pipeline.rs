@@ -61,7 +61,7 @@ mod translate;
 mod writes;
 
 use crate::config::Position;
-use crate::error::GatewayError;
+use crate::error::{Fault, GatewayError};
 use crate::gateway::Gateway;
 use crate::proxy::endpoint::Endpoint;
 use crate::proxy::{body, headers, paths};
@@ -96,6 +96,8 @@ struct Seen {
     resource: &'static str,
     id: Option<String>,
     mapping_version: Option<String>,
+    /// The gateway's own error, when it answered with one.
+    error: Option<(&'static str, Fault)>,
 }
 
 /// Handles one request from an IdP; never fails, never panics on input.
@@ -111,7 +113,10 @@ where
     let result = tokio::time::timeout(gw.limits.request_timeout, run(gw, conn, req, &request_id, &mut seen))
         .await
         .unwrap_or(Err(GatewayError::RequestTimeout));
-    let answer = result.unwrap_or_else(|e| error_answer(&e));
+    let answer = result.unwrap_or_else(|e| {
+        seen.error = Some((e.kind(), e.fault()));
+        error_answer(&e)
+    });
     let response = respond(answer, &request_id);
     record(gw, &seen, &method, response.status(), started, &request_id);
     response
@@ -168,33 +173,36 @@ async fn dispatch(
     doc: Option<Value>,
     raw: Bytes,
 ) -> Result<Answer, GatewayError> {
+    // A method the endpoint does not take is never forwarded unmapped.
+    if !endpoint.allows(method) {
+        return Err(GatewayError::MethodNotAllowed { method: method.to_string(), allow: endpoint.allow() });
+    }
+    let one = endpoint.one_resource();
     // Writes to one resource go one at a time (see locks.rs).
-    let _one_writer = match (endpoint, method) {
-        (Endpoint::Resource { id: Some(_), .. }, &Method::PUT | &Method::PATCH | &Method::DELETE) => {
-            one_writer(x).await
-        }
+    let _one_writer = match (one, method) {
+        (Some(_), &Method::PUT | &Method::PATCH | &Method::DELETE) => one_writer(x).await,
         _ => None,
     };
-    match (endpoint, method, doc) {
-        (Endpoint::Resource { resource_type: rt, id: None }, &Method::GET, _) => list(x, rt).await,
-        (Endpoint::Resource { resource_type: rt, id: None }, &Method::POST, Some(doc)) => create(x, rt, doc).await,
-        (Endpoint::Resource { resource_type: rt, id: Some(_) }, &Method::GET, _) => get(x, rt).await,
-        (Endpoint::Resource { resource_type: rt, id: Some(_) }, &Method::PUT, Some(doc)) => replace(x, rt, doc).await,
-        (Endpoint::Resource { resource_type: rt, id: Some(_) }, &Method::PATCH, Some(doc)) => patch(x, rt, doc).await,
-        (Endpoint::Resource { resource_type: rt, .. }, &Method::DELETE, _) => {
+    let mapped =
+        matches!(endpoint, Endpoint::Resource { .. } | Endpoint::Me | Endpoint::Search { .. } | Endpoint::Bulk);
+    match (endpoint, one, method, doc) {
+        (_, _, &Method::POST | &Method::PUT | &Method::PATCH, None) if mapped => {
+            Err(GatewayError::BadJson("this request needs a JSON body".into()))
+        }
+        (Endpoint::Resource { resource_type: rt, id: None }, _, &Method::GET, _) => list(x, rt).await,
+        (Endpoint::Resource { resource_type: rt, id: None }, _, &Method::POST, Some(doc)) => create(x, rt, doc).await,
+        // `/Me` is the authenticated user's own resource: mapped as a User.
+        (Endpoint::Me, _, &Method::POST, Some(doc)) => create(x, "User", doc).await,
+        (_, Some(rt), &Method::GET, _) => get(x, rt).await,
+        (_, Some(rt), &Method::PUT, Some(doc)) => replace(x, rt, doc).await,
+        (_, Some(rt), &Method::PATCH, Some(doc)) => patch(x, rt, doc).await,
+        (_, Some(rt), &Method::DELETE, _) => {
             // Deletes never reach a plugin, not even on the way back.
             let reply = x.forward(Method::DELETE, &x.path, x.query.as_deref(), None, None).await?;
             x.map_reply(reply, Shape::Resource(rt))
         }
-        (Endpoint::Resource { .. }, &Method::POST | &Method::PUT | &Method::PATCH, None) => {
-            Err(GatewayError::BadJson("this request needs a JSON body".into()))
-        }
-        (Endpoint::Search { resource_type }, &Method::POST, Some(doc)) => search(x, *resource_type, doc).await,
-        (Endpoint::Bulk, &Method::POST, Some(doc)) => bulk::run(x, doc).await,
-        (Endpoint::Me, _, _) => {
-            let reply = x.forward_raw(method.clone(), raw).await?;
-            back(x, reply, Shape::Resource("User"), Intent::Provision).await
-        }
+        (Endpoint::Search { resource_type }, _, &Method::POST, Some(doc)) => search(x, *resource_type, doc).await,
+        (Endpoint::Bulk, _, &Method::POST, Some(doc)) => bulk::run(x, doc).await,
         _ => {
             let reply = x.forward_raw(method.clone(), raw).await?;
             back(x, reply, Shape::Opaque, Intent::Provision).await

@@ -10,6 +10,7 @@ mod gateway {
     mod conformance;
     mod deprovisioning;
     mod e2e;
+    mod endpoints;
     mod entra_suite;
     mod failures;
     mod notion;

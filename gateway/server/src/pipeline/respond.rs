@@ -3,7 +3,7 @@
 
 use super::Seen;
 use super::exchange::Answer;
-use crate::error::GatewayError;
+use crate::error::{Fault, GatewayError};
 use crate::gateway::Gateway;
 use crate::metrics::{method_label, status_label};
 use crate::proxy::headers;
@@ -20,6 +20,9 @@ pub(super) fn error_answer(e: &GatewayError) -> Answer {
     }
     if matches!(e, GatewayError::Overloaded | GatewayError::ShuttingDown) {
         a.headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    if let GatewayError::MethodNotAllowed { allow, .. } = e {
+        a.headers.insert(http::header::ALLOW, HeaderValue::from_static(allow));
     }
     if let GatewayError::RateLimited(wait) = e {
         a.headers.insert(http::header::RETRY_AFTER, HeaderValue::from(crate::error::retry_after_secs(*wait)));
@@ -52,6 +55,14 @@ pub(super) fn record(
     let elapsed = started.elapsed();
     let route = seen.route.as_deref().unwrap_or("none");
     let m = method_label(method);
+    // The gateway's own errors know whose fault they are; an error the
+    // backend answered is the IdP's (4xx) or the backend's (5xx).
+    let (error, fault) = match (seen.error, status.as_u16()) {
+        (Some((kind, fault)), _) => (kind, fault.as_str()),
+        (None, 500..) => ("upstream_error", Fault::Upstream.as_str()),
+        (None, 400..) => ("upstream_refused", Fault::Client.as_str()),
+        (None, _) => ("-", "-"),
+    };
     gw.metrics.requests.with_label_values(&[route, seen.resource, m, status_label(status.as_u16())]).inc();
     gw.metrics.request_duration.with_label_values(&[route, seen.resource, m]).observe(elapsed.as_secs_f64());
     tracing::info!(
@@ -62,6 +73,8 @@ pub(super) fn record(
         resource = seen.resource,
         resource_id = seen.id.as_deref().unwrap_or("-"),
         status = status.as_u16(),
+        error,
+        fault,
         duration_ms = elapsed.as_secs_f64() * 1000.0,
         mapping_version = seen.mapping_version.as_deref().unwrap_or("-"),
         "request"

@@ -39,6 +39,34 @@ impl Endpoint {
         }
     }
 
+    /// The methods the endpoint takes, as an `Allow` header lists them;
+    /// any other is answered 405 and never forwarded.
+    pub fn allow(&self) -> &'static str {
+        match self {
+            Self::Resource { id: None, .. } => "GET, POST",
+            Self::Resource { id: Some(_), .. } => "GET, PUT, PATCH, DELETE",
+            Self::Search { .. } | Self::Bulk => "POST",
+            Self::Me => "GET, POST, PUT, PATCH, DELETE",
+            Self::Discovery => "GET",
+            Self::Other => "GET, POST, PUT, PATCH, DELETE",
+        }
+    }
+
+    /// The resource type of an endpoint that is one resource: `/Users/{id}`,
+    /// `/Groups/{id}`, and `/Me` (the authenticated user's own).
+    pub fn one_resource(&self) -> Option<&'static str> {
+        match self {
+            Self::Resource { resource_type, id: Some(_) } => Some(resource_type),
+            Self::Me => Some("User"),
+            _ => None,
+        }
+    }
+
+    /// Whether the endpoint takes `method`.
+    pub fn allows(&self, method: &http::Method) -> bool {
+        self.allow().split(", ").any(|m| m == method.as_str())
+    }
+
     /// A bounded label for metrics and logs.
     pub fn label(&self) -> &'static str {
         match self {

@@ -53,6 +53,7 @@
 mod bulk;
 mod exchange;
 mod paging;
+mod phases;
 mod plugged;
 pub mod profile;
 mod query;
@@ -71,9 +72,10 @@ use exchange::{Answer, Current, Exchange, Opened, Purpose, Shape};
 use http::header::{AUTHORIZATION, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
+use phases::{Normalized, PatchMapped};
 use scim_core::Intent;
 use scim_core::patch::PatchOp;
-use scim_mapper::{Direction, MapOptions, Operation, PatchOutcome};
+use scim_mapper::Operation;
 use scim_plugin_host::Operation as PluginOp;
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -266,14 +268,10 @@ async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Resul
 }
 
 /// POST: normalize (5), plugins and rules (6), forward (7), map back (8).
-async fn create(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Answer, GatewayError> {
-    normalize_resource(x, rt, &mut doc)?;
-    let intent = Intent::of_resource(&doc);
+async fn create(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer, GatewayError> {
+    let Normalized { body: doc, intent } = phases::resource(x, rt, doc)?;
     let doc = plugged::request(x, Position::Before, rt, PluginOp::Create, intent, doc).await?;
-    let opts = MapOptions::for_intent(intent);
-    let (mapped, report) = x.route.program.map_resource(rt, Operation::Create, doc, None, opts)?;
-    x.count(rt, Direction::Request, &report, 1, intent);
-    let mapped = plugged::request(x, Position::After, rt, PluginOp::Create, intent, mapped).await?;
+    let mapped = phases::map_resource(x, rt, Operation::Create, doc, None, intent).await?;
     let mapped = to_backend(x, rt, mapped, intent).await?;
     let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
     back(x, reply, Shape::Resource(rt), Intent::Provision).await
@@ -282,16 +280,11 @@ async fn create(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<An
 /// PUT: normalize (5); when rules carry values over, read the current
 /// resource; map (6); forward with If-Match (7), re-reading on 412; map
 /// back (8).
-async fn replace(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Answer, GatewayError> {
-    normalize_resource(x, rt, &mut doc)?;
-    let intent = Intent::of_resource(&doc);
+async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer, GatewayError> {
+    let Normalized { body: doc, intent } = phases::resource(x, rt, doc)?;
     let doc = plugged::request(x, Position::Before, rt, PluginOp::Replace, intent, doc).await?;
-    let program = &x.route.program;
-    if !program.replace_needs_current(rt) && !translate::put_as_patch(x.route.update) {
-        let (mapped, report) =
-            program.map_resource(rt, Operation::Replace, doc, None, MapOptions::for_intent(intent))?;
-        x.count(rt, Direction::Request, &report, 1, intent);
-        let mapped = plugged::request(x, Position::After, rt, PluginOp::Replace, intent, mapped).await?;
+    if !x.route.program.replace_needs_current(rt) && !translate::put_as_patch(x.route.update) {
+        let mapped = phases::map_resource(x, rt, Operation::Replace, doc, None, intent).await?;
         let mapped = to_backend(x, rt, mapped, intent).await?;
         let reply = x.forward(Method::PUT, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
         return back(x, reply, Shape::Resource(rt), intent).await;
@@ -318,19 +311,10 @@ impl Build<'_> {
 }
 
 async fn build(x: &Exchange<'_>, rt: &'static str, how: &Build<'_>, current: &Value) -> Result<Write, GatewayError> {
-    let program = &x.route.program;
     match how {
         Build::Replace { doc, intent } => {
-            let (mapped, report) = program.map_resource(
-                rt,
-                Operation::Replace,
-                doc.clone(),
-                Some(current),
-                MapOptions::for_intent(*intent),
-            )?;
-            x.count(rt, Direction::Request, &report, 1, *intent);
-            let mapped = plugged::request(x, Position::After, rt, PluginOp::Replace, *intent, mapped).await?;
-            Ok(Write::Send(mapped))
+            let op = Operation::Replace;
+            Ok(Write::Send(phases::map_resource(x, rt, op, doc.clone(), Some(current), *intent).await?))
         }
         Build::Patch { ops, intent } => rules_patch(x, rt, ops, *intent, current),
         // A deactivation that cannot go through the plugins (the current
@@ -349,11 +333,8 @@ async fn build(x: &Exchange<'_>, rt: &'static str, how: &Build<'_>, current: &Va
 /// PATCH: normalize (5); map the operations (6), reading the current
 /// resource when the rules need it; forward (7) or answer 204 when nothing
 /// is left; map back (8).
-async fn patch(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Answer, GatewayError> {
-    let schema = x.route.schema(rt)?;
-    x.count_normalized(&x.route.normalizer.patch(&mut doc, &schema));
-    let ops = PatchOp::from_json(&doc)?;
-    let intent = Intent::of_patch(&ops);
+async fn patch(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer, GatewayError> {
+    let Normalized { body: ops, intent } = phases::patch(x, rt, doc)?;
     let plugins = plugged::on_request(x, rt);
     if plugins || translate::patch_needs_current(x.route.update, rt, &ops) {
         let how = match plugins {
@@ -362,30 +343,16 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, mut doc: Value) -> Result<Ans
         };
         return write_with_current(x, rt, Method::PATCH, &how).await;
     }
-    let program = &x.route.program;
-    let (outcome, report) = program.map_patch(rt, &ops, None, MapOptions::for_intent(intent))?;
-    x.count(rt, Direction::Request, &report, 1, intent);
-    match outcome {
-        PatchOutcome::Ops(mapped) => {
-            let body = to_backend(x, rt, mapped.into_json(), intent).await?;
-            if empty_patch(&body) {
-                return Ok(Answer::own(StatusCode::NO_CONTENT, None));
-            }
+    match phases::map_patch(x, rt, &ops, intent).await? {
+        PatchMapped::Send(body) => {
             let reply = x.forward(Method::PATCH, &x.path, x.query.as_deref(), Some(&body), None).await?;
             back(x, reply, Shape::Resource(rt), intent).await
         }
-        PatchOutcome::Empty => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
-        PatchOutcome::NeedsCurrent(_) => patch_with_current(x, rt, &ops, intent).await,
+        PatchMapped::Nothing => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
+        PatchMapped::NeedsCurrent => {
+            write_with_current(x, rt, Method::PATCH, &Build::Patch { ops: &ops, intent }).await
+        }
     }
-}
-
-async fn patch_with_current(
-    x: &Exchange<'_>,
-    rt: &'static str,
-    ops: &PatchOp,
-    intent: Intent,
-) -> Result<Answer, GatewayError> {
-    write_with_current(x, rt, Method::PATCH, &Build::Patch { ops, intent }).await
 }
 
 /// Phase 8, the upstream's answer for the IdP: errors wrapped, then
@@ -468,12 +435,6 @@ async fn write_with_current(
 /// The end of phase 6: the write in the backend profile's terms.
 async fn to_backend(x: &Exchange<'_>, rt: &str, body: Value, intent: Intent) -> Result<Value, GatewayError> {
     x.route.profile.request(x, rt, body, intent).await
-}
-
-fn normalize_resource(x: &Exchange<'_>, rt: &str, doc: &mut Value) -> Result<(), GatewayError> {
-    let schema = x.route.schema(rt)?;
-    x.count_normalized(&x.route.normalizer.resource(doc, &schema));
-    Ok(())
 }
 
 pub use respond::reject;

@@ -1,5 +1,5 @@
-//! `/Bulk`: each operation's data is normalized and mapped like the single
-//! request it stands for. Operations the gateway answers itself (a mapping
+//! `/Bulk`: each operation's data goes through the same phase functions as
+//! the single request it stands for (`phases.rs`). Operations the gateway answers itself (a mapping
 //! error, a PATCH that maps to nothing, an operation whose rules or plugins
 //! need the current resource, which a bulk request never reads) are taken
 //! out; POST and PUT data go through the route's request plugins too, and
@@ -10,15 +10,14 @@
 //! are merged back in the IdP's order.
 
 use super::exchange::{Answer, Exchange, Shape};
+use super::phases::{self, Normalized, PatchMapped};
 use super::{plugged, translate};
-use crate::config::Position;
+use crate::config::{Position, UpdateMode};
 use crate::error::GatewayError;
 use crate::proxy::{endpoint, paths};
 use http::{Method, StatusCode};
 use scim_core::Intent;
-use scim_core::patch::PatchOp;
-use scim_mapper::{Direction, MapOptions, Operation, PatchOutcome};
-use scim_plugin_host::Operation as PluginOp;
+use scim_mapper::Operation;
 use serde_json::{Map, Value, json};
 
 const BULK_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
@@ -79,47 +78,48 @@ pub(super) async fn run(x: &Exchange<'_>, mut doc: Value) -> Result<Answer, Gate
 }
 
 async fn step(x: &Exchange<'_>, mut op: Value) -> Step {
-    let original = op.clone();
     match map_op(x, &mut op).await {
         Ok(Some(answer)) => Step::Answer(answer),
         Ok(None) => Step::Forward(op),
-        Err(e) => match deactivation_alone(x, original) {
-            Some(op) => Step::Forward(op),
-            None => Step::Answer(failed(&op, e.status().as_u16(), Some(e.body()), "")),
+        Err(Refused { error, intent }) => match deactivation_alone(x, intent, &op).await {
+            Some(deactivation) => Step::Forward(deactivation),
+            None => Step::Answer(failed(&op, error.status().as_u16(), Some(error.body()), "")),
         },
     }
 }
 
-/// A deprovisioning operation whose mapping cannot be finished in a bulk
-/// request (its rules or plugins need the current resource, or fail) goes
-/// as the PATCH of `active` alone: the rest of it is left out and counted,
-/// the deactivation never. `None` for any other operation.
-fn deactivation_alone(x: &Exchange<'_>, mut op: Value) -> Option<Value> {
+/// An operation the gateway does not send as it came, and whether it
+/// deprovisions (known once phase 5 has run; a provisioning before that).
+struct Refused {
+    error: GatewayError,
+    intent: Intent,
+}
+
+impl From<GatewayError> for Refused {
+    fn from(error: GatewayError) -> Self {
+        Self { error, intent: Intent::Provision }
+    }
+}
+
+/// A deprovisioning whose mapping cannot be finished in a bulk request
+/// (its rules or plugins need the current resource, or fail) goes as the
+/// PATCH of `active` alone: the rest of it is left out and counted, the
+/// deactivation never. `None` for any other operation, and on a backend
+/// that takes only PUT (a PUT needs the whole resource).
+async fn deactivation_alone(x: &Exchange<'_>, intent: Intent, op: &Value) -> Option<Value> {
     let rt =
         op.get("path").and_then(Value::as_str).and_then(|p| p.split('/').nth(1)).and_then(endpoint::resource_type)?;
-    let method = op_method(&op);
-    let data = op.get_mut("data")?;
-    let schema = x.route.schema(rt).ok()?;
-    let intent = match method.as_str() {
-        "PUT" => {
-            x.route.normalizer.resource(data, &schema);
-            Intent::of_resource(data)
-        }
-        "PATCH" => {
-            x.route.normalizer.patch(data, &schema);
-            PatchOp::from_json(data).map_or(Intent::Provision, |ops| Intent::of_patch(&ops))
-        }
-        _ => Intent::Provision,
-    };
-    if !intent.is_deprovision() || x.route.update == crate::config::UpdateMode::Put {
+    if !intent.is_deprovision() || x.route.update == UpdateMode::Put {
         return None;
     }
     x.gw.metrics.deprovision_dropped.with_label_values(&[x.route.name.as_str(), rt]).inc();
     x.route.plugins.pass_over_all(Some(&x.gw.metrics), rt, "a deactivation in a bulk request");
-    let m = op.as_object_mut()?;
-    m.insert("method".into(), Value::String("PATCH".into()));
-    m.insert("data".into(), translate::deactivation().into_json());
-    Some(op)
+    let body = translate::deactivation().into_json();
+    let body = super::to_backend(x, rt, body.clone(), intent).await.unwrap_or(body);
+    let mut out = op.as_object()?.clone();
+    out.insert("method".into(), Value::String("PATCH".into()));
+    out.insert("data".into(), body);
+    Some(Value::Object(out))
 }
 
 fn op_method(op: &Value) -> String {
@@ -127,45 +127,37 @@ fn op_method(op: &Value) -> String {
 }
 
 /// Maps one operation in place; `Some` when the gateway answers it itself.
-async fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, GatewayError> {
+async fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, Refused> {
     let method = op_method(op);
     let path = op.get("path").and_then(Value::as_str).unwrap_or("").to_owned();
     let checked = paths::safe_rest(&path)?;
     let rt = checked.split('/').nth(1).and_then(endpoint::resource_type);
     let (Some(rt), Some(data)) = (rt, op.get_mut("data")) else { return Ok(None) };
-    match method.as_str() {
-        "POST" => map_write(x, rt, Operation::Create, data).await.map(|()| None),
-        "PUT" if translate::put_as_patch(x.route.update) => {
-            deactivation_only(x, rt, data)?;
-            if let Some(m) = op.as_object_mut() {
-                m.insert("method".into(), Value::String("PATCH".into()));
-            }
-            let data = op.get_mut("data").ok_or_else(|| needs_current(""))?;
-            match map_patch(x, rt, data).await? {
-                true => Ok(None),
-                false => Ok(Some(failed(op, 204, None, ""))),
-            }
+    let sent = match method.as_str() {
+        "POST" => map_write(x, rt, Operation::Create, data).await.map(|()| true)?,
+        "PUT" if translate::put_as_patch(x.route.update) => put_as_deactivation(x, rt, data).await?,
+        "PUT" => map_write(x, rt, Operation::Replace, data).await.map(|()| true)?,
+        "PATCH" => map_patch(x, rt, data).await?,
+        _ => true,
+    };
+    if method == "PUT" && translate::put_as_patch(x.route.update) {
+        if let Some(m) = op.as_object_mut() {
+            m.insert("method".into(), Value::String("PATCH".into()));
         }
-        "PUT" => map_write(x, rt, Operation::Replace, data).await.map(|()| None),
-        "PATCH" => match map_patch(x, rt, data).await? {
-            true => Ok(None),
-            false => Ok(Some(failed(op, 204, None, ""))),
-        },
-        _ => Ok(None),
     }
+    Ok((!sent).then(|| failed(op, 204, None, "")))
 }
 
 /// A PUT for a backend that takes only PATCH: a deactivation becomes the
-/// PATCH of `active` (the rest of the PUT is not sent); anything else needs
-/// the current resource.
-fn deactivation_only(x: &Exchange<'_>, rt: &str, data: &mut Value) -> Result<(), GatewayError> {
-    let schema = x.route.schema(rt)?;
-    x.count_normalized(&x.route.normalizer.resource(data, &schema));
-    if !Intent::of_resource(data).is_deprovision() {
-        return Err(needs_current("a PUT to a backend that takes only PATCH needs"));
+/// PATCH of `active`, mapped as any PATCH (the rest of the PUT is not
+/// sent); anything else needs the current resource.
+async fn put_as_deactivation(x: &Exchange<'_>, rt: &'static str, data: &mut Value) -> Result<bool, Refused> {
+    let n = phases::resource(x, rt, data.take())?;
+    if !n.intent.is_deprovision() {
+        return Err(needs_current("a PUT to a backend that takes only PATCH needs").into());
     }
     *data = translate::deactivation().into_json();
-    Ok(())
+    map_patch(x, rt, data).await
 }
 
 fn needs_current(what: &str) -> GatewayError {
@@ -173,57 +165,47 @@ fn needs_current(what: &str) -> GatewayError {
     GatewayError::Scim(scim_core::ScimError::invalid_value(detail))
 }
 
-/// A POST or PUT operation's data, normalized and through plugins and rules.
-async fn map_write(
-    x: &Exchange<'_>,
-    rt: &'static str,
-    operation: Operation,
-    data: &mut Value,
-) -> Result<(), GatewayError> {
-    let (program, schema) = (&x.route.program, x.route.schema(rt)?);
-    x.count_normalized(&x.route.normalizer.resource(data, &schema));
-    if operation == Operation::Replace && program.replace_needs_current(rt) {
-        return Err(needs_current("this operation's rules need"));
+/// A POST or PUT operation's data through phases 5 and 6, as the single
+/// request's.
+async fn map_write(x: &Exchange<'_>, rt: &'static str, operation: Operation, data: &mut Value) -> Result<(), Refused> {
+    let Normalized { body, intent } = phases::resource(x, rt, data.take())?;
+    let refused = |error| Refused { error, intent };
+    if operation == Operation::Replace && x.route.program.replace_needs_current(rt) {
+        return Err(refused(needs_current("this operation's rules need")));
     }
-    let plugin_op = if operation == Operation::Create { PluginOp::Create } else { PluginOp::Replace };
-    let intent = Intent::of_resource(data);
-    let doc = plugged::request(x, Position::Before, rt, plugin_op, intent, data.take()).await?;
-    let (mapped, report) = program.map_resource(rt, operation, doc, None, MapOptions::for_intent(intent))?;
-    x.count(rt, Direction::Request, &report, 1, intent);
-    let mapped = plugged::request(x, Position::After, rt, plugin_op, intent, mapped).await?;
-    *data = super::to_backend(x, rt, mapped, intent).await?;
+    let op = phases::plugin_op(operation);
+    let doc = plugged::request(x, Position::Before, rt, op, intent, body).await.map_err(refused)?;
+    let mapped = phases::map_resource(x, rt, operation, doc, None, intent).await.map_err(refused)?;
+    *data = super::to_backend(x, rt, mapped, intent).await.map_err(refused)?;
     Ok(())
 }
 
-/// A PATCH operation's data mapped by the rules; false when nothing is
-/// left to send. With request plugins a PATCH needs the current resource,
-/// so it is refused here, except a deactivation: that goes on through the
-/// rules alone, the plugins counted as passed over. A PATCH the backend
-/// would need translated (to a PUT, or a full member replace to adds and
-/// removes) is refused too.
-async fn map_patch(x: &Exchange<'_>, rt: &'static str, data: &mut Value) -> Result<bool, GatewayError> {
-    let schema = x.route.schema(rt)?;
-    x.count_normalized(&x.route.normalizer.patch(data, &schema));
-    let ops = PatchOp::from_json(data)?;
-    let intent = Intent::of_patch(&ops);
+/// A PATCH operation's data through phases 5 and 6, as the single
+/// request's; false when nothing is left to send. With request plugins a
+/// PATCH needs the current resource, so it is refused here, except a
+/// deactivation: that goes on through the rules alone, the plugins counted
+/// as passed over. A PATCH the
+/// backend would need translated (to a PUT, or a full member replace to
+/// adds and removes) is refused too.
+async fn map_patch(x: &Exchange<'_>, rt: &'static str, data: &mut Value) -> Result<bool, Refused> {
+    let Normalized { body: ops, intent } = phases::patch(x, rt, data.take())?;
+    let refused = |error| Refused { error, intent };
     if let Some(what) = translate::bulk_refusal(x.route.update, x.route.member_removal, rt, &ops) {
-        return Err(needs_current(what));
+        return Err(refused(needs_current(what)));
     }
     if plugged::on_request(x, rt) {
         if !intent.is_deprovision() {
-            return Err(needs_current("a PATCH on a route with request plugins needs"));
+            return Err(refused(needs_current("a PATCH on a route with request plugins needs")));
         }
         x.route.plugins.pass_over_all(Some(&x.gw.metrics), rt, "a deactivation in a bulk request");
     }
-    let (outcome, report) = x.route.program.map_patch(rt, &ops, None, MapOptions::for_intent(intent))?;
-    x.count(rt, Direction::Request, &report, 1, intent);
-    match outcome {
-        PatchOutcome::Ops(mapped) => {
-            *data = super::to_backend(x, rt, mapped.into_json(), intent).await?;
-            Ok(!super::empty_patch(data))
+    match phases::map_patch(x, rt, &ops, intent).await.map_err(refused)? {
+        PatchMapped::Send(body) => {
+            *data = body;
+            Ok(true)
         }
-        PatchOutcome::Empty => Ok(false),
-        PatchOutcome::NeedsCurrent(_) => Err(needs_current("this operation's rules need")),
+        PatchMapped::Nothing => Ok(false),
+        PatchMapped::NeedsCurrent => Err(refused(needs_current("this operation's rules need"))),
     }
 }
 

@@ -1,0 +1,92 @@
+//! Phases 5 and 6 as single requests and /Bulk operations share them: the
+//! body normalized and its [`Intent`] decided, then the rules, plugins and
+//! backend profile over a resource or a PATCH. `pipeline.rs` and `bulk.rs`
+//! call these; neither has a copy of its own.
+
+use super::exchange::Exchange;
+use super::plugged;
+use crate::config::Position;
+use crate::error::GatewayError;
+use scim_core::Intent;
+use scim_core::patch::PatchOp;
+use scim_mapper::{Direction, MapOptions, Operation, PatchOutcome};
+use scim_plugin_host::Operation as PluginOp;
+use serde_json::Value;
+
+/// A request body after phase 5: in canonical SCIM, with what it does.
+#[derive(Debug)]
+pub(super) struct Normalized<T> {
+    pub body: T,
+    pub intent: Intent,
+}
+
+/// Phase 5 for a POST or PUT body: normalized, its intent decided.
+pub(super) fn resource(x: &Exchange<'_>, rt: &str, mut doc: Value) -> Result<Normalized<Value>, GatewayError> {
+    let schema = x.route.schema(rt)?;
+    x.count_normalized(&x.route.normalizer.resource(&mut doc, &schema));
+    let intent = Intent::of_resource(&doc);
+    Ok(Normalized { body: doc, intent })
+}
+
+/// Phase 5 for a PATCH body: normalized, parsed, its intent decided.
+pub(super) fn patch(x: &Exchange<'_>, rt: &str, mut doc: Value) -> Result<Normalized<PatchOp>, GatewayError> {
+    let schema = x.route.schema(rt)?;
+    x.count_normalized(&x.route.normalizer.patch(&mut doc, &schema));
+    let ops = PatchOp::from_json(&doc)?;
+    let intent = Intent::of_patch(&ops);
+    Ok(Normalized { body: ops, intent })
+}
+
+/// Phase 6 for a resource, after the plugins set to run before the rules:
+/// the rules (with the current resource when there is one), then the
+/// plugins set to run after them.
+pub(super) async fn map_resource(
+    x: &Exchange<'_>,
+    rt: &str,
+    op: Operation,
+    doc: Value,
+    current: Option<&Value>,
+    intent: Intent,
+) -> Result<Value, GatewayError> {
+    let (mapped, report) = x.route.program.map_resource(rt, op, doc, current, MapOptions::for_intent(intent))?;
+    x.count(rt, Direction::Request, &report, 1, intent);
+    plugged::request(x, Position::After, rt, plugin_op(op), intent, mapped).await
+}
+
+/// The plugins' name for a write.
+pub(super) fn plugin_op(op: Operation) -> PluginOp {
+    match op {
+        Operation::Create => PluginOp::Create,
+        _ => PluginOp::Replace,
+    }
+}
+
+/// What a PATCH mapped without the current resource comes to.
+#[derive(Debug)]
+pub(super) enum PatchMapped {
+    /// This PatchOp, in the backend's terms, goes upstream.
+    Send(Value),
+    /// Nothing is left to send (the rules or the profile took it all).
+    Nothing,
+    /// The rules need the current resource.
+    NeedsCurrent,
+}
+
+/// Phase 6 for a PATCH the rules map alone: the rules, then the profile.
+pub(super) async fn map_patch(
+    x: &Exchange<'_>,
+    rt: &str,
+    ops: &PatchOp,
+    intent: Intent,
+) -> Result<PatchMapped, GatewayError> {
+    let (outcome, report) = x.route.program.map_patch(rt, ops, None, MapOptions::for_intent(intent))?;
+    x.count(rt, Direction::Request, &report, 1, intent);
+    match outcome {
+        PatchOutcome::Ops(mapped) => {
+            let body = super::to_backend(x, rt, mapped.into_json(), intent).await?;
+            Ok(if super::empty_patch(&body) { PatchMapped::Nothing } else { PatchMapped::Send(body) })
+        }
+        PatchOutcome::Empty => Ok(PatchMapped::Nothing),
+        PatchOutcome::NeedsCurrent(_) => Ok(PatchMapped::NeedsCurrent),
+    }
+}

@@ -98,6 +98,9 @@ pub struct UpstreamSettings {
     pub update: UpdateMode,
     /// Which group members a translated write may remove.
     pub member_removal: MemberRemoval,
+    /// The most member changes one group write may carry (`None`: the
+    /// profile's limit, if it has one); more go in consecutive PATCHes.
+    pub max_member_changes: Option<usize>,
     /// Rate limit and retries on 429/529.
     pub pace: PaceSettings,
     /// What the backend is, beyond SCIM.

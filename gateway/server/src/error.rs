@@ -51,6 +51,12 @@ pub enum GatewayError {
     /// to the IdP.
     #[error("plugin {plugin} refused the resource: {detail}")]
     PluginRejected { plugin: String, status: u16, scim_type: Option<ScimType>, detail: String },
+    /// A group write sent in member batches stopped at a batch the backend
+    /// refused or did not answer; the ones before it were applied.
+    #[error(
+        "{detail} ({applied} of {total} member changes were applied before this batch failed; nothing was retried)"
+    )]
+    BatchFailed { status: u16, scim_type: Option<ScimType>, applied: usize, total: usize, detail: String },
     /// A plugin failed (trap, fuel, time, memory, bad output, open circuit).
     #[error("plugin {plugin} failed ({}): {detail}", .outcome.label())]
     PluginFailed { plugin: String, outcome: Outcome, detail: String },
@@ -95,6 +101,7 @@ impl GatewayError {
             Self::UpstreamTimeout | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Conflict(_) | Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PluginRejected { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+            Self::BatchFailed { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY),
             Self::PluginFailed { outcome: Outcome::CircuitOpen, .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::PluginFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -106,7 +113,7 @@ impl GatewayError {
             Self::BadPath(_) => Some(ScimType::InvalidPath),
             Self::BadJson(_) | Self::TooDeep(_) => Some(ScimType::InvalidSyntax),
             Self::Scim(e) => Some(e.scim_type),
-            Self::PluginRejected { scim_type, .. } => *scim_type,
+            Self::PluginRejected { scim_type, .. } | Self::BatchFailed { scim_type, .. } => *scim_type,
             _ => None,
         }
     }
@@ -132,6 +139,7 @@ impl GatewayError {
             Self::RateLimited(_) => "rate_limited",
             Self::PluginRejected { .. } => "plugin_rejected",
             Self::PluginFailed { .. } => "plugin_failed",
+            Self::BatchFailed { .. } => "batch_failed",
         }
     }
 
@@ -149,6 +157,8 @@ impl GatewayError {
             | Self::Scim(_)
             | Self::PreconditionFailed
             | Self::PluginRejected { .. } => Fault::Client,
+            Self::BatchFailed { status, .. } if *status < 500 && *status != 429 => Fault::Client,
+            Self::BatchFailed { .. } => Fault::Upstream,
             Self::UpstreamUnavailable(_)
             | Self::UpstreamTimeout
             | Self::BadUpstreamReply(_)

@@ -36,6 +36,9 @@ pub struct RouteRuntime {
     pub update: UpdateMode,
     /// Which group members a translated write may remove.
     pub member_removal: MemberRemoval,
+    /// The most member changes one group write carries, from the config or
+    /// the profile; more are sent in consecutive PATCHes.
+    pub member_batch: Option<usize>,
     /// The backend profile: what the backend needs beyond SCIM.
     pub profile: Box<dyn crate::pipeline::profile::BackendProfile>,
     /// One write built from the current resource at a time, per resource.
@@ -207,6 +210,7 @@ fn build_route(
         None => mapping_version,
     };
     let upstream = upstream(&route.name, &route.upstream, &program, workers, ctx).map_err(|e| vec![at(e)])?;
+    let profile = crate::pipeline::profile::build(&route.upstream.profile);
     Ok(RouteRuntime {
         name: route.name.clone(),
         base_path: route.base_path.clone(),
@@ -218,7 +222,8 @@ fn build_route(
         etag_retries: route.upstream.etag_retries,
         update: route.upstream.update,
         member_removal: route.upstream.member_removal,
-        profile: crate::pipeline::profile::build(&route.upstream.profile),
+        member_batch: route.upstream.max_member_changes.or(profile.max_member_changes()),
+        profile,
         write_locks: KeyedLocks::default(),
         plugins,
         mapping_version,

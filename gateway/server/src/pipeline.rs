@@ -50,6 +50,7 @@
 //!   manager's email, whether a group member was provisioned);
 //! - `page` (7): the pages of a list larger than the backend's page.
 
+mod batches;
 mod bulk;
 mod exchange;
 mod paging;
@@ -273,7 +274,7 @@ async fn create(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer
     let doc = plugged::request(x, Position::Before, rt, PluginOp::Create, intent, doc).await?;
     let mapped = phases::map_resource(x, rt, Operation::Create, doc, None, intent).await?;
     let mapped = to_backend(x, rt, mapped, intent).await?;
-    let reply = x.forward(Method::POST, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
+    let reply = batches::send(x, rt, Method::POST, &mapped, None).await?;
     back(x, reply, Shape::Resource(rt), Intent::Provision).await
 }
 
@@ -336,7 +337,7 @@ async fn build(x: &Exchange<'_>, rt: &'static str, how: &Build<'_>, current: &Va
 async fn patch(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer, GatewayError> {
     let Normalized { body: ops, intent } = phases::patch(x, rt, doc)?;
     let plugins = plugged::on_request(x, rt);
-    if plugins || translate::patch_needs_current(x.route.update, rt, &ops) {
+    if plugins || translate::patch_needs_current(x.route.update, x.route.member_batch, rt, &ops) {
         let how = match plugins {
             true => Build::PatchPlugins { ops: &ops, intent },
             false => Build::Patch { ops: &ops, intent },
@@ -345,7 +346,7 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer,
     }
     match phases::map_patch(x, rt, &ops, intent).await? {
         PatchMapped::Send(body) => {
-            let reply = x.forward(Method::PATCH, &x.path, x.query.as_deref(), Some(&body), None).await?;
+            let reply = batches::send(x, rt, Method::PATCH, &body, None).await?;
             back(x, reply, Shape::Resource(rt), intent).await
         }
         PatchMapped::Nothing => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
@@ -415,7 +416,7 @@ async fn write_with_current(
             Translated::Unchanged => return unchanged(x, rt, &method, current, etag.as_ref(), intent).await,
         };
         let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
-        let mut reply = x.forward(sent.clone(), &x.path, x.query.as_deref(), Some(&body), if_match).await?;
+        let mut reply = batches::send(x, rt, sent.clone(), &body, if_match).await?;
         if retry_412(x, &reply, if_match.is_some(), attempt) {
             continue;
         }

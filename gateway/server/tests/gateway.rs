@@ -6,6 +6,7 @@
 mod gateway {
     pub mod support;
 
+    mod batches;
     mod bulk;
     mod conformance;
     mod deprovisioning;

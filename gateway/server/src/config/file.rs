@@ -109,6 +109,7 @@ pub(crate) struct UpstreamSection {
     pub(crate) pool_idle_timeout_ms: Spanned<u64>,
     pub(crate) update: Option<Spanned<String>>,
     pub(crate) member_removal: Option<Spanned<String>>,
+    pub(crate) max_member_changes: Option<Spanned<u64>>,
     pub(crate) rate_limit: Option<RateLimitSection>,
     pub(crate) busy_retries: Option<Spanned<u64>>,
     pub(crate) busy_budget_ms: Option<Spanned<u64>>,

@@ -338,6 +338,10 @@ fn upstream(
         pool_idle_timeout: ms(&u.pool_idle_timeout_ms, "pool_idle_timeout_ms", sink),
         update: super::backend::update_mode(u.update.as_ref(), sink),
         member_removal: super::backend::member_removal(u.member_removal.as_ref(), sink),
+        max_member_changes: u
+            .max_member_changes
+            .as_ref()
+            .map(|v| size(positive(v, "max_member_changes", 100_000, sink))),
         pace: super::backend::pace(u, sink),
         profile: super::backend::profile(u, sink),
     })

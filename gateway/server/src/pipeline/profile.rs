@@ -40,6 +40,13 @@ pub trait BackendProfile: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// Phase 7, group writes: the most member changes the backend takes in
+    /// one request (a route's `max_member_changes` wins). More are sent in
+    /// consecutive PATCHes.
+    fn max_member_changes(&self) -> Option<usize> {
+        None
+    }
+
     /// The end of phase 6: a write (a resource, or a PatchOp as JSON) put
     /// in the backend's terms. `intent` says whether it deprovisions: then
     /// nothing here may fail it or wait on the backend for it.

@@ -67,12 +67,14 @@ pub(super) enum Translated {
 }
 
 /// Whether a PATCH must be built from the current resource on this route
-/// (besides what plugins and rules need).
-pub(super) fn patch_needs_current(update: UpdateMode, rt: &str, ops: &PatchOp) -> bool {
+/// (besides what plugins and rules need). `member_batch`: the route sends
+/// member changes in batches, so a full replace of members must become
+/// adds and removes even where the backend takes it.
+pub(super) fn patch_needs_current(update: UpdateMode, member_batch: Option<usize>, rt: &str, ops: &PatchOp) -> bool {
     match update {
         UpdateMode::Put => true,
         UpdateMode::Patch => rt == "Group" && replaces_members(ops),
-        UpdateMode::AsSent => false,
+        UpdateMode::AsSent => member_batch.is_some() && rt == "Group" && replaces_members(ops),
     }
 }
 
@@ -80,14 +82,19 @@ pub(super) fn patch_needs_current(update: UpdateMode, rt: &str, ops: &PatchOp) -
 /// reads the current resource), if it cannot.
 pub(super) fn bulk_refusal(
     update: UpdateMode,
+    member_batch: Option<usize>,
     removal: MemberRemoval,
     rt: &str,
     ops: &PatchOp,
 ) -> Option<&'static str> {
+    let translated = patch_needs_current(update, member_batch, rt, ops);
     match update {
         UpdateMode::Put => Some("a PATCH to a backend that takes only PUT needs"),
-        UpdateMode::Patch if removal == MemberRemoval::Provisioned && patch_needs_current(update, rt, ops) => {
+        UpdateMode::Patch if removal == MemberRemoval::Provisioned && translated => {
             Some("a full replace of members, which keeps members no IdP provisioned, needs")
+        }
+        UpdateMode::AsSent if translated => {
+            Some("a full replace of members, sent in batches of adds and removes, needs")
         }
         _ => None,
     }
@@ -140,10 +147,12 @@ pub(super) async fn translate(
     let (translation, ops) = match (method, x.route.update) {
         (&Method::PUT, UpdateMode::Patch) => (Translation::PutToPatch, None),
         (&Method::PATCH, UpdateMode::Put) => (Translation::PatchToPut, Some(PatchOp::from_json(&body)?)),
-        (&Method::PATCH, UpdateMode::Patch) => match PatchOp::from_json(&body) {
-            Ok(ops) if replaces_members(&ops) => (Translation::MembersToOps, Some(ops)),
-            _ => return Ok(Translated::Send(method.clone(), body)),
-        },
+        (&Method::PATCH, mode) if mode == UpdateMode::Patch || x.route.member_batch.is_some() => {
+            match PatchOp::from_json(&body) {
+                Ok(ops) if replaces_members(&ops) => (Translation::MembersToOps, Some(ops)),
+                _ => return Ok(Translated::Send(method.clone(), body)),
+            }
+        }
         _ => return Ok(Translated::Send(method.clone(), body)),
     };
     let schema = x.route.schema(rt)?;

@@ -21,10 +21,12 @@ fn a_full_replace_of_members_is_recognized_with_a_path_or_without() {
 fn only_a_put_on_a_patch_backend_or_a_patch_on_a_put_backend_needs_translating() {
     let replace = ops(json!([{"op": "replace", "path": "members", "value": []}]));
     let add = ops(json!([{"op": "add", "path": "members", "value": [{"value": "1"}]}]));
-    assert!(patch_needs_current(UpdateMode::Put, "User", &add));
-    assert!(patch_needs_current(UpdateMode::Patch, "Group", &replace));
-    assert!(!patch_needs_current(UpdateMode::Patch, "Group", &add));
-    assert!(!patch_needs_current(UpdateMode::AsSent, "Group", &replace));
+    assert!(patch_needs_current(UpdateMode::Put, None, "User", &add));
+    assert!(patch_needs_current(UpdateMode::Patch, None, "Group", &replace));
+    assert!(!patch_needs_current(UpdateMode::Patch, None, "Group", &add));
+    assert!(!patch_needs_current(UpdateMode::AsSent, None, "Group", &replace));
+    assert!(patch_needs_current(UpdateMode::AsSent, Some(100), "Group", &replace), "batches need adds and removes");
+    assert!(!patch_needs_current(UpdateMode::AsSent, Some(100), "Group", &add));
     assert!(put_as_patch(UpdateMode::Patch) && !put_as_patch(UpdateMode::Put) && !put_as_patch(UpdateMode::AsSent));
 }
 

@@ -51,6 +51,15 @@ pub struct RouteRuntime {
 }
 
 impl RouteRuntime {
+    /// How updates of `rt` reach the backend: the route's `update`, else
+    /// what the backend profile says its backend takes.
+    pub fn update_for(&self, rt: &str) -> UpdateMode {
+        match (self.update, self.profile.update(rt)) {
+            (UpdateMode::AsSent, Some(mode)) => mode,
+            (mode, _) => mode,
+        }
+    }
+
     /// The schema of a resource type the route serves.
     pub fn schema(&self, rt: &str) -> Result<scim_core::schema::ResourceSchema<'_>, crate::error::GatewayError> {
         let registry = self.program.registry();

@@ -221,11 +221,8 @@ async fn list(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError
     let (mut rewritten, normalized) = query::rewrite(x.route, rt, get)?;
     x.count_normalized(&normalized);
     x.route.profile.list_query(rt, &mut rewritten)?;
-    if let Some(max_page) = x.route.profile.max_page() {
-        let page = |pairs: &[(String, String)]| query::rebuild(pairs, &rewritten);
-        if let Some(reply) = paging::merged_list(x, max_page, &original, page).await? {
-            return back(x, reply, Shape::List(rt), Intent::Provision).await;
-        }
+    if let Some(reply) = x.route.profile.list(x, &original, &rewritten).await? {
+        return back(x, reply, Shape::List(rt), Intent::Provision).await;
     }
     query::log_filter(&rewritten, x.gw.redact_pii);
     let q = query::rebuild(&original, &rewritten);
@@ -284,7 +281,7 @@ async fn create(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer
 async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer, GatewayError> {
     let Normalized { body: doc, intent } = phases::resource(x, rt, doc)?;
     let doc = plugged::request(x, Position::Before, rt, PluginOp::Replace, intent, doc).await?;
-    if !x.route.program.replace_needs_current(rt) && !translate::put_as_patch(x.route.update) {
+    if !x.route.program.replace_needs_current(rt) && !translate::put_as_patch(x.route.update_for(rt)) {
         let mapped = phases::map_resource(x, rt, Operation::Replace, doc, None, intent).await?;
         let mapped = to_backend(x, rt, mapped, intent).await?;
         let reply = x.forward(Method::PUT, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
@@ -337,7 +334,7 @@ async fn build(x: &Exchange<'_>, rt: &'static str, how: &Build<'_>, current: &Va
 async fn patch(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer, GatewayError> {
     let Normalized { body: ops, intent } = phases::patch(x, rt, doc)?;
     let plugins = plugged::on_request(x, rt);
-    if plugins || translate::patch_needs_current(x.route.update, x.route.member_batch, rt, &ops) {
+    if plugins || translate::patch_needs_current(x.route.update_for(rt), x.route.member_batch, rt, &ops) {
         let how = match plugins {
             true => Build::PatchPlugins { ops: &ops, intent },
             false => Build::Patch { ops: &ops, intent },
@@ -393,10 +390,10 @@ async fn write_with_current(
     let intent = how.intent();
     // A deactivating PUT to a PATCH-only backend needs no current resource
     // to land: if it cannot be read, the deactivation goes alone.
-    let fallback = intent.is_deprovision() && method == Method::PUT && translate::put_as_patch(x.route.update);
+    let fallback = intent.is_deprovision() && method == Method::PUT && translate::put_as_patch(x.route.update_for(rt));
     for attempt in 0..=x.route.etag_retries {
         let (current, etag) = match x.read_current(&x.path).await {
-            Ok(Current::Found(c, e)) => (c, e),
+            Ok(Current::Found(c, e)) => (x.route.profile.current(x, rt, c).await?, e),
             Ok(Current::Answer(reply)) if !fallback || reply.status == StatusCode::NOT_FOUND => {
                 return back(x, reply, Shape::Resource(rt), intent).await;
             }

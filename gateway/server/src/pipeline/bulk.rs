@@ -109,7 +109,7 @@ impl From<GatewayError> for Refused {
 async fn deactivation_alone(x: &Exchange<'_>, intent: Intent, op: &Value) -> Option<Value> {
     let rt =
         op.get("path").and_then(Value::as_str).and_then(|p| p.split('/').nth(1)).and_then(endpoint::resource_type)?;
-    if !intent.is_deprovision() || x.route.update == UpdateMode::Put {
+    if !intent.is_deprovision() || x.route.update_for(rt) == UpdateMode::Put {
         return None;
     }
     x.gw.metrics.deprovision_dropped.with_label_values(&[x.route.name.as_str(), rt]).inc();
@@ -135,12 +135,12 @@ async fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, Refus
     let (Some(rt), Some(data)) = (rt, op.get_mut("data")) else { return Ok(None) };
     let sent = match method.as_str() {
         "POST" => map_write(x, rt, Operation::Create, data).await.map(|()| true)?,
-        "PUT" if translate::put_as_patch(x.route.update) => put_as_deactivation(x, rt, data).await?,
+        "PUT" if translate::put_as_patch(x.route.update_for(rt)) => put_as_deactivation(x, rt, data).await?,
         "PUT" => map_write(x, rt, Operation::Replace, data).await.map(|()| true)?,
         "PATCH" => map_patch(x, rt, data).await?,
         _ => true,
     };
-    if method == "PUT" && translate::put_as_patch(x.route.update) {
+    if method == "PUT" && translate::put_as_patch(x.route.update_for(rt)) {
         if let Some(m) = op.as_object_mut() {
             m.insert("method".into(), Value::String("PATCH".into()));
         }
@@ -190,7 +190,7 @@ async fn map_write(x: &Exchange<'_>, rt: &'static str, operation: Operation, dat
 async fn map_patch(x: &Exchange<'_>, rt: &'static str, data: &mut Value) -> Result<bool, Refused> {
     let Normalized { body: ops, intent } = phases::patch(x, rt, data.take())?;
     let refused = |error| Refused { error, intent };
-    if let Some(what) = translate::bulk_refusal(x.route.update, x.route.member_batch, x.route.member_removal, rt, &ops)
+    if let Some(what) = translate::bulk_refusal(x.route.update_for(rt), x.route.member_batch, x.route.member_removal, rt, &ops)
     {
         return Err(refused(needs_current(what)));
     }

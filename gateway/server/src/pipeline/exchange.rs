@@ -292,6 +292,7 @@ impl<'a> Exchange<'a> {
         let parsed = crate::json::from_bytes(&reply.body).ok();
         if status.as_u16() >= 400 {
             let mut body = parsed
+                .map(|b| self.route.profile.error(status, b))
                 .filter(rewrite::is_scim_error)
                 .unwrap_or_else(|| rewrite::wrap_error(status.as_u16(), &reply.body));
             // The body's status says what the IdP is answered (503 for a 529).

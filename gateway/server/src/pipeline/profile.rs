@@ -8,10 +8,13 @@
 //! of [`Profile`], and add one arm to [`build`]. docs/configuration.md
 //! lists the profiles.
 
+mod cache;
 mod notion;
 
 use super::exchange::{Exchange, Shape};
-use crate::config::Profile;
+use crate::config::{Profile, UpdateMode};
+use crate::upstream::Reply;
+use http::StatusCode;
 use crate::error::GatewayError;
 use scim_core::Intent;
 use scim_mapper::RewrittenQuery;
@@ -38,6 +41,36 @@ pub trait BackendProfile: Send + Sync + std::fmt::Debug {
     /// a search asks for at most this many.
     fn max_page(&self) -> Option<usize> {
         None
+    }
+
+    /// Phase 6, updates: what the backend takes for `rt` when the route
+    /// does not say (`update`): `None` for what the IdP sends.
+    fn update(&self, _rt: &str) -> Option<UpdateMode> {
+        None
+    }
+
+    /// Phase 6, a current-resource read: what the backend leaves out of a
+    /// read put back (AWS shows no group members), so a write built from
+    /// it is right.
+    async fn current(&self, _x: &Exchange<'_>, _rt: &str, current: Value) -> Result<Value, GatewayError> {
+        Ok(current)
+    }
+
+    /// Phase 7, a list: served by the profile (paging the backend's way),
+    /// or `None` to forward it as it is.
+    async fn list(
+        &self,
+        _x: &Exchange<'_>,
+        _original: &[(String, String)],
+        _query: &RewrittenQuery,
+    ) -> Result<Option<Reply>, GatewayError> {
+        Ok(None)
+    }
+
+    /// Phase 8, an error the backend answered, as JSON: put in RFC 7644's
+    /// shape where the backend has its own.
+    fn error(&self, _status: StatusCode, body: Value) -> Value {
+        body
     }
 
     /// Phase 7, group writes: the most member changes the backend takes in

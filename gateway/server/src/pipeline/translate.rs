@@ -144,7 +144,7 @@ pub(super) async fn translate(
     body: Value,
     intent: Intent,
 ) -> Result<Translated, GatewayError> {
-    let (translation, ops) = match (method, x.route.update) {
+    let (translation, ops) = match (method, x.route.update_for(rt)) {
         (&Method::PUT, UpdateMode::Patch) => (Translation::PutToPatch, None),
         (&Method::PATCH, UpdateMode::Put) => (Translation::PatchToPut, Some(PatchOp::from_json(&body)?)),
         (&Method::PATCH, mode) if mode == UpdateMode::Patch || x.route.member_batch.is_some() => {

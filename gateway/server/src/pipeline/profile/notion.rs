@@ -14,6 +14,7 @@ mod state;
 use super::BackendProfile;
 use crate::error::GatewayError;
 use crate::pipeline::exchange::{Exchange, Purpose, Shape};
+use crate::upstream::Reply;
 use http::StatusCode;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use scim_core::filter::Filter;
@@ -42,6 +43,16 @@ impl BackendProfile for Notion {
 
     fn max_page(&self) -> Option<usize> {
         Some(NOTION_PAGE)
+    }
+
+    async fn list(
+        &self,
+        x: &Exchange<'_>,
+        original: &[(String, String)],
+        query: &RewrittenQuery,
+    ) -> Result<Option<Reply>, GatewayError> {
+        let page = |pairs: &[(String, String)]| crate::pipeline::query::rebuild(pairs, query);
+        crate::pipeline::paging::merged_list(x, NOTION_PAGE, original, page).await
     }
 
     async fn request(&self, x: &Exchange<'_>, rt: &str, body: Value, intent: Intent) -> Result<Value, GatewayError> {

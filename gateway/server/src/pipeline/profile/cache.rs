@@ -1,0 +1,63 @@
+//! A small cache whose entries expire, for what profiles remember between
+//! requests (Notion's manager emails, AWS's list cursors). Never a source
+//! of truth: a miss only costs a lookup.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// A small map whose entries expire; when full, expired entries go first,
+/// then everything (a cache, never a source of truth).
+#[derive(Debug)]
+pub struct TtlCache {
+    ttl: Duration,
+    max: usize,
+    map: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl TtlCache {
+    pub fn new(ttl: Duration, max: usize) -> Self {
+        Self { ttl, max, map: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn get(&self, key: &str, now: Instant) -> Option<String> {
+        let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(key).filter(|(_, at)| now.saturating_duration_since(*at) < self.ttl).map(|(v, _)| v.clone())
+    }
+
+    pub fn put(&self, key: String, value: String, now: Instant) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= self.max {
+            let ttl = self.ttl;
+            map.retain(|_, (_, at)| now.saturating_duration_since(*at) < ttl);
+            if map.len() >= self.max {
+                map.clear();
+            }
+        }
+        map.insert(key, (value, now));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_and_a_full_cache_makes_room() {
+        let c = TtlCache::new(Duration::from_secs(60), 2);
+        let t0 = Instant::now();
+        c.put("a".into(), "1".into(), t0);
+        assert_eq!(c.get("a", t0 + Duration::from_secs(59)).as_deref(), Some("1"));
+        assert_eq!(c.get("a", t0 + Duration::from_secs(60)), None, "expired");
+        c.put("b".into(), "2".into(), t0 + Duration::from_secs(30));
+        c.put("c".into(), "3".into(), t0 + Duration::from_secs(61));
+        assert_eq!(c.get("b", t0 + Duration::from_secs(61)).as_deref(), Some("2"), "only the expired one went");
+        assert_eq!(c.get("c", t0 + Duration::from_secs(61)).as_deref(), Some("3"));
+        let off = TtlCache::new(Duration::ZERO, 2);
+        off.put("a".into(), "1".into(), t0);
+        assert_eq!(off.get("a", t0), None, "a zero time-to-live caches nothing");
+    }
+}

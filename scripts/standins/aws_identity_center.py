@@ -665,6 +665,7 @@ class Store:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every response is framed
+    disable_nagle_algorithm = True  # small answers on keep-alive connections: no 40 ms delayed-ACK stalls
     server_version = "aws-identity-center-standin"
 
     def log_message(self, *args):  # silent
@@ -740,8 +741,8 @@ class Handler(BaseHTTPRequestHandler):
         data = json.dumps(doc).encode()
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._headers_buffer.append(b"\r\n" + data)  # head and body in one write
+        self.flush_headers()
 
     def standin(self, method, path, body):
         store = self.server.store

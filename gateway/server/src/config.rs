@@ -137,6 +137,8 @@ pub enum Profile {
     Generic,
     /// Notion (see docs/notion.md).
     Notion(NotionSettings),
+    /// AWS IAM Identity Center (see docs/aws.md).
+    Aws,
 }
 
 /// `profile = "notion"` and `[upstream.notion]`.

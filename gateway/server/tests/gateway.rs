@@ -6,6 +6,7 @@
 mod gateway {
     pub mod support;
 
+    mod aws;
     mod batches;
     mod bulk;
     mod conformance;

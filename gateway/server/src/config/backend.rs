@@ -1,6 +1,6 @@
 //! What a route knows of its backend beyond the address: how it takes
 //! updates, which group members a translated write may remove, how fast it
-//! may be called, and its profile (`notion`).
+//! may be called, and its profile (`notion`, `aws`).
 
 use super::file::{NotionSection, UpstreamSection};
 use super::{MemberRemoval, NotionSettings, PaceSettings, Profile, RateLimit, UpdateMode};
@@ -67,19 +67,28 @@ fn bounded(v: Option<&Spanned<u64>>, default: u64, min: u64, max: u64, what: &st
 /// Notion's workspace roles, the values its role extension takes.
 pub const NOTION_ROLES: [&str; 4] = ["owner", "membership_admin", "member", "restricted_member"];
 
-/// `profile = "generic" | "notion"`, with `[upstream.notion]`.
+/// The profiles the config names; one word per profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum ProfileWord {
+    #[default]
+    Generic,
+    Notion,
+    Aws,
+}
+
+/// `profile = "generic" | "notion" | "aws"`, with `[upstream.notion]`.
 pub(super) fn profile(u: &UpstreamSection, sink: &mut Sink<'_>) -> Profile {
-    let words = [("generic", false), ("notion", true)];
-    let notion = choice(u.profile.as_ref(), "profile", &words, sink);
-    match (notion, &u.notion) {
-        (false, Some(_)) => {
-            let hint = Some("set profile = \"notion\", or remove [upstream.notion]".into());
-            let at = u.profile.as_ref().map_or(u.url.span().start, |p| p.span().start);
-            sink.error(at, "[upstream.notion] is set but the profile is not \"notion\"", hint);
-            Profile::Generic
-        }
-        (false, None) => Profile::Generic,
-        (true, section) => Profile::Notion(notion_settings(section.as_ref(), sink)),
+    let words = [("generic", ProfileWord::Generic), ("notion", ProfileWord::Notion), ("aws", ProfileWord::Aws)];
+    let word = choice(u.profile.as_ref(), "profile", &words, sink);
+    if let (Some(_), false) = (&u.notion, word == ProfileWord::Notion) {
+        let hint = Some("set profile = \"notion\", or remove [upstream.notion]".into());
+        let at = u.profile.as_ref().map_or(u.url.span().start, |p| p.span().start);
+        sink.error(at, "[upstream.notion] is set but the profile is not \"notion\"", hint);
+    }
+    match word {
+        ProfileWord::Generic => Profile::Generic,
+        ProfileWord::Aws => Profile::Aws,
+        ProfileWord::Notion => Profile::Notion(notion_settings(u.notion.as_ref(), sink)),
     }
 }
 

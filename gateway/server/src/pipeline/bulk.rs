@@ -190,7 +190,8 @@ async fn map_write(x: &Exchange<'_>, rt: &'static str, operation: Operation, dat
 async fn map_patch(x: &Exchange<'_>, rt: &'static str, data: &mut Value) -> Result<bool, Refused> {
     let Normalized { body: ops, intent } = phases::patch(x, rt, data.take())?;
     let refused = |error| Refused { error, intent };
-    if let Some(what) = translate::bulk_refusal(x.route.update_for(rt), x.route.member_batch, x.route.member_removal, rt, &ops)
+    if let Some(what) =
+        translate::bulk_refusal(x.route.update_for(rt), x.route.member_batch, x.route.member_removal, rt, &ops)
     {
         return Err(refused(needs_current(what)));
     }

@@ -12,6 +12,10 @@ use serde_json::{Value, json};
 const MAX_MERGED: usize = 1000;
 
 /// The `count` and `startIndex` the IdP asked for (the last of each).
+pub(super) fn requested(pairs: &[(String, String)]) -> (Option<usize>, usize) {
+    paging(pairs)
+}
+
 fn paging(pairs: &[(String, String)]) -> (Option<usize>, usize) {
     let last = |k: &str| pairs.iter().rev().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v.trim());
     let count = last("count").and_then(|v| v.parse::<usize>().ok());

@@ -8,14 +8,15 @@
 //! of [`Profile`], and add one arm to [`build`]. docs/configuration.md
 //! lists the profiles.
 
+mod aws;
 mod cache;
 mod notion;
 
 use super::exchange::{Exchange, Shape};
 use crate::config::{Profile, UpdateMode};
+use crate::error::GatewayError;
 use crate::upstream::Reply;
 use http::StatusCode;
-use crate::error::GatewayError;
 use scim_core::Intent;
 use scim_mapper::RewrittenQuery;
 use serde_json::Value;
@@ -110,5 +111,6 @@ pub fn build(profile: &Profile) -> Box<dyn BackendProfile> {
     match profile {
         Profile::Generic => Box::new(Generic),
         Profile::Notion(settings) => Box::new(notion::Notion::new(settings.clone())),
+        Profile::Aws => Box::new(aws::Aws::new()),
     }
 }

@@ -1,8 +1,8 @@
 //! The `notion` profile's settings and the state its requests share (a
 //! short cache of manager lookups).
 
-use crate::config::NotionSettings;
 use super::super::cache::TtlCache;
+use crate::config::NotionSettings;
 
 /// Notion's SCIM API: pages of at most 100, filters on `email`,
 /// `given_name` and `family_name`, a manager given by email, workspace

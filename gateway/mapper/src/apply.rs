@@ -79,6 +79,14 @@ impl Program {
             let mut run = Run { list, schema: &schema, op, current, deprovision, opts, report: &mut report };
             run.plan(&doc)?
         };
+        // A rename moves what came in: every source goes before any rule
+        // writes, so a rename into another rename's source (a swap) keeps
+        // both values instead of removing the one just written.
+        for (rule, write) in list.rules.iter().zip(&writes) {
+            if let (Action::Rename { from, .. }, Write::Rename(_)) = (&rule.action, write) {
+                remove_every_spelling(from, &mut doc, &schema);
+            }
+        }
         for (rule, write) in list.rules.iter().zip(writes) {
             if let Err(e) = commit(rule, write, &mut doc, &schema) {
                 fail(&mut report, rule, e, deprovision)?;
@@ -252,10 +260,8 @@ fn commit(rule: &Rule, write: Write, doc: &mut Value, schema: &ResourceSchema<'_
             remove_every_spelling(path, doc, schema);
             Ok(())
         }
-        (Action::Rename { from, to }, Write::Rename(v)) => {
-            remove_every_spelling(from, doc, schema);
-            set(to, v, doc)
-        }
+        // The source went before any write (see `map_resource`).
+        (Action::Rename { to, .. }, Write::Rename(v)) => set(to, v, doc),
         (Action::Each { path, transforms }, Write::Each) => crate::each::transform_in(doc, path, transforms, schema),
         (_, Write::Set(v)) => rule.target().map_or(Ok(()), |t| set(t, v, doc)),
         _ => Ok(()),

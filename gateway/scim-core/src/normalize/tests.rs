@@ -155,7 +155,7 @@ fn lenient_numbers_compare_as_the_attribute_type() {
 }
 
 #[test]
-fn second_review_regressions() {
+fn entra_removes_managers_and_nulls_in_their_odd_shapes() {
     let reg = Registry::core();
     let u = reg.resource("User").unwrap();
     let n = Normalizer::new(Preset::Entra);

@@ -508,7 +508,7 @@ proptest! {
 }
 
 #[test]
-fn second_review_regressions() {
+fn diffs_and_applies_keep_read_only_integer_and_simple_value_rules() {
     let reg = Registry::core();
     let s = reg.resource("User").unwrap();
     let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";

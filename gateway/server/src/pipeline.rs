@@ -82,7 +82,7 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Instant;
 use translate::Translated;
-use writes::{deactivate_only, empty_patch, one_writer, plugins_patch, retry_412, rules_patch, unchanged};
+use writes::{after_write, deactivate_only, empty_patch, one_writer, plugins_patch, retry_412, rules_patch, unchanged};
 
 /// The connection a request came on.
 #[derive(Debug, Clone, Copy)]
@@ -285,7 +285,7 @@ async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answe
         let mapped = phases::map_resource(x, rt, Operation::Replace, doc, None, intent).await?;
         let mapped = to_backend(x, rt, mapped, intent).await?;
         let reply = x.forward(Method::PUT, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
-        return back(x, reply, Shape::Resource(rt), intent).await;
+        return after_write(x, rt, reply, intent).await;
     }
     write_with_current(x, rt, Method::PUT, &Build::Replace { doc, intent }).await
 }
@@ -344,7 +344,7 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer,
     match phases::map_patch(x, rt, &ops, intent).await? {
         PatchMapped::Send(body) => {
             let reply = batches::send(x, rt, Method::PATCH, &body, None).await?;
-            back(x, reply, Shape::Resource(rt), intent).await
+            after_write(x, rt, reply, intent).await
         }
         PatchMapped::Nothing => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
         PatchMapped::NeedsCurrent => {
@@ -377,6 +377,14 @@ enum Write {
     Done(Answer),
 }
 
+/// One try at a write built from the current resource.
+enum Attempt {
+    /// The write is answered.
+    Answered(Answer),
+    /// The backend's version moved (412): read it again and rebuild.
+    Again,
+}
+
 /// Reads the current resource, builds the write from it (6), translates it
 /// for a backend that takes one kind of update, sends it with If-Match (7)
 /// and, on 412, starts again from a fresh read, a bounded number of times;
@@ -387,47 +395,88 @@ async fn write_with_current(
     method: Method,
     how: &Build<'_>,
 ) -> Result<Answer, GatewayError> {
-    let intent = how.intent();
-    // A deactivating PUT to a PATCH-only backend needs no current resource
-    // to land: if it cannot be read, the deactivation goes alone.
-    let fallback = intent.is_deprovision() && method == Method::PUT && translate::put_as_patch(x.route.update_for(rt));
     for attempt in 0..=x.route.etag_retries {
-        let (current, etag) = match x.read_current(&x.path).await {
-            Ok(Current::Found(c, e)) => (x.route.profile.current(x, rt, c).await?, e),
-            Ok(Current::Answer(reply)) if !fallback || reply.status == StatusCode::NOT_FOUND => {
-                return back(x, reply, Shape::Resource(rt), intent).await;
-            }
-            _ if fallback => return deactivate_only(x, rt).await,
-            Ok(Current::Answer(reply)) => return back(x, reply, Shape::Resource(rt), intent).await,
-            Err(e) => return Err(e),
-        };
-        let body = match build(x, rt, how, &current).await? {
-            Write::Send(body) => to_backend(x, rt, body, intent).await?,
-            Write::Done(answer) => return Ok(answer),
-        };
-        if method == Method::PATCH && empty_patch(&body) {
-            return unchanged(x, rt, &method, current, etag.as_ref(), intent).await;
+        if let Attempt::Answered(answer) = write_once(x, rt, &method, how, attempt).await? {
+            return Ok(answer);
         }
-        let (sent, body) = match translate::translate(x, rt, &method, &current, body, intent).await? {
-            Translated::Send(sent, body) => (sent, body),
-            Translated::Unchanged => return unchanged(x, rt, &method, current, etag.as_ref(), intent).await,
-        };
-        let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
-        let mut reply = batches::send(x, rt, sent.clone(), &body, if_match).await?;
-        if retry_412(x, &reply, if_match.is_some(), attempt) {
-            continue;
-        }
-        // A PUT answered through a PATCH: the IdP wants the whole resource.
-        // The write landed: a failed re-read is no failure, only no body.
-        if method == Method::PUT && sent == Method::PATCH && reply.status.is_success() && reply.body.is_empty() {
-            match x.read(&x.path, None, Purpose::CurrentRead).await {
-                Ok(read) if read.status == StatusCode::OK => reply = read,
-                _ => return Ok(Answer::own(StatusCode::NO_CONTENT, None)),
-            }
-        }
-        return back(x, reply, Shape::Resource(rt), intent).await;
     }
     Err(GatewayError::Conflict(x.route.etag_retries + 1))
+}
+
+async fn write_once(
+    x: &Exchange<'_>,
+    rt: &'static str,
+    method: &Method,
+    how: &Build<'_>,
+    attempt: u32,
+) -> Result<Attempt, GatewayError> {
+    let intent = how.intent();
+    let (current, etag) = match current_or_answer(x, rt, method, intent).await? {
+        Ok(found) => found,
+        Err(answer) => return Ok(Attempt::Answered(answer)),
+    };
+    let body = match build(x, rt, how, &current).await? {
+        Write::Send(body) => to_backend(x, rt, body, intent).await?,
+        Write::Done(answer) => return Ok(Attempt::Answered(answer)),
+    };
+    let translated = match (method, empty_patch(&body)) {
+        (&Method::PATCH, true) => Translated::Unchanged,
+        _ => translate::translate(x, rt, method, &current, body, intent).await?,
+    };
+    let (sent, body) = match translated {
+        Translated::Send(sent, body) => (sent, body),
+        Translated::Unchanged => {
+            return unchanged(x, rt, method, current, etag.as_ref(), intent).await.map(Attempt::Answered);
+        }
+    };
+    let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
+    let reply = batches::send(x, rt, sent.clone(), &body, if_match).await?;
+    match retry_412(x, &reply, if_match.is_some(), attempt) {
+        true => Ok(Attempt::Again),
+        false => written(x, rt, method, &sent, reply, intent).await.map(Attempt::Answered),
+    }
+}
+
+/// The current resource and its ETag, or the answer when there is none. A
+/// deactivating PUT to a PATCH-only backend needs no current resource to
+/// land: if it cannot be read (but exists), the deactivation goes alone.
+async fn current_or_answer(
+    x: &Exchange<'_>,
+    rt: &'static str,
+    method: &Method,
+    intent: Intent,
+) -> Result<Result<(Value, Option<HeaderValue>), Answer>, GatewayError> {
+    let alone = intent.is_deprovision() && method == Method::PUT && translate::put_as_patch(x.route.update_for(rt));
+    let reply = match x.read_current(&x.path).await {
+        Ok(Current::Found(c, etag)) => return Ok(Ok((x.route.profile.current(x, rt, c).await?, etag))),
+        Ok(Current::Answer(reply)) if !alone || reply.status == StatusCode::NOT_FOUND => reply,
+        _ if alone => return deactivate_only(x, rt).await.map(Err),
+        Ok(Current::Answer(reply)) => reply,
+        Err(e) => return Err(e),
+    };
+    back(x, reply, Shape::Resource(rt), intent).await.map(Err)
+}
+
+/// The answer to a write that went upstream. A PUT sent as a PATCH: the
+/// IdP wants the whole resource, so it is read back (the write landed: a
+/// failed re-read is no failure, only no body).
+async fn written(
+    x: &Exchange<'_>,
+    rt: &'static str,
+    method: &Method,
+    sent: &Method,
+    reply: Reply,
+    intent: Intent,
+) -> Result<Answer, GatewayError> {
+    let read_back =
+        method == Method::PUT && sent == Method::PATCH && reply.status.is_success() && reply.body.is_empty();
+    if !read_back {
+        return after_write(x, rt, reply, intent).await;
+    }
+    match x.read(&x.path, None, Purpose::CurrentRead).await {
+        Ok(read) if read.status == StatusCode::OK => back(x, read, Shape::Resource(rt), intent).await,
+        _ => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
+    }
 }
 
 /// The end of phase 6: the write in the backend profile's terms.

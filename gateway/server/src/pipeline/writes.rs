@@ -5,6 +5,7 @@
 
 use super::exchange::{Answer, Exchange, Shape};
 use super::{Write, back};
+use crate::config::UpdateMode;
 use crate::error::GatewayError;
 use crate::plugins::{PatchThrough, unrecoverable};
 use crate::proxy::headers;
@@ -98,6 +99,26 @@ pub(super) async fn deactivate_only(x: &Exchange<'_>, rt: &'static str) -> Resul
     let body = super::translate::deactivation().into_json();
     let reply = x.forward(Method::PATCH, &x.path, x.query.as_deref(), Some(&body), None).await?;
     back(x, reply, Shape::Resource(rt), Intent::Deprovision).await
+}
+
+/// The answer to a write that went upstream. A deprovisioning the backend
+/// refused as invalid (400) goes again as the PATCH of `active` alone: the
+/// rest of it is lost and counted, the deactivation never (a backend's
+/// stricter rules, a required attribute the IdP no longer sends). Not on a
+/// backend that takes only PUT.
+pub(super) async fn after_write(
+    x: &Exchange<'_>,
+    rt: &'static str,
+    reply: Reply,
+    intent: Intent,
+) -> Result<Answer, GatewayError> {
+    let refused = reply.status == StatusCode::BAD_REQUEST && intent.is_deprovision();
+    if !refused || x.route.update_for(rt) == UpdateMode::Put {
+        return back(x, reply, Shape::Resource(rt), intent).await;
+    }
+    tracing::warn!(route = %x.route.name, resource = rt, "the backend refused a deactivation with other changes; the deactivation goes alone");
+    x.gw.metrics.deprovision_dropped.with_label_values(&[x.route.name.as_str(), rt]).inc();
+    deactivate_only(x, rt).await
 }
 
 /// A PatchOp left with no operation (the profile took them all out).

@@ -32,7 +32,7 @@ pub struct Chain {
 
 /// Where in the pipeline a chain is run.
 #[derive(Debug, Clone, Copy)]
-pub struct Step<'a> {
+pub struct ChainStep<'a> {
     pub position: Position,
     pub direction: Direction,
     pub resource_type: &'a str,
@@ -99,7 +99,12 @@ impl Chain {
 
     /// Runs the plugins of this step over `doc`, in order. Without metrics
     /// (`scim-gateway map`) nothing is counted.
-    pub async fn run(&self, metrics: Option<&Metrics>, step: Step<'_>, mut doc: Value) -> Result<Value, GatewayError> {
+    pub async fn run(
+        &self,
+        metrics: Option<&Metrics>,
+        step: ChainStep<'_>,
+        mut doc: Value,
+    ) -> Result<Value, GatewayError> {
         let Some(host) = &self.host else { return Ok(doc) };
         for p in self.at(step) {
             let started = Instant::now();
@@ -120,15 +125,15 @@ impl Chain {
     pub async fn run_answer(
         &self,
         metrics: Option<&Metrics>,
-        answer: Answer,
+        answer: AnswerStep,
         mut body: Value,
     ) -> Result<Value, GatewayError> {
-        let Answer { position, resource_type: rt, intent } = answer;
+        let AnswerStep { position, resource_type: rt, intent } = answer;
         let applies = |rt: &str| self.applies(position, Direction::Response, rt);
         if !rt.map_or(applies("User") || applies("Group"), applies) {
             return Ok(body);
         }
-        let step = |rt| Step {
+        let step = |rt| ChainStep {
             position,
             direction: Direction::Response,
             resource_type: rt,
@@ -158,14 +163,14 @@ impl Chain {
         }
     }
 
-    fn at<'s>(&'s self, step: Step<'s>) -> impl Iterator<Item = &'s RoutePlugin> + 's {
+    fn at<'s>(&'s self, step: ChainStep<'s>) -> impl Iterator<Item = &'s RoutePlugin> + 's {
         self.plugins.iter().filter(move |p| runs_at(&p.settings, step.position, step.direction, step.resource_type))
     }
 }
 
 /// Where in an answer a chain runs.
 #[derive(Debug, Clone, Copy)]
-pub struct Answer {
+pub struct AnswerStep {
     pub position: Position,
     /// The answer's resource type; `None` for a list of any type.
     pub resource_type: Option<&'static str>,
@@ -216,7 +221,7 @@ fn runs_at(s: &PluginSettings, position: Position, direction: Direction, resourc
     dir && s.position == position && s.resources.iter().any(|r| r == resource_type)
 }
 
-fn context(step: Step<'_>) -> CallContext {
+fn context(step: ChainStep<'_>) -> CallContext {
     CallContext { resource_type: step.resource_type.to_owned(), operation: step.operation, direction: step.direction }
 }
 
@@ -233,7 +238,7 @@ fn settle(
     p: &RoutePlugin,
     result: Result<Value, Failure>,
     doc: Value,
-    step: Step<'_>,
+    step: ChainStep<'_>,
     metrics: Option<&Metrics>,
 ) -> Result<Value, GatewayError> {
     let failure = match result {
@@ -266,7 +271,7 @@ fn settle(
 /// that loses the input's `active: false` is not used. (After rules that
 /// name the flag otherwise, the input has none and there is nothing to
 /// lose.)
-fn undoes_deactivation(step: Step<'_>, input: &Value, out: &Value) -> bool {
+fn undoes_deactivation(step: ChainStep<'_>, input: &Value, out: &Value) -> bool {
     let inactive = |v: &Value| Intent::of_resource(v).is_deprovision();
     step.intent.is_deprovision() && step.direction == Direction::Request && inactive(input) && !inactive(out)
 }
@@ -329,7 +334,7 @@ impl PatchThrough<'_> {
     async fn step(&self, position: Position, base: &Value, ops: &PatchOp) -> Result<Value, GatewayError> {
         let opts = ApplyOptions { replace_missing_adds: true, reject_unknown_attributes: false };
         let after = apply(base, ops, self.schema, opts)?;
-        let step = Step {
+        let step = ChainStep {
             position,
             direction: Direction::Request,
             resource_type: self.resource_type,

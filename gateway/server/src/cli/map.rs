@@ -5,7 +5,7 @@ use super::{MapArgs, OperationArg, diff};
 use crate::config::Position;
 use crate::error::GatewayError;
 use crate::mapping;
-use crate::plugins::{Answer, PatchThrough, Step};
+use crate::plugins::{AnswerStep, ChainStep, PatchThrough};
 use anyhow::{Context, anyhow, bail};
 use scim_core::Intent;
 use scim_core::normalize::Normalizer;
@@ -75,7 +75,7 @@ impl DocRun<'_> {
         if self.op == OperationArg::Response {
             let rt = self.program().registry().resource(self.resource).map(|s| static_rt(s.name()));
             let chain = &self.setup.chain;
-            let at = |position| Answer { position, resource_type: rt.flatten(), intent: Intent::Provision };
+            let at = |position| AnswerStep { position, resource_type: rt.flatten(), intent: Intent::Provision };
             let doc = chain.run_answer(None, at(Position::Before), doc).await.map_err(plugin_err)?;
             let (mapped, report) = self.rules(doc, current)?;
             let mapped = chain.run_answer(None, at(Position::After), mapped).await.map_err(plugin_err)?;
@@ -93,7 +93,7 @@ impl DocRun<'_> {
 
     async fn request(&self, position: Position, doc: Value) -> Result<Value, GatewayError> {
         let operation = if self.op == OperationArg::Replace { PluginOp::Replace } else { PluginOp::Create };
-        let step = Step {
+        let step = ChainStep {
             position,
             direction: scim_plugin_host::Direction::Request,
             resource_type: self.resource,

@@ -25,7 +25,7 @@ const BULK_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRespo
 const MAX_OPERATIONS: usize = 1000;
 
 /// What becomes of one operation.
-enum Step {
+enum BulkItem {
     Forward(Value),
     Answer(Value),
 }
@@ -38,12 +38,12 @@ pub(super) async fn run(x: &Exchange<'_>, mut doc: Value) -> Result<Answer, Gate
         let e = scim_core::ScimError::too_many(format!("at most {MAX_OPERATIONS} operations per bulk request"));
         return Err(GatewayError::Scim(e));
     }
-    let mut steps: Vec<Step> = Vec::with_capacity(ops.len());
+    let mut steps: Vec<BulkItem> = Vec::with_capacity(ops.len());
     for op in ops {
         steps.push(step(x, op).await);
     }
     let forwarded: Vec<Value> =
-        steps.iter().filter_map(|s| if let Step::Forward(v) = s { Some(v.clone()) } else { None }).collect();
+        steps.iter().filter_map(|s| if let BulkItem::Forward(v) = s { Some(v.clone()) } else { None }).collect();
     let mut answers = Vec::new();
     if !forwarded.is_empty() {
         if let Some(map) = doc.as_object_mut() {
@@ -67,8 +67,8 @@ pub(super) async fn run(x: &Exchange<'_>, mut doc: Value) -> Result<Answer, Gate
     let merged: Vec<Value> = steps
         .into_iter()
         .map(|s| match s {
-            Step::Answer(v) => v,
-            Step::Forward(op) => upstream
+            BulkItem::Answer(v) => v,
+            BulkItem::Forward(op) => upstream
                 .next()
                 .unwrap_or_else(|| failed(&op, 502, None, "the upstream gave no answer for this operation")),
         })
@@ -77,13 +77,13 @@ pub(super) async fn run(x: &Exchange<'_>, mut doc: Value) -> Result<Answer, Gate
     Ok(Answer::own(StatusCode::OK, Some(body)))
 }
 
-async fn step(x: &Exchange<'_>, mut op: Value) -> Step {
+async fn step(x: &Exchange<'_>, mut op: Value) -> BulkItem {
     match map_op(x, &mut op).await {
-        Ok(Some(answer)) => Step::Answer(answer),
-        Ok(None) => Step::Forward(op),
+        Ok(Some(answer)) => BulkItem::Answer(answer),
+        Ok(None) => BulkItem::Forward(op),
         Err(Refused { error, intent }) => match deactivation_alone(x, intent, &op).await {
-            Some(deactivation) => Step::Forward(deactivation),
-            None => Step::Answer(failed(&op, error.status().as_u16(), Some(error.body()), "")),
+            Some(deactivation) => BulkItem::Forward(deactivation),
+            None => BulkItem::Answer(failed(&op, error.status().as_u16(), Some(error.body()), "")),
         },
     }
 }

@@ -6,7 +6,7 @@
 use super::exchange::{Exchange, Shape};
 use crate::config::Position;
 use crate::error::GatewayError;
-use crate::plugins::{Answer, Step};
+use crate::plugins::{AnswerStep, ChainStep};
 use scim_core::Intent;
 use scim_plugin_host::{Direction, Operation};
 use serde_json::Value;
@@ -29,7 +29,7 @@ pub(super) async fn request(
     if !x.route.plugins.applies(position, Direction::Request, rt) {
         return Ok(doc);
     }
-    let step = Step { position, direction: Direction::Request, resource_type: rt, operation, intent };
+    let step = ChainStep { position, direction: Direction::Request, resource_type: rt, operation, intent };
     x.route.plugins.run(Some(&x.gw.metrics), step, doc).await
 }
 
@@ -47,6 +47,6 @@ pub(super) async fn response(
         Shape::Resource(rt) | Shape::List(rt) => Some(rt),
         Shape::AnyList => None,
     };
-    let answer = Answer { position, resource_type, intent };
+    let answer = AnswerStep { position, resource_type, intent };
     x.route.plugins.run_answer(Some(&x.gw.metrics), answer, body).await
 }

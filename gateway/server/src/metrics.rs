@@ -280,4 +280,17 @@ mod tests {
         assert_eq!(status_label(599), "5xx");
         assert_eq!(method_label(&http::Method::from_bytes(b"PROPFIND").unwrap()), "other");
     }
+
+    #[test]
+    fn the_readme_lists_every_metric() {
+        let readme = include_str!("../../../README.md");
+        let names: Vec<&str> = include_str!("metrics.rs")
+            .split('"')
+            .filter(|s| s.len() > 13 && s.starts_with("scim_gateway_") && !s.contains(['{', ' ']))
+            .collect();
+        assert!(names.len() >= 20, "{names:?}");
+        for name in names {
+            assert!(readme.contains(&format!("| `{name}` |")), "{name} is missing from the README's metrics table");
+        }
+    }
 }

@@ -18,7 +18,7 @@
 //!   of a path-less PATCH `add` or `replace`.
 
 use crate::patch::{OpKind, PatchOp, PatchOperation};
-use crate::path::Path;
+use crate::path::{Path, get_ci};
 use crate::schema::USER_URN;
 use serde_json::{Map, Value};
 
@@ -55,6 +55,15 @@ impl Intent {
     /// The intent of one PATCH operation.
     pub fn of_operation(op: &PatchOperation) -> Self {
         Self::from(operation_deactivates(op))
+    }
+
+    /// The intent of a PATCH body as the IdP sent it, before it is
+    /// normalized or parsed: `Operations` and `op` in any case, operations
+    /// that do not parse skipped. What normalization makes of the body
+    /// cannot lose a deactivation this saw.
+    pub fn of_patch_json(body: &Value) -> Self {
+        let ops = body.as_object().and_then(|m| get_ci(m, "Operations")).and_then(Value::as_array);
+        Self::from(ops.into_iter().flatten().any(raw_operation_deactivates))
     }
 
     /// The metric and log label: `provision` or `deprovision`.
@@ -103,11 +112,32 @@ fn object_deactivates(map: &Map<String, Value>) -> bool {
 }
 
 fn operation_deactivates(op: &PatchOperation) -> bool {
-    if op.op == OpKind::Remove {
+    deactivates(op.op, op.path.as_ref(), op.value.as_ref())
+}
+
+fn raw_operation_deactivates(op: &Value) -> bool {
+    let Some(m) = op.as_object() else { return false };
+    let kind = match get_ci(m, "op").and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
+        Some("add") => OpKind::Add,
+        Some("replace") => OpKind::Replace,
+        _ => return false,
+    };
+    let path = match get_ci(m, "path") {
+        Some(Value::String(p)) => match Path::parse(p) {
+            Ok(path) => Some(path),
+            Err(_) => return false,
+        },
+        _ => None,
+    };
+    deactivates(kind, path.as_ref(), get_ci(m, "value"))
+}
+
+fn deactivates(kind: OpKind, path: Option<&Path>, value: Option<&Value>) -> bool {
+    if kind == OpKind::Remove {
         return false;
     }
-    let Some(value) = &op.value else { return false };
-    match &op.path {
+    let Some(value) = value else { return false };
+    match path {
         None => value.as_object().is_some_and(object_deactivates),
         Some(path) if names_core_user(path) => value.as_object().is_some_and(object_deactivates),
         Some(path) => names_active(path) && is_false(value),

@@ -267,7 +267,7 @@ async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Resul
 
 /// POST: normalize (5), plugins and rules (6), forward (7), map back (8).
 async fn create(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer, GatewayError> {
-    let Normalized { body: doc, intent } = phases::resource(x, rt, doc)?;
+    let Normalized { body: doc, intent } = phases::resource(x, rt, Operation::Create, doc)?;
     let doc = plugged::request(x, Position::Before, rt, PluginOp::Create, intent, doc).await?;
     let mapped = phases::map_resource(x, rt, Operation::Create, doc, None, intent).await?;
     let mapped = to_backend(x, rt, mapped, intent).await?;
@@ -279,7 +279,7 @@ async fn create(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer
 /// resource; map (6); forward with If-Match (7), re-reading on 412; map
 /// back (8).
 async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer, GatewayError> {
-    let Normalized { body: doc, intent } = phases::resource(x, rt, doc)?;
+    let Normalized { body: doc, intent } = phases::resource(x, rt, Operation::Replace, doc)?;
     let doc = plugged::request(x, Position::Before, rt, PluginOp::Replace, intent, doc).await?;
     if !x.route.program.replace_needs_current(rt) && !translate::put_as_patch(x.route.update_for(rt)) {
         let mapped = phases::map_resource(x, rt, Operation::Replace, doc, None, intent).await?;
@@ -362,7 +362,13 @@ async fn back(x: &Exchange<'_>, reply: Reply, shape: Shape, intent: Intent) -> R
         Opened::Done(answer) => return Ok(answer),
         Opened::Body(status, headers, body) => (status, headers, body),
     };
-    let body = x.route.profile.response(x, shape, body).await;
+    let body = match intent {
+        Intent::Deprovision => {
+            let kept = body.clone();
+            x.route.profile.response(x, shape, body).await.unwrap_or(kept)
+        }
+        Intent::Provision => x.route.profile.response(x, shape, body).await?,
+    };
     let body = plugged::response(x, shape, Position::Before, intent, body).await?;
     let body = x.map_body(body, shape)?;
     let body = plugged::response(x, shape, Position::After, intent, body).await?;

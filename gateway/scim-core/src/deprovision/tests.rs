@@ -59,3 +59,14 @@ fn delete_deprovisions_and_labels_are_stable() {
     assert_eq!(Intent::Deprovision.as_str(), "deprovision");
     assert_eq!(Intent::from(false).as_str(), "provision");
 }
+
+#[test]
+fn a_patch_as_sent_is_read_with_the_same_rule() {
+    for (name, op, expected) in cases("patch") {
+        let body = json!({"schemas": [PATCH_URN], "Operations": [op]});
+        assert_eq!(Intent::of_patch_json(&body).is_deprovision(), expected, "{name}");
+    }
+    let entra = json!({"Operations": [{"Op": "Replace", "Path": "active", "Value": "False"}]});
+    assert_eq!(Intent::of_patch_json(&entra), Intent::Deprovision, "any case, unnormalized");
+    assert_eq!(Intent::of_patch_json(&json!({"Operations": "x"})), Intent::Provision);
+}

@@ -18,43 +18,49 @@ type Obj = Map<String, Value>;
 /// `active`, and an object under the core URN is opened into the top.
 pub(super) fn resource(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
     open_core(map, schema, r);
-    let canonical = |key: &str| -> Option<String> {
-        if let Some(ext) = schema.extension(key) {
-            return Some(ext.id.clone());
-        }
-        match key.rsplit_once(':') {
-            Some((urn, name)) if schema.is_core_urn(urn) => schema.top_attribute(None, name).map(|d| d.name.clone()),
-            _ => schema.top_attribute(None, key).map(|d| d.name.clone()),
-        }
-    };
-    rename_keys(map, canonical, r);
+    rename_keys(map, |key| top_spelling(schema, key), r);
     for (key, value) in map.iter_mut() {
         if key == "schemas" {
             schema_urns(value, schema, r);
-            continue;
-        }
-        if let Some(ext) = schema.extension(key) {
+        } else if let Some(ext) = extension(schema, key) {
             if let Some(m) = value.as_object_mut() {
-                rename_keys(m, |k| ext.attribute(k).map(|d| d.name.clone()), r);
-                each_attr(m, |k| ext.attribute(k), r);
+                rename_keys(m, |k| ext.attribute(k).map(|d| d.name.as_str()), r);
+                for (k, v) in m.iter_mut() {
+                    if let Some(def) = ext.attribute(k) {
+                        value_of(v, def, r);
+                    }
+                }
             }
-        } else if schema.is_core_urn(key) {
-            if let Some(m) = value.as_object_mut() {
-                rename_keys(m, |k| schema.top_attribute(None, k).map(|d| d.name.clone()), r);
-                each_attr(m, |k| schema.top_attribute(None, k), r);
-            }
-        } else if let Some(def) = schema.top_attribute(None, key) {
+        } else if let Some(def) = schema.core_attribute(key) {
             value_of(value, def, r);
         }
     }
 }
 
+/// The schema's spelling of a top-level key: an extension's URN, or a
+/// core attribute's name (also when qualified by the core URN).
+fn top_spelling<'a>(schema: &ResourceSchema<'a>, key: &str) -> Option<&'a str> {
+    if let Some(ext) = extension(schema, key) {
+        return Some(ext.id.as_str());
+    }
+    let name = match key.rsplit_once(':') {
+        Some((urn, name)) if schema.is_core_urn(urn) => name,
+        _ => key,
+    };
+    schema.core_attribute(name).map(|d| d.name.as_str())
+}
+
+/// The extension a key names; only a key that starts with `urn:` can.
+fn extension<'a>(schema: &ResourceSchema<'a>, key: &str) -> Option<&'a crate::schema::Schema> {
+    let urn = key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+    urn.then(|| schema.extension(key)).flatten()
+}
+
 /// `{"urn:...:core:2.0:User": {"active": false}}` becomes `{"active":
 /// false}`; an attribute also given at the top keeps the top's value.
 fn open_core(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
-    let Some(key) = map.iter().find(|(k, v)| v.is_object() && schema.is_core_urn(k)).map(|(k, _)| k.clone()) else {
-        return;
-    };
+    let is_core = |k: &String, v: &Value| v.is_object() && k.len() > 4 && schema.is_core_urn(k);
+    let Some(key) = map.iter().find(|(k, v)| is_core(k, v)).map(|(k, _)| k.clone()) else { return };
     let Some(Value::Object(inner)) = map.shift_remove(&key) else { return };
     for (k, v) in inner {
         map.entry(k).or_insert(v);
@@ -66,7 +72,7 @@ fn open_core(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
 fn schema_urns(value: &mut Value, schema: &ResourceSchema<'_>, r: &mut Report) {
     for urn in value.as_array_mut().into_iter().flatten() {
         let Some(text) = urn.as_str() else { continue };
-        let known = match schema.extension(text) {
+        let known = match extension(schema, text) {
             Some(ext) => Some(ext.id.as_str()),
             None => schema.is_core_urn(text).then(|| schema.core_urn()),
         };
@@ -77,26 +83,21 @@ fn schema_urns(value: &mut Value, schema: &ResourceSchema<'_>, r: &mut Report) {
     }
 }
 
-fn each_attr<'a>(map: &mut Obj, def_of: impl Fn(&str) -> Option<&'a Attribute>, r: &mut Report) {
-    for (key, value) in map.iter_mut() {
-        if let Some(def) = def_of(key) {
-            value_of(value, def, r);
-        }
-    }
-}
-
 /// The sub-attribute names of a complex value (an object, or an array of
 /// them), in the schema's spelling.
 pub(super) fn value_of(value: &mut Value, def: &Attribute, r: &mut Report) {
     if def.sub_attributes.is_empty() {
         return;
     }
-    let fix = |m: &mut Obj, r: &mut Report| rename_keys(m, |k| def.sub_attribute(k).map(|d| d.name.clone()), r);
+    let spelling = |k: &str| -> Option<&str> {
+        let exact = def.sub_attributes.iter().find(|a| a.name == k);
+        exact.or_else(|| def.sub_attribute(k)).map(|d| d.name.as_str())
+    };
     match value {
-        Value::Object(m) => fix(m, r),
+        Value::Object(m) => rename_keys(m, spelling, r),
         Value::Array(items) => {
             for m in items.iter_mut().filter_map(Value::as_object_mut) {
-                fix(m, r);
+                rename_keys(m, spelling, r);
             }
         }
         _ => {}
@@ -105,9 +106,10 @@ pub(super) fn value_of(value: &mut Value, def: &Attribute, r: &mut Report) {
 
 /// Renames every key `canonical` spells otherwise, keeping the order. When
 /// two keys name one attribute (`active` and `Active`), the first stays and
-/// the later one is dropped, as a JSON parser keeps one of two equal keys.
-fn rename_keys(map: &mut Obj, canonical: impl Fn(&str) -> Option<String>, r: &mut Report) {
-    let wrong = |k: &String| canonical(k).is_some_and(|c| c != *k);
+/// the later one is dropped; the request's intent is decided on what the
+/// IdP sent as well, so a deactivation is never lost this way.
+fn rename_keys<'s>(map: &mut Obj, canonical: impl Fn(&str) -> Option<&'s str>, r: &mut Report) {
+    let wrong = |k: &String| canonical(k).is_some_and(|c| c != k);
     if !map.keys().any(wrong) {
         return;
     }
@@ -115,7 +117,7 @@ fn rename_keys(map: &mut Obj, canonical: impl Fn(&str) -> Option<String>, r: &mu
         let name = match canonical(&key) {
             Some(c) if c != key => {
                 r.add(N::AttributeNameCase);
-                c
+                c.to_owned()
             }
             _ => key,
         };

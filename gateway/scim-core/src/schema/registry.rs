@@ -197,6 +197,15 @@ impl<'a> ResourceSchema<'a> {
         }
     }
 
+    /// A core or common attribute: the one spelled exactly `name` (the
+    /// usual case, and a cheap compare), else the one spelled otherwise.
+    pub fn core_attribute(&self, name: &str) -> Option<&'a Attribute> {
+        let exact = |attrs: &'a [Attribute]| attrs.iter().find(|a| a.name == name);
+        exact(&self.core.attributes)
+            .or_else(|| exact(&self.registry.common.attributes))
+            .or_else(|| self.top_attribute(None, name))
+    }
+
     /// The definition a path points at (the sub-attribute when it has one).
     pub fn attribute(&self, path: &AttrPath) -> Option<&'a Attribute> {
         let top = self.top_attribute(path.urn.as_deref(), &path.name)?;

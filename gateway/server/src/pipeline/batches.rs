@@ -32,7 +32,7 @@ pub(super) async fn send(
     let batch = x.route.member_batch.filter(|_| rt == "Group");
     match (batch, &method) {
         (Some(max), &Method::PATCH) => match PatchOp::from_json(body) {
-            Ok(ops) if changes(&ops) > max => patch_in_batches(x, &x.path, split(ops, max), if_match).await,
+            Ok(ops) if changes(&ops) > max => patch_in_batches(x, &x.path, split(ops, max), if_match, 0).await,
             _ => x.forward(method, &x.path, x.query.as_deref(), Some(body), if_match).await,
         },
         (Some(max), &Method::POST) if members_of(body).len() > max => create_in_batches(x, body, max).await,
@@ -128,17 +128,19 @@ fn units(op: PatchOperation) -> Vec<PatchOperation> {
     }
 }
 
-/// Sends each batch in turn; the first that fails ends it: the first
-/// batch's failure as the backend answered it, a later one's as an error
-/// that says how many changes went before it.
+/// Sends each batch in turn; the first that fails ends it: when nothing
+/// was applied yet (`done`: changes the caller made before), its failure as
+/// the backend answered it; else an error that says how many changes went
+/// before it.
 async fn patch_in_batches(
     x: &Exchange<'_>,
     path: &str,
     batches: Vec<PatchOp>,
     if_match: Option<&HeaderValue>,
+    done: usize,
 ) -> Result<Reply, GatewayError> {
-    let total: usize = batches.iter().map(changes).sum();
-    let (mut applied, mut tag, mut last) = (0, if_match.cloned(), None);
+    let total = done + batches.iter().map(changes).sum::<usize>();
+    let (mut applied, mut tag, mut last) = (done, if_match.cloned(), None);
     for batch in batches {
         let n = changes(&batch);
         let body = compact(batch).into_json();
@@ -184,10 +186,11 @@ async fn create_in_batches(x: &Exchange<'_>, body: &Value, max: usize) -> Result
         })?;
     let rest = PatchOp { operations: vec![add_members(all.iter().skip(max).cloned().collect())] };
     let path = format!("{}/{id}", x.path.trim_end_matches('/'));
-    let total = all.len();
-    patch_in_batches(x, &path, split(rest, max), None).await.map_err(|e| match e {
-        GatewayError::BatchFailed { status, scim_type, applied, detail, .. } => {
-            GatewayError::BatchFailed { status, scim_type, applied: applied + max, total, detail }
+    // The group exists now: whatever fails after, the IdP is told so.
+    patch_in_batches(x, &path, split(rest, max), None, max).await.map_err(|e| match e {
+        GatewayError::BatchFailed { status, scim_type, applied, total, detail } => {
+            let detail = format!("the group was created as {id}, but adding its members failed: {detail}");
+            GatewayError::BatchFailed { status, scim_type, applied, total, detail }
         }
         other => other,
     })?;

@@ -109,7 +109,9 @@ impl From<GatewayError> for Refused {
 async fn deactivation_alone(x: &Exchange<'_>, intent: Intent, op: &Value) -> Option<Value> {
     let rt =
         op.get("path").and_then(Value::as_str).and_then(|p| p.split('/').nth(1)).and_then(endpoint::resource_type)?;
-    if !intent.is_deprovision() || x.route.update_for(rt) == UpdateMode::Put {
+    let one_resource =
+        op.get("path").and_then(Value::as_str).is_some_and(|p| p.split('/').filter(|s| !s.is_empty()).count() == 2);
+    if !intent.is_deprovision() || !one_resource || x.route.update_for(rt) == UpdateMode::Put {
         return None;
     }
     x.gw.metrics.deprovision_dropped.with_label_values(&[x.route.name.as_str(), rt]).inc();
@@ -152,7 +154,7 @@ async fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, Refus
 /// PATCH of `active`, mapped as any PATCH (the rest of the PUT is not
 /// sent); anything else needs the current resource.
 async fn put_as_deactivation(x: &Exchange<'_>, rt: &'static str, data: &mut Value) -> Result<bool, Refused> {
-    let n = phases::resource(x, rt, data.take())?;
+    let n = phases::resource(x, rt, Operation::Replace, data.take())?;
     if !n.intent.is_deprovision() {
         return Err(needs_current("a PUT to a backend that takes only PATCH needs").into());
     }
@@ -168,7 +170,7 @@ fn needs_current(what: &str) -> GatewayError {
 /// A POST or PUT operation's data through phases 5 and 6, as the single
 /// request's.
 async fn map_write(x: &Exchange<'_>, rt: &'static str, operation: Operation, data: &mut Value) -> Result<(), Refused> {
-    let Normalized { body, intent } = phases::resource(x, rt, data.take())?;
+    let Normalized { body, intent } = phases::resource(x, rt, operation, data.take())?;
     let refused = |error| Refused { error, intent };
     if operation == Operation::Replace && x.route.program.replace_needs_current(rt) {
         return Err(refused(needs_current("this operation's rules need")));

@@ -94,6 +94,8 @@ pub enum Opened {
 #[derive(Debug)]
 pub struct Exchange<'a> {
     pub gw: &'a Gateway,
+    /// The IdP's method.
+    pub method: Method,
     pub route: &'a RouteRuntime,
     pub headers: &'a HeaderMap,
     pub path: String,
@@ -144,6 +146,7 @@ impl<'a> Exchange<'a> {
         });
         Exchange {
             gw,
+            method: parts.method.clone(),
             route,
             headers: &parts.headers,
             path,

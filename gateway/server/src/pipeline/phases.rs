@@ -20,20 +20,46 @@ pub(super) struct Normalized<T> {
     pub intent: Intent,
 }
 
-/// Phase 5 for a POST or PUT body: normalized, its intent decided.
-pub(super) fn resource(x: &Exchange<'_>, rt: &str, mut doc: Value) -> Result<Normalized<Value>, GatewayError> {
+/// Phase 5 for a POST or PUT body: normalized, its intent decided. Only a
+/// replace of a User deprovisions (creating an inactive user does not),
+/// by what the IdP sent or what normalization made of it; a deactivation
+/// normalization lost (two spellings of `active` at odds) is put back.
+pub(super) fn resource(
+    x: &Exchange<'_>,
+    rt: &str,
+    op: Operation,
+    mut doc: Value,
+) -> Result<Normalized<Value>, GatewayError> {
     let schema = x.route.schema(rt)?;
+    let sent = Intent::of_resource(&doc);
     x.count_normalized(&x.route.normalizer.resource(&mut doc, &schema));
-    let intent = Intent::of_resource(&doc);
+    let kept = Intent::of_resource(&doc);
+    let intent = match (rt, op) {
+        ("User", Operation::Replace) if sent.is_deprovision() || kept.is_deprovision() => Intent::Deprovision,
+        _ => Intent::Provision,
+    };
+    if let (Intent::Deprovision, false, Some(m)) = (intent, kept.is_deprovision(), doc.as_object_mut()) {
+        m.insert("active".into(), Value::Bool(false));
+    }
     Ok(Normalized { body: doc, intent })
 }
 
-/// Phase 5 for a PATCH body: normalized, parsed, its intent decided.
+/// Phase 5 for a PATCH body: normalized, parsed, its intent decided (a
+/// User's, by what the IdP sent or what normalization made of it; a
+/// deactivation normalization lost is put back as its own operation).
 pub(super) fn patch(x: &Exchange<'_>, rt: &str, mut doc: Value) -> Result<Normalized<PatchOp>, GatewayError> {
     let schema = x.route.schema(rt)?;
+    let sent = Intent::of_patch_json(&doc);
     x.count_normalized(&x.route.normalizer.patch(&mut doc, &schema));
-    let ops = PatchOp::from_json(&doc)?;
-    let intent = Intent::of_patch(&ops);
+    let mut ops = PatchOp::from_json(&doc)?;
+    let kept = Intent::of_patch(&ops);
+    let intent = match rt {
+        "User" if sent.is_deprovision() || kept.is_deprovision() => Intent::Deprovision,
+        _ => Intent::Provision,
+    };
+    if intent.is_deprovision() && !kept.is_deprovision() {
+        ops.operations.extend(super::translate::deactivation().operations);
+    }
     Ok(Normalized { body: ops, intent })
 }
 

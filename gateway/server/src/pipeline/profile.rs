@@ -89,9 +89,10 @@ pub trait BackendProfile: Send + Sync + std::fmt::Debug {
     }
 
     /// The start of phase 8: an answer (a resource or a list) put back in
-    /// the IdP's terms. Lookups that fail leave values as they are.
-    async fn response(&self, _x: &Exchange<'_>, _shape: Shape, body: Value) -> Value {
-        body
+    /// the IdP's terms. An error here fails the answer, except the answer
+    /// to a deprovisioning, which goes back as it came.
+    async fn response(&self, _x: &Exchange<'_>, _shape: Shape, body: Value) -> Result<Value, GatewayError> {
+        Ok(body)
     }
 }
 

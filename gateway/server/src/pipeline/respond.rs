@@ -24,6 +24,9 @@ pub(super) fn error_answer(e: &GatewayError) -> Answer {
     if let GatewayError::MethodNotAllowed { allow, .. } = e {
         a.headers.insert(http::header::ALLOW, HeaderValue::from_static(allow));
     }
+    if let GatewayError::BatchFailed { status: 429 | 503, .. } = e {
+        a.headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     if let GatewayError::RateLimited(wait) = e {
         a.headers.insert(http::header::RETRY_AFTER, HeaderValue::from(crate::error::retry_after_secs(*wait)));
     }

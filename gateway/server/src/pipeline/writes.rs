@@ -102,17 +102,19 @@ pub(super) async fn deactivate_only(x: &Exchange<'_>, rt: &'static str) -> Resul
 }
 
 /// The answer to a write that went upstream. A deprovisioning the backend
-/// refused as invalid (400) goes again as the PATCH of `active` alone: the
-/// rest of it is lost and counted, the deactivation never (a backend's
-/// stricter rules, a required attribute the IdP no longer sends). Not on a
-/// backend that takes only PUT.
+/// refused (a 4xx other than 401, 403, 404, 412 and 429: its stricter
+/// rules, a required attribute the IdP no longer sends, a conflict in the
+/// rest of the write) goes again as the PATCH of `active` alone: the rest
+/// is lost and counted, the deactivation never. Not on a backend that
+/// takes only PUT.
 pub(super) async fn after_write(
     x: &Exchange<'_>,
     rt: &'static str,
     reply: Reply,
     intent: Intent,
 ) -> Result<Answer, GatewayError> {
-    let refused = reply.status == StatusCode::BAD_REQUEST && intent.is_deprovision();
+    let kept = [401, 403, 404, 412, 429];
+    let refused = reply.status.is_client_error() && !kept.contains(&reply.status.as_u16()) && intent.is_deprovision();
     if !refused || x.route.update_for(rt) == UpdateMode::Put {
         return back(x, reply, Shape::Resource(rt), intent).await;
     }

@@ -89,3 +89,22 @@ fn patch_delete_and_discovery() {
         store.handle(&req(Method::GET, "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", None, None, &[]));
     assert_eq!(body(&schema)["name"], "User");
 }
+
+#[test]
+fn the_store_keeps_attribute_names_in_the_schemas_spelling() {
+    let store = MemoryStore::new(Registry::core());
+    let sent = json!({"USERNAME": "a@x.com", "Name": {"GIVENNAME": "A"}, "Active": false});
+    let r = store.handle(&req(Method::POST, "/Users", None, Some(sent), &[]));
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", body(&r));
+    let stored = body(&r);
+    assert_eq!(
+        (&stored["userName"], &stored["name"]["givenName"], &stored["active"]),
+        (&json!("a@x.com"), &json!("A"), &json!(false))
+    );
+    assert!(stored.get("USERNAME").is_none() && stored.get("Active").is_none(), "{stored}");
+    let path = format!("/Users/{}", stored["id"].as_str().unwrap());
+    let ops = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "add", "path": "NickName", "value": "a"}]});
+    let patched = body(&store.handle(&req(Method::PATCH, &path, None, Some(ops), &[])));
+    assert_eq!(patched["nickName"], "a", "{patched}");
+    assert!(patched.get("NickName").is_none());
+}

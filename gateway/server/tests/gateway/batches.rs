@@ -145,6 +145,18 @@ async fn a_patch_of_1000_member_changes_goes_in_batches_and_a_failed_batch_says_
 }
 
 #[tokio::test]
+async fn a_group_created_whose_other_members_fail_is_an_error_that_says_it_exists() {
+    let (_up, gw, state) = setup("").await;
+    state.lock().unwrap().refuse_patch = Some(1);
+    let body = json!({"schemas": [GROUP_URN], "displayName": "Eng", "members": members(0..250)});
+    let r = gw.call(Method::POST, "/scim/v2/Groups", Some(body)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.json);
+    let detail = r.json["detail"].as_str().unwrap();
+    assert!(detail.contains("created as g1") && detail.contains("100 of 250 member changes were applied"), "{detail}");
+    assert_eq!(state.lock().unwrap().members.len(), 100);
+}
+
+#[tokio::test]
 async fn a_full_replace_of_members_becomes_batches_of_adds_and_removes() {
     // Every member may be removed (by default only those an IdP provisioned).
     let (_up, gw, state) = setup("member_removal = \"any\"").await;

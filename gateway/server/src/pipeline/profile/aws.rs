@@ -24,7 +24,7 @@ use crate::config::UpdateMode;
 use crate::error::GatewayError;
 use crate::pipeline::exchange::{Exchange, Shape};
 use crate::upstream::Reply;
-use http::StatusCode;
+use http::{Method, StatusCode};
 use scim_core::Intent;
 use scim_core::patch::PATCH_URN;
 use scim_mapper::RewrittenQuery;
@@ -103,11 +103,13 @@ impl BackendProfile for Aws {
         }
     }
 
-    async fn response(&self, x: &Exchange<'_>, shape: Shape, body: Value) -> Value {
-        let wanted = !x.query.as_deref().is_some_and(excludes_members);
+    /// A group the IdP reads (or gets back from a PUT) with its members;
+    /// not the answer to a POST or PATCH, nor where the IdP asks for none.
+    async fn response(&self, x: &Exchange<'_>, shape: Shape, body: Value) -> Result<Value, GatewayError> {
+        let wanted = matches!(x.method, Method::GET | Method::PUT) && !x.query.as_deref().is_some_and(excludes_members);
         match shape {
-            Shape::Resource("Group") if wanted => lists::with_members(x, body.clone()).await.unwrap_or(body),
-            _ => body,
+            Shape::Resource("Group") if wanted => lists::with_members(x, body).await,
+            _ => Ok(body),
         }
     }
 

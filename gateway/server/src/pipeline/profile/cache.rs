@@ -25,6 +25,11 @@ impl TtlCache {
         map.get(key).filter(|(_, at)| now.saturating_duration_since(*at) < self.ttl).map(|(v, _)| v.clone())
     }
 
+    /// Forgets `key`.
+    pub fn remove(&self, key: &str) {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
+    }
+
     pub fn put(&self, key: String, value: String, now: Instant) {
         if self.ttl.is_zero() {
             return;

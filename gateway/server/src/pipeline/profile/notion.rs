@@ -59,10 +59,10 @@ impl BackendProfile for Notion {
         write_request(x, self, rt, body, intent).await
     }
 
-    async fn response(&self, x: &Exchange<'_>, shape: Shape, body: Value) -> Value {
+    async fn response(&self, x: &Exchange<'_>, shape: Shape, body: Value) -> Result<Value, GatewayError> {
         match shape {
-            Shape::Resource("User") | Shape::List("User") | Shape::AnyList => answer(x, self, body).await,
-            _ => body,
+            Shape::Resource("User") | Shape::List("User") | Shape::AnyList => Ok(answer(x, self, body).await),
+            _ => Ok(body),
         }
     }
 }
@@ -314,7 +314,7 @@ async fn patch_manager(
 
 /// The email of the user `id` (its userName, which Notion keeps as the
 /// email), cached. A manager the backend does not know is a 400; a lookup
-/// that fails is the backend's error. A intent never waits on the
+/// that fails is the backend's error. A deprovisioning never waits on the
 /// backend: it takes the cache's answer or goes on without the manager
 /// (`None`; Notion removes a deactivated user from the workspace anyway).
 async fn manager_email(x: &Exchange<'_>, n: &Notion, id: &str, intent: Intent) -> Result<Option<String>, GatewayError> {

@@ -81,7 +81,15 @@ pub(super) async fn cursor_list(
     };
     let (mut out, mut total) = (Vec::new(), None);
     loop {
-        let page = fetch(x, &base, cursor.as_deref()).await?;
+        let page = match fetch(x, &x.path, &base, cursor.as_deref(), Purpose::Page).await? {
+            Ok(page) => page,
+            // The backend's answer (a stale cursor, 429) goes to the IdP as
+            // it is; the cursor is not used again.
+            Err(reply) => {
+                cursors.remove(&format!("{base}#{index}"));
+                return Ok(reply);
+            }
+        };
         total = page.get("totalResults").and_then(Value::as_u64).or(total);
         let items = page.get("Resources").and_then(Value::as_array).cloned().unwrap_or_default();
         let n = items.len();
@@ -91,7 +99,7 @@ pub(super) async fn cursor_list(
         if let Some(c) = &cursor {
             cursors.put(format!("{base}#{index}"), c.clone(), Instant::now());
         }
-        if n == 0 || cursor.is_none() || out.len() >= want {
+        if n == 0 || cursor.is_none() || out.len() >= want || index > MAX_INDEX {
             break;
         }
     }
@@ -111,8 +119,14 @@ fn base_query(original: &[(String, String)], query: &scim_mapper::RewrittenQuery
     crate::pipeline::query::rebuild(&kept, query).unwrap_or_default()
 }
 
-/// One cursor page; a failure is the backend's error for the IdP.
-async fn fetch(x: &Exchange<'_>, base: &str, cursor: Option<&str>) -> Result<Value, GatewayError> {
+/// One cursor page of `path`, or the backend's answer when it is no page.
+async fn fetch(
+    x: &Exchange<'_>,
+    path: &str,
+    base: &str,
+    cursor: Option<&str>,
+    purpose: Purpose,
+) -> Result<Result<Value, Reply>, GatewayError> {
     let mut q = format!("count={LIMIT}");
     if !base.is_empty() {
         q = format!("{base}&{q}");
@@ -120,11 +134,18 @@ async fn fetch(x: &Exchange<'_>, base: &str, cursor: Option<&str>) -> Result<Val
     if let Some(c) = cursor {
         q.push_str(&format!("&cursor={}", utf8_percent_encode(c, NON_ALPHANUMERIC)));
     }
-    let reply = x.read(&x.path, Some(&q), Purpose::Page).await?;
+    let reply = x.read(path, Some(&q), purpose).await?;
     if reply.status != StatusCode::OK {
-        return Err(GatewayError::BadUpstreamReply(format!("a list page answered {}", reply.status)));
+        return Ok(Err(reply));
     }
-    crate::json::from_bytes(&reply.body).map_err(|_| GatewayError::BadUpstreamReply("a list page is not JSON".into()))
+    let page = crate::json::from_bytes(&reply.body)
+        .map_err(|_| GatewayError::BadUpstreamReply("a list page is not JSON".into()))?;
+    Ok(Ok(page))
+}
+
+/// The backend's answer where a page was wanted, as an error.
+fn not_a_page(reply: &Reply) -> GatewayError {
+    GatewayError::BadUpstreamReply(format!("a list page answered {}", reply.status))
 }
 
 /// A group with its members filled in: every user is asked about, with
@@ -133,25 +154,25 @@ async fn fetch(x: &Exchange<'_>, base: &str, cursor: Option<&str>) -> Result<Val
 /// the IdP reads it.
 pub(super) async fn with_members(x: &Exchange<'_>, mut group: Value) -> Result<Value, GatewayError> {
     let Some(id) = group.get("id").and_then(Value::as_str).map(str::to_owned) else { return Ok(group) };
-    let mut members = Vec::new();
-    let (mut cursor, mut seen) = (None::<String>, 0usize);
+    let (mut members, mut cursor, mut asked) = (Vec::new(), None::<String>, 0);
     loop {
-        let page = users_page(x, cursor.as_deref()).await?;
-        for user in page.get("Resources").and_then(Value::as_array).into_iter().flatten() {
-            let Some(uid) = user.get("id").and_then(Value::as_str) else { continue };
-            seen += 1;
-            if seen > MAX_MEMBER_LOOKUPS {
-                let detail = format!(
-                    "the group's members cannot be read from AWS: more than {MAX_MEMBER_LOOKUPS} users to ask about; send membership changes as PATCH"
-                );
-                return Err(ScimError::new(scim_core::ScimType::TooMany, detail).into());
-            }
+        let page = fetch(x, "/Users", "", cursor.as_deref(), Purpose::Lookup).await?.map_err(|r| not_a_page(&r))?;
+        let total = page.get("totalResults").and_then(Value::as_u64).unwrap_or(0);
+        let users = page.get("Resources").and_then(Value::as_array).cloned().unwrap_or_default();
+        asked += users.len();
+        if total > MAX_MEMBER_LOOKUPS as u64 || asked > MAX_MEMBER_LOOKUPS {
+            let detail = format!(
+                "the group's members cannot be read from AWS: more than {MAX_MEMBER_LOOKUPS} users to ask about; send membership changes as PATCH"
+            );
+            return Err(ScimError::new(scim_core::ScimType::TooMany, detail).into());
+        }
+        for uid in users.iter().filter_map(|u| u.get("id").and_then(Value::as_str)) {
             if is_member(x, &id, uid).await? {
                 members.push(json!({"value": uid, "type": "User"}));
             }
         }
         cursor = page.get("nextCursor").and_then(Value::as_str).map(str::to_owned);
-        if cursor.is_none() {
+        if cursor.is_none() || users.is_empty() {
             break;
         }
     }
@@ -161,25 +182,13 @@ pub(super) async fn with_members(x: &Exchange<'_>, mut group: Value) -> Result<V
     Ok(group)
 }
 
-async fn users_page(x: &Exchange<'_>, cursor: Option<&str>) -> Result<Value, GatewayError> {
-    let mut q = format!("count={LIMIT}");
-    if let Some(c) = cursor {
-        q.push_str(&format!("&cursor={}", utf8_percent_encode(c, NON_ALPHANUMERIC)));
-    }
-    let reply = x.read("/Users", Some(&q), Purpose::Lookup).await?;
-    if reply.status != StatusCode::OK {
-        return Err(GatewayError::BadUpstreamReply(format!("listing users answered {}", reply.status)));
-    }
-    crate::json::from_bytes(&reply.body).map_err(|_| GatewayError::BadUpstreamReply("a user page is not JSON".into()))
-}
-
 /// Whether user `uid` is a member of group `gid`.
 async fn is_member(x: &Exchange<'_>, gid: &str, uid: &str) -> Result<bool, GatewayError> {
     let filter = format!("id eq {} and members eq {}", Value::from(gid), Value::from(uid));
     let q = format!("filter={}", utf8_percent_encode(&filter, NON_ALPHANUMERIC));
     let reply = x.read("/Groups", Some(&q), Purpose::Lookup).await?;
     if reply.status != StatusCode::OK {
-        return Err(GatewayError::BadUpstreamReply(format!("a membership query answered {}", reply.status)));
+        return Err(not_a_page(&reply));
     }
     let doc: Value = crate::json::from_bytes(&reply.body)
         .map_err(|_| GatewayError::BadUpstreamReply("a membership answer is not JSON".into()))?;

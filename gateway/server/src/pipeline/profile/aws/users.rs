@@ -114,6 +114,10 @@ fn trim_value(mut op: PatchOperation) -> PatchOperation {
         }
         drop_display(v);
     }
+    let manager = op.path.as_ref().is_some_and(|p| p.urn.as_deref() == Some(ENTERPRISE) && p.name == "manager");
+    if let (true, Some(Value::Object(m))) = (manager, op.value.as_mut()) {
+        m.remove("displayName");
+    }
     op
 }
 

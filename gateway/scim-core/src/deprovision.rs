@@ -93,10 +93,11 @@ pub fn is_false(v: &Value) -> bool {
 /// Whether `key` names the core User `active`: `active` in any case, or
 /// `urn:ietf:params:scim:schemas:core:2.0:User:active`.
 fn is_active_key(key: &str) -> bool {
-    if key.eq_ignore_ascii_case("active") {
-        return true;
+    let Some(tail) = key.len().checked_sub(6).and_then(|i| key.get(i..)) else { return false };
+    if !tail.eq_ignore_ascii_case("active") {
+        return false;
     }
-    key.rsplit_once(':').is_some_and(|(urn, name)| name.eq_ignore_ascii_case("active") && is_core_user(urn))
+    key.len() == 6 || key.strip_suffix(tail).and_then(|k| k.strip_suffix(':')).is_some_and(is_core_user)
 }
 
 fn is_core_user(urn: &str) -> bool {

@@ -71,6 +71,8 @@ pub enum Fault {
     Upstream,
     /// The gateway itself (a plugin, its limits, its shutdown).
     Gateway,
+    /// No error.
+    None,
 }
 
 impl Fault {
@@ -80,6 +82,7 @@ impl Fault {
             Self::Client => "client",
             Self::Upstream => "upstream",
             Self::Gateway => "gateway",
+            Self::None => "-",
         }
     }
 }

@@ -113,9 +113,11 @@ where
     let request_id = headers::request_id(req.headers());
     let method = req.method().clone();
     let mut seen = Seen { resource: "Other", ..Seen::default() };
-    let result = tokio::time::timeout(gw.limits.request_timeout, run(gw, conn, req, &request_id, &mut seen))
-        .await
-        .unwrap_or(Err(GatewayError::RequestTimeout));
+    // Boxed: the pipeline's state is large, and hyper moves the future it
+    // is given; one allocation costs less than copying that state around.
+    let pipeline = Box::pin(run(gw, conn, req, &request_id, &mut seen));
+    let result =
+        tokio::time::timeout(gw.limits.request_timeout, pipeline).await.unwrap_or(Err(GatewayError::RequestTimeout));
     let answer = result.unwrap_or_else(|e| {
         seen.error = Some((e.kind(), e.fault()));
         error_answer(&e)

@@ -12,23 +12,16 @@ use serde_json::{Map, Value};
 
 type Obj = Map<String, Value>;
 
-/// Renames the keys of a resource (or a path-less PATCH value), its
-/// extension objects and the sub-attributes of its complex values. Core
-/// attributes are unqualified: `urn:...:core:2.0:User:active` becomes
-/// `active`, and an object under the core URN is opened into the top.
+/// Renames the keys of a path-less PATCH value (or any resource-shaped
+/// object), its extension objects and the sub-attributes of its complex
+/// values: [`top`], then every complex value.
 pub(super) fn resource(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
-    open_core(map, schema, r);
-    rename_keys(map, |key| top_spelling(schema, key), r);
+    top(map, schema, r);
     for (key, value) in map.iter_mut() {
-        if key == "schemas" {
-            schema_urns(value, schema, r);
-        } else if let Some(ext) = extension(schema, key) {
-            if let Some(m) = value.as_object_mut() {
-                rename_keys(m, |k| ext.attribute(k).map(|d| d.name.as_str()), r);
-                for (k, v) in m.iter_mut() {
-                    if let Some(def) = ext.attribute(k) {
-                        value_of(v, def, r);
-                    }
+        if let Some(ext) = extension(schema, key) {
+            for (k, v) in value.as_object_mut().into_iter().flatten() {
+                if let Some(def) = ext.attribute(k) {
+                    value_of(v, def, r);
                 }
             }
         } else if let Some(def) = schema.core_attribute(key) {
@@ -37,13 +30,46 @@ pub(super) fn resource(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Repor
     }
 }
 
+/// Renames the top-level keys of a resource and of its extension objects,
+/// and the URNs in `schemas`. Core attributes are unqualified:
+/// `urn:...:core:2.0:User:active` becomes `active`, and an object under
+/// the core URN is opened into the top. (A POST or PUT body's complex
+/// values are renamed by [`value_of`] as the normalizer visits each
+/// attribute.)
+pub(super) fn top(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
+    open_core(map, schema, r);
+    rename_keys(map, |key| top_spelling(schema, key), r);
+    for (key, value) in map.iter_mut() {
+        if key == "schemas" {
+            schema_urns(value, schema, r);
+        } else if let (Some(ext), Some(m)) = (extension(schema, key), value.as_object_mut()) {
+            rename_keys(m, |k| ext.attribute(k).map(|d| d.name.as_str()), r);
+        }
+    }
+}
+
+/// Whether a key that is no extension names the core schema: its URN, or
+/// an attribute qualified by it.
+pub(super) fn names_core(key: &str, schema: &ResourceSchema<'_>) -> bool {
+    schema.is_core_urn(key) || key.rsplit_once(':').is_some_and(|(urn, _)| schema.is_core_urn(urn))
+}
+
+/// Whether `schemas` lists a URN the resource type knows in another case.
+pub(super) fn urns_misspelled(map: &Obj, schema: &ResourceSchema<'_>) -> bool {
+    let listed = map.get("schemas").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+    listed
+        .into_iter()
+        .any(|u| u != schema.core_urn() && (schema.is_core_urn(u) || extension(schema, u).is_some_and(|e| e.id != u)))
+}
+
 /// The schema's spelling of a top-level key: an extension's URN, or a
 /// core attribute's name (also when qualified by the core URN).
 fn top_spelling<'a>(schema: &ResourceSchema<'a>, key: &str) -> Option<&'a str> {
     if let Some(ext) = extension(schema, key) {
         return Some(ext.id.as_str());
     }
-    let name = match key.rsplit_once(':') {
+    let qualified = key.len() > 4 && key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+    let name = match key.rsplit_once(':').filter(|_| qualified) {
         Some((urn, name)) if schema.is_core_urn(urn) => name,
         _ => key,
     };

@@ -19,9 +19,6 @@ impl Normalizer {
         if self.is_enabled(N::QualifiedKey) {
             nest_qualified_keys(map, schema, &mut r);
         }
-        if self.is_enabled(N::AttributeNameCase) {
-            super::names::resource(map, schema, &mut r);
-        }
         if self.is_enabled(N::ManagerShape) && schema.extension(ENTERPRISE_URN).is_some() {
             fix_manager(map, &mut r);
         }
@@ -31,17 +28,30 @@ impl Normalizer {
         if self.is_enabled(N::ReadOnlyStripped) {
             strip_read_only(map, schema, &mut r);
         }
-        for_each_attr(map, schema, |def, value| {
+        let names = self.is_enabled(N::AttributeNameCase);
+        let fix = |def: &Attribute, value: &mut Value, r: &mut Report| {
+            if names {
+                super::names::value_of(value, def, r);
+            }
             if self.is_enabled(N::StringBoolean) {
-                fix_booleans(value, def, &mut r);
+                fix_booleans(value, def, r);
             }
             if self.is_enabled(N::NullRef) && def.sub_attribute("$ref").is_some() {
-                drop_null_refs(value, &mut r);
+                drop_null_refs(value, r);
             }
             if self.is_enabled(N::JsonEncodedRole) && def.name == "roles" {
-                decode_roles(value, &mut r);
+                decode_roles(value, r);
             }
-        });
+        };
+        let spelled = for_each_attr(map, schema, |def, value| fix(def, value, &mut r));
+        // Names in another case are rare: the visit above told whether any
+        // is, so a body in the schema's spelling costs no second look. After
+        // renaming (core attributes moved to the top among them) the values
+        // are visited again.
+        if names && (spelled == Spelled::Otherwise || super::names::urns_misspelled(map, schema)) {
+            super::names::top(map, schema, &mut r);
+            for_each_attr(map, schema, |def, value| fix(def, value, &mut r));
+        }
         if self.is_enabled(N::MissingSchemaUrn) {
             add_missing_urns(body, schema, &mut r);
         }
@@ -52,20 +62,37 @@ impl Normalizer {
     }
 }
 
-/// Calls `f` with each attribute the schema defines, extension ones included.
-fn for_each_attr(map: &mut Obj, schema: &ResourceSchema<'_>, mut f: impl FnMut(&Attribute, &mut Value)) {
+/// Whether every key a visit saw is spelled as the schema spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spelled {
+    AsTheSchema,
+    Otherwise,
+}
+
+/// Calls `f` with each attribute the schema defines, extension ones
+/// included, whatever the case of its key; says whether every key was in
+/// the schema's spelling (and none qualified by the core URN).
+fn for_each_attr(map: &mut Obj, schema: &ResourceSchema<'_>, mut f: impl FnMut(&Attribute, &mut Value)) -> Spelled {
+    let mut exact = true;
     for (key, value) in map.iter_mut() {
-        if let Some(ext) = schema.extension(key) {
+        let urn = key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+        if let Some(ext) = urn.then(|| schema.extension(key)).flatten() {
+            exact &= *key == ext.id;
             let Some(fields) = value.as_object_mut() else { continue };
             for (k, v) in fields.iter_mut() {
                 if let Some(def) = ext.attribute(k) {
+                    exact &= *k == def.name;
                     f(def, v);
                 }
             }
-        } else if let Some(def) = schema.top_attribute(None, key) {
+        } else if let Some(def) = schema.core_attribute(key) {
+            exact &= *key == def.name;
             f(def, value);
+        } else if urn {
+            exact &= !super::names::names_core(key, schema);
         }
     }
+    if exact { Spelled::AsTheSchema } else { Spelled::Otherwise }
 }
 
 /// `"urn:...:2.0:User:department": "x"` at the top of a body moves into the

@@ -31,13 +31,11 @@ pub(super) fn resource(
     mut doc: Value,
 ) -> Result<Normalized<Value>, GatewayError> {
     let schema = x.route.schema(rt)?;
-    let sent = Intent::of_resource(&doc);
+    let replaces_user = rt == "User" && op == Operation::Replace;
+    let sent = if replaces_user { Intent::of_resource(&doc) } else { Intent::Provision };
     x.count_normalized(&x.route.normalizer.resource(&mut doc, &schema));
-    let kept = Intent::of_resource(&doc);
-    let intent = match (rt, op) {
-        ("User", Operation::Replace) if sent.is_deprovision() || kept.is_deprovision() => Intent::Deprovision,
-        _ => Intent::Provision,
-    };
+    let kept = if replaces_user { Intent::of_resource(&doc) } else { Intent::Provision };
+    let intent = Intent::from(sent.is_deprovision() || kept.is_deprovision());
     if let (Intent::Deprovision, false, Some(m)) = (intent, kept.is_deprovision(), doc.as_object_mut()) {
         m.insert("active".into(), Value::Bool(false));
     }

@@ -47,6 +47,18 @@ pub fn reject(e: &GatewayError) -> Response<Full<Bytes>> {
     respond(error_answer(e), &headers::request_id(&http::HeaderMap::new()))
 }
 
+/// `kind (fault)` in the log line, written only when the line is.
+struct FaultOf(&'static str, Fault);
+
+impl std::fmt::Display for FaultOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            Fault::None => f.write_str(self.0),
+            fault => write!(f, "{} ({} fault)", self.0, fault.as_str()),
+        }
+    }
+}
+
 pub(super) fn record(
     gw: &Gateway,
     seen: &Seen,
@@ -61,10 +73,10 @@ pub(super) fn record(
     // The gateway's own errors know whose fault they are; an error the
     // backend answered is the IdP's (4xx) or the backend's (5xx).
     let (error, fault) = match (seen.error, status.as_u16()) {
-        (Some((kind, fault)), _) => (kind, fault.as_str()),
-        (None, 500..) => ("upstream_error", Fault::Upstream.as_str()),
-        (None, 400..) => ("upstream_refused", Fault::Client.as_str()),
-        (None, _) => ("-", "-"),
+        (Some((kind, fault)), _) => (kind, fault),
+        (None, 500..) => ("upstream_error", Fault::Upstream),
+        (None, 400..) => ("upstream_refused", Fault::Client),
+        (None, _) => ("-", Fault::None),
     };
     gw.metrics.requests.with_label_values(&[route, seen.resource, m, status_label(status.as_u16())]).inc();
     gw.metrics.request_duration.with_label_values(&[route, seen.resource, m]).observe(elapsed.as_secs_f64());
@@ -76,8 +88,7 @@ pub(super) fn record(
         resource = seen.resource,
         resource_id = seen.id.as_deref().unwrap_or("-"),
         status = status.as_u16(),
-        error,
-        fault,
+        error = %FaultOf(error, fault),
         duration_ms = elapsed.as_secs_f64() * 1000.0,
         mapping_version = seen.mapping_version.as_deref().unwrap_or("-"),
         "request"

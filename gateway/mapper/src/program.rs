@@ -12,24 +12,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Which way a document travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Direction {
-    /// IdP to backend.
-    Request,
-    /// Backend to IdP.
-    Response,
-}
-
-impl Direction {
-    /// `request` or `response`, as written in mapping files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Request => "request",
-            Self::Response => "response",
-        }
-    }
-}
+pub use scim_core::Direction;
 
 /// When a rule writes its target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use scim_plugin_host::{CallContext, Direction, Host, HostSettings, Operation, Plugin};
+use scim_plugin_host::{CallContext, CallOperation, Direction, Host, HostSettings, Plugin};
 use serde_json::{Value, json};
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -36,7 +36,8 @@ fn calls(c: &mut Criterion) {
     let full_name = load(&host, "full-name", &config);
     let echo = load(&host, "hostile", &json!({"do": "echo"}));
     let raw = load(&host, "hostile", &json!({"do": "raw"}));
-    let ctx = CallContext { resource_type: "User".into(), operation: Operation::Create, direction: Direction::Request };
+    let ctx =
+        CallContext { resource_type: "User".into(), operation: CallOperation::Create, direction: Direction::Request };
     let doc = user();
     let len = serde_json::to_string(&doc).unwrap().len();
     assert!((1950..2300).contains(&len), "a realistic 2 kB User, not {len} bytes");

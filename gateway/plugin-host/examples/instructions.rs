@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use scim_plugin_host::{CallContext, Direction, Host, HostSettings, Operation};
+use scim_plugin_host::{CallContext, CallOperation, Direction, Host, HostSettings};
 use serde_json::Value;
 use std::hint::black_box;
 
@@ -28,7 +28,8 @@ fn main() {
     // One call slot: a small pool, which valgrind can map.
     let host = Host::new(HostSettings { max_concurrent: 1, ..HostSettings::default() }).unwrap();
     let plugin = load_bytes(&host, "plugin", &std::fs::read(path).unwrap(), &config);
-    let ctx = CallContext { resource_type: "User".into(), operation: Operation::Create, direction: Direction::Request };
+    let ctx =
+        CallContext { resource_type: "User".into(), operation: CallOperation::Create, direction: Direction::Request };
     let doc = user();
     let text = serde_json::to_string(&doc).unwrap();
     for _ in 0..calls {

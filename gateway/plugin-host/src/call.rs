@@ -11,18 +11,11 @@ use std::time::Instant;
 use wasmtime::component::Val;
 use wasmtime::{ResourceLimiter, Store, Trap};
 
-/// Which way the resource travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// From the IdP, toward the upstream.
-    Request,
-    /// From the upstream, back to the IdP.
-    Response,
-}
+pub use scim_core::Direction;
 
 /// What the IdP asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
+pub enum CallOperation {
     Create,
     Replace,
     /// The resource as it will be after the PATCH.
@@ -34,7 +27,7 @@ pub enum Operation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallContext {
     pub resource_type: String,
-    pub operation: Operation,
+    pub operation: CallOperation,
     pub direction: Direction,
 }
 
@@ -242,10 +235,10 @@ fn text_of(resource: &Value) -> String {
 
 fn context(ctx: &CallContext, config: &str) -> Val {
     let operation = match ctx.operation {
-        Operation::Create => "create",
-        Operation::Replace => "replace",
-        Operation::Patch => "patch",
-        Operation::Read => "read",
+        CallOperation::Create => "create",
+        CallOperation::Replace => "replace",
+        CallOperation::Patch => "patch",
+        CallOperation::Read => "read",
     };
     let direction = match ctx.direction {
         Direction::Request => "request",

@@ -21,7 +21,7 @@ mod limits;
 mod load;
 mod output;
 
-pub use call::{CallContext, Direction, Operation, YIELD_FUEL};
+pub use call::{CallContext, CallOperation, Direction, YIELD_FUEL};
 pub use engine::{Host, HostSettings};
 pub use error::{Failure, LoadError, Outcome, Rejection};
 pub use limits::{BreakerSettings, Limits};

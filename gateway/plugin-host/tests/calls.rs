@@ -6,7 +6,7 @@
 mod support;
 
 use scim_plugin_host::{
-    BreakerSettings, CallContext, Direction, Failure, Host, HostSettings, Limits, Operation, Outcome, Plugin,
+    BreakerSettings, CallContext, CallOperation, Direction, Failure, Host, HostSettings, Limits, Outcome, Plugin,
     PluginSource,
 };
 use serde_json::{Value, json};
@@ -15,7 +15,7 @@ use std::time::Duration;
 use support::*;
 
 fn ctx() -> CallContext {
-    CallContext { resource_type: "User".into(), operation: Operation::Create, direction: Direction::Request }
+    CallContext { resource_type: "User".into(), operation: CallOperation::Create, direction: Direction::Request }
 }
 
 fn hostile(host: &Host, action: &str, limits: Limits) -> Plugin {

@@ -20,6 +20,26 @@ pub mod schema;
 pub use deprovision::Intent;
 pub use error::{ScimError, ScimType, error_body};
 
+/// Which way a document travels through the gateway; one type for the
+/// mapping rules and the plugins alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Direction {
+    /// From the IdP, toward the backend.
+    Request,
+    /// From the backend, back to the IdP.
+    Response,
+}
+
+impl Direction {
+    /// `request` or `response`, as mapping files and metrics write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Response => "response",
+        }
+    }
+}
+
 /// The schema of a ListResponse (RFC 7644 section 3.4.2).
 pub const LIST_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub use filter::Filter;

@@ -17,6 +17,11 @@ pub const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// becomes one operation per member, so this leaves room for large batches.
 pub const MAX_PATCH_OPERATIONS: usize = 10_000;
 
+/// Whether a body is a PatchOp: its `schemas` lists the PatchOp URN.
+pub fn is_patch_op(body: &Value) -> bool {
+    body.get("schemas").and_then(Value::as_array).is_some_and(|s| s.iter().any(|u| u == PATCH_URN))
+}
+
 /// The three PATCH operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OpKind {

@@ -15,6 +15,9 @@ pub enum GatewayError {
     Unauthorized,
     #[error("{0}")]
     BadPath(String),
+    /// The backend does not take this kind of request at all.
+    #[error("{0}")]
+    NotImplemented(&'static str),
     #[error("method {method} is not supported on this endpoint (it takes {allow})")]
     MethodNotAllowed { method: String, allow: &'static str },
     #[error("the request body is larger than {0} bytes")]
@@ -95,6 +98,7 @@ impl GatewayError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::BadPath(_) | Self::BadJson(_) | Self::TooDeep(_) => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Scim(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
@@ -128,6 +132,7 @@ impl GatewayError {
             Self::Unauthorized => "unauthorized",
             Self::BadPath(_) => "bad_path",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::NotImplemented(_) => "not_implemented",
             Self::BodyTooLarge(_) => "body_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::BadJson(_) | Self::TooDeep(_) => "bad_json",
@@ -153,6 +158,7 @@ impl GatewayError {
             | Self::Unauthorized
             | Self::BadPath(_)
             | Self::MethodNotAllowed { .. }
+            | Self::NotImplemented(_)
             | Self::BodyTooLarge(_)
             | Self::UnsupportedMediaType(_)
             | Self::BadJson(_)

@@ -77,7 +77,7 @@ use phases::{Normalized, PatchMapped};
 use scim_core::Intent;
 use scim_core::patch::PatchOp;
 use scim_mapper::Operation;
-use scim_plugin_host::Operation as PluginOp;
+use scim_plugin_host::CallOperation;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -249,6 +249,9 @@ async fn get(x: &Exchange<'_>, rt: &'static str) -> Result<Answer, GatewayError>
 /// search at the root spans Users and Groups (see [`query::rewrite_root`]);
 /// its answer is mapped per resource.
 async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Result<Answer, GatewayError> {
+    if !x.route.profile.searches() {
+        return Err(GatewayError::NotImplemented("the backend takes no POST /.search; list with GET and a filter"));
+    }
     let get = |k: &str| query::search_param(&doc, k);
     let (mut rewritten, normalized) = match rt {
         Some(rt) => query::rewrite(x.route, rt, get)?,
@@ -270,7 +273,7 @@ async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Resul
 /// POST: normalize (5), plugins and rules (6), forward (7), map back (8).
 async fn create(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer, GatewayError> {
     let Normalized { body: doc, intent } = phases::resource(x, rt, Operation::Create, doc)?;
-    let doc = plugged::request(x, Position::Before, rt, PluginOp::Create, intent, doc).await?;
+    let doc = plugged::request(x, Position::Before, rt, CallOperation::Create, intent, doc).await?;
     let mapped = phases::map_resource(x, rt, Operation::Create, doc, None, intent).await?;
     let mapped = to_backend(x, rt, mapped, intent).await?;
     let reply = batches::send(x, rt, Method::POST, &mapped, None).await?;
@@ -282,7 +285,7 @@ async fn create(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer
 /// back (8).
 async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer, GatewayError> {
     let Normalized { body: doc, intent } = phases::resource(x, rt, Operation::Replace, doc)?;
-    let doc = plugged::request(x, Position::Before, rt, PluginOp::Replace, intent, doc).await?;
+    let doc = plugged::request(x, Position::Before, rt, CallOperation::Replace, intent, doc).await?;
     if !x.route.program.replace_needs_current(rt) && !translate::put_as_patch(x.route.update_for(rt)) {
         let mapped = phases::map_resource(x, rt, Operation::Replace, doc, None, intent).await?;
         let mapped = to_backend(x, rt, mapped, intent).await?;
@@ -439,7 +442,7 @@ async fn write_once(
     };
     let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
     let reply = batches::send(x, rt, sent.clone(), &body, if_match).await?;
-    match retry_412(x, &reply, if_match.is_some(), attempt) {
+    match retry_412(x, &reply, if_match, attempt) {
         true => Ok(Attempt::Again),
         false => written(x, rt, method, &sent, reply, intent).await.map(Attempt::Answered),
     }

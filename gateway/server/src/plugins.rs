@@ -11,7 +11,7 @@ use scim_core::patch::{ApplyOptions, PatchOp, apply, diff};
 use scim_core::schema::{GROUP_URN, ResourceSchema, USER_URN};
 use scim_core::{Intent, LIST_RESPONSE_URN};
 use scim_mapper::{MapOptions, PatchOutcome, Program, Report};
-use scim_plugin_host::{CallContext, Direction, Failure, Host, Operation, Plugin, PluginSource};
+use scim_plugin_host::{CallContext, CallOperation, Direction, Failure, Host, Plugin, PluginSource};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,7 +36,7 @@ pub struct ChainStep<'a> {
     pub position: Position,
     pub direction: Direction,
     pub resource_type: &'a str,
-    pub operation: Operation,
+    pub operation: CallOperation,
     /// A deactivation: no plugin failure or refusal may stop it.
     pub intent: Intent,
 }
@@ -137,7 +137,7 @@ impl Chain {
             position,
             direction: Direction::Response,
             resource_type: rt,
-            operation: Operation::Read,
+            operation: CallOperation::Read,
             intent,
         };
         if !is_list(&body) {
@@ -338,7 +338,7 @@ impl PatchThrough<'_> {
             position,
             direction: Direction::Request,
             resource_type: self.resource_type,
-            operation: Operation::Patch,
+            operation: CallOperation::Patch,
             intent: self.intent,
         };
         self.chain.run(self.metrics, step, after).await

@@ -12,7 +12,7 @@ use scim_core::normalize::Normalizer;
 use scim_core::patch::PatchOp;
 use scim_core::schema::ResourceSchema;
 use scim_mapper::{MapOptions, Operation, PatchOutcome, Program, Report};
-use scim_plugin_host::Operation as PluginOp;
+use scim_plugin_host::CallOperation;
 use serde_json::Value;
 use std::io::{Read, Write};
 
@@ -92,7 +92,7 @@ impl DocRun<'_> {
     }
 
     async fn request(&self, position: Position, doc: Value) -> Result<Value, GatewayError> {
-        let operation = if self.op == OperationArg::Replace { PluginOp::Replace } else { PluginOp::Create };
+        let operation = if self.op == OperationArg::Replace { CallOperation::Replace } else { CallOperation::Create };
         let step = ChainStep {
             position,
             direction: scim_plugin_host::Direction::Request,

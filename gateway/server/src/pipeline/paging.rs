@@ -13,10 +13,6 @@ const MAX_MERGED: usize = 1000;
 
 /// The `count` and `startIndex` the IdP asked for (the last of each).
 pub(super) fn requested(pairs: &[(String, String)]) -> (Option<usize>, usize) {
-    paging(pairs)
-}
-
-fn paging(pairs: &[(String, String)]) -> (Option<usize>, usize) {
     let last = |k: &str| pairs.iter().rev().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v.trim());
     let count = last("count").and_then(|v| v.parse::<usize>().ok());
     let start = last("startIndex").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
@@ -33,7 +29,7 @@ pub(super) async fn merged_list(
     pairs: &[(String, String)],
     query: impl Fn(&[(String, String)]) -> Option<String>,
 ) -> Result<Option<Reply>, GatewayError> {
-    let (Some(count), start) = paging(pairs) else { return Ok(None) };
+    let (Some(count), start) = requested(pairs) else { return Ok(None) };
     if count <= max_page || max_page == 0 {
         return Ok(None);
     }
@@ -92,8 +88,9 @@ mod tests {
 
     #[test]
     fn paging_reads_the_last_count_and_start_index() {
-        let p =
-            |q: &[(&str, &str)]| paging(&q.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>());
+        let p = |q: &[(&str, &str)]| {
+            requested(&q.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>())
+        };
         assert_eq!(p(&[("count", "10"), ("count", "250"), ("startIndex", "3")]), (Some(250), 3));
         assert_eq!(p(&[("startIndex", "0")]), (None, 1), "startIndex below 1 is 1");
         assert_eq!(p(&[("count", "lots")]), (None, 1));

@@ -10,7 +10,7 @@ use crate::error::GatewayError;
 use scim_core::Intent;
 use scim_core::patch::PatchOp;
 use scim_mapper::{Direction, MapOptions, Operation, PatchOutcome};
-use scim_plugin_host::Operation as PluginOp;
+use scim_plugin_host::CallOperation;
 use serde_json::Value;
 
 /// A request body after phase 5: in canonical SCIM, with what it does.
@@ -78,10 +78,10 @@ pub(super) async fn map_resource(
 }
 
 /// The plugins' name for a write.
-pub(super) fn plugin_op(op: Operation) -> PluginOp {
+pub(super) fn plugin_op(op: Operation) -> CallOperation {
     match op {
-        Operation::Create => PluginOp::Create,
-        _ => PluginOp::Replace,
+        Operation::Create => CallOperation::Create,
+        _ => CallOperation::Replace,
     }
 }
 

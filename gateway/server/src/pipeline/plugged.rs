@@ -8,7 +8,7 @@ use crate::config::Position;
 use crate::error::GatewayError;
 use crate::plugins::{AnswerStep, ChainStep};
 use scim_core::Intent;
-use scim_plugin_host::{Direction, Operation};
+use scim_plugin_host::{CallOperation, Direction};
 use serde_json::Value;
 
 /// Whether any plugin of the route runs on requests for `rt`.
@@ -22,7 +22,7 @@ pub(super) async fn request(
     x: &Exchange<'_>,
     position: Position,
     rt: &str,
-    operation: Operation,
+    operation: CallOperation,
     intent: Intent,
     doc: Value,
 ) -> Result<Value, GatewayError> {

@@ -37,6 +37,13 @@ pub trait BackendProfile: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
+    /// Phase 6, `POST /.search`: whether the backend takes it. A backend
+    /// that does not (answering 404, which a list would read as "no such
+    /// user") gets none: the IdP is told 501.
+    fn searches(&self) -> bool {
+        true
+    }
+
     /// Phase 7, list paging: the most resources the backend answers in one
     /// page. A list asking for more is served from several pages, merged;
     /// a search asks for at most this many.

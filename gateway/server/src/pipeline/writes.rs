@@ -85,8 +85,8 @@ pub(super) async fn unchanged(
     back(x, reply, Shape::Resource(rt), intent).await
 }
 
-pub(super) fn retry_412(x: &Exchange<'_>, reply: &Reply, sent_if_match: bool, attempt: u32) -> bool {
-    let retry = sent_if_match && reply.status == StatusCode::PRECONDITION_FAILED && attempt < x.route.etag_retries;
+pub(super) fn retry_412(x: &Exchange<'_>, reply: &Reply, if_match: Option<&HeaderValue>, attempt: u32) -> bool {
+    let retry = if_match.is_some() && reply.status == StatusCode::PRECONDITION_FAILED && attempt < x.route.etag_retries;
     if retry {
         x.gw.metrics.etag_retries.with_label_values(&[x.route.name.as_str()]).inc();
     }

@@ -152,6 +152,10 @@ async fn lists_page_by_cursor_and_filters_aws_cannot_run_are_refused() {
     assert!(aws.seen().await.is_empty(), "never filtered by listing everything");
     let r = gw.call(Method::GET, "/scim/v2/Users?filter=userName%20eq%20%22user007%40example.com%22", None).await;
     assert_eq!(r.json["totalResults"], 1, "{:?}", r.json);
+    // AWS has no /.search: its 404 must not read as "no such user".
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName eq \"user007@example.com\""});
+    let r = gw.call(Method::POST, "/scim/v2/Users/.search", Some(search)).await;
+    assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED, "{:?}", r.json);
 }
 
 #[tokio::test]

@@ -26,7 +26,6 @@ use crate::pipeline::exchange::{Exchange, Shape};
 use crate::upstream::Reply;
 use http::{Method, StatusCode};
 use scim_core::Intent;
-use scim_core::patch::PATCH_URN;
 use scim_mapper::RewrittenQuery;
 use serde_json::Value;
 use std::time::Duration;
@@ -66,6 +65,11 @@ impl BackendProfile for Aws {
         Some(LIMIT)
     }
 
+    /// AWS has no `/.search`.
+    fn searches(&self) -> bool {
+        false
+    }
+
     fn list_query(&self, rt: &str, query: &mut RewrittenQuery) -> Result<(), GatewayError> {
         if let Some(f) = &query.filter {
             lists::check_filter(rt, f)?;
@@ -94,7 +98,7 @@ impl BackendProfile for Aws {
     }
 
     async fn request(&self, _x: &Exchange<'_>, rt: &str, body: Value, intent: Intent) -> Result<Value, GatewayError> {
-        let is_patch = body.get("schemas").and_then(Value::as_array).is_some_and(|s| s.iter().any(|u| u == PATCH_URN));
+        let is_patch = scim_core::patch::is_patch_op(&body);
         match (rt, is_patch) {
             ("User", false) => users::resource(body, intent),
             ("User", true) => users::patch(body),

@@ -18,7 +18,7 @@ use crate::upstream::Reply;
 use http::StatusCode;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use scim_core::filter::Filter;
-use scim_core::patch::{OpKind, PATCH_URN, PatchOp, PatchOperation};
+use scim_core::patch::{OpKind, PatchOp, PatchOperation};
 use scim_core::path::{AttrPath, Path, get_ci};
 use scim_core::{Intent, ScimError};
 use scim_mapper::RewrittenQuery;
@@ -120,7 +120,7 @@ async fn write_request(
     if rt != "User" {
         return Ok(body);
     }
-    let is_patch = body.get("schemas").and_then(Value::as_array).is_some_and(|s| s.iter().any(|u| u == PATCH_URN));
+    let is_patch = scim_core::patch::is_patch_op(&body);
     match is_patch {
         true => patch_request(x, n, &body, intent).await,
         false => resource_request(x, n, body, intent).await,
@@ -268,7 +268,7 @@ async fn patch_op(
             if p.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(ENTERPRISE))
                 && p.name.eq_ignore_ascii_case("manager") =>
         {
-            op.value = patch_manager(x, n, op.value.take(), p.sub.is_some(), intent).await?;
+            op.value = patch_manager(x, n, op.value.take(), p.sub.as_deref(), intent).await?;
             if op.value.is_none() && op.op != OpKind::Remove {
                 return Ok(vec![]);
             }
@@ -291,24 +291,24 @@ async fn patch_op(
     Ok(keep.then_some(op).into_iter().chain(extra).collect())
 }
 
-/// A manager value in a PATCH: `{"value": id}` (or the id alone for a
-/// `manager.value` path) turned into the email.
+/// A manager value in a PATCH: `{"value": id}` (or, with a sub-attribute
+/// in the path, `manager.value`, the id alone) turned into the email.
 async fn patch_manager(
     x: &Exchange<'_>,
     n: &Notion,
     value: Option<Value>,
-    sub: bool,
+    sub: Option<&str>,
     intent: Intent,
 ) -> Result<Option<Value>, GatewayError> {
     let id = match (&value, sub) {
-        (Some(Value::String(s)), true) => Some(s.clone()),
-        (Some(v), false) => v.get("value").and_then(Value::as_str).map(str::to_owned),
+        (Some(Value::String(s)), Some(_)) => Some(s.clone()),
+        (Some(v), None) => v.get("value").and_then(Value::as_str).map(str::to_owned),
         _ => None,
     };
     let Some(id) = id.filter(|i| !i.contains('@')) else { return Ok(value) };
     Ok(manager_email(x, n, &id, intent).await?.map(|email| match sub {
-        true => Value::String(email),
-        false => json!({"value": email}),
+        Some(_) => Value::String(email),
+        None => json!({"value": email}),
     }))
 }
 

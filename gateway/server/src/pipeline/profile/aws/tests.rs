@@ -1,5 +1,6 @@
 use super::*;
 use scim_core::filter::Mode;
+use scim_core::patch::PATCH_URN;
 use serde_json::json;
 
 fn filter_ok(rt: &str, text: &str) -> bool {

@@ -129,16 +129,20 @@ pub struct RateLimit {
     pub max_wait: Duration,
 }
 
-/// A backend's own ways, beyond SCIM.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Profile {
-    /// A compliant SCIM server.
-    #[default]
-    Generic,
-    /// Notion (see docs/notion.md).
-    Notion(NotionSettings),
-    /// AWS IAM Identity Center (see docs/aws.md).
-    Aws,
+/// A backend's own ways, beyond SCIM: the profile `profile = "..."` names
+/// (`generic`, a compliant SCIM server, unless it says otherwise; the list
+/// is `pipeline::profile::names`), and the sections some profiles take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub name: &'static str,
+    /// `[upstream.notion]`, with `profile = "notion"` (docs/notion.md).
+    pub notion: Option<NotionSettings>,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self { name: "generic", notion: None }
+    }
 }
 
 /// `profile = "notion"` and `[upstream.notion]`.
@@ -150,6 +154,12 @@ pub struct NotionSettings {
     pub allow_owner: bool,
     /// How long a manager's id-to-email lookup is reused.
     pub manager_cache: Duration,
+}
+
+impl Default for NotionSettings {
+    fn default() -> Self {
+        Self { roles: Vec::new(), allow_owner: false, manager_cache: Duration::from_secs(60) }
+    }
 }
 
 /// How a route sends updates (PUT and PATCH) to its backend.

@@ -67,35 +67,25 @@ fn bounded(v: Option<&Spanned<u64>>, default: u64, min: u64, max: u64, what: &st
 /// Notion's workspace roles, the values its role extension takes.
 pub const NOTION_ROLES: [&str; 4] = ["owner", "membership_admin", "member", "restricted_member"];
 
-/// The profiles the config names; one word per profile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum ProfileWord {
-    #[default]
-    Generic,
-    Notion,
-    Aws,
-}
-
-/// `profile = "generic" | "notion" | "aws"`, with `[upstream.notion]`.
+/// `profile = "<name>"` (one of the registered profiles, `generic` when
+/// unset), with `[upstream.notion]` for `notion`.
 pub(super) fn profile(u: &UpstreamSection, sink: &mut Sink<'_>) -> Profile {
-    let words = [("generic", ProfileWord::Generic), ("notion", ProfileWord::Notion), ("aws", ProfileWord::Aws)];
-    let word = choice(u.profile.as_ref(), "profile", &words, sink);
-    if let (Some(_), false) = (&u.notion, word == ProfileWord::Notion) {
+    let words: Vec<(&str, &'static str)> = crate::pipeline::profile::names().map(|n| (n, n)).collect();
+    let name = match choice(u.profile.as_ref(), "profile", &words, sink) {
+        "" => "generic",
+        name => name,
+    };
+    if u.notion.is_some() && name != "notion" {
         let hint = Some("set profile = \"notion\", or remove [upstream.notion]".into());
         let at = u.profile.as_ref().map_or(u.url.span().start, |p| p.span().start);
         sink.error(at, "[upstream.notion] is set but the profile is not \"notion\"", hint);
     }
-    match word {
-        ProfileWord::Generic => Profile::Generic,
-        ProfileWord::Aws => Profile::Aws,
-        ProfileWord::Notion => Profile::Notion(notion_settings(u.notion.as_ref(), sink)),
-    }
+    let notion = (name == "notion").then(|| notion_settings(u.notion.as_ref(), sink));
+    Profile { name, notion }
 }
 
 fn notion_settings(n: Option<&NotionSection>, sink: &mut Sink<'_>) -> NotionSettings {
-    let Some(n) = n else {
-        return NotionSettings { roles: vec![], allow_owner: false, manager_cache: Duration::from_secs(60) };
-    };
+    let Some(n) = n else { return NotionSettings::default() };
     let mut roles = Vec::new();
     for (idp, role) in &n.roles {
         let r = role.get_ref();

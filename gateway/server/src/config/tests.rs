@@ -190,7 +190,7 @@ fn backend_keys_default_to_a_plain_scim_server() {
     let u = &check(MINIMAL).unwrap().routes[0].upstream;
     assert_eq!(
         (u.update, u.member_removal, &u.profile),
-        (UpdateMode::AsSent, MemberRemoval::Provisioned, &Profile::Generic)
+        (UpdateMode::AsSent, MemberRemoval::Provisioned, &Profile::default())
     );
     assert_eq!(u.pace, PaceSettings { rate_limit: None, busy_retries: 2, busy_budget: Duration::from_secs(10) });
 }
@@ -204,7 +204,8 @@ fn update_rate_limit_and_the_notion_profile_are_read_and_checked() {
     assert_eq!((u.update, u.member_removal), (UpdateMode::Patch, MemberRemoval::Any));
     let limit = u.pace.rate_limit.unwrap();
     assert_eq!((limit.per_second, limit.burst, limit.queue, limit.max_wait), (3, 10, 100, Duration::from_secs(10)));
-    let Profile::Notion(n) = u.profile else { panic!("notion profile") };
+    assert_eq!(u.profile.name, "notion");
+    let n = u.profile.notion.expect("notion settings");
     assert_eq!(n.roles, [("Admin".to_owned(), "membership_admin".to_owned())]);
     assert!(!n.allow_owner);
 }

@@ -4,8 +4,8 @@
 //! profile; `generic` is the trait's defaults.
 //!
 //! Adding a profile: write one module here implementing [`BackendProfile`]
-//! (override only the hooks the backend needs), give its config a variant
-//! of [`Profile`], and add one arm to [`build`]. docs/configuration.md
+//! (override only the hooks the backend needs) and add its line to
+//! `PROFILES`; `profile = "<name>"` then selects it. docs/configuration.md
 //! lists the profiles.
 
 mod aws;
@@ -114,11 +114,27 @@ impl BackendProfile for Generic {
     }
 }
 
-/// The profile a route's config names. One arm per profile.
+/// How a profile is built from the route's config.
+type Build = fn(&Profile) -> Box<dyn BackendProfile>;
+
+/// Every backend profile: the word `profile = "..."` names it by, and how
+/// it is built. A new profile is its module and one line here.
+const PROFILES: [(&str, Build); 3] = [
+    ("generic", |_| Box::new(Generic)),
+    ("notion", |p| Box::new(notion::Notion::new(p.notion.clone().unwrap_or_default()))),
+    ("aws", |_| Box::new(aws::Aws::new())),
+];
+
+/// The words `profile = "..."` takes.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    PROFILES.iter().map(|(name, _)| *name)
+}
+
+/// The profile a route's config names (`generic` for a name no profile
+/// has, which config validation never lets through).
 pub fn build(profile: &Profile) -> Box<dyn BackendProfile> {
-    match profile {
-        Profile::Generic => Box::new(Generic),
-        Profile::Notion(settings) => Box::new(notion::Notion::new(settings.clone())),
-        Profile::Aws => Box::new(aws::Aws::new()),
+    match PROFILES.iter().find(|(name, _)| *name == profile.name) {
+        Some((_, build)) => build(profile),
+        None => Box::new(Generic),
     }
 }

@@ -422,7 +422,7 @@ async fn write_once(
     attempt: u32,
 ) -> Result<Attempt, GatewayError> {
     let intent = how.intent();
-    let (current, etag) = match current_or_answer(x, rt, method, intent).await? {
+    let (current, etag) = match current_or_answer(x, rt, intent).await? {
         Ok(found) => found,
         Err(answer) => return Ok(Attempt::Answered(answer)),
     };
@@ -449,15 +449,15 @@ async fn write_once(
 }
 
 /// The current resource and its ETag, or the answer when there is none. A
-/// deactivating PUT to a PATCH-only backend needs no current resource to
-/// land: if it cannot be read (but exists), the deactivation goes alone.
+/// deactivation needs no current resource to land: if it cannot be read
+/// (but exists), the PATCH of `active` goes alone (not to a backend that
+/// takes only PUT, which needs the whole resource).
 async fn current_or_answer(
     x: &Exchange<'_>,
     rt: &'static str,
-    method: &Method,
     intent: Intent,
 ) -> Result<Result<(Value, Option<HeaderValue>), Answer>, GatewayError> {
-    let alone = intent.is_deprovision() && method == Method::PUT && translate::put_as_patch(x.route.update_for(rt));
+    let alone = intent.is_deprovision() && x.route.update_for(rt) != crate::config::UpdateMode::Put;
     let reply = match x.read_current(&x.path).await {
         Ok(Current::Found(c, etag)) => return Ok(Ok((x.route.profile.current(x, rt, c).await?, etag))),
         Ok(Current::Answer(reply)) if !alone || reply.status == StatusCode::NOT_FOUND => reply,

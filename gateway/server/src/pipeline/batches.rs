@@ -102,10 +102,15 @@ pub(super) fn split(ops: PatchOp, max: usize) -> Vec<PatchOp> {
 fn units(op: PatchOperation) -> Vec<PatchOperation> {
     let members_path = || Path::parse("members").ok();
     match (&op.path, op.value) {
-        (Some(p), Some(Value::Array(items))) if is_members(Some(p)) && p.filter.is_none() => items
-            .into_iter()
-            .map(|m| PatchOperation { op: op.op, path: op.path.clone(), value: Some(Value::Array(vec![m])) })
-            .collect(),
+        // Adds and removes split; a replace never (it is one whole list).
+        (Some(p), Some(Value::Array(items)))
+            if is_members(Some(p)) && p.filter.is_none() && op.op != OpKind::Replace =>
+        {
+            items
+                .into_iter()
+                .map(|m| PatchOperation { op: op.op, path: op.path.clone(), value: Some(Value::Array(vec![m])) })
+                .collect()
+        }
         (None, Some(Value::Object(mut m))) if op.op == OpKind::Add && get_ci(&m, "members").is_some() => {
             let key = m.keys().find(|k| k.eq_ignore_ascii_case("members")).cloned().unwrap_or_default();
             let members = m.shift_remove(&key);

@@ -175,3 +175,30 @@ async fn every_spelling_of_a_deactivation_reaches_the_backend_whatever_stands_in
         assert!(passed_over > 0.0, "{blocker}: it did stand in the way, and was passed over");
     }
 }
+
+#[tokio::test]
+async fn a_deactivation_whose_resource_cannot_be_read_goes_as_the_patch_of_active() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let seen = log.clone();
+    // Reads fail; writes are answered with their body.
+    let handler: Handler = Arc::new(move |_, s: Seen| {
+        seen.lock().unwrap().push(s.clone());
+        match s.method {
+            Method::GET => json_response(503, &json!({"detail": "down for reads"})),
+            _ => json_response(200, &serde_json::from_slice::<Value>(&s.body).unwrap_or(json!({}))),
+        }
+    });
+    let up = FakeUpstream::start(handler).await;
+    // With a plugin, a PATCH is built from the current resource.
+    let gw = Gateway::start(&gateway_config(&up.url(), "", "echo")).await;
+    let ops = patch(vec![
+        json!({"op": "replace", "path": "active", "value": false}),
+        json!({"op": "replace", "path": "title", "value": "x"}),
+    ]);
+    let r = gw.call(Method::PATCH, "/scim/v2/Users/u1", Some(ops)).await;
+    assert!(r.status.is_success(), "{:?}", r.json);
+    let log = log.lock().unwrap();
+    let write = log.iter().rfind(|s| s.method == Method::PATCH).expect("a PATCH went");
+    let sent: Value = serde_json::from_slice(&write.body).unwrap();
+    assert!(deactivates(&sent), "{sent}");
+}

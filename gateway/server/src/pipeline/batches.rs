@@ -40,6 +40,18 @@ pub(super) async fn send(
     }
 }
 
+/// Why a /Bulk operation cannot go as it is on a route with member
+/// batches (a bulk request is one request upstream: it is not cut), if it
+/// cannot: a group PATCH or POST with more member changes than a batch.
+pub(super) fn bulk_refusal(x: &Exchange<'_>, rt: &str, data: &Value) -> Option<String> {
+    let max = x.route.member_batch.filter(|_| rt == "Group")?;
+    let n = match PatchOp::from_json(data) {
+        Ok(ops) => changes(&ops),
+        Err(_) => members_of(data).len(),
+    };
+    (n > max).then(|| format!("a group write with {n} member changes, more than the backend takes at once ({max}); send it on its own, and the gateway sends it in batches"))
+}
+
 /// The members a resource lists.
 fn members_of(body: &Value) -> &[Value] {
     body.as_object().and_then(|m| get_ci(m, "members")).and_then(Value::as_array).map_or(&[], Vec::as_slice)

@@ -135,6 +135,9 @@ async fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, Refus
     let checked = paths::safe_rest(&path)?;
     let rt = checked.split('/').nth(1).and_then(endpoint::resource_type);
     let (Some(rt), Some(data)) = (rt, op.get_mut("data")) else { return Ok(None) };
+    if let Some(why) = super::batches::bulk_refusal(x, rt, data) {
+        return Err(GatewayError::Scim(scim_core::ScimError::too_many(why)).into());
+    }
     let sent = match method.as_str() {
         "POST" => map_write(x, rt, Operation::Create, data).await.map(|()| true)?,
         "PUT" if translate::put_as_patch(x.route.update_for(rt)) => put_as_deactivation(x, rt, data).await?,

@@ -170,3 +170,16 @@ async fn a_full_replace_of_members_becomes_batches_of_adds_and_removes() {
     assert!(s.writes.iter().all(|(_, n)| *n <= 100), "{:?}", s.writes);
     assert_eq!(s.writes.iter().map(|(_, n)| n).sum::<usize>(), 700);
 }
+
+#[tokio::test]
+async fn a_bulk_group_write_larger_than_a_batch_is_refused_on_its_own() {
+    let (_up, gw, state) = setup("").await;
+    let ops = patch(json!([{"op": "add", "path": "members", "value": members(0..150)}]));
+    let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [{"method": "PATCH", "path": "/Groups/g1", "data": ops}]});
+    let r = gw.call(Method::POST, "/scim/v2/Bulk", Some(bulk)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
+    assert_eq!(r.json["Operations"][0]["status"], "400", "{:?}", r.json);
+    assert_eq!(r.json["Operations"][0]["response"]["scimType"], "tooMany");
+    assert!(state.lock().unwrap().writes.is_empty(), "nothing was sent");
+}

@@ -75,13 +75,14 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use phases::{Normalized, PatchMapped};
 use scim_core::Intent;
+use scim_core::patch::PatchOp;
 use scim_mapper::Operation;
 use scim_plugin_host::CallOperation;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Instant;
 use translate::Translated;
-use writes::{Build, Write, after_write, build, deactivate_only, empty_patch, one_writer, retry_412, unchanged};
+use writes::{after_write, deactivate_only, empty_patch, one_writer, plugins_patch, retry_412, rules_patch, unchanged};
 
 /// The connection a request came on.
 #[derive(Debug, Clone, Copy)]
@@ -294,6 +295,44 @@ async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answe
     write_with_current(x, rt, Method::PUT, &Build::Replace { doc, intent }).await
 }
 
+/// How a write is built from the current resource.
+enum Build<'a> {
+    /// PUT: the rules (6), then plugins after them.
+    Replace { doc: Value, intent: Intent },
+    /// PATCH: the rules map the operations (6).
+    Patch { ops: &'a PatchOp, intent: Intent },
+    /// PATCH on a route with request plugins: see [`PatchThrough`].
+    PatchPlugins { ops: &'a PatchOp, intent: Intent },
+}
+
+impl Build<'_> {
+    fn intent(&self) -> Intent {
+        match self {
+            Self::Replace { intent, .. } | Self::Patch { intent, .. } | Self::PatchPlugins { intent, .. } => *intent,
+        }
+    }
+}
+
+async fn build(x: &Exchange<'_>, rt: &'static str, how: &Build<'_>, current: &Value) -> Result<Write, GatewayError> {
+    match how {
+        Build::Replace { doc, intent } => {
+            let op = Operation::Replace;
+            Ok(Write::Send(phases::map_resource(x, rt, op, doc.clone(), Some(current), *intent).await?))
+        }
+        Build::Patch { ops, intent } => rules_patch(x, rt, ops, *intent, current),
+        // A deactivation that cannot go through the plugins (the current
+        // resource does not take the operations, the plugins' result does
+        // not diff) goes on through the rules alone.
+        Build::PatchPlugins { ops, intent } => match plugins_patch(x, rt, ops, *intent, current).await {
+            Err(e) if intent.is_deprovision() => {
+                x.route.plugins.pass_over_all(Some(&x.gw.metrics), rt, e.kind());
+                rules_patch(x, rt, ops, Intent::Deprovision, current)
+            }
+            other => other,
+        },
+    }
+}
+
 /// PATCH: normalize (5); map the operations (6), reading the current
 /// resource when the rules need it; forward (7) or answer 204 when nothing
 /// is left; map back (8).
@@ -341,18 +380,20 @@ async fn back(x: &Exchange<'_>, reply: Reply, shape: Shape, intent: Intent) -> R
     Ok(x.finish(status, headers, body))
 }
 
+/// What a write built from the current resource comes to.
+enum Write {
+    /// This body goes upstream.
+    Send(Value),
+    /// Answered without a write.
+    Done(Answer),
+}
+
 /// One try at a write built from the current resource.
 enum Attempt {
     /// The write is answered.
     Answered(Answer),
     /// The backend's version moved (412): read it again and rebuild.
     Again,
-}
-
-/// The resource as the backend stores it, and its version.
-struct Stored {
-    doc: Value,
-    etag: Option<HeaderValue>,
 }
 
 /// Reads the current resource, builds the write from it (6), translates it
@@ -365,14 +406,12 @@ async fn write_with_current(
     method: Method,
     how: &Build<'_>,
 ) -> Result<Answer, GatewayError> {
-    let mut attempt = 0;
-    loop {
-        match write_once(x, rt, &method, how, attempt).await? {
-            Attempt::Answered(answer) => break Ok(answer),
-            Attempt::Again if attempt < x.route.etag_retries => attempt += 1,
-            Attempt::Again => break Err(GatewayError::Conflict(x.route.etag_retries + 1)),
+    for attempt in 0..=x.route.etag_retries {
+        if let Attempt::Answered(answer) = write_once(x, rt, &method, how, attempt).await? {
+            return Ok(answer);
         }
     }
+    Err(GatewayError::Conflict(x.route.etag_retries + 1))
 }
 
 async fn write_once(
@@ -382,45 +421,30 @@ async fn write_once(
     how: &Build<'_>,
     attempt: u32,
 ) -> Result<Attempt, GatewayError> {
-    match current_or_answer(x, rt, how.intent()).await? {
-        Ok(stored) => match build(x, rt, how, &stored.doc).await? {
-            Write::Send(body) => {
-                let body = to_backend(x, rt, body, how.intent()).await?;
-                send_translated(x, rt, method, stored, body, how.intent(), attempt).await
-            }
-            Write::Done(answer) => Ok(Attempt::Answered(answer)),
-        },
-        Err(answer) => Ok(Attempt::Answered(answer)),
-    }
-}
-
-/// The built write translated for the backend (nothing to send when it
-/// changes nothing), sent with If-Match, and answered.
-async fn send_translated(
-    x: &Exchange<'_>,
-    rt: &'static str,
-    method: &Method,
-    stored: Stored,
-    body: Value,
-    intent: Intent,
-    attempt: u32,
-) -> Result<Attempt, GatewayError> {
+    let intent = how.intent();
+    let (current, etag) = match current_or_answer(x, rt, intent).await? {
+        Ok(found) => found,
+        Err(answer) => return Ok(Attempt::Answered(answer)),
+    };
+    let body = match build(x, rt, how, &current).await? {
+        Write::Send(body) => to_backend(x, rt, body, intent).await?,
+        Write::Done(answer) => return Ok(Attempt::Answered(answer)),
+    };
     let translated = match (method, empty_patch(&body)) {
         (&Method::PATCH, true) => Translated::Unchanged,
-        _ => translate::translate(x, rt, method, &stored.doc, body, intent).await?,
+        _ => translate::translate(x, rt, method, &current, body, intent).await?,
     };
-    match translated {
-        Translated::Send(sent, body) => {
-            let if_match = stored.etag.as_ref().filter(|_| !x.idp_if_match());
-            let reply = batches::send(x, rt, sent.clone(), &body, if_match).await?;
-            match retry_412(x, &reply, if_match, attempt) {
-                true => Ok(Attempt::Again),
-                false => written(x, rt, method, &sent, reply, intent).await.map(Attempt::Answered),
-            }
-        }
+    let (sent, body) = match translated {
+        Translated::Send(sent, body) => (sent, body),
         Translated::Unchanged => {
-            unchanged(x, rt, method, stored.doc, stored.etag.as_ref(), intent).await.map(Attempt::Answered)
+            return unchanged(x, rt, method, current, etag.as_ref(), intent).await.map(Attempt::Answered);
         }
+    };
+    let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
+    let reply = batches::send(x, rt, sent.clone(), &body, if_match).await?;
+    match retry_412(x, &reply, if_match, attempt) {
+        true => Ok(Attempt::Again),
+        false => written(x, rt, method, &sent, reply, intent).await.map(Attempt::Answered),
     }
 }
 
@@ -432,17 +456,16 @@ async fn current_or_answer(
     x: &Exchange<'_>,
     rt: &'static str,
     intent: Intent,
-) -> Result<Result<Stored, Answer>, GatewayError> {
+) -> Result<Result<(Value, Option<HeaderValue>), Answer>, GatewayError> {
     let alone = intent.is_deprovision() && x.route.update_for(rt) != crate::config::UpdateMode::Put;
-    match x.read_current(&x.path).await {
-        Ok(Current::Found(c, etag)) => Ok(Ok(Stored { doc: x.route.profile.current(x, rt, c).await?, etag })),
-        Ok(Current::Answer(reply)) if !alone || reply.status == StatusCode::NOT_FOUND => {
-            back(x, reply, Shape::Resource(rt), intent).await.map(Err)
-        }
-        _ if alone => deactivate_only(x, rt).await.map(Err),
-        Ok(Current::Answer(reply)) => back(x, reply, Shape::Resource(rt), intent).await.map(Err),
-        Err(e) => Err(e),
-    }
+    let reply = match x.read_current(&x.path).await {
+        Ok(Current::Found(c, etag)) => return Ok(Ok((x.route.profile.current(x, rt, c).await?, etag))),
+        Ok(Current::Answer(reply)) if !alone || reply.status == StatusCode::NOT_FOUND => reply,
+        _ if alone => return deactivate_only(x, rt).await.map(Err),
+        Ok(Current::Answer(reply)) => reply,
+        Err(e) => return Err(e),
+    };
+    back(x, reply, Shape::Resource(rt), intent).await.map(Err)
 }
 
 /// The answer to a write that went upstream. A PUT sent as a PATCH: the
@@ -458,12 +481,12 @@ async fn written(
 ) -> Result<Answer, GatewayError> {
     let read_back =
         method == Method::PUT && sent == Method::PATCH && reply.status.is_success() && reply.body.is_empty();
-    match read_back {
-        false => after_write(x, rt, reply, intent).await,
-        true => match x.read(&x.path, None, Purpose::CurrentRead).await {
-            Ok(read) if read.status == StatusCode::OK => back(x, read, Shape::Resource(rt), intent).await,
-            _ => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
-        },
+    if !read_back {
+        return after_write(x, rt, reply, intent).await;
+    }
+    match x.read(&x.path, None, Purpose::CurrentRead).await {
+        Ok(read) if read.status == StatusCode::OK => back(x, read, Shape::Resource(rt), intent).await,
+        _ => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
     }
 }
 

@@ -172,9 +172,51 @@ impl Program {
         self.managed.get(resource_type)
     }
 
+    /// Who wrote `path` in a change list: `file:line:col` of the rule that
+    /// writes or removes it (or the attribute holding it, or one inside
+    /// it), the last such rule when several do. A PATCH's `op path` is
+    /// looked up by its path.
+    pub fn author_of(&self, resource_type: &str, dir: Direction, path: &str) -> Option<String> {
+        let wanted = plain(path.rsplit_once(' ').map_or(path, |(_, p)| p));
+        let top = |p: &str| p.split(['.', '[']).next().unwrap_or("").to_owned();
+        let score = |written: &str| match (written == wanted, wanted.starts_with(written), written.starts_with(&wanted))
+        {
+            (true, _, _) => 3,
+            (_, true, _) | (_, _, true) => 2,
+            _ if top(written) == top(&wanted) => 1,
+            _ => 0,
+        };
+        let list = self.list(resource_type, dir)?;
+        let best = list
+            .rules
+            .iter()
+            .flat_map(|r| r.written().into_iter().map(move |p| (score(&plain(&p.to_string())), r)))
+            .filter(|(s, _)| *s > 0)
+            .fold(None::<(u8, &Rule)>, |best, (s, r)| match best {
+                Some((b, _)) if b > s => best,
+                _ => Some((s, r)),
+            });
+        best.map(|(_, r)| r.origin.to_string())
+    }
+
     /// Whether a PUT of this resource type needs the current resource to
     /// carry create-only targets over.
     pub fn replace_needs_current(&self, resource_type: &str) -> bool {
         self.list(resource_type, Direction::Request).is_some_and(|l| l.rules.iter().any(|r| r.when == When::Create))
     }
+}
+
+/// A path lower-cased without its value filters, for comparing.
+fn plain(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut depth = 0;
+    for c in path.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            _ if depth == 0 => out.push(c.to_ascii_lowercase()),
+            _ => {}
+        }
+    }
+    out
 }

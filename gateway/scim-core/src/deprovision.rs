@@ -66,6 +66,38 @@ impl Intent {
         Self::from(ops.into_iter().flatten().any(raw_operation_deactivates))
     }
 
+    /// The intent of a request as it arrives, before its body is
+    /// normalized or parsed: a DELETE, a PUT of a User by
+    /// [`Intent::of_resource`], a PATCH of a User by
+    /// [`Intent::of_patch_json`], a /Bulk request (`resource_type`
+    /// `"Bulk"`) when any of its operations is one of these. Normalization
+    /// can only add deactivations to what this sees (see
+    /// [`Intent::of_patch_json`]).
+    pub fn of_request(method: &str, resource_type: &str, body: Option<&Value>) -> Self {
+        let body = body.unwrap_or(&Value::Null);
+        match (method, resource_type) {
+            ("DELETE", _) => Self::DELETE,
+            ("PUT", "User") => Self::of_resource(body),
+            ("PATCH", "User") => Self::of_patch_json(body),
+            ("POST", "Bulk") => {
+                let ops = body.as_object().and_then(|m| get_ci(m, "Operations")).and_then(Value::as_array);
+                Self::from(ops.into_iter().flatten().any(|op| Self::of_bulk_operation(op).is_deprovision()))
+            }
+            _ => Self::Provision,
+        }
+    }
+
+    /// The intent of one /Bulk operation as it arrives.
+    pub fn of_bulk_operation(op: &Value) -> Self {
+        let text = |k: &str| op.get(k).and_then(Value::as_str).unwrap_or("");
+        let method = text("method").to_ascii_uppercase();
+        let rt = match text("path").split('/').nth(1) {
+            Some("Users") => "User",
+            _ => "Other",
+        };
+        Self::of_request(&method, rt, op.get("data"))
+    }
+
     /// The metric and log label: `provision` or `deprovision`.
     pub fn as_str(self) -> &'static str {
         match self {

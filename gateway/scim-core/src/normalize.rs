@@ -129,6 +129,15 @@ impl Preset {
         }
     }
 
+    /// Its name in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Generic => "generic",
+            Self::Okta => "okta",
+            Self::Entra => "entra",
+        }
+    }
+
     /// The normalizations this preset turns on.
     pub fn normalizations(self) -> &'static [Normalization] {
         use Normalization::*;

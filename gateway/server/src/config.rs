@@ -2,6 +2,7 @@
 //! with file:line:col and a hint), then handed to the server as plain,
 //! already-checked values. Paths in the file are relative to the file.
 
+mod audit;
 mod backend;
 mod file;
 mod plugins;
@@ -33,6 +34,10 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// The engine plugins run on; fixed for the life of the process.
     pub plugin_host: scim_plugin_host::HostSettings,
+    /// The provisioning audit trail; `None` without an `[audit]` section.
+    pub audit: Option<crate::audit::AuditSettings>,
+    /// The admin API's and console's tokens; `None`: they are off.
+    pub admin_tokens: Option<AuthSettings>,
 }
 
 /// Inbound TLS certificate chain and key (PEM).
@@ -71,6 +76,20 @@ pub struct Route {
     pub auth: AuthSettings,
     pub upstream: UpstreamSettings,
     pub mapping: MappingSettings,
+    /// `enforce` (the default) or `shadow`.
+    pub mode: RouteMode,
+}
+
+/// Whether a route's mapping reaches the backend.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RouteMode {
+    /// The mapped request is forwarded.
+    #[default]
+    Enforce,
+    /// What the IdP sent is forwarded as sent and the backend's answer goes
+    /// back unmapped; the mapping runs beside it, and the audit trail
+    /// records what it would have changed.
+    Shadow,
 }
 
 /// Where the inbound tokens come from.

@@ -47,6 +47,10 @@ pub enum GatewayError {
     PreconditionFailed,
     #[error("the gateway is shutting down")]
     ShuttingDown,
+    /// The audit trail had no room for the write's record in time
+    /// (`on_failure = "block"`); nothing was forwarded.
+    #[error("the audit trail cannot record this write right now; nothing was sent to the backend; retry later")]
+    AuditUnavailable,
     /// The route's upstream rate limit has no room; nothing was forwarded.
     #[error("too many requests for the backend right now; retry after {} s", retry_after_secs(*.0))]
     RateLimited(std::time::Duration),
@@ -102,7 +106,7 @@ impl GatewayError {
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Scim(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
-            Self::Overloaded | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Overloaded | Self::ShuttingDown | Self::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamUnavailable(_) | Self::BadUpstreamReply(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -144,6 +148,7 @@ impl GatewayError {
             Self::BadUpstreamReply(_) => "bad_upstream_reply",
             Self::Conflict(_) | Self::PreconditionFailed => "conflict",
             Self::ShuttingDown => "shutting_down",
+            Self::AuditUnavailable => "audit_unavailable",
             Self::RateLimited(_) => "rate_limited",
             Self::PluginRejected { .. } => "plugin_rejected",
             Self::PluginFailed { .. } => "plugin_failed",
@@ -173,7 +178,11 @@ impl GatewayError {
             | Self::BadUpstreamReply(_)
             | Self::Conflict(_)
             | Self::RateLimited(_) => Fault::Upstream,
-            Self::Overloaded | Self::ShuttingDown | Self::RequestTimeout | Self::PluginFailed { .. } => Fault::Gateway,
+            Self::Overloaded
+            | Self::ShuttingDown
+            | Self::AuditUnavailable
+            | Self::RequestTimeout
+            | Self::PluginFailed { .. } => Fault::Gateway,
         }
     }
 

@@ -48,6 +48,10 @@ pub struct RouteRuntime {
     /// A short digest of the mapping files (and, after a `+`, of the
     /// plugins), logged with each request.
     pub mapping_version: String,
+    /// Whether the mapping reaches the backend or only the audit trail.
+    pub mode: crate::config::RouteMode,
+    /// The IdP preset's name.
+    pub preset: &'static str,
 }
 
 impl RouteRuntime {
@@ -76,6 +80,8 @@ pub struct Gateway {
     pub trusted_proxies: Vec<Cidr>,
     pub redact_pii: bool,
     pub metrics: Arc<Metrics>,
+    /// The provisioning audit trail, when `[audit]` is on.
+    pub audit: Option<Arc<crate::audit::Audit>>,
 }
 
 /// Looks up a secret by environment variable name.
@@ -89,6 +95,7 @@ pub struct BuildContext {
     stores: Mutex<HashMap<String, Arc<MemoryStore>>>,
     env: EnvLookup,
     proxies: Box<dyn Fn() -> Matcher + Send + Sync>,
+    audit: Mutex<Option<Arc<crate::audit::Audit>>>,
 }
 
 impl std::fmt::Debug for BuildContext {
@@ -116,7 +123,20 @@ impl BuildContext {
             stores: Mutex::new(HashMap::new()),
             env: Box::new(env),
             proxies: Box::new(proxies),
+            audit: Mutex::new(None),
         }
+    }
+
+    /// The audit trail every gateway built from now on writes to.
+    pub fn set_audit(&self, audit: Option<Arc<crate::audit::Audit>>) {
+        if let Ok(mut slot) = self.audit.lock() {
+            *slot = audit;
+        }
+    }
+
+    /// The audit trail in use.
+    pub fn audit(&self) -> Option<Arc<crate::audit::Audit>> {
+        self.audit.lock().ok().and_then(|a| a.clone())
     }
 
     /// The plugin engine: the one in use, or a new one for the first build
@@ -184,6 +204,7 @@ impl Gateway {
             trusted_proxies: config.trusted_proxies.clone(),
             redact_pii: config.log.redact_pii,
             metrics: ctx.metrics.clone(),
+            audit: ctx.audit(),
         })
     }
 
@@ -236,6 +257,8 @@ fn build_route(
         write_locks: KeyedLocks::default(),
         plugins,
         mapping_version,
+        mode: route.mode,
+        preset: route.mapping.preset.as_str(),
     })
 }
 

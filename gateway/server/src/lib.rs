@@ -2,6 +2,7 @@
 //! the proxy. Everything the binary does is reachable from here so that
 //! tests drive it in-process.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -3,7 +3,8 @@
 //! status codes, fixed kinds. Never user ids, emails, paths or error text.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Every metric the gateway exports.
@@ -32,6 +33,13 @@ pub struct Metrics {
     pub plugin_fail_open: IntCounterVec,
     pub in_flight: IntGauge,
     pub build_info: IntGaugeVec,
+    pub audit_written: IntCounter,
+    pub audit_dropped: IntCounterVec,
+    pub audit_refused: IntCounter,
+    pub audit_queue: IntGauge,
+    pub audit_write_duration: Histogram,
+    pub audit_store_errors: IntCounter,
+    pub shadow_changes: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: [f64; 14] =
@@ -159,6 +167,33 @@ impl Metrics {
                 Opts::new("scim_gateway_build_info", "Always 1; the labels tell the build."),
                 &["version"],
             )?,
+            audit_written: IntCounter::new(
+                "scim_gateway_audit_records_written_total",
+                "Audit records written to the store.",
+            )?,
+            audit_dropped: counter(
+                "scim_gateway_audit_records_dropped_total",
+                "Audit records lost: queue_full (on_failure = \"drop\", or a deprovisioning that found no room) or shutdown.",
+                &["reason", "deprovisioning"],
+            )?,
+            audit_refused: IntCounter::new(
+                "scim_gateway_audit_refused_total",
+                "Writes answered 503 before forwarding because the audit queue had no room (on_failure = \"block\").",
+            )?,
+            audit_queue: IntGauge::new("scim_gateway_audit_queue_depth", "Audit records queued, not yet written.")?,
+            audit_write_duration: Histogram::with_opts(
+                HistogramOpts::new("scim_gateway_audit_write_duration_seconds", "Time of each batched audit insert.")
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+            )?,
+            audit_store_errors: IntCounter::new(
+                "scim_gateway_audit_store_errors_total",
+                "Failed audit inserts (the batch is retried).",
+            )?,
+            shadow_changes: counter(
+                "scim_gateway_shadow_changes_total",
+                "Shadow-mode writes whose mapping would have changed what the backend got.",
+                &["route", "resource"],
+            )?,
         };
         m.register_all(registry)?;
         m.build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
@@ -182,6 +217,8 @@ impl Metrics {
             &self.plugin_invocations,
             &self.plugin_load_failures,
             &self.plugin_fail_open,
+            &self.audit_dropped,
+            &self.shadow_changes,
         ] {
             r.register(Box::new(c.clone()))?;
         }
@@ -193,6 +230,11 @@ impl Metrics {
         r.register(Box::new(self.rate_limit_queue.clone()))?;
         r.register(Box::new(self.in_flight.clone()))?;
         r.register(Box::new(self.build_info.clone()))?;
+        r.register(Box::new(self.audit_written.clone()))?;
+        r.register(Box::new(self.audit_refused.clone()))?;
+        r.register(Box::new(self.audit_queue.clone()))?;
+        r.register(Box::new(self.audit_write_duration.clone()))?;
+        r.register(Box::new(self.audit_store_errors.clone()))?;
         Ok(())
     }
 }

@@ -36,20 +36,13 @@
 //!    the IdP's terms, the response plugins set to run after them (each
 //!    resource of a list on its own); then upstream URLs rewritten.
 //! 9. **Respond**: SCIM media type, request id, metrics and one log line
-//!    (with the error's fault: client, upstream or gateway).
+//!    (with the error's fault: client, upstream or gateway); a provisioning
+//!    write's audit records queued.
 //!
-//! Upstream calls, all through `Exchange`'s one sender, each
-//! with its `Purpose` (counted in
-//! `scim_gateway_upstream_requests_total{route,purpose}`):
-//!
-//! - `forward` (7): the IdP's request, mapped; a /Bulk request's operations
-//!   in one request;
-//! - `current_read` (6): the resource as the backend stores it, for a write
-//!   built from it, and read back after a PUT sent as a PATCH;
-//! - `lookup` (6, 8): other resources a profile or a translation needs (a
-//!   manager's email, whether a group member was provisioned);
-//! - `page` (7): the pages of a list larger than the backend's page.
+//! Upstream calls and their purposes: see `exchange.rs`. What a write
+//! leaves in the audit trail: see `audited.rs`.
 
+mod audited;
 mod batches;
 mod bulk;
 mod exchange;
@@ -73,7 +66,7 @@ use exchange::{Answer, Current, Exchange, Opened, Purpose, Shape};
 use http::header::{AUTHORIZATION, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
-use phases::{Normalized, PatchMapped};
+use phases::{Normalized, PatchMapped, to_backend};
 use scim_core::Intent;
 use scim_core::patch::PatchOp;
 use scim_mapper::Operation;
@@ -99,6 +92,7 @@ struct Seen {
     resource: &'static str,
     id: Option<String>,
     mapping_version: Option<String>,
+    preset: &'static str,
     /// The gateway's own error, when it answered with one.
     error: Option<(&'static str, Fault)>,
 }
@@ -113,15 +107,19 @@ where
     let request_id = headers::request_id(req.headers());
     let method = req.method().clone();
     let mut seen = Seen { resource: "Other", ..Seen::default() };
+    let trail = gw.audit.as_ref().map(|a| crate::audit::Trail::new(a.settings.values));
     // Boxed: the pipeline's state is large, and hyper moves the future it
     // is given; one allocation costs less than copying that state around.
-    let pipeline = Box::pin(run(gw, conn, req, &request_id, &mut seen));
+    let pipeline = Box::pin(run(gw, conn, req, &request_id, &mut seen, trail.as_ref()));
     let result =
         tokio::time::timeout(gw.limits.request_timeout, pipeline).await.unwrap_or(Err(GatewayError::RequestTimeout));
     let answer = result.unwrap_or_else(|e| {
         seen.error = Some((e.kind(), e.fault()));
         error_answer(&e)
     });
+    if let Some(t) = &trail {
+        audited::end(gw, t, &seen, &answer, started, &request_id);
+    }
     let response = respond(answer, &request_id);
     record(gw, &seen, &method, response.status(), started, &request_id);
     response
@@ -133,6 +131,7 @@ async fn run<B>(
     req: Request<B>,
     rid: &HeaderValue,
     seen: &mut Seen,
+    trail: Option<&crate::audit::Trail>,
 ) -> Result<Answer, GatewayError>
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -143,6 +142,7 @@ where
     let (route, rest) = gw.route_for(parts.uri.path()).ok_or(GatewayError::NoRoute)?;
     seen.route = Some(route.name.clone());
     seen.mapping_version = Some(route.mapping_version.clone());
+    seen.preset = route.preset;
     // 2. Authenticate.
     let presented = parts.headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);
     let Some(token) = route.tokens.check(presented) else {
@@ -157,6 +157,7 @@ where
     if let Endpoint::Resource { id, .. } = &endpoint {
         seen.id.clone_from(id);
     }
+    let trail = audited::begin(trail, route, &endpoint, &parts.method);
     // 4. Body.
     let raw = body::read(body, gw.limits.max_body_bytes).await?;
     let doc = match raw.is_empty() {
@@ -166,7 +167,11 @@ where
             Some(body::parse_object(&raw, gw.limits.max_json_depth)?)
         }
     };
-    let x = Exchange::new(gw, route, conn, &parts, path, rid.clone());
+    // The audit trail's room, taken before anything is forwarded.
+    if let Some(rt) = audited::is_write(&endpoint, &parts.method) {
+        audited::admit(gw, trail, rt, &parts.method, doc.as_ref()).await?;
+    }
+    let x = Exchange::new(gw, route, conn, &parts, path, rid.clone(), trail);
     // 5 to 8, by endpoint.
     dispatch(&x, &endpoint, &parts.method, doc, raw).await
 }
@@ -488,11 +493,6 @@ async fn written(
         Ok(read) if read.status == StatusCode::OK => back(x, read, Shape::Resource(rt), intent).await,
         _ => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
     }
-}
-
-/// The end of phase 6: the write in the backend profile's terms.
-async fn to_backend(x: &Exchange<'_>, rt: &str, body: Value, intent: Intent) -> Result<Value, GatewayError> {
-    x.route.profile.request(x, rt, body, intent).await
 }
 
 pub use respond::reject;

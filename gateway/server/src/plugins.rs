@@ -163,6 +163,11 @@ impl Chain {
         }
     }
 
+    /// The names of the plugins that run at a step, for change lists.
+    pub fn names_at(&self, step: ChainStep<'_>) -> String {
+        self.at(step).map(|p| p.settings.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
     fn at<'s>(&'s self, step: ChainStep<'s>) -> impl Iterator<Item = &'s RoutePlugin> + 's {
         self.plugins.iter().filter(move |p| runs_at(&p.settings, step.position, step.direction, step.resource_type))
     }

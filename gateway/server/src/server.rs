@@ -75,6 +75,12 @@ pub async fn start(
     ctx: BuildContext,
     registry: prometheus::Registry,
 ) -> anyhow::Result<Handle> {
+    if let Some(settings) = &config.audit {
+        let audit = crate::audit::Audit::start(settings.clone(), ctx.metrics.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the audit store: {e}"))?;
+        ctx.set_audit(Some(audit));
+    }
     let gateway = Gateway::build(&config, &ctx).map_err(|e| anyhow::anyhow!(e.join("\n")))?;
     let tls = config.tls.as_ref().map(tls::acceptor).transpose().map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(config.listen)
@@ -135,6 +141,9 @@ impl Handle {
         }
         let shared = self.shared.clone();
         let _ = tokio::task::spawn_blocking(move || shared.workers.stop()).await;
+        if let Some(audit) = self.shared.ctx.audit() {
+            audit.shutdown(self.shared.config.load().limits.shutdown_timeout).await;
+        }
     }
 
     /// The gateway currently serving (tests and diagnostics).
@@ -167,6 +176,9 @@ fn reload(shared: &Shared) -> Result<(), String> {
     let old = shared.config.load();
     if new.listen != old.listen || new.admin_listen != old.admin_listen {
         tracing::warn!("listen addresses change only on restart; the new ones are ignored until then");
+    }
+    if new.audit != old.audit {
+        tracing::warn!("[audit] changes only on restart; the trail keeps its settings until then");
     }
     let gateway = Gateway::build(&new, &shared.ctx).map_err(|e| e.join("\n"))?;
     let tls = new.tls.as_ref().map(tls::acceptor).transpose()?;

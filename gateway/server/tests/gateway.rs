@@ -4,8 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod gateway {
+    pub mod pg;
     pub mod support;
 
+    mod audit;
     mod aws;
     mod batches;
     mod bulk;

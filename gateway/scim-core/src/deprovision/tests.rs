@@ -70,3 +70,21 @@ fn a_patch_as_sent_is_read_with_the_same_rule() {
     assert_eq!(Intent::of_patch_json(&entra), Intent::Deprovision, "any case, unnormalized");
     assert_eq!(Intent::of_patch_json(&json!({"Operations": "x"})), Intent::Provision);
 }
+
+#[test]
+fn a_request_as_it_arrives_is_read_with_the_same_rule() {
+    let off = json!({"userName": "a", "active": "False"});
+    assert!(Intent::of_request("DELETE", "Group", None).is_deprovision());
+    assert!(Intent::of_request("PUT", "User", Some(&off)).is_deprovision());
+    assert!(!Intent::of_request("POST", "User", Some(&off)).is_deprovision(), "creating an inactive user");
+    assert!(!Intent::of_request("PUT", "Group", Some(&off)).is_deprovision());
+    let patch = json!({"Operations": [{"op": "replace", "path": "active", "value": false}]});
+    assert!(Intent::of_request("PATCH", "User", Some(&patch)).is_deprovision());
+    let bulk = |op: serde_json::Value| json!({"Operations": [{"method": "POST", "path": "/Users", "data": {}}, op]});
+    let delete = bulk(json!({"method": "delete", "path": "/Groups/1"}));
+    assert!(Intent::of_request("POST", "Bulk", Some(&delete)).is_deprovision());
+    let deactivate = bulk(json!({"method": "PATCH", "path": "/Users/1", "data": patch}));
+    assert!(Intent::of_request("POST", "Bulk", Some(&deactivate)).is_deprovision());
+    let create = bulk(json!({"method": "POST", "path": "/Users", "data": off}));
+    assert!(!Intent::of_request("POST", "Bulk", Some(&create)).is_deprovision());
+}

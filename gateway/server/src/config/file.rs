@@ -5,7 +5,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 /// Keys allowed at the top of a config file.
-pub(crate) const TOP_KEYS: [&str; 7] = ["server", "upstream", "admin", "mapping", "log", "route", "plugin_host"];
+pub(crate) const TOP_KEYS: [&str; 8] =
+    ["server", "upstream", "admin", "mapping", "log", "route", "plugin_host", "audit"];
 
 /// `[server]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +160,26 @@ fn default_pool_idle() -> Spanned<u64> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct AdminSection {
     pub(crate) listen: Option<Spanned<String>>,
+    pub(crate) tokens_env: Option<Spanned<String>>,
+    pub(crate) tokens_file: Option<Spanned<String>>,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditSection {
+    pub(crate) url: Option<Spanned<String>>,
+    pub(crate) password_env: Option<Spanned<String>>,
+    pub(crate) password_file: Option<Spanned<String>>,
+    pub(crate) values: Option<Spanned<String>>,
+    pub(crate) on_failure: Option<Spanned<String>>,
+    pub(crate) queue: Option<Spanned<u64>>,
+    pub(crate) batch: Option<Spanned<u64>>,
+    pub(crate) max_wait_ms: Option<Spanned<u64>>,
+    pub(crate) retention_days: Option<Spanned<u64>>,
+    pub(crate) max_rows: Option<Spanned<u64>>,
+    pub(crate) prune_interval_ms: Option<Spanned<u64>>,
+    pub(crate) replica_name: Option<Spanned<String>>,
 }
 
 /// `[mapping]` or `[route.mapping]`.
@@ -248,4 +269,5 @@ pub(crate) struct RouteSection {
     pub(crate) auth: Option<AuthSection>,
     pub(crate) upstream: Option<UpstreamSection>,
     pub(crate) mapping: Option<MappingSection>,
+    pub(crate) mode: Option<Spanned<String>>,
 }

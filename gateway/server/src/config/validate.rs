@@ -53,6 +53,8 @@ struct Raw {
     upstream: Option<UpstreamSection>,
     admin_listen: Option<Spanned<String>>,
     admin_present: bool,
+    admin: Option<super::file::AdminSection>,
+    audit: Option<super::file::AuditSection>,
     mapping: Option<MappingSection>,
     log: LogSection,
     routes: Vec<RouteSection>,
@@ -82,12 +84,14 @@ fn read_sections(text: &str, sink: &mut Sink<'_>) -> Raw {
             "upstream" => raw.upstream = sink.de(value),
             "admin" => {
                 raw.admin_present = true;
-                raw.admin_listen = sink.de::<super::file::AdminSection>(value).and_then(|a| a.listen);
+                raw.admin = sink.de::<super::file::AdminSection>(value);
+                raw.admin_listen = raw.admin.as_ref().and_then(|a| a.listen.clone());
             }
             "mapping" => raw.mapping = sink.de(value),
             "log" => raw.log = sink.de(value).unwrap_or_default(),
             "route" => raw.routes = sink.de(value).unwrap_or_default(),
             "plugin_host" => raw.plugin_host = sink.de(value).unwrap_or_default(),
+            "audit" => raw.audit = Some(sink.de(value).unwrap_or_default()),
             other => {
                 let hint = did_you_mean(other, TOP_KEYS);
                 sink.error(key.span().start, format!("unknown section `{other}`"), hint);
@@ -119,6 +123,8 @@ fn build(raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Sink<'_>) -> Option<
     let log = log(&raw.log, sink);
     let routes = routes(raw, base, ov, sink);
     let plugin_host = super::plugins::host(&raw.plugin_host, base, sink);
+    let audit = raw.audit.as_ref().map(|a| super::audit::settings(a, base, sink));
+    let admin_tokens = raw.admin.as_ref().and_then(|a| super::audit::admin_tokens(a, base, sink));
     let listen = listen?;
     Some(Config {
         source: PathBuf::new(),
@@ -131,6 +137,8 @@ fn build(raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Sink<'_>) -> Option<
         log,
         routes,
         plugin_host,
+        audit,
+        admin_tokens,
     })
 }
 
@@ -178,7 +186,7 @@ pub(super) fn positive(value: &Spanned<u64>, what: &str, max: u64, sink: &mut Si
     v.clamp(1, max)
 }
 
-fn ms(value: &Spanned<u64>, what: &str, sink: &mut Sink<'_>) -> Duration {
+pub(super) fn ms(value: &Spanned<u64>, what: &str, sink: &mut Sink<'_>) -> Duration {
     Duration::from_millis(positive(value, what, 3_600_000, sink))
 }
 
@@ -228,6 +236,7 @@ fn routes(raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Sink<'_>) -> Vec<Ro
             auth: None,
             upstream: None,
             mapping: None,
+            mode: None,
         };
         return route(&one, raw, base, ov, sink).into_iter().collect();
     }
@@ -261,6 +270,7 @@ fn route(r: &RouteSection, raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Si
     let auth = auth(r.auth.as_ref().or(raw.server.auth.as_ref()), base, r, sink);
     let upstream = upstream(r.upstream.as_ref().or(raw.upstream.as_ref()), base, ov, r, sink);
     let mapping = mapping(r.mapping.as_ref().or(raw.mapping.as_ref()), base, sink);
+    let mode = super::audit::mode(r.mode.as_ref(), sink);
     Some(Route {
         name: r.name.get_ref().clone(),
         base_path: base_path?,
@@ -268,6 +278,7 @@ fn route(r: &RouteSection, raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Si
         auth,
         upstream: upstream?,
         mapping,
+        mode,
     })
 }
 
@@ -286,7 +297,7 @@ fn auth(a: Option<&AuthSection>, base: &Path, r: &RouteSection, sink: &mut Sink<
     }
 }
 
-fn env_name(value: &Spanned<String>, sink: &mut Sink<'_>) {
+pub(super) fn env_name(value: &Spanned<String>, sink: &mut Sink<'_>) {
     let v = value.get_ref();
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         let hint = Some("name the environment variable that holds the secret; never put a secret in the config".into());

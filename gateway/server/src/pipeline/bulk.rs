@@ -39,7 +39,8 @@ pub(super) async fn run(x: &Exchange<'_>, mut doc: Value) -> Result<Answer, Gate
         return Err(GatewayError::Scim(e));
     }
     let mut steps: Vec<BulkItem> = Vec::with_capacity(ops.len());
-    for op in ops {
+    for (index, op) in ops.into_iter().enumerate() {
+        audit_begin(x, index, &op);
         steps.push(step(x, op).await);
     }
     let forwarded: Vec<Value> =
@@ -73,8 +74,23 @@ pub(super) async fn run(x: &Exchange<'_>, mut doc: Value) -> Result<Answer, Gate
                 .unwrap_or_else(|| failed(&op, 502, None, "the upstream gave no answer for this operation")),
         })
         .collect();
+    if let Some(t) = x.trail {
+        t.statuses(merged.iter().map(|a| a.get("status").and_then(Value::as_str).and_then(|s| s.parse().ok())));
+    }
     let body = json!({"schemas": [BULK_RESPONSE_URN], "Operations": merged});
     Ok(Answer::own(StatusCode::OK, Some(body)))
+}
+
+/// Starts the audit record of one operation.
+fn audit_begin(x: &Exchange<'_>, index: usize, op: &Value) {
+    let Some(t) = x.trail else { return };
+    let path = op.get("path").and_then(Value::as_str).unwrap_or("");
+    let mut segments = path.split('/').filter(|s| !s.is_empty());
+    let rt = segments.next().and_then(endpoint::resource_type).unwrap_or("Other");
+    let id = segments.next();
+    let bulk_id = op.get("bulkId").and_then(Value::as_str).map(str::to_owned);
+    t.begin(&op_method(op), rt, id, Some(crate::audit::record::BulkRef { index, bulk_id }));
+    t.entry(|e| e.deprovisioning = Intent::of_bulk_operation(op).is_deprovision());
 }
 
 async fn step(x: &Exchange<'_>, mut op: Value) -> BulkItem {

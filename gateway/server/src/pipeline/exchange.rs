@@ -1,6 +1,18 @@
 //! The single steps the pipeline strings together for one request: forward
 //! to the upstream, read the current resource, map an upstream answer back,
 //! and count what mapping and normalization did.
+//!
+//! Upstream calls, all through `Exchange`'s one sender, each
+//! with its `Purpose` (counted in
+//! `scim_gateway_upstream_requests_total{route,purpose}`):
+//!
+//! - `forward` (7): the IdP's request, mapped; a /Bulk request's operations
+//!   in one request;
+//! - `current_read` (6): the resource as the backend stores it, for a write
+//!   built from it, and read back after a PUT sent as a PATCH;
+//! - `lookup` (6, 8): other resources a profile or a translation needs (a
+//!   manager's email, whether a group member was provisioned);
+//! - `page` (7): the pages of a list larger than the backend's page.
 
 use super::Conn;
 use crate::error::GatewayError;
@@ -104,6 +116,8 @@ pub struct Exchange<'a> {
     pub forwarded_for: String,
     pub proto: &'static str,
     pub public_base: String,
+    /// The audit trail of a provisioning write (see `audited.rs`).
+    pub trail: Option<&'a crate::audit::Trail>,
 }
 
 /// The current resource, or the upstream's answer when there is none.
@@ -123,6 +137,7 @@ impl<'a> Exchange<'a> {
         parts: &'a http::request::Parts,
         path: String,
         request_id: HeaderValue,
+        trail: Option<&'a crate::audit::Trail>,
     ) -> Self {
         let trusted = gw.trusted_proxies.iter().any(|c| c.contains(conn.peer.ip()));
         let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
@@ -155,6 +170,7 @@ impl<'a> Exchange<'a> {
             forwarded_for,
             proto,
             public_base,
+            trail,
         }
     }
 
@@ -200,6 +216,10 @@ impl<'a> Exchange<'a> {
         m.upstream_requests.with_label_values(&[self.route.name.as_str(), purpose.label()]).inc();
         let started = Instant::now();
         let result = self.route.upstream.call(f).await;
+        if let Some(t) = self.trail {
+            let status = result.as_ref().ok().map(|r| r.status.as_u16());
+            t.call(purpose.label(), status, purpose == Purpose::Forward);
+        }
         m.upstream_duration
             .with_label_values(&[self.route.name.as_str(), method])
             .observe(started.elapsed().as_secs_f64());

@@ -5,6 +5,7 @@
 
 use super::exchange::Exchange;
 use super::plugged;
+use crate::audit::Stage;
 use crate::config::Position;
 use crate::error::GatewayError;
 use scim_core::Intent;
@@ -33,12 +34,15 @@ pub(super) fn resource(
     let schema = x.route.schema(rt)?;
     let replaces_user = rt == "User" && op == Operation::Replace;
     let sent = if replaces_user { Intent::of_resource(&doc) } else { Intent::Provision };
-    x.count_normalized(&x.route.normalizer.resource(&mut doc, &schema));
+    let idp = x.before(&doc);
+    let report = x.route.normalizer.resource(&mut doc, &schema);
+    x.count_normalized(&report);
     let kept = if replaces_user { Intent::of_resource(&doc) } else { Intent::Provision };
     let intent = Intent::from(sent.is_deprovision() || kept.is_deprovision());
     if let (Intent::Deprovision, false, Some(m)) = (intent, kept.is_deprovision(), doc.as_object_mut()) {
         m.insert("active".into(), Value::Bool(false));
     }
+    normalized(x, rt, idp, &doc, &report, intent);
     Ok(Normalized { body: doc, intent })
 }
 
@@ -48,7 +52,9 @@ pub(super) fn resource(
 pub(super) fn patch(x: &Exchange<'_>, rt: &str, mut doc: Value) -> Result<Normalized<PatchOp>, GatewayError> {
     let schema = x.route.schema(rt)?;
     let sent = Intent::of_patch_json(&doc);
-    x.count_normalized(&x.route.normalizer.patch(&mut doc, &schema));
+    let idp = x.before(&doc);
+    let report = x.route.normalizer.patch(&mut doc, &schema);
+    x.count_normalized(&report);
     let mut ops = PatchOp::from_json(&doc)?;
     let kept = Intent::of_patch(&ops);
     let intent = match rt {
@@ -58,7 +64,22 @@ pub(super) fn patch(x: &Exchange<'_>, rt: &str, mut doc: Value) -> Result<Normal
     if intent.is_deprovision() && !kept.is_deprovision() {
         ops.operations.extend(super::translate::deactivation().operations);
     }
+    normalized(x, rt, idp, &doc, &report, intent);
     Ok(Normalized { body: ops, intent })
+}
+
+/// Records what the IdP sent and what normalization changed in it.
+fn normalized(
+    x: &Exchange<'_>,
+    rt: &str,
+    idp: Option<Value>,
+    doc: &Value,
+    report: &scim_core::normalize::Report,
+    intent: Intent,
+) {
+    x.sent(rt, idp.as_ref().unwrap_or(doc), intent);
+    let kinds = report.applied.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ");
+    x.changed(Stage::Normalization, idp, doc, &|_| kinds.clone());
 }
 
 /// Phase 6 for a resource, after the plugins set to run before the rules:
@@ -72,8 +93,10 @@ pub(super) async fn map_resource(
     current: Option<&Value>,
     intent: Intent,
 ) -> Result<Value, GatewayError> {
+    let before = x.before(&doc);
     let (mapped, report) = x.route.program.map_resource(rt, op, doc, current, MapOptions::for_intent(intent))?;
     x.count(rt, Direction::Request, &report, 1, intent);
+    x.changed(Stage::Rule, before, &mapped, &x.rule_author(rt, Direction::Request));
     plugged::request(x, Position::After, rt, plugin_op(op), intent, mapped).await
 }
 
@@ -107,10 +130,20 @@ pub(super) async fn map_patch(
     x.count(rt, Direction::Request, &report, 1, intent);
     match outcome {
         PatchOutcome::Ops(mapped) => {
-            let body = super::to_backend(x, rt, mapped.into_json(), intent).await?;
+            let body = mapped.into_json();
+            x.changed(Stage::Rule, x.before_with(|| ops.to_json()), &body, &x.rule_author(rt, Direction::Request));
+            let body = to_backend(x, rt, body, intent).await?;
             Ok(if super::empty_patch(&body) { PatchMapped::Nothing } else { PatchMapped::Send(body) })
         }
         PatchOutcome::Empty => Ok(PatchMapped::Nothing),
         PatchOutcome::NeedsCurrent(_) => Ok(PatchMapped::NeedsCurrent),
     }
+}
+
+/// The end of phase 6: the write in the backend profile's terms.
+pub(super) async fn to_backend(x: &Exchange<'_>, rt: &str, body: Value, intent: Intent) -> Result<Value, GatewayError> {
+    let before = x.before(&body);
+    let body = x.route.profile.request(x, rt, body, intent).await?;
+    x.changed(Stage::Profile, before, &body, &|_| x.route.profile.name().to_owned());
+    Ok(body)
 }

@@ -30,7 +30,10 @@ pub(super) async fn request(
         return Ok(doc);
     }
     let step = ChainStep { position, direction: Direction::Request, resource_type: rt, operation, intent };
-    x.route.plugins.run(Some(&x.gw.metrics), step, doc).await
+    let before = x.before(&doc);
+    let doc = x.route.plugins.run(Some(&x.gw.metrics), step, doc).await?;
+    x.changed(crate::audit::Stage::Plugin, before, &doc, &|_| x.route.plugins.names_at(step));
+    Ok(doc)
 }
 
 /// The response chain at `position` over an answer: the resource, or each

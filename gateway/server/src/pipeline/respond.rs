@@ -18,7 +18,7 @@ pub(super) fn error_answer(e: &GatewayError) -> Answer {
     if matches!(e, GatewayError::Unauthorized) {
         a.headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scim-gateway\""));
     }
-    if matches!(e, GatewayError::Overloaded | GatewayError::ShuttingDown) {
+    if matches!(e, GatewayError::Overloaded | GatewayError::ShuttingDown | GatewayError::AuditUnavailable) {
         a.headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     if let GatewayError::MethodNotAllowed { allow, .. } = e {
@@ -59,6 +59,17 @@ impl std::fmt::Display for FaultOf {
     }
 }
 
+/// The error kind and whose fault it is: the gateway's own errors know;
+/// an error the backend answered is the IdP's (4xx) or the backend's (5xx).
+pub(super) fn outcome(seen: &Seen, status: StatusCode) -> (&'static str, Fault) {
+    match (seen.error, status.as_u16()) {
+        (Some((kind, fault)), _) => (kind, fault),
+        (None, 500..) => ("upstream_error", Fault::Upstream),
+        (None, 400..) => ("upstream_refused", Fault::Client),
+        (None, _) => ("-", Fault::None),
+    }
+}
+
 pub(super) fn record(
     gw: &Gateway,
     seen: &Seen,
@@ -70,14 +81,7 @@ pub(super) fn record(
     let elapsed = started.elapsed();
     let route = seen.route.as_deref().unwrap_or("none");
     let m = method_label(method);
-    // The gateway's own errors know whose fault they are; an error the
-    // backend answered is the IdP's (4xx) or the backend's (5xx).
-    let (error, fault) = match (seen.error, status.as_u16()) {
-        (Some((kind, fault)), _) => (kind, fault),
-        (None, 500..) => ("upstream_error", Fault::Upstream),
-        (None, 400..) => ("upstream_refused", Fault::Client),
-        (None, _) => ("-", Fault::None),
-    };
+    let (error, fault) = outcome(seen, status);
     gw.metrics.requests.with_label_values(&[route, seen.resource, m, status_label(status.as_u16())]).inc();
     gw.metrics.request_duration.with_label_values(&[route, seen.resource, m]).observe(elapsed.as_secs_f64());
     tracing::info!(

@@ -176,7 +176,7 @@ pub(super) async fn translate(
     m.unmanaged_kept.with_label_values(&[route, "attribute"]).inc_by(kept);
     m.unmanaged_kept.with_label_values(&[route, "member"]).inc_by(kept_members);
     if translation == Translation::PatchToPut {
-        return Ok(Translated::Send(Method::PUT, put_body(desired, schema.core_urn())));
+        return Ok(recorded(x, translation, Method::PUT, put_body(desired, schema.core_urn())));
     }
     let ops = match diff(current, &desired, &schema) {
         Ok(ops) => ops,
@@ -186,8 +186,16 @@ pub(super) async fn translate(
     };
     match ops.is_empty() {
         true => Ok(Translated::Unchanged),
-        false => Ok(Translated::Send(Method::PATCH, ops.into_json())),
+        false => Ok(recorded(x, translation, Method::PATCH, ops.into_json())),
     }
+}
+
+/// A translated write, its content recorded in the audit trail as what
+/// the translation sent.
+fn recorded(x: &Exchange<'_>, translation: Translation, method: Method, body: Value) -> Translated {
+    let author = |_: &str| translation.label().to_owned();
+    x.changed(crate::audit::Stage::Translation, x.before(&Value::Object(Default::default())), &body, &author);
+    Translated::Send(method, body)
 }
 
 /// The current resource patched; for a deactivation whose other operations

@@ -5,6 +5,7 @@
 
 use super::exchange::{Answer, Exchange, Shape};
 use super::{Write, back};
+use crate::audit::Stage;
 use crate::config::UpdateMode;
 use crate::error::GatewayError;
 use crate::plugins::{PatchThrough, unrecoverable};
@@ -29,7 +30,11 @@ pub(super) fn rules_patch(
     let (outcome, report) = x.route.program.map_patch(rt, ops, Some(current), MapOptions::for_intent(intent))?;
     x.count(rt, Direction::Request, &report, 1, intent);
     match outcome {
-        PatchOutcome::Ops(mapped) => Ok(Write::Send(mapped.into_json())),
+        PatchOutcome::Ops(mapped) => {
+            let body = mapped.into_json();
+            x.changed(Stage::Rule, x.before_with(|| ops.to_json()), &body, &x.rule_author(rt, Direction::Request));
+            Ok(Write::Send(body))
+        }
         PatchOutcome::Empty => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),
         PatchOutcome::NeedsCurrent(missing) => Err(unrecoverable(&missing)),
     }

@@ -120,9 +120,19 @@ impl Gateway {
         Self::start_with(config, None).await
     }
 
+    /// With files written into the config dir first.
+    pub async fn start_prepared(config: &str, prepare: impl FnOnce(&Path)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        prepare(dir.path());
+        Self::start_in(dir, config, None).await
+    }
+
     /// With every upstream connection sent through the HTTP proxy `proxy`.
     pub async fn start_with(config: &str, proxy: Option<String>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), config, proxy).await
+    }
+
+    async fn start_in(dir: tempfile::TempDir, config: &str, proxy: Option<String>) -> Self {
         std::fs::write(dir.path().join("tokens"), format!("idp:{TOKEN}\n")).unwrap();
         let path = write_config(dir.path(), config);
         let overrides = Overrides {

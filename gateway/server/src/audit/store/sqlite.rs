@@ -1,0 +1,133 @@
+//! The embedded store: SQLite in a file, in WAL mode. Calls run on the
+//! blocking pool, one at a time.
+
+use super::{Filter, INSERT, MIGRATIONS, Param, Store, StoreError, columns, cutoff_ms, decode};
+use crate::audit::record::Record;
+use rusqlite::{Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Records in a SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut conn =
+            Connection::open(path).map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
+        migrate(&mut conn)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().map_err(|_| StoreError("the SQLite connection is poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(err)?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction().map_err(err)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS audit_schema (version INTEGER PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
+    )
+    .map_err(err)?;
+    let done: i64 =
+        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM audit_schema", [], |r| r.get(0)).map_err(err)?;
+    for (n, step) in MIGRATIONS.iter().enumerate().skip(usize::try_from(done).unwrap_or(0)) {
+        tx.execute_batch(step).map_err(|e| StoreError(format!("migration {}: {e}", n + 1)))?;
+        tx.execute(
+            "INSERT INTO audit_schema VALUES (?1, ?2)",
+            (i64::try_from(n + 1).unwrap_or(i64::MAX), cutoff_ms(Duration::ZERO)),
+        )
+        .map_err(err)?;
+    }
+    tx.commit().map_err(err)
+}
+
+fn value(p: Param) -> rusqlite::types::Value {
+    match p {
+        Param::Text(t) => rusqlite::types::Value::Text(t),
+        Param::Int(i) => rusqlite::types::Value::Integer(i),
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn insert(&self, records: &[Record]) -> Result<(), StoreError> {
+        let rows = records.iter().map(columns).collect::<Result<Vec<_>, _>>()?;
+        self.with(move |conn| {
+            let tx = conn.transaction().map_err(err)?;
+            {
+                let sql = format!("{INSERT} (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+                let mut stmt = tx.prepare_cached(&sql).map_err(err)?;
+                for row in rows {
+                    stmt.execute(rusqlite::params_from_iter(row.into_iter().map(value))).map_err(err)?;
+                }
+            }
+            tx.commit().map_err(err)
+        })
+        .await
+    }
+
+    async fn query(&self, filter: &Filter) -> Result<Vec<Record>, StoreError> {
+        let (sql, params) = filter.sql(|n| format!("?{n}"));
+        self.with(move |conn| {
+            let mut stmt = conn.prepare(&sql).map_err(err)?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(params.into_iter().map(value)), |r| r.get::<_, String>(0))
+                .map_err(err)?;
+            rows.map(|r| r.map_err(err).and_then(|json| decode(&json))).collect()
+        })
+        .await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        let id = id.to_owned();
+        self.with(move |conn| {
+            let json: Option<String> = conn
+                .query_row("SELECT record FROM audit_records WHERE id = ?1", [id], |r| r.get(0))
+                .optional()
+                .map_err(err)?;
+            json.map(|j| decode(&j)).transpose()
+        })
+        .await
+    }
+
+    async fn prune(&self, max_age: Duration, max_rows: u64) -> Result<u64, StoreError> {
+        let cutoff = cutoff_ms(max_age);
+        let keep = i64::try_from(max_rows.max(1) - 1).unwrap_or(i64::MAX);
+        self.with(move |conn| {
+            let old = conn.execute("DELETE FROM audit_records WHERE at_ms < ?1", [cutoff]).map_err(err)?;
+            let over = conn
+                .execute(
+                    "DELETE FROM audit_records WHERE id < (SELECT id FROM audit_records ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+                    [keep],
+                )
+                .map_err(err)?;
+            Ok(u64::try_from(old + over).unwrap_or(u64::MAX))
+        })
+        .await
+    }
+}

@@ -1,0 +1,121 @@
+//! The provisioning audit trail against real stores: SQLite in a file and
+//! a throwaway PostgreSQL, in front of scim2-server.
+
+use super::pg::{PASSWORD, Postgres};
+use super::support::{Gateway, Scim2Server};
+use http::{Method, StatusCode};
+use scim_gateway::audit::record::Record;
+use scim_gateway::audit::store::Filter;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// The `[audit]` section for a store URL; `extra` adds keys.
+fn audit_section(url: &str, extra: &str) -> String {
+    let password = if url.starts_with("postgres") { "password_file = \"{dir}/pgpw\"\n" } else { "" };
+    format!("\n[audit]\nurl = \"{url}\"\n{password}max_wait_ms = 300\n{extra}\n")
+}
+
+/// A gateway with the audit trail; `upstream_keys` go in `[upstream]`.
+pub async fn start(upstream: &str, mapping: &str, audit: &str, upstream_keys: &str) -> Gateway {
+    let text = format!("{}{audit}", super::support::config_with(upstream, &[mapping], "okta", upstream_keys));
+    Gateway::start_prepared(&text, |dir| std::fs::write(dir.join("pgpw"), PASSWORD).unwrap()).await
+}
+
+/// The records matching `filter`, waiting up to 5 s for at least `n`.
+pub async fn records(gw: &Gateway, pairs: &[(&str, &str)], n: usize) -> Vec<Record> {
+    let audit = gw.handle.gateway().audit.clone().expect("the audit trail is on");
+    let filter = Filter::from_pairs(pairs.iter().copied()).unwrap();
+    for _ in 0..100 {
+        if let Ok(found) = audit.store().query(&filter).await {
+            if found.len() >= n {
+                return found;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    audit.store().query(&filter).await.unwrap()
+}
+
+/// An Okta create: the login is not the email; the email is padded and
+/// upper-cased.
+fn okta_user(email: &str) -> Value {
+    let login = email.split('@').next().unwrap_or(email);
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": login, "externalId": format!("ext-{login}"),
+        "name": {"givenName": "Jane", "familyName": "Doe"},
+        "emails": [{"value": format!(" {} ", email.to_uppercase()), "type": "work", "primary": true}],
+        "password": "Sup3r-secret!", "active": true
+    })
+}
+
+/// Every write kind through the okta-to-notion mapping, then the records.
+async fn every_write_kind_is_recorded(store_url: &str) {
+    let scim2 = Scim2Server::start().await;
+    let gw = start(&scim2.base, "okta-to-notion.toml", &audit_section(store_url, ""), "").await;
+    let created = gw.call(Method::POST, "/scim/v2/Users", Some(okta_user("jane@example.com"))).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    let path = format!("/scim/v2/Users/{id}");
+    let (_, stored) = scim2.get(&format!("/Users/{id}")).await;
+    assert_eq!(stored["userName"], "jane@example.com", "the rule's userName reached the backend");
+    let mut replaced = okta_user("jane@example.com");
+    replaced["name"]["givenName"] = json!("Janet");
+    assert_eq!(gw.call(Method::PUT, &path, Some(replaced)).await.status, StatusCode::OK);
+    let off = json!({"schemas": [PATCH_URN], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]});
+    assert!(gw.call(Method::PATCH, &path, Some(off)).await.status.is_success());
+    let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+        {"method": "POST", "path": "/Users", "bulkId": "b1", "data": okta_user("bob@example.com")}]});
+    assert_eq!(gw.call(Method::POST, "/scim/v2/Bulk", Some(bulk)).await.status, StatusCode::OK);
+    assert_eq!(gw.call(Method::DELETE, &path, None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(gw.call(Method::GET, &path, None).await.status, StatusCode::NOT_FOUND);
+
+    let all = records(&gw, &[], 5).await;
+    let kinds: Vec<(&str, u16)> = all.iter().rev().map(|r| (r.method.as_str(), r.status)).collect();
+    assert_eq!(
+        kinds,
+        [("POST", 201), ("PUT", 200), ("PATCH", 204), ("POST", 201), ("DELETE", 204)],
+        "reads are not recorded"
+    );
+    let create = &all[4];
+    assert_eq!(create.resource_id.as_deref(), Some(id.as_str()));
+    assert_eq!(create.subject.as_deref(), Some("jane"), "the subject is the userName the IdP sent");
+    assert_eq!(create.external_id.as_deref(), Some("ext-jane"));
+    assert_eq!((create.route.as_str(), create.token.as_str(), create.preset.as_str()), ("default", "idp", "okta"));
+    assert_eq!((create.calls.forward, create.backend_statuses.as_slice()), (1, &[201][..]));
+    assert!(!create.deprovisioning && create.fault.is_none());
+    // What the IdP asked and what the mapping changed, path by path.
+    assert!(create.requested.iter().any(|p| p == "password"), "{:?}", create.requested);
+    let changed = |stage: &str, path: &str| create.changes.iter().any(|c| c.stage.as_str() == stage && c.path == path);
+    assert!(changed("rule", "userName") && changed("rule", "password") && changed("rule", "name.formatted"));
+    let password_rule = create.changes.iter().find(|c| c.path == "password").unwrap();
+    assert!(password_rule.author.contains("okta-to-notion.toml:"), "{}", password_rule.author);
+    // "paths": no values beyond the subject, and never the password.
+    let text = serde_json::to_string(create).unwrap();
+    for value in ["Sup3r-secret!", "JANE@EXAMPLE.COM", "jane@example.com", "Jane Doe", "Doe"] {
+        assert!(!text.contains(value), "{value} is in a paths record: {text}");
+    }
+    let patch = &all[2];
+    assert!(patch.deprovisioning, "a deactivation PATCH");
+    assert!(patch.changes.iter().any(|c| c.stage.as_str() == "normalization"), "Entra-style \"False\" normalized");
+    assert!(all[0].deprovisioning && all[0].method == "DELETE");
+    let op = &all[1];
+    assert_eq!(op.bulk.as_ref().map(|b| (b.index, b.bulk_id.as_deref())), Some((0, Some("b1"))));
+    assert_eq!(op.subject.as_deref(), Some("bob"));
+    // Filters narrow: by resource, by deprovisioning.
+    assert_eq!(records(&gw, &[("resource_id", &id)], 4).await.len(), 4);
+    assert_eq!(records(&gw, &[("deprovisioning", "true")], 2).await.len(), 2);
+}
+
+#[tokio::test]
+async fn every_write_kind_leaves_a_record_in_sqlite() {
+    every_write_kind_is_recorded("sqlite://{dir}/audit.db").await;
+}
+
+#[tokio::test]
+async fn every_write_kind_leaves_a_record_in_postgresql() {
+    let pg = Postgres::start();
+    every_write_kind_is_recorded(&pg.url()).await;
+}

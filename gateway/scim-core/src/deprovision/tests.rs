@@ -80,7 +80,7 @@ fn a_request_as_it_arrives_is_read_with_the_same_rule() {
     assert!(!Intent::of_request("PUT", "Group", Some(&off)).is_deprovision());
     let patch = json!({"Operations": [{"op": "replace", "path": "active", "value": false}]});
     assert!(Intent::of_request("PATCH", "User", Some(&patch)).is_deprovision());
-    let bulk = |op: serde_json::Value| json!({"Operations": [{"method": "POST", "path": "/Users", "data": {}}, op]});
+    let bulk = |op: Value| json!({"Operations": [{"method": "POST", "path": "/Users", "data": {}}, op]});
     let delete = bulk(json!({"method": "delete", "path": "/Groups/1"}));
     assert!(Intent::of_request("POST", "Bulk", Some(&delete)).is_deprovision());
     let deactivate = bulk(json!({"method": "PATCH", "path": "/Users/1", "data": patch}));

@@ -119,3 +119,79 @@ async fn every_write_kind_leaves_a_record_in_postgresql() {
     let pg = Postgres::start();
     every_write_kind_is_recorded(&pg.url()).await;
 }
+
+/// Users the backend holds.
+async fn backend_users(scim2: &Scim2Server) -> u64 {
+    scim2.get("/Users").await.1["totalResults"].as_u64().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn with_the_store_down_block_refuses_writes_before_forwarding_but_never_a_deprovisioning() {
+    let (pg, scim2) = (Postgres::start(), Scim2Server::start().await);
+    let gw = start(&scim2.base, "okta-to-notion.toml", &audit_section(&pg.url(), "queue = 2"), "").await;
+    pg.stop();
+    let mut ids = Vec::new();
+    for email in ["a@example.com", "b@example.com"] {
+        let r = gw.call(Method::POST, "/scim/v2/Users", Some(okta_user(email))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "room for two records: {}", r.json);
+        ids.push(r.json["id"].as_str().unwrap().to_owned());
+    }
+    let refused = gw.call(Method::POST, "/scim/v2/Users", Some(okta_user("c@example.com"))).await;
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE, "{}", refused.json);
+    assert_eq!(refused.headers.get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
+    assert_eq!(backend_users(&scim2).await, 2, "the refused create never reached the backend");
+    let delete = gw.call(Method::DELETE, &format!("/scim/v2/Users/{}", ids[0]), None).await;
+    assert_eq!(delete.status, StatusCode::NO_CONTENT, "a deprovisioning is never refused for the trail");
+    assert_eq!(backend_users(&scim2).await, 1);
+    assert_eq!(
+        gw.metric("scim_gateway_audit_records_dropped_total{deprovisioning=\"true\",reason=\"queue_full\"}"),
+        1.0
+    );
+    assert_eq!(gw.metric("scim_gateway_audit_refused_total"), 1.0);
+    // The store comes back: the two records held in the queue are written.
+    pg.run();
+    let kept = records_within(&gw, Duration::from_secs(15), 2).await;
+    assert_eq!(kept.iter().map(|r| r.status).collect::<Vec<_>>(), [201, 201]);
+    let (written, dropped) =
+        (gw.metric("scim_gateway_audit_records_written_total"), gw.metric("scim_gateway_audit_records_dropped_total"));
+    assert_eq!((written, dropped), (2.0, 2.0), "four writes: each written or counted as dropped");
+}
+
+#[tokio::test]
+async fn with_the_store_down_drop_lets_writes_through_and_counts_every_lost_record() {
+    let (pg, scim2) = (Postgres::start(), Scim2Server::start().await);
+    let gw =
+        start(&scim2.base, "okta-to-notion.toml", &audit_section(&pg.url(), "queue = 1\non_failure = \"drop\""), "")
+            .await;
+    pg.stop();
+    let mut ids = Vec::new();
+    for email in ["a@example.com", "b@example.com", "c@example.com"] {
+        let r = gw.call(Method::POST, "/scim/v2/Users", Some(okta_user(email))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+        ids.push(r.json["id"].as_str().unwrap().to_owned());
+    }
+    let delete = gw.call(Method::DELETE, &format!("/scim/v2/Users/{}", ids[1]), None).await;
+    assert_eq!(delete.status, StatusCode::NO_CONTENT);
+    assert_eq!(backend_users(&scim2).await, 2);
+    assert_eq!(
+        gw.metric("scim_gateway_audit_records_dropped_total{deprovisioning=\"false\",reason=\"queue_full\"}"),
+        2.0
+    );
+    assert_eq!(
+        gw.metric("scim_gateway_audit_records_dropped_total{deprovisioning=\"true\",reason=\"queue_full\"}"),
+        1.0
+    );
+    pg.run();
+    assert_eq!(records_within(&gw, Duration::from_secs(15), 1).await.len(), 1, "the one record with room is written");
+}
+
+/// [`records`] with a longer wait (a store coming back).
+async fn records_within(gw: &Gateway, wait: Duration, n: usize) -> Vec<Record> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let found = records(gw, &[], n).await;
+        if found.len() >= n || std::time::Instant::now() > deadline {
+            return found;
+        }
+    }
+}

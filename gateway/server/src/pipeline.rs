@@ -52,6 +52,7 @@ mod plugged;
 pub mod profile;
 mod query;
 mod respond;
+mod shadow;
 mod translate;
 mod writes;
 
@@ -172,6 +173,9 @@ where
         audited::admit(gw, trail, rt, &parts.method, doc.as_ref()).await?;
     }
     let x = Exchange::new(gw, route, conn, &parts, path, rid.clone(), trail);
+    if route.mode == crate::config::RouteMode::Shadow {
+        return shadow::run(&x, &endpoint, &parts.method, doc, raw).await;
+    }
     // 5 to 8, by endpoint.
     dispatch(&x, &endpoint, &parts.method, doc, raw).await
 }

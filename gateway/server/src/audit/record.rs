@@ -56,6 +56,10 @@ pub struct Record {
     /// The gateway's error kind (a bounded label), or the backend's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// On a shadow route: why the mapping would have refused the write
+    /// (the backend got it as the IdP sent it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow_error: Option<String>,
     pub duration_ms: f64,
     pub mapping_version: String,
     pub calls: Calls,

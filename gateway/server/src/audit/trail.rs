@@ -21,6 +21,8 @@ pub struct Entry {
     pub bulk: Option<BulkRef>,
     /// A /Bulk operation's own status, once known.
     pub status: Option<u16>,
+    /// On a shadow route: why the mapping would have refused the write.
+    pub shadow_error: Option<String>,
     pub log: ChangeLog,
 }
 
@@ -207,6 +209,7 @@ fn record(e: Entry, o: &Outcome<'_>, calls: Calls, backend: &[u16], mode: &str) 
         },
         scim_type: o.scim_type.clone().filter(|_| failed && e.status.is_none()),
         error: o.error.filter(|_| failed).map(str::to_owned),
+        shadow_error: e.shadow_error,
         duration_ms: o.duration_ms,
         mapping_version: o.mapping_version.to_owned(),
         calls,

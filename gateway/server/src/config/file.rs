@@ -23,6 +23,8 @@ pub(crate) struct ServerSection {
     #[serde(default)]
     pub(crate) limits: LimitsSection,
     pub(crate) workers: Option<Spanned<u64>>,
+    /// The single route's mode (with `[[route]]` tables, each has its own).
+    pub(crate) mode: Option<Spanned<String>>,
 }
 
 impl Default for ServerSection {
@@ -36,6 +38,7 @@ impl Default for ServerSection {
             auth: None,
             limits: LimitsSection::default(),
             workers: None,
+            mode: None,
         }
     }
 }

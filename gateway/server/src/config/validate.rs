@@ -236,12 +236,12 @@ fn routes(raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Sink<'_>) -> Vec<Ro
             auth: None,
             upstream: None,
             mapping: None,
-            mode: None,
+            mode: raw.server.mode.clone(),
         };
         return route(&one, raw, base, ov, sink).into_iter().collect();
     }
-    for key in [&raw.server.base_path, &raw.server.public_url].into_iter().flatten() {
-        let hint = Some("with [[route]] tables, each route has its own base_path and public_url".into());
+    for key in [&raw.server.base_path, &raw.server.public_url, &raw.server.mode].into_iter().flatten() {
+        let hint = Some("with [[route]] tables, each route has its own base_path, public_url and mode".into());
         sink.error(key.span().start, "this key belongs in each [[route]]", hint);
     }
     let mut out: Vec<Route> = Vec::new();

@@ -103,7 +103,7 @@ pub enum Opened {
 }
 
 /// One request in flight.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Exchange<'a> {
     pub gw: &'a Gateway,
     /// The IdP's method.
@@ -118,6 +118,8 @@ pub struct Exchange<'a> {
     pub public_base: String,
     /// The audit trail of a provisioning write (see `audited.rs`).
     pub trail: Option<&'a crate::audit::Trail>,
+    /// A shadow run: the mapped write is not sent (see `shadow.rs`).
+    pub shadow: bool,
 }
 
 /// The current resource, or the upstream's answer when there is none.
@@ -171,6 +173,7 @@ impl<'a> Exchange<'a> {
             proto,
             public_base,
             trail,
+            shadow: false,
         }
     }
 
@@ -211,6 +214,9 @@ impl<'a> Exchange<'a> {
 
     /// The one place every upstream call goes through.
     async fn send(&self, f: Forward, purpose: Purpose) -> Result<Reply, GatewayError> {
+        if self.shadow && purpose == Purpose::Forward {
+            return Ok(super::shadow::echo(&f));
+        }
         let m = &self.gw.metrics;
         let method = method_label(&f.method);
         m.upstream_requests.with_label_values(&[self.route.name.as_str(), purpose.label()]).inc();

@@ -195,3 +195,38 @@ async fn records_within(gw: &Gateway, wait: Duration, n: usize) -> Vec<Record> {
         }
     }
 }
+
+#[tokio::test]
+async fn shadow_mode_stores_what_the_idp_sent_and_records_what_the_mapping_would_have_changed() {
+    let scim2 = Scim2Server::start().await;
+    let audit = audit_section("sqlite://{dir}/audit.db", "values = \"full\"");
+    let text = format!("{}{audit}", super::support::config(&scim2.base, &["okta-to-notion.toml"], "okta"))
+        .replace("[server]\n", "[server]\nmode = \"shadow\"\n");
+    let gw = Gateway::start(&text).await;
+    let sent = okta_user("jane@example.com");
+    let created = gw.call(Method::POST, "/scim/v2/Users", Some(sent.clone())).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    let id = created.json["id"].as_str().unwrap();
+    assert_eq!(created.json["userName"], "jane", "the backend's answer, unmapped");
+    assert!(
+        created.json["meta"]["location"].as_str().unwrap().starts_with(&gw.url("/scim/v2/Users/")),
+        "URLs rewritten"
+    );
+    let (_, stored) = scim2.get(&format!("/Users/{id}")).await;
+    assert_eq!(stored["userName"], "jane", "stored exactly as sent");
+    assert_eq!(stored["emails"][0]["value"], " JANE@EXAMPLE.COM ");
+    assert!(stored.get("displayName").is_none(), "no rule ran on what the backend got");
+    let record = &records(&gw, &[], 1).await[0];
+    assert_eq!(record.mode, "shadow");
+    assert_eq!((record.status, record.calls.forward), (201, 1), "one write reached the backend");
+    let would = |path: &str| record.changes.iter().find(|c| c.path == path).and_then(|c| c.after.clone());
+    assert_eq!(would("userName"), Some(json!("jane@example.com")), "{:?}", record.changes);
+    assert_eq!(would("displayName"), Some(json!("Jane Doe")));
+    let password = record.changes.iter().find(|c| c.path == "password").unwrap();
+    assert_eq!((password.before.as_ref(), password.after.as_ref()), (None, None), "never a password, even full");
+    assert_eq!(gw.metric("scim_gateway_shadow_changes_total"), 1.0);
+    // A deactivation in shadow reaches the backend as sent, too.
+    let off = json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "active", "value": false}]});
+    assert!(gw.call(Method::PATCH, &format!("/scim/v2/Users/{id}"), Some(off)).await.status.is_success());
+    assert_eq!(scim2.get(&format!("/Users/{id}")).await.1["active"], false);
+}

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod explain;
 pub mod gateway;
 pub mod json;
 pub mod locks;

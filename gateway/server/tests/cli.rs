@@ -91,6 +91,10 @@ fn map_reads_stdin_and_explains() {
     assert_eq!(mapped["userName"], "a@b.c");
     assert!(out.contains("rule username_from_email (") && out.contains("output \"a@b.c\""), "{out}");
     assert!(out.contains("rule full_name (") && out.contains("fired"), "{out}");
+    // The change list the audit trail records, with each change's author.
+    let change =
+        out.lines().find(|l| l.starts_with("change userName changed by rule (")).unwrap_or_else(|| panic!("{out}"));
+    assert!(change.contains("okta-to-notion.toml:") && change.ends_with(": \"x\" -> \"a@b.c\""), "{change}");
 }
 
 #[test]

@@ -80,6 +80,11 @@ impl Values {
     }
 }
 
+/// The author of normalization's changes: the quirks' kinds it fixed.
+pub fn normalization_author(report: &scim_core::normalize::Report) -> String {
+    report.applied.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+}
+
 /// Whether a path names a secret, whose value is never recorded.
 pub fn is_secret(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();

@@ -2,17 +2,11 @@
 //! offline, in the order the gateway uses.
 
 use super::{MapArgs, OperationArg, diff};
-use crate::config::Position;
-use crate::error::GatewayError;
+use crate::explain::{Engine, Kind};
 use crate::mapping;
-use crate::plugins::{AnswerStep, ChainStep, PatchThrough};
 use anyhow::{Context, anyhow, bail};
-use scim_core::Intent;
-use scim_core::normalize::Normalizer;
 use scim_core::patch::PatchOp;
-use scim_core::schema::ResourceSchema;
-use scim_mapper::{MapOptions, Operation, PatchOutcome, Program, Report};
-use scim_plugin_host::CallOperation;
+use scim_mapper::{Program, Report};
 use serde_json::Value;
 use std::io::{Read, Write};
 
@@ -32,156 +26,53 @@ pub(super) fn run(
     let input = read_input(args, stdin)?;
     let current = args.current.as_ref().map(|p| parse_file(p)).transpose()?;
     let resource = resource_type(args, program, current.as_ref().unwrap_or(&input));
-    let schema = program.registry().resource(&resource).ok_or_else(|| anyhow!("unknown resource type {resource}"))?;
-    let normalizer = Normalizer::new(setup.preset);
-    let mut opts = MapOptions { explain: args.explain, ..MapOptions::default() };
+    let kind = match args.operation {
+        OperationArg::Create => Kind::Create,
+        OperationArg::Replace => Kind::Replace,
+        OperationArg::Patch => Kind::Patch,
+        OperationArg::Response => Kind::Response,
+    };
+    let engine = Engine { program, preset: setup.preset, chain: &setup.chain };
     // Plugins run as async calls, as in the gateway.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let mut doc = input;
-    if args.operation == OperationArg::Patch {
-        normalizer.patch(&mut doc, &schema);
-        let patch = PatchOp::from_json(&doc).map_err(|e| anyhow!("invalid PATCH: {}", e.detail))?;
-        opts.intent = Some(Intent::of_patch(&patch));
-        let how = PatchRun { setup: &setup, resource: &resource, schema: &schema, opts };
-        let (ops, report) = runtime.block_on(how.run(&patch, current.as_ref()))?;
-        return patch_out(&patch, ops, &report, args.diff, out);
-    }
-    if args.operation != OperationArg::Response {
-        normalizer.resource(&mut doc, &schema);
-        opts.intent = Some(Intent::of_resource(&doc));
-    }
-    let how = DocRun { setup: &setup, resource: &resource, op: args.operation, opts };
-    let (mapped, report) = runtime.block_on(how.run(doc.clone(), current.as_ref()))?;
-    if args.diff {
-        write!(out, "{}", diff::diff(&doc, &mapped))?;
-    } else {
-        writeln!(out, "{}", serde_json::to_string_pretty(&mapped)?)?;
-    }
-    print_report(&report, out)?;
-    Ok(0)
-}
-
-/// A resource or list through plugins and rules, in the gateway's order.
-struct DocRun<'a> {
-    setup: &'a setup::Setup,
-    resource: &'a str,
-    op: OperationArg,
-    opts: MapOptions,
-}
-
-impl DocRun<'_> {
-    async fn run(&self, doc: Value, current: Option<&Value>) -> anyhow::Result<(Value, Report)> {
-        let plugin_err = |e: GatewayError| anyhow!("{e}");
-        if self.op == OperationArg::Response {
-            let rt = self.program().registry().resource(self.resource).map(|s| static_rt(s.name()));
-            let chain = &self.setup.chain;
-            let at = |position| AnswerStep { position, resource_type: rt.flatten(), intent: Intent::Provision };
-            let doc = chain.run_answer(None, at(Position::Before), doc).await.map_err(plugin_err)?;
-            let (mapped, report) = self.rules(doc, current)?;
-            let mapped = chain.run_answer(None, at(Position::After), mapped).await.map_err(plugin_err)?;
-            return Ok((mapped, report));
-        }
-        let doc = self.request(Position::Before, doc).await.map_err(plugin_err)?;
-        let (mapped, report) = self.rules(doc, current)?;
-        let mapped = self.request(Position::After, mapped).await.map_err(plugin_err)?;
-        Ok((mapped, report))
-    }
-
-    fn program(&self) -> &Program {
-        &self.setup.program
-    }
-
-    async fn request(&self, position: Position, doc: Value) -> Result<Value, GatewayError> {
-        let operation = if self.op == OperationArg::Replace { CallOperation::Replace } else { CallOperation::Create };
-        let step = ChainStep {
-            position,
-            direction: scim_plugin_host::Direction::Request,
-            resource_type: self.resource,
-            operation,
-            intent: self.opts.intent.unwrap_or_default(),
-        };
-        self.setup.chain.run(None, step, doc).await
-    }
-
-    fn rules(&self, doc: Value, current: Option<&Value>) -> anyhow::Result<(Value, Report)> {
-        let (program, resource, opts) = (self.program(), self.resource, self.opts);
-        let result = match self.op {
-            OperationArg::Response if doc.get("Resources").is_some() => {
-                program.map_list_response(Some(resource), doc, opts)
-            }
-            OperationArg::Response => program.map_resource(resource, Operation::Response, doc, None, opts),
-            OperationArg::Replace => program.map_resource(resource, Operation::Replace, doc, current, opts),
-            _ => program.map_resource(resource, Operation::Create, doc, current, opts),
-        };
-        result.map_err(|e| anyhow!("{}", e.to_scim().detail))
-    }
-}
-
-/// The resource types plugins know, as static names.
-fn static_rt(name: &str) -> Option<&'static str> {
-    ["User", "Group"].into_iter().find(|rt| *rt == name)
-}
-
-/// A PATCH through the rules, and through plugins as the gateway does it
-/// (which needs the current resource).
-struct PatchRun<'a> {
-    setup: &'a setup::Setup,
-    resource: &'a str,
-    schema: &'a ResourceSchema<'a>,
-    opts: MapOptions,
-}
-
-impl PatchRun<'_> {
-    async fn run(&self, patch: &PatchOp, current: Option<&Value>) -> anyhow::Result<(Option<PatchOp>, Report)> {
-        let chain = &self.setup.chain;
-        let plugged = [Position::Before, Position::After]
-            .into_iter()
-            .any(|p| chain.applies(p, scim_plugin_host::Direction::Request, self.resource));
-        if !plugged {
-            let (outcome, report) = self
-                .setup
-                .program
-                .map_patch(self.resource, patch, current, self.opts)
-                .map_err(|e| anyhow!("{}", e.to_scim().detail))?;
-            return match outcome {
-                PatchOutcome::Ops(ops) => Ok((Some(ops), report)),
-                PatchOutcome::Empty => Ok((None, report)),
-                PatchOutcome::NeedsCurrent(missing) => bail!(
-                    "rules need attributes the PATCH does not carry ({}); pass the resource as the backend stores it with --current",
-                    missing.join(", ")
-                ),
-            };
-        }
-        let current = current.ok_or_else(|| {
-            anyhow!("plugins see whole resources: pass the resource as the backend stores it with --current")
+    let explained =
+        runtime.block_on(engine.run(&resource, kind, input, current.as_ref(), args.explain)).map_err(|e| {
+            anyhow!(
+                "{}",
+                e.0.replace(crate::explain::GIVE_CURRENT, "pass the resource as the backend stores it with --current")
+            )
         })?;
-        let through = PatchThrough {
-            chain,
-            metrics: None,
-            program: &self.setup.program,
-            schema: self.schema,
-            resource_type: self.resource,
-            intent: self.opts.intent.unwrap_or_default(),
-        };
-        let (ops, report) = through.run(patch, current).await.map_err(|e| anyhow!("{e}"))?;
-        Ok(((!ops.is_empty()).then_some(ops), report))
+    match (&explained.output, kind, args.diff) {
+        (None, _, _) => writeln!(out, "no operations left: the gateway answers without calling the backend")?,
+        (Some(ops), Kind::Patch, true) => {
+            let (before, after) = (PatchOp::from_json(&explained.normalized), PatchOp::from_json(ops));
+            if let (Ok(before), Ok(after)) = (before, after) {
+                write!(out, "{}", diff::ops_diff(&before, &after))?;
+            }
+        }
+        (Some(mapped), _, true) => write!(out, "{}", diff::diff(&explained.normalized, mapped))?,
+        (Some(mapped), _, false) => writeln!(out, "{}", serde_json::to_string_pretty(mapped)?)?,
     }
+    print_report(&explained.report, out)?;
+    if args.explain {
+        print_changes(&explained.changes, out)?;
+    }
+    Ok(0)
 }
 
-fn patch_out(
-    patch: &PatchOp,
-    ops: Option<PatchOp>,
-    report: &Report,
-    show_diff: bool,
-    out: &mut dyn Write,
-) -> anyhow::Result<u8> {
-    match ops {
-        Some(ops) if show_diff => write!(out, "{}", diff::ops_diff(patch, &ops))?,
-        Some(ops) => writeln!(out, "{}", serde_json::to_string_pretty(&ops.to_json())?)?,
-        None => writeln!(out, "no operations left: the gateway answers without calling the backend")?,
+/// The change list, as the audit trail records it.
+fn print_changes(changes: &crate::audit::ChangeLog, out: &mut dyn Write) -> std::io::Result<()> {
+    for c in &changes.changes {
+        let values = match (&c.before, &c.after) {
+            (Some(b), Some(a)) => format!(": {b} -> {a}"),
+            (None, Some(a)) => format!(": {a}"),
+            (Some(b), None) => format!(": was {b}"),
+            (None, None) => String::new(),
+        };
+        let kind = serde_json::to_value(c.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        writeln!(out, "change {} {kind} by {} ({}){values}", c.path, c.stage.as_str(), c.author)?;
     }
-    print_report(report, out)?;
-    Ok(0)
+    Ok(())
 }
 
 fn print_report(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {

@@ -78,7 +78,7 @@ fn normalized(
     intent: Intent,
 ) {
     x.sent(rt, idp.as_ref().unwrap_or(doc), intent);
-    let kinds = report.applied.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ");
+    let kinds = crate::audit::changes::normalization_author(report);
     x.changed(Stage::Normalization, idp, doc, &|_| kinds.clone());
 }
 

@@ -40,6 +40,17 @@ impl Breaker {
         }
     }
 
+    /// `closed`, `open`, or `half_open` (the cooldown is over; the next
+    /// call is a trial).
+    pub(crate) fn state(&self, now: Instant) -> &'static str {
+        let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match state.open_until {
+            None => "closed",
+            Some(until) if now >= until => "half_open",
+            Some(_) => "open",
+        }
+    }
+
     pub(crate) fn success(&self) {
         let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         *state = State::default();

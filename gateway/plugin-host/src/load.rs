@@ -50,6 +50,11 @@ impl Plugin {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Its circuit breaker: `closed`, `open` or `half_open`.
+    pub fn breaker_state(&self) -> &'static str {
+        self.breaker.state(std::time::Instant::now())
+    }
     /// The hex sha256 of the plugin's bytes.
     pub fn sha256(&self) -> &str {
         &self.sha256

@@ -1,5 +1,6 @@
-//! The command line: `serve`, `check` and `map`.
+//! The command line: `serve`, `check`, `map` and `audit`.
 
+mod audit;
 mod check;
 mod diff;
 mod map;
@@ -42,6 +43,55 @@ pub enum Command {
     },
     /// Map one document offline and print the result.
     Map(MapArgs),
+    /// Read the provisioning audit trail of a config's store, newest first.
+    Audit(AuditArgs),
+}
+
+/// Arguments of `audit`: the store of `--config`, and filters.
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// The gateway config file (its `[audit]` store is read).
+    #[arg(long)]
+    pub config: PathBuf,
+    #[arg(long)]
+    pub route: Option<String>,
+    /// `User` or `Group`.
+    #[arg(long)]
+    pub resource_type: Option<String>,
+    /// The backend's id of the resource.
+    #[arg(long)]
+    pub resource_id: Option<String>,
+    #[arg(long)]
+    pub external_id: Option<String>,
+    /// `userName` of a User, `displayName` of a Group.
+    #[arg(long)]
+    pub subject: Option<String>,
+    #[arg(long)]
+    pub method: Option<String>,
+    /// The status answered to the IdP.
+    #[arg(long)]
+    pub status: Option<u16>,
+    /// `client`, `upstream` or `gateway`.
+    #[arg(long)]
+    pub fault: Option<String>,
+    /// Only deprovisionings.
+    #[arg(long)]
+    pub deprovisioning: bool,
+    /// From this time (RFC 3339, or milliseconds since the epoch).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Up to this time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Most records printed.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// One JSON record per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep printing new records as they are written.
+    #[arg(long)]
+    pub follow: bool,
 }
 
 /// Arguments of `serve`.
@@ -139,6 +189,7 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Wr
             rules.and_then(|code| Ok(code.max(if plugins.is_empty() { 0 } else { check::plugins(&plugins, out)? })))
         }
         Command::Map(args) => map::run(&args, stdin, out, err),
+        Command::Audit(args) => audit::run(&args, out),
     };
     match result {
         Ok(code) => code,

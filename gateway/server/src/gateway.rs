@@ -262,7 +262,8 @@ fn build_route(
     })
 }
 
-fn tokens(auth: &AuthSettings, ctx: &BuildContext) -> Result<Tokens, String> {
+/// Tokens from an environment variable and/or a file.
+pub(crate) fn tokens(auth: &AuthSettings, ctx: &BuildContext) -> Result<Tokens, String> {
     let mut all = Tokens::default();
     if let Some(var) = &auth.tokens_env {
         let value = (ctx.env)(var).ok_or_else(|| format!("environment variable {var} (inbound tokens) is not set"))?;

@@ -43,6 +43,10 @@ pub(crate) struct Shared {
     overrides: Overrides,
     /// One reload at a time: the last signal's config is the one that stays.
     reloading: std::sync::Mutex<()>,
+    /// The admin API's tokens; `None`: the API is off.
+    admin_tokens: ArcSwapOption<crate::auth::Tokens>,
+    /// The last reload's time and outcome, for the console.
+    last_reload: std::sync::Mutex<serde_json::Value>,
 }
 
 /// A running server.
@@ -90,6 +94,7 @@ pub async fn start(
         Some(a) => Some(TcpListener::bind(a).await.map_err(|e| anyhow::anyhow!("cannot listen on {a}: {e}"))?),
         None => None,
     };
+    let admin_tokens = admin_tokens(&config, &ctx).map_err(anyhow::Error::msg)?;
     let workers = Workers::start(config.workers).map_err(|e| anyhow::anyhow!("cannot start worker threads: {e}"))?;
     let shared = Arc::new(Shared {
         workers,
@@ -105,6 +110,8 @@ pub async fn start(
         stopping: AtomicBool::new(false),
         overrides,
         reloading: std::sync::Mutex::new(()),
+        admin_tokens: ArcSwapOption::new(admin_tokens.map(Arc::new)),
+        last_reload: std::sync::Mutex::new(serde_json::Value::Null),
     });
     let (stop, stop_rx) = watch::channel(false);
     let addr = listener.local_addr()?;
@@ -162,6 +169,11 @@ impl Reloader {
         let result = reload(&self.0);
         let outcome = if result.is_ok() { "success" } else { "failure" };
         self.0.metrics.config_reloads.with_label_values(&[outcome]).inc();
+        if let Ok(mut last) = self.0.last_reload.lock() {
+            let (_, at_ms, time) = crate::audit::record::new_id();
+            *last =
+                serde_json::json!({"time": time, "at_ms": at_ms, "outcome": outcome, "error": result.as_ref().err()});
+        }
         match &result {
             Ok(()) => tracing::info!("config reloaded"),
             Err(e) => tracing::error!(error = %e, "config reload refused; the previous config keeps serving"),
@@ -182,11 +194,13 @@ fn reload(shared: &Shared) -> Result<(), String> {
     }
     let gateway = Gateway::build(&new, &shared.ctx).map_err(|e| e.join("\n"))?;
     let tls = new.tls.as_ref().map(tls::acceptor).transpose()?;
+    let tokens = admin_tokens(&new, &shared.ctx)?;
     if old.tls.is_some() != tls.is_some() {
         return Err("turning TLS on or off needs a restart".into());
     }
     shared.gateway.store(Arc::new(gateway));
     shared.tls.store(tls.map(Arc::new));
+    shared.admin_tokens.store(tokens.map(Arc::new));
     shared.config.store(Arc::new(new));
     Ok(())
 }
@@ -246,7 +260,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, wa
     let svc = service_fn(move |req| {
         let shared = shared.clone();
         async move {
-            Ok::<_, Infallible>(if admin { admin::handle(&shared, &req) } else { serve(&shared, conn, req).await })
+            Ok::<_, Infallible>(if admin { admin::handle(&shared, req).await } else { serve(&shared, conn, req).await })
         }
     });
     let result = match acceptor {
@@ -259,6 +273,15 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, wa
     if let Err(e) = result {
         tracing::debug!(error = %e, "connection closed with an error");
     }
+}
+
+/// The admin API's tokens, read like the IdP's.
+fn admin_tokens(config: &Config, ctx: &BuildContext) -> Result<Option<crate::auth::Tokens>, String> {
+    config
+        .admin_tokens
+        .as_ref()
+        .map(|a| crate::gateway::tokens(a, ctx).map_err(|e| format!("[admin]: {e}")))
+        .transpose()
 }
 
 async fn serve(

@@ -7,6 +7,7 @@ mod gateway {
     pub mod pg;
     pub mod support;
 
+    mod admin;
     mod audit;
     mod aws;
     mod batches;

@@ -193,7 +193,9 @@ function changesTable(changes, id) {
   for (const c of changes) {
     const tr = document.createElement("tr");
     const value = c.after !== undefined ? JSON.stringify(c.after) : c.before !== undefined ? "was " + JSON.stringify(c.before) : "";
-    tr.append(cell(c.path, "path"), cell(c.kind), cell(c.stage), cell(c.author), cell(value));
+    const author = cell(c.author.replace(/^.*\//, ""));
+    author.title = c.author;
+    tr.append(cell(c.path, "path"), cell(c.kind), cell(c.stage), author, cell(value));
     tb.append(tr);
   }
   t.append(tb);
@@ -226,7 +228,8 @@ async function showDetail(id) {
     ["Replica", r.replica], ["Token", r.token], ["IdP preset", r.preset], ["Resource id", r.resource_id],
     ["External id", r.external_id], ["Deprovisioning", r.deprovisioning ? "yes" : "no"],
     ["Answered", r.status], ["Backend answered", r.backend_statuses.join(", ")], ["Fault", r.fault],
-    ["scimType", r.scim_type], ["Error", r.error], ["Shadow: would have refused", r.shadow_error],
+    ["scimType", r.scim_type], ["Error", r.error],
+    ...(r.mode === "shadow" ? [["Shadow: the mapping would have refused", r.shadow_error || "no"]] : []),
     ["Duration", r.duration_ms.toFixed(1) + " ms"], ["Mapping version", r.mapping_version],
     ["Upstream calls", "forward " + c.forward + ", current read " + c.current_read + ", lookup " + c.lookup + ", page " + c.page],
   ]);
@@ -253,8 +256,9 @@ async function showDetail(id) {
   close.textContent = "Close";
   close.addEventListener("click", () => { box.hidden = true; });
   actions.append(close);
-  box.replaceChildren(title, actions, outcome, heading("What the IdP asked to change"), asked,
-    heading("What the gateway changed (" + r.changes.length + ")"), changesTable(r.changes, "changes"));
+  const changed = r.mode === "shadow" ? "What the gateway would have changed (" : "What the gateway changed (";
+  box.replaceChildren(title, actions, heading(changed + r.changes.length + ")"), changesTable(r.changes, "changes"),
+    heading("What the IdP asked to change"), asked, heading("Outcome"), outcome);
   title.focus();
 }
 
@@ -333,6 +337,8 @@ async function runPlayground(event) {
   } catch (e) {
     if (e.message === "unauthorized") return;
     $("#pg-output").textContent = "Not mapped.";
+    $("#pg-changes").replaceChildren();
+    $("#pg-trace").replaceChildren();
     showProblems(e.body && e.body.diagnostics ? e.body.diagnostics : [{ message: e.message }]);
   }
 }
@@ -354,7 +360,7 @@ function traceList(report) {
   ol.className = "trace";
   for (const t of report.traces) {
     const li = document.createElement("li");
-    li.textContent = t.rule + " (" + t.at + "): " + t.outcome.replace(/_/g, " ") + (t.output !== undefined && t.output !== null ? " → " + JSON.stringify(t.output) : "");
+    li.textContent = t.rule + " (" + t.at.replace(/^.*\//, "") + "): " + t.outcome.replace(/_/g, " ") + (t.output !== undefined && t.output !== null ? " → " + JSON.stringify(t.output) : "");
     ol.append(li);
   }
   for (const f of report.failures) {

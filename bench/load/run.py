@@ -17,6 +17,8 @@ whole-object PUT of the same user to /Users/<id>. A sixth target,
 
   patch-only scim-gateway with mappings/identity.toml and update = "patch"
              (a PUT becomes a read of the current user, a diff and a PATCH)
+  audit      scim-gateway with mappings/identity.toml and the audit trail on
+             (SQLite in the run's directory, values = "paths")
 
 shows with --method PUT what update translation costs. For each proxy it measures
 
@@ -68,9 +70,12 @@ GATEWAYS = [
     ("notion", "okta-to-notion.toml", "okta", []),
     ("plugin", "identity.toml", None, ["full-name"]),
     ("patch-only", "identity.toml", None, []),
+    ("audit", "identity.toml", None, []),
 ]
 # More [upstream] keys per gateway.
 UPSTREAM_KEYS = {"patch-only": 'update = "patch"'}
+# More sections per gateway.
+SECTIONS = {"audit": '[audit]\nurl = "sqlite://audit.db"\nvalues = "paths"'}
 # The request every run sends: method and path below the base path.
 REQUEST = {"method": "POST", "path": "/Users"}
 
@@ -220,6 +225,8 @@ url = "http://127.0.0.1:{upstream_port}/v2"
 [admin]
 
 {host_lines}
+
+{SECTIONS.get(target, "")}
 
 [mapping]
 files = ["{ROOT / 'mappings' / mapping}"]

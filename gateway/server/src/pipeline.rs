@@ -69,14 +69,13 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use phases::{Normalized, PatchMapped, to_backend};
 use scim_core::Intent;
-use scim_core::patch::PatchOp;
 use scim_mapper::Operation;
 use scim_plugin_host::CallOperation;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Instant;
 use translate::Translated;
-use writes::{after_write, deactivate_only, empty_patch, one_writer, plugins_patch, retry_412, rules_patch, unchanged};
+use writes::{Build, after_write, build, deactivate_only, empty_patch, one_writer, retry_412, unchanged};
 
 /// The connection a request came on.
 #[derive(Debug, Clone, Copy)]
@@ -302,44 +301,6 @@ async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answe
         return after_write(x, rt, reply, intent).await;
     }
     write_with_current(x, rt, Method::PUT, &Build::Replace { doc, intent }).await
-}
-
-/// How a write is built from the current resource.
-enum Build<'a> {
-    /// PUT: the rules (6), then plugins after them.
-    Replace { doc: Value, intent: Intent },
-    /// PATCH: the rules map the operations (6).
-    Patch { ops: &'a PatchOp, intent: Intent },
-    /// PATCH on a route with request plugins: see [`PatchThrough`].
-    PatchPlugins { ops: &'a PatchOp, intent: Intent },
-}
-
-impl Build<'_> {
-    fn intent(&self) -> Intent {
-        match self {
-            Self::Replace { intent, .. } | Self::Patch { intent, .. } | Self::PatchPlugins { intent, .. } => *intent,
-        }
-    }
-}
-
-async fn build(x: &Exchange<'_>, rt: &'static str, how: &Build<'_>, current: &Value) -> Result<Write, GatewayError> {
-    match how {
-        Build::Replace { doc, intent } => {
-            let op = Operation::Replace;
-            Ok(Write::Send(phases::map_resource(x, rt, op, doc.clone(), Some(current), *intent).await?))
-        }
-        Build::Patch { ops, intent } => rules_patch(x, rt, ops, *intent, current),
-        // A deactivation that cannot go through the plugins (the current
-        // resource does not take the operations, the plugins' result does
-        // not diff) goes on through the rules alone.
-        Build::PatchPlugins { ops, intent } => match plugins_patch(x, rt, ops, *intent, current).await {
-            Err(e) if intent.is_deprovision() => {
-                x.route.plugins.pass_over_all(Some(&x.gw.metrics), rt, e.kind());
-                rules_patch(x, rt, ops, Intent::Deprovision, current)
-            }
-            other => other,
-        },
-    }
 }
 
 /// PATCH: normalize (5); map the operations (6), reading the current

@@ -288,3 +288,50 @@ fn the_plugins_example_checks_and_maps() {
     assert!(out.contains("\"formatted\": \"Hopper, Grace\"") && out.contains("\"grace@example.com\""), "{out}");
     assert!(dir.path().join("cache").is_dir(), "the plugin cache was created");
 }
+
+#[test]
+fn audit_prints_the_trail_of_a_configs_store_with_filters() {
+    use scim_gateway::audit::record::{Record, new_id};
+    use scim_gateway::audit::store::{SqliteStore, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        "[server.auth]\ntokens_env = \"T\"\n[upstream]\nurl = \"memory:\"\n[audit]\nurl = \"sqlite://trail/audit.db\"\n",
+    )
+    .unwrap();
+    let store = SqliteStore::open(&dir.path().join("trail/audit.db")).unwrap();
+    let record = |subject: &str, method: &str, deprovisioning: bool| {
+        let (id, at_ms, time) = new_id();
+        let (route, rt) = ("default".to_owned(), "User".to_owned());
+        Record {
+            id,
+            at_ms,
+            time,
+            route,
+            method: method.into(),
+            resource_type: rt,
+            subject: Some(subject.into()),
+            deprovisioning,
+            status: 201,
+            ..Record::default()
+        }
+    };
+    let records = [record("ann", "POST", false), record("ben", "DELETE", true)];
+    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(store.insert(&records)).unwrap();
+    let path = config.to_str().unwrap();
+    let (code, out, err) = cmd(&["audit", "--config", path], "");
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].contains("subject=ann") && lines[1].contains("DELETE") && lines[1].contains("deprovisioning"),
+        "{out}"
+    );
+    let (_, out, _) = cmd(&["audit", "--config", path, "--deprovisioning", "--json"], "");
+    let only: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!((only.len(), only[0]["subject"].as_str()), (1, Some("ben")));
+    let (code, _, err) = cmd(&["audit", "--config", &repo("examples/gateway.toml")], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("no [audit] section"), "{err}");
+}

@@ -118,30 +118,26 @@ impl ChangeLog {
     /// operations.
     pub fn requested(&mut self, sent: &Value) {
         if self.is_on() {
-            self.requested = flat(&view(sent)).into_keys().collect();
+            let mut paths = Vec::new();
+            leaves(&view(sent), &mut String::new(), 0, &mut paths);
+            paths.sort();
+            self.requested = paths;
         }
     }
 
     /// Records what one stage changed: the paths that differ between
     /// `before` and `after` (resources or PATCH bodies). `author` names who
-    /// changed a path.
+    /// changed a path. Equal subtrees are skipped whole, so a stage that
+    /// changed nothing costs one comparison.
     pub fn stage(&mut self, stage: Stage, before: &Value, after: &Value, author: &dyn Fn(&str) -> String) {
-        if !self.is_on() {
+        if !self.is_on() || same(before, after) {
             return;
         }
         let (before, after) = (view(before), view(after));
-        let (old, new) = (flat(&before), flat(&after));
-        for (path, was) in &old {
-            match new.get(path) {
-                None => self.push(stage, author(path), path, ChangeKind::Removed, Some(was), None),
-                Some(now) if now != was => {
-                    self.push(stage, author(path), path, ChangeKind::Changed, Some(was), Some(now))
-                }
-                Some(_) => {}
-            }
-        }
-        for (path, now) in new.iter().filter(|(p, _)| !old.contains_key(*p)) {
-            self.push(stage, author(path), path, ChangeKind::Added, None, Some(now));
+        let mut found = Vec::new();
+        differ(&before, &after, &mut String::new(), 0, &mut found);
+        for (path, kind, b, a) in found {
+            self.push(stage, author(&path), &path, kind, b, a);
         }
     }
 
@@ -197,32 +193,91 @@ fn insert_unique(m: &mut Map<String, Value>, key: String, value: Value) {
     m.insert(k, value);
 }
 
-/// Leaf paths of a document: objects are walked (an extension's attributes
-/// are `urn:...:attr`), arrays and scalars are leaves.
-fn flat(v: &Value) -> Flat<'_> {
-    let mut out = std::collections::BTreeMap::new();
-    if let Value::Object(m) = v {
-        walk(m, "", 0, &mut out);
+/// One difference: its path, its kind, the values before and after.
+type Found<'v> = (String, ChangeKind, Option<&'v Value>, Option<&'v Value>);
+
+/// The child path of `prefix` for `key`: an extension's attributes follow
+/// its URN after a colon, sub-attributes follow a dot. Returns the length
+/// to truncate back to.
+fn child(prefix: &mut String, key: &str, depth: usize) -> usize {
+    let len = prefix.len();
+    match (len, depth == 1 && prefix.starts_with("urn:")) {
+        (0, _) => {}
+        (_, true) => prefix.push(':'),
+        (_, false) => prefix.push('.'),
     }
-    out
+    prefix.push_str(key);
+    len
 }
 
-type Flat<'v> = std::collections::BTreeMap<String, &'v Value>;
+/// The object a value is walked into (not a PATCH view's value).
+fn walked<'v>(v: &'v Value, key: &str) -> Option<&'v Map<String, Value>> {
+    v.as_object().filter(|m| !m.is_empty() && !key.contains(' '))
+}
 
-fn walk<'v>(m: &'v Map<String, Value>, prefix: &str, depth: usize, out: &mut Flat<'v>) {
-    for (k, v) in m {
-        let path = match (prefix, depth) {
-            ("", _) => k.clone(),
-            // An extension's attributes follow its URN after a colon.
-            (p, 1) if p.starts_with("urn:") => format!("{p}:{k}"),
-            (p, _) => format!("{p}.{k}"),
+/// The leaf paths where two documents differ: objects are walked, arrays
+/// and scalars are leaves; equal subtrees are skipped.
+fn differ<'v>(before: &'v Value, after: &'v Value, prefix: &mut String, depth: usize, out: &mut Vec<Found<'v>>) {
+    let (Some(old), Some(new)) = (before.as_object(), after.as_object()) else { return };
+    let mut aligned = new.iter();
+    for (k, was) in old {
+        let len = child(prefix, k, depth);
+        // Most keys keep their place: look there before hashing.
+        let now = match aligned.next() {
+            Some((key, v)) if key == k => Some(v),
+            _ => new.get(k),
         };
-        match v {
-            Value::Object(inner) if !inner.is_empty() && !k.contains(' ') => walk(inner, &path, depth + 1, out),
-            _ => {
-                out.insert(path, v);
+        match now {
+            None => every(was, k, prefix, depth, &mut |p, v| out.push((p, ChangeKind::Removed, Some(v), None))),
+            Some(now) if same(now, was) => {}
+            Some(now) => match (walked(was, k), walked(now, k)) {
+                (Some(_), Some(_)) => differ(was, now, prefix, depth + 1, out),
+                _ => out.push((prefix.clone(), ChangeKind::Changed, Some(was), Some(now))),
+            },
+        }
+        prefix.truncate(len);
+    }
+    for (k, now) in new.iter().filter(|(k, _)| !old.contains_key(*k)) {
+        let len = child(prefix, k, depth);
+        every(now, k, prefix, depth, &mut |p, v| out.push((p, ChangeKind::Added, None, Some(v))));
+        prefix.truncate(len);
+    }
+}
+
+/// Whether two values are equal: objects with their keys in the same order
+/// are compared in order (no hashing), anything else with `==`.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) if x.len() == y.len() => {
+            let in_order = x.iter().zip(y.iter()).all(|((kx, vx), (ky, vy))| kx == ky && same(vx, vy));
+            in_order || a == b
+        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        _ => a == b,
+    }
+}
+
+/// Every leaf under `v` (at `prefix`), with its path.
+fn every<'v>(v: &'v Value, key: &str, prefix: &mut String, depth: usize, f: &mut dyn FnMut(String, &'v Value)) {
+    match walked(v, key) {
+        Some(m) => {
+            for (k, inner) in m {
+                let len = child(prefix, k, depth + 1);
+                every(inner, k, prefix, depth + 1, f);
+                prefix.truncate(len);
             }
         }
+        None => f(prefix.clone(), v),
+    }
+}
+
+/// Every leaf path of a document.
+fn leaves(v: &Value, prefix: &mut String, depth: usize, out: &mut Vec<String>) {
+    let Some(m) = v.as_object() else { return };
+    for (k, inner) in m {
+        let len = child(prefix, k, depth);
+        every(inner, k, prefix, depth, &mut |p, _| out.push(p));
+        prefix.truncate(len);
     }
 }
 
@@ -244,9 +299,10 @@ mod tests {
         let got: Vec<(&str, ChangeKind)> = log.changes.iter().map(|c| (c.path.as_str(), c.kind)).collect();
         assert_eq!(
             got,
-            [("title", ChangeKind::Removed), ("userName", ChangeKind::Changed), ("name.formatted", ChangeKind::Added)]
+            [("userName", ChangeKind::Changed), ("name.formatted", ChangeKind::Added), ("title", ChangeKind::Removed)],
+            "in the document's order"
         );
-        assert_eq!(log.changes[1].after, Some(json!("a")));
+        assert_eq!(log.changes[0].after, Some(json!("a")));
     }
 
     #[test]
@@ -277,7 +333,7 @@ mod tests {
         let mapped = json!({"Operations": [{"op": "replace", "path": "active", "value": false}]});
         log.stage(Stage::Normalization, &sent, &mapped, &by);
         let got: Vec<&str> = log.changes.iter().map(|c| c.path.as_str()).collect();
-        assert_eq!(got, ["add title", "replace active"]);
+        assert_eq!(got, ["replace active", "add title"]);
         let ext = json!({"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "1"}}});
         log.requested(&ext);
         assert_eq!(log.requested, ["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"]);

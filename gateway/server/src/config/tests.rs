@@ -260,3 +260,47 @@ fn problems_are_reported_in_the_files_order() {
     sorted.sort_unstable();
     assert_eq!(lines, sorted, "{errors:?}");
 }
+
+#[test]
+fn the_audit_trail_defaults_to_sqlite_beside_the_config_and_is_read_in_full() {
+    let c = check(&format!("{MINIMAL}[audit]\n")).unwrap();
+    let a = c.audit.unwrap();
+    assert_eq!(a.url, crate::audit::StoreUrl::Sqlite("/etc/gw/scim-gateway-audit.db".into()));
+    assert_eq!(
+        (a.values, a.on_failure, a.queue),
+        (crate::audit::Values::Paths, crate::audit::OnFailure::Block, 10_000)
+    );
+    assert_eq!(a.max_age, Duration::from_secs(90 * 86_400));
+    assert!(check(MINIMAL).unwrap().audit.is_none(), "no [audit]: no trail");
+    let text = format!(
+        "[admin]\ntokens_file = \"admin\"\n[server]\nmode = \"shadow\"\n{MINIMAL}[audit]\nurl = \"postgres://gw@db:5432/scim\"\npassword_env = \"PGPW\"\nvalues = \"full\"\non_failure = \"drop\"\nretention_days = 7\n"
+    );
+    let c = check(&text).unwrap();
+    let a = c.audit.unwrap();
+    assert_eq!(a.url, crate::audit::StoreUrl::Postgres("postgres://gw@db:5432/scim".into()));
+    assert_eq!(a.password, Some(crate::audit::Secret::Env("PGPW".into())));
+    assert_eq!((a.values, a.on_failure), (crate::audit::Values::Full, crate::audit::OnFailure::Drop));
+    assert_eq!(c.admin_tokens.unwrap().tokens_file.unwrap(), Path::new("/etc/gw/admin"));
+    assert_eq!(c.routes[0].mode, RouteMode::Shadow);
+}
+
+#[test]
+fn audit_mistakes_are_all_reported_and_a_password_never_goes_in_the_url() {
+    let text = format!(
+        "{MINIMAL}[audit]\nurl = \"postgres://gw:hunter2@db/scim\"\nvalues = \"some\"\non_failure = \"wait\"\nqueue = 0\n"
+    );
+    let joined = check(&text).unwrap_err().join("\n");
+    assert!(joined.contains("gw.toml:6:7") && joined.contains("holds a password"), "{joined}");
+    assert!(!joined.contains("hunter2"), "the password is not echoed: {joined}");
+    assert!(joined.contains("unknown values policy `some`"), "{joined}");
+    assert!(joined.contains("unknown on_failure `wait`"), "{joined}");
+    assert!(joined.contains("gw.toml:9:9") && joined.contains("queue must be between 1"), "{joined}");
+    let unknown = check(&format!("{MINIMAL}[audit]\ncolour = 1\n")).unwrap_err().join("\n");
+    assert!(unknown.contains("unknown field `colour`"), "{unknown}");
+    let mode = check(&format!("[server]\nmode = \"dry\"\n{MINIMAL}")).unwrap_err().join("\n");
+    assert!(mode.contains("gw.toml:2:8") && mode.contains("unknown mode `dry`"), "{mode}");
+    let sqlite_pw = check(&format!("{MINIMAL}[audit]\npassword_env = \"X\"\n")).unwrap_err().join("\n");
+    assert!(sqlite_pw.contains("only for a PostgreSQL store"), "{sqlite_pw}");
+    let ftp = check(&format!("{MINIMAL}[audit]\nurl = \"ftp://x\"\n")).unwrap_err().join("\n");
+    assert!(ftp.contains("is not an audit store URL"), "{ftp}");
+}

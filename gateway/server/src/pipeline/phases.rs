@@ -93,7 +93,8 @@ pub(super) async fn map_resource(
     current: Option<&Value>,
     intent: Intent,
 ) -> Result<Value, GatewayError> {
-    let before = x.before(&doc);
+    let rules = x.route.program.rule_count(rt, Direction::Request) > 0;
+    let before = if rules { x.before(&doc) } else { None };
     let (mapped, report) = x.route.program.map_resource(rt, op, doc, current, MapOptions::for_intent(intent))?;
     x.count(rt, Direction::Request, &report, 1, intent);
     x.changed(Stage::Rule, before, &mapped, &x.rule_author(rt, Direction::Request));
@@ -142,7 +143,7 @@ pub(super) async fn map_patch(
 
 /// The end of phase 6: the write in the backend profile's terms.
 pub(super) async fn to_backend(x: &Exchange<'_>, rt: &str, body: Value, intent: Intent) -> Result<Value, GatewayError> {
-    let before = x.before(&body);
+    let before = if x.route.profile.writes_unchanged() { None } else { x.before(&body) };
     let body = x.route.profile.request(x, rt, body, intent).await?;
     x.changed(Stage::Profile, before, &body, &|_| x.route.profile.name().to_owned());
     Ok(body)

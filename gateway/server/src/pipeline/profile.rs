@@ -30,6 +30,12 @@ pub trait BackendProfile: Send + Sync + std::fmt::Debug {
     /// The profile's name, as the config spells it.
     fn name(&self) -> &'static str;
 
+    /// Whether [`BackendProfile::request`] leaves every write as it is
+    /// (then the audit trail does not look for its changes).
+    fn writes_unchanged(&self) -> bool {
+        false
+    }
+
     /// Phase 6, list queries: the filter (already in the backend's
     /// attribute names) rewritten to what the backend filters on, or a
     /// clear refusal (`invalidFilter`) when it cannot run it.
@@ -111,6 +117,10 @@ pub struct Generic;
 impl BackendProfile for Generic {
     fn name(&self) -> &'static str {
         "generic"
+    }
+
+    fn writes_unchanged(&self) -> bool {
+        true
     }
 }
 

@@ -16,7 +16,7 @@ use http::header::HeaderValue;
 use http::{Method, StatusCode};
 use scim_core::Intent;
 use scim_core::patch::PatchOp;
-use scim_mapper::{Direction, MapOptions, PatchOutcome};
+use scim_mapper::{Direction, MapOptions, Operation, PatchOutcome};
 use serde_json::Value;
 
 /// A PATCH mapped by the rules alone, with the current resource at hand.
@@ -144,5 +144,48 @@ pub(super) async fn one_writer<'a>(x: &Exchange<'a>) -> Option<crate::locks::Key
             tracing::warn!(route = %x.route.name, "another write to this resource is slow; this one goes on without waiting");
             None
         }
+    }
+}
+
+/// How a write is built from the current resource.
+pub(super) enum Build<'a> {
+    /// PUT: the rules (6), then plugins after them.
+    Replace { doc: Value, intent: Intent },
+    /// PATCH: the rules map the operations (6).
+    Patch { ops: &'a PatchOp, intent: Intent },
+    /// PATCH on a route with request plugins: see [`PatchThrough`].
+    PatchPlugins { ops: &'a PatchOp, intent: Intent },
+}
+
+impl Build<'_> {
+    pub(super) fn intent(&self) -> Intent {
+        match self {
+            Self::Replace { intent, .. } | Self::Patch { intent, .. } | Self::PatchPlugins { intent, .. } => *intent,
+        }
+    }
+}
+
+pub(super) async fn build(
+    x: &Exchange<'_>,
+    rt: &'static str,
+    how: &Build<'_>,
+    current: &Value,
+) -> Result<Write, GatewayError> {
+    match how {
+        Build::Replace { doc, intent } => {
+            let op = Operation::Replace;
+            Ok(Write::Send(super::phases::map_resource(x, rt, op, doc.clone(), Some(current), *intent).await?))
+        }
+        Build::Patch { ops, intent } => rules_patch(x, rt, ops, *intent, current),
+        // A deactivation that cannot go through the plugins (the current
+        // resource does not take the operations, the plugins' result does
+        // not diff) goes on through the rules alone.
+        Build::PatchPlugins { ops, intent } => match plugins_patch(x, rt, ops, *intent, current).await {
+            Err(e) if intent.is_deprovision() => {
+                x.route.plugins.pass_over_all(Some(&x.gw.metrics), rt, e.kind());
+                rules_patch(x, rt, ops, Intent::Deprovision, current)
+            }
+            other => other,
+        },
     }
 }

@@ -28,7 +28,7 @@ where
     let path = req.uri().path().to_owned();
     if let Some(rest) = path.strip_prefix("/admin/api/") {
         if let Err(refused) = authorize(shared, &req) {
-            return refused;
+            return *refused;
         }
         return api::handle(shared, rest, req).await;
     }
@@ -52,11 +52,11 @@ where
 }
 
 /// The admin token, compared in constant time; the API is off without one.
-fn authorize<B>(shared: &Shared, req: &Request<B>) -> Result<(), Response<Full<Bytes>>> {
+fn authorize<B>(shared: &Shared, req: &Request<B>) -> Result<(), Box<Response<Full<Bytes>>>> {
     let tokens = shared.admin_tokens.load();
     let Some(tokens) = tokens.as_ref() else {
         let off = "the admin API is off: set [admin] tokens_env or tokens_file";
-        return Err(error(StatusCode::FORBIDDEN, off));
+        return Err(Box::new(error(StatusCode::FORBIDDEN, off)));
     };
     match tokens.check(req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes)) {
         Some(_) => Ok(()),
@@ -64,7 +64,7 @@ fn authorize<B>(shared: &Shared, req: &Request<B>) -> Result<(), Response<Full<B
             shared.metrics.auth_failures.with_label_values(&["admin"]).inc();
             let mut r = error(StatusCode::UNAUTHORIZED, "the admin token is missing or wrong");
             r.headers_mut().insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"admin\""));
-            Err(r)
+            Err(Box::new(r))
         }
     }
 }

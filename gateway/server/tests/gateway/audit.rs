@@ -230,3 +230,33 @@ async fn shadow_mode_stores_what_the_idp_sent_and_records_what_the_mapping_would
     assert!(gw.call(Method::PATCH, &format!("/scim/v2/Users/{id}"), Some(off)).await.status.is_success());
     assert_eq!(scim2.get(&format!("/Users/{id}")).await.1["active"], false);
 }
+
+#[tokio::test]
+async fn a_translated_write_and_a_deprovisioning_through_a_failing_rule_are_recorded() {
+    let scim2 = Scim2Server::start().await;
+    let gw =
+        start(&scim2.base, "okta-to-notion.toml", &audit_section("sqlite://{dir}/audit.db", ""), "update = \"patch\"")
+            .await;
+    let created = gw.call(Method::POST, "/scim/v2/Users", Some(okta_user("jane@example.com"))).await;
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    let path = format!("/scim/v2/Users/{id}");
+    let mut put = okta_user("jane@example.com");
+    put["title"] = json!("Engineer");
+    assert_eq!(gw.call(Method::PUT, &path, Some(put)).await.status, StatusCode::OK);
+    // A deactivation whose userName rule fails (no email to take it from).
+    let off = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "jane", "active": false});
+    let r = gw.call(Method::PUT, &path, Some(off)).await;
+    assert!(r.status.is_success(), "{}", r.json);
+    assert_eq!(scim2.get(&format!("/Users/{id}")).await.1["active"], false, "the deactivation reached the backend");
+    let all = records(&gw, &[("method", "PUT")], 2).await;
+    let (deactivation, translated) = (&all[0], &all[1]);
+    let by = |r: &Record, stage: &str| {
+        r.changes.iter().filter(|c| c.stage.as_str() == stage).map(|c| c.path.clone()).collect::<Vec<_>>()
+    };
+    assert!(by(translated, "translation").iter().any(|p| p.contains("title")), "{:?}", translated.changes);
+    assert!(translated.changes.iter().any(|c| c.stage.as_str() == "translation" && c.author == "put_to_patch"));
+    // The stored user read to build the PATCH, and read back for the IdP
+    // (scim2-server answers a PATCH with 204).
+    assert_eq!((translated.calls.current_read, translated.calls.forward), (2, 1));
+    assert!(deactivation.deprovisioning && deactivation.status < 300 && deactivation.fault.is_none());
+}

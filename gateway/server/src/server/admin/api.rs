@@ -53,16 +53,18 @@ fn filter(query: &str) -> Result<Filter, String> {
     Filter::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).filter(|(_, v)| !v.is_empty()))
 }
 
-fn store(shared: &Shared) -> Result<Arc<dyn crate::audit::store::Store>, Response<Full<Bytes>>> {
+fn store(shared: &Shared) -> Result<Arc<dyn crate::audit::store::Store>, Box<Response<Full<Bytes>>>> {
     match shared.ctx.audit() {
         Some(a) => Ok(a.store().clone()),
-        None => Err(error(StatusCode::NOT_FOUND, "the audit trail is off: add an [audit] section to the config")),
+        None => {
+            Err(Box::new(error(StatusCode::NOT_FOUND, "the audit trail is off: add an [audit] section to the config")))
+        }
     }
 }
 
 async fn list(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
     let (store, filter) = match (store(shared), filter(query)) {
-        (Err(r), _) => return r,
+        (Err(r), _) => return *r,
         (_, Err(e)) => return error(StatusCode::BAD_REQUEST, &e),
         (Ok(s), Ok(f)) => (s, f),
     };
@@ -80,7 +82,7 @@ async fn list(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
 async fn one(shared: &Shared, id: &str) -> Response<Full<Bytes>> {
     let store = match store(shared) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match store.get(id).await {
         Ok(Some(r)) => json_response(StatusCode::OK, &json!(r)),
@@ -92,7 +94,7 @@ async fn one(shared: &Shared, id: &str) -> Response<Full<Bytes>> {
 /// Every matching record, newest first, one JSON object per line.
 async fn export(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
     let (store, mut filter) = match (store(shared), filter(query)) {
-        (Err(r), _) => return r,
+        (Err(r), _) => return *r,
         (_, Err(e)) => return error(StatusCode::BAD_REQUEST, &e),
         (Ok(s), Ok(f)) => (s, f),
     };

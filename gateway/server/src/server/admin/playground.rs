@@ -99,8 +99,9 @@ fn compile(text: &str, registry: scim_core::schema::Registry) -> Result<scim_map
 }
 
 fn problems(diagnostics: Vec<Value>) -> Response<Full<Bytes>> {
-    let first = diagnostics.first().cloned().unwrap_or(Value::Null);
-    let at = format!("{}:{}", first["line"], first["col"]);
+    let first = diagnostics.first();
+    let at = |k: &str| first.and_then(|d| d.get(k)).and_then(Value::as_u64).unwrap_or(1);
+    let at = format!("{}:{}", at("line"), at("col"));
     let message = format!("the mapping has problems (first at line:col {at})");
     json_response(StatusCode::UNPROCESSABLE_ENTITY, &json!({ "error": message, "diagnostics": diagnostics }))
 }

@@ -107,6 +107,11 @@ async fn every_write_kind_is_recorded(store_url: &str) {
     // Filters narrow: by resource, by deprovisioning.
     assert_eq!(records(&gw, &[("resource_id", &id)], 4).await.len(), 4);
     assert_eq!(records(&gw, &[("deprovisioning", "true")], 2).await.len(), 2);
+    // Retention by count keeps the newest.
+    let store = gw.handle.gateway().audit.clone().unwrap().store().clone();
+    assert_eq!(store.prune(Duration::from_secs(3600), 2).await.unwrap(), 3);
+    let left = records(&gw, &[], 0).await;
+    assert_eq!(left.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(), ["DELETE", "POST"]);
 }
 
 #[tokio::test]

@@ -137,6 +137,7 @@ def run(binary):
             status, created = scim("POST", f"{scim_base}/Users", IDP_TOKEN, okta)
             check(status == 201, f"create: {status}")
             test_login_gate(driver, wait, admin)
+            test_live_refresh(driver, scim_base)
             test_log(driver, wait, created)
             test_playground(driver, wait)
             test_routes(driver, wait)
@@ -173,9 +174,20 @@ def rows(driver):
     return driver.find_elements(By.CSS_SELECTOR, "#log-table tbody tr")
 
 
+def test_live_refresh(driver, scim_base):
+    """A write made while the log is open shows up without a reload."""
+    WebDriverWait(driver, 10).until(lambda d: len(rows(d)) >= 1)
+    before = len(rows(driver))
+    group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Live refresh"}
+    status, _ = scim("POST", f"{scim_base}/Groups", IDP_TOKEN, group)
+    check(status == 201, f"group create: {status}")
+    WebDriverWait(driver, 10).until(lambda d: len(rows(d)) == before + 1)
+    check("Live refresh" in rows(driver)[0].text, "the new record is not on top")
+
+
 def test_log(driver, wait, created):
-    wait.until(lambda d: len(rows(d)) >= 1)
-    first = rows(driver)[0].text
+    wait.until(lambda d: len(rows(d)) >= 2)
+    first = rows(driver)[1].text
     check("POST" in first and "Jane.Doe@Example.com" in first and "201" in first, f"the create is not in the log: {first}")
     shot(driver, "2-log")
     subject = driver.find_element(By.ID, "filter-subject")

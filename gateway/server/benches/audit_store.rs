@@ -86,7 +86,7 @@ fn sqlite(c: &mut Criterion) {
         b.iter_batched(|| vec![record(1)], |one| rt.block_on(store.insert(&one)).unwrap(), BatchSize::SmallInput)
     });
     if let Ok(url) = std::env::var("SCIM_GATEWAY_BENCH_PG") {
-        let pg = PostgresStore::new(&url, std::env::var("PGPASSWORD").ok()).unwrap();
+        let pg = PostgresStore::new(&url, std::env::var("PGPASSWORD").ok(), None).unwrap();
         g.bench_function("postgres_insert_batch_of_256", |b| {
             b.iter_batched(
                 || (0..BATCH).map(record).collect::<Vec<_>>(),

@@ -72,6 +72,9 @@ pub struct AuditSettings {
     pub url: StoreUrl,
     /// Where the PostgreSQL password is read from at start.
     pub password: Option<Secret>,
+    /// A CA (PEM) PostgreSQL's certificate is checked against, besides the
+    /// system's roots.
+    pub ca_file: Option<PathBuf>,
     pub values: Values,
     pub on_failure: OnFailure,
     /// Records the queue holds before writes wait (or drop).
@@ -93,6 +96,7 @@ impl AuditSettings {
         Self {
             url: StoreUrl::Sqlite(path),
             password: None,
+            ca_file: None,
             values: Values::Paths,
             on_failure: OnFailure::Block,
             queue: 10_000,
@@ -151,7 +155,7 @@ pub async fn open_store(settings: &AuditSettings) -> Result<Arc<dyn Store>, stor
         }
         StoreUrl::Postgres(url) => {
             let password = settings.password.as_ref().map(Secret::read).transpose().map_err(store::StoreError)?;
-            Ok(Arc::new(PostgresStore::new(url, password)?))
+            Ok(Arc::new(PostgresStore::new(url, password, settings.ca_file.as_deref())?))
         }
     }
 }

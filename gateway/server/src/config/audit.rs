@@ -18,6 +18,7 @@ pub(super) fn settings(a: &AuditSection, base: &Path, sink: &mut Sink<'_>) -> Au
         s.url = store_url(url, base, sink).unwrap_or(s.url);
     }
     s.password = password(a, base, sink);
+    s.ca_file = a.ca_file.as_ref().map(|f| resolve(base, f.get_ref()));
     if let (Some(at), StoreUrl::Sqlite(_)) = (a.password_env.as_ref().or(a.password_file.as_ref()), &s.url) {
         sink.error(at.span().start, "a password is only for a PostgreSQL store", None);
     }

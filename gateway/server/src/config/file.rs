@@ -174,6 +174,7 @@ pub(crate) struct AuditSection {
     pub(crate) url: Option<Spanned<String>>,
     pub(crate) password_env: Option<Spanned<String>>,
     pub(crate) password_file: Option<Spanned<String>>,
+    pub(crate) ca_file: Option<Spanned<String>>,
     pub(crate) values: Option<Spanned<String>>,
     pub(crate) on_failure: Option<Spanned<String>>,
     pub(crate) queue: Option<Spanned<u64>>,

@@ -88,7 +88,7 @@ pub(crate) fn tls_config(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig
             return Err(format!("{}: no usable certificate", path.display()));
         }
     } else if added == 0 {
-        return Err("no system root certificates found; set upstream.ca_file".into());
+        return Err("no system root certificates found; set ca_file".into());
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)

@@ -265,3 +265,26 @@ async fn a_translated_write_and_a_deprovisioning_through_a_failing_rule_are_reco
     assert_eq!((translated.calls.current_read, translated.calls.forward), (2, 1));
     assert!(deactivation.deprovisioning && deactivation.status < 300 && deactivation.fault.is_none());
 }
+
+#[tokio::test]
+async fn postgresql_is_reached_over_tls_checked_against_the_ca_file() {
+    let (pg, scim2) = (Postgres::start_tls(), Scim2Server::start().await);
+    let ca = pg.dir().join("ca.pem");
+    let tls = audit_section(&format!("{}?sslmode=require", pg.url()), &format!("ca_file = \"{}\"", ca.display()));
+    let gw = start(&scim2.base, "okta-to-notion.toml", &tls, "").await;
+    assert_eq!(
+        gw.call(Method::POST, "/scim/v2/Users", Some(okta_user("a@example.com"))).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(records(&gw, &[], 1).await.len(), 1, "written over TLS");
+    // The control: the same cluster refuses the store without TLS.
+    let plain = audit_section(&format!("{}?sslmode=disable", pg.url()), "on_failure = \"drop\"");
+    let gw = start(&scim2.base, "okta-to-notion.toml", &plain, "").await;
+    assert_eq!(
+        gw.call(Method::POST, "/scim/v2/Users", Some(okta_user("b@example.com"))).await.status,
+        StatusCode::CREATED
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(gw.metric("scim_gateway_audit_store_errors_total") >= 1.0, "pg_hba refuses a connection without TLS");
+    assert_eq!(gw.metric("scim_gateway_audit_records_written_total"), 0.0);
+}

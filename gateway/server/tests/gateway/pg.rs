@@ -12,6 +12,7 @@ pub struct Postgres {
     pub port: u16,
     dir: tempfile::TempDir,
     bin: PathBuf,
+    tls: bool,
 }
 
 /// The newest installed PostgreSQL's programs.
@@ -44,6 +45,21 @@ fn unsafe_free_is_root() -> bool {
 
 impl Postgres {
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// A cluster that takes only TLS connections (a self-signed certificate
+    /// for 127.0.0.1, written as `ca.pem` in [`Postgres::dir`]).
+    pub fn start_tls() -> Self {
+        Self::start_with(true)
+    }
+
+    /// Where the cluster keeps its files (`ca.pem` for a TLS cluster).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    fn start_with(tls: bool) -> Self {
         let bin = bin_dir();
         let dir = tempfile::Builder::new().prefix("scim-gw-pg").tempdir_in("/tmp").unwrap();
         let data = dir.path().join("data");
@@ -59,16 +75,37 @@ impl Postgres {
             .output()
             .unwrap();
         assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
-        let pg = Self { port: super::support::free_port(), dir, bin };
+        let pg = Self { port: super::support::free_port(), dir, bin, tls };
+        if tls {
+            pg.only_tls();
+        }
         pg.run();
         pg
+    }
+
+    /// A certificate for 127.0.0.1 and a pg_hba.conf that refuses anything
+    /// but TLS.
+    fn only_tls(&self) {
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+        let d = self.dir.path();
+        std::fs::write(d.join("ca.pem"), ck.cert.pem()).unwrap();
+        std::fs::write(d.join("data/server.crt"), ck.cert.pem()).unwrap();
+        std::fs::write(d.join("data/server.key"), ck.signing_key.serialize_pem()).unwrap();
+        std::fs::write(d.join("data/pg_hba.conf"), "hostssl all all 127.0.0.1/32 scram-sha-256\n").unwrap();
+        if unsafe_free_is_root() {
+            let chown = Command::new("chown").args(["-R", "postgres:postgres"]).arg(d).status().unwrap();
+            assert!(chown.success());
+        }
+        let chmod = Command::new("chmod").arg("600").arg(d.join("data/server.key")).status().unwrap();
+        assert!(chmod.success());
     }
 
     /// Starts (or starts again) the server on its port.
     pub fn run(&self) {
         let data = self.dir.path().join("data");
-        let opts =
-            format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.path().display());
+        let ssl = if self.tls { " -c ssl=on" } else { "" };
+        let (port, dir) = (self.port, self.dir.path().display());
+        let opts = format!("-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off{ssl}");
         let log = self.dir.path().join("log").display().to_string();
         let out = as_postgres(
             &self.bin.join("pg_ctl"),

@@ -1,22 +1,31 @@
 //! The shared store: PostgreSQL, for several replicas writing one trail.
 //! The password comes from the environment or a file, never the URL; a
-//! lost connection is made again on the next call.
+//! lost connection is made again on the next call. TLS (rustls) is used
+//! as the URL's `sslmode` says (`require` in production), the server's
+//! certificate checked against the system's roots and `ca_file`.
 
 use super::{Filter, INSERT, MIGRATIONS, Param, Store, StoreError, columns, cutoff_ms, decode};
 use crate::audit::record::Record;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Longest any one statement may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Records in a PostgreSQL database.
-#[derive(Debug)]
 pub struct PostgresStore {
     config: Config,
+    tls: MakeRustlsConnect,
     client: Mutex<Option<Client>>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").field("config", &self.config).finish_non_exhaustive()
+    }
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
@@ -27,7 +36,7 @@ impl PostgresStore {
     /// Parses the URL, which must not hold a password. Nothing connects
     /// yet: the first call does, and brings the schema up to date (as
     /// every call after a lost connection does).
-    pub fn new(url: &str, password: Option<String>) -> Result<Self, StoreError> {
+    pub fn new(url: &str, password: Option<String>, ca_file: Option<&std::path::Path>) -> Result<Self, StoreError> {
         let mut config: Config = url.parse().map_err(|e| StoreError(format!("the PostgreSQL URL: {e}")))?;
         if config.get_password().is_some() {
             return Err(StoreError(
@@ -38,7 +47,8 @@ impl PostgresStore {
             config.password(p);
         }
         config.connect_timeout(Duration::from_secs(5));
-        Ok(Self { config, client: Mutex::new(None) })
+        let tls = crate::upstream::tls_config(ca_file).map_err(|e| StoreError(format!("TLS for PostgreSQL: {e}")))?;
+        Ok(Self { config, tls: MakeRustlsConnect::new(tls), client: Mutex::new(None) })
     }
 
     /// Runs `f` on a live connection (made again if it was lost), within
@@ -49,8 +59,10 @@ impl PostgresStore {
     ) -> Result<T, StoreError> {
         let mut slot = self.client.lock().await;
         if slot.as_ref().is_none_or(Client::is_closed) {
-            let (client, connection) =
-                tokio::time::timeout(CALL_TIMEOUT, self.config.connect(NoTls)).await.map_err(err)?.map_err(err)?;
+            let (client, connection) = tokio::time::timeout(CALL_TIMEOUT, self.config.connect(self.tls.clone()))
+                .await
+                .map_err(err)?
+                .map_err(err)?;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
                     tracing::warn!(error = %e, "the audit store's PostgreSQL connection closed");

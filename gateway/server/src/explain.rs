@@ -132,26 +132,28 @@ impl Run<'_> {
         Ok((mapped, report))
     }
 
-    /// The plugins at one position, their changes recorded.
+    /// The plugins at one position, each one's changes recorded.
     async fn plugins(&self, position: Position, doc: Value, changes: &mut ChangeLog) -> Result<Value, ExplainError> {
         let chain = self.engine.chain;
-        let before = doc.clone();
         let intent = self.opts.intent.unwrap_or_default();
         let rt = static_rt(self.resource);
-        let (out, names) = match self.kind {
+        match self.kind {
             Kind::Response => {
+                let before = doc.clone();
                 let at = AnswerStep { position, resource_type: rt, intent: Intent::Provision };
-                (chain.run_answer(None, at, doc).await?, "response plugins".to_owned())
+                let out = chain.run_answer(None, at, doc).await?;
+                changes.stage(Stage::Plugin, &before, &out, &|_| "response plugins".into());
+                Ok(out)
             }
             _ => {
                 let operation = if self.kind == Kind::Replace { CallOperation::Replace } else { CallOperation::Create };
                 let direction = Direction::Request;
                 let step = ChainStep { position, direction, resource_type: self.resource, operation, intent };
-                (chain.run(None, step, doc).await?, chain.names_at(step))
+                let mut note =
+                    |name: &str, b: &Value, a: &Value| changes.stage(Stage::Plugin, b, a, &|_| name.to_owned());
+                Ok(chain.run_noting(None, step, doc, Some(&mut note)).await?)
             }
-        };
-        changes.stage(Stage::Plugin, &before, &out, &|_| names.clone());
-        Ok(out)
+        }
     }
 
     fn rules(&self, doc: Value, current: Option<&Value>) -> Result<(Value, Report), ExplainError> {

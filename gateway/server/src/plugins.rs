@@ -99,20 +99,31 @@ impl Chain {
 
     /// Runs the plugins of this step over `doc`, in order. Without metrics
     /// (`scim-gateway map`) nothing is counted.
-    pub async fn run(
+    pub async fn run(&self, metrics: Option<&Metrics>, step: ChainStep<'_>, doc: Value) -> Result<Value, GatewayError> {
+        self.run_noting(metrics, step, doc, None).await
+    }
+
+    /// [`Chain::run`], telling `note` each plugin's name with the document
+    /// before and after it (for change lists; the copy is made only then).
+    pub async fn run_noting(
         &self,
         metrics: Option<&Metrics>,
         step: ChainStep<'_>,
         mut doc: Value,
+        mut note: Option<&mut (dyn FnMut(&str, &Value, &Value) + Send)>,
     ) -> Result<Value, GatewayError> {
         let Some(host) = &self.host else { return Ok(doc) };
         for p in self.at(step) {
             let started = Instant::now();
+            let before = note.is_some().then(|| doc.clone());
             let result = host.call(&p.plugin, context(step), &doc).await;
             if let Some(m) = metrics {
                 observe(m, p, &result, started);
             }
             doc = settle(p, result, doc, step, metrics)?;
+            if let (Some(n), Some(b)) = (note.as_mut(), &before) {
+                n(&p.settings.name, b, &doc);
+            }
         }
         Ok(doc)
     }
@@ -161,11 +172,6 @@ impl Chain {
         for p in self.plugins.iter().filter(on_request) {
             pass_over(p, why, metrics);
         }
-    }
-
-    /// The names of the plugins that run at a step, for change lists.
-    pub fn names_at(&self, step: ChainStep<'_>) -> String {
-        self.at(step).map(|p| p.settings.name.as_str()).collect::<Vec<_>>().join(", ")
     }
 
     fn at<'s>(&'s self, step: ChainStep<'s>) -> impl Iterator<Item = &'s RoutePlugin> + 's {

@@ -30,10 +30,16 @@ pub(super) async fn request(
         return Ok(doc);
     }
     let step = ChainStep { position, direction: Direction::Request, resource_type: rt, operation, intent };
-    let before = x.before(&doc);
-    let doc = x.route.plugins.run(Some(&x.gw.metrics), step, doc).await?;
-    x.changed(crate::audit::Stage::Plugin, before, &doc, &|_| x.route.plugins.names_at(step));
-    Ok(doc)
+    let metrics = Some(&*x.gw.metrics);
+    match x.trail.filter(|t| t.keeps_changes()) {
+        Some(t) => {
+            let mut note = |name: &str, before: &Value, after: &Value| {
+                t.stage(crate::audit::Stage::Plugin, before, after, &|_| name.to_owned());
+            };
+            x.route.plugins.run_noting(metrics, step, doc, Some(&mut note)).await
+        }
+        None => x.route.plugins.run(metrics, step, doc).await,
+    }
 }
 
 /// The response chain at `position` over an answer: the resource, or each

@@ -288,3 +288,42 @@ async fn postgresql_is_reached_over_tls_checked_against_the_ca_file() {
     assert!(gw.metric("scim_gateway_audit_store_errors_total") >= 1.0, "pg_hba refuses a connection without TLS");
     assert_eq!(gw.metric("scim_gateway_audit_records_written_total"), 0.0);
 }
+
+#[tokio::test]
+async fn each_plugin_is_named_as_the_author_of_its_own_changes() {
+    let scim2 = Scim2Server::start().await;
+    // Two plugins after the rules: full-name writes name.formatted, the
+    // email policy rewrites the alias domain of the address.
+    let plugins = r#"
+[[mapping.plugins]]
+name = "full-name"
+path = "{plugins}/full-name.wasm"
+resources = ["User"]
+[[mapping.plugins]]
+name = "domains"
+path = "{plugins}/email-domain-policy.wasm"
+resources = ["User"]
+[mapping.plugins.config]
+allowed = ["example.com"]
+aliases = { "example.org" = "example.com" }
+"#;
+    let text = format!(
+        "{}{plugins}{}",
+        super::support::config(&scim2.base, &[], "okta"),
+        audit_section("sqlite://{dir}/audit.db", "values = \"full\"")
+    );
+    let gw = Gateway::start(&text).await;
+    let mut user = okta_user("jane@example.org");
+    user["emails"][0]["value"] = json!("jane@example.org");
+    let r = gw.call(Method::POST, "/scim/v2/Users", Some(user)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let record = &records(&gw, &[], 1).await[0];
+    let by_plugin: Vec<(&str, &str)> = record
+        .changes
+        .iter()
+        .filter(|c| c.stage.as_str() == "plugin")
+        .map(|c| (c.path.as_str(), c.author.as_str()))
+        .collect();
+    let expected = [("name.formatted", "full-name"), ("displayName", "full-name"), ("emails", "domains")];
+    assert_eq!(by_plugin, expected, "{:?}", record.changes);
+}

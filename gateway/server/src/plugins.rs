@@ -16,6 +16,9 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Told each plugin's name with the document before and after it.
+pub type Note<'a> = dyn FnMut(&str, &Value, &Value) + Send + 'a;
+
 /// One plugin of a route, with where and how it runs.
 #[derive(Debug)]
 pub struct RoutePlugin {
@@ -110,7 +113,7 @@ impl Chain {
         metrics: Option<&Metrics>,
         step: ChainStep<'_>,
         mut doc: Value,
-        mut note: Option<&mut (dyn FnMut(&str, &Value, &Value) + Send)>,
+        mut note: Option<&mut Note<'_>>,
     ) -> Result<Value, GatewayError> {
         let Some(host) = &self.host else { return Ok(doc) };
         for p in self.at(step) {

@@ -4,6 +4,7 @@
 
 mod audit;
 mod backend;
+mod cluster;
 mod file;
 mod plugins;
 mod validate;
@@ -38,6 +39,8 @@ pub struct Config {
     pub audit: Option<crate::audit::AuditSettings>,
     /// The admin API's and console's tokens; `None`: they are off.
     pub admin_tokens: Option<AuthSettings>,
+    /// State shared with the other replicas; `None`: in-process only.
+    pub cluster: Option<crate::cluster::ClusterSettings>,
 }
 
 /// Inbound TLS certificate chain and key (PEM).
@@ -124,6 +127,8 @@ pub struct UpstreamSettings {
     pub pace: PaceSettings,
     /// What the backend is, beyond SCIM.
     pub profile: Profile,
+    /// What a write that needs the cluster does when Redis fails.
+    pub on_cluster_error: crate::cluster::OnClusterError,
 }
 
 /// How fast the route talks to its backend.

@@ -51,6 +51,11 @@ pub enum GatewayError {
     /// (`on_failure = "block"`); nothing was forwarded.
     #[error("the audit trail cannot record this write right now; nothing was sent to the backend; retry later")]
     AuditUnavailable,
+    /// One writer per resource could not be guaranteed (the cluster state
+    /// is down, or another replica's write held the resource too long);
+    /// nothing was forwarded.
+    #[error("{0}; nothing was sent to the backend; retry later")]
+    WriteUnguarded(String),
     /// The route's upstream rate limit has no room; nothing was forwarded.
     #[error("too many requests for the backend right now; retry after {} s", retry_after_secs(*.0))]
     RateLimited(std::time::Duration),
@@ -106,7 +111,9 @@ impl GatewayError {
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Scim(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
-            Self::Overloaded | Self::ShuttingDown | Self::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Overloaded | Self::ShuttingDown | Self::AuditUnavailable | Self::WriteUnguarded(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamUnavailable(_) | Self::BadUpstreamReply(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -149,6 +156,7 @@ impl GatewayError {
             Self::Conflict(_) | Self::PreconditionFailed => "conflict",
             Self::ShuttingDown => "shutting_down",
             Self::AuditUnavailable => "audit_unavailable",
+            Self::WriteUnguarded(_) => "write_unguarded",
             Self::RateLimited(_) => "rate_limited",
             Self::PluginRejected { .. } => "plugin_rejected",
             Self::PluginFailed { .. } => "plugin_failed",
@@ -181,6 +189,7 @@ impl GatewayError {
             Self::Overloaded
             | Self::ShuttingDown
             | Self::AuditUnavailable
+            | Self::WriteUnguarded(_)
             | Self::RequestTimeout
             | Self::PluginFailed { .. } => Fault::Gateway,
         }

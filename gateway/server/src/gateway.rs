@@ -52,6 +52,8 @@ pub struct RouteRuntime {
     pub mode: crate::config::RouteMode,
     /// The IdP preset's name.
     pub preset: &'static str,
+    /// What a write that needs the cluster does when Redis fails.
+    pub on_cluster_error: crate::cluster::OnClusterError,
 }
 
 impl RouteRuntime {
@@ -82,6 +84,8 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// The provisioning audit trail, when `[audit]` is on.
     pub audit: Option<Arc<crate::audit::Audit>>,
+    /// The state shared with other replicas, when `[cluster]` is on.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// Looks up a secret by environment variable name.
@@ -96,6 +100,7 @@ pub struct BuildContext {
     env: EnvLookup,
     proxies: Box<dyn Fn() -> Matcher + Send + Sync>,
     audit: Mutex<Option<Arc<crate::audit::Audit>>>,
+    cluster: Mutex<Option<Arc<crate::cluster::Cluster>>>,
 }
 
 impl std::fmt::Debug for BuildContext {
@@ -124,7 +129,20 @@ impl BuildContext {
             env: Box::new(env),
             proxies: Box::new(proxies),
             audit: Mutex::new(None),
+            cluster: Mutex::new(None),
         }
+    }
+
+    /// The cluster state every gateway built from now on uses.
+    pub fn set_cluster(&self, cluster: Option<Arc<crate::cluster::Cluster>>) {
+        if let Ok(mut slot) = self.cluster.lock() {
+            *slot = cluster;
+        }
+    }
+
+    /// The cluster state in use.
+    pub fn cluster(&self) -> Option<Arc<crate::cluster::Cluster>> {
+        self.cluster.lock().ok().and_then(|c| c.clone())
     }
 
     /// The audit trail every gateway built from now on writes to.
@@ -205,6 +223,7 @@ impl Gateway {
             redact_pii: config.log.redact_pii,
             metrics: ctx.metrics.clone(),
             audit: ctx.audit(),
+            cluster: ctx.cluster(),
         })
     }
 
@@ -259,6 +278,7 @@ fn build_route(
         mapping_version,
         mode: route.mode,
         preset: route.mapping.preset.as_str(),
+        on_cluster_error: route.upstream.on_cluster_error,
     })
 }
 

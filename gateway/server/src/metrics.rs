@@ -40,6 +40,10 @@ pub struct Metrics {
     pub audit_write_duration: Histogram,
     pub audit_store_errors: IntCounter,
     pub shadow_changes: IntCounterVec,
+    pub cluster_up: IntGauge,
+    pub cluster_errors: IntCounterVec,
+    pub cluster_lease_wait: Histogram,
+    pub cluster_fallbacks: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: [f64; 14] =
@@ -189,6 +193,24 @@ impl Metrics {
                 "scim_gateway_audit_store_errors_total",
                 "Failed audit inserts (the batch is retried).",
             )?,
+            cluster_up: IntGauge::new(
+                "scim_gateway_cluster_up",
+                "1 when the last call to the cluster state (Redis) was answered, else 0; 1 without [cluster].",
+            )?,
+            cluster_errors: counter(
+                "scim_gateway_cluster_errors_total",
+                "Failed calls to the cluster state, by operation: lease, renew, release.",
+                &["operation"],
+            )?,
+            cluster_lease_wait: Histogram::with_opts(
+                HistogramOpts::new("scim_gateway_cluster_lease_wait_seconds", "Time to take a resource's lease.")
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+            )?,
+            cluster_fallbacks: counter(
+                "scim_gateway_cluster_fallbacks_total",
+                "Writes that went on under this replica's own lock: on_cluster_error = \"local\", or a deprovisioning.",
+                &["route", "reason"],
+            )?,
             shadow_changes: counter(
                 "scim_gateway_shadow_changes_total",
                 "Shadow-mode writes whose mapping would have changed what the backend got.",
@@ -197,6 +219,7 @@ impl Metrics {
         };
         m.register_all(registry)?;
         m.build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        m.cluster_up.set(1);
         Ok(m)
     }
 
@@ -219,6 +242,8 @@ impl Metrics {
             &self.plugin_fail_open,
             &self.audit_dropped,
             &self.shadow_changes,
+            &self.cluster_errors,
+            &self.cluster_fallbacks,
         ] {
             r.register(Box::new(c.clone()))?;
         }
@@ -235,6 +260,8 @@ impl Metrics {
         r.register(Box::new(self.audit_queue.clone()))?;
         r.register(Box::new(self.audit_write_duration.clone()))?;
         r.register(Box::new(self.audit_store_errors.clone()))?;
+        r.register(Box::new(self.cluster_up.clone()))?;
+        r.register(Box::new(self.cluster_lease_wait.clone()))?;
         Ok(())
     }
 }

@@ -193,7 +193,9 @@ async fn dispatch(
     let one = endpoint.one_resource();
     // Writes to one resource go one at a time (see locks.rs).
     let _one_writer = match (one, method) {
-        (Some(_), &Method::PUT | &Method::PATCH | &Method::DELETE) => one_writer(x).await,
+        (Some(rt), &Method::PUT | &Method::PATCH | &Method::DELETE) => {
+            Some(one_writer(x, Intent::of_request(method.as_str(), rt, doc.as_ref())).await?)
+        }
         _ => None,
     };
     let mapped =

@@ -85,6 +85,11 @@ pub async fn start(
             .map_err(|e| anyhow::anyhow!("cannot open the audit store: {e}"))?;
         ctx.set_audit(Some(audit));
     }
+    if let Some(settings) = &config.cluster {
+        let cluster = crate::cluster::Cluster::connect(settings.clone(), ctx.metrics.clone())
+            .map_err(|e| anyhow::anyhow!("[cluster]: {e}"))?;
+        ctx.set_cluster(Some(cluster));
+    }
     let gateway = Gateway::build(&config, &ctx).map_err(|e| anyhow::anyhow!(e.join("\n")))?;
     let tls = config.tls.as_ref().map(tls::acceptor).transpose().map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(config.listen)
@@ -189,8 +194,8 @@ fn reload(shared: &Shared) -> Result<(), String> {
     if new.listen != old.listen || new.admin_listen != old.admin_listen {
         tracing::warn!("listen addresses change only on restart; the new ones are ignored until then");
     }
-    if new.audit != old.audit {
-        tracing::warn!("[audit] changes only on restart; the trail keeps its settings until then");
+    if new.audit != old.audit || new.cluster != old.cluster {
+        tracing::warn!("[audit] and [cluster] change only on restart; they keep their settings until then");
     }
     let gateway = Gateway::build(&new, &shared.ctx).map_err(|e| e.join("\n"))?;
     let tls = new.tls.as_ref().map(tls::acceptor).transpose()?;

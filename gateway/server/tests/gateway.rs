@@ -5,6 +5,7 @@
 
 mod gateway {
     pub mod pg;
+    pub mod replicas;
     pub mod support;
 
     mod admin;
@@ -12,6 +13,7 @@ mod gateway {
     mod aws;
     mod batches;
     mod bulk;
+    mod cluster;
     mod conformance;
     mod deprovisioning;
     mod e2e;

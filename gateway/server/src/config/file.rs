@@ -119,6 +119,7 @@ pub(crate) struct UpstreamSection {
     pub(crate) busy_budget_ms: Option<Spanned<u64>>,
     pub(crate) profile: Option<Spanned<String>>,
     pub(crate) notion: Option<NotionSection>,
+    pub(crate) on_cluster_error: Option<Spanned<String>>,
 }
 
 /// `[upstream.rate_limit]`.
@@ -165,6 +166,19 @@ pub(crate) struct AdminSection {
     pub(crate) listen: Option<Spanned<String>>,
     pub(crate) tokens_env: Option<Spanned<String>>,
     pub(crate) tokens_file: Option<Spanned<String>>,
+}
+
+/// `[cluster]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClusterSection {
+    pub(crate) redis_url: Option<Spanned<String>>,
+    pub(crate) password_env: Option<Spanned<String>>,
+    pub(crate) password_file: Option<Spanned<String>>,
+    pub(crate) replica_name: Option<Spanned<String>>,
+    pub(crate) key_prefix: Option<Spanned<String>>,
+    pub(crate) timeout_ms: Option<Spanned<u64>>,
+    pub(crate) lease_ttl_ms: Option<Spanned<u64>>,
 }
 
 /// `[audit]`.

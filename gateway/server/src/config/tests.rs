@@ -304,3 +304,24 @@ fn audit_mistakes_are_all_reported_and_a_password_never_goes_in_the_url() {
     let ftp = check(&format!("{MINIMAL}[audit]\nurl = \"ftp://x\"\n")).unwrap_err().join("\n");
     assert!(ftp.contains("is not an audit store URL"), "{ftp}");
 }
+
+#[test]
+fn the_cluster_is_read_checked_and_names_the_replica_of_the_audit_trail() {
+    let text = format!(
+        "{MINIMAL}on_cluster_error = \"local\"\n[cluster]\nredis_url = \"rediss://redis:6379/0\"\npassword_file = \"redis-pw\"\nreplica_name = \"gw-2\"\n[audit]\n"
+    );
+    let c = check(&text).unwrap();
+    let cluster = c.cluster.unwrap();
+    assert_eq!((cluster.url.as_str(), cluster.replica.as_str()), ("rediss://redis:6379/0", "gw-2"));
+    assert_eq!(cluster.password, Some(crate::audit::Secret::File("/etc/gw/redis-pw".into())));
+    assert_eq!((cluster.key_prefix.as_str(), cluster.lease_ttl), ("scim-gateway:", Duration::from_secs(15)));
+    assert_eq!(c.audit.unwrap().replica, "gw-2", "the audit trail names the cluster's replica");
+    assert_eq!(c.routes[0].upstream.on_cluster_error, crate::cluster::OnClusterError::Local);
+    assert!(check(MINIMAL).unwrap().cluster.is_none());
+    let bad = format!("{MINIMAL}on_cluster_error = \"wait\"\n[cluster]\nredis_url = \"redis://:secret@redis:6379\"\n");
+    let joined = check(&bad).unwrap_err().join("\n");
+    assert!(joined.contains("unknown on_cluster_error `wait`"), "{joined}");
+    assert!(joined.contains("holds a password") && !joined.contains("secret@"), "{joined}");
+    let http = check(&format!("{MINIMAL}[cluster]\nredis_url = \"http://redis\"\n")).unwrap_err().join("\n");
+    assert!(http.contains("not a") && http.contains("Redis") || http.contains("redis://"), "{http}");
+}

@@ -55,6 +55,7 @@ struct Raw {
     admin_present: bool,
     admin: Option<super::file::AdminSection>,
     audit: Option<super::file::AuditSection>,
+    cluster: Option<super::file::ClusterSection>,
     mapping: Option<MappingSection>,
     log: LogSection,
     routes: Vec<RouteSection>,
@@ -92,6 +93,7 @@ fn read_sections(text: &str, sink: &mut Sink<'_>) -> Raw {
             "route" => raw.routes = sink.de(value).unwrap_or_default(),
             "plugin_host" => raw.plugin_host = sink.de(value).unwrap_or_default(),
             "audit" => raw.audit = Some(sink.de(value).unwrap_or_default()),
+            "cluster" => raw.cluster = Some(sink.de(value).unwrap_or_default()),
             other => {
                 let hint = did_you_mean(other, TOP_KEYS);
                 sink.error(key.span().start, format!("unknown section `{other}`"), hint);
@@ -123,7 +125,12 @@ fn build(raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Sink<'_>) -> Option<
     let log = log(&raw.log, sink);
     let routes = routes(raw, base, ov, sink);
     let plugin_host = super::plugins::host(&raw.plugin_host, base, sink);
-    let audit = raw.audit.as_ref().map(|a| super::audit::settings(a, base, sink));
+    let mut audit = raw.audit.as_ref().map(|a| super::audit::settings(a, base, sink));
+    let cluster = raw.cluster.as_ref().and_then(|c| super::cluster::settings(c, base, sink));
+    // One name per replica: the cluster's, unless the trail names its own.
+    if let (Some(a), Some(c), None) = (&mut audit, &cluster, raw.audit.as_ref().and_then(|a| a.replica_name.as_ref())) {
+        a.replica.clone_from(&c.replica);
+    }
     let admin_tokens = raw.admin.as_ref().and_then(|a| super::audit::admin_tokens(a, base, sink));
     let listen = listen?;
     Some(Config {
@@ -139,6 +146,7 @@ fn build(raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Sink<'_>) -> Option<
         plugin_host,
         audit,
         admin_tokens,
+        cluster,
     })
 }
 
@@ -355,6 +363,7 @@ fn upstream(
             .map(|v| size(positive(v, "max_member_changes", 100_000, sink))),
         pace: super::backend::pace(u, sink),
         profile: super::backend::profile(u, sink),
+        on_cluster_error: super::cluster::policy(u.on_cluster_error.as_ref(), sink),
     })
 }
 

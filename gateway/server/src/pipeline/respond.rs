@@ -18,7 +18,13 @@ pub(super) fn error_answer(e: &GatewayError) -> Answer {
     if matches!(e, GatewayError::Unauthorized) {
         a.headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scim-gateway\""));
     }
-    if matches!(e, GatewayError::Overloaded | GatewayError::ShuttingDown | GatewayError::AuditUnavailable) {
+    if matches!(
+        e,
+        GatewayError::Overloaded
+            | GatewayError::ShuttingDown
+            | GatewayError::AuditUnavailable
+            | GatewayError::WriteUnguarded(_)
+    ) {
         a.headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     if let GatewayError::MethodNotAllowed { allow, .. } = e {

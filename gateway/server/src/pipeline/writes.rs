@@ -6,6 +6,7 @@
 use super::exchange::{Answer, Exchange, Shape};
 use super::{Write, back};
 use crate::audit::Stage;
+use crate::cluster::Without;
 use crate::config::UpdateMode;
 use crate::error::GatewayError;
 use crate::plugins::{PatchThrough, unrecoverable};
@@ -136,8 +137,39 @@ pub(super) fn empty_patch(body: &Value) -> bool {
 /// This resource's write lock, waited for at most a third of the request
 /// time: a write stuck behind a slow one (a deactivation above all) goes on
 /// without it rather than run out of time.
-pub(super) async fn one_writer<'a>(x: &Exchange<'a>) -> Option<crate::locks::KeyedGuard<'a>> {
+pub(super) async fn one_writer<'a>(x: &Exchange<'a>, intent: Intent) -> Result<WriteGuard<'a>, GatewayError> {
     let wait = x.gw.limits.request_timeout / 3;
+    let Some(cluster) = &x.gw.cluster else { return Ok(WriteGuard::Local(local_lock(x, wait).await)) };
+    let error = match cluster.lease(&format!("{}:{}", x.route.name, x.path), wait).await {
+        Ok(lease) => return Ok(WriteGuard::Lease(lease)),
+        Err(e) => e,
+    };
+    match crate::cluster::without_lease(&error, x.route.on_cluster_error, intent) {
+        Without::Refuse => Err(GatewayError::WriteUnguarded(error.to_string())),
+        Without::Local => {
+            let reason = if intent.is_deprovision() { "deprovisioning" } else { "policy" };
+            x.gw.metrics.cluster_fallbacks.with_label_values(&[x.route.name.as_str(), reason]).inc();
+            tracing::warn!(route = %x.route.name, error = %error, reason, "a write goes on under this replica's own lock");
+            Ok(WriteGuard::Local(local_lock(x, wait).await))
+        }
+    }
+}
+
+/// What keeps other writers off a resource while a write runs (held for
+/// its drop, which lets the next writer in).
+#[derive(Debug)]
+#[expect(dead_code, reason = "held for its drop")]
+pub(super) enum WriteGuard<'a> {
+    /// This process's lock (`None`: the holder was too slow, see below).
+    Local(Option<crate::locks::KeyedGuard<'a>>),
+    /// The cluster's lease.
+    Lease(crate::cluster::Lease),
+}
+
+/// This process's lock on the resource; a holder slower than `wait` is
+/// not waited for any longer (the backend's ETag, where it gives one, is
+/// the guard then).
+async fn local_lock<'a>(x: &Exchange<'a>, wait: std::time::Duration) -> Option<crate::locks::KeyedGuard<'a>> {
     match tokio::time::timeout(wait, x.route.write_locks.lock(&x.path)).await {
         Ok(guard) => Some(guard),
         Err(_) => {

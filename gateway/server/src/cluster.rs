@@ -1,0 +1,219 @@
+//! State shared by the replicas of one gateway, on Redis: a lease per
+//! resource for the writes built from the current resource (one writer at
+//! a time across replicas). Without `[cluster]` nothing here runs and every
+//! guarantee is kept in-process, as for one replica.
+//!
+//! A lease is a key set if absent with an expiry and a random owner token,
+//! renewed while the write runs and released only by its owner, each in
+//! one atomic step. A replica that dies holding one blocks that resource
+//! only until the lease expires.
+
+use crate::audit::Secret;
+use crate::metrics::Metrics;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `[cluster]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// `redis://host:port/db` or `rediss://` (TLS), without a password.
+    pub url: String,
+    pub password: Option<Secret>,
+    /// This replica's name (in audit records and logs).
+    pub replica: String,
+    /// Put before every key, so that several gateways can share a Redis.
+    pub key_prefix: String,
+    /// Longest one Redis call may take.
+    pub timeout: Duration,
+    /// How long a lease lives unless renewed (renewed every third of it).
+    pub lease_ttl: Duration,
+}
+
+/// What a write that needs the cluster does when Redis fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnClusterError {
+    /// Answer 503 with Retry-After: nothing is written unguarded.
+    #[default]
+    Refuse,
+    /// Go on under this replica's own lock.
+    Local,
+}
+
+/// What a write does without its lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Without {
+    /// Refused with 503 before anything is forwarded.
+    Refuse,
+    /// Goes on under this replica's own lock (counted).
+    Local,
+}
+
+/// The one answer to "may this write go on without its lease?": a
+/// deprovisioning always may (under the local lock; it is never refused for
+/// the cluster); any other write only under `on_cluster_error = "local"`
+/// when Redis failed, never when another replica holds the resource.
+pub fn without_lease(error: &LeaseError, policy: OnClusterError, intent: scim_core::Intent) -> Without {
+    match (intent.is_deprovision(), error, policy) {
+        (true, _, _) => Without::Local,
+        (false, LeaseError::Down(_), OnClusterError::Local) => Without::Local,
+        (false, LeaseError::Down(_), OnClusterError::Refuse) => Without::Refuse,
+        (false, LeaseError::Busy, _) => Without::Refuse,
+    }
+}
+
+/// Why a lease was not taken.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LeaseError {
+    /// Another writer held the resource for the whole wait.
+    #[error("another write to this resource is still in progress")]
+    Busy,
+    /// Redis could not be asked.
+    #[error("the cluster state (Redis) is unavailable: {0}")]
+    Down(String),
+}
+
+/// The connection to Redis, shared by every route.
+pub struct Cluster {
+    pub settings: ClusterSettings,
+    conn: ConnectionManager,
+    metrics: Arc<Metrics>,
+    release: Script,
+    renew: Script,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("replica", &self.settings.replica).finish_non_exhaustive()
+    }
+}
+
+/// Deletes the lease only if this owner still holds it.
+const RELEASE: &str =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+/// Extends the lease only if this owner still holds it.
+const RENEW: &str =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+
+impl Cluster {
+    /// Makes the (lazy) connection: nothing is asked of Redis until the
+    /// first lease, so a replica starts while Redis is down.
+    pub fn connect(settings: ClusterSettings, metrics: Arc<Metrics>) -> Result<Arc<Self>, String> {
+        let mut info: redis::ConnectionInfo =
+            redis::IntoConnectionInfo::into_connection_info(settings.url.as_str()).map_err(|e| e.to_string())?;
+        if let Some(secret) = &settings.password {
+            let password = secret.read()?;
+            let redis_settings = info.redis_settings().clone().set_password(password);
+            info = info.set_redis_settings(redis_settings);
+        }
+        let client = redis::Client::open(info).map_err(|e| e.to_string())?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(settings.timeout))
+            .set_connection_timeout(Some(settings.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(|e| e.to_string())?;
+        metrics.cluster_up.set(1);
+        Ok(Arc::new(Self { settings, conn, metrics, release: Script::new(RELEASE), renew: Script::new(RENEW) }))
+    }
+
+    fn key(&self, what: &str, name: &str) -> String {
+        format!("{}{what}:{name}", self.settings.key_prefix)
+    }
+
+    fn failed(&self, operation: &str, e: &redis::RedisError) -> LeaseError {
+        self.metrics.cluster_up.set(0);
+        self.metrics.cluster_errors.with_label_values(&[operation]).inc();
+        LeaseError::Down(e.to_string())
+    }
+
+    /// Takes the lease on `resource`, waiting up to `wait` for its holder.
+    pub async fn lease(self: &Arc<Self>, resource: &str, wait: Duration) -> Result<Lease, LeaseError> {
+        let key = self.key("lease", resource);
+        let token = uuid::Uuid::new_v4().to_string();
+        let ttl = u64::try_from(self.settings.lease_ttl.as_millis()).unwrap_or(30_000);
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let mut conn = self.conn.clone();
+            let set: Result<Option<String>, _> =
+                redis::cmd("SET").arg(&key).arg(&token).arg("NX").arg("PX").arg(ttl).query_async(&mut conn).await;
+            match set {
+                Ok(Some(_)) => {
+                    self.metrics.cluster_up.set(1);
+                    self.metrics.cluster_lease_wait.observe(started.elapsed().as_secs_f64());
+                    return Ok(Lease::held(self.clone(), key, token));
+                }
+                Ok(None) if started.elapsed() + pause < wait => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                Ok(None) => {
+                    self.metrics.cluster_lease_wait.observe(started.elapsed().as_secs_f64());
+                    return Err(LeaseError::Busy);
+                }
+                Err(e) => return Err(self.failed("lease", &e)),
+            }
+        }
+    }
+
+    /// Whether Redis answers now (for the console's health page).
+    pub async fn ping(&self) -> bool {
+        let mut conn = self.conn.clone();
+        let up = tokio::time::timeout(self.settings.timeout, conn.ping::<String>()).await.is_ok_and(|r| r.is_ok());
+        self.metrics.cluster_up.set(i64::from(up));
+        up
+    }
+}
+
+/// A held lease: renewed in the background while held, released on drop.
+#[derive(Debug)]
+pub struct Lease {
+    cluster: Arc<Cluster>,
+    key: String,
+    token: String,
+    renewing: tokio::task::JoinHandle<()>,
+}
+
+impl Lease {
+    fn held(cluster: Arc<Cluster>, key: String, token: String) -> Self {
+        let renewing = tokio::spawn(renew_loop(cluster.clone(), key.clone(), token.clone()));
+        Self { cluster, key, token, renewing }
+    }
+}
+
+async fn renew_loop(cluster: Arc<Cluster>, key: String, token: String) {
+    let ttl = cluster.settings.lease_ttl;
+    let ms = u64::try_from(ttl.as_millis()).unwrap_or(30_000);
+    loop {
+        tokio::time::sleep(ttl / 3).await;
+        let mut conn = cluster.conn.clone();
+        let renewed: Result<i64, _> = cluster.renew.key(&key).arg(&token).arg(ms).invoke_async(&mut conn).await;
+        match renewed {
+            Ok(1) => {}
+            Ok(_) => {
+                tracing::warn!(key, "a write's lease was lost before it finished; the backend's ETag is the guard now");
+                return;
+            }
+            Err(e) => {
+                cluster.failed("renew", &e);
+            }
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.renewing.abort();
+        let (cluster, key, token) =
+            (self.cluster.clone(), std::mem::take(&mut self.key), std::mem::take(&mut self.token));
+        tokio::spawn(async move {
+            let mut conn = cluster.conn.clone();
+            let released: Result<i64, _> = cluster.release.key(&key).arg(&token).invoke_async(&mut conn).await;
+            if let Err(e) = released {
+                cluster.failed("release", &e);
+            }
+        });
+    }
+}

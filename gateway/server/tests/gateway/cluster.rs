@@ -1,0 +1,153 @@
+//! Several replicas, one gateway: three gateway processes share a real
+//! Redis in front of scim2-server.
+
+use super::replicas::{Redis, Replica};
+use super::support::{FakeUpstream, Scim2Server, TOKEN, json_response, send};
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// A route in front of `upstream` that takes only PUT (a PATCH is a read
+/// and a write), with no ETag retries: the lease alone keeps writers apart.
+fn route(upstream: &str, keys: &str) -> String {
+    format!(
+        "[upstream]\nurl = \"{upstream}\"\ntoken_env = \"TEST_UPSTREAM_TOKEN\"\nupdate = \"put\"\netag_retries = 0\ntimeout_ms = 10000\n{keys}\n"
+    )
+}
+
+fn cluster(redis: &Redis) -> String {
+    format!("[cluster]\nredis_url = \"{}\"\nreplica_name = \"{{replica}}\"\nlease_ttl_ms = 2000\n", redis.url())
+}
+
+async fn call(url: &str, method: Method, body: Option<Value>) -> super::support::Response {
+    send(method, url, Some(TOKEN), body.map(|b| Bytes::from(b.to_string())), &[]).await
+}
+
+fn add_member(user: &str) -> Value {
+    json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": "members", "value": [{"value": user}]}]})
+}
+
+/// A group and `n` users in the backend, made directly.
+async fn group_and_users(scim2: &Scim2Server, n: usize) -> (String, Vec<String>) {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let group =
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("Everyone {tag}")});
+    let (_, g) = scim2.call(Method::POST, "/Groups", Some(group)).await;
+    let mut users = Vec::new();
+    for i in 0..n {
+        let u =
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("user{i}-{tag}")});
+        let (_, created) = scim2.call(Method::POST, "/Users", Some(u)).await;
+        users.push(created["id"].as_str().unwrap().to_owned());
+    }
+    (g["id"].as_str().unwrap().to_owned(), users)
+}
+
+/// 60 concurrent member adds spread over the replicas; how many answered
+/// with success, and how many members the group ends with.
+async fn sixty_adds(replicas: &[Replica], scim2: &Scim2Server) -> (usize, usize) {
+    let (group, users) = group_and_users(scim2, 60).await;
+    let tasks: Vec<_> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let url = replicas[i % replicas.len()].url(&format!("/Groups/{group}"));
+            let body = add_member(u);
+            tokio::spawn(async move { call(&url, Method::PATCH, Some(body)).await.status })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        ok += usize::from(t.await.unwrap().is_success());
+    }
+    let (_, stored) = scim2.get(&format!("/Groups/{group}")).await;
+    (ok, stored["members"].as_array().map_or(0, Vec::len))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_concurrent_member_adds_over_three_replicas_all_land_with_the_cluster_and_not_without() {
+    let (redis, scim2) = (Redis::start().await, Scim2Server::start().await);
+    let r = route(&scim2.base, "");
+    let with = [
+        Replica::start("a", &r, &cluster(&redis)).await,
+        Replica::start("b", &r, &cluster(&redis)).await,
+        Replica::start("c", &r, &cluster(&redis)).await,
+    ];
+    assert_eq!(sixty_adds(&with, &scim2).await, (60, 60), "one writer at a time across replicas");
+    assert!(with[0].metric("scim_gateway_cluster_lease_wait_seconds_count").await >= 1.0);
+    drop(with);
+    // The control: the same replicas without [cluster] lose writes.
+    let without =
+        [Replica::start("a", &r, "").await, Replica::start("b", &r, "").await, Replica::start("c", &r, "").await];
+    let (ok, members) = sixty_adds(&without, &scim2).await;
+    assert!(members < 60, "without the cluster, concurrent read-and-write loses members ({ok} answered ok)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_killed_holding_a_lease_blocks_the_resource_only_until_it_expires() {
+    let (redis, scim2) = (Redis::start().await, Scim2Server::start().await);
+    let (group, users) = group_and_users(&scim2, 1).await;
+    // Replica a's backend never answers in time: it holds the lease.
+    let stuck =
+        FakeUpstream::start_delayed(Arc::new(|_, _| json_response(200, &json!({}))), Duration::from_secs(30)).await;
+    let mut a = Replica::start("a", &route(&stuck.url(), ""), &cluster(&redis)).await;
+    let b = Replica::start("b", &route(&scim2.base, ""), &cluster(&redis)).await;
+    let url = a.url(&format!("/Groups/{group}"));
+    let body = add_member(&users[0]);
+    let held = tokio::spawn(async move { call(&url, Method::PATCH, Some(body)).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(redis.cli(&["--scan", "--pattern", "scim-gateway:lease:*"]).lines().count(), 1, "a holds the lease");
+    a.kill();
+    held.abort();
+    let started = std::time::Instant::now();
+    let r = call(&b.url(&format!("/Groups/{group}")), Method::PATCH, Some(add_member(&users[0]))).await;
+    assert!(r.status.is_success(), "{} {}", r.status, r.json);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(5),
+        "waited {waited:?} for the 2 s lease"
+    );
+    assert_eq!(scim2.get(&format!("/Groups/{group}")).await.1["members"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_redis_down_refuse_answers_503_and_local_goes_on_and_deprovisioning_always_goes_through() {
+    let (mut redis, scim2) = (Redis::start().await, Scim2Server::start().await);
+    let (group, users) = group_and_users(&scim2, 4).await;
+    let refuse = Replica::start("a", &route(&scim2.base, ""), &cluster(&redis)).await;
+    let local = Replica::start("b", &route(&scim2.base, "on_cluster_error = \"local\""), &cluster(&redis)).await;
+    let path = format!("/Groups/{group}");
+    assert!(call(&refuse.url(&path), Method::PATCH, Some(add_member(&users[0]))).await.status.is_success());
+    redis.stop();
+    let r = call(&refuse.url(&path), Method::PATCH, Some(add_member(&users[1]))).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.json);
+    assert_eq!(r.headers.get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
+    let members = |v: &Value| v["members"].as_array().map_or(0, Vec::len);
+    assert_eq!(members(&scim2.get(&path).await.1), 1, "nothing went out unguarded");
+    assert!(call(&local.url(&path), Method::PATCH, Some(add_member(&users[2]))).await.status.is_success());
+    assert_eq!(members(&scim2.get(&path).await.1), 2, "local goes on under its own lock");
+    // A deprovisioning goes through under either policy.
+    let off = json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "active", "value": false}]});
+    let r = call(&refuse.url(&format!("/Users/{}", users[3])), Method::PATCH, Some(off)).await;
+    assert!(r.status.is_success(), "{} {}", r.status, r.json);
+    assert_eq!(scim2.get(&format!("/Users/{}", users[3])).await.1["active"], false);
+    assert_eq!(refuse.metric("scim_gateway_cluster_up").await, 0.0);
+    assert_eq!(refuse.metric("scim_gateway_cluster_fallbacks_total{reason=\"deprovisioning\"").await, 1.0);
+    assert_eq!(local.metric("scim_gateway_cluster_fallbacks_total{reason=\"policy\"").await, 1.0);
+    // Redis comes back: the replicas use it again without a restart.
+    redis.run().await;
+    let mut back = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        back = call(&refuse.url(&path), Method::PATCH, Some(add_member(&users[1]))).await.status;
+        if back.is_success() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back.is_success(), "after Redis came back: {back}");
+    assert_eq!(refuse.metric("scim_gateway_cluster_up").await, 1.0);
+}

@@ -29,6 +29,9 @@ pub struct ClusterSettings {
     pub timeout: Duration,
     /// How long a lease lives unless renewed (renewed every third of it).
     pub lease_ttl: Duration,
+    /// How many replicas share a route's rate limit: when Redis fails, each
+    /// takes this share of it.
+    pub expected_replicas: u32,
 }
 
 /// What a write that needs the cluster does when Redis fails.
@@ -81,6 +84,7 @@ pub struct Cluster {
     metrics: Arc<Metrics>,
     release: Script,
     renew: Script,
+    rate: Script,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -88,6 +92,26 @@ impl std::fmt::Debug for Cluster {
         f.debug_struct("Cluster").field("replica", &self.settings.replica).finish_non_exhaustive()
     }
 }
+
+/// A generic cell rate algorithm on Redis's clock: KEYS[1] holds when the
+/// bucket is next empty (µs), KEYS[2] exists while the backend said it is
+/// busy. ARGV: interval, tolerance, longest wait (µs). Returns {1, wait} with
+/// the slot taken, or {0, wait} when the wait would be too long.
+const RATE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval, tolerance, max_wait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local wait = tat - tolerance - now
+if wait < 0 then wait = 0 end
+local busy = redis.call('PTTL', KEYS[2])
+if busy > 0 and busy * 1000 > wait then wait = busy * 1000 end
+if wait > max_wait then return {0, wait} end
+local next = math.max(tat, now + wait) + interval
+redis.call('SET', KEYS[1], next, 'PX', math.floor((next - now) / 1000) + 1000)
+return {1, wait}
+";
 
 /// Deletes the lease only if this owner still holds it.
 const RELEASE: &str =
@@ -115,7 +139,8 @@ impl Cluster {
             .set_max_delay(Duration::from_secs(1));
         let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(|e| e.to_string())?;
         metrics.cluster_up.set(1);
-        Ok(Arc::new(Self { settings, conn, metrics, release: Script::new(RELEASE), renew: Script::new(RENEW) }))
+        let (release, renew, rate) = (Script::new(RELEASE), Script::new(RENEW), Script::new(RATE));
+        Ok(Arc::new(Self { settings, conn, metrics, release, renew, rate }))
     }
 
     fn key(&self, what: &str, name: &str) -> String {
@@ -155,6 +180,48 @@ impl Cluster {
                 }
                 Err(e) => return Err(self.failed("lease", &e)),
             }
+        }
+    }
+
+    /// A slot in `route`'s shared rate limit: the wait before sending, or
+    /// `Err(Ok(wait))` when it would be longer than `max_wait` (nothing
+    /// taken); `Err(Err(_))` when Redis failed.
+    pub async fn rate(
+        &self,
+        route: &str,
+        interval: Duration,
+        tolerance: Duration,
+        max_wait: Duration,
+    ) -> Result<Duration, Result<Duration, LeaseError>> {
+        let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2);
+        let mut conn = self.conn.clone();
+        let answer: Result<(i64, i64), _> = self
+            .rate
+            .key(self.key("rate", route))
+            .key(self.key("busy", route))
+            .arg(us(interval))
+            .arg(us(tolerance))
+            .arg(us(max_wait))
+            .invoke_async(&mut conn)
+            .await;
+        match answer {
+            Ok((taken, wait)) => {
+                self.metrics.cluster_up.set(1);
+                let wait = Duration::from_micros(u64::try_from(wait).unwrap_or(0));
+                if taken == 1 { Ok(wait) } else { Err(Ok(wait)) }
+            }
+            Err(e) => Err(Err(self.failed("rate", &e))),
+        }
+    }
+
+    /// Tells the other replicas that the backend asked for `wait` of quiet.
+    pub async fn hold_back(&self, route: &str, wait: Duration) {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX / 2).max(1);
+        let mut conn = self.conn.clone();
+        let set: Result<(), _> =
+            redis::cmd("SET").arg(self.key("busy", route)).arg(1).arg("PX").arg(ms).query_async(&mut conn).await;
+        if let Err(e) = set {
+            self.failed("busy", &e);
         }
     }
 

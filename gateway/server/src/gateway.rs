@@ -331,7 +331,8 @@ fn upstream(
         UpstreamTarget::Http(uri) => {
             let token = upstream_token(u, ctx)?;
             let client = HttpUpstream::new(u, uri, token.as_deref(), (ctx.proxies)(), workers)?;
-            Ok(Arc::new(Paced::new(Arc::new(client), u.pace, ctx.metrics.clone(), name)))
+            let paced = Paced::new(Arc::new(client), u.pace, ctx.metrics.clone(), name).shared(ctx.cluster());
+            Ok(Arc::new(paced))
         }
     }
 }

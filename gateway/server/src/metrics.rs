@@ -199,7 +199,7 @@ impl Metrics {
             )?,
             cluster_errors: counter(
                 "scim_gateway_cluster_errors_total",
-                "Failed calls to the cluster state, by operation: lease, renew, release.",
+                "Failed calls to the cluster state, by operation: lease, renew, release, rate, busy.",
                 &["operation"],
             )?,
             cluster_lease_wait: Histogram::with_opts(
@@ -208,7 +208,7 @@ impl Metrics {
             )?,
             cluster_fallbacks: counter(
                 "scim_gateway_cluster_fallbacks_total",
-                "Writes that went on under this replica's own lock: on_cluster_error = \"local\", or a deprovisioning.",
+                "Work done without the cluster state: writes under this replica's own lock (policy, deprovisioning), requests paced by its share of the rate limit (rate_limit_share).",
                 &["route", "reason"],
             )?,
             shadow_changes: counter(

@@ -44,6 +44,10 @@ pub(super) fn settings(c: &ClusterSection, base: &Path, sink: &mut Sink<'_>) -> 
         key_prefix: c.key_prefix.as_ref().map_or_else(|| "scim-gateway:".to_owned(), |p| p.get_ref().clone()),
         timeout: c.timeout_ms.as_ref().map_or(Duration::from_millis(500), |t| ms(t, "timeout_ms", sink)),
         lease_ttl: c.lease_ttl_ms.as_ref().map_or(Duration::from_secs(15), |t| ms(t, "lease_ttl_ms", sink)),
+        expected_replicas: c
+            .expected_replicas
+            .as_ref()
+            .map_or(3, |n| u32::try_from(super::validate::positive(n, "expected_replicas", 1000, sink)).unwrap_or(3)),
     })
 }
 

@@ -179,6 +179,7 @@ pub(crate) struct ClusterSection {
     pub(crate) key_prefix: Option<Spanned<String>>,
     pub(crate) timeout_ms: Option<Spanned<u64>>,
     pub(crate) lease_ttl_ms: Option<Spanned<u64>>,
+    pub(crate) expected_replicas: Option<Spanned<u64>>,
 }
 
 /// `[audit]`.

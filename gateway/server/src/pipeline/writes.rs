@@ -139,7 +139,7 @@ pub(super) fn empty_patch(body: &Value) -> bool {
 /// without it rather than run out of time.
 pub(super) async fn one_writer<'a>(x: &Exchange<'a>, intent: Intent) -> Result<WriteGuard<'a>, GatewayError> {
     let wait = x.gw.limits.request_timeout / 3;
-    let Some(cluster) = &x.gw.cluster else { return Ok(WriteGuard::Local(local_lock(x, wait).await)) };
+    let Some(cluster) = &x.gw.cluster else { return local_lock(x, wait, intent).await };
     let error = match cluster.lease(&format!("{}:{}", x.route.name, x.path), wait).await {
         Ok(lease) => return Ok(WriteGuard::Lease(lease)),
         Err(e) => e,
@@ -150,7 +150,7 @@ pub(super) async fn one_writer<'a>(x: &Exchange<'a>, intent: Intent) -> Result<W
             let reason = if intent.is_deprovision() { "deprovisioning" } else { "policy" };
             x.gw.metrics.cluster_fallbacks.with_label_values(&[x.route.name.as_str(), reason]).inc();
             tracing::warn!(route = %x.route.name, error = %error, reason, "a write goes on under this replica's own lock");
-            Ok(WriteGuard::Local(local_lock(x, wait).await))
+            local_lock(x, wait, intent).await
         }
     }
 }
@@ -166,17 +166,26 @@ pub(super) enum WriteGuard<'a> {
     Lease(crate::cluster::Lease),
 }
 
-/// This process's lock on the resource; a holder slower than `wait` is
-/// not waited for any longer (the backend's ETag, where it gives one, is
-/// the guard then).
-async fn local_lock<'a>(x: &Exchange<'a>, wait: std::time::Duration) -> Option<crate::locks::KeyedGuard<'a>> {
-    match tokio::time::timeout(wait, x.route.write_locks.lock(&x.path)).await {
-        Ok(guard) => Some(guard),
-        Err(_) => {
-            tracing::warn!(route = %x.route.name, "another write to this resource is slow; this one goes on without waiting");
-            None
-        }
-    }
+/// This process's lock on the resource. A holder slower than `wait` gets
+/// the same answer as a lease held too long ([`crate::cluster::without_lease`]):
+/// a deprovisioning goes on without the lock (the backend's ETag, where it
+/// gives one, is the guard then), any other write is refused with 503.
+async fn local_lock<'a>(
+    x: &Exchange<'a>,
+    wait: std::time::Duration,
+    intent: Intent,
+) -> Result<WriteGuard<'a>, GatewayError> {
+    let Ok(guard) = tokio::time::timeout(wait, x.route.write_locks.lock(&x.path)).await else {
+        let busy = crate::cluster::LeaseError::Busy;
+        return match crate::cluster::without_lease(&busy, x.route.on_cluster_error, intent) {
+            Without::Refuse => Err(GatewayError::WriteUnguarded(busy.to_string())),
+            Without::Local => {
+                tracing::warn!(route = %x.route.name, "another write to this resource is slow; this deprovisioning goes on");
+                Ok(WriteGuard::Local(None))
+            }
+        };
+    };
+    Ok(WriteGuard::Local(Some(guard)))
 }
 
 /// How a write is built from the current resource.

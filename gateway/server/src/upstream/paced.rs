@@ -3,9 +3,13 @@
 //! time to wait), and retries of idempotent requests that the backend
 //! answers 429 or 529, within a bounded time budget and honouring
 //! Retry-After. Everything the route sends upstream goes through here:
-//! forwards, current-resource reads and lookups alike.
+//! forwards, current-resource reads and lookups alike. With `[cluster]` the
+//! rate limit is one for all replicas (kept in Redis), a backend's busy
+//! answer holds every replica back, and when Redis fails each replica takes
+//! its share of the limit (the rate divided by `expected_replicas`).
 
 use super::{Forward, Reply, ReplyFuture, Upstream, UpstreamError};
+use crate::cluster::Cluster;
 use crate::config::PaceSettings;
 use crate::metrics::Metrics;
 use http::{HeaderMap, Method};
@@ -24,12 +28,60 @@ pub struct Paced {
     settings: PaceSettings,
     metrics: Arc<Metrics>,
     route: String,
+    /// The shared limit, and this replica's share for when Redis fails.
+    cluster: Option<(Arc<Cluster>, Option<Limiter>)>,
 }
 
 impl Paced {
     pub fn new(inner: Arc<dyn Upstream>, settings: PaceSettings, metrics: Arc<Metrics>, route: &str) -> Self {
         let limiter = settings.rate_limit.map(Limiter::new);
-        Self { inner, limiter, settings, metrics, route: route.to_owned() }
+        Self { inner, limiter, settings, metrics, route: route.to_owned(), cluster: None }
+    }
+
+    /// The same, its rate limit shared with the other replicas.
+    pub fn shared(mut self, cluster: Option<Arc<Cluster>>) -> Self {
+        self.cluster = cluster.map(|c| {
+            let n = c.settings.expected_replicas.max(1);
+            let share = self.settings.rate_limit.map(|r| {
+                Limiter::new(crate::config::RateLimit {
+                    per_second: (r.per_second / n).max(1),
+                    burst: (r.burst / n).max(1),
+                    ..r
+                })
+            });
+            (c, share)
+        });
+        self
+    }
+
+    /// A slot in the rate limit: the shared one, else this replica's own
+    /// (or its share of the shared one while Redis fails).
+    async fn acquire(&self) -> Result<(), UpstreamError> {
+        let Some(limiter) = &self.limiter else { return Ok(()) };
+        let Some((cluster, share)) = &self.cluster else { return limiter.acquire(&self.metrics, &self.route).await };
+        if limiter.waiting.load(Ordering::SeqCst) >= limiter.queue {
+            self.metrics.rate_limited.with_label_values(&[self.route.as_str()]).inc();
+            return Err(UpstreamError::RateLimited(limiter.interval));
+        }
+        match cluster.rate(&self.route, limiter.interval, limiter.tolerance, limiter.max_wait).await {
+            Ok(wait) if wait.is_zero() => Ok(()),
+            Ok(wait) => {
+                let gauge = self.metrics.rate_limit_queue.with_label_values(&[self.route.as_str()]);
+                limiter.waiting.fetch_add(1, Ordering::SeqCst);
+                let _queued = Queued::enter(gauge, limiter.waiting.clone());
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+            Err(Ok(wait)) => {
+                self.metrics.rate_limited.with_label_values(&[self.route.as_str()]).inc();
+                Err(UpstreamError::RateLimited(wait.max(limiter.interval)))
+            }
+            Err(Err(_)) => {
+                let reason = "rate_limit_share";
+                self.metrics.cluster_fallbacks.with_label_values(&[self.route.as_str(), reason]).inc();
+                share.as_ref().unwrap_or(limiter).acquire(&self.metrics, &self.route).await
+            }
+        }
     }
 
     async fn paced(&self, request: Forward) -> Result<Reply, UpstreamError> {
@@ -37,9 +89,7 @@ impl Paced {
         let retries = if idempotent(&request.method) { self.settings.busy_retries } else { 0 };
         let mut attempt = 0;
         loop {
-            if let Some(limiter) = &self.limiter {
-                limiter.acquire(&self.metrics, &self.route).await?;
-            }
+            self.acquire().await?;
             // The last attempt sends the request itself, not a copy.
             if attempt >= retries {
                 return self.inner.call(request).await;
@@ -55,6 +105,9 @@ impl Paced {
             }
             let code = if status == 429 { "429" } else { "529" };
             self.metrics.upstream_retries.with_label_values(&[self.route.as_str(), code]).inc();
+            if let Some((cluster, _)) = &self.cluster {
+                cluster.hold_back(&self.route, wait).await;
+            }
             tokio::time::sleep(wait).await;
             attempt += 1;
         }

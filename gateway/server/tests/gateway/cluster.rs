@@ -151,3 +151,49 @@ async fn with_redis_down_refuse_answers_503_and_local_goes_on_and_deprovisioning
     assert!(back.is_success(), "after Redis came back: {back}");
     assert_eq!(refuse.metric("scim_gateway_cluster_up").await, 1.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_share_one_rate_limit_measured_at_the_upstream() {
+    let redis = Redis::start().await;
+    let hits = Arc::new(std::sync::Mutex::new(Vec::<std::time::Instant>::new()));
+    let seen = hits.clone();
+    let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "u1", "userName": "u"});
+    let up = FakeUpstream::start(Arc::new(move |_, _| {
+        seen.lock().unwrap().push(std::time::Instant::now());
+        json_response(200, &user)
+    }))
+    .await;
+    let limit = "[upstream.rate_limit]\nper_second = 20\nburst = 5\nqueue = 200\nmax_wait_ms = 15000\n[server.limits]\nrequest_timeout_ms = 30000\n";
+    let r = route(&up.url(), limit);
+    let replicas = [
+        Replica::start("a", &r, &cluster(&redis)).await,
+        Replica::start("b", &r, &cluster(&redis)).await,
+        Replica::start("c", &r, &cluster(&redis)).await,
+    ];
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let url = replicas[i % 3].url("/Users/u1");
+            tokio::spawn(async move { call(&url, Method::GET, None).await.status })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    let mut times = hits.lock().unwrap().clone();
+    times.sort();
+    assert_eq!(times.len(), 200);
+    let busiest = (0..times.len())
+        .map(|i| times[i..].iter().take_while(|t| t.duration_since(times[i]) < Duration::from_secs(1)).count())
+        .max()
+        .unwrap();
+    assert!(
+        busiest <= 25,
+        "{busiest} requests reached the upstream within one second: the limit is 20/s with a burst of 5"
+    );
+    let span = times[199].duration_since(times[0]);
+    eprintln!("the upstream got at most {busiest} requests in one second; 200 took {span:?}");
+    assert!(
+        span >= Duration::from_millis(9_700),
+        "200 requests at 20/s after a burst of 5 take 9.75 s; they took {span:?}"
+    );
+}

@@ -402,6 +402,7 @@ async function loadRoutes() {
   const reload = body.last_reload;
   cards.push(["Last reload", reload ? reload.outcome + " at " + reload.time + (reload.error ? ": " + reload.error : "") : "none since start"]);
   cards.push(["Audit trail", body.audit ? body.audit.store + ", queue " + body.audit.queue + ", written " + body.audit.written + ", replica " + body.audit.replica : "off (no [audit] section)"]);
+  cards.push(["Cluster state (Redis)", body.cluster ? (body.cluster.up ? "up" : "DOWN: writes follow on_cluster_error") + ", replica " + body.cluster.replica : "off (one replica, no [cluster] section)"]);
   cards.push(["Version", body.version]);
   $("#health").replaceChildren(...cards.map(([k, v]) => { const d = dl([[k, v]]); d.className = "card"; return d; }));
   $("#routes-status").textContent = body.routes.length + " route" + (body.routes.length === 1 ? "" : "s") + ".";

@@ -136,6 +136,7 @@ async fn with_redis_down_refuse_answers_503_and_local_goes_on_and_deprovisioning
     assert!(r.status.is_success(), "{} {}", r.status, r.json);
     assert_eq!(scim2.get(&format!("/Users/{}", users[3])).await.1["active"], false);
     assert_eq!(refuse.metric("scim_gateway_cluster_up").await, 0.0);
+    assert_eq!(health(&refuse).await, json!({"replica": "a", "up": false}), "the console's health page");
     assert_eq!(refuse.metric("scim_gateway_cluster_fallbacks_total{reason=\"deprovisioning\"").await, 1.0);
     assert_eq!(local.metric("scim_gateway_cluster_fallbacks_total{reason=\"policy\"").await, 1.0);
     // Redis comes back: the replicas use it again without a restart.
@@ -150,6 +151,13 @@ async fn with_redis_down_refuse_answers_503_and_local_goes_on_and_deprovisioning
     }
     assert!(back.is_success(), "after Redis came back: {back}");
     assert_eq!(refuse.metric("scim_gateway_cluster_up").await, 1.0);
+    assert_eq!(health(&refuse).await, json!({"replica": "a", "up": true}));
+}
+
+/// The cluster state on the admin API's routes page.
+async fn health(replica: &Replica) -> Value {
+    let url = format!("http://127.0.0.1:{}/admin/api/routes", replica.admin);
+    send(Method::GET, &url, Some(super::admin::ADMIN_TOKEN), None, &[]).await.json["cluster"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -78,9 +78,10 @@ impl Replica {
     pub async fn start(name: &str, route: &str, extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("tokens"), format!("idp:{TOKEN}\n")).unwrap();
+        std::fs::write(dir.path().join("admin-tokens"), format!("ops:{}\n", super::admin::ADMIN_TOKEN)).unwrap();
         let (port, admin) = (free_port(), free_port());
         let config = format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\nbase_path = \"/scim/v2\"\n[server.auth]\ntokens_file = \"tokens\"\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n{route}\n{extra}\n"
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nbase_path = \"/scim/v2\"\n[server.auth]\ntokens_file = \"tokens\"\n[admin]\nlisten = \"127.0.0.1:{admin}\"\ntokens_file = \"admin-tokens\"\n{route}\n{extra}\n"
         )
         .replace("{replica}", name);
         std::fs::write(dir.path().join("gateway.toml"), config).unwrap();

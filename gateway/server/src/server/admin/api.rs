@@ -25,7 +25,11 @@ where
         (Method::GET, "audit") => list(shared, &query).await,
         (Method::GET, "audit/export") => export(shared, &query).await,
         (Method::GET, id) if id.starts_with("audit/") => one(shared, id.trim_start_matches("audit/")).await,
-        (Method::GET, "routes") => json_response(StatusCode::OK, &routes(shared)),
+        (Method::GET, "routes") => {
+            let mut body = routes(shared);
+            body["cluster"] = cluster(shared).await;
+            json_response(StatusCode::OK, &body)
+        }
         (Method::GET, "samples") => json_response(StatusCode::OK, &super::playground::samples()),
         (Method::POST, "playground") => match crate::proxy::body::read(req.into_body(), MAX_ADMIN_BODY).await {
             Ok(body) => super::playground::run(shared, &body).await,
@@ -121,6 +125,14 @@ async fn export(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
     let attachment = HeaderValue::from_static("attachment; filename=\"scim-gateway-audit.jsonl\"");
     r.headers_mut().insert(CONTENT_DISPOSITION, attachment);
     r
+}
+
+/// The cluster state: whether Redis answers now, and this replica's name.
+async fn cluster(shared: &Shared) -> Value {
+    match shared.ctx.cluster() {
+        Some(c) => json!({"replica": c.settings.replica, "up": c.ping().await}),
+        None => Value::Null,
+    }
 }
 
 fn unavailable(detail: &str) -> Response<Full<Bytes>> {

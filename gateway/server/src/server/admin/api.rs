@@ -27,7 +27,9 @@ where
         (Method::GET, id) if id.starts_with("audit/") => one(shared, id.trim_start_matches("audit/")).await,
         (Method::GET, "routes") => {
             let mut body = routes(shared);
-            body["cluster"] = cluster(shared).await;
+            if let Some(m) = body.as_object_mut() {
+                m.insert("cluster".into(), cluster(shared).await);
+            }
             json_response(StatusCode::OK, &body)
         }
         (Method::GET, "samples") => json_response(StatusCode::OK, &super::playground::samples()),

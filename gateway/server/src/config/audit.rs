@@ -17,7 +17,7 @@ pub(super) fn settings(a: &AuditSection, base: &Path, sink: &mut Sink<'_>) -> Au
     if let Some(url) = &a.url {
         s.url = store_url(url, base, sink).unwrap_or(s.url);
     }
-    s.password = password(a, base, sink);
+    s.password = secret(a.password_env.as_ref(), a.password_file.as_ref(), base, sink);
     s.ca_file = a.ca_file.as_ref().map(|f| resolve(base, f.get_ref()));
     if let (Some(at), StoreUrl::Sqlite(_)) = (a.password_env.as_ref().or(a.password_file.as_ref()), &s.url) {
         sink.error(at.span().start, "a password is only for a PostgreSQL store", None);
@@ -89,15 +89,21 @@ fn store_url(url: &Spanned<String>, base: &Path, sink: &mut Sink<'_>) -> Option<
     None
 }
 
-fn password(a: &AuditSection, base: &Path, sink: &mut Sink<'_>) -> Option<Secret> {
-    if let (Some(_), Some(f)) = (&a.password_env, &a.password_file) {
+/// A password from `password_env` or `password_file` (one, not both).
+pub(super) fn secret(
+    env: Option<&Spanned<String>>,
+    file: Option<&Spanned<String>>,
+    base: &Path,
+    sink: &mut Sink<'_>,
+) -> Option<Secret> {
+    if let (Some(_), Some(f)) = (env, file) {
         sink.error(f.span().start, "give password_env or password_file, not both", None);
     }
-    if let Some(env) = &a.password_env {
+    if let Some(env) = env {
         env_name(env, sink);
         return Some(Secret::Env(env.get_ref().clone()));
     }
-    a.password_file.as_ref().map(|f| Secret::File(resolve(base, f.get_ref())))
+    file.map(|f| Secret::File(resolve(base, f.get_ref())))
 }
 
 /// The admin API's tokens: `tokens_env` and/or `tokens_file` in `[admin]`.

@@ -1,8 +1,7 @@
 //! `[cluster]` and a route's `on_cluster_error`.
 
 use super::file::ClusterSection;
-use super::validate::{env_name, ms, resolve};
-use crate::audit::Secret;
+use super::validate::ms;
 use crate::cluster::{ClusterSettings, OnClusterError};
 use scim_mapper::Sink;
 use std::path::Path;
@@ -25,17 +24,7 @@ pub(super) fn settings(c: &ClusterSection, base: &Path, sink: &mut Sink<'_>) -> 
         Ok(_) => sink.error(url.span().start, format!("`{text}` is not a redis:// or rediss:// URL"), hint),
         Err(e) => sink.error(url.span().start, format!("`{text}` is not a Redis URL: {e}"), hint),
     }
-    if let (Some(_), Some(f)) = (&c.password_env, &c.password_file) {
-        sink.error(f.span().start, "give password_env or password_file, not both", None);
-    }
-    let password = match (&c.password_env, &c.password_file) {
-        (Some(env), _) => {
-            env_name(env, sink);
-            Some(Secret::Env(env.get_ref().clone()))
-        }
-        (None, Some(f)) => Some(Secret::File(resolve(base, f.get_ref()))),
-        (None, None) => None,
-    };
+    let password = super::audit::secret(c.password_env.as_ref(), c.password_file.as_ref(), base, sink);
     let replica = c.replica_name.as_ref().map(|r| r.get_ref().trim().to_owned()).filter(|r| !r.is_empty());
     Some(ClusterSettings {
         url: text.clone(),

@@ -275,7 +275,10 @@ impl Drop for Lease {
         self.renewing.abort();
         let (cluster, key, token) =
             (self.cluster.clone(), std::mem::take(&mut self.key), std::mem::take(&mut self.token));
-        tokio::spawn(async move {
+        // Outside a runtime (a shutdown dropping the request), the lease is
+        // left to expire.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        runtime.spawn(async move {
             let mut conn = cluster.conn.clone();
             let released: Result<i64, _> = cluster.release.key(&key).arg(&token).invoke_async(&mut conn).await;
             if let Err(e) = released {

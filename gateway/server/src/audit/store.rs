@@ -173,6 +173,18 @@ pub(crate) fn columns(r: &Record) -> Result<[Param; 12], StoreError> {
     ])
 }
 
+/// Retention's two deletes, by age and beyond the newest rows; `mark(1)`
+/// is the placeholder of their one parameter.
+pub(crate) fn prune_sql(mark: fn(usize) -> String) -> [String; 2] {
+    [
+        format!("DELETE FROM audit_records WHERE at_ms < {}", mark(1)),
+        format!(
+            "DELETE FROM audit_records WHERE id < (SELECT id FROM audit_records ORDER BY id DESC LIMIT 1 OFFSET {})",
+            mark(1)
+        ),
+    ]
+}
+
 pub(crate) const INSERT: &str = "INSERT INTO audit_records (id, at_ms, route, resource_type, resource_id, external_id, subject, method, status, fault, deprovisioning, record) VALUES";
 
 pub(crate) fn decode(json: &str) -> Result<Record, StoreError> {

@@ -4,7 +4,7 @@
 //! as the URL's `sslmode` says (`require` in production), the server's
 //! certificate checked against the system's roots and `ca_file`.
 
-use super::{Filter, INSERT, MIGRATIONS, Param, Store, StoreError, columns, cutoff_ms, decode};
+use super::{Filter, INSERT, MIGRATIONS, Param, Store, StoreError, columns, cutoff_ms, decode, prune_sql};
 use crate::audit::record::Record;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -153,16 +153,11 @@ impl Store for PostgresStore {
     async fn prune(&self, max_age: Duration, max_rows: u64) -> Result<u64, StoreError> {
         let cutoff = cutoff_ms(max_age);
         let keep = i64::try_from(max_rows.max(1) - 1).unwrap_or(i64::MAX);
+        let [by_age, by_count] = prune_sql(|n| format!("${n}"));
         self.call(move |c| {
             Box::pin(async move {
-                let old = c.execute("DELETE FROM audit_records WHERE at_ms < $1", &[&cutoff]).await.map_err(err)?;
-                let over = c
-                    .execute(
-                        "DELETE FROM audit_records WHERE id < (SELECT id FROM audit_records ORDER BY id DESC LIMIT 1 OFFSET $1)",
-                        &[&keep],
-                    )
-                    .await
-                    .map_err(err)?;
+                let old = c.execute(by_age.as_str(), &[&cutoff]).await.map_err(err)?;
+                let over = c.execute(by_count.as_str(), &[&keep]).await.map_err(err)?;
                 Ok(old + over)
             })
         })

@@ -1,7 +1,7 @@
 //! The embedded store: SQLite in a file, in WAL mode. Calls run on the
 //! blocking pool, one at a time.
 
-use super::{Filter, INSERT, MIGRATIONS, Param, Store, StoreError, columns, cutoff_ms, decode};
+use super::{Filter, INSERT, MIGRATIONS, Param, Store, StoreError, columns, cutoff_ms, decode, prune_sql};
 use crate::audit::record::Record;
 use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
@@ -121,14 +121,10 @@ impl Store for SqliteStore {
     async fn prune(&self, max_age: Duration, max_rows: u64) -> Result<u64, StoreError> {
         let cutoff = cutoff_ms(max_age);
         let keep = i64::try_from(max_rows.max(1) - 1).unwrap_or(i64::MAX);
+        let [by_age, by_count] = prune_sql(|n| format!("?{n}"));
         self.with(move |conn| {
-            let old = conn.execute("DELETE FROM audit_records WHERE at_ms < ?1", [cutoff]).map_err(err)?;
-            let over = conn
-                .execute(
-                    "DELETE FROM audit_records WHERE id < (SELECT id FROM audit_records ORDER BY id DESC LIMIT 1 OFFSET ?1)",
-                    [keep],
-                )
-                .map_err(err)?;
+            let old = conn.execute(&by_age, [cutoff]).map_err(err)?;
+            let over = conn.execute(&by_count, [keep]).map_err(err)?;
             Ok(u64::try_from(old + over).unwrap_or(u64::MAX))
         })
         .await

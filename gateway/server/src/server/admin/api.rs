@@ -4,7 +4,7 @@
 //! export: JSON lines); every error names what was wrong.
 
 use super::{MAX_ADMIN_BODY, Shared, error, json_response};
-use crate::audit::store::Filter;
+use crate::audit::store::{Filter, Store};
 use bytes::Bytes;
 use http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -59,7 +59,7 @@ fn filter(query: &str) -> Result<Filter, String> {
     Filter::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).filter(|(_, v)| !v.is_empty()))
 }
 
-fn store(shared: &Shared) -> Result<Arc<dyn crate::audit::store::Store>, Box<Response<Full<Bytes>>>> {
+fn store(shared: &Shared) -> Result<Arc<dyn Store>, Refusal> {
     match shared.ctx.audit() {
         Some(a) => Ok(a.store().clone()),
         None => {
@@ -68,11 +68,21 @@ fn store(shared: &Shared) -> Result<Arc<dyn crate::audit::store::Store>, Box<Res
     }
 }
 
+/// An answer given instead of going on.
+type Refusal = Box<Response<Full<Bytes>>>;
+
+/// The store and the query's filter, or the answer that says which is
+/// missing or wrong.
+fn store_and_filter(shared: &Shared, query: &str) -> Result<(Arc<dyn Store>, Filter), Refusal> {
+    let store = store(shared)?;
+    let filter = filter(query).map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, &e)))?;
+    Ok((store, filter))
+}
+
 async fn list(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
-    let (store, filter) = match (store(shared), filter(query)) {
-        (Err(r), _) => return *r,
-        (_, Err(e)) => return error(StatusCode::BAD_REQUEST, &e),
-        (Ok(s), Ok(f)) => (s, f),
+    let (store, filter) = match store_and_filter(shared, query) {
+        Ok(found) => found,
+        Err(r) => return *r,
     };
     match store.query(&filter).await {
         Ok(records) => {
@@ -99,10 +109,9 @@ async fn one(shared: &Shared, id: &str) -> Response<Full<Bytes>> {
 
 /// Every matching record, newest first, one JSON object per line.
 async fn export(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
-    let (store, mut filter) = match (store(shared), filter(query)) {
-        (Err(r), _) => return *r,
-        (_, Err(e)) => return error(StatusCode::BAD_REQUEST, &e),
-        (Ok(s), Ok(f)) => (s, f),
+    let (store, mut filter) = match store_and_filter(shared, query) {
+        Ok(found) => found,
+        Err(r) => return *r,
     };
     filter.limit = crate::audit::store::MAX_LIMIT;
     let mut out = Vec::new();

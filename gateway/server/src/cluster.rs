@@ -1,6 +1,7 @@
 //! State shared by the replicas of one gateway, on Redis: a lease per
 //! resource for the writes built from the current resource (one writer at
-//! a time across replicas). Without `[cluster]` nothing here runs and every
+//! a time across replicas), each route's rate limit, and the lookups the
+//! backend profiles cache. Without `[cluster]` nothing here runs and every
 //! guarantee is kept in-process, as for one replica.
 //!
 //! A lease is a key set if absent with an expiry and a random owner token,
@@ -222,6 +223,36 @@ impl Cluster {
             redis::cmd("SET").arg(self.key("busy", route)).arg(1).arg("PX").arg(ms).query_async(&mut conn).await;
         if let Err(e) = set {
             self.failed("busy", &e);
+        }
+    }
+
+    /// A value a replica cached under `key` for every replica, or `None`
+    /// (also when Redis failed: a cache miss costs only a lookup).
+    pub async fn cached(&self, key: &str) -> Option<String> {
+        let mut conn = self.conn.clone();
+        let got: Result<Option<String>, _> = conn.get(self.key("cache", key)).await;
+        got.map_err(|e| self.failed("cache", &e)).ok().flatten()
+    }
+
+    /// Caches `entries` for every replica for `ttl`, in one round trip.
+    pub async fn cache(&self, entries: &[(String, String)], ttl: Duration) {
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX / 2).max(1);
+        let mut pipe = redis::pipe();
+        for (k, v) in entries {
+            pipe.cmd("SET").arg(self.key("cache", k)).arg(v).arg("PX").arg(ms).ignore();
+        }
+        let mut conn = self.conn.clone();
+        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            self.failed("cache", &e);
+        }
+    }
+
+    /// Forgets `keys` for every replica.
+    pub async fn uncache(&self, keys: &[String]) {
+        let keys: Vec<String> = keys.iter().map(|k| self.key("cache", k)).collect();
+        let mut conn = self.conn.clone();
+        if let Err(e) = conn.del::<_, ()>(keys).await {
+            self.failed("cache", &e);
         }
     }
 

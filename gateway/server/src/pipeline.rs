@@ -211,11 +211,7 @@ async fn dispatch(
         (_, Some(rt), &Method::GET, _) => get(x, rt).await,
         (_, Some(rt), &Method::PUT, Some(doc)) => replace(x, rt, doc).await,
         (_, Some(rt), &Method::PATCH, Some(doc)) => patch(x, rt, doc).await,
-        (_, Some(rt), &Method::DELETE, _) => {
-            // Deletes never reach a plugin, not even on the way back.
-            let reply = x.forward(Method::DELETE, &x.path, x.query.as_deref(), None, None).await?;
-            x.map_reply(reply, Shape::Resource(rt))
-        }
+        (_, Some(rt), &Method::DELETE, _) => delete(x, endpoint, rt).await,
         (Endpoint::Search { resource_type }, _, &Method::POST, Some(doc)) => search(x, *resource_type, doc).await,
         (Endpoint::Bulk, _, &Method::POST, Some(doc)) => bulk::run(x, doc).await,
         _ => {
@@ -223,6 +219,17 @@ async fn dispatch(
             back(x, reply, Shape::Opaque, Intent::Provision).await
         }
     }
+}
+
+/// DELETE of one resource: forwarded (7), and forgotten by the profile
+/// once the backend deleted it. Deletes never reach a plugin, not even on
+/// the way back.
+async fn delete(x: &Exchange<'_>, endpoint: &Endpoint, rt: &'static str) -> Result<Answer, GatewayError> {
+    let reply = x.forward(Method::DELETE, &x.path, x.query.as_deref(), None, None).await?;
+    if let (true, Endpoint::Resource { id: Some(id), .. }) = (reply.status.is_success(), endpoint) {
+        x.route.profile.deleted(x, rt, id).await;
+    }
+    x.map_reply(reply, Shape::Resource(rt))
 }
 
 /// GET on a collection: filter normalized (5) and rewritten (6), forwarded

@@ -101,6 +101,10 @@ pub trait BackendProfile: Send + Sync + std::fmt::Debug {
         Ok(body)
     }
 
+    /// Phase 8, a resource the backend deleted: forget what is remembered
+    /// about it.
+    async fn deleted(&self, _x: &Exchange<'_>, _rt: &str, _id: &str) {}
+
     /// The start of phase 8: an answer (a resource or a list) put back in
     /// the IdP's terms. An error here fails the answer, except the answer
     /// to a deprovisioning, which goes back as it came.

@@ -205,3 +205,64 @@ async fn three_replicas_share_one_rate_limit_measured_at_the_upstream() {
         "200 requests at 20/s after a burst of 5 take 9.75 s; they took {span:?}"
     );
 }
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// What replica `b` saw of changes made through replica `a`, on a Notion
+/// stand-in with users n1 to n3.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    /// Manager lookups the stand-in answered after both replicas sent n2.
+    lookups: usize,
+    /// The email `b` sent for n2 after its email changed through `a`.
+    renamed: String,
+    /// What `b` answered to a user managed by n3 after `a` deleted n3.
+    deleted: StatusCode,
+}
+
+async fn managers_seen_across(cluster: &str) -> Seen {
+    use super::notion::{State, notion};
+    let state = Arc::new(std::sync::Mutex::new(State::default()));
+    for i in 1..=3 {
+        let user = json!({"schemas": [USER], "id": format!("n{i}"), "userName": format!("user{i}@example.com")});
+        state.lock().unwrap().users.push(user);
+    }
+    let up = FakeUpstream::start(notion(state.clone())).await;
+    let r = route(&up.url(), "profile = \"notion\"").replace("update = \"put\"\n", "");
+    let (a, b) = (Replica::start("a", &r, cluster).await, Replica::start("b", &r, cluster).await);
+    let create = |replica: &Replica, email: &str, manager: &str| {
+        let user = json!({"schemas": [USER, ENT], "userName": email, ENT: {"manager": {"value": manager}}});
+        let url = replica.url("/Users");
+        async move { call(&url, Method::POST, Some(user)).await }
+    };
+    let sent_manager = || state.lock().unwrap().users.last().unwrap()[ENT]["manager"]["value"].clone();
+    let lookups = || state.lock().unwrap().seen.iter().filter(|s| s.method == Method::GET).count();
+    assert_eq!(create(&a, "one@example.com", "n2").await.status, StatusCode::CREATED);
+    assert_eq!(create(&b, "two@example.com", "n2").await.status, StatusCode::CREATED);
+    assert_eq!(sent_manager(), "user2@example.com");
+    let lookups = lookups();
+    let rename = json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "userName", "value": "boss@example.com"}]});
+    assert!(call(&a.url("/Users/n2"), Method::PATCH, Some(rename)).await.status.is_success());
+    assert_eq!(create(&b, "three@example.com", "n2").await.status, StatusCode::CREATED);
+    let renamed = sent_manager().as_str().unwrap_or_default().to_owned();
+    assert_eq!(create(&b, "four@example.com", "n3").await.status, StatusCode::CREATED, "b knows n3 now");
+    assert_eq!(call(&a.url("/Users/n3"), Method::DELETE, None).await.status, StatusCode::NO_CONTENT);
+    let deleted = create(&b, "five@example.com", "n3").await.status;
+    Seen { lookups, renamed, deleted }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_notion_manager_cache_is_one_for_every_replica_and_follows_renames_and_deletes() {
+    let redis = Redis::start().await;
+    let shared = managers_seen_across(&cluster(&redis)).await;
+    assert_eq!(
+        shared,
+        Seen { lookups: 1, renamed: "boss@example.com".into(), deleted: StatusCode::BAD_REQUEST },
+        "one lookup for both replicas; b sees a's rename and a's delete"
+    );
+    assert!(redis.cli(&["--scan", "--pattern", "scim-gateway:cache:*"]).lines().count() >= 2);
+    // The control: per-replica caches look up twice and go stale.
+    let apart = managers_seen_across("").await;
+    assert_eq!(apart, Seen { lookups: 2, renamed: "user2@example.com".into(), deleted: StatusCode::CREATED });
+}

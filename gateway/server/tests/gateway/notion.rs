@@ -14,11 +14,13 @@ const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const NOTION: &str = "urn:ietf:params:scim:schemas:extension:notion:2.0:User";
 
 #[derive(Default)]
-struct State {
-    users: Vec<Value>,
+pub struct State {
+    pub users: Vec<Value>,
     /// Statuses to answer the next requests with, first first.
     busy: Vec<(u16, &'static str)>,
-    seen: Vec<Seen>,
+    pub seen: Vec<Seen>,
+    /// Users deleted so far (ids are never given twice).
+    deleted: usize,
 }
 
 fn error(status: u16, detail: &str) -> http::Response<http_body_util::Full<bytes::Bytes>> {
@@ -55,7 +57,7 @@ fn list(st: &State, seen: &Seen) -> http::Response<http_body_util::Full<bytes::B
     )
 }
 
-fn notion(state: Arc<Mutex<State>>) -> Handler {
+pub fn notion(state: Arc<Mutex<State>>) -> Handler {
     Arc::new(move |_, seen: Seen| {
         let mut st = state.lock().unwrap();
         st.seen.push(seen.clone());
@@ -76,16 +78,35 @@ fn notion(state: Arc<Mutex<State>>) -> Handler {
             },
             (&Method::POST, "/Users") => {
                 let mut u: Value = serde_json::from_slice(&seen.body).unwrap();
-                u["id"] = json!(format!("n{}", st.users.len() + 1));
+                u["id"] = json!(format!("n{}", st.users.len() + st.deleted + 1));
                 st.users.push(u.clone());
                 json_response(201, &u)
             }
-            // Writes are recorded (in `seen`) and answered with the user.
-            (&Method::PATCH, p) => match st.users.iter().find(|u| format!("/Users/{}", u["id"].as_str().unwrap()) == p)
-            {
-                Some(u) => json_response(200, u),
-                None => error(404, "no such user"),
-            },
+            // Writes are recorded (in `seen`) and answered with the user;
+            // a replace of `userName` (the email) is applied.
+            (&Method::PATCH, p) => {
+                let op: Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+                match st.users.iter_mut().find(|u| format!("/Users/{}", u["id"].as_str().unwrap()) == p) {
+                    Some(u) => {
+                        for o in op["Operations"].as_array().into_iter().flatten() {
+                            if o["path"] == "userName" {
+                                u["userName"] = o["value"].clone();
+                            }
+                        }
+                        json_response(200, u)
+                    }
+                    None => error(404, "no such user"),
+                }
+            }
+            (&Method::DELETE, p) => {
+                let before = st.users.len();
+                st.users.retain(|u| format!("/Users/{}", u["id"].as_str().unwrap()) != p);
+                st.deleted += before - st.users.len();
+                match st.users.len() < before {
+                    true => http::Response::builder().status(204).body(Default::default()).unwrap(),
+                    false => error(404, "no such user"),
+                }
+            }
             _ => error(405, "not here"),
         }
     })
@@ -285,7 +306,7 @@ async fn a_patch_of_roles_or_manager_is_sent_in_notions_terms() {
 
 #[tokio::test]
 async fn a_deactivation_never_waits_on_the_managers_lookup_and_a_busy_lookup_is_no_400() {
-    let (_up, gw, state) = setup("busy_retries = 0", 2).await;
+    let (_up, gw, state) = setup("busy_retries = 0", 3).await;
     let last_sent = |m: Method| {
         let seen = state.lock().unwrap().seen.iter().rev().find(|s| s.method == m).cloned();
         serde_json::from_slice::<Value>(&seen.expect("it reached the backend").body).unwrap()
@@ -308,7 +329,8 @@ async fn a_deactivation_never_waits_on_the_managers_lookup_and_a_busy_lookup_is_
     assert_eq!(last_sent(Method::PUT)[ENT]["manager"]["value"], "user2@example.com");
     // Not a deactivation: a busy lookup is the backend's error, not the IdP's.
     state.lock().unwrap().busy = vec![(429, "5")];
-    let user = json!({"schemas": [USER, ENT], "userName": "x@example.com", ENT: {"manager": {"value": "n1"}}});
+    // (n1 is known from the answers above; n3 is not.)
+    let user = json!({"schemas": [USER, ENT], "userName": "x@example.com", ENT: {"manager": {"value": "n3"}}});
     let r = gw.call(Method::POST, "/scim/v2/Users", Some(user)).await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{:?}", r.json);
     // A path-less PATCH naming the manager by id sends the email.

@@ -19,7 +19,7 @@ mod lists;
 mod users;
 
 use super::BackendProfile;
-use super::cache::TtlCache;
+use super::cache::Lookups;
 use crate::config::UpdateMode;
 use crate::error::GatewayError;
 use crate::pipeline::exchange::{Exchange, Shape};
@@ -38,12 +38,12 @@ const LIMIT: usize = 100;
 #[derive(Debug)]
 pub struct Aws {
     /// Cursors of list pages already walked, by query and start index.
-    cursors: TtlCache,
+    cursors: Lookups,
 }
 
 impl Aws {
     pub fn new() -> Self {
-        Self { cursors: TtlCache::new(Duration::from_secs(300), 10_000) }
+        Self { cursors: Lookups::new(Duration::from_secs(300), 10_000) }
     }
 }
 

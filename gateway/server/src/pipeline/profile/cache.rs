@@ -1,10 +1,76 @@
-//! A small cache whose entries expire, for what profiles remember between
+//! Small caches whose entries expire, for what profiles remember between
 //! requests (Notion's manager emails, AWS's list cursors). Never a source
 //! of truth: a miss only costs a lookup.
 
+use crate::cluster::Cluster;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+/// Lookups a profile caches for a time: in Redis when `[cluster]` is on,
+/// so every replica sees one answer and a change seen through one replica
+/// is seen by all; in this replica's memory otherwise. A Redis failure is
+/// a miss.
+#[derive(Debug)]
+pub struct Lookups {
+    local: TtlCache,
+}
+
+/// Where lookups live: the cluster (when on) and the key's scope (the
+/// route and the profile, so routes never share answers).
+#[derive(Clone, Copy)]
+pub struct Scope<'a> {
+    pub cluster: Option<&'a Cluster>,
+    pub name: &'a str,
+}
+
+impl<'a> Scope<'a> {
+    /// The scope of the route `x` goes through.
+    pub fn of(x: &'a crate::pipeline::exchange::Exchange<'_>) -> Self {
+        Self { cluster: x.gw.cluster.as_deref(), name: &x.route.name }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}:{key}", self.name)
+    }
+}
+
+impl Lookups {
+    pub fn new(ttl: Duration, max: usize) -> Self {
+        Self { local: TtlCache::new(ttl, max) }
+    }
+
+    pub async fn get(&self, scope: Scope<'_>, key: &str) -> Option<String> {
+        match scope.cluster {
+            Some(_) if self.local.ttl.is_zero() => None,
+            Some(c) => c.cached(&scope.key(key)).await,
+            None => self.local.get(key, Instant::now()),
+        }
+    }
+
+    /// Remembers every `(key, value)` of `entries`.
+    pub async fn put(&self, scope: Scope<'_>, entries: Vec<(String, String)>) {
+        match scope.cluster {
+            Some(_) if self.local.ttl.is_zero() || entries.is_empty() => {}
+            Some(c) => {
+                let scoped: Vec<(String, String)> = entries.into_iter().map(|(k, v)| (scope.key(&k), v)).collect();
+                c.cache(&scoped, self.local.ttl).await;
+            }
+            None => {
+                let now = Instant::now();
+                entries.into_iter().for_each(|(k, v)| self.local.put(k, v, now));
+            }
+        }
+    }
+
+    pub async fn forget(&self, scope: Scope<'_>, keys: &[String]) {
+        match scope.cluster {
+            Some(_) if keys.is_empty() => {}
+            Some(c) => c.uncache(&keys.iter().map(|k| scope.key(k)).collect::<Vec<_>>()).await,
+            None => keys.iter().for_each(|k| self.local.remove(k)),
+        }
+    }
+}
 
 /// A small map whose entries expire; when full, expired entries go first,
 /// then everything (a cache, never a source of truth).

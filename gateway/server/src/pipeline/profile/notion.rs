@@ -12,6 +12,7 @@ mod owner;
 mod state;
 
 use super::BackendProfile;
+use super::cache::Scope;
 use crate::error::GatewayError;
 use crate::pipeline::exchange::{Exchange, Purpose, Shape};
 use crate::upstream::Reply;
@@ -24,7 +25,6 @@ use scim_core::{Intent, ScimError};
 use scim_mapper::RewrittenQuery;
 use serde_json::{Map, Value, json};
 pub use state::{NOTION_PAGE, NOTION_URN, Notion};
-use std::time::Instant;
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 /// The most manager lookups one answer makes; later managers keep their email.
@@ -57,6 +57,12 @@ impl BackendProfile for Notion {
 
     async fn request(&self, x: &Exchange<'_>, rt: &str, body: Value, intent: Intent) -> Result<Value, GatewayError> {
         write_request(x, self, rt, body, intent).await
+    }
+
+    async fn deleted(&self, x: &Exchange<'_>, rt: &str, id: &str) {
+        if rt == "User" {
+            forget(x, self, id).await;
+        }
     }
 
     async fn response(&self, x: &Exchange<'_>, shape: Shape, body: Value) -> Result<Value, GatewayError> {
@@ -318,14 +324,13 @@ async fn patch_manager(
 /// backend: it takes the cache's answer or goes on without the manager
 /// (`None`; Notion removes a deactivated user from the workspace anyway).
 async fn manager_email(x: &Exchange<'_>, n: &Notion, id: &str, intent: Intent) -> Result<Option<String>, GatewayError> {
-    let key = format!("id:{id}");
-    let cached = n.managers.get(&key, Instant::now());
+    let cached = n.managers.get(Scope::of(x), &id_key(id)).await;
     if cached.is_some() || intent.is_deprovision() {
         return Ok(cached);
     }
     match lookup_email(x, id).await? {
         Some(email) => {
-            remember(n, id, &email);
+            remember(x, n, vec![(id.to_owned(), email.clone())]).await;
             Ok(Some(email))
         }
         None => Err(ScimError::invalid_value(format!("the manager \"{id}\" is not a user of the backend")).into()),
@@ -349,10 +354,35 @@ async fn lookup_email(x: &Exchange<'_>, id: &str) -> Result<Option<String>, Gate
     }
 }
 
-fn remember(n: &Notion, id: &str, email: &str) {
-    let now = Instant::now();
-    n.managers.put(format!("id:{id}"), email.to_owned(), now);
-    n.managers.put(format!("email:{}", email.to_lowercase()), id.to_owned(), now);
+fn id_key(id: &str) -> String {
+    format!("notion-manager-id:{id}")
+}
+
+fn email_key(email: &str) -> String {
+    format!("notion-manager-email:{}", email.to_lowercase())
+}
+
+/// Remembers users' emails by id and ids by email.
+async fn remember(x: &Exchange<'_>, n: &Notion, users: Vec<(String, String)>) {
+    let entries = users.into_iter().flat_map(|(id, email)| [(email_key(&email), id.clone()), (id_key(&id), email)]);
+    n.managers.put(Scope::of(x), entries.collect()).await;
+}
+
+/// One user as the backend answered it: its email remembered, and an email
+/// it had before forgotten, so that no replica maps the old one to it.
+async fn remember_one(x: &Exchange<'_>, n: &Notion, id: &str, email: &str) {
+    let before = n.managers.get(Scope::of(x), &id_key(id)).await;
+    if let Some(old) = before.filter(|old| !old.eq_ignore_ascii_case(email)) {
+        n.managers.forget(Scope::of(x), &[email_key(&old)]).await;
+    }
+    remember(x, n, vec![(id.to_owned(), email.to_owned())]).await;
+}
+
+/// A deleted user forgotten, by id and by email.
+async fn forget(x: &Exchange<'_>, n: &Notion, id: &str) {
+    let mut keys = vec![id_key(id)];
+    keys.extend(n.managers.get(Scope::of(x), &id_key(id)).await.map(|email| email_key(&email)));
+    n.managers.forget(Scope::of(x), &keys).await;
 }
 
 /// An answer in the IdP's terms: managers' emails back to ids, the Notion
@@ -363,19 +393,25 @@ async fn answer(x: &Exchange<'_>, n: &Notion, mut body: Value) -> Value {
         Some(items) => {
             // The page names users by id and email already: managers on it
             // need no lookup.
-            for user in items.iter() {
-                let field = |k: &str| user.get(k).and_then(Value::as_str);
-                if let (Some(id), Some(email)) = (field("id"), field("userName").filter(|e| e.contains('@'))) {
-                    remember(n, id, email);
-                }
-            }
+            remember(x, n, items.iter().filter_map(id_and_email).collect()).await;
             for item in items {
                 user_back(x, n, item, &mut lookups).await;
             }
         }
-        None => user_back(x, n, &mut body, &mut lookups).await,
+        None => {
+            if let Some((id, email)) = id_and_email(&body) {
+                remember_one(x, n, &id, &email).await;
+            }
+            user_back(x, n, &mut body, &mut lookups).await;
+        }
     }
     body
+}
+
+/// A user's id and email (its userName), as the backend answered them.
+fn id_and_email(user: &Value) -> Option<(String, String)> {
+    let field = |k: &str| user.get(k).and_then(Value::as_str);
+    Some((field("id")?.to_owned(), field("userName").filter(|e| e.contains('@'))?.to_owned()))
 }
 
 async fn user_back(x: &Exchange<'_>, n: &Notion, user: &mut Value, lookups: &mut usize) {
@@ -394,7 +430,7 @@ async fn user_back(x: &Exchange<'_>, n: &Notion, user: &mut Value, lookups: &mut
 }
 
 async fn manager_id(x: &Exchange<'_>, n: &Notion, email: &str, lookups: &mut usize) -> Option<String> {
-    if let Some(id) = n.managers.get(&format!("email:{}", email.to_lowercase()), Instant::now()) {
+    if let Some(id) = n.managers.get(Scope::of(x), &email_key(email)).await {
         return Some(id);
     }
     if *lookups >= MAX_LOOKUPS {
@@ -412,7 +448,7 @@ async fn manager_id(x: &Exchange<'_>, n: &Notion, email: &str, lookups: &mut usi
         .iter()
         .find(|u| u.get("userName").and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case(email)))?;
     let id = found.get("id").and_then(Value::as_str)?.to_owned();
-    remember(n, &id, email);
+    remember(x, n, vec![(id.clone(), email.to_owned())]).await;
     Some(id)
 }
 

@@ -5,7 +5,7 @@
 use super::LIMIT;
 use crate::error::GatewayError;
 use crate::pipeline::exchange::{Exchange, Purpose};
-use crate::pipeline::profile::cache::TtlCache;
+use crate::pipeline::profile::cache::{Lookups, Scope};
 use crate::upstream::Reply;
 use bytes::Bytes;
 use http::StatusCode;
@@ -13,7 +13,6 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use scim_core::ScimError;
 use scim_core::filter::{CompareOp, Filter};
 use serde_json::{Value, json};
-use std::time::Instant;
 
 /// The furthest into a list the IdP may ask (each page is walked from the
 /// start by cursor).
@@ -63,7 +62,7 @@ pub(super) fn check_filter(rt: &str, f: &Filter) -> Result<(), GatewayError> {
 /// through a list does not walk it from the start each time.
 pub(super) async fn cursor_list(
     x: &Exchange<'_>,
-    cursors: &TtlCache,
+    cursors: &Lookups,
     original: &[(String, String)],
     query: &scim_mapper::RewrittenQuery,
 ) -> Result<Reply, GatewayError> {
@@ -75,18 +74,19 @@ pub(super) async fn cursor_list(
     }
     let base = base_query(original, query);
     let first = (start - 1) / LIMIT * LIMIT + 1;
-    let (mut index, mut cursor) = match cursors.get(&format!("{base}#{first}"), Instant::now()) {
+    let key = |index: usize| format!("aws-cursor:{base}#{index}");
+    let (mut index, mut cursor) = match cursors.get(Scope::of(x), &key(first)).await {
         Some(c) => (first, Some(c)),
         None => (1, None),
     };
-    let (mut out, mut total) = (Vec::new(), None);
+    let (mut out, mut total, mut seen) = (Vec::new(), None, Vec::new());
     loop {
         let page = match fetch(x, &x.path, &base, cursor.as_deref(), Purpose::Page).await? {
             Ok(page) => page,
             // The backend's answer (a stale cursor, 429) goes to the IdP as
             // it is; the cursor is not used again.
             Err(reply) => {
-                cursors.remove(&format!("{base}#{index}"));
+                cursors.forget(Scope::of(x), &[key(index)]).await;
                 return Ok(reply);
             }
         };
@@ -96,13 +96,12 @@ pub(super) async fn cursor_list(
         out.extend(items.into_iter().enumerate().filter(|(i, _)| index + i >= start).map(|(_, v)| v));
         index += n;
         cursor = page.get("nextCursor").and_then(Value::as_str).map(str::to_owned);
-        if let Some(c) = &cursor {
-            cursors.put(format!("{base}#{index}"), c.clone(), Instant::now());
-        }
+        seen.extend(cursor.iter().map(|c| (key(index), c.clone())));
         if n == 0 || cursor.is_none() || out.len() >= want || index > MAX_INDEX {
             break;
         }
     }
+    cursors.put(Scope::of(x), seen).await;
     out.truncate(want);
     let total = total.unwrap_or(u64::try_from(index.saturating_sub(1)).unwrap_or(0));
     let list = json!({

@@ -1,7 +1,7 @@
 //! The `notion` profile's settings and the state its requests share (a
 //! short cache of manager lookups).
 
-use super::super::cache::TtlCache;
+use super::super::cache::Lookups;
 use crate::config::NotionSettings;
 
 /// Notion's SCIM API: pages of at most 100, filters on `email`,
@@ -10,8 +10,9 @@ use crate::config::NotionSettings;
 #[derive(Debug)]
 pub struct Notion {
     pub settings: NotionSettings,
-    /// Manager id to email and email to id.
-    pub managers: TtlCache,
+    /// Manager id to email and email to id (shared by the replicas when
+    /// `[cluster]` is on).
+    pub managers: Lookups,
 }
 
 /// Notion's role extension.
@@ -21,7 +22,7 @@ pub const NOTION_PAGE: usize = 100;
 
 impl Notion {
     pub fn new(settings: NotionSettings) -> Self {
-        let managers = TtlCache::new(settings.manager_cache, 10_000);
+        let managers = Lookups::new(settings.manager_cache, 10_000);
         Self { settings, managers }
     }
 

@@ -1,6 +1,7 @@
 //! Several replicas, one gateway: three gateway processes share a real
 //! Redis in front of scim2-server.
 
+use super::pg::Postgres;
 use super::replicas::{Redis, Replica};
 use super::support::{FakeUpstream, Scim2Server, TOKEN, json_response, send};
 use bytes::Bytes;
@@ -68,17 +69,40 @@ async fn sixty_adds(replicas: &[Replica], scim2: &Scim2Server) -> (usize, usize)
     (ok, stored["members"].as_array().map_or(0, Vec::len))
 }
 
+/// How many of the trail's records each replica wrote, waiting up to 10 s
+/// for `n` records.
+async fn replicas_named(replica: &Replica, n: usize) -> Vec<(String, usize)> {
+    let url = format!("http://127.0.0.1:{}/admin/api/audit?limit=1000", replica.admin);
+    let mut records = Vec::new();
+    for _ in 0..100 {
+        let r = send(Method::GET, &url, Some(super::admin::ADMIN_TOKEN), None, &[]).await;
+        records = r.json["records"].as_array().cloned().unwrap_or_default();
+        if records.len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut by = std::collections::BTreeMap::<String, usize>::new();
+    for record in &records {
+        *by.entry(record["replica"].as_str().unwrap_or("(none)").to_owned()).or_default() += 1;
+    }
+    by.into_iter().collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sixty_concurrent_member_adds_over_three_replicas_all_land_with_the_cluster_and_not_without() {
-    let (redis, scim2) = (Redis::start().await, Scim2Server::start().await);
+async fn sixty_concurrent_member_adds_over_three_replicas_all_land_and_the_one_audit_trail_names_each_replica() {
+    let (redis, scim2, pg) = (Redis::start().await, Scim2Server::start().await, Postgres::start());
     let r = route(&scim2.base, "");
+    // One audit trail for the three, in PostgreSQL.
+    let extra = format!("{}[audit]\nurl = \"{}\"\npassword_env = \"TEST_PG_PASSWORD\"\n", cluster(&redis), pg.url());
     let with = [
-        Replica::start("a", &r, &cluster(&redis)).await,
-        Replica::start("b", &r, &cluster(&redis)).await,
-        Replica::start("c", &r, &cluster(&redis)).await,
+        Replica::start("a", &r, &extra).await,
+        Replica::start("b", &r, &extra).await,
+        Replica::start("c", &r, &extra).await,
     ];
     assert_eq!(sixty_adds(&with, &scim2).await, (60, 60), "one writer at a time across replicas");
     assert!(with[0].metric("scim_gateway_cluster_lease_wait_seconds_count").await >= 1.0);
+    assert_eq!(replicas_named(&with[0], 60).await, [("a".into(), 20), ("b".into(), 20), ("c".into(), 20)]);
     drop(with);
     // The control: the same replicas without [cluster] lose writes.
     let without =
@@ -265,4 +289,108 @@ async fn the_notion_manager_cache_is_one_for_every_replica_and_follows_renames_a
     // The control: per-replica caches look up twice and go stale.
     let apart = managers_seen_across("").await;
     assert_eq!(apart, Seen { lookups: 2, renamed: "user2@example.com".into(), deleted: StatusCode::CREATED });
+}
+
+/// One write of the load: which group and user, and what the IdP was told.
+struct Sent {
+    group: String,
+    user: String,
+    status: StatusCode,
+    retry_after: bool,
+}
+
+/// `n` member adds, one every 15 ms, spread over `replicas` and `groups`.
+fn load(replicas: &[Replica], groups: &[String], users: &[String]) -> Vec<tokio::task::JoinHandle<Sent>> {
+    users
+        .iter()
+        .enumerate()
+        .map(|(i, user)| {
+            let (group, user) = (groups[i % groups.len()].clone(), user.clone());
+            let url = replicas[i % replicas.len()].url(&format!("/Groups/{group}"));
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(15 * i as u64)).await;
+                let r = call(&url, Method::PATCH, Some(add_member(&user))).await;
+                Sent { group, user, status: r.status, retry_after: r.headers.contains_key("retry-after") }
+            })
+        })
+        .collect()
+}
+
+/// Every write answered with success landed, every other was a 503 with
+/// Retry-After and did not land; how many of each.
+async fn check_landed(scim2: &Scim2Server, sent: Vec<Sent>) -> (usize, usize) {
+    let (mut ok, mut refused) = (0, 0);
+    for s in sent {
+        let (_, group) = scim2.get(&format!("/Groups/{}", s.group)).await;
+        let members = group["members"].as_array().cloned().unwrap_or_default();
+        let landed = members.iter().any(|m| m["value"] == s.user.as_str());
+        match s.status {
+            st if st.is_success() => {
+                assert!(landed, "{} answered {st} but did not land", s.user);
+                ok += 1;
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(!landed && s.retry_after, "a refused write went out unguarded or without Retry-After");
+                refused += 1;
+            }
+            other => panic!("a write got {other}: only success or 503 may come back"),
+        }
+    }
+    (ok, refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_stopped_under_load_refused_writes_get_503_local_writes_go_on_and_deactivations_always_do() {
+    let (mut redis, scim2) = (Redis::start().await, Scim2Server::start().await);
+    let mut groups = Vec::new();
+    let mut users = Vec::new();
+    for _ in 0..4 {
+        let (g, u) = group_and_users(&scim2, 30).await;
+        groups.push(g);
+        users.extend(u);
+    }
+    let (refuse, local) = (route(&scim2.base, ""), route(&scim2.base, "on_cluster_error = \"local\""));
+    let refusing =
+        [Replica::start("a", &refuse, &cluster(&redis)).await, Replica::start("b", &refuse, &cluster(&redis)).await];
+    let lenient = [Replica::start("c", &local, &cluster(&redis)).await];
+    let refused_load = load(&refusing, &groups[..2], &users[..60]);
+    let local_load = load(&lenient, &groups[2..], &users[60..100]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.stop();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Deactivations while Redis is down, through the refusing replicas.
+    let off = json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "active", "value": false}]});
+    for user in &users[100..110] {
+        let r = call(&refusing[0].url(&format!("/Users/{user}")), Method::PATCH, Some(off.clone())).await;
+        assert!(r.status.is_success(), "a deactivation during the outage: {} {}", r.status, r.json);
+        assert_eq!(scim2.get(&format!("/Users/{user}")).await.1["active"], false);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.run().await;
+    let mut sent = Vec::new();
+    for t in refused_load {
+        sent.push(t.await.unwrap());
+    }
+    let (ok, refused) = check_landed(&scim2, sent).await;
+    assert!(refused > 0 && ok > 0, "{ok} landed and {refused} were refused: Redis was down for part of the load");
+    let mut local_sent = Vec::new();
+    for t in local_load {
+        local_sent.push(t.await.unwrap());
+    }
+    assert_eq!(check_landed(&scim2, local_sent).await, (40, 0), "under local every write goes on");
+    assert_eq!(refusing[0].metric("scim_gateway_cluster_fallbacks_total{reason=\"deprovisioning\"").await, 10.0);
+    // After the restart the cluster is used again: a write takes its lease.
+    let before = refusing[1].metric("scim_gateway_cluster_lease_wait_seconds_count").await;
+    let path = format!("/Groups/{}", groups[0]);
+    let mut back = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        back = call(&refusing[1].url(&path), Method::PATCH, Some(add_member(&users[110]))).await.status;
+        if back.is_success() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back.is_success(), "after Redis came back: {back}");
+    assert!(refusing[1].metric("scim_gateway_cluster_lease_wait_seconds_count").await > before);
+    eprintln!("under refuse: {ok} writes landed, {refused} refused with 503 while Redis was down");
 }

@@ -89,6 +89,7 @@ impl Replica {
             .args(["serve", "--config"])
             .arg(dir.path().join("gateway.toml"))
             .env("TEST_UPSTREAM_TOKEN", UPSTREAM_TOKEN)
+            .env("TEST_PG_PASSWORD", super::pg::PASSWORD)
             .env("RUST_LOG", "warn")
             .current_dir(workspace())
             .stdout(Stdio::null())

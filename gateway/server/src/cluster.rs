@@ -78,10 +78,15 @@ pub enum LeaseError {
     Down(String),
 }
 
-/// The connection to Redis, shared by every route.
+/// The connections to Redis, shared by every route: one per thread, so
+/// that a worker's Redis calls never wake another worker's thread.
 pub struct Cluster {
     pub settings: ClusterSettings,
-    conn: ConnectionManager,
+    client: redis::Client,
+    manager: ConnectionManagerConfig,
+    /// The first connection, for a thread that cannot make its own.
+    first: ConnectionManager,
+    conns: std::sync::Mutex<std::collections::HashMap<std::thread::ThreadId, ConnectionManager>>,
     metrics: Arc<Metrics>,
     release: Script,
     renew: Script,
@@ -138,10 +143,28 @@ impl Cluster {
             .set_connection_timeout(Some(settings.timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(|e| e.to_string())?;
+        // Checks the settings once; each thread makes its own later.
+        let first =
+            ConnectionManager::new_lazy_with_config(client.clone(), config.clone()).map_err(|e| e.to_string())?;
+        let conns = std::sync::Mutex::default();
         metrics.cluster_up.set(1);
         let (release, renew, rate) = (Script::new(RELEASE), Script::new(RENEW), Script::new(RATE));
-        Ok(Arc::new(Self { settings, conn, metrics, release, renew, rate }))
+        Ok(Arc::new(Self { settings, client, manager: config, first, conns, metrics, release, renew, rate }))
+    }
+
+    /// This thread's connection (made, lazily, at its first call).
+    fn conn(&self) -> ConnectionManager {
+        let mut conns = self.conns.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let id = std::thread::current().id();
+        if let Some(c) = conns.get(&id) {
+            return c.clone();
+        }
+        // The settings were checked at start; should making another fail
+        // all the same, this thread shares the first.
+        match ConnectionManager::new_lazy_with_config(self.client.clone(), self.manager.clone()) {
+            Ok(c) => conns.entry(id).or_insert(c).clone(),
+            Err(_) => self.first.clone(),
+        }
     }
 
     fn key(&self, what: &str, name: &str) -> String {
@@ -162,7 +185,7 @@ impl Cluster {
         let started = Instant::now();
         let mut pause = Duration::from_millis(5);
         loop {
-            let mut conn = self.conn.clone();
+            let mut conn = self.conn();
             let set: Result<Option<String>, _> =
                 redis::cmd("SET").arg(&key).arg(&token).arg("NX").arg("PX").arg(ttl).query_async(&mut conn).await;
             match set {
@@ -195,7 +218,7 @@ impl Cluster {
         max_wait: Duration,
     ) -> Result<Duration, Result<Duration, LeaseError>> {
         let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2);
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let answer: Result<(i64, i64), _> = self
             .rate
             .key(self.key("rate", route))
@@ -218,7 +241,7 @@ impl Cluster {
     /// Tells the other replicas that the backend asked for `wait` of quiet.
     pub async fn hold_back(&self, route: &str, wait: Duration) {
         let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX / 2).max(1);
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let set: Result<(), _> =
             redis::cmd("SET").arg(self.key("busy", route)).arg(1).arg("PX").arg(ms).query_async(&mut conn).await;
         if let Err(e) = set {
@@ -229,7 +252,7 @@ impl Cluster {
     /// A value a replica cached under `key` for every replica, or `None`
     /// (also when Redis failed: a cache miss costs only a lookup).
     pub async fn cached(&self, key: &str) -> Option<String> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let got: Result<Option<String>, _> = conn.get(self.key("cache", key)).await;
         got.map_err(|e| self.failed("cache", &e)).ok().flatten()
     }
@@ -241,7 +264,7 @@ impl Cluster {
         for (k, v) in entries {
             pipe.cmd("SET").arg(self.key("cache", k)).arg(v).arg("PX").arg(ms).ignore();
         }
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         if let Err(e) = pipe.query_async::<()>(&mut conn).await {
             self.failed("cache", &e);
         }
@@ -250,7 +273,7 @@ impl Cluster {
     /// Forgets `keys` for every replica.
     pub async fn uncache(&self, keys: &[String]) {
         let keys: Vec<String> = keys.iter().map(|k| self.key("cache", k)).collect();
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         if let Err(e) = conn.del::<_, ()>(keys).await {
             self.failed("cache", &e);
         }
@@ -258,7 +281,7 @@ impl Cluster {
 
     /// Whether Redis answers now (for the console's health page).
     pub async fn ping(&self) -> bool {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let up = tokio::time::timeout(self.settings.timeout, conn.ping::<String>()).await.is_ok_and(|r| r.is_ok());
         self.metrics.cluster_up.set(i64::from(up));
         up
@@ -286,7 +309,7 @@ async fn renew_loop(cluster: Arc<Cluster>, key: String, token: String) {
     let ms = u64::try_from(ttl.as_millis()).unwrap_or(30_000);
     loop {
         tokio::time::sleep(ttl / 3).await;
-        let mut conn = cluster.conn.clone();
+        let mut conn = cluster.conn();
         let renewed: Result<i64, _> = cluster.renew.key(&key).arg(&token).arg(ms).invoke_async(&mut conn).await;
         match renewed {
             Ok(1) => {}
@@ -310,7 +333,7 @@ impl Drop for Lease {
         // left to expire.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         runtime.spawn(async move {
-            let mut conn = cluster.conn.clone();
+            let mut conn = cluster.conn();
             let released: Result<i64, _> = cluster.release.key(&key).arg(&token).invoke_async(&mut conn).await;
             if let Err(e) = released {
                 cluster.failed("release", &e);

@@ -45,6 +45,13 @@ pub enum Command {
     Map(MapArgs),
     /// Read the provisioning audit trail of a config's store, newest first.
     Audit(AuditArgs),
+    /// List every Prometheus metric the gateway exports, with its kind and
+    /// labels (what dashboards and alert rules may name).
+    Metrics {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Arguments of `audit`: the store of `--config`, and filters.
@@ -190,6 +197,7 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Wr
         }
         Command::Map(args) => map::run(&args, stdin, out, err),
         Command::Audit(args) => audit::run(&args, out),
+        Command::Metrics { json } => metrics(json, out),
     };
     match result {
         Ok(code) => code,
@@ -201,6 +209,20 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Wr
             1
         }
     }
+}
+
+/// `metrics`: the catalog, as a Markdown table or JSON.
+fn metrics(json: bool, out: &mut dyn Write) -> Result<u8, anyhow::Error> {
+    let all = crate::metrics::catalog();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
+        return Ok(0);
+    }
+    writeln!(out, "| metric | kind | labels | what it counts |\n|---|---|---|---|")?;
+    for m in all {
+        writeln!(out, "| `{}` | {} | {} | {} |", m.name, m.kind, m.labels.join(", "), m.help)?;
+    }
+    Ok(0)
 }
 
 fn check(mappings: &[PathBuf], schemas: &[PathBuf], out: &mut dyn Write) -> Result<u8, anyhow::Error> {

@@ -2,6 +2,7 @@
 //! bounded sets: route names from the config, resource kinds, methods,
 //! status codes, fixed kinds. Never user ids, emails, paths or error text.
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -15,6 +16,7 @@ pub struct Metrics {
     pub upstream_duration: HistogramVec,
     pub upstream_requests: IntCounterVec,
     pub upstream_up: IntGaugeVec,
+    pub upstream_responses: IntCounterVec,
     pub auth_failures: IntCounterVec,
     pub mapping_errors: IntCounterVec,
     pub rules_applied: IntCounterVec,
@@ -26,6 +28,7 @@ pub struct Metrics {
     pub unmanaged_kept: IntCounterVec,
     pub upstream_retries: IntCounterVec,
     pub rate_limit_queue: IntGaugeVec,
+    pub rate_limit_capacity: IntGaugeVec,
     pub rate_limited: IntCounterVec,
     pub plugin_invocations: IntCounterVec,
     pub plugin_duration: HistogramVec,
@@ -85,6 +88,11 @@ impl Metrics {
                 "Upstream calls, by why they were made: forward, current_read, lookup, page.",
                 &["route", "purpose"],
             )?,
+            upstream_responses: counter(
+                "scim_gateway_upstream_responses_total",
+                "Upstream exchanges by the backend's answer: 1xx to 5xx, or error (no answer: refused, broken, timed out, unreadable).",
+                &["route", "class"],
+            )?,
             upstream_up: IntGaugeVec::new(
                 Opts::new("scim_gateway_upstream_up", "1 when the last upstream exchange got an answer, else 0."),
                 &["route"],
@@ -135,6 +143,13 @@ impl Metrics {
                 Opts::new(
                     "scim_gateway_rate_limit_queue_depth",
                     "Requests waiting for the route's upstream rate limit.",
+                ),
+                &["route"],
+            )?,
+            rate_limit_capacity: IntGaugeVec::new(
+                Opts::new(
+                    "scim_gateway_rate_limit_queue_capacity",
+                    "Most requests the route's rate-limit queue holds.",
                 ),
                 &["route"],
             )?,
@@ -199,7 +214,7 @@ impl Metrics {
             )?,
             cluster_errors: counter(
                 "scim_gateway_cluster_errors_total",
-                "Failed calls to the cluster state, by operation: lease, renew, release, rate, busy.",
+                "Failed calls to the cluster state, by operation: lease, renew, release, rate, busy, cache.",
                 &["operation"],
             )?,
             cluster_lease_wait: Histogram::with_opts(
@@ -224,8 +239,18 @@ impl Metrics {
     }
 
     fn register_all(&self, r: &Registry) -> Result<(), prometheus::Error> {
-        for c in [
+        for (_, c) in self.collectors() {
+            r.register(c)?;
+        }
+        Ok(())
+    }
+
+    /// Every metric, with its kind.
+    fn collectors(&self) -> Vec<(&'static str, Box<dyn Collector>)> {
+        let counters = [
             &self.requests,
+            &self.upstream_requests,
+            &self.upstream_responses,
             &self.auth_failures,
             &self.mapping_errors,
             &self.rules_applied,
@@ -244,26 +269,59 @@ impl Metrics {
             &self.shadow_changes,
             &self.cluster_errors,
             &self.cluster_fallbacks,
-        ] {
-            r.register(Box::new(c.clone()))?;
+        ];
+        let mut all: Vec<(&'static str, Box<dyn Collector>)> =
+            counters.into_iter().map(|c| ("counter", Box::new(c.clone()) as Box<dyn Collector>)).collect();
+        for h in [&self.request_duration, &self.upstream_duration, &self.plugin_duration] {
+            all.push(("histogram", Box::new(h.clone())));
         }
-        r.register(Box::new(self.request_duration.clone()))?;
-        r.register(Box::new(self.upstream_duration.clone()))?;
-        r.register(Box::new(self.upstream_requests.clone()))?;
-        r.register(Box::new(self.plugin_duration.clone()))?;
-        r.register(Box::new(self.upstream_up.clone()))?;
-        r.register(Box::new(self.rate_limit_queue.clone()))?;
-        r.register(Box::new(self.in_flight.clone()))?;
-        r.register(Box::new(self.build_info.clone()))?;
-        r.register(Box::new(self.audit_written.clone()))?;
-        r.register(Box::new(self.audit_refused.clone()))?;
-        r.register(Box::new(self.audit_queue.clone()))?;
-        r.register(Box::new(self.audit_write_duration.clone()))?;
-        r.register(Box::new(self.audit_store_errors.clone()))?;
-        r.register(Box::new(self.cluster_up.clone()))?;
-        r.register(Box::new(self.cluster_lease_wait.clone()))?;
-        Ok(())
+        for g in [&self.upstream_up, &self.rate_limit_queue, &self.rate_limit_capacity, &self.build_info] {
+            all.push(("gauge", Box::new(g.clone())));
+        }
+        for c in [&self.audit_written, &self.audit_refused, &self.audit_store_errors] {
+            all.push(("counter", Box::new(c.clone())));
+        }
+        for g in [&self.in_flight, &self.audit_queue, &self.cluster_up] {
+            all.push(("gauge", Box::new(g.clone())));
+        }
+        for h in [&self.audit_write_duration, &self.cluster_lease_wait] {
+            all.push(("histogram", Box::new(h.clone())));
+        }
+        all
     }
+}
+
+/// One metric the gateway exports, as `scim-gateway metrics` lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Described {
+    pub name: String,
+    /// `counter`, `gauge` or `histogram`.
+    pub kind: &'static str,
+    pub labels: Vec<String>,
+    pub help: String,
+}
+
+/// Every metric the gateway exports, by name, whether or not it has been
+/// observed yet (dashboards and alert rules are checked against it).
+pub fn catalog() -> Vec<Described> {
+    let Ok(m) = Metrics::register(&Registry::new()) else { return Vec::new() };
+    let mut out: Vec<Described> = m
+        .collectors()
+        .into_iter()
+        .flat_map(|(kind, c)| {
+            c.desc()
+                .into_iter()
+                .map(|d| Described {
+                    name: d.fq_name.clone(),
+                    kind,
+                    labels: d.variable_labels.clone(),
+                    help: d.help.clone(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
 }
 
 /// A bounded label for an HTTP status code.
@@ -351,15 +409,14 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_lists_every_metric() {
+    fn the_readme_lists_every_metric_with_its_labels() {
         let readme = include_str!("../../../README.md");
-        let names: Vec<&str> = include_str!("metrics.rs")
-            .split('"')
-            .filter(|s| s.len() > 13 && s.starts_with("scim_gateway_") && !s.contains(['{', ' ']))
-            .collect();
-        assert!(names.len() >= 20, "{names:?}");
-        for name in names {
-            assert!(readme.contains(&format!("| `{name}` |")), "{name} is missing from the README's metrics table");
+        let all = catalog();
+        assert!(all.len() >= 30, "{} metrics", all.len());
+        for m in all {
+            let labels = m.labels.join(", ");
+            let row = format!("| `{}` | {labels}{}|", m.name, if labels.is_empty() { "" } else { " " });
+            assert!(readme.contains(&row), "the README's metrics table lacks the row starting {row}");
         }
     }
 }

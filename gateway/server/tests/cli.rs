@@ -335,3 +335,22 @@ fn audit_prints_the_trail_of_a_configs_store_with_filters() {
     assert_eq!(code, 1);
     assert!(err.contains("no [audit] section"), "{err}");
 }
+
+#[test]
+fn metrics_lists_every_metric_with_its_kind_and_labels_even_before_any_request() {
+    let (code, out, err) = cmd(&["metrics", "--json"], "");
+    assert_eq!(code, 0, "{err}");
+    let all: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let find = |name: &str| all.iter().find(|m| m["name"] == name).cloned().unwrap_or_default();
+    let requests = find("scim_gateway_requests_total");
+    assert_eq!(requests["kind"], "counter");
+    assert_eq!(requests["labels"], serde_json::json!(["route", "resource", "method", "status"]));
+    assert_eq!(find("scim_gateway_request_duration_seconds")["kind"], "histogram");
+    assert_eq!(find("scim_gateway_cluster_up")["kind"], "gauge");
+    assert_eq!(
+        find("scim_gateway_deprovision_failed_targets_total")["labels"],
+        serde_json::json!(["route", "resource"])
+    );
+    let (_, table, _) = cmd(&["metrics"], "");
+    assert!(table.contains("| `scim_gateway_upstream_responses_total` | counter | route, class |"), "{table}");
+}

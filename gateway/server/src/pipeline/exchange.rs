@@ -231,6 +231,9 @@ impl<'a> Exchange<'a> {
             .observe(started.elapsed().as_secs_f64());
         let up = !matches!(result, Err(UpstreamError::Connect(_) | UpstreamError::Broken(_) | UpstreamError::Timeout));
         m.upstream_up.with_label_values(&[self.route.name.as_str()]).set(i64::from(up));
+        if let Some(class) = answer_class(&result) {
+            m.upstream_responses.with_label_values(&[self.route.name.as_str(), class]).inc();
+        }
         result.map_err(|e| match e {
             UpstreamError::Timeout => GatewayError::UpstreamTimeout,
             UpstreamError::RateLimited(wait) => GatewayError::RateLimited(wait),
@@ -405,4 +408,20 @@ fn without_idp_flags(query: &str) -> Option<String> {
 
 fn rewrite_is_list(body: &Value) -> bool {
     body.get("schemas").and_then(Value::as_array).is_some_and(|s| s.iter().any(|u| u == LIST_URN))
+}
+
+/// The class of the backend's answer, for `scim_gateway_upstream_responses_total`:
+/// `None` when the request was never sent (the route's rate limit refused it).
+fn answer_class(result: &Result<Reply, UpstreamError>) -> Option<&'static str> {
+    match result {
+        Ok(reply) => Some(match reply.status.as_u16() {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        }),
+        Err(UpstreamError::RateLimited(_)) => None,
+        Err(_) => Some("error"),
+    }
 }

@@ -35,6 +35,10 @@ pub struct Paced {
 impl Paced {
     pub fn new(inner: Arc<dyn Upstream>, settings: PaceSettings, metrics: Arc<Metrics>, route: &str) -> Self {
         let limiter = settings.rate_limit.map(Limiter::new);
+        if let Some(limit) = &settings.rate_limit {
+            let capacity = i64::try_from(limit.queue).unwrap_or(i64::MAX);
+            metrics.rate_limit_capacity.with_label_values(&[route]).set(capacity);
+        }
         Self { inner, limiter, settings, metrics, route: route.to_owned(), cluster: None }
     }
 

@@ -291,6 +291,11 @@ async fn an_unreachable_upstream_is_a_502_and_a_slow_one_a_504() {
     assert_eq!(r.status, StatusCode::BAD_GATEWAY);
     assert_eq!(r.json["status"], "502");
     assert_eq!(gw.metric("scim_gateway_upstream_up"), 0.0);
+    assert_eq!(
+        gw.metric("scim_gateway_upstream_responses_total{class=\"error\""),
+        1.0,
+        "an exchange without an answer"
+    );
 
     let slow = FakeUpstream::start_delayed(recording(Arc::default()), Duration::from_secs(3)).await;
     let gw =

@@ -273,6 +273,7 @@ async fn over_the_rate_limit_requests_wait_in_the_queue_or_get_429() {
     }
     assert_eq!(state.lock().unwrap().seen.len(), 4);
     assert_eq!(gw.metric("scim_gateway_rate_limit_queue_depth"), 0.0, "the queue is empty again");
+    assert_eq!(gw.metric("scim_gateway_rate_limit_queue_capacity"), 10.0);
 }
 
 #[tokio::test]

@@ -26,6 +26,7 @@ async fn admin_endpoints_report_health_readiness_and_bounded_metrics() {
         "scim_gateway_request_duration_seconds_bucket",
         "scim_gateway_upstream_request_duration_seconds_bucket",
         "scim_gateway_upstream_up{route=\"default\"} 1",
+        "scim_gateway_upstream_responses_total{class=\"2xx\",route=\"default\"} 1",
         "scim_gateway_mapping_rules_applied_total",
         "scim_gateway_normalizations_total{kind=\"string_boolean\"} 1",
         "scim_gateway_build_info{version=",

@@ -92,6 +92,8 @@ def check_gateway(objects, config):
     needed = {v for section in config.values() if isinstance(section, dict)
               for k, v in flatten(section) if k.endswith("_env")}
     assert needed <= env, f"the config reads {sorted(needed - env)}, which the Deployment does not set"
+    optional = {e["name"] for e in c.get("env", []) if e.get("valueFrom", {}).get("secretKeyRef", {}).get("optional")}
+    assert not needed & optional, f"the gateway does not start without {sorted(needed & optional)}: not optional"
     volume = one(objects, "ConfigMap")["metadata"]["name"]
     names = [v.get("configMap", {}).get("name") for v in d["spec"]["template"]["spec"]["volumes"]]
     assert volume in names, "the Deployment mounts the generated (hashed) ConfigMap"

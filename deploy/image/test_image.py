@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Tests the container image: builds it (scripts/build-image: the static
+binary, then deploy/Containerfile's final stage with buildah, pulling
+nothing), checks that it holds nothing but the binary, the CA certificates
+and the non-root user, and runs it on the quickstart: with podman where
+this machine can run containers, else its root filesystem in a chroot as
+user 65532, the binary alone, which proves that it needs nothing else.
+Prints the image's size.
+
+Usage: test_image.py [--name NAME:TAG]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "image-test-token-0123456789abcdef"
+EXPECTED = {
+    "usr/local/bin/scim-gateway",
+    "etc/ssl/certs/ca-certificates.crt",
+    "etc/passwd",
+    "etc/group",
+}
+
+
+def run(*cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout.strip()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(method, url, body=None, token=TOKEN):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def files_of(rootfs):
+    return {str(p.relative_to(rootfs)) for p in Path(rootfs).rglob("*") if not p.is_dir()}
+
+
+def quickstart_config(etc):
+    """The quickstart (examples/quickstart.toml) with its mapping beside it
+    and its audit file in /tmp, as a volume would hold them."""
+    etc.mkdir(parents=True, exist_ok=True)
+    text = (ROOT / "examples" / "quickstart.toml").read_text()
+    text = text.replace('"../mappings/okta-to-notion.toml"', '"okta-to-notion.toml"')
+    text = text.replace('"sqlite://../target/quickstart-audit.db"', '"sqlite:///tmp/audit.db"')
+    (etc / "gateway.toml").write_text(text)
+    shutil.copy(ROOT / "mappings" / "okta-to-notion.toml", etc / "okta-to-notion.toml")
+
+
+def serves_the_quickstart(scim, admin, proc):
+    deadline = time.monotonic() + 30
+    while True:
+        assert proc.poll() is None, f"the gateway exited: {proc.stderr.read()}"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "the gateway did not get ready"
+        time.sleep(0.1)
+    user = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "jdoe",
+            "name": {"givenName": "Jane", "familyName": "Doe"},
+            "emails": [{"value": " Jane.Doe@Example.com ", "primary": True}], "active": True}
+    status, created = call("POST", f"http://127.0.0.1:{scim}/scim/v2/Users", user)
+    assert status == 201, f"POST /Users answered {status}: {created}"
+    status, found = call("GET", f"http://127.0.0.1:{scim}/scim/v2/Users/{created['id']}")
+    assert status == 200 and found["id"] == created["id"], f"GET answered {status}: {found}"
+    status, records = call("GET", f"http://127.0.0.1:{admin}/admin/api/audit", token=f"{TOKEN}-admin")
+    assert status == 200 and len(records["records"]) == 1, f"the audit trail: {status} {records}"
+
+
+def env():
+    return dict(os.environ, SCIM_GATEWAY_TOKENS=f"idp:{TOKEN}", SCIM_GATEWAY_ADMIN_TOKENS=f"ops:{TOKEN}-admin")
+
+
+def with_podman(name, etc):
+    scim, admin = free_port(), free_port()
+    cmd = ["podman", "run", "--rm", "--read-only", "--network", "host", "--tmpfs", "/tmp",
+           "-e", "SCIM_GATEWAY_TOKENS", "-e", "SCIM_GATEWAY_ADMIN_TOKENS",
+           "-v", f"{etc}:/etc/scim-gateway:ro", name, "serve", "--config", "/etc/scim-gateway/gateway.toml",
+           "--listen", f"127.0.0.1:{scim}", "--admin-listen", f"127.0.0.1:{admin}"]
+    proc = subprocess.Popen(cmd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1)
+        if proc.poll() is not None:
+            return f"podman cannot run containers here: {proc.stderr.read().strip()}"
+        serves_the_quickstart(scim, admin, proc)
+        return None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def with_chroot(rootfs, work):
+    """The image's files, copied, plus the config: run as 65532 in a chroot."""
+    root = work / "root"
+    shutil.copytree(rootfs, root, symlinks=True)
+    quickstart_config(root / "etc" / "scim-gateway")
+    (root / "tmp").mkdir(mode=0o1777)
+    os.chmod(root / "tmp", 0o1777)
+    scim, admin = free_port(), free_port()
+    cmd = ["chroot", "--userspec=65532:65532", str(root), "/usr/local/bin/scim-gateway", "serve",
+           "--config", "/etc/scim-gateway/gateway.toml", "--listen", f"127.0.0.1:{scim}",
+           "--admin-listen", f"127.0.0.1:{admin}"]
+    proc = subprocess.Popen(cmd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        serves_the_quickstart(scim, admin, proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--name", default="localhost/scim-gateway:test")
+    args = ap.parse_args()
+    name = run(str(ROOT / "scripts" / "build-image"), args.name).splitlines()[-1]
+    config = json.loads(run("buildah", "inspect", "--type", "image", name))["OCIv1"]["config"]
+    assert config["User"] == "65532:65532", config
+    assert config["Entrypoint"] == ["/usr/local/bin/scim-gateway"], config
+    size = int(json.loads(run("podman", "image", "inspect", name))[0]["Size"])
+    container = run("buildah", "from", name)
+    try:
+        rootfs = run("buildah", "mount", container)
+        files = files_of(rootfs)
+        assert files == EXPECTED, f"the image holds {sorted(files ^ EXPECTED)} beyond or short of the expected files"
+        with tempfile.TemporaryDirectory() as d:
+            quickstart_config(Path(d) / "etc")
+            why = with_podman(name, Path(d) / "etc")
+            if why:
+                print(why, "; running the image's root filesystem in a chroot instead", file=sys.stderr)
+                with_chroot(rootfs, Path(d))
+    finally:
+        subprocess.run(["buildah", "umount", container], capture_output=True)
+        subprocess.run(["buildah", "rm", container], capture_output=True)
+    print(f"{name}: {size / 1e6:.1f} MB, {len(files)} files, serves the quickstart as user 65532")
+
+
+if __name__ == "__main__":
+    main()

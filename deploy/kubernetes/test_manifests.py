@@ -86,8 +86,11 @@ def check_gateway(objects, config):
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
     grace = d["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    shutdown = config["server"].get("shutdown_timeout_ms", 10000) / 1000
-    assert grace > c["lifecycle"]["preStop"]["sleep"]["seconds"] + shutdown, "time to drain within the grace period"
+    # The pause, the requests' drain, then the audit writer's (each up to
+    # [server.limits] shutdown_timeout_ms).
+    shutdown = config["server"].get("limits", {}).get("shutdown_timeout_ms", 10000) / 1000
+    drain = c["lifecycle"]["preStop"]["sleep"]["seconds"] + 2 * shutdown
+    assert grace > drain, f"{grace} s of grace for {drain} s of draining"
     env = {e["name"] for e in c.get("env", [])}
     needed = {v for section in config.values() if isinstance(section, dict)
               for k, v in flatten(section) if k.endswith("_env")}
@@ -126,6 +129,10 @@ def check_ha(objects, config):
     hpa = one(objects, "HorizontalPodAutoscaler")["spec"]
     assert hpa["minReplicas"] == 3 and hpa["metrics"][0]["resource"]["name"] == "cpu"
     assert d["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    assert config["cluster"]["expected_replicas"] >= hpa["maxReplicas"], "Redis down: no more than the rate limit"
+    policies = {p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in objects
+                if p["kind"] == "NetworkPolicy"}
+    assert policies == {"scim-gateway-redis", "scim-gateway-postgres"}, policies
     redis, pg = one(objects, "Service", "scim-gateway-redis"), one(objects, "Service", "scim-gateway-postgres")
     assert f"//{redis['metadata']['name']}:{redis['spec']['ports'][0]['port']}/" in config["cluster"]["redis_url"]
     assert f"@{pg['metadata']['name']}:{pg['spec']['ports'][0]['port']}/" in config["audit"]["url"]

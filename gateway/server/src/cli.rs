@@ -197,7 +197,8 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Wr
         }
         Command::Map(args) => map::run(&args, stdin, out, err),
         Command::Audit(args) => audit::run(&args, out),
-        Command::Metrics { json } => metrics(json, out),
+        Command::Metrics { json: true } => metrics(Format::Json, out),
+        Command::Metrics { json: false } => metrics(Format::Table, out),
     };
     match result {
         Ok(code) => code,
@@ -211,10 +212,16 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Wr
     }
 }
 
+/// How `metrics` prints.
+enum Format {
+    Table,
+    Json,
+}
+
 /// `metrics`: the catalog, as a Markdown table or JSON.
-fn metrics(json: bool, out: &mut dyn Write) -> Result<u8, anyhow::Error> {
+fn metrics(format: Format, out: &mut dyn Write) -> Result<u8, anyhow::Error> {
     let all = crate::metrics::catalog();
-    if json {
+    if let Format::Json = format {
         writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
         return Ok(0);
     }

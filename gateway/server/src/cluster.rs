@@ -87,6 +87,8 @@ pub struct Cluster {
     /// The first connection, for a thread that cannot make its own.
     first: ConnectionManager,
     conns: std::sync::Mutex<std::collections::HashMap<std::thread::ThreadId, ConnectionManager>>,
+    /// Until when the lookup caches skip Redis, after a failed call.
+    cache_paused_until: std::sync::Mutex<Option<Instant>>,
     metrics: Arc<Metrics>,
     release: Script,
     renew: Script,
@@ -119,6 +121,11 @@ redis.call('SET', KEYS[1], next, 'PX', math.floor((next - now) / 1000) + 1000)
 return {1, wait}
 ";
 
+/// The longest a lookup-cache call may take (capped by `timeout_ms`).
+const CACHE_TIMEOUT: Duration = Duration::from_millis(100);
+/// How long the lookup caches skip Redis after a failed call.
+const CACHE_PAUSE: Duration = Duration::from_secs(1);
+
 /// Deletes the lease only if this owner still holds it.
 const RELEASE: &str =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
@@ -149,7 +156,19 @@ impl Cluster {
         let conns = std::sync::Mutex::default();
         metrics.cluster_up.set(1);
         let (release, renew, rate) = (Script::new(RELEASE), Script::new(RENEW), Script::new(RATE));
-        Ok(Arc::new(Self { settings, client, manager: config, first, conns, metrics, release, renew, rate }))
+        let cache_paused_until = std::sync::Mutex::new(None);
+        Ok(Arc::new(Self {
+            settings,
+            client,
+            manager: config,
+            first,
+            conns,
+            cache_paused_until,
+            metrics,
+            release,
+            renew,
+            rate,
+        }))
     }
 
     /// This thread's connection (made, lazily, at its first call).
@@ -253,8 +272,8 @@ impl Cluster {
     /// (also when Redis failed: a cache miss costs only a lookup).
     pub async fn cached(&self, key: &str) -> Option<String> {
         let mut conn = self.conn();
-        let got: Result<Option<String>, _> = conn.get(self.key("cache", key)).await;
-        got.map_err(|e| self.failed("cache", &e)).ok().flatten()
+        let key = self.key("cache", key);
+        self.cache_call(async move { conn.get::<_, Option<String>>(key).await }).await.flatten()
     }
 
     /// Caches `entries` for every replica for `ttl`, in one round trip.
@@ -265,18 +284,38 @@ impl Cluster {
             pipe.cmd("SET").arg(self.key("cache", k)).arg(v).arg("PX").arg(ms).ignore();
         }
         let mut conn = self.conn();
-        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
-            self.failed("cache", &e);
-        }
+        self.cache_call(async move { pipe.query_async::<()>(&mut conn).await }).await;
     }
 
     /// Forgets `keys` for every replica.
     pub async fn uncache(&self, keys: &[String]) {
         let keys: Vec<String> = keys.iter().map(|k| self.key("cache", k)).collect();
         let mut conn = self.conn();
-        if let Err(e) = conn.del::<_, ()>(keys).await {
-            self.failed("cache", &e);
+        self.cache_call(async move { conn.del::<_, ()>(keys).await }).await;
+    }
+
+    /// One call for the lookup caches, which must never hold a request up:
+    /// at most `CACHE_TIMEOUT`, and none at all for `CACHE_PAUSE` after one
+    /// failed (a hung Redis then costs one short wait a second, not one
+    /// per lookup). `None` when it failed or was skipped.
+    async fn cache_call<T>(&self, call: impl Future<Output = redis::RedisResult<T>>) -> Option<T> {
+        let paused = self.cache_paused_until.lock().ok().and_then(|p| *p).is_some_and(|t| Instant::now() < t);
+        if paused {
+            return None;
         }
+        let error = match tokio::time::timeout(CACHE_TIMEOUT.min(self.settings.timeout), call).await {
+            Ok(Ok(value)) => {
+                self.metrics.cluster_up.set(1);
+                return Some(value);
+            }
+            Ok(Err(e)) => e,
+            Err(_) => redis::RedisError::from((redis::ErrorKind::Io, "the cache call timed out")),
+        };
+        self.failed("cache", &error);
+        if let Ok(mut p) = self.cache_paused_until.lock() {
+            *p = Some(Instant::now() + CACHE_PAUSE);
+        }
+        None
     }
 
     /// Whether Redis answers now (for the console's health page).

@@ -409,6 +409,17 @@ mod tests {
     }
 
     #[test]
+    fn every_metric_the_struct_creates_is_registered_and_in_the_catalog() {
+        let named: std::collections::BTreeSet<&str> = include_str!("metrics.rs")
+            .split('"')
+            .filter(|s| s.len() > 13 && s.starts_with("scim_gateway_") && !s.contains(['{', ' ', ':']))
+            .collect();
+        let listed: std::collections::BTreeSet<String> = catalog().into_iter().map(|m| m.name).collect();
+        let listed: std::collections::BTreeSet<&str> = listed.iter().map(String::as_str).collect();
+        assert_eq!(named, listed, "a metric created in Metrics::register but left out of collectors()");
+    }
+
+    #[test]
     fn the_readme_lists_every_metric_with_its_labels() {
         let readme = include_str!("../../../README.md");
         let all = catalog();

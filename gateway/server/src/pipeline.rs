@@ -222,11 +222,12 @@ async fn dispatch(
 }
 
 /// DELETE of one resource: forwarded (7), and forgotten by the profile
-/// once the backend deleted it. Deletes never reach a plugin, not even on
+/// once the backend deleted it (or had no such resource). Deletes never reach a plugin, not even on
 /// the way back.
 async fn delete(x: &Exchange<'_>, endpoint: &Endpoint, rt: &'static str) -> Result<Answer, GatewayError> {
     let reply = x.forward(Method::DELETE, &x.path, x.query.as_deref(), None, None).await?;
-    if let (true, Endpoint::Resource { id: Some(id), .. }) = (reply.status.is_success(), endpoint) {
+    let gone = reply.status.is_success() || reply.status == StatusCode::NOT_FOUND;
+    if let (true, Endpoint::Resource { id: Some(id), .. }) = (gone, endpoint) {
         x.route.profile.deleted(x, rt, id).await;
     }
     x.map_reply(reply, Shape::Resource(rt))

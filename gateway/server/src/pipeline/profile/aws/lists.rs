@@ -74,7 +74,8 @@ pub(super) async fn cursor_list(
     }
     let base = base_query(original, query);
     let first = (start - 1) / LIMIT * LIMIT + 1;
-    let key = |index: usize| format!("aws-cursor:{base}#{index}");
+    // Users and Groups with the same query page apart.
+    let key = |index: usize| format!("aws-cursor:{}?{base}#{index}", x.path);
     let (mut index, mut cursor) = match cursors.get(Scope::of(x), &key(first)).await {
         Some(c) => (first, Some(c)),
         None => (1, None),

@@ -13,6 +13,7 @@ Usage: test_image.py [--name NAME:TAG]
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -97,7 +98,12 @@ def env():
 
 def with_podman(name, etc):
     scim, admin = free_port(), free_port()
-    cmd = ["podman", "run", "--rm", "--read-only", "--network", "host", "--tmpfs", "/tmp",
+    # Limits no higher than this process's own: podman's defaults for root
+    # may exceed what a sandbox allows.
+    limits = [f"--ulimit={n}={min(soft, 65536)}:{min(soft, 65536)}" for n, soft in
+              (("nofile", resource.getrlimit(resource.RLIMIT_NOFILE)[0]),
+               ("nproc", resource.getrlimit(resource.RLIMIT_NPROC)[0]))]
+    cmd = ["podman", "run", "--rm", *limits, "--read-only", "--network", "host", "--tmpfs", "/tmp",
            "-e", "SCIM_GATEWAY_TOKENS", "-e", "SCIM_GATEWAY_ADMIN_TOKENS",
            "-v", f"{etc}:/etc/scim-gateway:ro", name, "serve", "--config", "/etc/scim-gateway/gateway.toml",
            "--listen", f"127.0.0.1:{scim}", "--admin-listen", f"127.0.0.1:{admin}"]

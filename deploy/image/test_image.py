@@ -15,15 +15,15 @@ import json
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "deploy"))
+from gateway_process import free_port, request, wait_ready  # noqa: E402
 TOKEN = "image-test-token-0123456789abcdef"
 EXPECTED = {
     "usr/local/bin/scim-gateway",
@@ -37,21 +37,9 @@ def run(*cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout.strip()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def call(method, url, body=None, token=TOKEN):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+    status, answer = request(method, url, token, body)
+    return status, json.loads(answer or b"null") if status < 300 else answer
 
 
 def files_of(rootfs):
@@ -70,17 +58,7 @@ def quickstart_config(etc):
 
 
 def serves_the_quickstart(scim, admin, proc):
-    deadline = time.monotonic() + 30
-    while True:
-        assert proc.poll() is None, f"the gateway exited: {proc.stderr.read()}"
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/readyz", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "the gateway did not get ready"
-        time.sleep(0.1)
+    wait_ready(admin, proc)
     user = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "jdoe",
             "name": {"givenName": "Jane", "familyName": "Doe"},
             "emails": [{"value": " Jane.Doe@Example.com ", "primary": True}], "active": True}

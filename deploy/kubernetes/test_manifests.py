@@ -11,19 +11,18 @@ Usage: test_manifests.py GATEWAY_BINARY [--kustomize PATH]
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import tomllib
-import urllib.request
 from pathlib import Path
 
 import kubernetes_validate
 import yaml
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from gateway_process import free_port, request, wait_ready  # noqa: E402
 ROOT = HERE.parent.parent
 K8S_VERSION = "1.32.0"
 CRDS = {"ServiceMonitor", "PrometheusRule"}
@@ -147,19 +146,8 @@ def check_single(objects, config):
     one(objects, "PersistentVolumeClaim")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def get(url, token=None):
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+    return request("GET", url, token)
 
 
 def serve(binary, objects, env_names, paths, config):
@@ -182,11 +170,7 @@ def serve(binary, objects, env_names, paths, config):
                "--admin-listen", f"127.0.0.1:{admin}", "--upstream", "memory:"]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 30
-            while not ready(admin):
-                assert proc.poll() is None, f"the gateway exited: {proc.stderr.read()}"
-                assert time.monotonic() < deadline, "the gateway did not get ready"
-                time.sleep(0.1)
+            wait_ready(admin, proc)
             for path in paths:
                 status, _ = get(f"http://127.0.0.1:{admin}{path}")
                 assert status == 200, f"{path} answered {status}"
@@ -198,13 +182,6 @@ def serve(binary, objects, env_names, paths, config):
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-
-
-def ready(admin):
-    with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", admin)) != 0:
-            return False
-    return get(f"http://127.0.0.1:{admin}/readyz")[0] == 200
 
 
 def main():

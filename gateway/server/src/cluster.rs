@@ -121,6 +121,11 @@ redis.call('SET', KEYS[1], next, 'PX', math.floor((next - now) / 1000) + 1000)
 return {1, wait}
 ";
 
+/// A duration in whole milliseconds, as Redis's `PX` takes it.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2)
+}
+
 /// The longest a lookup-cache call may take (capped by `timeout_ms`).
 const CACHE_TIMEOUT: Duration = Duration::from_millis(100);
 /// How long the lookup caches skip Redis after a failed call.
@@ -200,7 +205,7 @@ impl Cluster {
     pub async fn lease(self: &Arc<Self>, resource: &str, wait: Duration) -> Result<Lease, LeaseError> {
         let key = self.key("lease", resource);
         let token = uuid::Uuid::new_v4().to_string();
-        let ttl = u64::try_from(self.settings.lease_ttl.as_millis()).unwrap_or(30_000);
+        let ttl = millis(self.settings.lease_ttl);
         let started = Instant::now();
         let mut pause = Duration::from_millis(5);
         loop {
@@ -259,7 +264,7 @@ impl Cluster {
 
     /// Tells the other replicas that the backend asked for `wait` of quiet.
     pub async fn hold_back(&self, route: &str, wait: Duration) {
-        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX / 2).max(1);
+        let ms = millis(wait).max(1);
         let mut conn = self.conn();
         let set: Result<(), _> =
             redis::cmd("SET").arg(self.key("busy", route)).arg(1).arg("PX").arg(ms).query_async(&mut conn).await;
@@ -278,7 +283,7 @@ impl Cluster {
 
     /// Caches `entries` for every replica for `ttl`, in one round trip.
     pub async fn cache(&self, entries: &[(String, String)], ttl: Duration) {
-        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX / 2).max(1);
+        let ms = millis(ttl).max(1);
         let mut pipe = redis::pipe();
         for (k, v) in entries {
             pipe.cmd("SET").arg(self.key("cache", k)).arg(v).arg("PX").arg(ms).ignore();
@@ -345,7 +350,7 @@ impl Lease {
 
 async fn renew_loop(cluster: Arc<Cluster>, key: String, token: String) {
     let ttl = cluster.settings.lease_ttl;
-    let ms = u64::try_from(ttl.as_millis()).unwrap_or(30_000);
+    let ms = millis(ttl);
     loop {
         tokio::time::sleep(ttl / 3).await;
         let mut conn = cluster.conn();

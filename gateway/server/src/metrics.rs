@@ -350,16 +350,18 @@ pub fn status_label(code: u16) -> &'static str {
         (422, "422"),
         (406, "406"),
     ];
-    CODES.iter().find(|(c, _)| *c == code).map_or(
-        match code {
-            100..=199 => "1xx",
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            _ => "5xx",
-        },
-        |(_, l)| l,
-    )
+    CODES.iter().find(|(c, _)| *c == code).map_or(status_class(code), |(_, l)| l)
+}
+
+/// A status code's class: `1xx` to `5xx`.
+pub fn status_class(code: u16) -> &'static str {
+    match code {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
 }
 
 /// A bounded label for a method.

@@ -414,13 +414,7 @@ fn rewrite_is_list(body: &Value) -> bool {
 /// `None` when the request was never sent (the route's rate limit refused it).
 fn answer_class(result: &Result<Reply, UpstreamError>) -> Option<&'static str> {
     match result {
-        Ok(reply) => Some(match reply.status.as_u16() {
-            100..=199 => "1xx",
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            _ => "5xx",
-        }),
+        Ok(reply) => Some(crate::metrics::status_class(reply.status.as_u16())),
         Err(UpstreamError::RateLimited(_)) => None,
         Err(_) => Some("error"),
     }

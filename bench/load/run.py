@@ -10,17 +10,23 @@ same 201 User), then puts each proxy in front of it in turn:
   notion     scim-gateway with mappings/okta-to-notion.toml and the okta preset
   plugin     scim-gateway with mappings/identity.toml and the full-name
              WebAssembly plugin after the rules (built by `cargo xtask plugin`)
+  plugin-qjs the same with full-name-js, the JavaScript plugin built with
+             QuickJS
+  plugin-sm  the same with full-name-js built with SpiderMonkey
 
 and drives each with the same wrk script: a POST of Okta's 1.9 kB create
 (gateway/mapper/benches/okta-user.json), or with --method PUT Okta's
-whole-object PUT of the same user to /Users/<id>. A sixth target,
+whole-object PUT of the same user to /Users/<id>. Three more targets:
 
   patch-only scim-gateway with mappings/identity.toml and update = "patch"
              (a PUT becomes a read of the current user, a diff and a PATCH)
   audit      scim-gateway with mappings/identity.toml and the audit trail on
              (SQLite in the run's directory, values = "paths")
+  traces     scim-gateway with mappings/identity.toml and every request
+             traced, the spans exported over OTLP (to the static upstream)
 
-shows with --method PUT what update translation costs. For each proxy it measures
+show what update translation (with --method PUT), the audit trail and
+traces cost. For each proxy it measures
 
   - requests per second, p50 and p99 at --connections connections;
   - CPU time (user + system) of the proxy's processes per request, read
@@ -69,13 +75,21 @@ GATEWAYS = [
     ("identity", "identity.toml", None, []),
     ("notion", "okta-to-notion.toml", "okta", []),
     ("plugin", "identity.toml", None, ["full-name"]),
+    ("plugin-qjs", "identity.toml", None, ["full-name-js"]),
+    ("plugin-sm", "identity.toml", None, ["full-name-js.spidermonkey"]),
     ("patch-only", "identity.toml", None, []),
     ("audit", "identity.toml", None, []),
+    ("traces", "identity.toml", None, []),
 ]
 # More [upstream] keys per gateway.
 UPSTREAM_KEYS = {"patch-only": 'update = "patch"'}
 # More sections per gateway.
-SECTIONS = {"audit": '[audit]\nurl = "sqlite://audit.db"\nvalues = "paths"'}
+SECTIONS = {
+    "audit": '[audit]\nurl = "sqlite://audit.db"\nvalues = "paths"',
+    # Every request traced and exported; the static upstream takes the
+    # OTLP posts too (any 2xx is a success to the exporter).
+    "traces": '[telemetry]\notlp_endpoint = "http://127.0.0.1:@UPSTREAM_PORT@"\nexport_interval_ms = 1000',
+}
 # The request every run sends: method and path below the base path.
 REQUEST = {"method": "POST", "path": "/Users"}
 
@@ -226,7 +240,7 @@ url = "http://127.0.0.1:{upstream_port}/v2"
 
 {host_lines}
 
-{SECTIONS.get(target, "")}
+{SECTIONS.get(target, "").replace("@UPSTREAM_PORT@", str(upstream_port))}
 
 [mapping]
 files = ["{ROOT / 'mappings' / mapping}"]

@@ -1,8 +1,20 @@
-//! `cargo xtask plugin [NAME...]`: builds plugins (crates under plugins/,
-//! every one when no name is given) for wasm32-unknown-unknown with the
-//! `plugin` profile, and turns each core module into a component with
-//! wit-component. The components land in `<target dir>/plugins/NAME.wasm`.
-//! Nothing is needed beyond `rustup target add wasm32-unknown-unknown`.
+//! `cargo xtask plugin [NAME...]`: builds plugins (every one when no name
+//! is given) into components in `<target dir>/plugins/NAME.wasm`.
+//!
+//! - Rust plugins (crates under plugins/) are built for
+//!   wasm32-unknown-unknown with the `plugin` profile, and each core module
+//!   is turned into a component with wit-component. Nothing is needed beyond
+//!   `rustup target add wasm32-unknown-unknown`.
+//! - JavaScript and TypeScript plugins (folders under plugins/ whose
+//!   package.json has a `build` script using `scim-plugin-build`) are
+//!   built by the SDK's `scim-plugin-build` after
+//!   `npm ci` in plugins/ (one workspace, one committed lockfile, which pins
+//!   the toolchains); it needs node and npm.
+//!
+//! Every component is then checked to import nothing but the host's
+//! `logging`.
+
+mod js;
 
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
@@ -70,11 +82,26 @@ fn all_plugins(root: &Path) -> anyhow::Result<Vec<String>> {
 fn build_plugins(names: &[String]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let Layout { root, target, test_imports } = layout(&cargo)?;
-    let names = if names.is_empty() { all_plugins(&root)? } else { names.to_vec() };
-    for n in &names {
+    let js_all = js::plugins(&root)?;
+    let (js_names, rust_names): (Vec<String>, Vec<String>) = match names.is_empty() {
+        true => (js_all, all_plugins(&root)?),
+        false => names.iter().cloned().partition(|n| js_all.contains(n)),
+    };
+    build_rust(&cargo, &target, &rust_names, &test_imports)?;
+    if !js_names.is_empty() {
+        for out in js::build(&root, &target.join("plugins"), &js_names)? {
+            check_imports(&out, &[])?;
+            println!("{}", out.display());
+        }
+    }
+    Ok(())
+}
+
+fn build_rust(cargo: &str, target: &Path, names: &[String], test_imports: &[String]) -> anyhow::Result<()> {
+    for n in names {
         // The crates are plain libraries (so their tests run natively); the
         // cdylib is asked for here, for wasm only.
-        let status = Command::new(&cargo)
+        let status = Command::new(cargo)
             .args(["rustc", "--quiet", "--lib", "--crate-type", "cdylib", "-p", n])
             .args(["--target", "wasm32-unknown-unknown", "--profile", "plugin"])
             .status()
@@ -85,7 +112,7 @@ fn build_plugins(names: &[String]) -> anyhow::Result<()> {
     }
     let out_dir = target.join("plugins");
     std::fs::create_dir_all(&out_dir)?;
-    for n in &names {
+    for n in names {
         let core = target.join("wasm32-unknown-unknown/plugin").join(format!("{}.wasm", n.replace('-', "_")));
         let bytes = std::fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
         let component = wit_component::ComponentEncoder::default()
@@ -94,13 +121,25 @@ fn build_plugins(names: &[String]) -> anyhow::Result<()> {
             .validate(true)
             .encode()
             .with_context(|| format!("{n}: turning the module into a component"))?;
-        let imports = component_imports(&component)?;
-        if !imports.is_empty() && !test_imports.contains(n) {
-            bail!("{n}: the component imports {}; plugins may import nothing", imports.join(", "));
-        }
         let out = out_dir.join(format!("{n}.wasm"));
         std::fs::write(&out, component)?;
+        check_imports(&out, test_imports)?;
         println!("{}", out.display());
+    }
+    Ok(())
+}
+
+/// The one import a plugin may have: the host's logging.
+const PROVIDED: &str = "scim-gateway:plugin/logging@1.1.0";
+
+/// Fails when the component at `path` imports anything but [`PROVIDED`],
+/// unless it is one of the `exempt` test plugins.
+fn check_imports(path: &Path, exempt: &[String]) -> anyhow::Result<()> {
+    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let refused: Vec<String> = component_imports(&bytes)?.into_iter().filter(|i| i != PROVIDED).collect();
+    if !refused.is_empty() && !exempt.contains(&name) {
+        bail!("{name}: the component imports {}; plugins may import only {PROVIDED}", refused.join(", "));
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! What a plugin call costs: a realistic 2 kB User (Okta's create, from the
 //! mapper's benchmarks) through the full-name plugin, with a fresh instance
-//! per call; its parts; and a cold start with three cached plugins.
+//! per call, in Rust and in JavaScript (QuickJS and SpiderMonkey builds);
+//! its parts; a cold start with three cached plugins; and a JavaScript
+//! plugin's load from a warm cache.
 //!
 //! Needs the plugins built: `cargo xtask plugin`.
 
@@ -47,17 +49,26 @@ fn calls(c: &mut Criterion) {
         b.iter(|| host.call_text(&full_name, &ctx, black_box(text.clone())).unwrap())
     });
     g.bench_function("full-name through Host::call: the User to text, the call, the output parsed and checked", |b| {
-        b.iter(|| host.call_blocking(&full_name, &ctx, black_box(&doc)).unwrap())
+        b.iter(|| host.call_blocking(&full_name, &ctx, black_box(&doc)).result.unwrap())
     });
     g.bench_function("echo call with serde_json inside wasm (parse + serialize)", |b| {
-        b.iter(|| host.call_blocking(&echo, &ctx, black_box(&doc)).unwrap())
+        b.iter(|| host.call_blocking(&echo, &ctx, black_box(&doc)).result.unwrap())
     });
     g.bench_function("raw call, 2 kB User (text back unparsed; host JSON and checks)", |b| {
-        b.iter(|| host.call_blocking(&raw, &ctx, black_box(&doc)).unwrap())
+        b.iter(|| host.call_blocking(&raw, &ctx, black_box(&doc)).result.unwrap())
     });
     g.bench_function("instantiation alone (fresh store and instance, dropped)", |b| {
         b.iter(|| assert!(host.instantiate_only(&full_name)))
     });
+    for (toolchain, build) in JS_BUILDS {
+        let js = load(&host, build, &config);
+        g.bench_function(format!("full-name-js ({toolchain}) through Host::call: fresh instance, call, drop"), |b| {
+            b.iter(|| host.call_blocking(&js, &ctx, black_box(&doc)).result.unwrap())
+        });
+        g.bench_function(format!("full-name-js ({toolchain}) instantiation alone"), |b| {
+            b.iter(|| assert!(host.instantiate_only(&js)))
+        });
+    }
     g.bench_function("native serde_json parse + serialize, 2 kB User", |b| {
         let text = doc.to_string();
         b.iter(|| serde_json::to_string(&serde_json::from_str::<Value>(black_box(&text)).unwrap()).unwrap())
@@ -84,5 +95,32 @@ fn cold_start(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, calls, cold_start);
+/// The JavaScript builds of full-name, by toolchain.
+const JS_BUILDS: [(&str, &str); 2] = [("quickjs", "full-name-js"), ("spidermonkey", "full-name-js.spidermonkey")];
+
+/// One JavaScript plugin loaded by a new engine from a warm cache: what a
+/// restart spends on it (the engine itself made outside the timing).
+fn js_cold_start(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = HostSettings { cache_dir: Some(dir.path().join("cache")), ..HostSettings::default() };
+    let config = json!({});
+    let mut g = c.benchmark_group("plugin");
+    g.sample_size(20);
+    for (toolchain, build) in JS_BUILDS {
+        drop(load(&Host::new(settings.clone()).unwrap(), build, &config)); // fills the cache
+        g.bench_function(format!("cold start, warm cache: load full-name-js ({toolchain})"), |b| {
+            b.iter_batched(
+                || Host::new(settings.clone()).unwrap(),
+                |host| {
+                    let plugin = load(&host, build, &config);
+                    (host, plugin) // dropped after the timing
+                },
+                criterion::BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, calls, cold_start, js_cold_start);
 criterion_main!(benches);

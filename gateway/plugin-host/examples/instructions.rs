@@ -36,7 +36,7 @@ fn main() {
         if mode == "text" {
             black_box(host.call_text(&plugin, &ctx, text.clone()).unwrap());
         } else {
-            black_box(host.call_blocking(&plugin, &ctx, &doc).unwrap());
+            black_box(host.call_blocking(&plugin, &ctx, &doc).result.unwrap());
         }
     }
 }

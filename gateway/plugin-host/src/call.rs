@@ -4,6 +4,7 @@
 use crate::engine::Host;
 use crate::error::{Failure, Outcome, Rejection};
 use crate::load::Plugin;
+use crate::logging::Logs;
 use crate::output;
 use serde_json::Value;
 use std::task::Poll;
@@ -31,18 +32,74 @@ pub struct CallContext {
     pub direction: Direction,
 }
 
-/// What a store holds: the memory limiter and whether it said no.
+/// What a call gave: the resource or why not, and what the plugin logged
+/// (whatever the outcome: the messages before a trap are kept too).
+#[derive(Debug)]
+pub struct Called {
+    pub result: Result<Value, Failure>,
+    pub logs: Logs,
+}
+
+impl Called {
+    fn refused(plugin: &Plugin) -> Self {
+        let why = "its circuit is open after repeated failures";
+        Self { result: Err(failed(plugin, Outcome::CircuitOpen, why)), logs: Logs::default() }
+    }
+}
+
+/// What a store holds: the limiter's state and what the plugin logged.
 #[derive(Debug)]
 pub struct StoreState {
+    /// The plugin's memory limit, for all its memories together.
     memory_bytes: usize,
+    /// Bytes its memories hold now, all together.
+    memory_used: usize,
+    /// The last growth allowed, taken back if the growth then fails.
+    memory_granted: usize,
     memory_denied: bool,
+    /// When the call must end; checked at each fuel yield, and by `log`
+    /// (whose fuel charge restarts the count to the next yield).
+    pub(crate) deadline: Option<Instant>,
+    /// Why a host function stopped the call, if one did.
+    pub(crate) stopped: Option<Stop>,
+    /// How many memories and tables its component declares.
+    shape: Shape,
+    pub(crate) logs: Logs,
+}
+
+/// Why a host function stopped a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// `log` was called past the call's deadline.
+    Deadline,
+    /// `log` was given a message that is not UTF-8.
+    BadMessage,
+}
+
+/// What a plugin's component needs to instantiate, read at load: the
+/// store allows exactly this many memories and tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
+    pub memories: usize,
+    pub tables: usize,
 }
 
 impl ResourceLimiter for StoreState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
-        let ok = desired <= self.memory_bytes;
+    fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        let used = self.memory_used.saturating_sub(current).saturating_add(desired);
+        let ok = used <= self.memory_bytes;
+        if ok {
+            self.memory_granted = desired.saturating_sub(current);
+            self.memory_used = used;
+        }
         self.memory_denied |= !ok;
         Ok(ok)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.memory_used = self.memory_used.saturating_sub(self.memory_granted);
+        self.memory_granted = 0;
+        Ok(())
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
@@ -50,13 +107,13 @@ impl ResourceLimiter for StoreState {
     }
 
     fn instances(&self) -> usize {
-        16
+        crate::engine::MAX_CORE_INSTANCES
     }
     fn tables(&self) -> usize {
-        16
+        self.shape.tables
     }
     fn memories(&self) -> usize {
-        2
+        self.shape.memories
     }
 }
 
@@ -74,26 +131,26 @@ impl Host {
     /// runs on the calling task, yielding every [`YIELD_FUEL`]; the result
     /// is checked: an object of the same resource type, `id` and `meta`
     /// unchanged.
-    pub async fn call(&self, plugin: &Plugin, ctx: CallContext, resource: &Value) -> Result<Value, Failure> {
+    pub async fn call(&self, plugin: &Plugin, ctx: CallContext, resource: &Value) -> Called {
         if !plugin.breaker.allow(Instant::now()) {
-            return Err(failed(plugin, Outcome::CircuitOpen, "its circuit is open after repeated failures"));
+            return Called::refused(plugin);
         }
         let input = text_of(resource);
-        let text = {
+        let (text, logs) = {
             let _permit = self.slots.acquire().await;
             self.runner().invoke(plugin, &ctx, input).await
         };
-        self.finish(plugin, text, resource, &ctx.resource_type)
+        Called { result: self.finish(plugin, text, resource, &ctx.resource_type), logs }
     }
 
     /// [`Host::call`] run to completion on this thread, for the command line
     /// and benchmarks; it does not take a call slot.
-    pub fn call_blocking(&self, plugin: &Plugin, ctx: &CallContext, resource: &Value) -> Result<Value, Failure> {
+    pub fn call_blocking(&self, plugin: &Plugin, ctx: &CallContext, resource: &Value) -> Called {
         if !plugin.breaker.allow(Instant::now()) {
-            return Err(failed(plugin, Outcome::CircuitOpen, "its circuit is open after repeated failures"));
+            return Called::refused(plugin);
         }
-        let text = block_on(self.runner().invoke(plugin, ctx, text_of(resource)));
-        self.finish(plugin, text, resource, &ctx.resource_type)
+        let (text, logs) = block_on(self.runner().invoke(plugin, ctx, text_of(resource)));
+        Called { result: self.finish(plugin, text, resource, &ctx.resource_type), logs }
     }
 
     /// Checks the output and tells the breaker.
@@ -126,7 +183,7 @@ impl Host {
     /// serializing, parsing and checking (for benchmarks).
     #[doc(hidden)]
     pub fn call_text(&self, plugin: &Plugin, ctx: &CallContext, text: String) -> Result<String, Failure> {
-        block_on(self.runner().invoke(plugin, ctx, text))
+        block_on(self.runner().invoke(plugin, ctx, text)).0
     }
 
     /// A fresh store and instance, dropped at once: the fixed part of every
@@ -139,8 +196,9 @@ impl Host {
     /// Probes that the plugin instantiates within its limits, its time
     /// limit included (a start function could spin).
     pub(crate) fn probe(&self, plugin: &Plugin) -> Result<(), String> {
-        let mut store = self.runner().store(plugin);
-        let made = block_on(within(deadline(plugin), plugin.pre.instantiate_async(&mut store)));
+        let deadline = deadline(plugin);
+        let mut store = self.runner().store(plugin, deadline);
+        let made = block_on(within(deadline, plugin.pre.instantiate_async(&mut store)));
         match made {
             None => Err(TIMED_OUT.into()),
             Some(made) => made.map(drop).map_err(|e| classify(&e, store.data()).1),
@@ -166,9 +224,19 @@ struct Runner {
 }
 
 impl Runner {
-    fn store(&self, plugin: &Plugin) -> Store<StoreState> {
+    fn store(&self, plugin: &Plugin, deadline: Option<Instant>) -> Store<StoreState> {
         let memory_bytes = usize::try_from(plugin.limits.memory_bytes).unwrap_or(usize::MAX);
-        let mut store = Store::new(&self.engine, StoreState { memory_bytes, memory_denied: false });
+        let state = StoreState {
+            memory_bytes,
+            memory_used: 0,
+            memory_granted: 0,
+            memory_denied: false,
+            deadline,
+            stopped: None,
+            shape: plugin.shape,
+            logs: Logs::default(),
+        };
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s);
         // Fuel is on for the engine and the interval is not zero, so
         // neither can fail.
@@ -180,18 +248,19 @@ impl Runner {
     /// Instantiates afresh and calls `map-resource`, giving up at the
     /// first yield past the plugin's deadline; the store (and with it every
     /// byte the plugin touched) is dropped on return.
-    async fn invoke(&self, plugin: &Plugin, ctx: &CallContext, input: String) -> Result<String, Failure> {
+    async fn invoke(&self, plugin: &Plugin, ctx: &CallContext, input: String) -> (Result<String, Failure>, Logs) {
         let deadline = deadline(plugin);
-        let mut store = self.store(plugin);
+        let mut store = self.store(plugin, deadline);
         let params = [context(ctx, &plugin.config), Val::String(input)];
-        match within(deadline, run(plugin, &mut store, &params)).await {
+        let result = match within(deadline, run(plugin, &mut store, &params)).await {
             None => Err(failed(plugin, Outcome::Timeout, TIMED_OUT)),
             Some(Err(e)) => {
                 let (outcome, detail) = classify(&e, store.data());
                 Err(failed(plugin, outcome, &detail))
             }
             Some(Ok(result)) => answer(plugin, result),
-        }
+        };
+        (result, std::mem::take(&mut store.data_mut().logs))
     }
 }
 
@@ -240,14 +309,10 @@ fn context(ctx: &CallContext, config: &str) -> Val {
         CallOperation::Patch => "patch",
         CallOperation::Read => "read",
     };
-    let direction = match ctx.direction {
-        Direction::Request => "request",
-        Direction::Response => "response",
-    };
     Val::Record(vec![
         ("resource-type".into(), Val::String(ctx.resource_type.clone())),
         ("operation".into(), Val::Enum(operation.into())),
-        ("direction".into(), Val::Enum(direction.into())),
+        ("direction".into(), Val::Enum(ctx.direction.as_str().into())),
         ("config".into(), Val::String(config.to_owned())),
     ])
 }
@@ -295,6 +360,11 @@ fn rejection(plugin: &Plugin, val: Val) -> Failure {
 /// Names a failed call's outcome, in words that reveal nothing of the
 /// plugin's internals.
 fn classify(e: &wasmtime::Error, state: &StoreState) -> (Outcome, String) {
+    match state.stopped {
+        Some(Stop::Deadline) => return (Outcome::Timeout, TIMED_OUT.into()),
+        Some(Stop::BadMessage) => return (Outcome::Trap, "it logged a message that is not UTF-8".into()),
+        None => {}
+    }
     if state.memory_denied {
         return (Outcome::Memory, "it needed more memory than its limit".into());
     }

@@ -2,8 +2,9 @@
 //! concurrent calls.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
+use wasmtime::component::Component;
 use wasmtime::{
     Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
 };
@@ -49,6 +50,9 @@ pub struct Host {
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) settings: HostSettings,
     warnings: Vec<String>,
+    /// Components compiled by this host, by the sha256 of their bytes: a
+    /// reload that keeps a plugin does not compile it again.
+    compiled: Mutex<Vec<(String, Component)>>,
 }
 
 impl Host {
@@ -68,7 +72,7 @@ impl Host {
         }
         let engine = Engine::new(&config).map_err(|e| EngineError(e.to_string()))?;
         let slots = Arc::new(Semaphore::new(settings.max_concurrent.max(1)));
-        Ok(Self { engine, slots, settings, warnings })
+        Ok(Self { engine, slots, settings, warnings, compiled: Mutex::new(Vec::new()) })
     }
 
     /// What the set-up had to give up on (an unusable cache directory).
@@ -84,23 +88,67 @@ impl Host {
     pub fn settings(&self) -> &HostSettings {
         &self.settings
     }
+
+    /// The component of `bytes` (whose sha256 is `sha256`), compiled now
+    /// or earlier by this host (from the disk cache when there is one).
+    pub(crate) fn compile(&self, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
+        if let Some(found) = self.kept().iter().find(|(sha, _)| sha == sha256) {
+            return Ok(found.1.clone());
+        }
+        let component = Component::new(&self.engine, bytes)?;
+        let mut kept = self.kept();
+        if kept.len() >= MAX_COMPILED {
+            kept.remove(0);
+        }
+        kept.push((sha256.to_owned(), component.clone()));
+        Ok(component)
+    }
+
+    /// Forgets compiled components but those of `in_use` (sha256s): the
+    /// gateway calls it once a load or reload has settled.
+    pub fn keep_compiled(&self, in_use: &[&str]) {
+        self.kept().retain(|(sha, _)| in_use.contains(&sha.as_str()));
+    }
+
+    /// How many compiled components are kept.
+    pub fn compiled_count(&self) -> usize {
+        self.kept().len()
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Vec<(String, Component)>> {
+        // A panic while holding the lock leaves a plain list behind.
+        self.compiled.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Slots in the pool beyond the call bound: load-time probes.
 const SPARE_SLOTS: u32 = 4;
+
+/// Core instances one plugin may have: a Rust plugin has one to four; a
+/// QuickJS one (componentize-qjs) 13; a SpiderMonkey one (componentize-js) 8.
+pub const MAX_CORE_INSTANCES: usize = 16;
+/// Linear memories one plugin may have (QuickJS: 3; Rust and SpiderMonkey:
+/// 1 or 2). Its memory limit covers them all together.
+pub const MAX_MEMORIES: usize = 4;
+/// Tables one plugin may have.
+pub const MAX_TABLES: usize = 8;
+/// Compiled components kept for reloads (a SpiderMonkey one holds tens of
+/// MB of code); beyond it the oldest go.
+const MAX_COMPILED: usize = 16;
 
 fn engine_config(settings: &HostSettings) -> Result<Config, EngineError> {
     let max_memory = usize::try_from(settings.max_memory_bytes)
         .map_err(|_| EngineError(format!("max_memory {} does not fit this machine", settings.max_memory_bytes)))?;
     let slots = u32::try_from(settings.max_concurrent).unwrap_or(u32::MAX / 16).saturating_add(SPARE_SLOTS);
     let mut pool = PoolingAllocationConfig::new();
+    let per = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     pool.total_component_instances(slots)
-        .max_core_instances_per_component(8)
-        .total_core_instances(slots.saturating_mul(8))
-        .max_memories_per_component(2)
-        .total_memories(slots.saturating_mul(2))
-        .max_tables_per_component(4)
-        .total_tables(slots.saturating_mul(4))
+        .max_core_instances_per_component(per(MAX_CORE_INSTANCES))
+        .total_core_instances(slots.saturating_mul(per(MAX_CORE_INSTANCES)))
+        .max_memories_per_component(per(MAX_MEMORIES))
+        .total_memories(slots.saturating_mul(per(MAX_MEMORIES)))
+        .max_tables_per_component(per(MAX_TABLES))
+        .total_tables(slots.saturating_mul(per(MAX_TABLES)))
         .max_memory_size(max_memory)
         .total_stacks(slots)
         .linear_memory_keep_resident(4 << 20)

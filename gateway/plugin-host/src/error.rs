@@ -16,8 +16,19 @@ pub enum LoadError {
     BadPin(String),
     #[error("not a WebAssembly component ({0}); build plugins with `cargo xtask plugin`, which makes the component")]
     NotAComponent(String),
-    #[error("the plugin imports {0}; plugins may import nothing (no WASI, no host functions)")]
+    #[error(
+        "the plugin imports {0}; plugins may import only {logging}@1.0 to @{version} (no WASI, no other host functions)",
+        logging = crate::LOGGING,
+        version = crate::INTERFACE_VERSION
+    )]
     Imports(String),
+    #[error(
+        "the plugin needs more than the host gives one plugin ({0}); the host allows {instances} core instances, {memories} memories and {tables} tables per plugin",
+        instances = crate::engine::MAX_CORE_INSTANCES,
+        memories = crate::engine::MAX_MEMORIES,
+        tables = crate::engine::MAX_TABLES
+    )]
+    TooBig(String),
     #[error(
         "the plugin exports {found}; this gateway expects {expected}@{version} (rebuild it against this gateway's plugins/wit)",
         expected = crate::INTERFACE,

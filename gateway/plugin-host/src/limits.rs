@@ -6,7 +6,9 @@ use std::time::Duration;
 /// [`Outcome`](crate::Outcome) of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Linear memory, in bytes (default 16 MiB). Growing beyond it fails
+    /// Linear memory, all the plugin's memories together, in bytes
+    /// (default 32 MiB: a SpiderMonkey call on a 2 kB User needs 10, a
+    /// QuickJS one 2, a Rust one 6 with the SDK's arena). Growing beyond it fails
     /// the call with `memory`.
     pub memory_bytes: u64,
     /// Fuel: WebAssembly instructions, roughly (default 100 million, some
@@ -22,7 +24,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub const DEFAULT_MEMORY_BYTES: u64 = 16 << 20;
+    pub const DEFAULT_MEMORY_BYTES: u64 = 32 << 20;
     pub const DEFAULT_FUEL: u64 = 100_000_000;
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(100);
     pub const DEFAULT_OUTPUT_BYTES: usize = 1 << 20;

@@ -2,10 +2,11 @@
 //! instance template that every call instantiates afresh.
 
 use crate::breaker::Breaker;
-use crate::call::StoreState;
+use crate::call::{Shape, StoreState};
 use crate::error::LoadError;
 use crate::limits::{BreakerSettings, Limits};
-use crate::{ALLOWED_IMPORTS, FUNCTION, Host, INTERFACE, INTERFACE_VERSION};
+use crate::logging;
+use crate::{FUNCTION, Host, INTERFACE, INTERFACE_VERSION};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use wasmtime::Engine;
@@ -35,6 +36,7 @@ pub struct Plugin {
     pub(crate) sha256: String,
     pub(crate) limits: Limits,
     pub(crate) config: String,
+    pub(crate) shape: Shape,
     pub(crate) pre: InstancePre<StoreState>,
     pub(crate) func: ComponentExportIndex,
     pub(crate) breaker: Breaker,
@@ -94,18 +96,18 @@ impl Host {
                 max: self.settings.max_memory_bytes,
             });
         }
-        let component =
-            Component::new(&self.engine, src.bytes).map_err(|e| LoadError::NotAComponent(root_cause(&e)))?;
+        let component = self.compile(src.bytes, &sha256).map_err(|e| compile_error(&e))?;
         check_imports(&self.engine, &component)?;
         let func = find_function(&self.engine, &component)?;
-        let pre = Linker::new(&self.engine)
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Instantiate(root_cause(&e)))?;
+        let mut linker = Linker::new(&self.engine);
+        logging::link(&mut linker).map_err(|e| LoadError::Instantiate(root_cause(&e)))?;
+        let pre = linker.instantiate_pre(&component).map_err(|e| LoadError::Instantiate(root_cause(&e)))?;
         let plugin = Plugin {
             name: src.name.to_owned(),
             sha256,
             limits: src.limits,
             config: src.config.to_string(),
+            shape: shape(&component),
             pre,
             func,
             breaker: Breaker::new(src.breaker),
@@ -126,14 +128,51 @@ fn check_pin(pin: Option<&str>, actual: &str) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// Why compiling failed: a component too big for the pool is told apart
+/// from one that is not a component at all.
+fn compile_error(e: &wasmtime::Error) -> LoadError {
+    let cause = root_cause(e);
+    match format!("{e:#}").contains("pooling allocator") {
+        true => LoadError::TooBig(cause),
+        false => LoadError::NotAComponent(cause),
+    }
+}
+
+/// How many memories and tables the component declares; the most the pool
+/// allows when it cannot say.
+fn shape(component: &Component) -> Shape {
+    let most = Shape { memories: crate::engine::MAX_MEMORIES, tables: crate::engine::MAX_TABLES };
+    let Some(needs) = component.resources_required() else { return most };
+    let count = |n: u32, max: usize| usize::try_from(n).map_or(max, |n| n.min(max));
+    Shape { memories: count(needs.num_memories, most.memories), tables: count(needs.num_tables, most.tables) }
+}
+
+/// Every import must be one the host provides: `logging` at this host's
+/// major version and a minor version no newer than its own.
 fn check_imports(engine: &Engine, component: &Component) -> Result<(), LoadError> {
     let ty = component.component_type();
-    let refused: Vec<&str> =
-        ty.imports(engine).map(|(name, _)| name).filter(|n| !ALLOWED_IMPORTS.contains(n)).collect();
+    let refused: Vec<&str> = ty.imports(engine).map(|(name, _)| name).filter(|n| !provided(n)).collect();
     match refused.is_empty() {
         true => Ok(()),
         false => Err(LoadError::Imports(refused.join(", "))),
     }
+}
+
+/// Whether the host provides the import `name`.
+fn provided(name: &str) -> bool {
+    let Some(version) = name.strip_prefix(logging::LOGGING).and_then(|v| v.strip_prefix('@')) else {
+        return false;
+    };
+    match (major_minor(version), major_minor(INTERFACE_VERSION)) {
+        (Some((major, minor)), Some((ours, our_minor))) => major == ours && minor <= our_minor,
+        _ => false,
+    }
+}
+
+/// The major and minor numbers of a semver version.
+fn major_minor(version: &str) -> Option<(u64, u64)> {
+    let mut it = version.split('.');
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
 /// The export index of `map-resource` in the mapper interface, after
@@ -164,11 +203,7 @@ fn find_function(engine: &Engine, component: &Component) -> Result<ComponentExpo
 /// Semver compatibility with [`INTERFACE_VERSION`]: the same major version,
 /// and (for 0.x) the same minor one.
 fn compatible(version: &str) -> bool {
-    let parts = |v: &str| -> Option<(u64, u64)> {
-        let mut it = v.split('.');
-        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-    };
-    match (parts(version), parts(INTERFACE_VERSION)) {
+    match (major_minor(version), major_minor(INTERFACE_VERSION)) {
         (Some((0, minor)), Some((0, ours))) => minor == ours,
         (Some((major, _)), Some((ours, _))) => major == ours,
         _ => false,
@@ -229,6 +264,16 @@ mod tests {
         assert!(!compatible("2.0.0"));
         assert!(!compatible("0.9.0"));
         assert!(!compatible("one"));
+    }
+
+    #[test]
+    fn only_logging_up_to_this_version_is_provided() {
+        assert!(provided("scim-gateway:plugin/logging@1.1.0"));
+        assert!(provided("scim-gateway:plugin/logging@1.0.0"));
+        assert!(!provided("scim-gateway:plugin/logging@1.2.0"));
+        assert!(!provided("scim-gateway:plugin/logging@2.0.0"));
+        assert!(!provided("scim-gateway:plugin/logging"));
+        assert!(!provided("wasi:random/random@0.2.0"));
     }
 
     #[test]

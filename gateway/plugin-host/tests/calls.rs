@@ -23,21 +23,21 @@ fn hostile(host: &Host, action: &str, limits: Limits) -> Plugin {
 }
 
 fn outcome(host: &Host, plugin: &Plugin) -> Outcome {
-    match host.call_blocking(plugin, &ctx(), &user()) {
+    match host.call_blocking(plugin, &ctx(), &user()).result {
         Ok(_) => Outcome::Ok,
         Err(f) => f.outcome(),
     }
 }
 
 fn detail(host: &Host, plugin: &Plugin) -> String {
-    host.call_blocking(plugin, &ctx(), &user()).unwrap_err().to_string()
+    host.call_blocking(plugin, &ctx(), &user()).result.unwrap_err().to_string()
 }
 
 #[test]
 fn full_name_maps_a_user() {
     let host = host();
     let plugin = load(&host, "full-name", json!({"format": "{family}, {given}"}), Limits::default());
-    let out = host.call_blocking(&plugin, &ctx(), &user()).unwrap();
+    let out = host.call_blocking(&plugin, &ctx(), &user()).result.unwrap();
     assert_eq!(out["name"]["formatted"], "Jensen, Barbara");
     assert_eq!(out["displayName"], "Jensen, Barbara");
     assert_eq!(out["id"], user()["id"]);
@@ -47,7 +47,7 @@ fn full_name_maps_a_user() {
 fn email_domain_policy_refuses_with_the_plugins_own_status() {
     let host = host();
     let plugin = load(&host, "email-domain-policy", json!({"allowed": ["corp.example"]}), Limits::default());
-    let err = host.call_blocking(&plugin, &ctx(), &user()).unwrap_err();
+    let err = host.call_blocking(&plugin, &ctx(), &user()).result.unwrap_err();
     let Failure::Rejected { plugin: name, rejection } = err else { panic!("{err:?}") };
     assert_eq!(name, "email-domain-policy");
     assert_eq!((rejection.status, rejection.scim_type.as_deref()), (400, Some("invalidValue")));
@@ -57,7 +57,7 @@ fn email_domain_policy_refuses_with_the_plugins_own_status() {
 fn a_rejection_passes_through_as_the_plugin_sent_it() {
     let host = host();
     let plugin = hostile(&host, "reject", Limits::default());
-    let err = host.call_blocking(&plugin, &ctx(), &user()).unwrap_err();
+    let err = host.call_blocking(&plugin, &ctx(), &user()).result.unwrap_err();
     let Failure::Rejected { rejection, .. } = err else { panic!("{err:?}") };
     assert_eq!((rejection.status, rejection.detail.as_str()), (403, "refused on purpose"));
 }
@@ -67,7 +67,7 @@ fn no_state_survives_from_one_call_to_the_next() {
     let host = host();
     let plugin = hostile(&host, "count", Limits::default());
     for _ in 0..3 {
-        let out = host.call_blocking(&plugin, &ctx(), &user()).unwrap();
+        let out = host.call_blocking(&plugin, &ctx(), &user()).result.unwrap();
         assert_eq!(out["callCount"], 1, "a fresh instance per call");
     }
 }
@@ -195,7 +195,7 @@ async fn a_spinning_plugin_does_not_stall_the_runtime() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let (h, p, t) = (host.clone(), spin.clone(), tx.clone());
     tokio::spawn(async move {
-        let r = h.call(&p, ctx(), &user()).await;
+        let r = h.call(&p, ctx(), &user()).await.result;
         let _ = t.send(format!("plugin {:?}", r.err().map(|f| f.outcome())));
     });
     tokio::spawn(async move {
@@ -241,7 +241,7 @@ async fn concurrent_calls_never_see_each_others_data() {
             let mut u = user();
             u["id"] = json!(format!("id-{i}"));
             u["name"] = json!({"givenName": format!("given{i}"), "familyName": format!("family{i}")});
-            let out: Value = h.call(&p, ctx(), &u).await.unwrap();
+            let out: Value = h.call(&p, ctx(), &u).await.result.unwrap();
             (i, out)
         }));
     }

@@ -34,7 +34,7 @@ fn another_major_version_is_refused_saying_which_is_expected() {
     let err = try_load(&host(), &bytes, None, Limits::default()).unwrap_err();
     assert!(matches!(err, LoadError::WrongVersion { .. }), "{err}");
     let text = err.to_string();
-    assert!(text.contains("scim-gateway:plugin/mapper@2.0.0") && text.contains("@1.0.0"), "{text}");
+    assert!(text.contains("scim-gateway:plugin/mapper@2.0.0") && text.contains("@1.1.0"), "{text}");
 }
 
 #[test]
@@ -42,6 +42,25 @@ fn a_compatible_minor_version_loads() {
     let func = "func(ctx: context, json: string) -> result<string, rejection>";
     let bytes = synth(&mapper_wit("1.2.0", func), "plugin");
     try_load(&host(), &bytes, None, Limits::default()).unwrap();
+}
+
+const FUNC: &str = "func(ctx: context, json: string) -> result<string, rejection>";
+
+#[test]
+fn a_plugin_built_against_contract_1_0_0_still_loads() {
+    let bytes = synth(&mapper_wit("1.0.0", FUNC), "plugin");
+    try_load(&host(), &bytes, None, Limits::default()).unwrap();
+}
+
+#[test]
+fn the_hosts_logging_is_the_one_import_allowed() {
+    let real = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugins/wit/mapper.wit")).unwrap();
+    try_load(&host(), &synth(&real, "plugin"), None, Limits::default()).unwrap();
+    // A logging from a newer minor version than the host's is refused, named.
+    let newer = real.replace("package scim-gateway:plugin@1.1.0;", "package scim-gateway:plugin@1.2.0;");
+    let err = try_load(&host(), &synth(&newer, "plugin"), None, Limits::default()).unwrap_err();
+    assert!(matches!(err, LoadError::Imports(_)), "{err}");
+    assert!(err.to_string().contains("scim-gateway:plugin/logging@1.2.0"), "{err}");
 }
 
 #[test]
@@ -188,4 +207,31 @@ fn a_start_function_that_spins_is_stopped_by_the_time_limit() {
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "stopped, not run out of fuel");
     let err = try_load(&host(), &spinning_start(), None, Limits { fuel: 1_000_000, ..Limits::default() }).unwrap_err();
     assert!(err.to_string().contains("fuel"), "{err}");
+}
+
+/// A component with more memories than the host gives one plugin (four)
+/// is refused at load, saying what the host allows, not "not a component".
+#[test]
+fn a_component_bigger_than_the_pool_allows_is_refused_saying_so() {
+    let instances: String = (0..5).map(|_| "(core instance (instantiate $m))").collect();
+    let bytes = wat::parse_str(format!("(component (core module $m (memory 1)) {instances})")).unwrap();
+    let err = try_load(&host(), &bytes, None, Limits::default()).unwrap_err();
+    assert!(matches!(err, LoadError::TooBig(_)), "{err}");
+    assert!(err.to_string().contains("4 memories"), "{err}");
+}
+
+/// A reload of the same bytes reuses the compiled component; what the
+/// gateway no longer uses is let go.
+#[test]
+fn compiled_plugins_are_kept_by_their_bytes_until_let_go() {
+    let host = host();
+    let (full_name, policy) = (plugin_bytes("full-name"), plugin_bytes("email-domain-policy"));
+    for bytes in [&full_name, &full_name, &policy] {
+        try_load(&host, bytes, None, Limits::default()).unwrap();
+    }
+    assert_eq!(host.compiled_count(), 2, "the same bytes are compiled once");
+    host.keep_compiled(&[&sha256_hex(&policy)]);
+    assert_eq!(host.compiled_count(), 1);
+    host.keep_compiled(&[]);
+    assert_eq!(host.compiled_count(), 0);
 }

@@ -73,6 +73,9 @@ pub struct AuditArgs {
     /// `userName` of a User, `displayName` of a Group.
     #[arg(long)]
     pub subject: Option<String>,
+    /// The request's trace id (from a trace, or the log line).
+    #[arg(long)]
+    pub trace_id: Option<String>,
     #[arg(long)]
     pub method: Option<String>,
     /// The status answered to the IdP.

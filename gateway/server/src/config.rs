@@ -7,6 +7,7 @@ mod backend;
 mod cluster;
 mod file;
 mod plugins;
+mod telemetry;
 mod validate;
 
 use scim_core::normalize::Preset;
@@ -41,6 +42,8 @@ pub struct Config {
     pub admin_tokens: Option<AuthSettings>,
     /// State shared with the other replicas; `None`: in-process only.
     pub cluster: Option<crate::cluster::ClusterSettings>,
+    /// Where traces go; `None`: traces are off.
+    pub telemetry: Option<crate::telemetry::TelemetrySettings>,
 }
 
 /// Inbound TLS certificate chain and key (PEM).
@@ -269,6 +272,16 @@ pub struct PluginSettings {
 pub enum Position {
     Before,
     After,
+}
+
+impl Position {
+    /// As written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Before => "before",
+            Self::After => "after",
+        }
+    }
 }
 
 /// An address range of trusted proxies.

@@ -6,13 +6,15 @@
 use crate::audit::{ChangeLog, Stage, Values};
 use crate::config::Position;
 use crate::error::GatewayError;
-use crate::plugins::{AnswerStep, Chain, ChainStep, PatchThrough};
+use crate::plugins::{AnswerStep, Chain, ChainStep, Pass, PatchThrough};
+use crate::telemetry::OFF;
 use scim_core::Intent;
 use scim_core::normalize::{Normalizer, Preset};
 use scim_core::patch::PatchOp;
 use scim_mapper::{Direction, MapOptions, Operation, PatchOutcome, Program, Report};
 use scim_plugin_host::CallOperation;
 use serde_json::Value;
+use std::sync::Mutex;
 
 /// What the document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,35 @@ pub struct Explained {
     pub changes: ChangeLog,
     /// The rules' traces (with `explain`), failures, skips and drops.
     pub report: Report,
+    /// What the request plugins logged, in order, as they logged it.
+    pub messages: Vec<Message>,
+}
+
+/// One message a plugin logged.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Message {
+    pub plugin: String,
+    /// `debug`, `info`, `warn`, `error`, or `dropped` for the count of
+    /// messages past the call's bounds.
+    pub level: &'static str,
+    pub text: String,
+}
+
+impl Message {
+    /// The messages of one plugin call.
+    fn of<'a>(pass: &'a Pass<'_>) -> impl Iterator<Item = Message> + 'a {
+        let message = |level, text| Message { plugin: pass.plugin.to_owned(), level, text };
+        let dropped = (pass.logs.dropped > 0)
+            .then(|| format!("{} more messages dropped past the call's bounds", pass.logs.dropped));
+        let lines = pass.logs.lines.iter().map(move |l| message(l.level.as_str(), l.message.clone()));
+        lines.chain(dropped.map(move |text| message("dropped", text)))
+    }
+}
+
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "plugin {} [{}]: {}", self.plugin, self.level, self.text)
+    }
 }
 
 /// The end of the message when the current resource is missing; the
@@ -95,12 +126,13 @@ impl Engine<'_> {
         let kinds = crate::audit::changes::normalization_author(&normalized);
         changes.stage(Stage::Normalization, &sent, &doc, &|_| kinds.clone());
         let opts = MapOptions { explain, intent: Some(intent) };
-        let run = Run { engine: *self, resource, kind, opts };
+        let run = Run { engine: *self, resource, kind, opts, messages: Mutex::new(Vec::new()) };
         let (output, report) = match kind {
             Kind::Patch => run.patch(&doc, current, &mut changes).await?,
             _ => run.document(doc.clone(), current, &mut changes).await.map(|(v, r)| (Some(v), r))?,
         };
-        Ok(Explained { normalized: doc, output, changes, report })
+        let messages = run.messages.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(Explained { normalized: doc, output, changes, report, messages })
     }
 }
 
@@ -114,6 +146,8 @@ struct Run<'a> {
     resource: &'a str,
     kind: Kind,
     opts: MapOptions,
+    /// What the plugins logged so far.
+    messages: Mutex<Vec<Message>>,
 }
 
 impl Run<'_> {
@@ -140,7 +174,7 @@ impl Run<'_> {
         match self.kind {
             Kind::Response => {
                 let before = doc.clone();
-                let at = AnswerStep { position, resource_type: rt, intent: Intent::Provision };
+                let at = AnswerStep { position, resource_type: rt, intent: Intent::Provision, trace: &OFF };
                 let out = chain.run_answer(None, at, doc).await?;
                 changes.stage(Stage::Plugin, &before, &out, &|_| "response plugins".into());
                 Ok(out)
@@ -148,10 +182,20 @@ impl Run<'_> {
             _ => {
                 let operation = if self.kind == Kind::Replace { CallOperation::Replace } else { CallOperation::Create };
                 let direction = Direction::Request;
-                let step = ChainStep { position, direction, resource_type: self.resource, operation, intent };
-                let mut note =
-                    |name: &str, b: &Value, a: &Value| changes.stage(Stage::Plugin, b, a, &|_| name.to_owned());
-                Ok(chain.run_noting(None, step, doc, Some(&mut note)).await?)
+                let step =
+                    ChainStep { position, direction, resource_type: self.resource, operation, intent, trace: &OFF };
+                let mut note = |pass: &Pass<'_>| {
+                    changes.stage(Stage::Plugin, pass.before, pass.after, &|_| pass.plugin.to_owned());
+                    if let Ok(mut kept) = self.messages.lock() {
+                        kept.extend(Message::of(pass));
+                    }
+                };
+                let out = chain.run_noting(None, step, doc, Some(&mut note)).await;
+                // A refusal is explained with what the plugins said.
+                out.map_err(|e| {
+                    let said = self.messages.lock().map(|m| m.iter().map(|m| format!("\n{m}")).collect::<String>());
+                    ExplainError(format!("{e}{}", said.unwrap_or_default()))
+                })
             }
         }
     }
@@ -194,6 +238,7 @@ impl Run<'_> {
                     schema: &schema,
                     resource_type: self.resource,
                     intent,
+                    trace: &OFF,
                 };
                 let (ops, report) = through.run(&patch, current).await?;
                 ((!ops.is_empty()).then_some(ops), report)

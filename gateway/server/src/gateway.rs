@@ -86,6 +86,8 @@ pub struct Gateway {
     pub audit: Option<Arc<crate::audit::Audit>>,
     /// The state shared with other replicas, when `[cluster]` is on.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// The tracer, when `[telemetry]` is on.
+    pub telemetry: Option<Arc<crate::telemetry::Telemetry>>,
 }
 
 /// Looks up a secret by environment variable name.
@@ -101,6 +103,7 @@ pub struct BuildContext {
     proxies: Box<dyn Fn() -> Matcher + Send + Sync>,
     audit: Mutex<Option<Arc<crate::audit::Audit>>>,
     cluster: Mutex<Option<Arc<crate::cluster::Cluster>>>,
+    telemetry: Mutex<Option<Arc<crate::telemetry::Telemetry>>>,
 }
 
 impl std::fmt::Debug for BuildContext {
@@ -130,6 +133,7 @@ impl BuildContext {
             proxies: Box::new(proxies),
             audit: Mutex::new(None),
             cluster: Mutex::new(None),
+            telemetry: Mutex::new(None),
         }
     }
 
@@ -143,6 +147,26 @@ impl BuildContext {
     /// The cluster state in use.
     pub fn cluster(&self) -> Option<Arc<crate::cluster::Cluster>> {
         self.cluster.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// Starts the tracer every gateway built from now on uses; `replica`
+    /// names this process in its spans.
+    pub fn start_telemetry(
+        &self,
+        settings: &crate::telemetry::TelemetrySettings,
+        replica: &str,
+    ) -> Result<Arc<crate::telemetry::Telemetry>, String> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
+        let telemetry = crate::telemetry::Telemetry::start(settings, replica, runtime, &self.env, (self.proxies)())?;
+        if let Ok(mut slot) = self.telemetry.lock() {
+            *slot = Some(telemetry.clone());
+        }
+        Ok(telemetry)
+    }
+
+    /// The tracer in use.
+    pub fn telemetry(&self) -> Option<Arc<crate::telemetry::Telemetry>> {
+        self.telemetry.lock().ok().and_then(|t| t.clone())
     }
 
     /// The audit trail every gateway built from now on writes to.
@@ -180,6 +204,16 @@ impl BuildContext {
     }
 
     /// Keeps the engine of a build that succeeded, if none is kept yet.
+    /// Lets go of the compiled plugins of earlier configs: a config
+    /// without plugins keeps none.
+    fn forget_compiled_plugins(&self) {
+        if let Ok(slot) = self.host.lock() {
+            if let Some(host) = slot.as_ref() {
+                host.keep_compiled(&[]);
+            }
+        }
+    }
+
     fn keep_plugin_host(&self, host: &Arc<Host>) {
         if let Ok(mut slot) = self.host.lock() {
             slot.get_or_insert_with(|| host.clone());
@@ -212,8 +246,16 @@ impl Gateway {
         if !errors.is_empty() {
             return Err(errors);
         }
-        if let Some(host) = &host {
-            ctx.keep_plugin_host(host);
+        // Compiled plugins this config no longer uses are let go; a later
+        // reload of the same bytes reuses the ones it keeps.
+        match &host {
+            Some(host) => {
+                ctx.keep_plugin_host(host);
+                let in_use: Vec<&str> =
+                    routes.iter().flat_map(|r| r.plugins.plugins().iter().map(|p| p.plugin.sha256())).collect();
+                host.keep_compiled(&in_use);
+            }
+            None => ctx.forget_compiled_plugins(),
         }
         routes.sort_by_key(|r| std::cmp::Reverse(r.base_path.as_str().len()));
         Ok(Self {
@@ -224,6 +266,7 @@ impl Gateway {
             metrics: ctx.metrics.clone(),
             audit: ctx.audit(),
             cluster: ctx.cluster(),
+            telemetry: ctx.telemetry(),
         })
     }
 

@@ -19,5 +19,6 @@ pub mod plugins;
 pub mod proxy;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod upstream;
 mod workers;

@@ -34,6 +34,7 @@ pub struct Metrics {
     pub plugin_duration: HistogramVec,
     pub plugin_load_failures: IntCounterVec,
     pub plugin_fail_open: IntCounterVec,
+    pub plugin_log_messages: IntCounterVec,
     pub in_flight: IntGauge,
     pub build_info: IntGaugeVec,
     pub audit_written: IntCounter,
@@ -181,6 +182,11 @@ impl Metrics {
                 "Resources passed on without a failed plugin's changes: on_failure = \"open\", or a deprovisioning.",
                 &["plugin"],
             )?,
+            plugin_log_messages: counter(
+                "scim_gateway_plugin_log_messages_total",
+                "Messages plugins logged, by level (debug, info, warn, error), and those dropped past a call's bounds (dropped).",
+                &["plugin", "level"],
+            )?,
             in_flight: IntGauge::new("scim_gateway_requests_in_flight", "Requests being handled.")?,
             build_info: IntGaugeVec::new(
                 Opts::new("scim_gateway_build_info", "Always 1; the labels tell the build."),
@@ -265,6 +271,7 @@ impl Metrics {
             &self.plugin_invocations,
             &self.plugin_load_failures,
             &self.plugin_fail_open,
+            &self.plugin_log_messages,
             &self.audit_dropped,
             &self.shadow_changes,
             &self.cluster_errors,

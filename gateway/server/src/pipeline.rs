@@ -61,6 +61,7 @@ use crate::error::{Fault, GatewayError};
 use crate::gateway::Gateway;
 use crate::proxy::endpoint::Endpoint;
 use crate::proxy::{body, headers, paths};
+use crate::telemetry::{Span, Trace};
 use crate::upstream::Reply;
 use bytes::Bytes;
 use exchange::{Answer, Current, Exchange, Opened, Purpose, Shape};
@@ -95,6 +96,8 @@ struct Seen {
     preset: &'static str,
     /// The gateway's own error, when it answered with one.
     error: Option<(&'static str, Fault)>,
+    /// The request's trace, when telemetry is on.
+    trace_id: Option<String>,
 }
 
 /// Handles one request from an IdP; never fails, never panics on input.
@@ -108,9 +111,14 @@ where
     let method = req.method().clone();
     let mut seen = Seen { resource: "Other", ..Seen::default() };
     let trail = gw.audit.as_ref().map(|a| crate::audit::Trail::new(a.settings.values));
+    let span = match &gw.telemetry {
+        Some(t) => t.request(req.headers(), crate::metrics::method_label(&method)),
+        None => Span::default(),
+    };
+    seen.trace_id = span.trace_id();
     // Boxed: the pipeline's state is large, and hyper moves the future it
     // is given; one allocation costs less than copying that state around.
-    let pipeline = Box::pin(run(gw, conn, req, &request_id, &mut seen, trail.as_ref()));
+    let pipeline = Box::pin(run(gw, conn, req, &request_id, &mut seen, trail.as_ref(), span.trace()));
     let result =
         tokio::time::timeout(gw.limits.request_timeout, pipeline).await.unwrap_or(Err(GatewayError::RequestTimeout));
     let answer = result.unwrap_or_else(|e| {
@@ -122,6 +130,7 @@ where
     }
     let response = respond(answer, &request_id);
     record(gw, &seen, &method, response.status(), started, &request_id);
+    traced(&span, &seen, &method, response.status());
     response
 }
 
@@ -132,14 +141,17 @@ async fn run<B>(
     rid: &HeaderValue,
     seen: &mut Seen,
     trail: Option<&crate::audit::Trail>,
+    trace: Trace,
 ) -> Result<Answer, GatewayError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let (parts, body) = req.into_parts();
+    let phase = trace.phase("route and auth");
     // 1. Route.
     let (route, rest) = gw.route_for(parts.uri.path()).ok_or(GatewayError::NoRoute)?;
+    phase.set_with("scim.route", || route.name.clone());
     seen.route = Some(route.name.clone());
     seen.mapping_version = Some(route.mapping_version.clone());
     seen.preset = route.preset;
@@ -147,6 +159,7 @@ where
     let presented = parts.headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);
     let Some(token) = route.tokens.check(presented) else {
         gw.metrics.auth_failures.with_label_values(&[route.name.as_str()]).inc();
+        phase.fail(GatewayError::Unauthorized.kind());
         return Err(GatewayError::Unauthorized);
     };
     seen.token = Some(token.to_owned());
@@ -157,8 +170,10 @@ where
     if let Endpoint::Resource { id, .. } = &endpoint {
         seen.id.clone_from(id);
     }
+    drop(phase);
     let trail = audited::begin(trail, route, &endpoint, &parts.method);
     // 4. Body.
+    let phase = trace.phase("read body");
     let raw = body::read(body, gw.limits.max_body_bytes).await?;
     let doc = match raw.is_empty() {
         true => None,
@@ -167,11 +182,13 @@ where
             Some(body::parse_object(&raw, gw.limits.max_json_depth)?)
         }
     };
+    drop(phase);
     // The audit trail's room, taken before anything is forwarded.
     if let Some(rt) = audited::is_write(&endpoint, &parts.method) {
         audited::admit(gw, trail, rt, &parts.method, doc.as_ref()).await?;
     }
-    let x = Exchange::new(gw, route, conn, &parts, path, rid.clone(), trail);
+    let mut x = Exchange::new(gw, route, conn, &parts, path, rid.clone(), trail);
+    x.trace = trace;
     if route.mode == crate::config::RouteMode::Shadow {
         return shadow::run(&x, &endpoint, &parts.method, doc, raw).await;
     }
@@ -347,13 +364,21 @@ async fn back(x: &Exchange<'_>, reply: Reply, shape: Shape, intent: Intent) -> R
         Opened::Done(answer) => return Ok(answer),
         Opened::Body(status, headers, body) => (status, headers, body),
     };
+    let span = x.trace.phase("backend profile");
+    span.set("scim.profile", x.route.profile.name());
+    span.set("scim.direction", "response");
     let body = match intent {
         Intent::Deprovision => {
             let kept = body.clone();
             x.route.profile.response(x, shape, body).await.unwrap_or(kept)
         }
-        Intent::Provision => x.route.profile.response(x, shape, body).await?,
+        Intent::Provision => {
+            let body = x.route.profile.response(x, shape, body).await;
+            crate::telemetry::mark(&span, &body);
+            body?
+        }
     };
+    drop(span);
     let body = plugged::response(x, shape, Position::Before, intent, body).await?;
     let body = x.map_body(body, shape)?;
     let body = plugged::response(x, shape, Position::After, intent, body).await?;
@@ -471,4 +496,4 @@ async fn written(
 }
 
 pub use respond::reject;
-use respond::{error_answer, record, respond};
+use respond::{error_answer, record, respond, traced};

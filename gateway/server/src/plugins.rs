@@ -6,18 +6,31 @@
 use crate::config::{PluginSettings, Position};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
+use crate::telemetry::Trace;
 use scim_core::error::ScimType;
 use scim_core::patch::{ApplyOptions, PatchOp, apply, diff};
 use scim_core::schema::{GROUP_URN, ResourceSchema, USER_URN};
 use scim_core::{Intent, LIST_RESPONSE_URN};
 use scim_mapper::{MapOptions, PatchOutcome, Program, Report};
-use scim_plugin_host::{CallContext, CallOperation, Direction, Failure, Host, Plugin, PluginSource};
+use scim_plugin_host::{CallContext, CallOperation, Called, Direction, Failure, Host, Logs, Plugin, PluginSource};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Told each plugin's name with the document before and after it.
-pub type Note<'a> = dyn FnMut(&str, &Value, &Value) + Send + 'a;
+mod messages;
+
+/// Told of each plugin call: its name, the document before and after it,
+/// and what it logged.
+pub type Note<'a> = dyn FnMut(&Pass<'_>) + Send + 'a;
+
+/// One plugin's pass over a document, as a [`Note`] is told it.
+#[derive(Debug, Clone, Copy)]
+pub struct Pass<'a> {
+    pub plugin: &'a str,
+    pub before: &'a Value,
+    pub after: &'a Value,
+    pub logs: &'a Logs,
+}
 
 /// One plugin of a route, with where and how it runs.
 #[derive(Debug)]
@@ -42,6 +55,8 @@ pub struct ChainStep<'a> {
     pub operation: CallOperation,
     /// A deactivation: no plugin failure or refusal may stop it.
     pub intent: Intent,
+    /// Where each plugin call's span goes.
+    pub trace: &'a Trace,
 }
 
 impl Chain {
@@ -106,8 +121,8 @@ impl Chain {
         self.run_noting(metrics, step, doc, None).await
     }
 
-    /// [`Chain::run`], telling `note` each plugin's name with the document
-    /// before and after it (for change lists; the copy is made only then).
+    /// [`Chain::run`], telling `note` of each plugin's pass (for change
+    /// lists and `map --explain`; the copy is made only then).
     pub async fn run_noting(
         &self,
         metrics: Option<&Metrics>,
@@ -119,14 +134,22 @@ impl Chain {
         for p in self.at(step) {
             let started = Instant::now();
             let before = note.is_some().then(|| doc.clone());
-            let result = host.call(&p.plugin, context(step), &doc).await;
+            let span = step.trace.plugin(&p.settings.name);
+            let Called { result, logs } = host.call(&p.plugin, context(step), &doc).await;
+            traced(&span, step, &result);
+            drop(span);
             if let Some(m) = metrics {
                 observe(m, p, &result, started);
             }
-            doc = settle(p, result, doc, step, metrics)?;
-            if let (Some(n), Some(b)) = (note.as_mut(), &before) {
-                n(&p.settings.name, b, &doc);
+            messages::report(&p.settings.name, &logs, [&doc, result.as_ref().unwrap_or(&Value::Null)], metrics);
+            let settled = settle(p, result, doc, step, metrics);
+            if let (Some(n), Some(before)) = (note.as_mut(), &before) {
+                // A refused document is noted unchanged, with the messages
+                // that may say why.
+                let after = settled.as_ref().unwrap_or(before);
+                n(&Pass { plugin: &p.settings.name, before, after, logs: &logs });
             }
+            doc = settled?;
         }
         Ok(doc)
     }
@@ -139,10 +162,10 @@ impl Chain {
     pub async fn run_answer(
         &self,
         metrics: Option<&Metrics>,
-        answer: AnswerStep,
+        answer: AnswerStep<'_>,
         mut body: Value,
     ) -> Result<Value, GatewayError> {
-        let AnswerStep { position, resource_type: rt, intent } = answer;
+        let AnswerStep { position, resource_type: rt, intent, trace } = answer;
         let applies = |rt: &str| self.applies(position, Direction::Response, rt);
         if !rt.map_or(applies("User") || applies("Group"), applies) {
             return Ok(body);
@@ -153,6 +176,7 @@ impl Chain {
             resource_type: rt,
             operation: CallOperation::Read,
             intent,
+            trace,
         };
         if !is_list(&body) {
             return match rt.or_else(|| resource_type(&body)).filter(|rt| applies(rt)) {
@@ -161,9 +185,13 @@ impl Chain {
             };
         }
         let Some(items) = body.get_mut("Resources").and_then(Value::as_array_mut) else { return Ok(body) };
+        // One span for the whole list, not one per resource and plugin.
+        let span = trace.phase("plugins on a list");
+        span.set("scim.items", i64::try_from(items.len()).unwrap_or(i64::MAX));
         for item in items.iter_mut() {
             let Some(rt) = rt.or_else(|| resource_type(item)).filter(|rt| applies(rt)) else { continue };
-            *item = self.run(metrics, step(rt), item.take()).await?;
+            let quiet = ChainStep { trace: &crate::telemetry::OFF, ..step(rt) };
+            *item = self.run(metrics, quiet, item.take()).await.inspect_err(|e| span.fail(e.kind()))?;
         }
         Ok(body)
     }
@@ -184,12 +212,14 @@ impl Chain {
 
 /// Where in an answer a chain runs.
 #[derive(Debug, Clone, Copy)]
-pub struct AnswerStep {
+pub struct AnswerStep<'a> {
     pub position: Position,
     /// The answer's resource type; `None` for a list of any type.
     pub resource_type: Option<&'static str>,
     /// The answer to a deprovisioning request.
     pub intent: Intent,
+    /// Where each plugin call's span goes.
+    pub trace: &'a Trace,
 }
 
 /// A ListResponse, with or without `Resources` (RFC 7644 allows leaving it
@@ -237,6 +267,22 @@ fn runs_at(s: &PluginSettings, position: Position, direction: Direction, resourc
 
 fn context(step: ChainStep<'_>) -> CallContext {
     CallContext { resource_type: step.resource_type.to_owned(), operation: step.operation, direction: step.direction }
+}
+
+/// A plugin call's span: where it ran and how it ended (the outcome label
+/// the metrics use; never the plugin's words, which may hold personal data).
+fn traced(span: &crate::telemetry::Span, step: ChainStep<'_>, result: &Result<Value, Failure>) {
+    if !span.is_recording() {
+        return;
+    }
+    span.set("scim.plugin.position", step.position.as_str());
+    span.set("scim.plugin.direction", step.direction.as_str());
+    span.set_with("scim.resource", || step.resource_type.to_owned());
+    let outcome = result.as_ref().map_or_else(Failure::outcome, |_| scim_plugin_host::Outcome::Ok);
+    match outcome {
+        scim_plugin_host::Outcome::Ok => span.set("scim.plugin.outcome", outcome.label()),
+        _ => span.fail(outcome.label()),
+    }
 }
 
 fn observe(m: &Metrics, p: &RoutePlugin, result: &Result<Value, Failure>, started: Instant) {
@@ -316,6 +362,7 @@ pub struct PatchThrough<'a> {
     pub schema: &'a ResourceSchema<'a>,
     pub resource_type: &'a str,
     pub intent: Intent,
+    pub trace: &'a Trace,
 }
 
 impl PatchThrough<'_> {
@@ -331,7 +378,14 @@ impl PatchThrough<'_> {
             ops = diff(&idp, &after, self.schema)?;
         }
         let opts = MapOptions::for_intent(self.intent);
-        let (outcome, report) = self.program.map_patch(rt, &ops, Some(current), opts)?;
+        let span = self.trace.phase("map request");
+        let mapped = self.program.map_patch(rt, &ops, Some(current), opts).map_err(|e| {
+            let e = GatewayError::from(e);
+            span.fail(e.kind());
+            e
+        });
+        drop(span);
+        let (outcome, report) = mapped?;
         let mut mapped = match outcome {
             PatchOutcome::Ops(mapped) => mapped,
             PatchOutcome::Empty => PatchOp { operations: Vec::new() },
@@ -354,6 +408,7 @@ impl PatchThrough<'_> {
             resource_type: self.resource_type,
             operation: CallOperation::Patch,
             intent: self.intent,
+            trace: self.trace,
         };
         self.chain.run(self.metrics, step, after).await
     }

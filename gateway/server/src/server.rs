@@ -90,6 +90,12 @@ pub async fn start(
             .map_err(|e| anyhow::anyhow!("[cluster]: {e}"))?;
         ctx.set_cluster(Some(cluster));
     }
+    if let Some(settings) = &config.telemetry {
+        let replica = (config.audit.as_ref().map(|a| a.replica.clone()))
+            .or_else(|| config.cluster.as_ref().map(|c| c.replica.clone()))
+            .unwrap_or_else(crate::audit::replica_name);
+        ctx.start_telemetry(settings, &replica).map_err(|e| anyhow::anyhow!("[telemetry]: {e}"))?;
+    }
     let gateway = Gateway::build(&config, &ctx).map_err(|e| anyhow::anyhow!(e.join("\n")))?;
     let tls = config.tls.as_ref().map(tls::acceptor).transpose().map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(config.listen)
@@ -153,9 +159,21 @@ impl Handle {
         }
         let shared = self.shared.clone();
         let _ = tokio::task::spawn_blocking(move || shared.workers.stop()).await;
-        if let Some(audit) = self.shared.ctx.audit() {
-            audit.shutdown(self.shared.config.load().limits.shutdown_timeout).await;
-        }
+        // The audit trail and the last spans are written side by side, each
+        // within the shutdown timeout.
+        let timeout = self.shared.config.load().limits.shutdown_timeout;
+        let audit = async {
+            if let Some(audit) = self.shared.ctx.audit() {
+                audit.shutdown(timeout).await;
+            }
+        };
+        // Off this thread: the last export runs on this runtime.
+        let spans = async {
+            if let Some(telemetry) = self.shared.ctx.telemetry() {
+                let _ = tokio::task::spawn_blocking(move || telemetry.shutdown(timeout)).await;
+            }
+        };
+        tokio::join!(audit, spans);
     }
 
     /// The gateway currently serving (tests and diagnostics).
@@ -194,8 +212,10 @@ fn reload(shared: &Shared) -> Result<(), String> {
     if new.listen != old.listen || new.admin_listen != old.admin_listen {
         tracing::warn!("listen addresses change only on restart; the new ones are ignored until then");
     }
-    if new.audit != old.audit || new.cluster != old.cluster {
-        tracing::warn!("[audit] and [cluster] change only on restart; they keep their settings until then");
+    if new.audit != old.audit || new.cluster != old.cluster || new.telemetry != old.telemetry {
+        tracing::warn!(
+            "[audit], [cluster] and [telemetry] change only on restart; they keep their settings until then"
+        );
     }
     let gateway = Gateway::build(&new, &shared.ctx).map_err(|e| e.join("\n"))?;
     let tls = new.tls.as_ref().map(tls::acceptor).transpose()?;

@@ -5,7 +5,7 @@ mod connect;
 mod http_client;
 mod paced;
 
-pub(crate) use connect::tls_config;
+pub(crate) use connect::{ProxyConnector, tls_config, tls_for};
 pub use http_client::HttpUpstream;
 pub use paced::{Paced, retry_after};
 

@@ -227,6 +227,28 @@ fn map_runs_plugins_after_the_rules() {
 }
 
 #[test]
+fn map_and_check_take_javascript_plugins_and_explain_shows_their_messages() {
+    let (code, out, _) = cmd(&["check", "--plugin", &plugin("full-name-js"), &plugin("department-ts")], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("full-name-js.wasm: ok: sha256 ") && out.contains("ok: 2 plugin(s)"), "{out}");
+    let body = r#"{"userName":"bea@example.com","name":{"givenName":"BEA","familyName":"lee"},
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Sales"}}"#;
+    let args = ["map", "--explain", "--mapping", &repo("mappings/identity.toml")];
+    let plugins = ["--plugin", &plugin("full-name-js"), "--plugin", &plugin("department-ts")];
+    let (code, out, err) = cmd(&[&args[..], &plugins[..]].concat(), body);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(r#""displayName": "Bea Lee (Sales)""#), "JS, then TypeScript: {out}");
+    assert!(out.contains("by plugin (full-name-js)") && out.contains("by plugin (department-ts)"), "{out}");
+    assert!(out.contains("plugin department-ts [debug]: display name now carries the department Sales"), "{out}");
+    // A refusal from JavaScript is the command's error, with what it logged.
+    let args = ["map", "--explain", "--mapping", &repo("mappings/identity.toml"), "--plugin", &plugin("hostile-js")];
+    let (code, _, err) = cmd(&[&args[..], &["--plugin-config", r#"{"do": "log-then-throw"}"#]].concat(), body);
+    assert_ne!(code, 0);
+    assert!(err.contains("plugin hostile-js refused") && err.contains("TypeError"), "{err}");
+    assert!(err.contains("plugin hostile-js [warn]: about to read a missing manager"), "{err}");
+}
+
+#[test]
 fn map_patch_through_a_plugin_needs_the_current_resource_and_sends_the_difference() {
     let dir = tempfile::tempdir().unwrap();
     let current = dir.path().join("current.json");

@@ -20,11 +20,13 @@ mod gateway {
     mod endpoints;
     mod entra_suite;
     mod failures;
+    mod js_plugins;
     mod notion;
     mod okta_suite;
     mod operations;
     mod paths;
     mod plugins;
+    mod traces;
     mod transport;
     mod updates;
 }

@@ -8,7 +8,7 @@ wit_bindgen::generate!({
         package scim-gateway:hostile-wasi;
         world hostile-wasi {
             import wasi:random/random@0.2.0;
-            export scim-gateway:plugin/mapper@1.0.0;
+            export scim-gateway:plugin/mapper@1.1.0;
         }
     ",
     path: ["../wit", "wit/random.wit"],

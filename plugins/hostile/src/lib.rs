@@ -17,13 +17,16 @@
 //! | `count` | puts how often this instance was called in `callCount` (state surviving between calls would show as more than 1) |
 //! | `reject` | refuses with a 403 |
 //! | `raw` | returns the text it got without parsing it (the cost of a call minus the JSON work in wasm) |
+//! | `log` | logs a message at each level through the SDK's `log` |
+//! | `log-flood` | logs 1,000 messages of 1 kB |
+//! | `log-loop` | logs in an endless loop |
 //! | anything else | returns the resource unchanged |
 //!
 //! It implements the raw interface (not the SDK's `Plugin` trait) so that it
 //! can return what the SDK would never produce.
 
 use scim_plugin_sdk::bindings::exports::scim_gateway::plugin::mapper::{Context, Guest, Rejection};
-use scim_plugin_sdk::{Value, json};
+use scim_plugin_sdk::{Level, Value, json, log};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -52,6 +55,22 @@ impl Guest for Hostile {
             "activate" => doc["active"] = json!(true),
             "huge" => doc["huge"] = json!("x".repeat(4 << 20)),
             "count" => doc["callCount"] = json!(CALLS.fetch_add(1, Ordering::Relaxed) + 1),
+            "log" => {
+                for (level, name) in
+                    [(Level::Debug, "debug"), (Level::Info, "info"), (Level::Warn, "warn"), (Level::Error, "error")]
+                {
+                    log(level, &format!("a {name} message from Rust"));
+                }
+            }
+            "log-flood" => {
+                let line = "y".repeat(1000);
+                for _ in 0..1_000 {
+                    log(Level::Info, &line);
+                }
+            }
+            "log-loop" => loop {
+                log(Level::Debug, "again");
+            },
             "reject" => {
                 return Err(Rejection { status: 403, scim_type: None, detail: "refused on purpose".into() });
             }

@@ -131,6 +131,50 @@ fn deactivates(map: &serde_json::Map<String, Value>) -> bool {
     })
 }
 
+/// How much a log message matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Sends a message to the plugin's log (contract 1.1.0): `scim-gateway map
+/// --explain` prints it, and the gateway logs it at debug, redacted. A call
+/// keeps at most 32 messages and 8 KiB; more are counted and dropped. Each
+/// byte costs the call a unit of fuel. In native tests the messages are
+/// kept for [`take_logs`].
+pub fn log(level: Level, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use bindings::scim_gateway::plugin::logging::{Level as L, log as host_log};
+        let level = match level {
+            Level::Debug => L::Debug,
+            Level::Info => L::Info,
+            Level::Warn => L::Warn,
+            Level::Error => L::Error,
+        };
+        host_log(level, message);
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    NATIVE_LOGS.with(|logs| logs.borrow_mut().push((level, message.to_owned())));
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+thread_local! {
+    static NATIVE_LOGS: std::cell::RefCell<Vec<(Level, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The messages [`log`] kept on this thread since the last call, in native
+/// builds (plugin unit tests); empty on wasm, where the host has them.
+pub fn take_logs() -> Vec<(Level, String)> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return NATIVE_LOGS.with(|logs| std::mem::take(&mut *logs.borrow_mut()));
+    #[cfg(target_arch = "wasm32")]
+    Vec::new()
+}
+
 /// A refusal the gateway sends to the IdP as a SCIM error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
@@ -252,6 +296,14 @@ mod tests {
         assert_eq!((err.status, err.scim_type.as_deref(), err.detail.as_str()), (400, Some("invalidValue"), "no bots"));
         let bad = run::<Same>(abi_ctx("{}"), "{".into()).unwrap_err();
         assert_eq!(bad.status, 500);
+    }
+
+    #[test]
+    fn logs_are_kept_natively_for_tests() {
+        log(Level::Info, "one");
+        log(Level::Warn, "two");
+        assert_eq!(take_logs(), vec![(Level::Info, "one".to_owned()), (Level::Warn, "two".to_owned())]);
+        assert!(take_logs().is_empty());
     }
 
     #[test]

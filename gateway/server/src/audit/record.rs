@@ -24,6 +24,9 @@ pub struct Record {
     /// Milliseconds since the epoch (what queries filter on).
     pub at_ms: i64,
     pub request_id: String,
+    /// The request's trace (32 hex digits), when traces are on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
     pub route: String,
     pub replica: String,
     /// The name of the IdP token that authenticated the request.

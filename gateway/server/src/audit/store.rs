@@ -17,7 +17,8 @@ pub use sqlite::SqliteStore;
 pub struct StoreError(pub String);
 
 /// The schema, one step per version; a step runs once, in order.
-pub(crate) const MIGRATIONS: [&str; 1] = ["CREATE TABLE audit_records (
+pub(crate) const MIGRATIONS: [&str; 2] = [
+    "CREATE TABLE audit_records (
     id TEXT PRIMARY KEY,
     at_ms BIGINT NOT NULL,
     route TEXT NOT NULL,
@@ -34,7 +35,16 @@ pub(crate) const MIGRATIONS: [&str; 1] = ["CREATE TABLE audit_records (
 CREATE INDEX audit_records_at ON audit_records (at_ms);
 CREATE INDEX audit_records_resource ON audit_records (resource_id);
 CREATE INDEX audit_records_external ON audit_records (external_id);
-CREATE INDEX audit_records_subject ON audit_records (subject)"];
+CREATE INDEX audit_records_subject ON audit_records (subject)",
+    // Traces: a record names the request's trace. Adding a column without
+    // a default is instant in both stores; its index is built apart
+    // ([`TRACE_INDEX`]), as reading a large table must not hold the lock.
+    "ALTER TABLE audit_records ADD COLUMN trace_id TEXT",
+];
+
+/// The index on `trace_id`, built after the migrations: by SQLite at open,
+/// by PostgreSQL concurrently in the background (writes go on meanwhile).
+pub(crate) const TRACE_INDEX: &str = "audit_records_trace ON audit_records (trace_id)";
 
 /// A store of records.
 #[async_trait::async_trait]
@@ -62,6 +72,7 @@ pub struct Filter {
     pub resource_id: Option<String>,
     pub external_id: Option<String>,
     pub subject: Option<String>,
+    pub trace_id: Option<String>,
     pub method: Option<String>,
     pub status: Option<u16>,
     pub fault: Option<String>,
@@ -95,6 +106,7 @@ impl Filter {
                 "resource_id" => f.resource_id = text,
                 "external_id" => f.external_id = text,
                 "subject" => f.subject = text,
+                "trace_id" => f.trace_id = Some(v.to_ascii_lowercase()),
                 "method" => f.method = Some(v.to_ascii_uppercase()),
                 "status" => f.status = Some(v.parse().map_err(|_| format!("status `{v}` is not a number"))?),
                 "fault" => f.fault = text,
@@ -128,6 +140,7 @@ impl Filter {
             ("resource_id", text(&self.resource_id)),
             ("external_id", text(&self.external_id)),
             ("subject", text(&self.subject)),
+            ("trace_id", text(&self.trace_id)),
             ("method", text(&self.method)),
             ("fault", text(&self.fault)),
             ("status", self.status.map(|s| Param::Int(i64::from(s)))),
@@ -153,8 +166,11 @@ impl Filter {
     }
 }
 
+/// How many columns [`INSERT`] names.
+pub(crate) const COLUMNS: usize = 13;
+
 /// The columns of a record, in the order of [`INSERT`].
-pub(crate) fn columns(r: &Record) -> Result<[Param; 12], StoreError> {
+pub(crate) fn columns(r: &Record) -> Result<[Param; COLUMNS], StoreError> {
     let text = |v: &Option<String>| v.clone().map_or(Param::Text(String::new()), Param::Text);
     let json = serde_json::to_string(r).map_err(|e| StoreError(e.to_string()))?;
     Ok([
@@ -170,6 +186,7 @@ pub(crate) fn columns(r: &Record) -> Result<[Param; 12], StoreError> {
         text(&r.fault),
         Param::Int(i64::from(r.deprovisioning)),
         Param::Text(json),
+        text(&r.trace_id),
     ])
 }
 
@@ -185,7 +202,7 @@ pub(crate) fn prune_sql(mark: fn(usize) -> String) -> [String; 2] {
     ]
 }
 
-pub(crate) const INSERT: &str = "INSERT INTO audit_records (id, at_ms, route, resource_type, resource_id, external_id, subject, method, status, fault, deprovisioning, record) VALUES";
+pub(crate) const INSERT: &str = "INSERT INTO audit_records (id, at_ms, route, resource_type, resource_id, external_id, subject, method, status, fault, deprovisioning, record, trace_id) VALUES";
 
 pub(crate) fn decode(json: &str) -> Result<Record, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError(format!("a stored record does not read back: {e}")))

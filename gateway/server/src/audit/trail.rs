@@ -47,6 +47,7 @@ pub struct Trail {
 #[derive(Debug)]
 pub struct Outcome<'a> {
     pub request_id: &'a str,
+    pub trace_id: Option<&'a str>,
     pub route: &'a str,
     pub replica: &'a str,
     pub token: &'a str,
@@ -188,6 +189,7 @@ fn record(e: Entry, o: &Outcome<'_>, calls: Calls, backend: &[u16], mode: &str) 
         time,
         at_ms,
         request_id: o.request_id.to_owned(),
+        trace_id: o.trace_id.map(str::to_owned),
         route: o.route.to_owned(),
         replica: o.replica.to_owned(),
         token: o.token.to_owned(),

@@ -39,6 +39,7 @@ fn filter(args: &AuditArgs) -> anyhow::Result<Filter> {
         ("resource_id", args.resource_id.as_deref()),
         ("external_id", args.external_id.as_deref()),
         ("subject", args.subject.as_deref()),
+        ("trace_id", args.trace_id.as_deref()),
         ("method", args.method.as_deref()),
         ("status", status.as_deref()),
         ("fault", args.fault.as_deref()),

@@ -2,7 +2,7 @@
 //! offline, in the order the gateway uses.
 
 use super::{MapArgs, OperationArg, diff};
-use crate::explain::{Engine, Kind};
+use crate::explain::{Engine, Explained, Kind};
 use crate::mapping;
 use anyhow::{Context, anyhow, bail};
 use scim_core::patch::PatchOp;
@@ -42,7 +42,20 @@ pub(super) fn run(
                 e.0.replace(crate::explain::GIVE_CURRENT, "pass the resource as the backend stores it with --current")
             )
         })?;
-    match (&explained.output, kind, args.diff) {
+    print_output(&explained, kind, args.diff, out)?;
+    print_report(&explained.report, out)?;
+    if args.explain {
+        print_changes(&explained.changes, out)?;
+        for m in &explained.messages {
+            writeln!(out, "{m}")?;
+        }
+    }
+    Ok(0)
+}
+
+/// The mapped document, or its difference from the input with `--diff`.
+fn print_output(explained: &Explained, kind: Kind, as_diff: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    match (&explained.output, kind, as_diff) {
         (None, _, _) => writeln!(out, "no operations left: the gateway answers without calling the backend")?,
         (Some(ops), Kind::Patch, true) => {
             let (before, after) = (PatchOp::from_json(&explained.normalized), PatchOp::from_json(ops));
@@ -53,11 +66,7 @@ pub(super) fn run(
         (Some(mapped), _, true) => write!(out, "{}", diff::diff(&explained.normalized, mapped))?,
         (Some(mapped), _, false) => writeln!(out, "{}", serde_json::to_string_pretty(mapped)?)?,
     }
-    print_report(&explained.report, out)?;
-    if args.explain {
-        print_changes(&explained.changes, out)?;
-    }
-    Ok(0)
+    Ok(())
 }
 
 /// The change list, as the audit trail records it.

@@ -5,8 +5,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 /// Keys allowed at the top of a config file.
-pub(crate) const TOP_KEYS: [&str; 8] =
-    ["server", "upstream", "admin", "mapping", "log", "route", "plugin_host", "audit"];
+pub(crate) const TOP_KEYS: [&str; 10] =
+    ["server", "upstream", "admin", "mapping", "log", "route", "plugin_host", "audit", "cluster", "telemetry"];
 
 /// `[server]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +180,27 @@ pub(crate) struct ClusterSection {
     pub(crate) timeout_ms: Option<Spanned<u64>>,
     pub(crate) lease_ttl_ms: Option<Spanned<u64>>,
     pub(crate) expected_replicas: Option<Spanned<u64>>,
+}
+
+/// `[telemetry]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TelemetrySection {
+    pub(crate) otlp_endpoint: Option<Spanned<String>>,
+    pub(crate) sampling_ratio: Option<Spanned<Ratio>>,
+    pub(crate) service_name: Option<Spanned<String>>,
+    pub(crate) headers_env: Option<Spanned<String>>,
+    pub(crate) timeout_ms: Option<Spanned<u64>>,
+    pub(crate) max_queue: Option<Spanned<u64>>,
+    pub(crate) export_interval_ms: Option<Spanned<u64>>,
+}
+
+/// A number written with or without a fraction (`1` or `0.25`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Ratio {
+    Whole(i64),
+    Fraction(f64),
 }
 
 /// `[audit]`.

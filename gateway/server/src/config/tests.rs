@@ -131,7 +131,7 @@ fn plugins_get_documented_defaults() {
     assert_eq!(p.resources, ["User", "Group"]);
     assert_eq!((p.request, p.response, p.position, p.fail_open), (true, false, Position::After, false));
     assert_eq!(p.limits, scim_plugin_host::Limits::default());
-    assert_eq!(p.limits.memory_bytes, 16 << 20);
+    assert_eq!(p.limits.memory_bytes, 32 << 20);
     assert_eq!(p.config, serde_json::json!({}));
     assert_eq!(c.plugin_host.max_memory_bytes, 64 << 20);
     assert_eq!(c.plugin_host.cache_dir, None);
@@ -324,4 +324,36 @@ fn the_cluster_is_read_checked_and_names_the_replica_of_the_audit_trail() {
     assert!(joined.contains("holds a password") && !joined.contains("secret@"), "{joined}");
     let http = check(&format!("{MINIMAL}[cluster]\nredis_url = \"http://redis\"\n")).unwrap_err().join("\n");
     assert!(http.contains("not a") && http.contains("Redis") || http.contains("redis://"), "{http}");
+}
+
+#[test]
+fn telemetry_is_off_by_default_and_every_bad_key_is_reported_at_its_place() {
+    assert!(check(MINIMAL).unwrap().telemetry.is_none(), "traces are off without [telemetry]");
+    let on = check(&format!("{MINIMAL}[telemetry]\notlp_endpoint = \"http://collector:4318\"\nsampling_ratio = 1\n"));
+    let t = on.unwrap().telemetry.unwrap();
+    assert_eq!(t.endpoint.to_string(), "http://collector:4318/v1/traces");
+    assert_eq!((t.sampling_ratio, t.service_name.as_str(), t.max_queue), (1.0, "scim-gateway", 2048));
+    assert_eq!((t.timeout, t.export_interval), (Duration::from_secs(10), Duration::from_secs(5)));
+    let quarter =
+        check(&format!("{MINIMAL}[telemetry]\notlp_endpoint = \"https://o.example\"\nsampling_ratio = 0.25\n"));
+    assert_eq!(quarter.unwrap().telemetry.unwrap().sampling_ratio, 0.25);
+    let bad = format!(
+        "{MINIMAL}[telemetry]\notlp_endpoint = \"http://u:pw@collector\"\nsampling_ratio = 1.5\nheaders_env = \"api key\"\nmax_queue = 0\n"
+    );
+    let joined = check(&bad).unwrap_err().join("\n");
+    for (at, what) in [
+        ("gw.toml:6:17", "holds credentials"),
+        ("gw.toml:7:18", "sampling_ratio must be between 0 and 1"),
+        ("gw.toml:8:15", "not an environment variable name"),
+        ("gw.toml:9:13", "max_queue must be between"),
+    ] {
+        assert!(
+            joined.contains(&format!("{at}: error: {what}")) || joined.contains(at) && joined.contains(what),
+            "{at} {what}: {joined}"
+        );
+    }
+    let none = check(&format!("{MINIMAL}[telemetry]\nsampling_ratio = 0.5\n")).unwrap_err().join("\n");
+    assert!(none.contains("needs otlp_endpoint"), "{none}");
+    let typo = check(&format!("{MINIMAL}[telemetri]\n")).unwrap_err().join("\n");
+    assert!(typo.contains("telemetry"), "a hint names the section: {typo}");
 }

@@ -56,6 +56,7 @@ struct Raw {
     admin: Option<super::file::AdminSection>,
     audit: Option<super::file::AuditSection>,
     cluster: Option<super::file::ClusterSection>,
+    telemetry: Option<super::file::TelemetrySection>,
     mapping: Option<MappingSection>,
     log: LogSection,
     routes: Vec<RouteSection>,
@@ -94,6 +95,7 @@ fn read_sections(text: &str, sink: &mut Sink<'_>) -> Raw {
             "plugin_host" => raw.plugin_host = sink.de(value).unwrap_or_default(),
             "audit" => raw.audit = Some(sink.de(value).unwrap_or_default()),
             "cluster" => raw.cluster = Some(sink.de(value).unwrap_or_default()),
+            "telemetry" => raw.telemetry = Some(sink.de(value).unwrap_or_default()),
             other => {
                 let hint = did_you_mean(other, TOP_KEYS);
                 sink.error(key.span().start, format!("unknown section `{other}`"), hint);
@@ -132,6 +134,7 @@ fn build(raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Sink<'_>) -> Option<
         a.replica.clone_from(&c.replica);
     }
     let admin_tokens = raw.admin.as_ref().and_then(|a| super::audit::admin_tokens(a, base, sink));
+    let telemetry = raw.telemetry.as_ref().and_then(|t| super::telemetry::settings(t, sink));
     let listen = listen?;
     Some(Config {
         source: PathBuf::new(),
@@ -147,6 +150,7 @@ fn build(raw: &Raw, base: &Path, ov: &Overrides, sink: &mut Sink<'_>) -> Option<
         audit,
         admin_tokens,
         cluster,
+        telemetry,
     })
 }
 

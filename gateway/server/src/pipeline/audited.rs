@@ -76,6 +76,7 @@ pub(super) fn end(gw: &Gateway, trail: &Trail, seen: &Seen, answer: &Answer, sta
     let scim_type = answer.body.as_ref().and_then(|b| b.get("scimType")).and_then(Value::as_str).map(str::to_owned);
     let outcome = crate::audit::trail::Outcome {
         request_id: rid.to_str().unwrap_or("-"),
+        trace_id: seen.trace_id.as_deref(),
         route: seen.route.as_deref().unwrap_or("-"),
         replica: &audit.settings.replica,
         token: seen.token.as_deref().unwrap_or("-"),

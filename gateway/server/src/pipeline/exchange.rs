@@ -120,6 +120,8 @@ pub struct Exchange<'a> {
     pub trail: Option<&'a crate::audit::Trail>,
     /// A shadow run: the mapped write is not sent (see `shadow.rs`).
     pub shadow: bool,
+    /// Where the request's phase spans go (empty when telemetry is off).
+    pub trace: crate::telemetry::Trace,
 }
 
 /// The current resource, or the upstream's answer when there is none.
@@ -174,6 +176,7 @@ impl<'a> Exchange<'a> {
             public_base,
             trail,
             shadow: false,
+            trace: crate::telemetry::Trace::default(),
         }
     }
 
@@ -213,10 +216,13 @@ impl<'a> Exchange<'a> {
     }
 
     /// The one place every upstream call goes through.
-    async fn send(&self, f: Forward, purpose: Purpose) -> Result<Reply, GatewayError> {
+    async fn send(&self, mut f: Forward, purpose: Purpose) -> Result<Reply, GatewayError> {
         if self.shadow && purpose == Purpose::Forward {
             return Ok(super::shadow::echo(&f));
         }
+        let span = self.trace.upstream(purpose.label(), &mut f.headers);
+        span.set("scim.purpose", purpose.label());
+        span.set("http.request.method", method_label(&f.method));
         let m = &self.gw.metrics;
         let method = method_label(&f.method);
         m.upstream_requests.with_label_values(&[self.route.name.as_str(), purpose.label()]).inc();
@@ -234,6 +240,7 @@ impl<'a> Exchange<'a> {
         if let Some(class) = answer_class(&result) {
             m.upstream_responses.with_label_values(&[self.route.name.as_str(), class]).inc();
         }
+        traced_call(&span, &result);
         result.map_err(|e| match e {
             UpstreamError::Timeout => GatewayError::UpstreamTimeout,
             UpstreamError::RateLimited(wait) => GatewayError::RateLimited(wait),
@@ -288,6 +295,25 @@ impl<'a> Exchange<'a> {
                     .inc_by(u64::try_from(failed).unwrap_or(0));
             }
             tracing::warn!(route = %self.route.name, resource = rt, failed, "mapping rules failed; targets left out");
+        }
+    }
+
+    /// The rules' result on their span: how many failed, or the error.
+    pub fn traced_map<T>(
+        &self,
+        span: &crate::telemetry::Span,
+        mapped: Result<(T, Report), scim_mapper::MapError>,
+    ) -> Result<(T, Report), GatewayError> {
+        match mapped {
+            Ok((out, report)) => {
+                span.set("scim.rules_failed", i64::try_from(report.failures.len()).unwrap_or(i64::MAX));
+                Ok((out, report))
+            }
+            Err(e) => {
+                let e = GatewayError::from(e);
+                span.fail(e.kind());
+                Err(e)
+            }
         }
     }
 
@@ -361,13 +387,17 @@ impl<'a> Exchange<'a> {
             Shape::AnyList => ("", None),
         };
         let n = body.get("Resources").and_then(Value::as_array).map_or(1, Vec::len);
+        let span = self.trace.phase("map response");
         let result = if is_list {
             program.map_list_response(list_rt, body, opts)
         } else {
             program.map_resource(rt, Operation::Response, body, None, opts)
         };
-        let (mapped, report) =
-            result.map_err(|e| GatewayError::BadUpstreamReply(format!("the answer could not be mapped back: {e}")))?;
+        let (mapped, report) = result.map_err(|e| {
+            span.fail("bad_upstream_reply");
+            GatewayError::BadUpstreamReply(format!("the answer could not be mapped back: {e}"))
+        })?;
+        span.set("scim.rules_failed", i64::try_from(report.failures.len()).unwrap_or(i64::MAX));
         if !rt.is_empty() {
             self.count(rt, scim_mapper::Direction::Response, &report, n, Intent::Provision);
         }
@@ -408,6 +438,22 @@ fn without_idp_flags(query: &str) -> Option<String> {
 
 fn rewrite_is_list(body: &Value) -> bool {
     body.get("schemas").and_then(Value::as_array).is_some_and(|s| s.iter().any(|u| u == LIST_URN))
+}
+
+/// An upstream call's span: the backend's status, or why there was none.
+fn traced_call(span: &crate::telemetry::Span, result: &Result<Reply, UpstreamError>) {
+    match result {
+        Ok(reply) => {
+            span.set("http.response.status_code", i64::from(reply.status.as_u16()));
+            if reply.status.is_server_error() {
+                span.fail("upstream_error");
+            }
+        }
+        Err(UpstreamError::Timeout) => span.fail("upstream_timeout"),
+        Err(UpstreamError::RateLimited(_)) => span.fail("rate_limited"),
+        Err(UpstreamError::Connect(_) | UpstreamError::Broken(_)) => span.fail("upstream_unavailable"),
+        Err(_) => span.fail("bad_upstream_reply"),
+    }
 }
 
 /// The class of the backend's answer, for `scim_gateway_upstream_responses_total`:

@@ -32,6 +32,7 @@ pub(super) fn resource(
     mut doc: Value,
 ) -> Result<Normalized<Value>, GatewayError> {
     let schema = x.route.schema(rt)?;
+    let span = x.trace.phase("normalize");
     let replaces_user = rt == "User" && op == Operation::Replace;
     let sent = if replaces_user { Intent::of_resource(&doc) } else { Intent::Provision };
     let idp = x.before(&doc);
@@ -43,6 +44,7 @@ pub(super) fn resource(
         m.insert("active".into(), Value::Bool(false));
     }
     normalized(x, rt, idp, &doc, &report, intent);
+    traced(&span, &report, intent);
     Ok(Normalized { body: doc, intent })
 }
 
@@ -51,6 +53,7 @@ pub(super) fn resource(
 /// deactivation normalization lost is put back as its own operation).
 pub(super) fn patch(x: &Exchange<'_>, rt: &str, mut doc: Value) -> Result<Normalized<PatchOp>, GatewayError> {
     let schema = x.route.schema(rt)?;
+    let span = x.trace.phase("normalize");
     let sent = Intent::of_patch_json(&doc);
     let idp = x.before(&doc);
     let report = x.route.normalizer.patch(&mut doc, &schema);
@@ -65,7 +68,14 @@ pub(super) fn patch(x: &Exchange<'_>, rt: &str, mut doc: Value) -> Result<Normal
         ops.operations.extend(super::translate::deactivation().operations);
     }
     normalized(x, rt, idp, &doc, &report, intent);
+    traced(&span, &report, intent);
     Ok(Normalized { body: ops, intent })
+}
+
+/// The normalize span: how many fixes, and what the request does.
+fn traced(span: &crate::telemetry::Span, report: &scim_core::normalize::Report, intent: Intent) {
+    span.set("scim.normalizations", i64::try_from(report.applied.len()).unwrap_or(i64::MAX));
+    span.set("scim.intent", intent.as_str());
 }
 
 /// Records what the IdP sent and what normalization changed in it.
@@ -95,7 +105,10 @@ pub(super) async fn map_resource(
 ) -> Result<Value, GatewayError> {
     let rules = x.route.program.rule_count(rt, Direction::Request) > 0;
     let before = if rules { x.before(&doc) } else { None };
-    let (mapped, report) = x.route.program.map_resource(rt, op, doc, current, MapOptions::for_intent(intent))?;
+    let span = x.trace.phase("map request");
+    let mapped = x.route.program.map_resource(rt, op, doc, current, MapOptions::for_intent(intent));
+    let (mapped, report) = x.traced_map(&span, mapped)?;
+    drop(span);
     x.count(rt, Direction::Request, &report, 1, intent);
     x.changed(Stage::Rule, before, &mapped, &x.rule_author(rt, Direction::Request));
     plugged::request(x, Position::After, rt, plugin_op(op), intent, mapped).await
@@ -127,7 +140,10 @@ pub(super) async fn map_patch(
     ops: &PatchOp,
     intent: Intent,
 ) -> Result<PatchMapped, GatewayError> {
-    let (outcome, report) = x.route.program.map_patch(rt, ops, None, MapOptions::for_intent(intent))?;
+    let span = x.trace.phase("map request");
+    let mapped = x.route.program.map_patch(rt, ops, None, MapOptions::for_intent(intent));
+    let (outcome, report) = x.traced_map(&span, mapped)?;
+    drop(span);
     x.count(rt, Direction::Request, &report, 1, intent);
     match outcome {
         PatchOutcome::Ops(mapped) => {
@@ -144,7 +160,13 @@ pub(super) async fn map_patch(
 /// The end of phase 6: the write in the backend profile's terms.
 pub(super) async fn to_backend(x: &Exchange<'_>, rt: &str, body: Value, intent: Intent) -> Result<Value, GatewayError> {
     let before = if x.route.profile.writes_unchanged() { None } else { x.before(&body) };
-    let body = x.route.profile.request(x, rt, body, intent).await?;
+    let span = x.trace.phase("backend profile");
+    span.set("scim.profile", x.route.profile.name());
+    span.set("scim.direction", "request");
+    let body = x.route.profile.request(x, rt, body, intent).await;
+    crate::telemetry::mark(&span, &body);
+    drop(span);
+    let body = body?;
     x.changed(Stage::Profile, before, &body, &|_| x.route.profile.name().to_owned());
     Ok(body)
 }

@@ -6,7 +6,7 @@
 use super::exchange::{Exchange, Shape};
 use crate::config::Position;
 use crate::error::GatewayError;
-use crate::plugins::{AnswerStep, ChainStep};
+use crate::plugins::{AnswerStep, ChainStep, Pass};
 use scim_core::Intent;
 use scim_plugin_host::{CallOperation, Direction};
 use serde_json::Value;
@@ -29,12 +29,13 @@ pub(super) async fn request(
     if !x.route.plugins.applies(position, Direction::Request, rt) {
         return Ok(doc);
     }
-    let step = ChainStep { position, direction: Direction::Request, resource_type: rt, operation, intent };
+    let step =
+        ChainStep { position, direction: Direction::Request, resource_type: rt, operation, intent, trace: &x.trace };
     let metrics = Some(&*x.gw.metrics);
     match x.trail.filter(|t| t.keeps_changes()) {
         Some(t) => {
-            let mut note = |name: &str, before: &Value, after: &Value| {
-                t.stage(crate::audit::Stage::Plugin, before, after, &|_| name.to_owned());
+            let mut note = |pass: &Pass<'_>| {
+                t.stage(crate::audit::Stage::Plugin, pass.before, pass.after, &|_| pass.plugin.to_owned());
             };
             x.route.plugins.run_noting(metrics, step, doc, Some(&mut note)).await
         }
@@ -56,6 +57,6 @@ pub(super) async fn response(
         Shape::Resource(rt) | Shape::List(rt) => Some(rt),
         Shape::AnyList => None,
     };
-    let answer = AnswerStep { position, resource_type, intent };
+    let answer = AnswerStep { position, resource_type, intent, trace: &x.trace };
     x.route.plugins.run_answer(Some(&x.gw.metrics), answer, body).await
 }

@@ -101,6 +101,37 @@ pub(super) fn record(
         error = %FaultOf(error, fault),
         duration_ms = elapsed.as_secs_f64() * 1000.0,
         mapping_version = seen.mapping_version.as_deref().unwrap_or("-"),
+        trace_id = seen.trace_id.as_deref(),
         "request"
     );
+}
+
+/// The request span's name and attributes, once its answer is known: only
+/// the bounded labels the metrics use. A 5xx is an error; a 4xx is the
+/// client's, noted but not an error of the gateway's.
+pub(super) fn traced(span: &crate::telemetry::Span, seen: &Seen, method: &Method, status: StatusCode) {
+    if !span.is_recording() {
+        return;
+    }
+    let m = method_label(method);
+    span.rename(format!("{m} {}", seen.resource));
+    span.set("http.request.method", m);
+    span.set("http.response.status_code", i64::from(status.as_u16()));
+    span.set("scim.resource", seen.resource);
+    if let Some(route) = &seen.route {
+        span.set("scim.route", route.clone());
+        span.set("scim.preset", seen.preset);
+    }
+    if let Some(version) = &seen.mapping_version {
+        span.set("scim.mapping_version", version.clone());
+    }
+    let (error, fault) = outcome(seen, status);
+    match (fault, status.is_server_error()) {
+        (Fault::None, _) => {}
+        (_, true) => span.fail(error),
+        (_, false) => span.set("error.type", error),
+    }
+    if fault != Fault::None {
+        span.set("scim.fault", fault.as_str());
+    }
 }

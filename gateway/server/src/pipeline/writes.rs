@@ -28,7 +28,10 @@ pub(super) fn rules_patch(
     intent: Intent,
     current: &Value,
 ) -> Result<Write, GatewayError> {
-    let (outcome, report) = x.route.program.map_patch(rt, ops, Some(current), MapOptions::for_intent(intent))?;
+    let span = x.trace.phase("map request");
+    let mapped = x.route.program.map_patch(rt, ops, Some(current), MapOptions::for_intent(intent));
+    let (outcome, report) = x.traced_map(&span, mapped)?;
+    drop(span);
     x.count(rt, Direction::Request, &report, 1, intent);
     match outcome {
         PatchOutcome::Ops(mapped) => {
@@ -57,6 +60,7 @@ pub(super) async fn plugins_patch(
         schema: &schema,
         resource_type: rt,
         intent,
+        trace: &x.trace,
     };
     let (mapped, report) = through.run(ops, current).await?;
     x.count(rt, Direction::Request, &report, 1, intent);
@@ -134,14 +138,19 @@ pub(super) fn empty_patch(body: &Value) -> bool {
     body.get("Operations").and_then(Value::as_array).is_some_and(Vec::is_empty)
 }
 
-/// This resource's write lock, waited for at most a third of the request
-/// time: a write stuck behind a slow one (a deactivation above all) goes on
-/// without it rather than run out of time.
+/// This resource's write locks: this replica's, then with `[cluster]` the
+/// lease, each waited for at most a third of the request time: a write
+/// stuck behind a slow one (a deactivation above all) goes on without it
+/// rather than run out of time.
 pub(super) async fn one_writer<'a>(x: &Exchange<'a>, intent: Intent) -> Result<WriteGuard<'a>, GatewayError> {
     let wait = x.gw.limits.request_timeout / 3;
-    let Some(cluster) = &x.gw.cluster else { return local_lock(x, wait, intent).await };
+    // This replica's own writers first, with or without the cluster: a write
+    // that falls back to this lock while Redis fails must still wait for one
+    // of this replica's writes that holds a lease taken before.
+    let local = local_lock(x, wait, intent).await?;
+    let Some(cluster) = &x.gw.cluster else { return Ok(WriteGuard { local, lease: None }) };
     let error = match cluster.lease(&format!("{}:{}", x.route.name, x.path), wait).await {
-        Ok(lease) => return Ok(WriteGuard::Lease(lease)),
+        Ok(lease) => return Ok(WriteGuard { local, lease: Some(lease) }),
         Err(e) => e,
     };
     match crate::cluster::without_lease(&error, x.route.on_cluster_error, intent) {
@@ -150,7 +159,7 @@ pub(super) async fn one_writer<'a>(x: &Exchange<'a>, intent: Intent) -> Result<W
             let reason = if intent.is_deprovision() { "deprovisioning" } else { "policy" };
             x.gw.metrics.cluster_fallbacks.with_label_values(&[x.route.name.as_str(), reason]).inc();
             tracing::warn!(route = %x.route.name, error = %error, reason, "a write goes on under this replica's own lock");
-            local_lock(x, wait, intent).await
+            Ok(WriteGuard { local, lease: None })
         }
     }
 }
@@ -158,12 +167,13 @@ pub(super) async fn one_writer<'a>(x: &Exchange<'a>, intent: Intent) -> Result<W
 /// What keeps other writers off a resource while a write runs (held for
 /// its drop, which lets the next writer in).
 #[derive(Debug)]
-#[expect(dead_code, reason = "held for its drop")]
-pub(super) enum WriteGuard<'a> {
+pub(super) struct WriteGuard<'a> {
     /// This process's lock (`None`: the holder was too slow, see below).
-    Local(Option<crate::locks::KeyedGuard<'a>>),
-    /// The cluster's lease.
-    Lease(crate::cluster::Lease),
+    #[expect(dead_code, reason = "held for its drop")]
+    local: Option<crate::locks::KeyedGuard<'a>>,
+    /// The cluster's lease, with `[cluster]` while Redis answers.
+    #[expect(dead_code, reason = "held for its drop")]
+    lease: Option<crate::cluster::Lease>,
 }
 
 /// This process's lock on the resource. A holder slower than `wait` gets
@@ -174,18 +184,18 @@ async fn local_lock<'a>(
     x: &Exchange<'a>,
     wait: std::time::Duration,
     intent: Intent,
-) -> Result<WriteGuard<'a>, GatewayError> {
+) -> Result<Option<crate::locks::KeyedGuard<'a>>, GatewayError> {
     let Ok(guard) = tokio::time::timeout(wait, x.route.write_locks.lock(&x.path)).await else {
         let busy = crate::cluster::LeaseError::Busy;
         return match crate::cluster::without_lease(&busy, x.route.on_cluster_error, intent) {
             Without::Refuse => Err(GatewayError::WriteUnguarded(busy.to_string())),
             Without::Local => {
                 tracing::warn!(route = %x.route.name, "another write to this resource is slow; this deprovisioning goes on");
-                Ok(WriteGuard::Local(None))
+                Ok(None)
             }
         };
     };
-    Ok(WriteGuard::Local(Some(guard)))
+    Ok(Some(guard))
 }
 
 /// How a write is built from the current resource.

@@ -70,6 +70,23 @@ impl Service<http::Uri> for ProxyConnector {
     }
 }
 
+/// TLS for a client of `target`: [`tls_config`]; a plain `http://`
+/// target does without roots when the system has none (no TLS is made).
+pub(crate) fn tls_for(target: &http::Uri, extra_ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+    match tls_config(extra_ca) {
+        Ok(c) => Ok(c),
+        Err(e) if target.scheme_str() == Some("https") => Err(e),
+        Err(_) => {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            Ok(rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(RootCertStore::empty())
+                .with_no_client_auth())
+        }
+    }
+}
+
 /// A rustls client config: the system's roots, plus `extra_ca` (PEM).
 pub(crate) fn tls_config(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
     let mut roots = RootCertStore::empty();

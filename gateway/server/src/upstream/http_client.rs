@@ -1,7 +1,7 @@
 //! The HTTP(S) upstream: a pooled hyper client (HTTP/1.1 and HTTP/2 by ALPN),
 //! bounded answers, decoded bodies, and retries only where safe.
 
-use super::connect::{ProxyConnector, tls_config};
+use super::connect::{ProxyConnector, tls_for};
 use super::{Forward, Reply, ReplyFuture, Upstream, UpstreamError};
 use crate::config::UpstreamSettings;
 use bytes::Bytes;
@@ -43,11 +43,7 @@ impl HttpUpstream {
         proxies: Matcher,
         workers: usize,
     ) -> Result<Self, String> {
-        let tls = match tls_config(settings.ca_file.as_deref()) {
-            Ok(c) => c,
-            Err(e) if base.scheme_str() == Some("https") => return Err(e),
-            Err(_) => tls_config_without_roots()?,
-        };
+        let tls = tls_for(base, settings.ca_file.as_deref())?;
         let connector = ProxyConnector::new(proxies, settings.connect_timeout);
         let https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http();
         let https = if settings.http2_only {
@@ -153,15 +149,6 @@ impl Upstream for HttpUpstream {
     fn base_url(&self) -> &str {
         &self.base
     }
-}
-
-fn tls_config_without_roots() -> Result<rustls::ClientConfig, String> {
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth())
 }
 
 fn source_chain(e: &dyn std::error::Error) -> String {

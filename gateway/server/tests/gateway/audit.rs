@@ -327,3 +327,47 @@ aliases = { "example.org" = "example.com" }
     let expected = [("name.formatted", "full-name"), ("displayName", "full-name"), ("emails", "domains")];
     assert_eq!(by_plugin, expected, "{:?}", record.changes);
 }
+
+/// A PostgreSQL trail written before traces (schema version 1, 20,000
+/// records) is upgraded: the column at once, the index concurrently in the
+/// background, and a record is found by its trace id.
+#[tokio::test]
+async fn a_postgresql_trail_from_before_traces_gets_the_column_and_its_index_concurrently() {
+    use scim_gateway::audit::store::{PostgresStore, Store};
+    let pg = Postgres::start();
+    let store = PostgresStore::new(&pg.url(), Some(PASSWORD.into()), None).unwrap();
+    store.query(&Filter::from_pairs([]).unwrap()).await.unwrap();
+    let mut config: tokio_postgres::Config = pg.url().parse().unwrap();
+    config.password(PASSWORD);
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    index_built(&client).await;
+    // Back to version 1, with rows.
+    client
+        .batch_execute(
+            "DROP INDEX audit_records_trace; ALTER TABLE audit_records DROP COLUMN trace_id; DELETE FROM audit_schema WHERE version > 1;
+             INSERT INTO audit_records SELECT 'old-' || lpad(n::text, 6, '0'), n, 'r', 'User', '', '', 'u' || n, 'POST', 201, '', 0, '{}' FROM generate_series(1, 20000) n",
+        )
+        .await
+        .unwrap();
+    let upgraded = PostgresStore::new(&pg.url(), Some(PASSWORD.into()), None).unwrap();
+    let (id, at_ms, time) = scim_gateway::audit::record::new_id();
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let record = Record { id, at_ms, time, trace_id: Some(trace.into()), route: "r".into(), ..Record::default() };
+    upgraded.insert(std::slice::from_ref(&record)).await.unwrap();
+    let found = upgraded.query(&Filter::from_pairs([("trace_id", trace)]).unwrap()).await.unwrap();
+    assert_eq!(found, vec![record]);
+    index_built(&client).await;
+}
+
+/// Waits up to 10 s for a valid `audit_records_trace` index.
+async fn index_built(client: &tokio_postgres::Client) {
+    let valid = "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'audit_records_trace'";
+    for _ in 0..200 {
+        if client.query_opt(valid, &[]).await.unwrap().is_some_and(|r| r.get::<_, bool>(0)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the trace index was not built");
+}

@@ -412,20 +412,6 @@ async fn redis_stopped_under_load_refused_writes_get_503_local_writes_go_on_and_
     eprintln!("under refuse: {ok} writes landed, {refused} refused with 503 while Redis was down");
 }
 
-/// A "Redis" that takes connections and never answers (a hung server, a
-/// network partition): every call waits for its timeout.
-async fn hung_redis() -> (u16, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let task = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
-    (port, task)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hung_redis_costs_a_notion_list_one_short_wait_not_one_per_user() {
     use super::notion::{State, notion};
@@ -436,7 +422,7 @@ async fn a_hung_redis_costs_a_notion_list_one_short_wait_not_one_per_user() {
         state.lock().unwrap().users.push(user);
     }
     let up = FakeUpstream::start(notion(state.clone())).await;
-    let (port, _redis) = hung_redis().await;
+    let (port, _redis) = super::support::hung_server().await;
     let cluster = format!("[cluster]\nredis_url = \"redis://127.0.0.1:{port}/0\"\nreplica_name = \"a\"\n");
     let r = route(&up.url(), "profile = \"notion\"\non_cluster_error = \"refuse\"").replace("update = \"put\"\n", "");
     let a = Replica::start("a", &r, &cluster).await;

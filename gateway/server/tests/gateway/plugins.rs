@@ -52,11 +52,17 @@ aliases = { "example.org" = "example.com" }
 "#;
 
 fn hostile(action: &str, extra: &str) -> String {
+    hostile_plugin("hostile", action, extra)
+}
+
+/// A `[[mapping.plugins]]` table for the test plugin `name` (hostile or
+/// hostile-js) misbehaving as `action`, with `extra` keys.
+pub(super) fn hostile_plugin(name: &str, action: &str, extra: &str) -> String {
     format!(
         r#"
 [[mapping.plugins]]
-name = "hostile"
-path = "{{plugins}}/hostile.wasm"
+name = "{name}"
+path = "{{plugins}}/{name}.wasm"
 {extra}
 [mapping.plugins.config]
 do = "{action}"
@@ -340,21 +346,26 @@ fn deactivated(name: &str, id: &str) -> Value {
 async fn deactivations_go_through_failing_refusing_and_reactivating_plugins() {
     for action in ["panic", "reject", "activate"] {
         let (gw, scim2) = setup(&hostile(action, "")).await;
-        // PUT
-        let id = upstream_user(&scim2, "joe").await;
-        let r = gw.call(Method::PUT, &format!("/scim/v2/Users/{id}"), Some(deactivated("joe", &id))).await;
-        assert!(r.status.is_success(), "{action}: {:?}", r.json);
-        let (_, stored) = scim2.get(&format!("/Users/{id}")).await;
-        assert_eq!(stored["active"], false, "{action}: the PUT deactivation went through");
-        // PATCH
-        let id = upstream_user(&scim2, "ann").await;
-        let ops = patch(json!([{"op": "replace", "path": "active", "value": false}]));
-        let r = gw.call(Method::PATCH, &format!("/scim/v2/Users/{id}"), Some(ops)).await;
-        assert!(r.status.is_success(), "{action}: {:?}", r.json);
-        let (_, stored) = scim2.get(&format!("/Users/{id}")).await;
-        assert_eq!(stored["active"], false, "{action}: the PATCH deactivation went through");
-        assert_eq!(gw.metric("scim_gateway_plugin_fail_open_total{plugin=\"hostile\"}"), 2.0, "{action}");
+        deactivations_go_through(&gw, &scim2, "hostile", action).await;
     }
+}
+
+/// A PUT and a PATCH that deactivate reach the backend through `plugin`
+/// misbehaving as `action`, each passed over and counted.
+pub(super) async fn deactivations_go_through(gw: &Gateway, scim2: &Scim2Server, plugin: &str, action: &str) {
+    let id = upstream_user(scim2, "joe").await;
+    let r = gw.call(Method::PUT, &format!("/scim/v2/Users/{id}"), Some(deactivated("joe", &id))).await;
+    assert!(r.status.is_success(), "{action}: {:?}", r.json);
+    let (_, stored) = scim2.get(&format!("/Users/{id}")).await;
+    assert_eq!(stored["active"], false, "{action}: the PUT deactivation went through");
+    let id = upstream_user(scim2, "ann").await;
+    let ops = patch(json!([{"op": "replace", "path": "active", "value": false}]));
+    let r = gw.call(Method::PATCH, &format!("/scim/v2/Users/{id}"), Some(ops)).await;
+    assert!(r.status.is_success(), "{action}: {:?}", r.json);
+    let (_, stored) = scim2.get(&format!("/Users/{id}")).await;
+    assert_eq!(stored["active"], false, "{action}: the PATCH deactivation went through");
+    let passed_over = format!("scim_gateway_plugin_fail_open_total{{plugin=\"{plugin}\"}}");
+    assert_eq!(gw.metric(&passed_over), 2.0, "{action}");
 }
 
 #[tokio::test]

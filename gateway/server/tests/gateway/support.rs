@@ -391,6 +391,21 @@ impl Drop for FakeUpstream {
     }
 }
 
+/// A server that takes connections and never answers (a hung Redis or
+/// collector, a network partition): every call waits for its timeout.
+/// Its port, and the task to abort.
+pub async fn hung_server() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    (port, task)
+}
+
 /// A JSON answer for fake upstreams.
 pub fn json_response(status: u16, body: &Value) -> http::Response<Full<Bytes>> {
     http::Response::builder()

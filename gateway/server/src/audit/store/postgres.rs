@@ -4,7 +4,9 @@
 //! as the URL's `sslmode` says (`require` in production), the server's
 //! certificate checked against the system's roots and `ca_file`.
 
-use super::{Filter, INSERT, MIGRATIONS, Param, Store, StoreError, columns, cutoff_ms, decode, prune_sql};
+use super::{
+    COLUMNS, Filter, INSERT, MIGRATIONS, Param, Store, StoreError, TRACE_INDEX, columns, cutoff_ms, decode, prune_sql,
+};
 use crate::audit::record::Record;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -20,6 +22,8 @@ pub struct PostgresStore {
     config: Config,
     tls: MakeRustlsConnect,
     client: Mutex<Option<Client>>,
+    /// Whether this process has started building the trace index.
+    indexing: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -48,7 +52,7 @@ impl PostgresStore {
         }
         config.connect_timeout(Duration::from_secs(5));
         let tls = crate::upstream::tls_config(ca_file).map_err(|e| StoreError(format!("TLS for PostgreSQL: {e}")))?;
-        Ok(Self { config, tls: MakeRustlsConnect::new(tls), client: Mutex::new(None) })
+        Ok(Self { config, tls: MakeRustlsConnect::new(tls), client: Mutex::new(None), indexing: Default::default() })
     }
 
     /// Runs `f` on a live connection (made again if it was lost), within
@@ -70,6 +74,9 @@ impl PostgresStore {
             });
             let mut client = client;
             tokio::time::timeout(CALL_TIMEOUT, migrate(&mut client)).await.map_err(err)??;
+            if !self.indexing.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                tokio::spawn(trace_index(self.config.clone(), self.tls.clone()));
+            }
             *slot = Some(client);
         }
         let Some(client) = slot.as_mut() else { return Err(StoreError("no connection".into())) };
@@ -96,6 +103,28 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
     tx.commit().await.map_err(err)
 }
 
+/// Builds [`TRACE_INDEX`] concurrently on a connection of its own, with no
+/// time limit: inserts and queries go on meanwhile (a trace id query scans
+/// until it is done). An index a failed build left invalid is dropped and
+/// built again. A failure is logged; the next start tries again.
+async fn trace_index(config: Config, tls: MakeRustlsConnect) {
+    let build = async {
+        let (client, connection) = config.connect(tls).await.map_err(err)?;
+        tokio::spawn(connection);
+        let valid = "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'audit_records_trace'";
+        if let Some(row) = client.query_opt(valid, &[]).await.map_err(err)? {
+            if row.get::<_, bool>(0) {
+                return Ok(());
+            }
+            client.batch_execute("DROP INDEX CONCURRENTLY IF EXISTS audit_records_trace").await.map_err(err)?;
+        }
+        client.batch_execute(&format!("CREATE INDEX CONCURRENTLY IF NOT EXISTS {TRACE_INDEX}")).await.map_err(err)
+    };
+    if let Err(e) = build.await {
+        tracing::warn!(error = %e, "the audit trail's trace index could not be built; trace id queries scan the table");
+    }
+}
+
 fn boxed(p: Param) -> Box<dyn ToSql + Sync + Send> {
     match p {
         Param::Text(t) => Box::new(t),
@@ -110,10 +139,10 @@ fn refs(params: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
 #[async_trait::async_trait]
 impl Store for PostgresStore {
     async fn insert(&self, records: &[Record]) -> Result<(), StoreError> {
-        let mut params = Vec::with_capacity(records.len() * 12);
+        let mut params = Vec::with_capacity(records.len() * COLUMNS);
         let mut rows = Vec::with_capacity(records.len());
         for r in records {
-            let marks: Vec<String> = (1..=12).map(|i| format!("${}", params.len() + i)).collect();
+            let marks: Vec<String> = (1..=COLUMNS).map(|i| format!("${}", params.len() + i)).collect();
             rows.push(format!("({})", marks.join(", ")));
             params.extend(columns(r)?.into_iter().map(boxed));
         }

@@ -1,7 +1,9 @@
 //! The embedded store: SQLite in a file, in WAL mode. Calls run on the
 //! blocking pool, one at a time.
 
-use super::{Filter, INSERT, MIGRATIONS, Param, Store, StoreError, columns, cutoff_ms, decode, prune_sql};
+use super::{
+    COLUMNS, Filter, INSERT, MIGRATIONS, Param, Store, StoreError, TRACE_INDEX, columns, cutoff_ms, decode, prune_sql,
+};
 use crate::audit::record::Record;
 use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
@@ -33,6 +35,7 @@ impl SqliteStore {
         conn.pragma_update(None, "cache_size", -65_536).map_err(err)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
         migrate(&mut conn)?;
+        conn.execute_batch(&format!("CREATE INDEX IF NOT EXISTS {TRACE_INDEX}")).map_err(err)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 
@@ -83,7 +86,8 @@ impl Store for SqliteStore {
         self.with(move |conn| {
             let tx = conn.transaction().map_err(err)?;
             {
-                let sql = format!("{INSERT} (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+                let marks: Vec<String> = (1..=COLUMNS).map(|i| format!("?{i}")).collect();
+                let sql = format!("{INSERT} ({})", marks.join(", "));
                 let mut stmt = tx.prepare_cached(&sql).map_err(err)?;
                 for row in rows {
                     stmt.execute(rusqlite::params_from_iter(row.into_iter().map(value))).map_err(err)?;
@@ -139,6 +143,32 @@ mod tests {
     fn record(at_ms: i64, subject: &str) -> Record {
         let (id, _, time) = new_id();
         Record { id, at_ms, time, subject: Some(subject.into()), route: "r".into(), ..Record::default() }
+    }
+
+    #[tokio::test]
+    async fn a_trail_written_before_traces_is_upgraded_and_found_by_trace_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch("CREATE TABLE audit_schema (version INTEGER PRIMARY KEY, applied_at_ms BIGINT NOT NULL); INSERT INTO audit_schema VALUES (1, 0); INSERT INTO audit_records VALUES ('0-old', 1, 'r', 'User', '', '', 'old', 'POST', 201, '', 0, '{\"id\":\"0-old\",\"time\":\"\",\"at_ms\":1,\"request_id\":\"x\",\"route\":\"r\",\"replica\":\"a\",\"token\":\"t\",\"preset\":\"\",\"mode\":\"enforce\",\"method\":\"POST\",\"resource_type\":\"User\",\"subject\":\"old\",\"deprovisioning\":false,\"status\":201,\"backend_statuses\":[],\"duration_ms\":1.0,\"mapping_version\":\"m\",\"calls\":{\"forward\":1,\"current_read\":0,\"lookup\":0,\"page\":0},\"requested\":[],\"changes\":[]}')").unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let mut traced = record(cutoff_ms(Duration::ZERO), "new");
+        traced.trace_id = Some("4bf92f3577b34da6a3ce929d0e0e4736".into());
+        store.insert(std::slice::from_ref(&traced)).await.unwrap();
+        let by_trace = Filter::from_pairs([("trace_id", "4BF92F3577B34DA6A3CE929D0E0E4736")]).unwrap();
+        let found = store.query(&by_trace).await.unwrap();
+        assert_eq!(found, vec![traced], "found by its trace id, in any case");
+        let all = store.query(&Filter { limit: 10, ..Filter::default() }).await.unwrap();
+        assert_eq!(all.len(), 2, "the record from before the upgrade reads back");
+        assert_eq!(all[1].trace_id, None);
+        let index: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_records_trace'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(index, 1, "the trace index is built at open");
     }
 
     #[tokio::test]

@@ -80,6 +80,7 @@ pub(super) async fn run(shared: &Shared, body: &Bytes) -> Response<Full<Bytes>> 
             &json!({
                 "route": route.name, "preset": preset.as_str(), "normalized": e.normalized, "output": e.output,
                 "requested": e.changes.requested, "changes": e.changes.changes, "report": e.report,
+                "messages": e.messages,
             }),
         ),
         Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, &e.0),

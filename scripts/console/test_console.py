@@ -5,8 +5,9 @@ Starts scim2-server and the gateway binary (audit on SQLite, an admin
 token), creates a user through the gateway, then checks in the browser:
 without the token nothing but the login prompt; after signing in the log
 shows the create; a filter narrows it; the detail view lists the changed
-paths; the playground maps Okta's sample (userName from the primary email)
-and shows an invalid mapping's line:col; the routes page lists the route;
+paths; the playground maps Okta's sample (userName from the primary email),
+shows what the JavaScript full-name plugin logged, and shows an invalid
+mapping's line:col; the routes page lists the route;
 the browser logs no errors. A screenshot of each page is kept in
 target/console-screenshots/ (the test artifacts).
 
@@ -83,6 +84,9 @@ def start(binary, tmp):
     wait_port(up_port)
     (tmp / "tokens").write_text(f"okta:{IDP_TOKEN}\n")
     (tmp / "admin-tokens").write_text(f"ops:{ADMIN_TOKEN}\n")
+    # The JavaScript full-name plugin (built by `cargo xtask plugin` into
+    # the target directory's plugins/), whose messages the playground shows.
+    plugins = Path(binary).resolve().parents[1] / "plugins"
     (tmp / "gateway.toml").write_text(f"""
 [server]
 listen = "127.0.0.1:{gw_port}"
@@ -98,13 +102,21 @@ token_env = "CONSOLE_UPSTREAM_TOKEN"
 [mapping]
 files = ["{ROOT}/mappings/okta-to-notion.toml"]
 preset = "okta"
+[[mapping.plugins]]
+name = "full-name-js"
+path = "{plugins / 'full-name-js.wasm'}"
+position = "before"
+resources = ["User"]
+[plugin_host]
+cache_dir = "{plugins / '.test-cache'}"
 [audit]
 url = "sqlite://audit.db"
 """)
     env = dict(os.environ, CONSOLE_UPSTREAM_TOKEN=UPSTREAM_TOKEN, RUST_LOG="warn")
     gw = subprocess.Popen([binary, "serve", "--config", str(tmp / "gateway.toml")], env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_http(f"http://127.0.0.1:{admin_port}/readyz")
+    # A cold start compiles the plugin (seconds in a debug build).
+    wait_http(f"http://127.0.0.1:{admin_port}/readyz", timeout=120)
     return scim2, gw, f"http://127.0.0.1:{gw_port}/scim/v2", f"http://127.0.0.1:{admin_port}"
 
 
@@ -220,6 +232,9 @@ def test_playground(driver, wait):
     output = json.loads(driver.find_element(By.ID, "pg-output").text)
     check(output["userName"] == "jane.doe@example.com", f"userName is not the primary email: {output}")
     check("userName" in driver.find_element(By.ID, "pg-changes").text, "the playground shows no changes")
+    said = driver.find_element(By.ID, "pg-messages").text
+    check("full-name-js [debug]: name.formatted from the format {given} {family}" in said,
+          f"the plugin's messages are not shown: {said}")
     shot(driver, "4-playground")
     mapping = driver.find_element(By.ID, "pg-mapping")
     mapping.send_keys('version = 1\n[[User.request]]\ntarget = "userName"\nfrom = "emails[primary eq true.value"\n')

@@ -334,11 +334,13 @@ async function runPlayground(event) {
     $("#pg-output").textContent = out.output === null ? "No operations left: the gateway would answer without calling the backend." : JSON.stringify(out.output, null, 2);
     $("#pg-changes").replaceChildren(changesTable(out.changes, "pg-changes-table"));
     $("#pg-trace").replaceChildren(traceList(out.report));
+    $("#pg-messages").replaceChildren(messageList(out.messages || []));
   } catch (e) {
     if (e.message === "unauthorized") return;
     $("#pg-output").textContent = "Not mapped.";
     $("#pg-changes").replaceChildren();
     $("#pg-trace").replaceChildren();
+    $("#pg-messages").replaceChildren();
     showProblems(e.body && e.body.diagnostics ? e.body.diagnostics : [{ message: e.message }]);
   }
 }
@@ -353,6 +355,26 @@ function showProblems(list) {
     ul.append(li);
   }
   ul.hidden = false;
+}
+
+// What the route's plugins logged while mapping, in order (a refusal's
+// messages come with its error, in the problems list).
+function messageList(messages) {
+  if (!messages.length) {
+    const p = document.createElement("p");
+    p.className = "empty";
+    p.textContent = "No plugin logged anything.";
+    return p;
+  }
+  const ol = document.createElement("ol");
+  ol.className = "trace";
+  for (const m of messages) {
+    const li = document.createElement("li");
+    if (m.level === "warn" || m.level === "error" || m.level === "dropped") li.className = "bad";
+    li.textContent = m.plugin + " [" + m.level + "]: " + m.text;
+    ol.append(li);
+  }
+  return ol;
 }
 
 function traceList(report) {

@@ -175,7 +175,9 @@ impl Run<'_> {
             Kind::Response => {
                 let before = doc.clone();
                 let at = AnswerStep { position, resource_type: rt, intent: Intent::Provision, trace: &OFF };
-                let out = chain.run_answer(None, at, doc).await?;
+                let mut note = self.keep_messages();
+                let out = chain.run_answer_noting(None, at, doc, Some(&mut note)).await;
+                let out = out.map_err(|e| self.refused(&e))?;
                 changes.stage(Stage::Plugin, &before, &out, &|_| "response plugins".into());
                 Ok(out)
             }
@@ -184,20 +186,30 @@ impl Run<'_> {
                 let direction = Direction::Request;
                 let step =
                     ChainStep { position, direction, resource_type: self.resource, operation, intent, trace: &OFF };
+                let mut keep = self.keep_messages();
                 let mut note = |pass: &Pass<'_>| {
                     changes.stage(Stage::Plugin, pass.before, pass.after, &|_| pass.plugin.to_owned());
-                    if let Ok(mut kept) = self.messages.lock() {
-                        kept.extend(Message::of(pass));
-                    }
+                    keep(pass);
                 };
                 let out = chain.run_noting(None, step, doc, Some(&mut note)).await;
-                // A refusal is explained with what the plugins said.
-                out.map_err(|e| {
-                    let said = self.messages.lock().map(|m| m.iter().map(|m| format!("\n{m}")).collect::<String>());
-                    ExplainError(format!("{e}{}", said.unwrap_or_default()))
-                })
+                out.map_err(|e| self.refused(&e))
             }
         }
+    }
+
+    /// A note that keeps what each plugin logged.
+    fn keep_messages(&self) -> impl FnMut(&Pass<'_>) + Send + '_ {
+        |pass| {
+            if let Ok(mut kept) = self.messages.lock() {
+                kept.extend(Message::of(pass));
+            }
+        }
+    }
+
+    /// A refusal, explained with what the plugins said before it.
+    fn refused(&self, e: &GatewayError) -> ExplainError {
+        let said = self.messages.lock().map(|m| m.iter().map(|m| format!("\n{m}")).collect::<String>());
+        ExplainError(format!("{e}{}", said.unwrap_or_default()))
     }
 
     fn rules(&self, doc: Value, current: Option<&Value>) -> Result<(Value, Report), ExplainError> {
@@ -240,7 +252,9 @@ impl Run<'_> {
                     intent,
                     trace: &OFF,
                 };
-                let (ops, report) = through.run(&patch, current).await?;
+                let mut note = self.keep_messages();
+                let ran = through.run_noting(&patch, current, Some(&mut note)).await;
+                let (ops, report) = ran.map_err(|e| self.refused(&e))?;
                 ((!ops.is_empty()).then_some(ops), report)
             }
         };

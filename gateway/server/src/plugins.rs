@@ -163,7 +163,18 @@ impl Chain {
         &self,
         metrics: Option<&Metrics>,
         answer: AnswerStep<'_>,
+        body: Value,
+    ) -> Result<Value, GatewayError> {
+        self.run_answer_noting(metrics, answer, body, None).await
+    }
+
+    /// [`Chain::run_answer`], telling `note` of each plugin's pass.
+    pub async fn run_answer_noting(
+        &self,
+        metrics: Option<&Metrics>,
+        answer: AnswerStep<'_>,
         mut body: Value,
+        mut note: Option<&mut Note<'_>>,
     ) -> Result<Value, GatewayError> {
         let AnswerStep { position, resource_type: rt, intent, trace } = answer;
         let applies = |rt: &str| self.applies(position, Direction::Response, rt);
@@ -180,7 +191,7 @@ impl Chain {
         };
         if !is_list(&body) {
             return match rt.or_else(|| resource_type(&body)).filter(|rt| applies(rt)) {
-                Some(rt) => self.run(metrics, step(rt), body).await,
+                Some(rt) => self.run_noting(metrics, step(rt), body, note).await,
                 None => Ok(body),
             };
         }
@@ -191,7 +202,8 @@ impl Chain {
         for item in items.iter_mut() {
             let Some(rt) = rt.or_else(|| resource_type(item)).filter(|rt| applies(rt)) else { continue };
             let quiet = ChainStep { trace: &crate::telemetry::OFF, ..step(rt) };
-            *item = self.run(metrics, quiet, item.take()).await.inspect_err(|e| span.fail(e.kind()))?;
+            let noted = self.run_noting(metrics, quiet, item.take(), note.as_deref_mut()).await;
+            *item = noted.inspect_err(|e| span.fail(e.kind()))?;
         }
         Ok(body)
     }
@@ -369,12 +381,23 @@ impl PatchThrough<'_> {
     /// The operations to send upstream (empty: nothing to do) and the
     /// rules' report.
     pub async fn run(&self, ops: &PatchOp, current: &Value) -> Result<(PatchOp, Report), GatewayError> {
+        self.run_noting(ops, current, None).await
+    }
+
+    /// [`PatchThrough::run`], telling `note` of each plugin's pass over the
+    /// whole resource.
+    pub async fn run_noting(
+        &self,
+        ops: &PatchOp,
+        current: &Value,
+        mut note: Option<&mut Note<'_>>,
+    ) -> Result<(PatchOp, Report), GatewayError> {
         let rt = self.resource_type;
         let mut ops = ops.clone();
         if self.chain.applies(Position::Before, Direction::Request, rt) {
             let response = scim_mapper::Operation::Response;
             let (idp, _) = self.program.map_resource(rt, response, current.clone(), None, MapOptions::default())?;
-            let after = self.step(Position::Before, &idp, &ops).await?;
+            let after = self.step(Position::Before, &idp, &ops, note.as_deref_mut()).await?;
             ops = diff(&idp, &after, self.schema)?;
         }
         let opts = MapOptions::for_intent(self.intent);
@@ -392,14 +415,20 @@ impl PatchThrough<'_> {
             PatchOutcome::NeedsCurrent(missing) => return Err(unrecoverable(&missing)),
         };
         if self.chain.applies(Position::After, Direction::Request, rt) {
-            let after = self.step(Position::After, current, &mapped).await?;
+            let after = self.step(Position::After, current, &mapped, note).await?;
             mapped = diff(current, &after, self.schema)?;
         }
         Ok((mapped, report))
     }
 
     /// `base` with `ops` applied, through the plugins at `position`.
-    async fn step(&self, position: Position, base: &Value, ops: &PatchOp) -> Result<Value, GatewayError> {
+    async fn step(
+        &self,
+        position: Position,
+        base: &Value,
+        ops: &PatchOp,
+        note: Option<&mut Note<'_>>,
+    ) -> Result<Value, GatewayError> {
         let opts = ApplyOptions { replace_missing_adds: true, reject_unknown_attributes: false };
         let after = apply(base, ops, self.schema, opts)?;
         let step = ChainStep {
@@ -410,7 +439,7 @@ impl PatchThrough<'_> {
             intent: self.intent,
             trace: self.trace,
         };
-        self.chain.run(self.metrics, step, after).await
+        self.chain.run_noting(self.metrics, step, after, note).await
     }
 }
 

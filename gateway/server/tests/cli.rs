@@ -271,6 +271,35 @@ fn map_patch_through_a_plugin_needs_the_current_resource_and_sends_the_differenc
         out.contains("\"King\"") && out.contains("\"Ada King\""),
         "the plugin's formatted name is in the ops: {out}"
     );
+    // What the plugin logged on its pass over the whole resource.
+    let explained = [&args[..], &["--current", current.to_str().unwrap(), "--explain"]].concat();
+    let (code, out, err) = cmd(&explained, patch);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("plugin full-name [debug]: name.formatted from the format {given} {family}"), "{out}");
+}
+
+#[test]
+fn explain_shows_what_response_plugins_logged_for_a_resource_and_each_of_a_list() {
+    let user = r#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "a@example.com"}"#;
+    let list = format!(
+        r#"{{"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 2,
+            "Resources": [{user}, {user}]}}"#
+    );
+    let args = ["map", "--explain", "--mapping", &repo("mappings/identity.toml"), "--operation", "response"];
+    let plugin = ["--plugin", &plugin("hostile"), "--plugin-config", r#"{"do": "log"}"#];
+    let said = |out: &str| out.matches("plugin hostile [warn]: a warn message from Rust").count();
+    let (code, out, err) = cmd(&[&args[..], &plugin[..]].concat(), user);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(said(&out), 1, "{out}");
+    assert!(out.contains("plugin hostile [debug]: a debug message from Rust"), "{out}");
+    let (code, out, err) = cmd(&[&args[..], &plugin[..]].concat(), &list);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(said(&out), 2, "one call per resource of the list: {out}");
+    // Without --explain nothing is said.
+    let quiet = ["map", "--mapping", &repo("mappings/identity.toml"), "--operation", "response"];
+    let (code, out, _) = cmd(&[&quiet[..], &plugin[..]].concat(), user);
+    assert_eq!(code, 0);
+    assert_eq!(said(&out), 0, "{out}");
 }
 
 #[test]

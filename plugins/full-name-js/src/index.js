@@ -14,7 +14,7 @@
 //
 // Runs on requests (create, replace, patch); answers pass unchanged.
 
-import { definePlugin, reject } from "@scim-gateway/plugin-sdk";
+import { definePlugin, log, reject } from "@scim-gateway/plugin-sdk";
 
 const SLOTS = {
   givenName: "given",
@@ -36,19 +36,28 @@ export const mapper = definePlugin({
       return user;
     }
     const parts = { given: "", middle: "", family: "", prefix: "", suffix: "" };
+    const tidiedParts = new Set();
     for (const [key, value] of Object.entries(name)) {
       if (key in SLOTS && typeof value === "string") {
         const tidied = tidy(value);
         if (tidied !== null) {
           name[key] = tidied;
+          tidiedParts.add(key);
         }
         parts[SLOTS[key]] = name[key];
       }
     }
     const formatted = render(format, parts);
     if (formatted === "") {
+      log("debug", "no name parts: name.formatted left as it was");
       return user;
     }
+    // The names of the parts, never their values.
+    const tidied = Object.keys(SLOTS).filter((key) => tidiedParts.has(key));
+    if (tidied.length) {
+      log("debug", `tidied ${tidied.join(", ")}`);
+    }
+    log("debug", `name.formatted from the format ${format}`);
     name.formatted = formatted;
     if (display) {
       user.displayName = formatted;

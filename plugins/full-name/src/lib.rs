@@ -13,7 +13,7 @@
 //!
 //! Runs on requests (create, replace, patch); answers pass unchanged.
 
-use scim_plugin_sdk::{Context, Direction, Plugin, Rejection, Value, json};
+use scim_plugin_sdk::{Context, Direction, Level, Plugin, Rejection, Value, json, log};
 
 pub struct FullName;
 
@@ -27,18 +27,27 @@ impl Plugin for FullName {
         let Some(name) = user.get_mut("name").and_then(Value::as_object_mut) else { return Ok(user) };
         // One pass over the name: each part tidied in place and kept.
         let mut parts = Parts::default();
+        let mut tidied_parts = Vec::new();
         for (key, value) in name.iter_mut() {
             if let (Some(slot), Value::String(part)) = (parts.slot(key), value) {
                 if let Some(tidied) = tidy(part) {
                     *part = tidied;
+                    tidied_parts.push(key.as_str());
                 }
                 slot.clone_from(part);
             }
         }
         let formatted = render(format, &parts)?;
         if formatted.is_empty() {
+            log(Level::Debug, "no name parts: name.formatted left as it was");
             return Ok(user);
         }
+        // The names of the parts, never their values.
+        let tidied: Vec<&str> = PARTS.into_iter().filter(|p| tidied_parts.contains(p)).collect();
+        if !tidied.is_empty() {
+            log(Level::Debug, &format!("tidied {}", tidied.join(", ")));
+        }
+        log(Level::Debug, &format!("name.formatted from the format {format}"));
         if display {
             name.insert("formatted".into(), json!(formatted.clone()));
             user["displayName"] = json!(formatted);
@@ -50,6 +59,9 @@ impl Plugin for FullName {
 }
 
 scim_plugin_sdk::export_plugin!(FullName);
+
+/// The name's parts, in the order messages name them.
+const PARTS: [&str; 5] = ["givenName", "middleName", "familyName", "honorificPrefix", "honorificSuffix"];
 
 #[derive(Default)]
 struct Parts {

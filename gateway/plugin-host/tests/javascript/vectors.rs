@@ -24,10 +24,21 @@ fn context(case: &Value) -> CallContext {
     CallContext { resource_type: c["resourceType"].as_str().unwrap().to_owned(), operation, direction }
 }
 
-/// What a build made of one case, in a form both languages can match.
+/// What a build made of one case, in a form both languages can match:
+/// the output or the rejection, and what the plugin logged.
 fn outcome(build: &str, case: &Value) -> Value {
     let plugin = support::load(host(), build, case["config"].clone(), Limits::default());
-    match host().call_blocking(&plugin, &context(case), &case["input"]).result {
+    let called = host().call_blocking(&plugin, &context(case), &case["input"]);
+    let mut out = result(called.result);
+    let said: Vec<Value> = called.logs.lines.iter().map(|l| json!([l.level.as_str(), l.message])).collect();
+    if !said.is_empty() {
+        out["messages"] = json!(said);
+    }
+    out
+}
+
+fn result(result: Result<Value, Failure>) -> Value {
+    match result {
         Ok(out) => json!({ "output": out }),
         Err(Failure::Rejected { rejection, .. }) => json!({ "rejection": {
             "status": rejection.status, "scimType": rejection.scim_type, "detail": rejection.detail,

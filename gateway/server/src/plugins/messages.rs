@@ -67,8 +67,24 @@ fn split(s: &str) -> impl Iterator<Item = &str> {
 }
 
 /// `message` with every word of `words` and every word shaped like an
-/// e-mail address replaced by `<redacted>`.
+/// e-mail address replaced by `<redacted>`. A message the host cut (ending
+/// in `…`) may end in part of a value: a last word that begins any value's
+/// word is taken out too.
 fn redact(message: &str, words: &HashSet<String>) -> String {
+    let Some(kept) = message.strip_suffix('…') else { return redact_whole(message, words) };
+    let mut out = redact_whole(kept, words);
+    let tail_len: usize = out.chars().rev().take_while(|c| c.is_alphanumeric()).map(char::len_utf8).sum();
+    let start = out.len() - tail_len;
+    let tail = out.get(start..).unwrap_or_default().to_lowercase();
+    if !tail.is_empty() && words.iter().any(|w| w.starts_with(&tail)) {
+        out.truncate(start);
+        out.push_str(REDACTED);
+    }
+    out.push('…');
+    out
+}
+
+fn redact_whole(message: &str, words: &HashSet<String>) -> String {
     let spaced: Vec<&str> = message.split(' ').map(|w| if looks_like_email(w) { REDACTED } else { w }).collect();
     let text = spaced.join(" ");
     let mut out = String::with_capacity(text.len());
@@ -108,5 +124,17 @@ mod tests {
         );
         assert_eq!(redact("format {given} unknown for a User", &words), "format {given} unknown for a User");
         assert_eq!(redact("", &words), "");
+    }
+
+    #[test]
+    fn a_cut_message_loses_the_start_of_a_value_it_ends_in() {
+        let words = value_words([&json!({"name": {"familyName": "Lindqvist"}}), &Value::Null]);
+        assert_eq!(redact("no manager for Lindq…", &words), "no manager for <redacted>…");
+        assert_eq!(redact("no manager for L…", &words), "no manager for <redacted>…");
+        assert_eq!(redact("no manager for Lindqvist…", &words), "no manager for <redacted>…");
+        assert_eq!(redact("no manager for the…", &words), "no manager for the…");
+        assert_eq!(redact("no manager (…", &words), "no manager (…");
+        // Only a cut message: a whole last word is judged whole.
+        assert_eq!(redact("no manager for Lindq", &words), "no manager for Lindq");
     }
 }

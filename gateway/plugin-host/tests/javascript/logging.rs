@@ -77,3 +77,57 @@ fn a_plugin_logging_in_a_loop_still_stops_on_time() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     assert_eq!(called.logs.lines.len(), MAX_LOG_LINES, "the messages before the stop are kept");
 }
+
+/// A component, written by hand, whose `map-resource` logs the bytes "bad
+/// \xff\xfe" (not UTF-8; no SDK would send them) and then answers `{}`.
+fn logs_bytes_that_are_not_utf8() -> Vec<u8> {
+    use wit_component::{ComponentEncoder, StringEncoding, embed_component_metadata};
+    let mut module = wat::parse_str(
+        r#"(module
+            (import "scim-gateway:plugin/logging@1.1.0" "log" (func $log (param i32 i32 i32)))
+            (memory (export "memory") 1)
+            ;; ok(ptr 200, len 2), then the answer and the message
+            (data (i32.const 100) "\00\00\00\00\c8\00\00\00\02\00\00\00")
+            (data (i32.const 200) "{}")
+            (data (i32.const 300) "bad \ff\fe")
+            (global $heap (mut i32) (i32.const 4096))
+            (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (local $p i32)
+                (local.set $p (i32.and (i32.add (global.get $heap) (i32.const 7)) (i32.const -8)))
+                (global.set $heap (i32.add (local.get $p) (local.get 3)))
+                (local.get $p))
+            (func (export "scim-gateway:plugin/mapper@1.1.0#map-resource")
+                (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+                (call $log (i32.const 1) (i32.const 300) (i32.const 6))
+                (i32.const 100))
+            (func (export "cabi_post_scim-gateway:plugin/mapper@1.1.0#map-resource") (param i32)))"#,
+    )
+    .unwrap();
+    let wit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugins/wit/mapper.wit")).unwrap();
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve.push_str("mapper.wit", &wit).unwrap();
+    let world = resolve.select_world(&[pkg], Some("plugin")).unwrap();
+    embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8).unwrap();
+    ComponentEncoder::default().module(&module).unwrap().validate(true).encode().unwrap()
+}
+
+/// The host reads a message as UTF-8 or not at all: bytes that are not
+/// stop the call as a trap, saying why, and nothing of them is kept.
+#[test]
+fn a_message_that_is_not_utf8_stops_the_call_saying_so() {
+    let bytes = logs_bytes_that_are_not_utf8();
+    let config = json!({});
+    let src = scim_plugin_host::PluginSource {
+        name: "not-utf8",
+        bytes: &bytes,
+        sha256: None,
+        limits: Limits::default(),
+        breaker: scim_plugin_host::BreakerSettings::default(),
+        config: &config,
+    };
+    let plugin = host().load(&src).unwrap();
+    let called = host().call_blocking(&plugin, &ctx(CallOperation::Create), &support::user());
+    let failure = called.result.unwrap_err();
+    assert_eq!(failure.outcome(), Outcome::Trap);
+    assert!(format!("{failure:?}").contains("not UTF-8"), "{failure:?}");
+    assert!(called.logs.lines.is_empty(), "{:?}", called.logs.lines);
+}

@@ -6,6 +6,8 @@ same 201 User), then puts each proxy in front of it in turn:
 
   direct     wrk talks to the upstream itself (the latency floor)
   nginx      nginx as a plain reverse proxy (no mapping)
+  njs        nginx with the okta-to-notion mapping written by hand in njs
+             (bench/load/okta-to-notion.js): the hand-written alternative
   identity   scim-gateway with mappings/identity.toml
   notion     scim-gateway with mappings/okta-to-notion.toml and the okta preset
   plugin     scim-gateway with mappings/identity.toml and the full-name
@@ -48,8 +50,9 @@ same on every run whatever else the machine does, so it shows changes of a
 few percent; kernel time is not in it.
 
 Prints a Markdown table, and writes the raw figures as JSON with --json.
-Needs nginx and wrk on PATH (scripts/bench-load installs both) and a
-release build of scim-gateway.
+nginx and njs always run, so every table has both yardsticks from the same
+run. Needs nginx with its njs module and wrk on PATH (scripts/bench-load
+installs them) and a release build of scim-gateway.
 """
 
 import argparse
@@ -81,6 +84,10 @@ GATEWAYS = [
     ("audit", "identity.toml", None, []),
     ("traces", "identity.toml", None, []),
 ]
+# The yardsticks, always run: name and nginx config (bench/load/NAME.conf.in).
+REFERENCES = [("nginx", "proxy"), ("njs", "njs")]
+# nginx's JavaScript module (Debian's libnginx-mod-http-js).
+NJS_MODULE = os.environ.get("NJS_MODULE", "/usr/lib/nginx/modules/ngx_http_js_module.so")
 # More [upstream] keys per gateway.
 UPSTREAM_KEYS = {"patch-only": 'update = "patch"'}
 # More sections per gateway.
@@ -262,6 +269,7 @@ def render_nginx(name, d, port, upstream_port, body=None):
     user = "user root;" if os.geteuid() == 0 else ""
     conf = conf.replace("@USER@", user).replace("@DIR@", str(d)).replace("@PORT@", str(port))
     conf = conf.replace("@UPSTREAM_PORT@", str(upstream_port))
+    conf = conf.replace("@HERE@", str(HERE)).replace("@NJS_MODULE@", NJS_MODULE)
     if body is not None:
         conf = conf.replace("@BODY@", body)
     return conf
@@ -304,17 +312,18 @@ def instructions(stack, up, args):
     different lengths, so start-up and shutdown cancel out. One worker each."""
     few, many = 200, 1200
     results = {}
-    for name, what, preset, plugins in [("nginx", "proxy", None, [])] + GATEWAYS:
-        if args.only and name not in args.only and name != "nginx":
+    references = [(name, conf, None, []) for name, conf in REFERENCES]
+    for name, what, preset, plugins in references + GATEWAYS:
+        if args.only and name not in args.only and name not in dict(REFERENCES):
             continue
         totals = []
         for count in (few, many):
             port = free_port()
-            if name == "nginx":
-                d = stack.work / f"vg-nginx-{count}"
+            if name in dict(REFERENCES):
+                d = stack.work / f"vg-{name}-{count}"
                 d.mkdir(exist_ok=True)
-                conf = render_nginx("proxy", d, port, up).replace("worker_processes 2;",
-                                                                  "worker_processes 1;\nmaster_process off;")
+                conf = render_nginx(what, d, port, up).replace("worker_processes 2;",
+                                                               "worker_processes 1;\nmaster_process off;")
                 (d / "nginx.conf").write_text(conf)
                 cmd, env, sig = ["nginx", "-p", str(d), "-c", str(d / "nginx.conf")], None, signal.SIGQUIT
             else:
@@ -382,21 +391,24 @@ def check(name, runs):
 
 def table(results, args):
     nginx_cpu = results["nginx"]["cpu_us_per_request"]
+    njs_cpu = results["njs"]["cpu_us_per_request"]
     lines = [
-        f"| proxy | req/s ({args.connections} conn) | p50 | p99 | CPU per request | vs nginx | "
-        "p50 / p99 at 1 conn | p99 added at 1 conn | RSS at 256 conn |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| proxy | req/s ({args.connections} conn) | p50 | p99 | CPU per request | vs nginx | vs njs | "
+        "p50 / p99 at 1 conn | p50 / p99 added at 1 conn | RSS at 256 conn |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         load, single = r["load"], r["single"]
         cpu = r.get("cpu_us_per_request")
         cpu_cell = f"{cpu:.1f} µs" if cpu is not None else "–"
         ratio = f"{cpu / nginx_cpu:.2f}×" if cpu is not None else "–"
-        added = f"{single['p99_added_us'] / 1000:.3f} ms" if "p99_added_us" in single else "–"
+        to_njs = f"{cpu / njs_cpu:.2f}×" if cpu is not None else "–"
+        added = (f"{single['p50_added_us'] / 1000:.3f} / {single['p99_added_us'] / 1000:.3f} ms"
+                 if "p99_added_us" in single else "–")
         rss = f"{r['rss_mb_256']:.1f} MB" if r.get("rss_mb_256") is not None else "–"
         lines.append(
             f"| {name} | {load['rps']:,.0f} | {load['p50_us'] / 1000:.3f} ms | {load['p99_us'] / 1000:.3f} ms | "
-            f"{cpu_cell} | {ratio} | {single['p50_us'] / 1000:.3f} / {single['p99_us'] / 1000:.3f} ms | "
+            f"{cpu_cell} | {ratio} | {to_njs} | {single['p50_us'] / 1000:.3f} / {single['p99_us'] / 1000:.3f} ms | "
             f"{added} | {rss} |")
     return "\n".join(lines)
 
@@ -405,12 +417,12 @@ def load_runs(stack, up, args):
     """The wrk runs over every target; returns the summarized figures."""
     wrk = Wrk(stack.work, BODY)
     targets = {"direct": (None, f"http://127.0.0.1:{up}/v2{REQUEST['path']}")}
-    proxies = [("nginx", lambda p: stack.nginx("proxy", p, up))] + [
+    proxies = [(name, lambda p, c=conf: stack.nginx(c, p, up)) for name, conf in REFERENCES] + [
         (name, lambda p, g=(name, mapping, preset, plugins): stack.gateway(g[0], p, up, g[1], g[2], g[3]))
         for name, mapping, preset, plugins in GATEWAYS
     ]
     for name, start in proxies:
-        if args.only and name not in args.only and name != "nginx":
+        if args.only and name not in args.only and name not in dict(REFERENCES):
             continue
         port = free_port()
         targets[name] = (start(port), f"http://127.0.0.1:{port}/scim/v2{REQUEST['path']}")
@@ -431,10 +443,10 @@ def load_runs(stack, up, args):
 
 
 def instructions_table(counts):
-    base = counts["nginx"]
-    lines = ["| proxy | instructions per request (user space) | vs nginx |", "|---|---|---|"]
+    base, njs = counts["nginx"], counts["njs"]
+    lines = ["| proxy | instructions per request (user space) | vs nginx | vs njs |", "|---|---|---|---|"]
     for name, n in counts.items():
-        lines.append(f"| {name} | {n:,.0f} | {n / base:.2f}× |")
+        lines.append(f"| {name} | {n:,.0f} | {n / base:.2f}× | {n / njs:.2f}× |")
     return "\n".join(lines)
 
 
@@ -444,7 +456,7 @@ def main():
     ap.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     ap.add_argument("--connections", type=int, default=32, help="connections of the throughput run")
     ap.add_argument("--rounds", type=int, default=3, help="rounds over all proxies; the table shows medians")
-    ap.add_argument("--only", nargs="*", help="run only these proxies (direct and nginx always run)")
+    ap.add_argument("--only", nargs="*", help="run only these proxies (direct, nginx and njs always run)")
     ap.add_argument("--instructions", action="store_true",
                     help="instead of the load runs, count user-space instructions per request under callgrind")
     ap.add_argument("--json", help="write the raw figures here")
@@ -458,6 +470,8 @@ def main():
     for tool in ("nginx", "valgrind" if args.instructions else "wrk"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is not on PATH; scripts/bench-load installs it")
+    if not Path(NJS_MODULE).exists():
+        sys.exit(f"{NJS_MODULE} is missing (nginx's njs module); scripts/bench-load installs it")
     if not Path(args.gateway).exists():
         sys.exit(f"{args.gateway} is missing; build it with cargo build --release -p scim-gateway")
 

@@ -7,7 +7,6 @@ use super::{Normalization as N, Normalizer, Report};
 use crate::path::{TopKey, classify_key, ensure_schema_urn, find_key, is_urn};
 use crate::schema::{Attribute, ENTERPRISE_URN, Mutability, ResourceSchema};
 use serde_json::{Map, Value};
-use std::collections::HashSet;
 
 type Obj = Map<String, Value>;
 
@@ -97,16 +96,22 @@ fn for_each_attr(map: &mut Obj, schema: &ResourceSchema<'_>, mut f: impl FnMut(&
 
 /// `"urn:...:2.0:User:department": "x"` at the top of a body moves into the
 /// extension object: `"urn:...:2.0:User": {"department": "x"}`.
+/// Most bodies have no such key: only a URN key can be one, so the body is
+/// left as it is (no key parsed, none moved) unless one is there.
 fn nest_qualified_keys(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
+    let moved: Vec<String> =
+        map.iter().filter(|(k, v)| qualified_path(k, v, schema).is_some()).map(|(k, _)| k.clone()).collect();
+    if moved.is_empty() {
+        return;
+    }
     let mut qualified = Vec::new();
-    let mut rest = Obj::new();
-    for (key, value) in std::mem::take(map) {
-        match classify_key(&key, &value, schema) {
-            Ok(TopKey::Attribute(path)) if is_urn(&key) && path.urn.is_some() => qualified.push((path, value)),
-            _ => drop(rest.insert(key, value)),
+    for key in moved {
+        let path = map.get(&key).and_then(|v| qualified_path(&key, v, schema));
+        if let (Some(path), Some(value)) = (path, map.shift_remove(&key)) {
+            qualified.push((path, value));
         }
     }
-    let mut whole = Value::Object(rest);
+    let mut whole = Value::Object(std::mem::take(map));
     for (path, value) in qualified {
         if path.set(&mut whole, value, Some(schema)).is_ok() {
             r.add(N::QualifiedKey);
@@ -114,6 +119,17 @@ fn nest_qualified_keys(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Repor
     }
     if let Value::Object(m) = whole {
         *map = m;
+    }
+}
+
+/// The attribute path of a top-level key qualified by a schema URN.
+fn qualified_path(key: &str, value: &Value, schema: &ResourceSchema<'_>) -> Option<crate::path::Path> {
+    if !is_urn(key) {
+        return None;
+    }
+    match classify_key(key, value, schema) {
+        Ok(TopKey::Attribute(path)) if path.urn.is_some() => Some(path),
+        _ => None,
     }
 }
 
@@ -152,7 +168,8 @@ fn drop_nulls(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
         r.add(N::NullValue);
     }
     for (key, value) in map.iter_mut() {
-        if schema.extension(key).is_some() || (is_urn(key) && value.is_object()) {
+        // An extension's key is a URN: other keys need no lookup.
+        if is_urn(key) && (value.is_object() || schema.extension(key).is_some()) {
             if let Some(ext) = value.as_object_mut() {
                 let before = ext.len();
                 ext.retain(|_, v| !v.is_null());
@@ -171,7 +188,7 @@ fn drop_nulls(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
 fn strip_read_only(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
     let doomed: Vec<String> = map
         .keys()
-        .filter(|k| schema.top_attribute(None, k).is_some_and(|d| d.mutability == Mutability::ReadOnly))
+        .filter(|k| schema.core_attribute(k).is_some_and(|d| d.mutability == Mutability::ReadOnly))
         .cloned()
         .collect();
     for k in doomed {
@@ -182,17 +199,19 @@ fn strip_read_only(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
 
 fn add_missing_urns(body: &mut Value, schema: &ResourceSchema<'_>, r: &mut Report) {
     let Some(map) = body.as_object() else { return };
-    let mut listed: HashSet<String> = map
-        .get("schemas")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.as_str().map(str::to_ascii_lowercase))
-        .collect();
+    // `schemas` holds a URN or two: a look along it costs less than a set.
+    let listed: Vec<&str> =
+        map.get("schemas").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     let extensions = map.iter().filter(|(k, v)| is_urn(k) && v.is_object() && !schema.is_core_urn(k));
-    let candidates = std::iter::once(schema.core_urn().to_owned())
-        .chain(extensions.map(|(k, _)| schema.extension(k).map_or_else(|| k.clone(), |e| e.id.clone())));
-    let missing: Vec<String> = candidates.filter(|urn| listed.insert(urn.to_ascii_lowercase())).collect();
+    let candidates = std::iter::once(schema.core_urn())
+        .chain(extensions.map(|(k, _)| schema.extension(k).map_or(k.as_str(), |e| e.id.as_str())));
+    let mut missing: Vec<String> = Vec::new();
+    for urn in candidates {
+        let known = |u: &str| u.eq_ignore_ascii_case(urn);
+        if !listed.iter().copied().any(known) && !missing.iter().map(String::as_str).any(known) {
+            missing.push(urn.to_owned());
+        }
+    }
     for urn in missing {
         ensure_schema_urn(body, &urn);
         r.add(N::MissingSchemaUrn);

@@ -17,6 +17,10 @@ pub(super) fn parse_bool(s: &str) -> Option<bool> {
 /// Turns string booleans into booleans wherever `def` (and its
 /// sub-attributes) say boolean.
 pub(super) fn fix_booleans(value: &mut Value, def: &Attribute, report: &mut Report) {
+    // Most attributes hold no boolean at any depth: nothing to look at.
+    if !holds_boolean(def) {
+        return;
+    }
     match value {
         Value::String(_) if def.ty == AttrType::Boolean => {
             if let Some(b) = value.as_str().and_then(parse_bool) {
@@ -27,6 +31,11 @@ pub(super) fn fix_booleans(value: &mut Value, def: &Attribute, report: &mut Repo
         Value::Array(items) if def.multi_valued => items.iter_mut().for_each(|i| fix_booleans_one(i, def, report)),
         other => fix_booleans_one(other, def, report),
     }
+}
+
+/// Whether `def` or one of its sub-attributes is a boolean.
+fn holds_boolean(def: &Attribute) -> bool {
+    def.ty == AttrType::Boolean || def.sub_attributes.iter().any(holds_boolean)
 }
 
 fn fix_booleans_one(value: &mut Value, def: &Attribute, report: &mut Report) {

@@ -3,6 +3,7 @@
 mod audit;
 mod check;
 mod diff;
+mod log_fields;
 mod map;
 mod serve;
 

@@ -74,5 +74,5 @@ fn init_logging(log: &LogSettings) {
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    let _ = if log.json { builder.json().try_init() } else { builder.try_init() };
+    let _ = if log.json { builder.json().try_init() } else { builder.fmt_fields(super::log_fields::Fields).try_init() };
 }

@@ -3,8 +3,9 @@
 
 use http::HeaderMap;
 use http::header::{
-    ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue,
-    PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+    ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, FORWARDED, HOST,
+    HeaderName, HeaderValue, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, SET_COOKIE, TE, TRAILER, TRANSFER_ENCODING,
+    UPGRADE,
 };
 
 /// The request id header.
@@ -15,34 +16,57 @@ pub const SCIM_JSON: HeaderValue = HeaderValue::from_static("application/scim+js
 const HOP_BY_HOP: [HeaderName; 7] =
     [CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE];
 
-/// Removes hop-by-hop headers, including those the Connection header names.
-pub fn drop_hop_by_hop(h: &mut HeaderMap) {
-    let named: Vec<HeaderName> = h
-        .get_all(CONNECTION)
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Not sent upstream beside the hop-by-hop ones: the IdP's token, Host,
+/// length, encoding wishes and forwarding headers (the gateway sets its own).
+const NOT_UPSTREAM: [HeaderName; 9] = [
+    AUTHORIZATION,
+    HOST,
+    CONTENT_LENGTH,
+    ACCEPT_ENCODING,
+    FORWARDED,
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-forwarded-proto"),
+    HeaderName::from_static("x-forwarded-host"),
+    HeaderName::from_static("x-real-ip"),
+];
+
+/// Not sent back beside the hop-by-hop ones: the length (recomputed), the
+/// upstream's encoding and cookies.
+const NOT_DOWNSTREAM: [HeaderName; 3] = [CONTENT_LENGTH, CONTENT_ENCODING, SET_COOKIE];
+
+/// The headers the Connection header names (hop-by-hop too).
+fn connection_named(h: &HeaderMap) -> Vec<HeaderName> {
+    h.get_all(CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for n in named.iter().chain(HOP_BY_HOP.iter()) {
-        h.remove(n);
+        .collect()
+}
+
+/// A copy of `h` without hop-by-hop headers (those the Connection header
+/// names among them) and without `dropped`: one pass, no header name
+/// parsed but the Connection header's.
+fn copy_without(h: &HeaderMap, dropped: &[HeaderName]) -> HeaderMap {
+    let named = connection_named(h);
+    let hop = [KEEP_ALIVE, PROXY_CONNECTION];
+    let kept =
+        |n: &&HeaderName| !(HOP_BY_HOP.contains(n) || hop.contains(n) || dropped.contains(n) || named.contains(n));
+    let mut out = HeaderMap::with_capacity(h.len() + 3);
+    for (name, value) in h.iter().filter(|(n, _)| kept(n)) {
+        out.append(name.clone(), value.clone());
     }
-    h.remove("keep-alive");
-    h.remove("proxy-connection");
+    out
 }
 
 /// The headers to send upstream: the IdP's, without hop-by-hop ones, its
 /// token, Host, length, encoding wishes and forwarding headers (the gateway
 /// sets its own).
 pub fn upstream_request(incoming: &HeaderMap, request_id: &HeaderValue, forwarded_for: &str, proto: &str) -> HeaderMap {
-    let mut h = incoming.clone();
-    drop_hop_by_hop(&mut h);
-    for n in [AUTHORIZATION, HOST, CONTENT_LENGTH, ACCEPT_ENCODING] {
-        h.remove(n);
-    }
-    for n in ["forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip"] {
-        h.remove(n);
-    }
+    let mut h = copy_without(incoming, &NOT_UPSTREAM);
     h.insert(REQUEST_ID, request_id.clone());
     if let Ok(v) = HeaderValue::from_str(forwarded_for) {
         h.insert("x-forwarded-for", v);
@@ -56,11 +80,7 @@ pub fn upstream_request(incoming: &HeaderMap, request_id: &HeaderValue, forwarde
 /// The headers to send back: the upstream's without hop-by-hop ones and
 /// length (recomputed); the SCIM media type on any body.
 pub fn downstream_response(upstream: &HeaderMap, request_id: &HeaderValue, has_body: bool) -> HeaderMap {
-    let mut h = upstream.clone();
-    drop_hop_by_hop(&mut h);
-    h.remove(CONTENT_LENGTH);
-    h.remove("content-encoding");
-    h.remove("set-cookie");
+    let mut h = copy_without(upstream, &NOT_DOWNSTREAM);
     if has_body {
         h.insert(CONTENT_TYPE, SCIM_JSON);
     } else {
@@ -144,6 +164,32 @@ mod tests {
         assert_eq!(out["if-match"], "W/\"3\"");
         assert_eq!(out["content-type"], "application/scim+json");
         assert_eq!(out["x-request-id"], "rid");
+    }
+
+    #[test]
+    fn the_idp_gets_no_cookies_lengths_encodings_or_hop_by_hop_and_every_value_of_the_rest() {
+        let mut h = HeaderMap::new();
+        for (name, value) in [
+            ("set-cookie", "session=backend"),
+            ("content-length", "99"),
+            ("content-encoding", "gzip"),
+            ("transfer-encoding", "chunked"),
+            ("connection", "keep-alive, x-hop"),
+            ("x-hop", "1"),
+            ("etag", "W/\"3\""),
+            ("link", "<a>; rel=a"),
+            ("link", "<b>; rel=b"),
+        ] {
+            h.append(HeaderName::from_static(name), HeaderValue::from_static(value));
+        }
+        let out = downstream_response(&h, &HeaderValue::from_static("rid"), true);
+        for gone in ["set-cookie", "content-length", "content-encoding", "transfer-encoding", "connection", "x-hop"] {
+            assert!(!out.contains_key(gone), "{gone}");
+        }
+        assert_eq!(out["etag"], "W/\"3\"");
+        assert_eq!(out.get_all("link").iter().count(), 2, "every value of a repeated header");
+        assert_eq!(out[CONTENT_TYPE], "application/scim+json");
+        assert!(!downstream_response(&h, &HeaderValue::from_static("rid"), false).contains_key(CONTENT_TYPE));
     }
 
     #[test]

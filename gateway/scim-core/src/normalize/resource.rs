@@ -168,7 +168,8 @@ fn drop_nulls(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
         r.add(N::NullValue);
     }
     for (key, value) in map.iter_mut() {
-        // An extension's key is a URN: other keys need no lookup.
+        // An extension's id is a URN (schemas are refused at load
+        // otherwise): other keys need no lookup.
         if is_urn(key) && (value.is_object() || schema.extension(key).is_some()) {
             if let Some(ext) = value.as_object_mut() {
                 let before = ext.len();

@@ -8,23 +8,14 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// email-domain-policy in JavaScript (QuickJS) before the rules, full-name
-/// in Rust after them.
-const CHAIN: &str = r#"
-[[mapping.plugins]]
-name = "domains-js"
-path = "{plugins}/email-domain-policy-js.wasm"
-position = "before"
-[mapping.plugins.config]
-allowed = ["example.com"]
-aliases = { "example.org" = "example.com" }
-
-[[mapping.plugins]]
-name = "full-name"
-path = "{plugins}/full-name.wasm"
-resources = ["User"]
-[mapping.plugins.config]
-format = "{family}, {given}"
-"#;
+/// in Rust after them: the Rust tests' plugins with the policy swapped for
+/// its JavaScript twin.
+fn chain() -> String {
+    let policy = super::plugins::DOMAIN_POLICY
+        .replace("name = \"domains\"", "name = \"domains-js\"")
+        .replace("email-domain-policy.wasm", "email-domain-policy-js.wasm");
+    format!("{policy}{}", super::plugins::FULL_NAME)
+}
 
 /// The gateway's config with `plugins` (`[[mapping.plugins]]` tables),
 /// the compiled plugins cached where the host's tests cache them.
@@ -46,7 +37,7 @@ fn user(email: &str) -> Value {
 #[tokio::test]
 async fn a_javascript_plugin_before_the_rules_and_a_rust_one_after() {
     let scim2 = Scim2Server::start().await;
-    let gw = Gateway::start(&config(&scim2.base, CHAIN)).await;
+    let gw = Gateway::start(&config(&scim2.base, &chain())).await;
     let r = gw.call(Method::POST, "/scim/v2/Users", Some(user("jane@EXAMPLE.org"))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json);
     let id = r.json["id"].as_str().unwrap().to_owned();
@@ -67,7 +58,7 @@ async fn a_javascript_plugin_before_the_rules_and_a_rust_one_after() {
     // A reload (as on SIGHUP) with another config for the JavaScript plugin.
     gw.rewrite_config(&config(
         &scim2.base,
-        &CHAIN.replace("allowed = [\"example.com\"]", "allowed = [\"example.com\", \"evil.test\"]"),
+        &chain().replace("allowed = [\"example.com\"]", "allowed = [\"example.com\", \"evil.test\"]"),
     ));
     gw.handle.reload().unwrap();
     let r = gw.call(Method::POST, "/scim/v2/Users", Some(user("eve@evil.test"))).await;

@@ -32,7 +32,7 @@ fn patch(ops: Value) -> Value {
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
 }
 
-const FULL_NAME: &str = r#"
+pub(super) const FULL_NAME: &str = r#"
 [[mapping.plugins]]
 name = "full-name"
 path = "{plugins}/full-name.wasm"
@@ -41,7 +41,7 @@ resources = ["User"]
 format = "{family}, {given}"
 "#;
 
-const DOMAIN_POLICY: &str = r#"
+pub(super) const DOMAIN_POLICY: &str = r#"
 [[mapping.plugins]]
 name = "domains"
 path = "{plugins}/email-domain-policy.wasm"

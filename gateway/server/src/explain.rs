@@ -29,6 +29,13 @@ pub enum Kind {
     Response,
 }
 
+/// Whether the rules' traces are kept (each rule's outcome and output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Traces {
+    Kept,
+    Dropped,
+}
+
 /// What a document is mapped with.
 #[derive(Debug, Clone, Copy)]
 pub struct Engine<'a> {
@@ -105,7 +112,7 @@ impl Engine<'_> {
         kind: Kind,
         mut doc: Value,
         current: Option<&Value>,
-        explain: bool,
+        traces: Traces,
     ) -> Result<Explained, ExplainError> {
         let schema = self.program.registry().resource(resource).ok_or_else(|| unknown(resource))?;
         let normalizer = Normalizer::new(self.preset);
@@ -125,7 +132,7 @@ impl Engine<'_> {
         };
         let kinds = crate::audit::changes::normalization_author(&normalized);
         changes.stage(Stage::Normalization, &sent, &doc, &|_| kinds.clone());
-        let opts = MapOptions { explain, intent: Some(intent) };
+        let opts = MapOptions { explain: traces == Traces::Kept, intent: Some(intent) };
         let run = Run { engine: *self, resource, kind, opts, messages: Mutex::new(Vec::new()) };
         let (output, report) = match kind {
             Kind::Patch => run.patch(&doc, current, &mut changes).await?,

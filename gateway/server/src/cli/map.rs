@@ -2,7 +2,7 @@
 //! offline, in the order the gateway uses.
 
 use super::{MapArgs, OperationArg, diff};
-use crate::explain::{Engine, Explained, Kind};
+use crate::explain::{Engine, Explained, Kind, Traces};
 use crate::mapping;
 use anyhow::{Context, anyhow, bail};
 use scim_core::patch::PatchOp;
@@ -35,13 +35,13 @@ pub(super) fn run(
     let engine = Engine { program, preset: setup.preset, chain: &setup.chain };
     // Plugins run as async calls, as in the gateway.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let explained =
-        runtime.block_on(engine.run(&resource, kind, input, current.as_ref(), args.explain)).map_err(|e| {
-            anyhow!(
-                "{}",
-                e.0.replace(crate::explain::GIVE_CURRENT, "pass the resource as the backend stores it with --current")
-            )
-        })?;
+    let traces = if args.explain { Traces::Kept } else { Traces::Dropped };
+    let explained = runtime.block_on(engine.run(&resource, kind, input, current.as_ref(), traces)).map_err(|e| {
+        anyhow!(
+            "{}",
+            e.0.replace(crate::explain::GIVE_CURRENT, "pass the resource as the backend stores it with --current")
+        )
+    })?;
     print_output(&explained, kind, args.diff, out)?;
     print_report(&explained.report, out)?;
     if args.explain {

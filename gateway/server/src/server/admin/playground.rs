@@ -5,7 +5,7 @@
 //! nothing.
 
 use super::{Shared, error, json_response};
-use crate::explain::{Engine, Kind};
+use crate::explain::{Engine, Kind, Traces};
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
@@ -74,7 +74,7 @@ pub(super) async fn run(shared: &Shared, body: &Bytes) -> Response<Full<Bytes>> 
     };
     let program = edited.as_ref().unwrap_or(&route.program);
     let engine = Engine { program, preset, chain: &route.plugins };
-    match engine.run(&ask.resource, kind, ask.payload, ask.current.as_ref(), true).await {
+    match engine.run(&ask.resource, kind, ask.payload, ask.current.as_ref(), Traces::Kept).await {
         Ok(e) => json_response(
             StatusCode::OK,
             &json!({

@@ -34,7 +34,9 @@
 //!    429 and 503 with Retry-After); the backend profile's terms undone;
 //!    then response plugins set to run before the rules, the rules back to
 //!    the IdP's terms, the response plugins set to run after them (each
-//!    resource of a list on its own); then upstream URLs rewritten.
+//!    resource of a list on its own); then upstream URLs rewritten. A
+//!    success none of these touch goes back as the backend wrote it, only
+//!    its upstream URLs spliced (`proxy/verbatim.rs`).
 //! 9. **Respond**: SCIM media type, request id, metrics and one log line
 //!    (with the error's fault: client, upstream or gateway); a provisioning
 //!    write's audit records queued.
@@ -360,6 +362,9 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer,
 /// and the upstream's URLs rewritten. `intent`: the answer to a
 /// deactivation, which a failing plugin must not turn into an error.
 async fn back(x: &Exchange<'_>, reply: Reply, shape: Shape, intent: Intent) -> Result<Answer, GatewayError> {
+    if let Some(text) = x.verbatim_text(&reply, shape) {
+        return Ok(x.verbatim(reply, text));
+    }
     let (status, headers, body) = match x.open_reply(reply, shape)? {
         Opened::Done(answer) => return Ok(answer),
         Opened::Body(status, headers, body) => (status, headers, body),

@@ -7,3 +7,4 @@ pub mod endpoint;
 pub mod headers;
 pub mod paths;
 pub mod rewrite;
+pub mod verbatim;

@@ -73,7 +73,7 @@ pub(super) fn end(gw: &Gateway, trail: &Trail, seen: &Seen, answer: &Answer, sta
         return;
     }
     let (error, fault) = super::respond::outcome(seen, answer.status);
-    let scim_type = answer.body.as_ref().and_then(|b| b.get("scimType")).and_then(Value::as_str).map(str::to_owned);
+    let scim_type = answer.json().and_then(|b| b.get("scimType")).and_then(Value::as_str).map(str::to_owned);
     let outcome = crate::audit::trail::Outcome {
         request_id: rid.to_str().unwrap_or("-"),
         trace_id: seen.trace_id.as_deref(),
@@ -87,7 +87,7 @@ pub(super) fn end(gw: &Gateway, trail: &Trail, seen: &Seen, answer: &Answer, sta
         error: (fault != Fault::None).then_some(error),
         scim_type,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-        body: answer.body.as_ref(),
+        body: answer.json(),
     };
     let (records, room) = trail.finish(&outcome);
     if records.iter().any(|r| r.mode == "shadow" && !r.changes.is_empty()) {

@@ -55,8 +55,11 @@ pub(super) async fn run(x: &Exchange<'_>, mut doc: Value) -> Result<Answer, Gate
         if answer.status != StatusCode::OK {
             return Ok(answer);
         }
-        answers = answer
-            .body
+        let body = match answer.body {
+            super::exchange::Body::Json(b) => Some(b),
+            _ => None,
+        };
+        answers = body
             .and_then(|mut b| b.get_mut("Operations").map(Value::take))
             .and_then(|v| match v {
                 Value::Array(a) => Some(a),

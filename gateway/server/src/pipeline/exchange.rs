@@ -15,16 +15,18 @@
 //! - `page` (7): the pages of a list larger than the backend's page.
 
 use super::Conn;
+use crate::config::Position;
 use crate::error::GatewayError;
 use crate::gateway::{Gateway, RouteRuntime};
 use crate::metrics::method_label;
-use crate::proxy::{headers, rewrite};
+use crate::proxy::{headers, rewrite, verbatim};
 use crate::upstream::{Forward, Reply, UpstreamError};
 use bytes::Bytes;
 use http::header::{ETAG, HOST, HeaderValue, IF_MATCH, LOCATION};
 use http::{HeaderMap, Method, StatusCode};
 use scim_core::Intent;
 use scim_mapper::{MapOptions, Operation, Report};
+use scim_plugin_host::Direction as PluginDirection;
 use serde_json::{Value, json};
 use std::time::Instant;
 
@@ -35,13 +37,31 @@ use scim_core::LIST_RESPONSE_URN as LIST_URN;
 pub struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
-    pub body: Option<Value>,
+    pub body: Body,
+}
+
+/// An answer's body.
+#[derive(Debug)]
+pub enum Body {
+    None,
+    /// A document the gateway made or mapped.
+    Json(Value),
+    /// The backend's text, which nothing maps (see [`crate::proxy::verbatim`]).
+    Text(Bytes),
 }
 
 impl Answer {
     /// An answer the gateway makes itself.
     pub fn own(status: StatusCode, body: Option<Value>) -> Self {
-        Self { status, headers: HeaderMap::new(), body }
+        Self { status, headers: HeaderMap::new(), body: body.map_or(Body::None, Body::Json) }
+    }
+
+    /// The body as a document, when the gateway made or mapped one.
+    pub fn json(&self) -> Option<&Value> {
+        match &self.body {
+            Body::Json(v) => Some(v),
+            Body::None | Body::Text(_) => None,
+        }
     }
 }
 
@@ -341,11 +361,11 @@ impl<'a> Exchange<'a> {
         if shape.is_list_query() && status == StatusCode::NOT_FOUND {
             let empty =
                 json!({"schemas": [LIST_URN], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []});
-            return Ok(Opened::Done(Answer { status: StatusCode::OK, headers, body: Some(empty) }));
+            return Ok(Opened::Done(Answer { status: StatusCode::OK, headers, body: Body::Json(empty) }));
         }
         self.rewrite_location(&mut headers);
         if reply.body.is_empty() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
-            return Ok(Opened::Done(Answer { status, headers, body: None }));
+            return Ok(Opened::Done(Answer { status, headers, body: Body::None }));
         }
         let parsed = crate::json::from_bytes(&reply.body).ok();
         if status.as_u16() >= 400 {
@@ -357,7 +377,7 @@ impl<'a> Exchange<'a> {
             if let Some(m) = body.as_object_mut() {
                 m.insert("status".into(), Value::String(status.as_u16().to_string()));
             }
-            return Ok(Opened::Done(Answer { status, headers, body: Some(body) }));
+            return Ok(Opened::Done(Answer { status, headers, body: Body::Json(body) }));
         }
         match parsed {
             Some(body) => Ok(Opened::Body(status, headers, body)),
@@ -368,7 +388,42 @@ impl<'a> Exchange<'a> {
     /// The answer for the IdP: upstream URLs in the body rewritten.
     pub fn finish(&self, status: StatusCode, headers: HeaderMap, mut body: Value) -> Answer {
         rewrite::urls_in(&mut body, self.route.upstream.base_url(), &self.public_base);
-        Answer { status, headers, body: Some(body) }
+        Answer { status, headers, body: Body::Json(body) }
+    }
+
+    /// A success nothing maps, as its text with the URLs made public;
+    /// `None` when the parsed path ([`Exchange::open_reply`]) must take it.
+    pub fn verbatim_text(&self, reply: &Reply, shape: Shape) -> Option<Bytes> {
+        let plain = reply.status.is_success() && reply.status != StatusCode::NO_CONTENT && !reply.body.is_empty();
+        match plain && self.maps_nothing(shape) {
+            true => verbatim::answer(&reply.body, self.route.upstream.base_url(), &self.public_base),
+            false => None,
+        }
+    }
+
+    /// The answer for [`Exchange::verbatim_text`]'s text.
+    pub fn verbatim(&self, reply: Reply, text: Bytes) -> Answer {
+        let mut headers = reply.headers;
+        self.rewrite_location(&mut headers);
+        Answer { status: reply.status, headers, body: Body::Text(text) }
+    }
+
+    /// Whether nothing of phase 8 changes an answer of this shape: no
+    /// profile hook, no response rule, no response plugin; and no audit
+    /// trail, which records the answer as a document.
+    fn maps_nothing(&self, shape: Shape) -> bool {
+        let rt = match shape {
+            Shape::Resource(rt) | Shape::List(rt) => rt,
+            Shape::Opaque => return self.trail.is_none() && self.route.profile.answers_unchanged(),
+            Shape::AnyList => return false,
+        };
+        let plugins = &self.route.plugins;
+        let plugged =
+            [Position::Before, Position::After].iter().any(|p| plugins.applies(*p, PluginDirection::Response, rt));
+        self.trail.is_none()
+            && self.route.profile.answers_unchanged()
+            && self.route.program.rule_count(rt, scim_mapper::Direction::Response) == 0
+            && !plugged
     }
 
     /// Lists and resources mapped back by the rules.

@@ -36,6 +36,14 @@ pub trait BackendProfile: Send + Sync + std::fmt::Debug {
         false
     }
 
+    /// Whether [`BackendProfile::response`] and [`BackendProfile::error`]
+    /// leave every answer as it is (then an answer nothing else maps
+    /// passes through unparsed). No by default: a profile that maps
+    /// answers cannot forget to say so.
+    fn answers_unchanged(&self) -> bool {
+        false
+    }
+
     /// Phase 6, list queries: the filter (already in the backend's
     /// attribute names) rewritten to what the backend filters on, or a
     /// clear refusal (`invalidFilter`) when it cannot run it.
@@ -124,6 +132,10 @@ impl BackendProfile for Generic {
     }
 
     fn writes_unchanged(&self) -> bool {
+        true
+    }
+
+    fn answers_unchanged(&self) -> bool {
         true
     }
 }

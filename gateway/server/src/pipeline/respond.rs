@@ -2,7 +2,7 @@
 //! written out; and the request's metrics and log line.
 
 use super::Seen;
-use super::exchange::Answer;
+use super::exchange::{Answer, Body};
 use crate::error::{Fault, GatewayError};
 use crate::gateway::Gateway;
 use crate::metrics::{method_label, status_label};
@@ -40,7 +40,11 @@ pub(super) fn error_answer(e: &GatewayError) -> Answer {
 }
 
 pub(super) fn respond(a: Answer, rid: &HeaderValue) -> Response<Full<Bytes>> {
-    let body = a.body.as_ref().map(|v| Bytes::from(crate::json::to_vec(v)));
+    let body = match a.body {
+        Body::None => None,
+        Body::Json(v) => Some(Bytes::from(crate::json::to_vec(&v))),
+        Body::Text(text) => Some(text),
+    };
     let headers = headers::downstream_response(&a.headers, rid, body.is_some());
     let mut resp = Response::new(Full::new(body.unwrap_or_default()));
     *resp.status_mut() = a.status;

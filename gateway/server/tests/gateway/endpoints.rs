@@ -1,6 +1,7 @@
 //! What each endpoint takes: a method it does not take is answered 405
 //! with `Allow` and never forwarded; `/Me` is mapped as a User; the
-//! embedded store's discovery serves every schema it stores.
+//! embedded store's discovery serves every schema it stores; an answer
+//! nothing maps goes back as the backend wrote it, its URLs made public.
 
 use super::support::{FakeUpstream, Gateway, Handler, Seen, config, json_response};
 use http::{Method, StatusCode};
@@ -78,4 +79,44 @@ async fn the_embedded_store_serves_every_schema_it_stores() {
         gw.call(Method::GET, "/scim/v2/Schemas/urn:ietf:params:scim:schemas:extension:notion:2.0:User", None).await;
     assert_eq!(notion.status, StatusCode::OK, "{:?}", notion.json);
     assert_eq!(notion.json["attributes"][0]["name"], "role");
+}
+
+/// A user as a backend might write it: pretty-printed, an escaped
+/// character, `meta.location` under the upstream's own URL.
+fn pretty_user(base: &str) -> String {
+    [
+        "{",
+        r#"  "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],"#,
+        r#"  "id": "u1", "userName": "b\u00e9a","#,
+        r#"  "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "7"},"#,
+        &format!(r#"  "meta": {{"location": "{base}/Users/u1"}}"#),
+        "}",
+    ]
+    .join("\n")
+}
+
+#[tokio::test]
+async fn an_answer_nothing_maps_goes_back_as_the_backend_wrote_it_with_public_urls() {
+    let base = Arc::new(Mutex::new(String::new()));
+    let seen = base.clone();
+    let handler: Handler = Arc::new(move |_, _| {
+        let text = pretty_user(&seen.lock().unwrap());
+        let body = http_body_util::Full::new(bytes::Bytes::from(text));
+        http::Response::builder().header("content-type", "application/scim+json").body(body).unwrap()
+    });
+    let up = FakeUpstream::start(handler).await;
+    *base.lock().unwrap() = up.url();
+    let gw = Gateway::start(&config(&up.url(), &["identity.toml"], "generic")).await;
+    let r = gw.call(Method::GET, "/scim/v2/Users/u1", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let public = gw.url("/scim/v2");
+    assert_eq!(String::from_utf8(r.body.to_vec()).unwrap(), pretty_user(&public), "byte for byte but the URL");
+    assert_eq!(r.headers["content-type"], "application/scim+json");
+
+    // With a response rule the answer is mapped, and written anew.
+    let gw = Gateway::start(&config(&up.url(), &["rename-roundtrip.toml"], "generic")).await;
+    let r = gw.call(Method::GET, "/scim/v2/Users/u1", None).await;
+    assert_eq!(r.json["externalId"], "7");
+    assert_eq!(r.json["meta"]["location"], format!("{}/Users/u1", gw.url("/scim/v2")));
+    assert!(!r.body.contains(&b'\n'), "mapped answers are written compactly");
 }

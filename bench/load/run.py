@@ -210,10 +210,10 @@ class Stack:
         for p in self.procs:
             self.stop(p)
 
-    def nginx(self, name, port, upstream_port, body=None):
+    def nginx(self, name, port, upstream_port, body=None, current=None):
         d = self.work / name
         d.mkdir(exist_ok=True)
-        conf = render_nginx(name, d, port, upstream_port, body)
+        conf = render_nginx(name, d, port, upstream_port, body, current)
         (d / "nginx.conf").write_text(conf)
         return self.start(["nginx", "-p", str(d), "-c", str(d / "nginx.conf")], port, f"nginx ({name})")
 
@@ -263,7 +263,7 @@ files = ["{ROOT / 'mappings' / mapping}"]
         return self.start(cmd, port, f"scim-gateway ({name})", env=env, log=cfg.parent / "gateway.log")
 
 
-def render_nginx(name, d, port, upstream_port, body=None):
+def render_nginx(name, d, port, upstream_port, body=None, current=None):
     """nginx's config `name`.conf.in for a run in directory `d`."""
     conf = (HERE / f"{name}.conf.in").read_text()
     user = "user root;" if os.geteuid() == 0 else ""
@@ -271,8 +271,21 @@ def render_nginx(name, d, port, upstream_port, body=None):
     conf = conf.replace("@UPSTREAM_PORT@", str(upstream_port))
     conf = conf.replace("@HERE@", str(HERE)).replace("@NJS_MODULE@", NJS_MODULE)
     if body is not None:
-        conf = conf.replace("@BODY@", body)
+        conf = conf.replace("@CURRENT@", current or body).replace("@BODY@", body)
     return conf
+
+
+def stored_user(up):
+    """The request's user as a backend stores it (no password, an id and
+    meta), its title changed since: the current resource of a one-change
+    update."""
+    user = json.loads(BODY.read_text())
+    user.pop("password", None)
+    user["title"] = "Staff Engineer"
+    user["id"] = "2819c223-7f76-453a-919d-413861904646"
+    user["meta"] = {"resourceType": "User", "location": f"http://127.0.0.1:{up}/v2/Users/{user['id']}"}
+    # Written into nginx's config, whose strings take backslash escapes.
+    return json.dumps(user, ensure_ascii=False).replace("\\", "\\\\")
 
 
 def post_many(port, count):
@@ -462,6 +475,11 @@ def main():
     ap.add_argument("--json", help="write the raw figures here")
     ap.add_argument("--method", choices=["POST", "PUT"], default="POST",
                     help="POST Okta's create to /Users, or PUT the whole user to /Users/<id>")
+    ap.add_argument("--current", choices=["other", "stored"], default="other",
+                    help="what the upstream answers a GET with (the current resource of a PUT sent as a PATCH): "
+                         "'other', a different user (bench/load/upstream-user.json, the most changes); 'stored', "
+                         "the PUT's user as a backend stores it with its title changed (one change, as an IdP's "
+                         "update usually is)")
     ap.add_argument("--keep", metavar="DIR",
                     help="work in DIR and keep it (configs, logs, callgrind profiles) for a closer look")
     args = ap.parse_args()
@@ -481,7 +499,7 @@ def main():
     try:
         up = free_port()
         body = (HERE / "upstream-user.json").read_text().strip().replace("{port}", str(up))
-        stack.nginx("upstream", up, up, body=body)
+        stack.nginx("upstream", up, up, body=body, current=stored_user(up) if args.current == "stored" else body)
         results = instructions(stack, up, args) if args.instructions else load_runs(stack, up, args)
     finally:
         stack.stop_all()

@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(program) = PROGRAM.as_ref() else { return };
     let registry = program.registry();
     let Some(schema) = registry.resource("User") else { return };
-    let opts = MapOptions { explain: true };
+    let opts = MapOptions { explain: true, intent: None };
     let Ok(mut doc) = serde_json::from_slice::<Value>(data) else {
         if let Ok(text) = std::str::from_utf8(data) {
             if let Ok(f) = Filter::parse_with(text, Mode::Lenient) {

@@ -6,7 +6,7 @@
 use super::{MAX_PATCH_OPERATIONS, OpKind, PatchOp, PatchOperation};
 use crate::error::ScimError;
 use crate::filter::{CompareOp, Filter};
-use crate::path::{self, AttrPath, Path, TopKey, classify_key, is_attr_name};
+use crate::path::{self, AttrPath, Path, TopKey, classify_key, is_attr_name, is_urn};
 use crate::schema::{AttrType, Attribute, Mutability, ResourceSchema};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -55,10 +55,15 @@ pub fn diff(old: &Value, new: &Value, schema: &ResourceSchema<'_>) -> Result<Pat
 /// case: resources as servers return them).
 fn nested<'v>(resource: &'v Value, schema: &ResourceSchema<'_>) -> Result<Cow<'v, Map<String, Value>>, ScimError> {
     let Some(map) = resource.as_object() else { return Ok(Cow::Owned(Map::new())) };
-    let moves = |k: &String, v: &Value| match classify_key(k, v, schema) {
-        Ok(TopKey::Attribute(path)) => path.urn.is_some(),
-        Ok(TopKey::Core) => true,
-        _ => false,
+    // Only a URN key can move (a qualified attribute, the core URN): the
+    // others are not classified at all.
+    let moves = |k: &String, v: &Value| {
+        is_urn(k)
+            && match classify_key(k, v, schema) {
+                Ok(TopKey::Attribute(path)) => path.urn.is_some(),
+                Ok(TopKey::Core) => true,
+                _ => false,
+            }
     };
     if !map.iter().any(|(k, v)| moves(k, v)) {
         return Ok(Cow::Borrowed(map));

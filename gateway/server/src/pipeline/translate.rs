@@ -23,6 +23,7 @@ use scim_core::path::{AttrPath, Path, get_ci};
 use scim_core::schema::ResourceSchema;
 use scim_core::{Intent, ScimError};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Most group members one translated write looks up before removing them.
 const MAX_MEMBER_LOOKUPS: usize = 1000;
@@ -272,39 +273,47 @@ pub(super) fn deactivation() -> PatchOp {
 
 /// The attributes the IdP manages for one resource type.
 pub(super) struct ManagedSet {
-    /// `name` or `urn:...:name`, lower case; `None`: every attribute.
-    keys: Option<Vec<String>>,
+    /// `name` or `urn:...:name`, as declared; `None`: every attribute.
+    keys: Option<Vec<Cow<'static, str>>>,
 }
 
 impl ManagedSet {
     pub(super) fn new(declared: Option<&scim_mapper::Managed>, rt: &str) -> Self {
         let keys = match declared {
             Some(scim_mapper::Managed::All) => None,
-            Some(scim_mapper::Managed::Only(paths)) => {
-                Some(paths.iter().map(|p| p.to_string().to_ascii_lowercase()).collect())
-            }
+            Some(scim_mapper::Managed::Only(paths)) => Some(paths.iter().map(|p| Cow::Owned(p.to_string())).collect()),
             None => {
-                let defaults: &[&str] = if rt == "Group" { &DEFAULT_MANAGED_GROUP } else { &DEFAULT_MANAGED_USER };
-                Some(defaults.iter().map(|k| k.to_ascii_lowercase()).collect())
+                let defaults: &[&'static str] =
+                    if rt == "Group" { &DEFAULT_MANAGED_GROUP } else { &DEFAULT_MANAGED_USER };
+                Some(defaults.iter().map(|k| Cow::Borrowed(*k)).collect())
             }
         };
         Self { keys }
     }
 
     /// Whether the IdP manages `name` (of the extension `urn`, if any).
+    /// Every comparison ignores ASCII case; nothing is allocated.
     pub(super) fn contains(&self, urn: Option<&str>, name: &str) -> bool {
         let Some(keys) = &self.keys else { return true };
-        let key = match urn {
-            Some(u) => format!("{u}:{name}"),
-            None => name.to_owned(),
-        };
-        keys.iter().any(|k| k.eq_ignore_ascii_case(&key) || (urn.is_none() && core_suffix(k, name)))
+        keys.iter().any(|k| match urn {
+            Some(u) => qualified(k, u, name),
+            None => k.eq_ignore_ascii_case(name) || core_suffix(k, name),
+        })
     }
+}
+
+/// Whether `key` is `urn:name`.
+fn qualified(key: &str, urn: &str, name: &str) -> bool {
+    key.len() == urn.len() + 1 + name.len()
+        && key.get(..urn.len()).is_some_and(|u| u.eq_ignore_ascii_case(urn))
+        && key.as_bytes().get(urn.len()) == Some(&b':')
+        && key.get(urn.len() + 1..).is_some_and(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// `urn:ietf:params:scim:schemas:core:2.0:User:name` names the core `name`.
 fn core_suffix(key: &str, name: &str) -> bool {
-    key.starts_with("urn:ietf:params:scim:schemas:core:")
+    const CORE: &str = "urn:ietf:params:scim:schemas:core:";
+    key.get(..CORE.len()).is_some_and(|p| p.eq_ignore_ascii_case(CORE))
         && key.rsplit_once(':').is_some_and(|(_, n)| n.eq_ignore_ascii_case(name))
 }
 

@@ -60,6 +60,9 @@ fn a_declared_managed_list_replaces_the_default() {
     let managed = ManagedSet::new(Some(&scim_mapper::Managed::Only(declared.to_vec())), "User");
     assert!(managed.contains(None, "TITLE"), "a core-URN-qualified name names the core attribute");
     assert!(!managed.contains(None, "emails"), "not declared");
+    let core = "URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:User";
+    assert!(managed.contains(Some(core), "Title"), "qualified, in any case");
+    assert!(!managed.contains(Some(core), "titles") && !managed.contains(Some(ENT), "title"));
     let current = json!({"userName": "a", "emails": [{"value": "a@x.com"}], "title": "t"});
     let mut desired = json!({"userName": "a"});
     assert_eq!(keep_unmanaged(&current, &mut desired, &managed), 1);

@@ -95,24 +95,8 @@ class Cluster:
             section = (f'[cluster]\nredis_url = "redis://127.0.0.1:{self.redis_port}/0"\n'
                        f'replica_name = "{name}"\nlease_ttl_ms = 3000\n')
         path = d / "gateway.toml"
-        path.write_text(f"""
-[server]
-listen = "127.0.0.1:{port}"
-base_path = "/scim/v2"
-
-[server.auth]
-tokens_env = "BENCH_GATEWAY_TOKENS"
-
-[upstream]
-url = "http://127.0.0.1:{self.up_port}/v2"
-
-[admin]
-listen = "127.0.0.1:{admin}"
-
-{section}
-[mapping]
-files = ["{ROOT / 'mappings' / 'identity.toml'}"]
-""")
+        mapping = ROOT / "mappings" / "identity.toml"
+        path.write_text(harness.gateway_toml(port, self.up_port, mapping, admin_port=admin, sections=section))
         return path
 
     def start_replica(self, name, cluster, port=None, admin=None):

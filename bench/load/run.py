@@ -101,6 +101,38 @@ SECTIONS = {
 REQUEST = {"method": "POST", "path": "/Users"}
 
 
+def gateway_toml(port, upstream_port, mapping, admin_port=None, server="", upstream="", sections="",
+                 mapping_lines=""):
+    """A bench gateway's config: listening on `port` under /scim/v2 with
+    the tokens of BENCH_GATEWAY_TOKENS, in front of the upstream on
+    `upstream_port`, with the admin surface (on `admin_port`, else its
+    default), `sections` and one mapping file; the other arguments add
+    lines to their section."""
+    admin = f'listen = "127.0.0.1:{admin_port}"' if admin_port else ""
+    return f"""
+[server]
+listen = "127.0.0.1:{port}"
+base_path = "/scim/v2"
+{server}
+
+[server.auth]
+tokens_env = "BENCH_GATEWAY_TOKENS"
+
+[upstream]
+url = "http://127.0.0.1:{upstream_port}/v2"
+{upstream}
+
+[admin]
+{admin}
+
+{sections}
+
+[mapping]
+files = ["{mapping}"]
+{mapping_lines}
+"""
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -229,31 +261,12 @@ class Stack:
         # Under valgrind (one worker): a plugin pool of one call slot, whose
         # address space valgrind can map.
         host_lines = "[plugin_host]\nmax_concurrent = 1" if plugins and workers == 1 else ""
+        upstream_keys = UPSTREAM_KEYS.get(target, "")
+        extra = f"{host_lines}\n\n{SECTIONS.get(target, '').replace('@UPSTREAM_PORT@', str(upstream_port))}"
         path = d / "gateway.toml"
-        path.write_text(f"""
-[server]
-listen = "127.0.0.1:{port}"
-base_path = "/scim/v2"
-{workers_line}
-
-[server.auth]
-tokens_env = "BENCH_GATEWAY_TOKENS"
-
-[upstream]
-url = "http://127.0.0.1:{upstream_port}/v2"
-{UPSTREAM_KEYS.get(target, "")}
-
-[admin]
-
-{host_lines}
-
-{SECTIONS.get(target, "").replace("@UPSTREAM_PORT@", str(upstream_port))}
-
-[mapping]
-files = ["{ROOT / 'mappings' / mapping}"]
-{preset_line}
-{plugin_lines}
-""")
+        path.write_text(gateway_toml(port, upstream_port, ROOT / "mappings" / mapping,
+                                     server=workers_line, upstream=upstream_keys, sections=extra,
+                                     mapping_lines=f"{preset_line}\n{plugin_lines}"))
         return path
 
     def gateway(self, name, port, upstream_port, mapping, preset, plugins=()):

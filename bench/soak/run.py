@@ -150,28 +150,11 @@ def reloads(admin_port):
 
 def gateway_config(d, port, admin_port, upstream_port):
     path = d / "gateway.toml"
-    path.write_text(f"""
-[server]
-listen = "127.0.0.1:{port}"
-base_path = "/scim/v2"
-
-[server.auth]
-tokens_env = "BENCH_GATEWAY_TOKENS"
-
-[upstream]
-url = "http://127.0.0.1:{upstream_port}/v2"
-
-[admin]
-listen = "127.0.0.1:{admin_port}"
-
-[audit]
-url = "sqlite://{d / 'audit.db'}"
-values = "paths"
-
-[mapping]
-files = ["{load.ROOT / 'mappings' / 'okta-to-notion.toml'}"]
-preset = "okta"
-""")
+    db = d / "audit.db"
+    audit = f'[audit]\nurl = "sqlite://{db}"\nvalues = "paths"'
+    mapping = load.ROOT / "mappings" / "okta-to-notion.toml"
+    path.write_text(load.gateway_toml(port, upstream_port, mapping, admin_port=admin_port, sections=audit,
+                                      mapping_lines='preset = "okta"'))
     return path
 
 

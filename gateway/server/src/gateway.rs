@@ -54,6 +54,8 @@ pub struct RouteRuntime {
     pub preset: &'static str,
     /// What a write that needs the cluster does when Redis fails.
     pub on_cluster_error: crate::cluster::OnClusterError,
+    /// What the config settles per resource type, worked out here once.
+    pub types: crate::pipeline::managed::ByType,
 }
 
 impl RouteRuntime {
@@ -303,6 +305,7 @@ fn build_route(
     };
     let upstream = upstream(&route.name, &route.upstream, &program, workers, ctx).map_err(|e| vec![at(e)])?;
     let profile = crate::pipeline::profile::build(&route.upstream.profile);
+    let types = crate::pipeline::managed::ByType::new(&program, &plugins, profile.as_ref());
     Ok(RouteRuntime {
         name: route.name.clone(),
         base_path: route.base_path.clone(),
@@ -322,6 +325,7 @@ fn build_route(
         mode: route.mode,
         preset: route.mapping.preset.as_str(),
         on_cluster_error: route.upstream.on_cluster_error,
+        types,
     })
 }
 

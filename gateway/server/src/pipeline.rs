@@ -48,6 +48,7 @@ mod audited;
 mod batches;
 mod bulk;
 mod exchange;
+pub mod managed;
 mod paging;
 mod phases;
 mod plugged;
@@ -329,7 +330,7 @@ async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answe
         let reply = x.forward(Method::PUT, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
         return after_write(x, rt, reply, intent).await;
     }
-    write_with_current(x, rt, Method::PUT, &Build::Replace { doc, intent }).await
+    write_with_current(x, rt, Method::PUT, Build::Replace { doc, intent }).await
 }
 
 /// PATCH: normalize (5); map the operations (6), reading the current
@@ -343,7 +344,7 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer,
             true => Build::PatchPlugins { ops: &ops, intent },
             false => Build::Patch { ops: &ops, intent },
         };
-        return write_with_current(x, rt, Method::PATCH, &how).await;
+        return write_with_current(x, rt, Method::PATCH, how).await;
     }
     match phases::map_patch(x, rt, &ops, intent).await? {
         PatchMapped::Send(body) => {
@@ -351,9 +352,7 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer,
             after_write(x, rt, reply, intent).await
         }
         PatchMapped::Nothing => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
-        PatchMapped::NeedsCurrent => {
-            write_with_current(x, rt, Method::PATCH, &Build::Patch { ops: &ops, intent }).await
-        }
+        PatchMapped::NeedsCurrent => write_with_current(x, rt, Method::PATCH, Build::Patch { ops: &ops, intent }).await,
     }
 }
 
@@ -414,10 +413,10 @@ async fn write_with_current(
     x: &Exchange<'_>,
     rt: &'static str,
     method: Method,
-    how: &Build<'_>,
+    mut how: Build<'_>,
 ) -> Result<Answer, GatewayError> {
     for attempt in 0..=x.route.etag_retries {
-        if let Attempt::Answered(answer) = write_once(x, rt, &method, how, attempt).await? {
+        if let Attempt::Answered(answer) = write_once(x, rt, &method, &mut how, attempt).await? {
             return Ok(answer);
         }
     }
@@ -428,7 +427,7 @@ async fn write_once(
     x: &Exchange<'_>,
     rt: &'static str,
     method: &Method,
-    how: &Build<'_>,
+    how: &mut Build<'_>,
     attempt: u32,
 ) -> Result<Attempt, GatewayError> {
     let intent = how.intent();
@@ -436,7 +435,9 @@ async fn write_once(
         Ok(found) => found,
         Err(answer) => return Ok(Attempt::Answered(answer)),
     };
-    let body = match build(x, rt, how, &current).await? {
+    let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
+    let next = writes::next_attempt(x, if_match, attempt);
+    let body = match build(x, rt, how, &current, next).await? {
         Write::Send(body) => to_backend(x, rt, body, intent).await?,
         Write::Done(answer) => return Ok(Attempt::Answered(answer)),
     };
@@ -450,7 +451,6 @@ async fn write_once(
             return unchanged(x, rt, method, current, etag.as_ref(), intent).await.map(Attempt::Answered);
         }
     };
-    let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
     let reply = batches::send(x, rt, sent.clone(), &body, if_match).await?;
     match retry_412(x, &reply, if_match, attempt) {
         true => Ok(Attempt::Again),

@@ -55,11 +55,8 @@ pub(super) async fn run(x: &Exchange<'_>, mut doc: Value) -> Result<Answer, Gate
         if answer.status != StatusCode::OK {
             return Ok(answer);
         }
-        let body = match answer.body {
-            super::exchange::Body::Json(b) => Some(b),
-            _ => None,
-        };
-        answers = body
+        answers = answer
+            .into_json()
             .and_then(|mut b| b.get_mut("Operations").map(Value::take))
             .and_then(|v| match v {
                 Value::Array(a) => Some(a),

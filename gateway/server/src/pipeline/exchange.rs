@@ -15,7 +15,6 @@
 //! - `page` (7): the pages of a list larger than the backend's page.
 
 use super::Conn;
-use crate::config::Position;
 use crate::error::GatewayError;
 use crate::gateway::{Gateway, RouteRuntime};
 use crate::metrics::method_label;
@@ -26,7 +25,6 @@ use http::header::{ETAG, HOST, HeaderValue, IF_MATCH, LOCATION};
 use http::{HeaderMap, Method, StatusCode};
 use scim_core::Intent;
 use scim_mapper::{MapOptions, Operation, Report};
-use scim_plugin_host::Direction as PluginDirection;
 use serde_json::{Value, json};
 use std::time::Instant;
 
@@ -59,6 +57,14 @@ impl Answer {
     /// The body as a document, when the gateway made or mapped one.
     pub fn json(&self) -> Option<&Value> {
         match &self.body {
+            Body::Json(v) => Some(v),
+            Body::None | Body::Text(_) => None,
+        }
+    }
+
+    /// The body as a document, taken.
+    pub fn into_json(self) -> Option<Value> {
+        match self.body {
             Body::Json(v) => Some(v),
             Body::None | Body::Text(_) => None,
         }
@@ -242,9 +248,9 @@ impl<'a> Exchange<'a> {
         }
         let span = self.trace.upstream(purpose.label(), &mut f.headers);
         span.set("scim.purpose", purpose.label());
-        span.set("http.request.method", method_label(&f.method));
-        let m = &self.gw.metrics;
         let method = method_label(&f.method);
+        span.set("http.request.method", method);
+        let m = &self.gw.metrics;
         m.upstream_requests.with_label_values(&[self.route.name.as_str(), purpose.label()]).inc();
         let started = Instant::now();
         let result = self.route.upstream.call(f).await;
@@ -409,21 +415,16 @@ impl<'a> Exchange<'a> {
     }
 
     /// Whether nothing of phase 8 changes an answer of this shape: no
-    /// profile hook, no response rule, no response plugin; and no audit
-    /// trail, which records the answer as a document.
+    /// profile hook, no response rule, no response plugin (settled per
+    /// type at load); and no audit trail, which records the answer as a
+    /// document.
     fn maps_nothing(&self, shape: Shape) -> bool {
-        let rt = match shape {
-            Shape::Resource(rt) | Shape::List(rt) => rt,
-            Shape::Opaque => return self.trail.is_none() && self.route.profile.answers_unchanged(),
-            Shape::AnyList => return false,
+        let unmapped = match shape {
+            Shape::Resource(rt) | Shape::List(rt) => self.route.types.get(rt).is_some_and(|t| t.answers_unmapped),
+            Shape::Opaque => self.route.profile.answers_unchanged(),
+            Shape::AnyList => false,
         };
-        let plugins = &self.route.plugins;
-        let plugged =
-            [Position::Before, Position::After].iter().any(|p| plugins.applies(*p, PluginDirection::Response, rt));
-        self.trail.is_none()
-            && self.route.profile.answers_unchanged()
-            && self.route.program.rule_count(rt, scim_mapper::Direction::Response) == 0
-            && !plugged
+        unmapped && self.trail.is_none()
     }
 
     /// Lists and resources mapped back by the rules.

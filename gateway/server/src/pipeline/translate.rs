@@ -14,6 +14,7 @@
 //! `externalId`) stays, unless `member_removal = "any"`.
 
 use super::exchange::{Exchange, Purpose};
+use super::managed::ManagedSet;
 use crate::config::{MemberRemoval, UpdateMode};
 use crate::error::GatewayError;
 use crate::proxy::paths;
@@ -23,39 +24,10 @@ use scim_core::path::{AttrPath, Path, get_ci};
 use scim_core::schema::ResourceSchema;
 use scim_core::{Intent, ScimError};
 use serde_json::{Map, Value};
-use std::borrow::Cow;
 
 /// Most group members one translated write looks up before removing them.
 const MAX_MEMBER_LOOKUPS: usize = 1000;
 
-/// What the IdP manages when the mapping declares no `managed` list: the
-/// attributes Okta and Entra ID provision. Roles, entitlements, photos,
-/// certificates and other extensions are the backend's own.
-const DEFAULT_MANAGED_USER: [&str; 22] = [
-    "userName",
-    "name",
-    "displayName",
-    "nickName",
-    "profileUrl",
-    "title",
-    "userType",
-    "preferredLanguage",
-    "locale",
-    "timezone",
-    "active",
-    "emails",
-    "phoneNumbers",
-    "addresses",
-    "externalId",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
-    "password",
-];
-const DEFAULT_MANAGED_GROUP: [&str; 3] = ["displayName", "externalId", "members"];
 const SERVER_OWNED: [&str; 3] = ["schemas", "id", "meta"];
 
 /// A write after translation.
@@ -162,8 +134,9 @@ pub(super) async fn translate(
     let (mut desired, kept) = match &ops {
         None => {
             let mut desired = body;
-            let managed = ManagedSet::new(x.route.program.managed(rt), rt);
-            let kept = keep_unmanaged(current, &mut desired, &managed);
+            let settled = x.route.types.get(rt);
+            let managed = settled.ok_or_else(|| GatewayError::BadPath(format!("unknown resource type {rt}")))?;
+            let kept = keep_unmanaged(current, &mut desired, &managed.managed);
             (desired, kept)
         }
         Some(ops) => (patched_or_deactivated(current, ops, &schema, intent)?, 0),
@@ -271,53 +244,7 @@ pub(super) fn deactivation() -> PatchOp {
     PatchOp { operations: vec![PatchOperation::new(OpKind::Replace, active, Some(Value::Bool(false)))] }
 }
 
-/// The attributes the IdP manages for one resource type.
-pub(super) struct ManagedSet {
-    /// `name` or `urn:...:name`, as declared; `None`: every attribute.
-    keys: Option<Vec<Cow<'static, str>>>,
-}
-
-impl ManagedSet {
-    pub(super) fn new(declared: Option<&scim_mapper::Managed>, rt: &str) -> Self {
-        let keys = match declared {
-            Some(scim_mapper::Managed::All) => None,
-            Some(scim_mapper::Managed::Only(paths)) => Some(paths.iter().map(|p| Cow::Owned(p.to_string())).collect()),
-            None => {
-                let defaults: &[&'static str] =
-                    if rt == "Group" { &DEFAULT_MANAGED_GROUP } else { &DEFAULT_MANAGED_USER };
-                Some(defaults.iter().map(|k| Cow::Borrowed(*k)).collect())
-            }
-        };
-        Self { keys }
-    }
-
-    /// Whether the IdP manages `name` (of the extension `urn`, if any).
-    /// Every comparison ignores ASCII case; nothing is allocated.
-    pub(super) fn contains(&self, urn: Option<&str>, name: &str) -> bool {
-        let Some(keys) = &self.keys else { return true };
-        keys.iter().any(|k| match urn {
-            Some(u) => qualified(k, u, name),
-            None => k.eq_ignore_ascii_case(name) || core_suffix(k, name),
-        })
-    }
-}
-
-/// Whether `key` is `urn:name`.
-fn qualified(key: &str, urn: &str, name: &str) -> bool {
-    key.len() == urn.len() + 1 + name.len()
-        && key.get(..urn.len()).is_some_and(|u| u.eq_ignore_ascii_case(urn))
-        && key.as_bytes().get(urn.len()) == Some(&b':')
-        && key.get(urn.len() + 1..).is_some_and(|n| n.eq_ignore_ascii_case(name))
-}
-
-/// `urn:ietf:params:scim:schemas:core:2.0:User:name` names the core `name`.
-fn core_suffix(key: &str, name: &str) -> bool {
-    const CORE: &str = "urn:ietf:params:scim:schemas:core:";
-    key.get(..CORE.len()).is_some_and(|p| p.eq_ignore_ascii_case(CORE))
-        && key.rsplit_once(':').is_some_and(|(_, n)| n.eq_ignore_ascii_case(name))
-}
-
-fn is_urn(key: &str) -> bool {
+pub(super) fn is_urn(key: &str) -> bool {
     key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
 }
 

@@ -96,11 +96,29 @@ pub(super) async fn unchanged(
 }
 
 pub(super) fn retry_412(x: &Exchange<'_>, reply: &Reply, if_match: Option<&HeaderValue>, attempt: u32) -> bool {
-    let retry = if_match.is_some() && reply.status == StatusCode::PRECONDITION_FAILED && attempt < x.route.etag_retries;
+    let retry = reply.status == StatusCode::PRECONDITION_FAILED && next_attempt(x, if_match, attempt) == Next::Possible;
     if retry {
         x.gw.metrics.etag_retries.with_label_values(&[x.route.name.as_str()]).inc();
     }
     retry
+}
+
+/// Whether another attempt can follow this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Next {
+    /// A 412 to a write sent with If-Match starts another.
+    Possible,
+    /// This attempt is the last: what it builds from can be used up.
+    None,
+}
+
+/// Whether a write sent with `if_match` on this attempt may be retried: only
+/// one carrying the gateway's own If-Match, before the last attempt.
+pub(super) fn next_attempt(x: &Exchange<'_>, if_match: Option<&HeaderValue>, attempt: u32) -> Next {
+    match if_match.is_some() && attempt < x.route.etag_retries {
+        true => Next::Possible,
+        false => Next::None,
+    }
 }
 
 /// The PATCH `replace active false` alone, for a deactivation whose other
@@ -216,16 +234,23 @@ impl Build<'_> {
     }
 }
 
+/// Builds the write of one attempt. The PUT's document is copied only when
+/// another attempt may need it; the last one uses it up.
 pub(super) async fn build(
     x: &Exchange<'_>,
     rt: &'static str,
-    how: &Build<'_>,
+    how: &mut Build<'_>,
     current: &Value,
+    next: Next,
 ) -> Result<Write, GatewayError> {
     match how {
         Build::Replace { doc, intent } => {
+            let doc = match next {
+                Next::Possible => doc.clone(),
+                Next::None => std::mem::take(doc),
+            };
             let op = Operation::Replace;
-            Ok(Write::Send(super::phases::map_resource(x, rt, op, doc.clone(), Some(current), *intent).await?))
+            Ok(Write::Send(super::phases::map_resource(x, rt, op, doc, Some(current), *intent).await?))
         }
         Build::Patch { ops, intent } => rules_patch(x, rt, ops, *intent, current),
         // A deactivation that cannot go through the plugins (the current

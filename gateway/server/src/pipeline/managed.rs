@@ -1,0 +1,120 @@
+//! What a route's config settles about each resource type it serves,
+//! worked out once when the route is built: whether anything maps its
+//! answers, and which of its attributes the IdP manages.
+
+use super::profile::BackendProfile;
+use crate::config::Position;
+use crate::plugins::Chain;
+use scim_mapper::Program;
+use scim_plugin_host::Direction as PluginDirection;
+use std::borrow::Cow;
+
+/// What the IdP manages when the mapping declares no `managed` list: the
+/// attributes Okta and Entra ID provision. Roles, entitlements, photos,
+/// certificates and other extensions are the backend's own.
+const DEFAULT_MANAGED_USER: [&str; 22] = [
+    "userName",
+    "name",
+    "displayName",
+    "nickName",
+    "profileUrl",
+    "title",
+    "userType",
+    "preferredLanguage",
+    "locale",
+    "timezone",
+    "active",
+    "emails",
+    "phoneNumbers",
+    "addresses",
+    "externalId",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+    "password",
+];
+const DEFAULT_MANAGED_GROUP: [&str; 3] = ["displayName", "externalId", "members"];
+/// The attributes the IdP manages for one resource type.
+#[derive(Debug)]
+pub struct ManagedSet {
+    /// `name` or `urn:...:name`, as declared; `None`: every attribute.
+    keys: Option<Vec<Cow<'static, str>>>,
+}
+
+impl ManagedSet {
+    pub fn new(declared: Option<&scim_mapper::Managed>, rt: &str) -> Self {
+        let keys = match declared {
+            Some(scim_mapper::Managed::All) => None,
+            Some(scim_mapper::Managed::Only(paths)) => Some(paths.iter().map(|p| Cow::Owned(p.to_string())).collect()),
+            None => {
+                let defaults: &[&'static str] =
+                    if rt == "Group" { &DEFAULT_MANAGED_GROUP } else { &DEFAULT_MANAGED_USER };
+                Some(defaults.iter().map(|k| Cow::Borrowed(*k)).collect())
+            }
+        };
+        Self { keys }
+    }
+
+    /// Whether the IdP manages `name` (of the extension `urn`, if any).
+    /// Every comparison ignores ASCII case; nothing is allocated.
+    pub fn contains(&self, urn: Option<&str>, name: &str) -> bool {
+        let Some(keys) = &self.keys else { return true };
+        keys.iter().any(|k| match urn {
+            Some(u) => qualified(k, u, name),
+            None => k.eq_ignore_ascii_case(name) || core_suffix(k, name),
+        })
+    }
+}
+
+/// Whether `key` is `urn:name`.
+fn qualified(key: &str, urn: &str, name: &str) -> bool {
+    key.len() == urn.len() + 1 + name.len()
+        && key.get(..urn.len()).is_some_and(|u| u.eq_ignore_ascii_case(urn))
+        && key.as_bytes().get(urn.len()) == Some(&b':')
+        && key.get(urn.len() + 1..).is_some_and(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// `urn:ietf:params:scim:schemas:core:2.0:User:name` names the core `name`.
+fn core_suffix(key: &str, name: &str) -> bool {
+    const CORE: &str = "urn:ietf:params:scim:schemas:core:";
+    key.get(..CORE.len()).is_some_and(|p| p.eq_ignore_ascii_case(CORE))
+        && key.rsplit_once(':').is_some_and(|(_, n)| n.eq_ignore_ascii_case(name))
+}
+
+/// What the config settles about one resource type of a route.
+#[derive(Debug)]
+pub struct TypeSettings {
+    name: String,
+    /// No response rule, response plugin or profile hook changes its
+    /// answers (the audit trail, a per-request matter, is asked apart).
+    pub answers_unmapped: bool,
+    /// What a translated write of it may remove.
+    pub managed: ManagedSet,
+}
+
+/// [`TypeSettings`] for each resource type the route's schemas define.
+#[derive(Debug, Default)]
+pub struct ByType(Vec<TypeSettings>);
+
+impl ByType {
+    pub fn new(program: &Program, plugins: &Chain, profile: &dyn BackendProfile) -> Self {
+        let types = program.registry().resource_types().iter().map(|t| {
+            let rt = t.name.as_str();
+            let plugged =
+                [Position::Before, Position::After].iter().any(|p| plugins.applies(*p, PluginDirection::Response, rt));
+            let answers_unmapped = profile.answers_unchanged()
+                && program.rule_count(rt, scim_mapper::Direction::Response) == 0
+                && !plugged;
+            TypeSettings { name: t.name.clone(), answers_unmapped, managed: ManagedSet::new(program.managed(rt), rt) }
+        });
+        Self(types.collect())
+    }
+
+    /// The settings of `rt`, as the registry names it.
+    pub fn get(&self, rt: &str) -> Option<&TypeSettings> {
+        self.0.iter().find(|t| t.name == rt)
+    }
+}

@@ -416,7 +416,9 @@ async fn write_with_current(
     mut how: Build<'_>,
 ) -> Result<Answer, GatewayError> {
     for attempt in 0..=x.route.etag_retries {
-        if let Attempt::Answered(answer) = write_once(x, rt, &method, &mut how, attempt).await? {
+        // Boxed: an attempt's state (the read, the translation, member
+        // lookups) is large, and every other request would carry it.
+        if let Attempt::Answered(answer) = Box::pin(write_once(x, rt, &method, &mut how, attempt)).await? {
             return Ok(answer);
         }
     }

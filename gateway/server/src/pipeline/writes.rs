@@ -62,7 +62,7 @@ pub(super) async fn plugins_patch(
         intent,
         trace: &x.trace,
     };
-    let (mapped, report) = through.run(ops, current).await?;
+    let (mapped, report) = Box::pin(through.run(ops, current)).await?;
     x.count(rt, Direction::Request, &report, 1, intent);
     match mapped.is_empty() {
         true => Ok(Write::Done(Answer::own(StatusCode::NO_CONTENT, None))),

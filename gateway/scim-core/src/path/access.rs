@@ -18,10 +18,26 @@ pub fn find_key(map: &Obj, name: &str) -> Option<String> {
     map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
 }
 
-/// The value of the key of `map` that equals `name` case-insensitively,
-/// without allocating.
+/// Objects with at most this many keys (every SCIM resource's) are looked
+/// through in one pass rather than by hashing the name first.
+const SCANNED: usize = 32;
+
+/// The value of the key of `map` that equals `name` case-insensitively
+/// (the exact spelling first), without allocating.
 pub fn get_ci<'v>(map: &'v Obj, name: &str) -> Option<&'v Value> {
-    map.get(name).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+    if map.len() > SCANNED {
+        return map.get(name).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v));
+    }
+    let mut folded = None;
+    for (k, v) in map.iter().filter(|(k, _)| k.len() == name.len()) {
+        if k == name {
+            return Some(v);
+        }
+        if folded.is_none() && k.eq_ignore_ascii_case(name) {
+            folded = Some(v);
+        }
+    }
+    folded
 }
 
 /// Adds `urn` to the resource's `schemas` unless it is there already.

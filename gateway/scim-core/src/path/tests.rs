@@ -115,3 +115,19 @@ fn remove_counts_what_went() {
     assert_eq!(Path::parse("name.givenName").unwrap().remove(&mut u, None), 1);
     assert!(u.get("Name").is_none(), "an emptied complex attribute is unassigned");
 }
+
+#[test]
+fn get_ci_prefers_the_exact_spelling_then_the_first_in_any_case_small_or_large() {
+    for filler in [0, 40] {
+        let mut m = serde_json::Map::new();
+        m.insert("EMAILS".into(), json!(1));
+        m.insert("Emails".into(), json!(2));
+        m.insert("emails".into(), json!(3));
+        for i in 0..filler {
+            m.insert(format!("k{i}"), json!(i));
+        }
+        assert_eq!(get_ci(&m, "emails"), Some(&json!(3)), "exact first ({filler} more keys)");
+        assert_eq!(get_ci(&m, "eMails"), Some(&json!(1)), "else the first in any case ({filler} more keys)");
+        assert_eq!(get_ci(&m, "email"), None);
+    }
+}

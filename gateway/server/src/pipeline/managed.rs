@@ -40,19 +40,51 @@ const DEFAULT_MANAGED_GROUP: [&str; 3] = ["displayName", "externalId", "members"
 /// The attributes the IdP manages for one resource type.
 #[derive(Debug)]
 pub struct ManagedSet {
-    /// `name` or `urn:...:name`, as declared; `None`: every attribute.
-    keys: Option<Vec<Cow<'static, str>>>,
+    /// Every key declared; `None`: every attribute.
+    keys: Option<Vec<Key>>,
+}
+
+/// One managed key, `name` or `urn:...:name`, as declared.
+#[derive(Debug)]
+struct Key {
+    text: Cow<'static, str>,
+    /// The core attribute a core-URN-qualified key names
+    /// (`urn:ietf:params:scim:schemas:core:2.0:User:title` names `title`),
+    /// found when the set is built.
+    core_name: Option<usize>,
+}
+
+impl Key {
+    fn new(text: Cow<'static, str>) -> Self {
+        const CORE: &str = "urn:ietf:params:scim:schemas:core:";
+        let is_core = text.get(..CORE.len()).is_some_and(|p| p.eq_ignore_ascii_case(CORE));
+        let core_name = text.rfind(':').filter(|_| is_core).map(|colon| colon + 1);
+        Self { text, core_name }
+    }
+
+    /// Whether the key names the core (or common) attribute `name`.
+    fn names_core(&self, name: &str) -> bool {
+        let core = self.core_name.and_then(|at| self.text.get(at..));
+        same(&self.text, name) || core.is_some_and(|n| same(n, name))
+    }
+}
+
+/// Equal in any ASCII case; the lengths, which case folding keeps, first.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.eq_ignore_ascii_case(b)
 }
 
 impl ManagedSet {
     pub fn new(declared: Option<&scim_mapper::Managed>, rt: &str) -> Self {
         let keys = match declared {
             Some(scim_mapper::Managed::All) => None,
-            Some(scim_mapper::Managed::Only(paths)) => Some(paths.iter().map(|p| Cow::Owned(p.to_string())).collect()),
+            Some(scim_mapper::Managed::Only(paths)) => {
+                Some(paths.iter().map(|p| Key::new(Cow::Owned(p.to_string()))).collect())
+            }
             None => {
                 let defaults: &[&'static str] =
                     if rt == "Group" { &DEFAULT_MANAGED_GROUP } else { &DEFAULT_MANAGED_USER };
-                Some(defaults.iter().map(|k| Cow::Borrowed(*k)).collect())
+                Some(defaults.iter().map(|k| Key::new(Cow::Borrowed(*k))).collect())
             }
         };
         Self { keys }
@@ -63,8 +95,8 @@ impl ManagedSet {
     pub fn contains(&self, urn: Option<&str>, name: &str) -> bool {
         let Some(keys) = &self.keys else { return true };
         keys.iter().any(|k| match urn {
-            Some(u) => qualified(k, u, name),
-            None => k.eq_ignore_ascii_case(name) || core_suffix(k, name),
+            Some(u) => qualified(&k.text, u, name),
+            None => k.names_core(name),
         })
     }
 }
@@ -75,13 +107,6 @@ fn qualified(key: &str, urn: &str, name: &str) -> bool {
         && key.get(..urn.len()).is_some_and(|u| u.eq_ignore_ascii_case(urn))
         && key.as_bytes().get(urn.len()) == Some(&b':')
         && key.get(urn.len() + 1..).is_some_and(|n| n.eq_ignore_ascii_case(name))
-}
-
-/// `urn:ietf:params:scim:schemas:core:2.0:User:name` names the core `name`.
-fn core_suffix(key: &str, name: &str) -> bool {
-    const CORE: &str = "urn:ietf:params:scim:schemas:core:";
-    key.get(..CORE.len()).is_some_and(|p| p.eq_ignore_ascii_case(CORE))
-        && key.rsplit_once(':').is_some_and(|(_, n)| n.eq_ignore_ascii_case(name))
 }
 
 /// What the config settles about one resource type of a route.

@@ -454,7 +454,7 @@ async fn write_once(
         }
     };
     let reply = batches::send(x, rt, sent.clone(), &body, if_match).await?;
-    match retry_412(x, &reply, if_match, attempt) {
+    match retry_412(x, &reply, next) {
         true => Ok(Attempt::Again),
         false => written(x, rt, method, &sent, reply, intent).await.map(Attempt::Answered),
     }

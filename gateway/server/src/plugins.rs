@@ -115,6 +115,13 @@ impl Chain {
         self.plugins.iter().any(|p| runs_at(&p.settings, position, direction, resource_type))
     }
 
+    /// Whether any plugin runs over an answer at `position`: one of
+    /// `resource_type`, or (`None`, a search of any type) of Users or Groups.
+    pub fn applies_to_answer(&self, position: Position, resource_type: Option<&str>) -> bool {
+        let applies = |rt: &str| self.applies(position, Direction::Response, rt);
+        resource_type.map_or(applies("User") || applies("Group"), applies)
+    }
+
     /// Runs the plugins of this step over `doc`, in order. Without metrics
     /// (`scim-gateway map`) nothing is counted.
     pub async fn run(&self, metrics: Option<&Metrics>, step: ChainStep<'_>, doc: Value) -> Result<Value, GatewayError> {
@@ -177,10 +184,10 @@ impl Chain {
         mut note: Option<&mut Note<'_>>,
     ) -> Result<Value, GatewayError> {
         let AnswerStep { position, resource_type: rt, intent, trace } = answer;
-        let applies = |rt: &str| self.applies(position, Direction::Response, rt);
-        if !rt.map_or(applies("User") || applies("Group"), applies) {
+        if !self.applies_to_answer(position, rt) {
             return Ok(body);
         }
+        let applies = |rt: &str| self.applies(position, Direction::Response, rt);
         let step = |rt| ChainStep {
             position,
             direction: Direction::Response,

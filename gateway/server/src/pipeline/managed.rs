@@ -37,6 +37,7 @@ const DEFAULT_MANAGED_USER: [&str; 22] = [
     "password",
 ];
 const DEFAULT_MANAGED_GROUP: [&str; 3] = ["displayName", "externalId", "members"];
+
 /// The attributes the IdP manages for one resource type.
 #[derive(Debug)]
 pub struct ManagedSet {
@@ -55,6 +56,7 @@ struct Key {
 }
 
 impl Key {
+    /// The key, with the attribute it names when the core URN qualifies it.
     fn new(text: Cow<'static, str>) -> Self {
         const CORE: &str = "urn:ietf:params:scim:schemas:core:";
         let is_core = text.get(..CORE.len()).is_some_and(|p| p.eq_ignore_ascii_case(CORE));
@@ -65,16 +67,13 @@ impl Key {
     /// Whether the key names the core (or common) attribute `name`.
     fn names_core(&self, name: &str) -> bool {
         let core = self.core_name.and_then(|at| self.text.get(at..));
-        same(&self.text, name) || core.is_some_and(|n| same(n, name))
+        self.text.eq_ignore_ascii_case(name) || core.is_some_and(|n| n.eq_ignore_ascii_case(name))
     }
 }
 
-/// Equal in any ASCII case; the lengths, which case folding keeps, first.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.eq_ignore_ascii_case(b)
-}
-
 impl ManagedSet {
+    /// The keys the mapping declares (`managed = [...]`), else the
+    /// defaults for `rt`.
     pub fn new(declared: Option<&scim_mapper::Managed>, rt: &str) -> Self {
         let keys = match declared {
             Some(scim_mapper::Managed::All) => None,
@@ -112,6 +111,7 @@ fn qualified(key: &str, urn: &str, name: &str) -> bool {
 /// What the config settles about one resource type of a route.
 #[derive(Debug)]
 pub struct TypeSettings {
+    /// The resource type's name, as the registry spells it.
     name: String,
     /// No response rule, response plugin or profile hook changes its
     /// answers (the audit trail, a per-request matter, is asked apart).
@@ -125,6 +125,8 @@ pub struct TypeSettings {
 pub struct ByType(Vec<TypeSettings>);
 
 impl ByType {
+    /// Settles each resource type of `program`'s registry for a route
+    /// with these plugins and this backend profile.
     pub fn new(program: &Program, plugins: &Chain, profile: &dyn BackendProfile) -> Self {
         let types = program.registry().resource_types().iter().map(|t| {
             let rt = t.name.as_str();
@@ -138,8 +140,52 @@ impl ByType {
         Self(types.collect())
     }
 
-    /// The settings of `rt`, as the registry names it.
+    /// The settings of `rt` (its name in any ASCII case, as the registry
+    /// finds resource types); `None` for a type the route does not serve.
     pub fn get(&self, rt: &str) -> Option<&TypeSettings> {
-        self.0.iter().find(|t| t.name == rt)
+        self.0.iter().find(|t| t.name.eq_ignore_ascii_case(rt))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Profile;
+    use crate::pipeline::profile::{Generic, build};
+
+    fn program(text: &str) -> Program {
+        let sources = [scim_mapper::MappingSource { name: "m.toml", text }];
+        scim_mapper::compile(&sources, scim_core::schema::Registry::core()).unwrap().program
+    }
+
+    const IDENTITY: &str = "version = 1\n";
+    const USER_RESPONSE_RULE: &str = r#"version = 1
+[[User.response]]
+name = "back"
+rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"
+to = "externalId"
+"#;
+
+    #[test]
+    fn answers_are_unmapped_only_where_no_response_rule_or_profile_hook_applies() {
+        let plain = ByType::new(&program(IDENTITY), &Chain::default(), &Generic);
+        assert!(plain.get("User").is_some_and(|t| t.answers_unmapped));
+        assert!(plain.get("group").is_some_and(|t| t.answers_unmapped), "names in any case");
+        assert!(plain.get("Device").is_none(), "a type the route does not serve is not settled");
+        let ruled = ByType::new(&program(USER_RESPONSE_RULE), &Chain::default(), &Generic);
+        assert!(ruled.get("User").is_some_and(|t| !t.answers_unmapped), "a response rule maps User answers");
+        assert!(ruled.get("Group").is_some_and(|t| t.answers_unmapped), "and only those");
+        let notion = build(&Profile { name: "notion", notion: None });
+        let hooked = ByType::new(&program(IDENTITY), &Chain::default(), notion.as_ref());
+        assert!(hooked.get("User").is_some_and(|t| !t.answers_unmapped), "a profile that maps answers");
+    }
+
+    #[test]
+    fn the_managed_set_is_the_declared_one_else_the_defaults_of_the_type() {
+        let types = ByType::new(&program(IDENTITY), &Chain::default(), &Generic);
+        let user = types.get("User").map(|t| &t.managed);
+        assert!(user.is_some_and(|m| m.contains(None, "userName") && !m.contains(None, "roles")));
+        let group = types.get("Group").map(|t| &t.managed);
+        assert!(group.is_some_and(|m| m.contains(None, "members") && !m.contains(None, "userName")));
     }
 }

@@ -61,7 +61,7 @@ pub(super) async fn response(
         Shape::Resource(rt) | Shape::List(rt) => Some(rt),
         Shape::AnyList => None,
     };
-    if x.route.plugins.plugins().is_empty() {
+    if !x.route.plugins.applies_to_answer(position, resource_type) {
         return Ok(body);
     }
     let answer = AnswerStep { position, resource_type, intent, trace: &x.trace };

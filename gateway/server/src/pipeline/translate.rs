@@ -135,8 +135,8 @@ pub(super) async fn translate(
         None => {
             let mut desired = body;
             let settled = x.route.types.get(rt);
-            let managed = settled.ok_or_else(|| GatewayError::BadPath(format!("unknown resource type {rt}")))?;
-            let kept = keep_unmanaged(current, &mut desired, &managed.managed);
+            let settings = settled.ok_or_else(|| GatewayError::BadPath(format!("unknown resource type {rt}")))?;
+            let kept = keep_unmanaged(current, &mut desired, &settings.managed);
             (desired, kept)
         }
         Some(ops) => (patched_or_deactivated(current, ops, &schema, intent)?, 0),
@@ -244,7 +244,7 @@ pub(super) fn deactivation() -> PatchOp {
     PatchOp { operations: vec![PatchOperation::new(OpKind::Replace, active, Some(Value::Bool(false)))] }
 }
 
-pub(super) fn is_urn(key: &str) -> bool {
+fn is_urn(key: &str) -> bool {
     key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
 }
 

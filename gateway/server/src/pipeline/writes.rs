@@ -95,8 +95,10 @@ pub(super) async fn unchanged(
     back(x, reply, Shape::Resource(rt), intent).await
 }
 
-pub(super) fn retry_412(x: &Exchange<'_>, reply: &Reply, if_match: Option<&HeaderValue>, attempt: u32) -> bool {
-    let retry = reply.status == StatusCode::PRECONDITION_FAILED && next_attempt(x, if_match, attempt) == Next::Possible;
+/// Whether a 412 to this attempt's write starts another: only when
+/// [`next_attempt`] said one may follow (counted in the metrics).
+pub(super) fn retry_412(x: &Exchange<'_>, reply: &Reply, next: Next) -> bool {
+    let retry = reply.status == StatusCode::PRECONDITION_FAILED && next == Next::Possible;
     if retry {
         x.gw.metrics.etag_retries.with_label_values(&[x.route.name.as_str()]).inc();
     }
@@ -109,7 +111,7 @@ pub(super) enum Next {
     /// A 412 to a write sent with If-Match starts another.
     Possible,
     /// This attempt is the last: what it builds from can be used up.
-    None,
+    Last,
 }
 
 /// Whether a write sent with `if_match` on this attempt may be retried: only
@@ -117,7 +119,7 @@ pub(super) enum Next {
 pub(super) fn next_attempt(x: &Exchange<'_>, if_match: Option<&HeaderValue>, attempt: u32) -> Next {
     match if_match.is_some() && attempt < x.route.etag_retries {
         true => Next::Possible,
-        false => Next::None,
+        false => Next::Last,
     }
 }
 
@@ -247,7 +249,7 @@ pub(super) async fn build(
         Build::Replace { doc, intent } => {
             let doc = match next {
                 Next::Possible => doc.clone(),
-                Next::None => std::mem::take(doc),
+                Next::Last => std::mem::take(doc),
             };
             let op = Operation::Replace;
             Ok(Write::Send(super::phases::map_resource(x, rt, op, doc, Some(current), *intent).await?))

@@ -191,7 +191,7 @@ impl Differ<'_, '_> {
             let path = AttrPath::new(urn, k, None);
             match get_ci(old, k).filter(|o| !is_empty(o)) {
                 None => self.push(OpKind::Add, path.into(), Some(n.clone())),
-                Some(o) if o == n => {}
+                Some(o) if same(o, n) => {}
                 Some(o) => {
                     let def = self.schema.top_attribute(urn, k);
                     self.attribute(path, o, n, def);
@@ -216,7 +216,10 @@ impl Differ<'_, '_> {
             }
         }
         for (k, n) in new {
-            if !n.is_null() && !self.read_only(path.urn.as_deref(), &path.name, Some(k)) && get_ci(old, k) != Some(n) {
+            if !n.is_null()
+                && !self.read_only(path.urn.as_deref(), &path.name, Some(k))
+                && !get_ci(old, k).is_some_and(|o| same(o, n))
+            {
                 self.push(OpKind::Replace, sub(k).into(), Some(n.clone()));
             }
         }
@@ -226,7 +229,7 @@ impl Differ<'_, '_> {
     /// value whose other sub-attributes changed is removed and added again.
     fn keyed(&mut self, path: AttrPath, old: &[Value], new: &[Value]) {
         let (old_by_key, new_by_key) = (by_key(old), by_key(new));
-        for o in old.iter().filter(|o| new_by_key.get(&value_key(o)).copied() != Some(o)) {
+        for o in old.iter().filter(|o| !new_by_key.get(&value_key(o)).is_some_and(|n| same(n, o))) {
             let filter = Filter::Compare {
                 path: AttrPath::new(None, "value", None),
                 op: CompareOp::Eq,
@@ -235,10 +238,26 @@ impl Differ<'_, '_> {
             self.push(OpKind::Remove, Path { filter: Some(Box::new(filter)), ..path.clone().into() }, None);
         }
         let added: Vec<Value> =
-            new.iter().filter(|n| old_by_key.get(&value_key(n)).copied() != Some(n)).cloned().collect();
+            new.iter().filter(|n| !old_by_key.get(&value_key(n)).is_some_and(|o| same(o, n))).cloned().collect();
         if !added.is_empty() {
             self.push(OpKind::Add, path.into(), Some(Value::Array(added)));
         }
+    }
+}
+
+/// `a == b` as serde_json compares values (an object's keys in any order,
+/// an array's items in order), trying an object's keys in order first: a
+/// resource read back usually lists them as it was written, and then no
+/// key is hashed to be looked up.
+pub(crate) fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && (x.iter().zip(y).all(|((k, v), (l, w))| k == l && same(v, w))
+                    || x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w))))
+        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same(v, w)),
+        _ => a == b,
     }
 }
 

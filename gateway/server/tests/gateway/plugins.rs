@@ -185,7 +185,10 @@ async fn the_circuit_opens_and_fails_fast() {
 
 #[tokio::test]
 async fn the_gateway_keeps_serving_while_a_plugin_spins() {
-    let extra = "[mapping.plugins.limits]\nfuel = 1000000000000\ntimeout_ms = 400";
+    // The plugin spins for 1.5 s: room for the list to be answered first
+    // even on a machine busy with the rest of the suite (at 400 ms it was
+    // not, once).
+    let extra = "[mapping.plugins.limits]\nfuel = 1000000000000\ntimeout_ms = 1500";
     let (gw, _scim2) = setup(&hostile("loop", extra)).await;
     let gw = std::sync::Arc::new(gw);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

@@ -103,6 +103,21 @@ fn extension<'m>(m: &'m Map<String, Value>, urn: &str) -> Option<&'m Map<String,
     get_ci(m, urn).and_then(Value::as_object)
 }
 
+/// What [`path::get_ci`] finds for `k` in `m` (the key spelled exactly so,
+/// else the first one in any case), with its position.
+fn position_ci<'v>(m: &'v Map<String, Value>, k: &str) -> Option<(usize, &'v Value)> {
+    let mut folded = None;
+    for (i, (key, v)) in m.iter().enumerate() {
+        if key == k {
+            return Some((i, v));
+        }
+        if folded.is_none() && key.eq_ignore_ascii_case(k) {
+            folded = Some((i, v));
+        }
+    }
+    folded
+}
+
 fn get_ci<'v>(m: &'v Map<String, Value>, k: &str) -> Option<&'v Value> {
     path::get_ci(m, k).filter(|v| !v.is_null())
 }
@@ -176,20 +191,25 @@ impl Differ<'_, '_> {
         new: &Map<String, Value>,
         skip: &dyn Fn(&str) -> bool,
     ) {
+        // Whether each old key is left out, asked once per name: a key of
+        // `new` that `old` has too (in any case) takes the same answer.
+        let mut left_out = Vec::with_capacity(old.len());
         for (k, o) in old {
-            if skip(k) || self.read_only(urn, k, None) {
-                continue;
-            }
-            if !is_empty(o) && get_ci(new, k).is_none_or(is_empty) {
+            let out = skip(k) || self.read_only(urn, k, None);
+            left_out.push(out);
+            if !out && !is_empty(o) && get_ci(new, k).is_none_or(is_empty) {
                 self.push(OpKind::Remove, AttrPath::new(urn, k, None).into(), None);
             }
         }
         for (k, n) in new {
-            if is_empty(n) || skip(k) || self.read_only(urn, k, None) {
+            let at = position_ci(old, k);
+            let out = at.and_then(|(i, _)| left_out.get(i).copied());
+            if is_empty(n) || out.unwrap_or_else(|| skip(k) || self.read_only(urn, k, None)) {
                 continue;
             }
             let path = AttrPath::new(urn, k, None);
-            match get_ci(old, k).filter(|o| !is_empty(o)) {
+            let o = at.map(|(_, o)| o).filter(|o| !o.is_null());
+            match o.filter(|o| !is_empty(o)) {
                 None => self.push(OpKind::Add, path.into(), Some(n.clone())),
                 Some(o) if same(o, n) => {}
                 Some(o) => {

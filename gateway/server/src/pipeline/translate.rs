@@ -268,7 +268,9 @@ pub(super) fn keep_unmanaged(current: &Value, desired: &mut Value, managed: &Man
         }
         if let (true, Some(ext)) = (is_urn(key), value.as_object()) {
             kept += keep_extension(key, ext, des, managed);
-        } else if !managed.contains(None, key) && get_ci(des, key).is_none_or(is_empty) {
+        } else if get_ci(des, key).is_none_or(is_empty) && !managed.contains(None, key) {
+            // (What the IdP sent is never kept from the backend: that is
+            // asked first, as it is the cheaper question.)
             remove_ci(des, key);
             des.insert(key.clone(), value.clone());
             kept += 1;
@@ -281,7 +283,7 @@ fn keep_extension(urn: &str, ext: &Map<String, Value>, des: &mut Map<String, Val
     let mut kept = 0;
     for (name, value) in ext {
         let sent = get_ci(des, urn).and_then(Value::as_object).and_then(|m| get_ci(m, name));
-        if is_empty(value) || managed.contains(Some(urn), name) || sent.is_some_and(|v| !is_empty(v)) {
+        if is_empty(value) || sent.is_some_and(|v| !is_empty(v)) || managed.contains(Some(urn), name) {
             continue;
         }
         let key = des.keys().find(|k| k.eq_ignore_ascii_case(urn)).cloned().unwrap_or_else(|| urn.to_owned());

@@ -103,21 +103,6 @@ fn extension<'m>(m: &'m Map<String, Value>, urn: &str) -> Option<&'m Map<String,
     get_ci(m, urn).and_then(Value::as_object)
 }
 
-/// What [`path::get_ci`] finds for `k` in `m` (the key spelled exactly so,
-/// else the first one in any case), with its position.
-fn position_ci<'v>(m: &'v Map<String, Value>, k: &str) -> Option<(usize, &'v Value)> {
-    let mut folded = None;
-    for (i, (key, v)) in m.iter().enumerate() {
-        if key == k {
-            return Some((i, v));
-        }
-        if folded.is_none() && key.eq_ignore_ascii_case(k) {
-            folded = Some((i, v));
-        }
-    }
-    folded
-}
-
 fn get_ci<'v>(m: &'v Map<String, Value>, k: &str) -> Option<&'v Value> {
     path::get_ci(m, k).filter(|v| !v.is_null())
 }
@@ -202,7 +187,7 @@ impl Differ<'_, '_> {
             }
         }
         for (k, n) in new {
-            let at = position_ci(old, k);
+            let at = path::position_ci(old, k);
             let out = at.and_then(|(i, _)| left_out.get(i).copied());
             if is_empty(n) || out.unwrap_or_else(|| skip(k) || self.read_only(urn, k, None)) {
                 continue;

@@ -28,13 +28,19 @@ pub fn get_ci<'v>(map: &'v Obj, name: &str) -> Option<&'v Value> {
     if map.len() > SCANNED {
         return map.get(name).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v));
     }
+    position_ci(map, name).map(|(_, v)| v)
+}
+
+/// What [`get_ci`] finds, with its position among `map`'s keys, in one
+/// pass: the key spelled exactly `name`, else the first in any case.
+pub fn position_ci<'v>(map: &'v Obj, name: &str) -> Option<(usize, &'v Value)> {
     let mut folded = None;
-    for (k, v) in map.iter().filter(|(k, _)| k.len() == name.len()) {
+    for (i, (k, v)) in map.iter().enumerate().filter(|(_, (k, _))| k.len() == name.len()) {
         if k == name {
-            return Some(v);
+            return Some((i, v));
         }
         if folded.is_none() && k.eq_ignore_ascii_case(name) {
-            folded = Some(v);
+            folded = Some((i, v));
         }
     }
     folded

@@ -284,8 +284,13 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, wa
     let conn = Conn { peer, tls: acceptor.is_some() };
     let svc = service_fn(move |req| {
         let shared = shared.clone();
+        // The admin console's future is several kB and the IdP's far less:
+        // boxed, it no longer sizes the slot every IdP connection holds.
         async move {
-            Ok::<_, Infallible>(if admin { admin::handle(&shared, req).await } else { serve(&shared, conn, req).await })
+            Ok::<_, Infallible>(match admin {
+                true => Box::pin(admin::handle(&shared, req)).await,
+                false => serve(&shared, conn, req).await,
+            })
         }
     });
     let result = match acceptor {

@@ -6,7 +6,7 @@
 use super::{MAX_PATCH_OPERATIONS, OpKind, PatchOp, PatchOperation};
 use crate::error::ScimError;
 use crate::filter::{CompareOp, Filter};
-use crate::path::{self, AttrPath, Path, TopKey, classify_key, is_attr_name, is_urn};
+use crate::path::{self, AttrPath, InOrder, Path, TopKey, classify_key, is_attr_name, is_urn};
 use crate::schema::{AttrType, Attribute, Mutability, ResourceSchema};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -104,7 +104,12 @@ fn extension<'m>(m: &'m Map<String, Value>, urn: &str) -> Option<&'m Map<String,
 }
 
 fn get_ci<'v>(m: &'v Map<String, Value>, k: &str) -> Option<&'v Value> {
-    path::get_ci(m, k).filter(|v| !v.is_null())
+    not_null(path::get_ci(m, k))
+}
+
+/// A value found, unless it is null (a null attribute is no attribute).
+fn not_null(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| !v.is_null())
 }
 
 fn is_empty(v: &Value) -> bool {
@@ -154,14 +159,12 @@ impl Differ<'_, '_> {
         self.ops.push(PatchOperation::new(op, path, value));
     }
 
-    /// Whether the server owns this attribute: read-only attributes are
-    /// ignored in writes (RFC 7644 section 3.5.1), so a diff never touches them.
-    fn read_only(&self, urn: Option<&str>, name: &str, sub: Option<&str>) -> bool {
+    /// Whether the server owns this sub-attribute (or the whole attribute):
+    /// read-only attributes are ignored in writes (RFC 7644 section 3.5.1),
+    /// so a diff never touches them. Top-level ones: see [`Self::container`].
+    fn read_only_sub(&self, urn: Option<&str>, name: &str, sub: &str) -> bool {
         let Some(def) = self.schema.top_attribute(urn, name) else { return false };
-        let def = match sub {
-            Some(s) => def.sub_attribute(s).filter(|_| def.mutability != Mutability::ReadOnly).unwrap_or(def),
-            None => def,
-        };
+        let def = def.sub_attribute(sub).filter(|_| def.mutability != Mutability::ReadOnly).unwrap_or(def);
         def.mutability == Mutability::ReadOnly
     }
 
@@ -178,18 +181,23 @@ impl Differ<'_, '_> {
     ) {
         // Whether each old key is left out, asked once per name: a key of
         // `new` that `old` has too (in any case) takes the same answer.
+        // Both sides usually list their keys alike: looked up in order.
+        let read_only = self.schema.read_only_names(urn);
+        let read_only = |k: &str| read_only.iter().any(|r| r.eq_ignore_ascii_case(k));
         let mut left_out = Vec::with_capacity(old.len());
+        let mut in_new = InOrder::new(new);
         for (k, o) in old {
-            let out = skip(k) || self.read_only(urn, k, None);
+            let out = skip(k) || read_only(k);
             left_out.push(out);
-            if !out && !is_empty(o) && get_ci(new, k).is_none_or(is_empty) {
+            if !out && !is_empty(o) && not_null(in_new.get_ci(k)).is_none_or(is_empty) {
                 self.push(OpKind::Remove, AttrPath::new(urn, k, None).into(), None);
             }
         }
+        let mut in_old = InOrder::new(old);
         for (k, n) in new {
-            let at = path::position_ci(old, k);
+            let at = in_old.position_ci(k);
             let out = at.and_then(|(i, _)| left_out.get(i).copied());
-            if is_empty(n) || out.unwrap_or_else(|| skip(k) || self.read_only(urn, k, None)) {
+            if is_empty(n) || out.unwrap_or_else(|| skip(k) || read_only(k)) {
                 continue;
             }
             let path = AttrPath::new(urn, k, None);
@@ -215,15 +223,19 @@ impl Differ<'_, '_> {
 
     fn complex(&mut self, path: AttrPath, old: &Map<String, Value>, new: &Map<String, Value>) {
         let sub = |k: &str| AttrPath { sub: Some(k.to_owned()), ..path.clone() };
+        let (mut in_new, mut in_old) = (InOrder::new(new), InOrder::new(old));
         for (k, o) in old {
-            if !o.is_null() && !self.read_only(path.urn.as_deref(), &path.name, Some(k)) && get_ci(new, k).is_none() {
+            if !o.is_null()
+                && !self.read_only_sub(path.urn.as_deref(), &path.name, k)
+                && not_null(in_new.get_ci(k)).is_none()
+            {
                 self.push(OpKind::Remove, sub(k).into(), None);
             }
         }
         for (k, n) in new {
             if !n.is_null()
-                && !self.read_only(path.urn.as_deref(), &path.name, Some(k))
-                && !get_ci(old, k).is_some_and(|o| same(o, n))
+                && !self.read_only_sub(path.urn.as_deref(), &path.name, k)
+                && !not_null(in_old.get_ci(k)).is_some_and(|o| same(o, n))
             {
                 self.push(OpKind::Replace, sub(k).into(), Some(n.clone()));
             }

@@ -46,6 +46,48 @@ pub fn position_ci<'v>(map: &'v Obj, name: &str) -> Option<(usize, &'v Value)> {
     folded
 }
 
+/// Looks names up in one map expecting them in the map's own order, as
+/// when two versions of a resource list their keys alike: a lookup first
+/// tries the key after the one last found (one compare), and only when that
+/// is not the name scans like [`position_ci`]. The answer is always
+/// [`position_ci`]'s: a map holds at most one key spelled exactly `name`,
+/// and that is the key it prefers.
+#[derive(Debug, Clone)]
+pub struct InOrder<'v> {
+    map: &'v Obj,
+    rest: serde_json::map::Iter<'v>,
+    next: usize,
+}
+
+impl<'v> InOrder<'v> {
+    /// Lookups in `map`, expected from its first key on.
+    pub fn new(map: &'v Obj) -> Self {
+        Self { map, rest: map.iter(), next: 0 }
+    }
+
+    /// What [`position_ci`] finds for `name`.
+    pub fn position_ci(&mut self, name: &str) -> Option<(usize, &'v Value)> {
+        let mut ahead = self.rest.clone();
+        if let Some((_, v)) = ahead.next().filter(|(k, _)| *k == name) {
+            let at = self.next;
+            (self.rest, self.next) = (ahead, at + 1);
+            return Some((at, v));
+        }
+        let found = position_ci(self.map, name);
+        if let Some((at, _)) = found {
+            self.rest = self.map.iter();
+            let _found_again = self.rest.nth(at);
+            self.next = at + 1;
+        }
+        found
+    }
+
+    /// What [`get_ci`] finds for `name`.
+    pub fn get_ci(&mut self, name: &str) -> Option<&'v Value> {
+        self.position_ci(name).map(|(_, v)| v)
+    }
+}
+
 /// Adds `urn` to the resource's `schemas` unless it is there already.
 pub fn ensure_schema_urn(resource: &mut Value, urn: &str) {
     let Some(map) = resource.as_object_mut() else { return };

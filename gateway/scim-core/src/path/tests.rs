@@ -131,3 +131,20 @@ fn get_ci_prefers_the_exact_spelling_then_the_first_in_any_case_small_or_large()
         assert_eq!(get_ci(&m, "email"), None);
     }
 }
+
+proptest::proptest! {
+    /// Names looked up in order, out of order, in other cases, repeated or
+    /// missing: `InOrder` answers every lookup as `position_ci` does.
+    #[test]
+    fn in_order_lookups_answer_as_position_ci(
+        keys in proptest::collection::vec("[aAbB]{1,2}", 0..8),
+        names in proptest::collection::vec("[aAbBc]{1,2}", 0..12),
+    ) {
+        let map: serde_json::Map<String, Value> =
+            keys.iter().enumerate().map(|(i, k)| (k.clone(), json!(i))).collect();
+        let mut in_order = InOrder::new(&map);
+        for name in &names {
+            proptest::prop_assert_eq!(in_order.position_ci(name), position_ci(&map, name), "{}", name);
+        }
+    }
+}

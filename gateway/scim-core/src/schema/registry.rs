@@ -1,7 +1,7 @@
 //! The set of known schemas and resource types, and per-resource-type views
 //! that resolve attribute paths.
 
-use super::{Attribute, ENTERPRISE_URN, GROUP_URN, Schema, SchemaError, USER_URN, parse_schemas};
+use super::{Attribute, ENTERPRISE_URN, GROUP_URN, Mutability, Schema, SchemaError, USER_URN, parse_schemas};
 use crate::path::AttrPath;
 
 const USER_JSON: &str = include_str!("../../schemas/user.json");
@@ -197,6 +197,28 @@ impl<'a> ResourceSchema<'a> {
         }
     }
 
+    /// The names of the read-only attributes of one container (`urn` as
+    /// for [`Self::top_attribute`]: the core and common attributes, or an
+    /// extension's) that `top_attribute` finds by their name: a name equal
+    /// to one of them in any case is exactly a name whose attribute there is
+    /// read-only. Asked once, it spares a diff a schema lookup per key.
+    pub fn read_only_names(&self, urn: Option<&str>) -> Vec<&'a str> {
+        let (first, then): (&'a [Attribute], &'a [Attribute]) = match urn {
+            Some(u) if !self.is_core_urn(u) => match self.extension(u) {
+                Some(ext) => (&ext.attributes, &[]),
+                None => return Vec::new(),
+            },
+            _ => (&self.core.attributes, &self.registry.common.attributes),
+        };
+        first
+            .iter()
+            .chain(then)
+            .filter(|a| a.mutability == Mutability::ReadOnly)
+            .filter(|a| self.top_attribute(urn, &a.name).is_some_and(|found| std::ptr::eq(found, *a)))
+            .map(|a| a.name.as_str())
+            .collect()
+    }
+
     /// A core or common attribute: the one spelled exactly `name` (the
     /// usual case, and a cheap compare), else the one spelled otherwise.
     pub fn core_attribute(&self, name: &str) -> Option<&'a Attribute> {
@@ -219,7 +241,7 @@ impl<'a> ResourceSchema<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{AttrType, Mutability};
+    use crate::schema::AttrType;
 
     #[test]
     fn core_registry_resolves_case_insensitively() {
@@ -233,6 +255,26 @@ mod tests {
         assert_eq!(user.top_attribute(None, "id").unwrap().mutability, Mutability::ReadOnly);
         assert_eq!(user.top_attribute(None, "active").unwrap().ty, AttrType::Boolean);
         assert!(user.top_attribute(None, "department").is_none());
+    }
+
+    #[test]
+    fn read_only_names_say_what_top_attribute_says_of_every_name() {
+        let reg = Registry::core();
+        let urns = [None, Some(USER_URN), Some(ENTERPRISE_URN), Some("urn:example:unknown")];
+        for (rt, urn) in ["User", "Group"].into_iter().flat_map(|rt| urns.map(|u| (rt, u))) {
+            let schema = reg.resource(rt).unwrap();
+            let names = schema.read_only_names(urn);
+            if urn.is_none() {
+                assert!(names.contains(&"id") && names.contains(&"meta"), "{rt}: {names:?}");
+            }
+            let ext = schema.extensions().flat_map(|e| e.attributes.iter());
+            let all = schema.core().attributes.iter().chain(&reg.common.attributes).chain(ext).map(|a| a.name.clone());
+            for name in all.flat_map(|n| [n.to_uppercase(), n.clone(), format!("{n}x")]) {
+                let found = schema.top_attribute(urn, &name);
+                let read_only = found.is_some_and(|a| a.mutability == Mutability::ReadOnly);
+                assert_eq!(names.iter().any(|r| r.eq_ignore_ascii_case(&name)), read_only, "{rt} {urn:?} {name}");
+            }
+        }
     }
 
     #[test]

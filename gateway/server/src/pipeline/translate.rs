@@ -20,7 +20,7 @@ use crate::error::GatewayError;
 use crate::proxy::paths;
 use http::{Method, StatusCode};
 use scim_core::patch::{ApplyOptions, OpKind, PatchOp, PatchOperation, apply, diff};
-use scim_core::path::{AttrPath, Path, get_ci};
+use scim_core::path::{AttrPath, InOrder, Path, get_ci};
 use scim_core::schema::ResourceSchema;
 use scim_core::{Intent, ScimError};
 use serde_json::{Map, Value};
@@ -262,21 +262,42 @@ fn is_empty(v: &Value) -> bool {
 pub(super) fn keep_unmanaged(current: &Value, desired: &mut Value, managed: &ManagedSet) -> u64 {
     let (Some(cur), Some(des)) = (current.as_object(), desired.as_object_mut()) else { return 0 };
     let mut kept = 0;
-    for (key, value) in cur {
-        if SERVER_OWNED.iter().any(|s| s.eq_ignore_ascii_case(key)) || is_empty(value) {
+    for (key, value) in cur.iter().skip(nothing_kept_before(cur, des, managed)) {
+        if passed_over(key, value) {
             continue;
         }
         if let (true, Some(ext)) = (is_urn(key), value.as_object()) {
             kept += keep_extension(key, ext, des, managed);
-        } else if get_ci(des, key).is_none_or(is_empty) && !managed.contains(None, key) {
-            // (What the IdP sent is never kept from the backend: that is
-            // asked first, as it is the cheaper question.)
+        } else if keeps(key, get_ci(des, key), managed) {
             remove_ci(des, key);
             des.insert(key.clone(), value.clone());
             kept += 1;
         }
     }
     kept
+}
+
+/// How many of the current resource's first keys keep nothing, none of
+/// them an extension: asked before the desired document changes, with its
+/// keys looked up in order (both sides usually list them alike).
+fn nothing_kept_before(cur: &Map<String, Value>, des: &Map<String, Value>, managed: &ManagedSet) -> usize {
+    let mut sent = InOrder::new(des);
+    let first = cur.iter().position(|(key, value)| {
+        !passed_over(key, value) && ((is_urn(key) && value.is_object()) || keeps(key, sent.get_ci(key), managed))
+    });
+    first.unwrap_or(cur.len())
+}
+
+/// A current attribute the server owns, or an empty one: never kept.
+fn passed_over(key: &str, value: &Value) -> bool {
+    SERVER_OWNED.iter().any(|s| s.eq_ignore_ascii_case(key)) || is_empty(value)
+}
+
+/// Whether a current top-level attribute is kept, the IdP having `sent`
+/// this under its name. (What the IdP sent is never kept from the backend:
+/// that is asked first, as it is the cheaper question.)
+fn keeps(key: &str, sent: Option<&Value>, managed: &ManagedSet) -> bool {
+    sent.is_none_or(is_empty) && !managed.contains(None, key)
 }
 
 fn keep_extension(urn: &str, ext: &Map<String, Value>, des: &mut Map<String, Value>, managed: &ManagedSet) -> u64 {

@@ -137,3 +137,58 @@ fn a_patch_naming_a_whole_extension_adds_to_or_drops_that_extension() {
     assert!(removed.get(ENT).is_none(), "{removed}");
     assert_eq!(removed["title"], "t");
 }
+
+/// Keeping unmanaged attributes as it was before the desired document's
+/// keys were looked up in order: every key asked afresh, in the document as
+/// the earlier keys left it.
+fn keep_unmanaged_asking_afresh(current: &Value, desired: &mut Value, managed: &ManagedSet) -> u64 {
+    let (Some(cur), Some(des)) = (current.as_object(), desired.as_object_mut()) else { return 0 };
+    let mut kept = 0;
+    for (key, value) in cur {
+        if SERVER_OWNED.iter().any(|s| s.eq_ignore_ascii_case(key)) || is_empty(value) {
+            continue;
+        }
+        if let (true, Some(ext)) = (is_urn(key), value.as_object()) {
+            kept += keep_extension(key, ext, des, managed);
+        } else if get_ci(des, key).is_none_or(is_empty) && !managed.contains(None, key) {
+            remove_ci(des, key);
+            des.insert(key.clone(), value.clone());
+            kept += 1;
+        }
+    }
+    kept
+}
+
+fn resource_strategy() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let key = prop::sample::select(vec![
+        "title", "Title", "roles", "ROLES", "nickName", "id", "Meta", "userName", ENT, NOTION,
+    ]);
+    let value = prop::sample::select(vec![
+        json!(""),
+        json!("x"),
+        json!([]),
+        json!([{"value": "a"}]),
+        json!({}),
+        json!({"role": "r", "department": "d"}),
+        json!({"costCenter": ""}),
+    ]);
+    prop::collection::vec((key, value), 0..9)
+        .prop_map(|pairs| Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+}
+
+proptest::proptest! {
+    /// Looking the desired document's keys up in order keeps exactly what
+    /// asking every key afresh kept, in the same key order.
+    #[test]
+    fn keeping_unmanaged_attributes_in_order_keeps_what_asking_afresh_kept(
+        current in resource_strategy(),
+        desired in resource_strategy(),
+    ) {
+        let managed = ManagedSet::new(None, "User");
+        let (mut fast, mut slow) = (desired.clone(), desired);
+        let kept = keep_unmanaged(&current, &mut fast, &managed);
+        proptest::prop_assert_eq!(kept, keep_unmanaged_asking_afresh(&current, &mut slow, &managed));
+        proptest::prop_assert_eq!(fast.to_string(), slow.to_string());
+    }
+}

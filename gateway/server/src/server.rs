@@ -287,9 +287,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, wa
         // The admin console's future is several kB and the IdP's far less:
         // boxed, it no longer sizes the slot every IdP connection holds.
         async move {
-            Ok::<_, Infallible>(match admin {
-                true => Box::pin(admin::handle(&shared, req)).await,
-                false => serve(&shared, conn, req).await,
+            Ok::<_, Infallible>(if admin {
+                Box::pin(admin::handle(&shared, req)).await
+            } else {
+                serve(&shared, conn, req).await
             })
         }
     });

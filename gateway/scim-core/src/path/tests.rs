@@ -133,17 +133,24 @@ fn get_ci_prefers_the_exact_spelling_then_the_first_in_any_case_small_or_large()
 }
 
 proptest::proptest! {
-    /// Names looked up in order, out of order, in other cases, repeated or
-    /// missing: `InOrder` answers every lookup as `position_ci` does.
+    /// The map's own keys in its order (some left out, some in another
+    /// case), then names out of order, repeated or missing: `InOrder`
+    /// answers every lookup as `position_ci` does.
     #[test]
     fn in_order_lookups_answer_as_position_ci(
-        keys in proptest::collection::vec("[aAbB]{1,2}", 0..8),
+        keys in proptest::collection::vec("[aAbBcd]{1,2}", 0..8),
+        how in proptest::collection::vec(0..3u8, 8),
         names in proptest::collection::vec("[aAbBc]{1,2}", 0..12),
     ) {
         let map: serde_json::Map<String, Value> =
             keys.iter().enumerate().map(|(i, k)| (k.clone(), json!(i))).collect();
+        let in_map_order = map.keys().zip(&how).filter_map(|(k, how)| match how {
+            0 => Some(k.clone()),
+            1 => Some(k.to_uppercase()),
+            _ => None,
+        });
         let mut in_order = InOrder::new(&map);
-        for name in &names {
+        for name in &in_map_order.chain(names).collect::<Vec<_>>() {
             proptest::prop_assert_eq!(in_order.position_ci(name), position_ci(&map, name), "{}", name);
         }
     }

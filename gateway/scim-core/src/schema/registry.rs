@@ -278,6 +278,21 @@ mod tests {
     }
 
     #[test]
+    fn a_core_attribute_named_as_a_common_one_decides_whether_it_is_read_only() {
+        let mut reg = Registry::core();
+        let user = reg.schemas.iter_mut().find(|s| s.id == USER_URN).unwrap();
+        let mut id = user.attributes[0].clone();
+        id.name = "ID".into();
+        id.mutability = Mutability::ReadWrite;
+        user.attributes.push(id);
+        let schema = reg.resource("User").unwrap();
+        assert_eq!(schema.top_attribute(None, "id").unwrap().mutability, Mutability::ReadWrite);
+        let names = schema.read_only_names(None);
+        assert!(!names.iter().any(|r| r.eq_ignore_ascii_case("id")), "the core ID shadows the common id: {names:?}");
+        assert!(names.contains(&"meta"), "{names:?}");
+    }
+
+    #[test]
     fn notion_extension_loads_from_file_text() {
         let mut reg = Registry::core();
         let text = include_str!("../../../../mappings/schemas/notion-user.json");

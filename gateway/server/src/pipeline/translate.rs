@@ -278,8 +278,9 @@ pub(super) fn keep_unmanaged(current: &Value, desired: &mut Value, managed: &Man
 }
 
 /// How many of the current resource's first keys keep nothing, none of
-/// them an extension: asked before the desired document changes, with its
-/// keys looked up in order (both sides usually list them alike).
+/// them an extension object to merge: asked before the desired document
+/// changes, with its keys looked up in order (both sides usually list
+/// them alike).
 fn nothing_kept_before(cur: &Map<String, Value>, des: &Map<String, Value>, managed: &ManagedSet) -> usize {
     let mut sent = InOrder::new(des);
     let first = cur.iter().position(|(key, value)| {

@@ -45,10 +45,10 @@ fn resource(c: &mut Criterion) {
 }
 
 /// What a raw-text request document could save at most (docs/benchmarks.md,
-/// issue 22): against `okta_user_2kb/parse_serialize_only`, the attributes
-/// okta-to-notion and the okta preset read or write built as values, every
-/// other one only scanned (as a raw span or a validating pass would be
-/// read), and their text copied back.
+/// issue 22): against `okta_user_2kb/parse_serialize_only`, the
+/// attributes okta-to-notion's rules read or write ([`TOUCHED`]) built as
+/// values, every other one only scanned (as a raw span would be read), and
+/// the text of those written back copied.
 fn raw_document(c: &mut Criterion) {
     let whole: serde_json::Map<String, Value> = serde_json::from_str(OKTA_USER).unwrap();
     let removed = ["password", "groups"];

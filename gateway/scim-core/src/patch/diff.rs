@@ -182,8 +182,8 @@ impl Differ<'_, '_> {
         // Whether each old key is left out, asked once per name: a key of
         // `new` that `old` has too (in any case) takes the same answer.
         // Both sides usually list their keys alike: looked up in order.
-        let read_only = self.schema.read_only_names(urn);
-        let read_only = |k: &str| read_only.iter().any(|r| r.eq_ignore_ascii_case(k));
+        let read_only_names = self.schema.read_only_names(urn);
+        let read_only = |k: &str| read_only_names.iter().any(|r| r.eq_ignore_ascii_case(k));
         let mut left_out = Vec::with_capacity(old.len());
         let mut in_new = InOrder::new(new);
         for (k, o) in old {

@@ -177,6 +177,18 @@ def cpu_seconds(pid):
     return total
 
 
+def open_fds(pid):
+    """File descriptors the process and its children hold: at 256 IdP
+    connections, what is above 256 is mostly upstream connections."""
+    total = 0
+    for p in family(pid):
+        try:
+            total += len(os.listdir(f"/proc/{p}/fd"))
+        except OSError:
+            continue
+    return total
+
+
 def rss_mb(pid):
     total = 0
     for p in family(pid):
@@ -378,11 +390,12 @@ def load_round(wrk, proc, url, args):
 
 
 def wide_run(wrk, proc, url, args):
-    """256 open connections under load; resident memory sampled half way."""
+    """256 open connections under load; resident memory and open file
+    descriptors sampled half way."""
 
     def sample():
         time.sleep(max(args.duration // 2, 4) / 2)
-        return rss_mb(proc.pid)
+        return {"rss_mb": rss_mb(proc.pid), "fds": open_fds(proc.pid)}
 
     return wrk.run(url, 256, max(args.duration // 2, 4), threads=2, during=sample)
 
@@ -404,7 +417,8 @@ def summarize(loads, singles, wide, floor):
         out["cpu_us_per_request"] = median([r["cpu_us_per_request"] for r in loads])
     if wide is not None:
         out["wide"] = wide
-        out["rss_mb_256"] = wide["sampled"]
+        out["rss_mb_256"] = wide["sampled"]["rss_mb"]
+        out["fds_256"] = wide["sampled"]["fds"]
     return out
 
 
@@ -420,8 +434,8 @@ def table(results, args):
     njs_cpu = results["njs"]["cpu_us_per_request"]
     lines = [
         f"| proxy | req/s ({args.connections} conn) | p50 | p99 | CPU per request | vs nginx | vs njs | "
-        "p50 / p99 at 1 conn | p50 / p99 added at 1 conn | RSS at 256 conn |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "p50 / p99 at 1 conn | p50 / p99 added at 1 conn | RSS at 256 conn | open fds at 256 conn |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         load, single = r["load"], r["single"]
@@ -432,10 +446,11 @@ def table(results, args):
         added = (f"{single['p50_added_us'] / 1000:.3f} / {single['p99_added_us'] / 1000:.3f} ms"
                  if "p99_added_us" in single else "–")
         rss = f"{r['rss_mb_256']:.1f} MB" if r.get("rss_mb_256") is not None else "–"
+        fds = f"{r['fds_256']}" if r.get("fds_256") is not None else "–"
         lines.append(
             f"| {name} | {load['rps']:,.0f} | {load['p50_us'] / 1000:.3f} ms | {load['p99_us'] / 1000:.3f} ms | "
             f"{cpu_cell} | {ratio} | {to_njs} | {single['p50_us'] / 1000:.3f} / {single['p99_us'] / 1000:.3f} ms | "
-            f"{added} | {rss} |")
+            f"{added} | {rss} | {fds} |")
     return "\n".join(lines)
 
 

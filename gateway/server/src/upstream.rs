@@ -4,6 +4,7 @@
 mod connect;
 mod http_client;
 mod paced;
+mod pool;
 
 pub(crate) use connect::{ProxyConnector, tls_config, tls_for};
 pub use http_client::HttpUpstream;

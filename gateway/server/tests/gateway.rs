@@ -26,6 +26,7 @@ mod gateway {
     mod operations;
     mod paths;
     mod plugins;
+    mod pool;
     mod traces;
     mod transport;
     mod updates;

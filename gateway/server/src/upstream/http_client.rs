@@ -2,29 +2,24 @@
 //! bounded answers, decoded bodies, and retries only where safe.
 
 use super::connect::{ProxyConnector, tls_for};
+use super::pool::Pool;
 use super::{Forward, Reply, ReplyFuture, Upstream, UpstreamError};
 use crate::config::UpstreamSettings;
 use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, HeaderValue};
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
 use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Duration;
-
-type Pooled = Client<HttpsConnector<ProxyConnector>, Full<Bytes>>;
 
 /// An HTTP(S) SCIM server.
 #[derive(Debug, Clone)]
 pub struct HttpUpstream {
-    /// One pooled client per worker thread (`client` for the first and for
-    /// callers outside the workers, `more` for the others), so that a
-    /// request and the upstream connection it uses stay on one thread.
-    client: Pooled,
-    more: Vec<Pooled>,
+    /// Connections, a set per worker thread, so that a request and the
+    /// upstream connection it uses stay on one thread.
+    pool: Arc<Pool>,
     base: String,
     token: Option<HeaderValue>,
     timeout: Duration,
@@ -51,15 +46,7 @@ impl HttpUpstream {
         } else {
             https.enable_all_versions().wrap_connector(connector)
         };
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .pool_idle_timeout(settings.pool_idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .http1_writev(false)
-            .http2_only(settings.http2_only);
-        let more = (1..workers).map(|_| builder.build(https.clone())).collect();
-        let client = builder.build(https);
+        let pool = Pool::new(https, base, settings.pool_idle_timeout, settings.http2_only, workers)?;
         let token = token
             .map(|t| {
                 HeaderValue::from_str(&format!("Bearer {t}"))
@@ -71,8 +58,7 @@ impl HttpUpstream {
                 v
             });
         Ok(Self {
-            client,
-            more,
+            pool: Arc::new(pool),
             base: base.to_string().trim_end_matches('/').to_owned(),
             token,
             timeout: settings.timeout,
@@ -114,13 +100,7 @@ impl HttpUpstream {
             }
         }
         let req = req.body(Full::new(f.body.clone())).map_err(|e| UpstreamError::Connect(e.to_string()))?;
-        let resp = self.client().request(req).await.map_err(|e| {
-            if e.is_connect() {
-                UpstreamError::Connect(source_chain(&e))
-            } else {
-                UpstreamError::Broken(source_chain(&e))
-            }
-        })?;
+        let (resp, lease) = self.pool.send(req).await?;
         let (mut parts, body) = resp.into_parts();
         let body = Limited::new(body, self.max_response).collect().await.map_err(|e| {
             if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
@@ -129,15 +109,9 @@ impl HttpUpstream {
                 UpstreamError::Broken(e.to_string())
             }
         })?;
+        lease.release();
         let body = decode(&mut parts.headers, body.to_bytes(), self.max_response)?;
         Ok(Reply { status: parts.status, headers: parts.headers, body })
-    }
-}
-
-impl HttpUpstream {
-    fn client(&self) -> &Pooled {
-        let n = crate::workers::current().unwrap_or(0) % (self.more.len() + 1);
-        n.checked_sub(1).and_then(|i| self.more.get(i)).unwrap_or(&self.client)
     }
 }
 
@@ -151,7 +125,7 @@ impl Upstream for HttpUpstream {
     }
 }
 
-fn source_chain(e: &dyn std::error::Error) -> String {
+pub(super) fn source_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {

@@ -1,0 +1,303 @@
+//! The upstream connection pool, over `hyper::client::conn`: one per worker
+//! thread, so a request and its connection stay on one thread.
+//!
+//! A request takes the most recently used idle connection of its worker, or
+//! opens one: it never races a new connection against the pool (hyper-util's
+//! client does, and keeps the loser), so a worker holds no more connections
+//! than it had requests in flight at once. An HTTP/1 connection goes back
+//! to the pool only once its answer has been read whole ([`Lease::release`]);
+//! one dropped before that is closed. An HTTP/2 connection (negotiated by
+//! ALPN, or `http2_only`) is shared by all the worker's requests.
+//!
+//! Replay safety: a request is sent again only when hyper hands it back
+//! unsent (a pooled connection that closed before it was written); a
+//! request that failed once written is never resent here.
+
+use super::UpstreamError;
+use super::connect::ProxyConnector;
+use super::http_client::source_chain;
+use bytes::Bytes;
+use http::header::HOST;
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Request, Response, Uri};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::Connection;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+use tower_service::Service;
+
+type Body = Full<Bytes>;
+type H1 = http1::SendRequest<Body>;
+type H2 = http2::SendRequest<Body>;
+
+/// Connections to one upstream, a set per worker.
+#[derive(Debug)]
+pub(super) struct Pool {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    connector: Connector,
+    /// The upstream's scheme and authority, what connections are made to.
+    target: Uri,
+    /// `Host` for HTTP/1 requests: the upstream's host, and its port unless
+    /// it is the scheme's default.
+    host: HeaderValue,
+    idle_timeout: Duration,
+    http2_only: bool,
+    /// One set per worker, and one (the last) for callers outside them.
+    slots: Vec<Mutex<Slot>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    /// Idle HTTP/1 connections, the most recently used last, with when each
+    /// became idle.
+    idle: Vec<(H1, Instant)>,
+    /// The HTTP/2 connection, with when a request last took it.
+    shared: Option<(H2, Instant)>,
+    /// Whether the task closing connections idle too long runs.
+    reaping: bool,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot").field("idle", &self.idle.len()).field("shared", &self.shared.is_some()).finish()
+    }
+}
+
+struct Connector(HttpsConnector<ProxyConnector>);
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Connector")
+    }
+}
+
+/// What a request is sent on.
+enum Conn {
+    H1(H1),
+    H2(H2),
+}
+
+/// A connection in use: hand it back with [`Lease::release`] once the
+/// answer is read whole; dropped, an HTTP/1 connection is closed.
+#[must_use]
+pub(super) struct Lease {
+    pool: Weak<Inner>,
+    slot: usize,
+    conn: Option<H1>,
+}
+
+impl Pool {
+    /// A pool for `base` (its scheme and authority), connecting with
+    /// `connector`, for `workers` worker threads.
+    pub(super) fn new(
+        connector: HttpsConnector<ProxyConnector>,
+        base: &Uri,
+        idle_timeout: Duration,
+        http2_only: bool,
+        workers: usize,
+    ) -> Result<Self, String> {
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = base.scheme().cloned();
+        parts.authority = base.authority().cloned();
+        parts.path_and_query = Some(PathAndQuery::from_static("/"));
+        let target = Uri::from_parts(parts).map_err(|e| format!("the upstream URL: {e}"))?;
+        let host = host_header(&target)?;
+        let slots = (0..=workers.max(1)).map(|_| Mutex::new(Slot::default())).collect();
+        let inner = Inner { connector: Connector(connector), target, host, idle_timeout, http2_only, slots };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// Sends `req` (its URI absolute) and returns the answer's head, with
+    /// the connection to release once the body is read.
+    pub(super) async fn send(&self, mut req: Request<Body>) -> Result<(Response<Incoming>, Lease), UpstreamError> {
+        let slot = self.inner.slot();
+        let uri = req.uri().clone();
+        let mut may_take = Source::Pool;
+        loop {
+            let pooled = if may_take == Source::Pool { self.inner.take(slot) } else { None };
+            let source = if pooled.is_some() { Source::Pool } else { Source::New };
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => self.inner.connect(slot).await?,
+            };
+            match self.inner.send_on(conn, req, slot).await {
+                Sent::Answered(resp, lease) => return Ok((resp, lease)),
+                Sent::Failed(e) => return Err(UpstreamError::Broken(source_chain(&e))),
+                // Not a byte was written: a new connection may take it.
+                Sent::Unsent(mut back, _) if source == Source::Pool => {
+                    back.uri_mut().clone_from(&uri);
+                    req = back;
+                    may_take = Source::New;
+                }
+                Sent::Unsent(_, e) => return Err(UpstreamError::Connect(source_chain(&e))),
+            }
+        }
+    }
+}
+
+impl Lease {
+    /// Puts an HTTP/1 connection back in its worker's pool once hyper says
+    /// it can take another request (at once, or from a task of its own if
+    /// the connection is still finishing the answer).
+    pub(super) fn release(self) {
+        let Lease { pool, slot, conn } = self;
+        let Some(h1) = conn else { return };
+        if h1.is_ready() {
+            checkin(&pool, slot, h1);
+            return;
+        }
+        drop(tokio::spawn(async move {
+            let mut h1 = h1;
+            if h1.ready().await.is_ok() {
+                checkin(&pool, slot, h1);
+            }
+        }));
+    }
+}
+
+fn checkin(pool: &Weak<Inner>, slot: usize, h1: H1) {
+    let Some(pool) = pool.upgrade() else { return };
+    if let Some(mut s) = pool.slots.get(slot).and_then(|s| s.lock().ok()) {
+        s.idle.push((h1, Instant::now()));
+    }
+}
+
+/// Where a request's connection comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The worker's pool, or a new one if the pool has none.
+    Pool,
+    /// A new connection.
+    New,
+}
+
+enum Sent {
+    Answered(Response<Incoming>, Lease),
+    /// hyper handed the request back: not a byte of it was written.
+    Unsent(Request<Body>, hyper::Error),
+    Failed(hyper::Error),
+}
+
+impl Inner {
+    fn slot(&self) -> usize {
+        let outside = self.slots.len().saturating_sub(1);
+        crate::workers::current().map_or(outside, |n| n % outside.max(1))
+    }
+
+    /// The worker's HTTP/2 connection, else its most recently used idle
+    /// HTTP/1 one that is still open and not idle too long.
+    fn take(&self, slot: usize) -> Option<Conn> {
+        let mut s = self.slots.get(slot)?.lock().ok()?;
+        if let Some((h2, used)) = s.shared.as_mut() {
+            if !h2.is_closed() {
+                *used = Instant::now();
+                return Some(Conn::H2(h2.clone()));
+            }
+            s.shared = None;
+        }
+        while let Some((h1, since)) = s.idle.pop() {
+            if h1.is_ready() && since.elapsed() < self.idle_timeout {
+                return Some(Conn::H1(h1));
+            }
+        }
+        None
+    }
+
+    /// Opens a connection: HTTP/2 where ALPN chose it or `http2_only`
+    /// says so (and then shared by the worker), else HTTP/1.
+    async fn connect(self: &Arc<Self>, slot: usize) -> Result<Conn, UpstreamError> {
+        let mut connector = self.connector.0.clone();
+        let io = connector.call(self.target.clone()).await.map_err(|e| UpstreamError::Connect(source_chain(&*e)))?;
+        let failed = |e: hyper::Error| UpstreamError::Connect(source_chain(&e));
+        self.start_reaper(slot);
+        if self.http2_only || io.connected().is_negotiated_h2() {
+            let mut b = http2::Builder::new(TokioExecutor::new());
+            b.timer(TokioTimer::new());
+            let (h2, conn) = b.handshake(io).await.map_err(failed)?;
+            drop(tokio::spawn(conn));
+            if let Some(mut s) = self.slots.get(slot).and_then(|s| s.lock().ok()) {
+                if s.shared.as_ref().is_none_or(|(old, _)| old.is_closed()) {
+                    s.shared = Some((h2.clone(), Instant::now()));
+                }
+            }
+            return Ok(Conn::H2(h2));
+        }
+        let (h1, conn) = http1::Builder::new().writev(false).handshake(io).await.map_err(failed)?;
+        drop(tokio::spawn(conn));
+        Ok(Conn::H1(h1))
+    }
+
+    async fn send_on(self: &Arc<Self>, conn: Conn, mut req: Request<Body>, slot: usize) -> Sent {
+        let (result, lease) = match conn {
+            Conn::H2(mut h2) => (h2.try_send_request(req).await, Lease { pool: Weak::new(), slot, conn: None }),
+            Conn::H1(mut h1) => {
+                origin_form(&mut req);
+                req.headers_mut().entry(HOST).or_insert_with(|| self.host.clone());
+                let result = h1.try_send_request(req).await;
+                (result, Lease { pool: Arc::downgrade(self), slot, conn: Some(h1) })
+            }
+        };
+        match result {
+            Ok(resp) => Sent::Answered(resp, lease),
+            Err(mut e) => match e.take_message() {
+                Some(back) => Sent::Unsent(back, e.into_error()),
+                None => Sent::Failed(e.into_error()),
+            },
+        }
+    }
+
+    /// Starts, once per worker, the task that closes the connections idle
+    /// longer than `idle_timeout`; it ends with the pool.
+    fn start_reaper(self: &Arc<Self>, slot: usize) {
+        let Some(mut s) = self.slots.get(slot).and_then(|s| s.lock().ok()) else { return };
+        if std::mem::replace(&mut s.reaping, true) {
+            return;
+        }
+        let pool = Arc::downgrade(self);
+        let every = (self.idle_timeout / 2).max(Duration::from_millis(10));
+        drop(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(pool) = pool.upgrade() else { return };
+                pool.close_idle(slot);
+            }
+        }));
+    }
+
+    /// Closes the worker's connections idle longer than `idle_timeout`, and
+    /// forgets the closed ones.
+    fn close_idle(&self, slot: usize) {
+        let Some(mut s) = self.slots.get(slot).and_then(|s| s.lock().ok()) else { return };
+        let timeout = self.idle_timeout;
+        s.idle.retain(|(h1, since)| since.elapsed() < timeout && !h1.is_closed());
+        if s.shared.as_ref().is_some_and(|(h2, used)| used.elapsed() >= timeout || h2.is_closed()) {
+            s.shared = None;
+        }
+    }
+}
+
+/// `/path?query` in place of the absolute URI: what HTTP/1 sends to a
+/// server (the connection already names the host).
+fn origin_form(req: &mut Request<Body>) {
+    let pq = req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+    *req.uri_mut() = Uri::from(pq);
+}
+
+fn host_header(target: &Uri) -> Result<HeaderValue, String> {
+    let host = target.host().ok_or("the upstream URL has no host")?;
+    let default =
+        matches!((target.scheme_str(), target.port_u16()), (Some("https"), Some(443)) | (Some("http"), Some(80)));
+    let value = match target.port_u16() {
+        Some(port) if !default => format!("{host}:{port}"),
+        _ => host.to_owned(),
+    };
+    HeaderValue::from_str(&value).map_err(|_| "the upstream host cannot be a Host header".to_owned())
+}

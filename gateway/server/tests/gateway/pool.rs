@@ -1,0 +1,217 @@
+//! The upstream connection pool: connections reused, never more of them
+//! than requests in flight at once, idle ones closed after
+//! `pool_idle_timeout_ms`, and a POST never written twice when a pooled
+//! connection turns out closed.
+
+use super::support::{Gateway, TOKEN, config_with};
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// What a counting upstream saw.
+#[derive(Default)]
+struct Counts {
+    accepted: AtomicUsize,
+    open: AtomicUsize,
+    posts: AtomicUsize,
+}
+
+/// How the counting upstream behaves.
+#[derive(Clone, Copy)]
+struct Behaviour {
+    /// How long it takes to answer.
+    delay: Duration,
+    /// Closes a connection (without saying so) when no next request comes
+    /// within this long.
+    close_idle_after: Option<Duration>,
+}
+
+/// A keep-alive HTTP/1.1 upstream that answers every request with a user
+/// and counts connections accepted and still open, and POSTs.
+async fn counting_upstream(behaviour: Behaviour) -> (String, Arc<Counts>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counts = Arc::new(Counts::default());
+    let c = counts.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            c.accepted.fetch_add(1, Ordering::SeqCst);
+            c.open.fetch_add(1, Ordering::SeqCst);
+            let c = c.clone();
+            tokio::spawn(async move {
+                serve(s, behaviour, &c).await;
+                c.open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (format!("http://{addr}/v2"), counts)
+}
+
+async fn serve(s: TcpStream, b: Behaviour, counts: &Counts) {
+    let mut reader = BufReader::new(s);
+    loop {
+        let mut line = String::new();
+        let read = reader.read_line(&mut line);
+        let n = match b.close_idle_after {
+            Some(after) => match tokio::time::timeout(after, read).await {
+                Ok(n) => n,
+                Err(_) => return,
+            },
+            None => read.await,
+        };
+        if n.unwrap_or(0) == 0 {
+            return;
+        }
+        if line.starts_with("POST ") {
+            counts.posts.fetch_add(1, Ordering::SeqCst);
+        }
+        let mut length = 0;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).await.unwrap_or(0) == 0 {
+                return;
+            }
+            if h == "\r\n" {
+                break;
+            }
+            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).await.unwrap();
+        tokio::time::sleep(b.delay).await;
+        let user =
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "u@example.com"});
+        let text = user.to_string();
+        let head = format!(
+            "HTTP/1.1 201 Created\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\n\r\n",
+            text.len()
+        );
+        if reader.get_mut().write_all(format!("{head}{text}").as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn new_user() -> serde_json::Value {
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "u@example.com"})
+}
+
+async fn gateway(upstream: &str, keys: &str) -> Gateway {
+    gateway_with_workers(upstream, keys, 2).await
+}
+
+async fn gateway_with_workers(upstream: &str, keys: &str, workers: usize) -> Gateway {
+    let text =
+        config_with(upstream, &[], "generic", keys).replace("[server]", &format!("[server]\nworkers = {workers}"));
+    Gateway::start(&text).await
+}
+
+/// An IdP that keeps one connection open and sends `count` POSTs on it,
+/// one after another.
+async fn keep_alive_idp(url: String, count: usize) {
+    let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(1).build_http::<Full<Bytes>>();
+    for _ in 0..count {
+        let req = Request::post(&url)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/scim+json")
+            .body(Full::new(Bytes::from(new_user().to_string())))
+            .unwrap();
+        let resp = client.request(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.into_body().collect().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn waves_of_concurrent_requests_open_no_more_connections_than_were_in_flight() {
+    let slow = Behaviour { delay: Duration::from_millis(150), close_idle_after: None };
+    let (url, counts) = counting_upstream(slow).await;
+    let gw = Arc::new(gateway(&url, "").await);
+    for _ in 0..3 {
+        let wave: Vec<_> = (0..6)
+            .map(|_| {
+                let gw = gw.clone();
+                tokio::spawn(async move { gw.call(Method::POST, "/scim/v2/Users", Some(new_user())).await })
+            })
+            .collect();
+        for r in wave {
+            let r = r.await.unwrap();
+            assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        }
+    }
+    assert_eq!(counts.posts.load(Ordering::SeqCst), 18);
+    let accepted = counts.accepted.load(Ordering::SeqCst);
+    assert!(accepted <= 6, "18 requests, at most 6 at once, took {accepted} upstream connections");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_load_from_four_idp_connections_holds_four_upstream_connections() {
+    let quick = Behaviour { delay: Duration::from_millis(1), close_idle_after: None };
+    let (url, counts) = counting_upstream(quick).await;
+    let gw = gateway_with_workers(&url, "", 1).await;
+    let idps: Vec<_> = (0..4).map(|_| tokio::spawn(keep_alive_idp(gw.url("/scim/v2/Users"), 100))).collect();
+    for idp in idps {
+        idp.await.unwrap();
+    }
+    assert_eq!(counts.posts.load(Ordering::SeqCst), 400);
+    let accepted = counts.accepted.load(Ordering::SeqCst);
+    assert!(accepted <= 4, "four IdP connections on one worker took {accepted} upstream connections");
+}
+
+#[tokio::test]
+async fn one_request_after_another_reuses_the_connection() {
+    let quick = Behaviour { delay: Duration::ZERO, close_idle_after: None };
+    let (url, counts) = counting_upstream(quick).await;
+    let gw = gateway(&url, "").await;
+    for _ in 0..10 {
+        let r = gw.call(Method::POST, "/scim/v2/Users", Some(new_user())).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+    // Each call is a new IdP connection, dealt to the two workers in turn:
+    // each worker keeps one upstream connection.
+    assert_eq!(counts.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn connections_idle_longer_than_pool_idle_timeout_are_closed() {
+    let quick = Behaviour { delay: Duration::ZERO, close_idle_after: None };
+    let (url, counts) = counting_upstream(quick).await;
+    let gw = gateway(&url, "pool_idle_timeout_ms = 100").await;
+    let r = gw.call(Method::POST, "/scim/v2/Users", Some(new_user())).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(counts.open.load(Ordering::SeqCst), 1);
+    for _ in 0..50 {
+        if counts.open.load(Ordering::SeqCst) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(counts.open.load(Ordering::SeqCst), 0, "the idle connection is still open after 1 s");
+    let r = gw.call(Method::POST, "/scim/v2/Users", Some(new_user())).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(counts.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_post_after_the_upstream_dropped_the_idle_connection_is_sent_once_on_a_new_one() {
+    let impatient = Behaviour { delay: Duration::ZERO, close_idle_after: Some(Duration::from_millis(50)) };
+    let (url, counts) = counting_upstream(impatient).await;
+    let gw = gateway(&url, "retries = 0").await;
+    for n in 1..=4 {
+        let r = gw.call(Method::POST, "/scim/v2/Users", Some(new_user())).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        assert_eq!(counts.posts.load(Ordering::SeqCst), n, "a POST is written once");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(counts.accepted.load(Ordering::SeqCst), 4, "a closed connection is never reused");
+}

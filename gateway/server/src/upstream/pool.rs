@@ -34,6 +34,13 @@ type Body = Full<Bytes>;
 type H1 = http1::SendRequest<Body>;
 type H2 = http2::SendRequest<Body>;
 
+/// HTTP/1 requests go out as one buffer (head and body copied together),
+/// one write per request: cheaper than vectored writes for SCIM's small
+/// bodies.
+const WRITEV: bool = false;
+/// The reaper's shortest period, whatever `pool_idle_timeout_ms` says.
+const MIN_REAP_EVERY: Duration = Duration::from_millis(10);
+
 /// Connections to one upstream, a set per worker.
 #[derive(Debug)]
 pub(super) struct Pool {
@@ -61,7 +68,8 @@ struct Slot {
     idle: Vec<(H1, Instant)>,
     /// The HTTP/2 connection, with when a request last took it.
     shared: Option<(H2, Instant)>,
-    /// Whether the task closing connections idle too long runs.
+    /// Whether the task closing connections idle too long runs (it ends
+    /// when there is none left).
     reaping: bool,
 }
 
@@ -120,6 +128,7 @@ impl Pool {
     pub(super) async fn send(&self, mut req: Request<Body>) -> Result<(Response<Incoming>, Lease), UpstreamError> {
         let slot = self.inner.slot();
         let uri = req.uri().clone();
+        let host_given = req.headers().contains_key(HOST);
         let mut may_take = Source::Pool;
         loop {
             let pooled = if may_take == Source::Pool { self.inner.take(slot) } else { None };
@@ -134,6 +143,9 @@ impl Pool {
                 // Not a byte was written: a new connection may take it.
                 Sent::Unsent(mut back, _) if source == Source::Pool => {
                     back.uri_mut().clone_from(&uri);
+                    if !host_given {
+                        back.headers_mut().remove(HOST); // HTTP/2 names the host in the URI
+                    }
                     req = back;
                     may_take = Source::New;
                 }
@@ -167,7 +179,15 @@ fn checkin(pool: &Weak<Inner>, slot: usize, h1: H1) {
     let Some(pool) = pool.upgrade() else { return };
     if let Some(mut s) = pool.slots.get(slot).and_then(|s| s.lock().ok()) {
         s.idle.push((h1, Instant::now()));
+        pool.reap_later(slot, &mut s);
     }
+}
+
+/// Whether a worker has idle connections left to watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Left {
+    Some,
+    Nothing,
 }
 
 /// Where a request's connection comes from.
@@ -217,20 +237,14 @@ impl Inner {
         let mut connector = self.connector.0.clone();
         let io = connector.call(self.target.clone()).await.map_err(|e| UpstreamError::Connect(source_chain(&*e)))?;
         let failed = |e: hyper::Error| UpstreamError::Connect(source_chain(&e));
-        self.start_reaper(slot);
         if self.http2_only || io.connected().is_negotiated_h2() {
             let mut b = http2::Builder::new(TokioExecutor::new());
             b.timer(TokioTimer::new());
             let (h2, conn) = b.handshake(io).await.map_err(failed)?;
             drop(tokio::spawn(conn));
-            if let Some(mut s) = self.slots.get(slot).and_then(|s| s.lock().ok()) {
-                if s.shared.as_ref().is_none_or(|(old, _)| old.is_closed()) {
-                    s.shared = Some((h2.clone(), Instant::now()));
-                }
-            }
-            return Ok(Conn::H2(h2));
+            return Ok(Conn::H2(self.share(slot, h2)));
         }
-        let (h1, conn) = http1::Builder::new().writev(false).handshake(io).await.map_err(failed)?;
+        let (h1, conn) = http1::Builder::new().writev(WRITEV).handshake(io).await.map_err(failed)?;
         drop(tokio::spawn(conn));
         Ok(Conn::H1(h1))
     }
@@ -254,33 +268,58 @@ impl Inner {
         }
     }
 
-    /// Starts, once per worker, the task that closes the connections idle
-    /// longer than `idle_timeout`; it ends with the pool.
-    fn start_reaper(self: &Arc<Self>, slot: usize) {
-        let Some(mut s) = self.slots.get(slot).and_then(|s| s.lock().ok()) else { return };
-        if std::mem::replace(&mut s.reaping, true) {
+    /// The worker's HTTP/2 connection: `h2` if it has none open, else the
+    /// one it has (several first requests at once each opened one; the
+    /// others close once their request is done).
+    fn share(self: &Arc<Self>, slot: usize, h2: H2) -> H2 {
+        let Some(mut s) = self.slots.get(slot).and_then(|s| s.lock().ok()) else { return h2 };
+        match s.shared.as_ref() {
+            Some((open, _)) if !open.is_closed() => open.clone(),
+            _ => {
+                s.shared = Some((h2.clone(), Instant::now()));
+                self.reap_later(slot, &mut s);
+                h2
+            }
+        }
+    }
+
+    /// Starts the task that closes the worker's connections idle longer
+    /// than `idle_timeout`, unless it runs; it ends when the worker has no
+    /// idle connection left, or with the pool. `s` is the worker's locked
+    /// slot.
+    fn reap_later(self: &Arc<Self>, slot: usize, s: &mut Slot) {
+        if s.reaping {
             return;
         }
+        s.reaping = true;
         let pool = Arc::downgrade(self);
-        let every = (self.idle_timeout / 2).max(Duration::from_millis(10));
+        let every = (self.idle_timeout / 2).max(MIN_REAP_EVERY);
         drop(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
                 let Some(pool) = pool.upgrade() else { return };
-                pool.close_idle(slot);
+                if pool.close_idle(slot) == Left::Nothing {
+                    return;
+                }
             }
         }));
     }
 
     /// Closes the worker's connections idle longer than `idle_timeout`, and
-    /// forgets the closed ones.
-    fn close_idle(&self, slot: usize) {
-        let Some(mut s) = self.slots.get(slot).and_then(|s| s.lock().ok()) else { return };
+    /// forgets the closed ones. With none left, the reaper stops (under the
+    /// same lock that a check-in takes to start it).
+    fn close_idle(&self, slot: usize) -> Left {
+        let Some(mut s) = self.slots.get(slot).and_then(|s| s.lock().ok()) else { return Left::Nothing };
         let timeout = self.idle_timeout;
         s.idle.retain(|(h1, since)| since.elapsed() < timeout && !h1.is_closed());
         if s.shared.as_ref().is_some_and(|(h2, used)| used.elapsed() >= timeout || h2.is_closed()) {
             s.shared = None;
         }
+        if s.idle.is_empty() && s.shared.is_none() {
+            s.reaping = false;
+            return Left::Nothing;
+        }
+        Left::Some
     }
 }
 

@@ -32,6 +32,8 @@ struct Behaviour {
     /// Closes a connection (without saying so) when no next request comes
     /// within this long.
     close_idle_after: Option<Duration>,
+    /// Characters of padding in each answer.
+    pad: usize,
 }
 
 /// A keep-alive HTTP/1.1 upstream that answers every request with a user
@@ -89,8 +91,8 @@ async fn serve(s: TcpStream, b: Behaviour, counts: &Counts) {
         let mut body = vec![0u8; length];
         reader.read_exact(&mut body).await.unwrap();
         tokio::time::sleep(b.delay).await;
-        let user =
-            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "u@example.com"});
+        let pad = "x".repeat(b.pad);
+        let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "u@example.com", "title": pad});
         let text = user.to_string();
         let head = format!(
             "HTTP/1.1 201 Created\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\n\r\n",
@@ -134,7 +136,7 @@ async fn keep_alive_idp(url: String, count: usize) {
 
 #[tokio::test]
 async fn waves_of_concurrent_requests_open_no_more_connections_than_were_in_flight() {
-    let slow = Behaviour { delay: Duration::from_millis(150), close_idle_after: None };
+    let slow = Behaviour { delay: Duration::from_millis(150), close_idle_after: None, pad: 0 };
     let (url, counts) = counting_upstream(slow).await;
     let gw = Arc::new(gateway(&url, "").await);
     for _ in 0..3 {
@@ -156,7 +158,7 @@ async fn waves_of_concurrent_requests_open_no_more_connections_than_were_in_flig
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steady_load_from_four_idp_connections_holds_four_upstream_connections() {
-    let quick = Behaviour { delay: Duration::from_millis(1), close_idle_after: None };
+    let quick = Behaviour { delay: Duration::from_millis(1), close_idle_after: None, pad: 0 };
     let (url, counts) = counting_upstream(quick).await;
     let gw = gateway_with_workers(&url, "", 1).await;
     let idps: Vec<_> = (0..4).map(|_| tokio::spawn(keep_alive_idp(gw.url("/scim/v2/Users"), 100))).collect();
@@ -170,7 +172,7 @@ async fn steady_load_from_four_idp_connections_holds_four_upstream_connections()
 
 #[tokio::test]
 async fn one_request_after_another_reuses_the_connection() {
-    let quick = Behaviour { delay: Duration::ZERO, close_idle_after: None };
+    let quick = Behaviour { delay: Duration::ZERO, close_idle_after: None, pad: 0 };
     let (url, counts) = counting_upstream(quick).await;
     let gw = gateway(&url, "").await;
     for _ in 0..10 {
@@ -184,7 +186,7 @@ async fn one_request_after_another_reuses_the_connection() {
 
 #[tokio::test]
 async fn connections_idle_longer_than_pool_idle_timeout_are_closed() {
-    let quick = Behaviour { delay: Duration::ZERO, close_idle_after: None };
+    let quick = Behaviour { delay: Duration::ZERO, close_idle_after: None, pad: 0 };
     let (url, counts) = counting_upstream(quick).await;
     let gw = gateway(&url, "pool_idle_timeout_ms = 100").await;
     let r = gw.call(Method::POST, "/scim/v2/Users", Some(new_user())).await;
@@ -204,7 +206,7 @@ async fn connections_idle_longer_than_pool_idle_timeout_are_closed() {
 
 #[tokio::test]
 async fn a_post_after_the_upstream_dropped_the_idle_connection_is_sent_once_on_a_new_one() {
-    let impatient = Behaviour { delay: Duration::ZERO, close_idle_after: Some(Duration::from_millis(50)) };
+    let impatient = Behaviour { delay: Duration::ZERO, close_idle_after: Some(Duration::from_millis(50)), pad: 0 };
     let (url, counts) = counting_upstream(impatient).await;
     let gw = gateway(&url, "retries = 0").await;
     for n in 1..=4 {
@@ -214,4 +216,63 @@ async fn a_post_after_the_upstream_dropped_the_idle_connection_is_sent_once_on_a
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(counts.accepted.load(Ordering::SeqCst), 4, "a closed connection is never reused");
+}
+
+#[tokio::test]
+async fn a_connection_whose_answer_was_cut_short_is_never_reused() {
+    let large = Behaviour { delay: Duration::ZERO, close_idle_after: None, pad: 4096 };
+    let (url, counts) = counting_upstream(large).await;
+    let gw = gateway_with_workers(&url, "max_response_bytes = 1024", 1).await;
+    for n in 1..=3 {
+        let r = gw.call(Method::GET, "/scim/v2/Users/1", None).await;
+        assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{:?}", r.body);
+        assert_eq!(
+            counts.accepted.load(Ordering::SeqCst),
+            n,
+            "an answer not read whole leaves its connection unusable"
+        );
+    }
+}
+
+/// An HTTP/2 upstream (prior knowledge) that counts connections.
+async fn h2_upstream() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let answer = hyper::service::service_fn(|_req| async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "u@example.com"});
+                let resp = http::Response::builder().status(200).header("content-type", "application/scim+json");
+                Ok::<_, std::convert::Infallible>(resp.body(Full::new(Bytes::from(user.to_string()))).unwrap())
+            });
+            let io = hyper_util::rt::TokioIo::new(s);
+            tokio::spawn(hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, answer));
+        }
+    });
+    (format!("http://{addr}/v2"), accepted)
+}
+
+#[tokio::test]
+async fn a_worker_shares_one_http2_connection_among_its_requests() {
+    let (url, accepted) = h2_upstream().await;
+    let gw = Arc::new(gateway_with_workers(&url, "http2_only = true", 1).await);
+    let r = gw.call(Method::GET, "/scim/v2/Users/1", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    for _ in 0..2 {
+        let wave: Vec<_> = (0..5)
+            .map(|_| {
+                let gw = gw.clone();
+                tokio::spawn(async move { gw.call(Method::GET, "/scim/v2/Users/1", None).await })
+            })
+            .collect();
+        for r in wave {
+            let r = r.await.unwrap();
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        }
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "eleven requests, five at once, on one HTTP/2 connection");
 }

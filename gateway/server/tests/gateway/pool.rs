@@ -3,7 +3,7 @@
 //! `pool_idle_timeout_ms`, and a POST never written twice when a pooled
 //! connection turns out closed.
 
-use super::support::{Gateway, TOKEN, config_with};
+use super::support::{Gateway, TOKEN, config_with, counting_server};
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -17,9 +17,14 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 /// What a counting upstream saw.
-#[derive(Default)]
 struct Counts {
-    accepted: AtomicUsize,
+    accepted: Arc<AtomicUsize>,
+    traffic: Arc<Traffic>,
+}
+
+/// Connections still open, and POSTs.
+#[derive(Default)]
+struct Traffic {
     open: AtomicUsize,
     posts: AtomicUsize,
 }
@@ -38,26 +43,22 @@ struct Behaviour {
 
 /// A keep-alive HTTP/1.1 upstream that answers every request with a user
 /// and counts connections accepted and still open, and POSTs.
-async fn counting_upstream(behaviour: Behaviour) -> (String, Arc<Counts>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let counts = Arc::new(Counts::default());
-    let c = counts.clone();
-    tokio::spawn(async move {
-        while let Ok((s, _)) = listener.accept().await {
-            c.accepted.fetch_add(1, Ordering::SeqCst);
-            c.open.fetch_add(1, Ordering::SeqCst);
-            let c = c.clone();
-            tokio::spawn(async move {
-                serve(s, behaviour, &c).await;
-                c.open.fetch_sub(1, Ordering::SeqCst);
-            });
+async fn counting_upstream(behaviour: Behaviour) -> (String, Counts) {
+    let traffic = Arc::new(Traffic::default());
+    let t = traffic.clone();
+    let (addr, accepted) = counting_server(move |s| {
+        let t = t.clone();
+        async move {
+            t.open.fetch_add(1, Ordering::SeqCst);
+            serve(s, behaviour, &t).await;
+            t.open.fetch_sub(1, Ordering::SeqCst);
         }
-    });
-    (format!("http://{addr}/v2"), counts)
+    })
+    .await;
+    (format!("http://{addr}/v2"), Counts { accepted, traffic })
 }
 
-async fn serve(s: TcpStream, b: Behaviour, counts: &Counts) {
+async fn serve(s: TcpStream, b: Behaviour, seen: &Traffic) {
     let mut reader = BufReader::new(s);
     loop {
         let mut line = String::new();
@@ -73,7 +74,7 @@ async fn serve(s: TcpStream, b: Behaviour, counts: &Counts) {
             return;
         }
         if line.starts_with("POST ") {
-            counts.posts.fetch_add(1, Ordering::SeqCst);
+            seen.posts.fetch_add(1, Ordering::SeqCst);
         }
         let mut length = 0;
         loop {
@@ -151,7 +152,7 @@ async fn waves_of_concurrent_requests_open_no_more_connections_than_were_in_flig
             assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         }
     }
-    assert_eq!(counts.posts.load(Ordering::SeqCst), 18);
+    assert_eq!(counts.traffic.posts.load(Ordering::SeqCst), 18);
     let accepted = counts.accepted.load(Ordering::SeqCst);
     assert!(accepted <= 6, "18 requests, at most 6 at once, took {accepted} upstream connections");
 }
@@ -165,7 +166,7 @@ async fn steady_load_from_four_idp_connections_holds_four_upstream_connections()
     for idp in idps {
         idp.await.unwrap();
     }
-    assert_eq!(counts.posts.load(Ordering::SeqCst), 400);
+    assert_eq!(counts.traffic.posts.load(Ordering::SeqCst), 400);
     let accepted = counts.accepted.load(Ordering::SeqCst);
     assert!(accepted <= 4, "four IdP connections on one worker took {accepted} upstream connections");
 }
@@ -191,14 +192,14 @@ async fn connections_idle_longer_than_pool_idle_timeout_are_closed() {
     let gw = gateway(&url, "pool_idle_timeout_ms = 100").await;
     let r = gw.call(Method::POST, "/scim/v2/Users", Some(new_user())).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-    assert_eq!(counts.open.load(Ordering::SeqCst), 1);
+    assert_eq!(counts.traffic.open.load(Ordering::SeqCst), 1);
     for _ in 0..50 {
-        if counts.open.load(Ordering::SeqCst) == 0 {
+        if counts.traffic.open.load(Ordering::SeqCst) == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(counts.open.load(Ordering::SeqCst), 0, "the idle connection is still open after 1 s");
+    assert_eq!(counts.traffic.open.load(Ordering::SeqCst), 0, "the idle connection is still open after 1 s");
     let r = gw.call(Method::POST, "/scim/v2/Users", Some(new_user())).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     assert_eq!(counts.accepted.load(Ordering::SeqCst), 2);
@@ -212,7 +213,7 @@ async fn a_post_after_the_upstream_dropped_the_idle_connection_is_sent_once_on_a
     for n in 1..=4 {
         let r = gw.call(Method::POST, "/scim/v2/Users", Some(new_user())).await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-        assert_eq!(counts.posts.load(Ordering::SeqCst), n, "a POST is written once");
+        assert_eq!(counts.traffic.posts.load(Ordering::SeqCst), n, "a POST is written once");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(counts.accepted.load(Ordering::SeqCst), 4, "a closed connection is never reused");
@@ -236,23 +237,17 @@ async fn a_connection_whose_answer_was_cut_short_is_never_reused() {
 
 /// An HTTP/2 upstream (prior knowledge) that counts connections.
 async fn h2_upstream() -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((s, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            let answer = hyper::service::service_fn(|_req| async {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "u@example.com"});
-                let resp = http::Response::builder().status(200).header("content-type", "application/scim+json");
-                Ok::<_, std::convert::Infallible>(resp.body(Full::new(Bytes::from(user.to_string()))).unwrap())
-            });
-            let io = hyper_util::rt::TokioIo::new(s);
-            tokio::spawn(hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, answer));
-        }
-    });
+    let (addr, accepted) = counting_server(|s| async move {
+        let answer = hyper::service::service_fn(|_req| async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "u@example.com"});
+            let resp = http::Response::builder().status(200).header("content-type", "application/scim+json");
+            Ok::<_, std::convert::Infallible>(resp.body(Full::new(Bytes::from(user.to_string()))).unwrap())
+        });
+        let io = hyper_util::rt::TokioIo::new(s);
+        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, answer).await;
+    })
+    .await;
     (format!("http://{addr}/v2"), accepted)
 }
 

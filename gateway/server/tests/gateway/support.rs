@@ -391,6 +391,26 @@ impl Drop for FakeUpstream {
     }
 }
 
+/// A loopback server that hands each connection it takes to `serve`, on a
+/// task of its own, and counts them. Its address, and the count.
+pub async fn counting_server<F, Fut>(serve: F) -> (SocketAddr, Arc<AtomicUsize>)
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(serve(stream));
+        }
+    });
+    (addr, accepted)
+}
+
 /// A server that takes connections and never answers (a hung Redis or
 /// collector, a network partition): every call waits for its timeout.
 /// Its port, and the task to abort.

@@ -2,7 +2,9 @@
 //! extra CA, a CONNECT proxy, HTTP/2, an HTTP/1.0 upstream that closes every
 //! connection, and X-Forwarded-* trusted only from configured proxies.
 
-use super::support::{FakeUpstream, Gateway, Handler, Seen, TOKEN, UPSTREAM_TOKEN, config, json_response, send};
+use super::support::{
+    FakeUpstream, Gateway, Handler, Seen, TOKEN, UPSTREAM_TOKEN, config, counting_server, json_response, send,
+};
 use http::{Method, StatusCode};
 use serde_json::json;
 use std::sync::Arc;
@@ -60,34 +62,25 @@ async fn an_untrusted_upstream_certificate_is_a_502() {
 
 /// A minimal CONNECT proxy that counts tunnels.
 async fn connect_proxy() -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let tunnels = Arc::new(AtomicUsize::new(0));
-    let count = tunnels.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let count = count.clone();
-            tokio::spawn(async move {
-                let mut reader = BufReader::new(client);
-                let mut line = String::new();
-                reader.read_line(&mut line).await.unwrap();
-                let target = line.split(' ').nth(1).unwrap().to_owned();
-                loop {
-                    let mut h = String::new();
-                    reader.read_line(&mut h).await.unwrap();
-                    if h == "\r\n" || h.is_empty() {
-                        break;
-                    }
-                }
-                assert!(line.starts_with("CONNECT "), "{line}");
-                count.fetch_add(1, Ordering::SeqCst);
-                let mut upstream = tokio::net::TcpStream::connect(target).await.unwrap();
-                let mut client = reader.into_inner();
-                client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await.unwrap();
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-            });
+    let (addr, tunnels) = counting_server(|client| async move {
+        let mut reader = BufReader::new(client);
+        let mut line = String::new();
+        reader.read_line(&mut line).await.unwrap();
+        let target = line.split(' ').nth(1).unwrap().to_owned();
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h).await.unwrap();
+            if h == "\r\n" || h.is_empty() {
+                break;
+            }
         }
-    });
+        assert!(line.starts_with("CONNECT "), "{line}");
+        let mut upstream = tokio::net::TcpStream::connect(target).await.unwrap();
+        let mut client = reader.into_inner();
+        client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await.unwrap();
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    })
+    .await;
     (format!("http://{addr}"), tunnels)
 }
 
@@ -119,23 +112,15 @@ async fn an_http2_only_upstream_is_reached_with_http2() {
 
 /// An HTTP/1.0 server that answers one request per connection, then closes.
 async fn http10_upstream() -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let conns = Arc::new(AtomicUsize::new(0));
-    let count = conns.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let _ = s.read(&mut buf).await;
-                let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "old@example.com"}).to_string();
-                let resp = format!("HTTP/1.0 200 OK\r\nContent-Type: application/scim+json\r\n\r\n{body}");
-                let _ = s.write_all(resp.as_bytes()).await;
-                let _ = s.shutdown().await;
-            });
-        }
-    });
+    let (addr, conns) = counting_server(|mut s| async move {
+        let mut buf = vec![0u8; 8192];
+        let _ = s.read(&mut buf).await;
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "old@example.com"}).to_string();
+        let resp = format!("HTTP/1.0 200 OK\r\nContent-Type: application/scim+json\r\n\r\n{body}");
+        let _ = s.write_all(resp.as_bytes()).await;
+        let _ = s.shutdown().await;
+    })
+    .await;
     (format!("http://{addr}/v2"), conns)
 }
 

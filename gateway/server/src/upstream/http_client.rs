@@ -11,7 +11,6 @@ use http::{Method, Request};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::proxy::matcher::Matcher;
 use std::io::Read;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// An HTTP(S) SCIM server.
@@ -19,7 +18,7 @@ use std::time::Duration;
 pub struct HttpUpstream {
     /// Connections, a set per worker thread, so that a request and the
     /// upstream connection it uses stay on one thread.
-    pool: Arc<Pool>,
+    pool: Pool,
     base: String,
     token: Option<HeaderValue>,
     timeout: Duration,
@@ -58,7 +57,7 @@ impl HttpUpstream {
                 v
             });
         Ok(Self {
-            pool: Arc::new(pool),
+            pool,
             base: base.to_string().trim_end_matches('/').to_owned(),
             token,
             timeout: settings.timeout,

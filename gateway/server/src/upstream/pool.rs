@@ -41,8 +41,8 @@ const WRITEV: bool = false;
 /// The reaper's shortest period, whatever `pool_idle_timeout_ms` says.
 const MIN_REAP_EVERY: Duration = Duration::from_millis(10);
 
-/// Connections to one upstream, a set per worker.
-#[derive(Debug)]
+/// Connections to one upstream, a set per worker; clones share them.
+#[derive(Debug, Clone)]
 pub(super) struct Pool {
     inner: Arc<Inner>,
 }
@@ -94,12 +94,16 @@ enum Conn {
 }
 
 /// A connection in use: hand it back with [`Lease::release`] once the
-/// answer is read whole; dropped, an HTTP/1 connection is closed.
+/// answer is read whole; dropped, an HTTP/1 connection is closed. An
+/// HTTP/2 request holds nothing (its connection stays shared).
 #[must_use]
-pub(super) struct Lease {
+pub(super) struct Lease(Option<Held>);
+
+/// An HTTP/1 connection in use, and the worker set it goes back to.
+struct Held {
     pool: Weak<Inner>,
     slot: usize,
-    conn: Option<H1>,
+    h1: H1,
 }
 
 impl Pool {
@@ -124,34 +128,27 @@ impl Pool {
     }
 
     /// Sends `req` (its URI absolute) and returns the answer's head, with
-    /// the connection to release once the body is read.
+    /// the connection to release once the body is read. A request a pooled
+    /// connection hands back unsent (not a byte written) goes once more, on
+    /// a new connection.
     pub(super) async fn send(&self, mut req: Request<Body>) -> Result<(Response<Incoming>, Lease), UpstreamError> {
         let slot = self.inner.slot();
-        let uri = req.uri().clone();
-        let host_given = req.headers().contains_key(HOST);
-        let mut may_take = Source::Pool;
-        loop {
-            let pooled = if may_take == Source::Pool { self.inner.take(slot) } else { None };
-            let source = if pooled.is_some() { Source::Pool } else { Source::New };
-            let conn = match pooled {
-                Some(conn) => conn,
-                None => self.inner.connect(slot).await?,
-            };
+        if let Some(conn) = self.inner.take(slot) {
+            let uri = req.uri().clone();
+            let host_given = req.headers().contains_key(HOST);
             match self.inner.send_on(conn, req, slot).await {
-                Sent::Answered(resp, lease) => return Ok((resp, lease)),
-                Sent::Failed(e) => return Err(UpstreamError::Broken(source_chain(&e))),
-                // Not a byte was written: a new connection may take it.
-                Sent::Unsent(mut back, _) if source == Source::Pool => {
+                Sent::Unsent(mut back, _) => {
                     back.uri_mut().clone_from(&uri);
                     if !host_given {
                         back.headers_mut().remove(HOST); // HTTP/2 names the host in the URI
                     }
                     req = back;
-                    may_take = Source::New;
                 }
-                Sent::Unsent(_, e) => return Err(UpstreamError::Connect(source_chain(&e))),
+                sent => return sent.outcome(),
             }
         }
+        let conn = self.inner.connect(slot).await?;
+        self.inner.send_on(conn, req, slot).await.outcome()
     }
 }
 
@@ -160,8 +157,7 @@ impl Lease {
     /// it can take another request (at once, or from a task of its own if
     /// the connection is still finishing the answer).
     pub(super) fn release(self) {
-        let Lease { pool, slot, conn } = self;
-        let Some(h1) = conn else { return };
+        let Some(Held { pool, slot, h1 }) = self.0 else { return };
         if h1.is_ready() {
             checkin(&pool, slot, h1);
             return;
@@ -190,20 +186,23 @@ enum Left {
     Nothing,
 }
 
-/// Where a request's connection comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Source {
-    /// The worker's pool, or a new one if the pool has none.
-    Pool,
-    /// A new connection.
-    New,
-}
-
 enum Sent {
     Answered(Response<Incoming>, Lease),
     /// hyper handed the request back: not a byte of it was written.
     Unsent(Request<Body>, hyper::Error),
     Failed(hyper::Error),
+}
+
+impl Sent {
+    /// The answer, or why there is none: a request written and then failed
+    /// is `Broken` (never resent here), one not written could not connect.
+    fn outcome(self) -> Result<(Response<Incoming>, Lease), UpstreamError> {
+        match self {
+            Sent::Answered(resp, lease) => Ok((resp, lease)),
+            Sent::Failed(e) => Err(UpstreamError::Broken(source_chain(&e))),
+            Sent::Unsent(_, e) => Err(UpstreamError::Connect(source_chain(&e))),
+        }
+    }
 }
 
 impl Inner {
@@ -251,12 +250,12 @@ impl Inner {
 
     async fn send_on(self: &Arc<Self>, conn: Conn, mut req: Request<Body>, slot: usize) -> Sent {
         let (result, lease) = match conn {
-            Conn::H2(mut h2) => (h2.try_send_request(req).await, Lease { pool: Weak::new(), slot, conn: None }),
+            Conn::H2(mut h2) => (h2.try_send_request(req).await, Lease(None)),
             Conn::H1(mut h1) => {
                 origin_form(&mut req);
                 req.headers_mut().entry(HOST).or_insert_with(|| self.host.clone());
                 let result = h1.try_send_request(req).await;
-                (result, Lease { pool: Arc::downgrade(self), slot, conn: Some(h1) })
+                (result, Lease(Some(Held { pool: Arc::downgrade(self), slot, h1 })))
             }
         };
         match result {

@@ -67,7 +67,7 @@ use crate::proxy::{body, headers, paths};
 use crate::telemetry::{Span, Trace};
 use crate::upstream::Reply;
 use bytes::Bytes;
-use exchange::{Answer, Current, Exchange, Opened, Purpose, Shape};
+use exchange::{Exchange, Opened, Shape};
 use http::header::{AUTHORIZATION, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
@@ -79,7 +79,7 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Instant;
 use translate::Translated;
-use writes::{Build, after_write, build, deactivate_only, empty_patch, one_writer, retry_412, unchanged};
+use writes::{Build, after_write, build, current_or_answer, empty_patch, one_writer, retry_412, unchanged, written};
 
 /// The connection a request came on.
 #[derive(Debug, Clone, Copy)]
@@ -460,47 +460,5 @@ async fn write_once(
     }
 }
 
-/// The current resource and its ETag, or the answer when there is none. A
-/// deactivation needs no current resource to land: if it cannot be read
-/// (but exists), the PATCH of `active` goes alone (not to a backend that
-/// takes only PUT, which needs the whole resource).
-async fn current_or_answer(
-    x: &Exchange<'_>,
-    rt: &'static str,
-    intent: Intent,
-) -> Result<Result<(Value, Option<HeaderValue>), Answer>, GatewayError> {
-    let alone = intent.is_deprovision() && x.route.update_for(rt) != crate::config::UpdateMode::Put;
-    let reply = match x.read_current(&x.path).await {
-        Ok(Current::Found(c, etag)) => return Ok(Ok((x.route.profile.current(x, rt, c).await?, etag))),
-        Ok(Current::Answer(reply)) if !alone || reply.status == StatusCode::NOT_FOUND => reply,
-        _ if alone => return deactivate_only(x, rt).await.map(Err),
-        Ok(Current::Answer(reply)) => reply,
-        Err(e) => return Err(e),
-    };
-    back(x, reply, Shape::Resource(rt), intent).await.map(Err)
-}
-
-/// The answer to a write that went upstream. A PUT sent as a PATCH: the
-/// IdP wants the whole resource, so it is read back (the write landed: a
-/// failed re-read is no failure, only no body).
-async fn written(
-    x: &Exchange<'_>,
-    rt: &'static str,
-    method: &Method,
-    sent: &Method,
-    reply: Reply,
-    intent: Intent,
-) -> Result<Answer, GatewayError> {
-    let read_back =
-        method == Method::PUT && sent == Method::PATCH && reply.status.is_success() && reply.body.is_empty();
-    if !read_back {
-        return after_write(x, rt, reply, intent).await;
-    }
-    match x.read(&x.path, None, Purpose::CurrentRead).await {
-        Ok(read) if read.status == StatusCode::OK => back(x, read, Shape::Resource(rt), intent).await,
-        _ => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
-    }
-}
-
 pub use respond::reject;
-use respond::{error_answer, record, respond, traced};
+use respond::{Answer, error_answer, record, respond, traced};

@@ -3,7 +3,8 @@
 //! and the records made at the request's end.
 
 use super::Seen;
-use super::exchange::{Answer, Exchange};
+use super::exchange::Exchange;
+use super::respond::Answer;
 use crate::audit::{Stage, Trail};
 use crate::error::{Fault, GatewayError};
 use crate::gateway::{Gateway, RouteRuntime};

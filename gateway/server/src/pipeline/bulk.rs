@@ -9,8 +9,9 @@
 //! PATCH of `active`. The rest go upstream in one request, and the answers
 //! are merged back in the IdP's order.
 
-use super::exchange::{Answer, Exchange, Shape};
+use super::exchange::{Exchange, Shape};
 use super::phases::{self, Normalized, PatchMapped};
+use super::respond::Answer;
 use super::{plugged, translate};
 use crate::config::{Position, UpdateMode};
 use crate::error::GatewayError;

@@ -15,6 +15,7 @@
 //! - `page` (7): the pages of a list larger than the backend's page.
 
 use super::Conn;
+use super::respond::{Answer, Body};
 use crate::error::GatewayError;
 use crate::gateway::{Gateway, RouteRuntime};
 use crate::metrics::method_label;
@@ -29,47 +30,6 @@ use serde_json::{Value, json};
 use std::time::Instant;
 
 use scim_core::LIST_RESPONSE_URN as LIST_URN;
-
-/// What goes back to the IdP (headers not yet cleaned).
-#[derive(Debug)]
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Body,
-}
-
-/// An answer's body.
-#[derive(Debug)]
-pub enum Body {
-    None,
-    /// A document the gateway made or mapped.
-    Json(Value),
-    /// The backend's text, which nothing maps (see [`crate::proxy::verbatim`]).
-    Text(Bytes),
-}
-
-impl Answer {
-    /// An answer the gateway makes itself.
-    pub fn own(status: StatusCode, body: Option<Value>) -> Self {
-        Self { status, headers: HeaderMap::new(), body: body.map_or(Body::None, Body::Json) }
-    }
-
-    /// The body as a document, when the gateway made or mapped one.
-    pub fn json(&self) -> Option<&Value> {
-        match &self.body {
-            Body::Json(v) => Some(v),
-            Body::None | Body::Text(_) => None,
-        }
-    }
-
-    /// The body as a document, taken.
-    pub fn into_json(self) -> Option<Value> {
-        match self.body {
-            Body::Json(v) => Some(v),
-            Body::None | Body::Text(_) => None,
-        }
-    }
-}
 
 /// What the upstream answer holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

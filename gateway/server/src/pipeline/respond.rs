@@ -1,17 +1,59 @@
-//! Phase 9, the answer: SCIM errors with their status, headers, the body
-//! written out; and the request's metrics and log line.
+//! Phase 9, the answer: what goes back to the IdP ([`Answer`]), SCIM errors
+//! with their status, headers, the body written out; and the request's
+//! metrics and log line.
 
 use super::Seen;
-use super::exchange::{Answer, Body};
 use crate::error::{Fault, GatewayError};
 use crate::gateway::Gateway;
 use crate::metrics::{method_label, status_label};
 use crate::proxy::headers;
 use bytes::Bytes;
 use http::header::{HeaderValue, WWW_AUTHENTICATE};
-use http::{Method, Response, StatusCode};
+use http::{HeaderMap, Method, Response, StatusCode};
 use http_body_util::Full;
+use serde_json::Value;
 use std::time::Instant;
+
+/// What goes back to the IdP (headers not yet cleaned).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Body,
+}
+
+/// An answer's body.
+#[derive(Debug)]
+pub enum Body {
+    None,
+    /// A document the gateway made or mapped.
+    Json(Value),
+    /// The backend's text, which nothing maps (see [`crate::proxy::verbatim`]).
+    Text(Bytes),
+}
+
+impl Answer {
+    /// An answer the gateway makes itself.
+    pub fn own(status: StatusCode, body: Option<Value>) -> Self {
+        Self { status, headers: HeaderMap::new(), body: body.map_or(Body::None, Body::Json) }
+    }
+
+    /// The body as a document, when the gateway made or mapped one.
+    pub fn json(&self) -> Option<&Value> {
+        match &self.body {
+            Body::Json(v) => Some(v),
+            Body::None | Body::Text(_) => None,
+        }
+    }
+
+    /// The body as a document, taken.
+    pub fn into_json(self) -> Option<Value> {
+        match self.body {
+            Body::Json(v) => Some(v),
+            Body::None | Body::Text(_) => None,
+        }
+    }
+}
 
 pub(super) fn error_answer(e: &GatewayError) -> Answer {
     let mut a = Answer::own(e.status(), Some(e.body()));
@@ -54,7 +96,7 @@ pub(super) fn respond(a: Answer, rid: &HeaderValue) -> Response<Full<Bytes>> {
 
 /// An error answer outside a route's pipeline (overload, shutdown).
 pub fn reject(e: &GatewayError) -> Response<Full<Bytes>> {
-    respond(error_answer(e), &headers::request_id(&http::HeaderMap::new()))
+    respond(error_answer(e), &headers::request_id(&HeaderMap::new()))
 }
 
 /// `kind (fault)` in the log line, written only when the line is.

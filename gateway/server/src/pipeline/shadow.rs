@@ -8,7 +8,8 @@
 //! mapping needs (the current resource, lookups) do go to the backend.
 
 use super::audited;
-use super::exchange::{Answer, Exchange, Opened, Shape};
+use super::exchange::{Exchange, Opened, Shape};
+use super::respond::Answer;
 use crate::error::GatewayError;
 use crate::proxy::endpoint::Endpoint;
 use crate::upstream::{Forward, Reply};

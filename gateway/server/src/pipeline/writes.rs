@@ -1,9 +1,12 @@
-//! Single steps of writes built from the current resource: a PATCH mapped
-//! by the rules or through the plugins, the answer when nothing changes, the
-//! 412 retry decision, and what a PatchOp says about itself. The order they
+//! Single steps of writes built from the current resource: the current
+//! resource read (or the answer when there is none), a PATCH mapped by the
+//! rules or through the plugins, the answer when nothing changes, the 412
+//! retry decision, the answer to a write sent, and what a PatchOp says
+//! about itself. The order they
 //! run in is `pipeline.rs`'s.
 
-use super::exchange::{Answer, Exchange, Shape};
+use super::exchange::{Current, Exchange, Purpose, Shape};
+use super::respond::Answer;
 use super::{Write, back};
 use crate::audit::Stage;
 use crate::cluster::Without;
@@ -265,5 +268,47 @@ pub(super) async fn build(
             }
             other => other,
         },
+    }
+}
+
+/// The current resource and its ETag, or the answer when there is none. A
+/// deactivation needs no current resource to land: if it cannot be read
+/// (but exists), the PATCH of `active` goes alone (not to a backend that
+/// takes only PUT, which needs the whole resource).
+pub(super) async fn current_or_answer(
+    x: &Exchange<'_>,
+    rt: &'static str,
+    intent: Intent,
+) -> Result<Result<(Value, Option<HeaderValue>), Answer>, GatewayError> {
+    let alone = intent.is_deprovision() && x.route.update_for(rt) != UpdateMode::Put;
+    let reply = match x.read_current(&x.path).await {
+        Ok(Current::Found(c, etag)) => return Ok(Ok((x.route.profile.current(x, rt, c).await?, etag))),
+        Ok(Current::Answer(reply)) if !alone || reply.status == StatusCode::NOT_FOUND => reply,
+        _ if alone => return deactivate_only(x, rt).await.map(Err),
+        Ok(Current::Answer(reply)) => reply,
+        Err(e) => return Err(e),
+    };
+    back(x, reply, Shape::Resource(rt), intent).await.map(Err)
+}
+
+/// The answer to a write that went upstream. A PUT sent as a PATCH: the
+/// IdP wants the whole resource, so it is read back (the write landed: a
+/// failed re-read is no failure, only no body).
+pub(super) async fn written(
+    x: &Exchange<'_>,
+    rt: &'static str,
+    method: &Method,
+    sent: &Method,
+    reply: Reply,
+    intent: Intent,
+) -> Result<Answer, GatewayError> {
+    let read_back =
+        method == Method::PUT && sent == Method::PATCH && reply.status.is_success() && reply.body.is_empty();
+    if !read_back {
+        return after_write(x, rt, reply, intent).await;
+    }
+    match x.read(&x.path, None, Purpose::CurrentRead).await {
+        Ok(read) if read.status == StatusCode::OK => back(x, read, Shape::Resource(rt), intent).await,
+        _ => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
     }
 }

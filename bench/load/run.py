@@ -35,7 +35,11 @@ traces cost. For each proxy it measures
     from /proc before and after the run;
   - p50 and p99 at one connection, and the p99 added over `direct` (against
     the direct run of the same round, then the median over rounds);
-  - resident memory with 256 open connections under load.
+  - resident memory and open file descriptors with 256 open connections
+    under load: sampled every quarter second over the run's second half
+    (the first is the ramp-up), the median shown and the peak beside it
+    (the allocator gives freed pages back with a delay, so one sample can
+    be several MB off the steady figure).
 
 The throughput and one-connection runs are repeated --rounds times, each
 round going over every proxy in turn, and the table shows the medians: the
@@ -390,14 +394,21 @@ def load_round(wrk, proc, url, args):
 
 
 def wide_run(wrk, proc, url, args):
-    """256 open connections under load; resident memory and open file
-    descriptors sampled half way."""
+    """256 open connections under load for at least 6 s; resident memory
+    and open file descriptors sampled every quarter second from 45% to 90%
+    of the run: their medians, and the memory's peak."""
+    seconds = max(args.duration, 6)
 
     def sample():
-        time.sleep(max(args.duration // 2, 4) / 2)
-        return {"rss_mb": rss_mb(proc.pid), "fds": open_fds(proc.pid)}
+        time.sleep(seconds * 0.45)
+        rss, fds = [], []
+        while len(rss) < seconds * 0.45 / 0.25:
+            rss.append(rss_mb(proc.pid))
+            fds.append(open_fds(proc.pid))
+            time.sleep(0.25)
+        return {"rss_mb": median(rss), "rss_mb_max": max(rss), "fds": round(median(fds))}
 
-    return wrk.run(url, 256, max(args.duration // 2, 4), threads=2, during=sample)
+    return wrk.run(url, 256, seconds, threads=2, during=sample)
 
 
 def summarize(loads, singles, wide, floor):
@@ -418,6 +429,7 @@ def summarize(loads, singles, wide, floor):
     if wide is not None:
         out["wide"] = wide
         out["rss_mb_256"] = wide["sampled"]["rss_mb"]
+        out["rss_mb_256_max"] = wide["sampled"]["rss_mb_max"]
         out["fds_256"] = wide["sampled"]["fds"]
     return out
 
@@ -434,7 +446,7 @@ def table(results, args):
     njs_cpu = results["njs"]["cpu_us_per_request"]
     lines = [
         f"| proxy | req/s ({args.connections} conn) | p50 | p99 | CPU per request | vs nginx | vs njs | "
-        "p50 / p99 at 1 conn | p50 / p99 added at 1 conn | RSS at 256 conn | open fds at 256 conn |",
+        "p50 / p99 at 1 conn | p50 / p99 added at 1 conn | RSS at 256 conn (peak) | open fds at 256 conn |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
@@ -445,7 +457,8 @@ def table(results, args):
         to_njs = f"{cpu / njs_cpu:.2f}×" if cpu is not None else "–"
         added = (f"{single['p50_added_us'] / 1000:.3f} / {single['p99_added_us'] / 1000:.3f} ms"
                  if "p99_added_us" in single else "–")
-        rss = f"{r['rss_mb_256']:.1f} MB" if r.get("rss_mb_256") is not None else "–"
+        rss = (f"{r['rss_mb_256']:.1f} MB ({r['rss_mb_256_max']:.1f})" if r.get("rss_mb_256") is not None
+               else "–")
         fds = f"{r['fds_256']}" if r.get("fds_256") is not None else "–"
         lines.append(
             f"| {name} | {load['rps']:,.0f} | {load['p50_us'] / 1000:.3f} ms | {load['p99_us'] / 1000:.3f} ms | "

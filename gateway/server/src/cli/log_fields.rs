@@ -1,9 +1,10 @@
 //! The log line's fields, written exactly as tracing-subscriber's default
 //! text format writes them (`name=value`, a string quoted and escaped as
-//! Rust's `Debug` does), with a shortcut for the usual string: printable
-//! ASCII with no quote or backslash is written as it is, between quotes,
-//! instead of going through `Debug` one character at a time. Everything
-//! else is handed to tracing-subscriber's own visitor.
+//! Rust's `Debug` does), with shortcuts for the usual fields: a string of
+//! printable ASCII with no quote or backslash is written as it is, between
+//! quotes, instead of going through `Debug` one character at a time, and an
+//! integer in decimal; both piece by piece, not through `format_args!`.
+//! Everything else is handed to tracing-subscriber's own visitor.
 
 use std::fmt;
 use tracing::field::{Field, Visit};
@@ -51,18 +52,25 @@ impl FieldWriter<'_> {
 
 impl Visit for FieldWriter<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        let name = field.name();
-        if self.result.is_err()
-            || name == "message"
-            || name.starts_with("log.")
-            || name.starts_with("r#")
-            || !plain(value)
-        {
+        if !self.takes_shortcut(field.name()) || !plain(value) {
             return self.by_default(field, |v, f| v.record_str(f, value));
         }
-        let pad = if self.is_empty { "" } else { " " };
-        self.is_empty = false;
-        self.result = write!(self.writer, "{pad}{name}=\"{value}\"");
+        self.result = self.plain_field(field.name(), &["\"", value, "\""]);
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if !self.takes_shortcut(field.name()) {
+            return self.by_default(field, |v, f| v.record_u64(f, value));
+        }
+        self.result = self.plain_field(field.name(), &[Digits::of(value).as_str()]);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if !self.takes_shortcut(field.name()) {
+            return self.by_default(field, |v, f| v.record_i64(f, value));
+        }
+        let sign = if value < 0 { "-" } else { "" };
+        self.result = self.plain_field(field.name(), &[sign, Digits::of(value.unsigned_abs()).as_str()]);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -71,6 +79,49 @@ impl Visit for FieldWriter<'_> {
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.by_default(field, |v, f| v.record_error(f, value));
+    }
+}
+
+impl FieldWriter<'_> {
+    /// Whether this field may take a shortcut: not the message, not log
+    /// metadata, not a raw identifier, nothing failed before.
+    fn takes_shortcut(&self, name: &str) -> bool {
+        self.result.is_ok() && name != "message" && !name.starts_with("log.") && !name.starts_with("r#")
+    }
+
+    /// ` name=` and then `parts`, the separator left out before the first
+    /// field.
+    fn plain_field(&mut self, name: &str, parts: &[&str]) -> fmt::Result {
+        let pad = if self.is_empty { "" } else { " " };
+        self.is_empty = false;
+        [pad, name, "="].iter().chain(parts).try_for_each(|p| self.writer.write_str(p))
+    }
+}
+
+/// An integer's decimal digits, written without the formatting machinery.
+#[derive(Debug)]
+struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn of(mut n: u64) -> Self {
+        let mut d = Self { buf: [b'0'; 20], start: 20 };
+        loop {
+            d.start -= 1;
+            if let Some(slot) = d.buf.get_mut(d.start) {
+                *slot = b"0123456789".get(usize::try_from(n % 10).unwrap_or(0)).copied().unwrap_or(b'0');
+            }
+            n /= 10;
+            if n == 0 || d.start == 0 {
+                return d;
+            }
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        self.buf.get(self.start..).and_then(|d| std::str::from_utf8(d).ok()).unwrap_or("0")
     }
 }
 
@@ -111,6 +162,11 @@ mod tests {
                 unicode = "Zoë",
                 empty = "",
                 status = 201u16,
+                zero = 0u64,
+                largest = u64::MAX,
+                below = -42i64,
+                smallest = i64::MIN,
+                r#type = 7u64,
                 duration_ms = 1.25,
                 shown = %"display: no quotes",
                 error = &error as &(dyn std::error::Error + 'static),

@@ -402,7 +402,8 @@ def wide_run(wrk, proc, url, args):
     def sample():
         time.sleep(seconds * 0.45)
         rss, fds = [], []
-        while len(rss) < seconds * 0.45 / 0.25:
+        until = time.monotonic() + seconds * 0.45
+        while not rss or time.monotonic() < until:
             rss.append(rss_mb(proc.pid))
             fds.append(open_fds(proc.pid))
             time.sleep(0.25)

@@ -111,7 +111,7 @@ impl Digits {
         loop {
             d.start -= 1;
             if let Some(slot) = d.buf.get_mut(d.start) {
-                *slot = b"0123456789".get(usize::try_from(n % 10).unwrap_or(0)).copied().unwrap_or(b'0');
+                *slot = u8::try_from(n % 10).map_or(b'0', |digit| b'0' + digit);
             }
             n /= 10;
             if n == 0 || d.start == 0 {

@@ -5,9 +5,11 @@ nothing), checks that it holds nothing but the binary, the CA certificates
 and the non-root user, and runs it on the quickstart: with podman where
 this machine can run containers, else its root filesystem in a chroot as
 user 65532, the binary alone, which proves that it needs nothing else.
-Prints the image's size.
+Prints the image's size. With --binary it packs that static binary (the
+test command passes the one its tests ran) instead of building the dist one.
+Also checks that a binary which links dynamically is refused.
 
-Usage: test_image.py [--name NAME:TAG]
+Usage: test_image.py [--name NAME:TAG] [--binary PATH]
 """
 
 import argparse
@@ -116,11 +118,24 @@ def with_chroot(rootfs, work):
         proc.wait(timeout=30)
 
 
+def refuses_a_dynamic_binary(name):
+    """The image has no library: build-image must not pack a binary that
+    needs one (here Python's own interpreter)."""
+    dynamic = os.path.realpath(sys.executable)
+    done = subprocess.run([str(ROOT / "scripts" / "build-image"), "--binary", dynamic, name],
+                          capture_output=True, text=True)
+    assert done.returncode != 0, f"build-image packed {dynamic}, which links dynamically"
+    assert "links dynamically" in done.stderr, f"build-image failed without saying why: {done.stderr}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--name", default="localhost/scim-gateway:test")
+    ap.add_argument("--binary", help="a static scim-gateway to pack (default: build the dist one)")
     args = ap.parse_args()
-    name = run(str(ROOT / "scripts" / "build-image"), args.name).splitlines()[-1]
+    refuses_a_dynamic_binary(args.name)
+    binary = ["--binary", args.binary] if args.binary else []
+    name = run(str(ROOT / "scripts" / "build-image"), *binary, args.name).splitlines()[-1]
     config = json.loads(run("buildah", "inspect", "--type", "image", name))["OCIv1"]["config"]
     assert config["User"] == "65532:65532", config
     assert config["Entrypoint"] == ["/usr/local/bin/scim-gateway"], config

@@ -43,9 +43,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_http(url, timeout=30):
+def wait_http(url, timeout=30, proc=None, log=None):
+    """Until `url` answers 200; fails at once, with its log, if `proc` exits."""
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the gateway exited ({proc.returncode}): {log.read_text() if log else ''}")
         try:
             with urllib.request.urlopen(url, timeout=1) as r:
                 if r.status == 200:
@@ -53,6 +56,16 @@ def wait_http(url, timeout=30):
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer")
+
+
+def target_dir(binary):
+    """The cargo target directory `binary` was built in: its topmost
+    ancestor that cargo tagged (`CACHEDIR.TAG`); the binary is in
+    `<target>/<profile>/` or, built with `--target`, `<target>/<triple>/<profile>/`."""
+    tagged = [a for a in Path(binary).resolve().parents if (a / "CACHEDIR.TAG").is_file()]
+    if not tagged:
+        raise RuntimeError(f"{binary} is in no cargo target directory")
+    return tagged[-1]
 
 
 def wait_port(port, timeout=30):
@@ -86,7 +99,7 @@ def start(binary, tmp):
     (tmp / "admin-tokens").write_text(f"ops:{ADMIN_TOKEN}\n")
     # The JavaScript full-name plugin (built by `cargo xtask plugin` into
     # the target directory's plugins/), whose messages the playground shows.
-    plugins = Path(binary).resolve().parents[1] / "plugins"
+    plugins = target_dir(binary) / "plugins"
     (tmp / "gateway.toml").write_text(f"""
 [server]
 listen = "127.0.0.1:{gw_port}"
@@ -113,10 +126,12 @@ cache_dir = "{plugins / '.test-cache'}"
 url = "sqlite://audit.db"
 """)
     env = dict(os.environ, CONSOLE_UPSTREAM_TOKEN=UPSTREAM_TOKEN, RUST_LOG="warn")
-    gw = subprocess.Popen([binary, "serve", "--config", str(tmp / "gateway.toml")], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp / "gateway.log"
+    with open(log, "wb") as out:
+        gw = subprocess.Popen([binary, "serve", "--config", str(tmp / "gateway.toml")], env=env,
+                              stdout=subprocess.DEVNULL, stderr=out)
     # A cold start compiles the plugin (seconds in a debug build).
-    wait_http(f"http://127.0.0.1:{admin_port}/readyz", timeout=120)
+    wait_http(f"http://127.0.0.1:{admin_port}/readyz", timeout=120, proc=gw, log=log)
     return scim2, gw, f"http://127.0.0.1:{gw_port}/scim/v2", f"http://127.0.0.1:{admin_port}"
 
 

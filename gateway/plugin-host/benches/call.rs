@@ -12,23 +12,18 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use scim_plugin_host::{CallContext, CallOperation, Direction, Host, HostSettings, Plugin};
 use serde_json::{Value, json};
 use std::hint::black_box;
-use std::path::PathBuf;
 
 #[path = "support/shared.rs"]
 mod support;
-use support::{load_bytes, user};
+use support::{load_bytes, plugin_dir, user};
 
 // The gateway's allocator, so that the host's share costs what it does there.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn plugin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.ancestors().nth(3).unwrap().join("plugins")
-}
-
 fn load(host: &Host, name: &str, config: &Value) -> Plugin {
-    let bytes = std::fs::read(plugin_dir().join(format!("{name}.wasm"))).expect("run `cargo xtask plugin` first");
+    let bytes = std::fs::read(plugin_dir().expect("a cargo target directory").join(format!("{name}.wasm")))
+        .expect("run `cargo xtask plugin` first");
     load_bytes(host, name, &bytes, config)
 }
 

@@ -5,6 +5,9 @@ use clap::Parser;
 use scim_gateway::cli::{Cli, run};
 use std::path::PathBuf;
 
+#[path = "gateway/target_dir.rs"]
+mod target_dir;
+
 fn repo(path: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path).display().to_string()
 }
@@ -192,8 +195,7 @@ fn check_config_prints_config_and_mapping_problems_with_positions() {
 
 /// `<target>/plugins`, where `cargo xtask plugin` puts the components.
 fn plugin(name: &str) -> String {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.ancestors().nth(3).unwrap().join("plugins").join(format!("{name}.wasm"));
+    let path = target_dir::plugins().join(format!("{name}.wasm"));
     assert!(path.exists(), "{} is missing: run `cargo xtask plugin`", path.display());
     path.display().to_string()
 }

@@ -7,6 +7,7 @@ mod gateway {
     pub mod pg;
     pub mod replicas;
     pub mod support;
+    pub mod target_dir;
 
     mod admin;
     mod audit;

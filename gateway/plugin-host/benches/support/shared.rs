@@ -5,6 +5,18 @@ use scim_plugin_host::{BreakerSettings, Host, Limits, Plugin, PluginSource};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
+/// `<target>/plugins`, where `cargo xtask plugin` puts the components;
+/// `None` outside a cargo target directory. `<target>` is the topmost
+/// ancestor of this binary that cargo tagged (`CACHEDIR.TAG`): the binary is
+/// in `<target>/<profile>/deps/`, or in `<target>/<triple>/<profile>/deps/`
+/// when built with `--target`.
+#[allow(dead_code)]
+pub fn plugin_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let target = exe.ancestors().filter(|a| a.join("CACHEDIR.TAG").is_file()).last()?;
+    Some(target.join("plugins"))
+}
+
 /// `bytes` loaded as plugin `name` with the default limits and `config`.
 pub fn load_bytes(host: &Host, name: &str, bytes: &[u8], config: &Value) -> Plugin {
     let src = PluginSource {

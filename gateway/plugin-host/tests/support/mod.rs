@@ -8,11 +8,12 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
 
+#[path = "../../benches/support/shared.rs"]
+mod shared;
+
 /// `<target>/plugins`, where `cargo xtask plugin` puts the components.
 pub fn plugin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // <target>/<profile>/deps/<test binary>
-    exe.ancestors().nth(3).unwrap().join("plugins")
+    shared::plugin_dir().expect("a cargo target directory")
 }
 
 pub fn plugin_bytes(name: &str) -> Vec<u8> {

@@ -214,24 +214,27 @@ async fn three_replicas_share_one_rate_limit_measured_at_the_upstream() {
     let mut times = hits.lock().unwrap().clone();
     times.sort();
     assert_eq!(times.len(), 200);
-    // The most requests in any one second from the i-th on.
-    let in_a_second =
-        |i: usize| times[i..].iter().take_while(|t| t.duration_since(times[i]) < Duration::from_secs(1)).count();
-    // 24 on time: the burst of 5 at once, then one every 50 ms. The burst
+    // The most requests in any two seconds from the i-th on: arrivals at the
+    // upstream carry the loaded machine's scheduling jitter, which bunches a
+    // few of them in a one-second window; over two it weighs half as much.
+    let in_two_seconds =
+        |i: usize| times[i..].iter().take_while(|t| t.duration_since(times[i]) < Duration::from_secs(2)).count();
+    // 45 on time: the burst of 5 at once, then one every 50 ms. The burst
     // goes over connections the replicas open then, so its requests may
-    // arrive late and share their second with one or two more slots.
-    let busiest = (0..times.len()).map(in_a_second).max().unwrap();
+    // arrive late and share the window with a few more slots. A burst per
+    // replica (15) or a limit per replica (60/s) goes far over.
+    let busiest = (0..times.len()).map(in_two_seconds).max().unwrap();
     assert!(
-        busiest <= 27,
-        "{busiest} requests reached the upstream within one second: the limit is 20/s with a burst of 5"
+        busiest <= 50,
+        "{busiest} requests reached the upstream within two seconds: the limit is 20/s with a burst of 5"
     );
-    // After the burst, one every 50 ms: 20 in a second (21 at its edges).
+    // After the burst, one every 50 ms: 40 in two seconds (41 at its edges).
     let settled = times.iter().position(|t| t.duration_since(times[0]) >= Duration::from_millis(500)).unwrap();
-    let steady = (settled..times.len()).map(in_a_second).max().unwrap();
-    assert!(steady <= 22, "{steady} requests in one second after the burst: the limit is 20/s");
+    let steady = (settled..times.len()).map(in_two_seconds).max().unwrap();
+    assert!(steady <= 43, "{steady} requests in two seconds after the burst: the limit is 20/s");
     let span = times[199].duration_since(times[0]);
     eprintln!(
-        "the upstream got at most {busiest} requests in one second ({steady} after the burst); 200 took {span:?}"
+        "the upstream got at most {busiest} requests in two seconds ({steady} after the burst); 200 took {span:?}"
     );
     assert!(
         span >= Duration::from_millis(9_500),

@@ -32,9 +32,7 @@ pub fn workspace() -> PathBuf {
 /// `<target>/plugins`, where `cargo xtask plugin` (run by scripts/test)
 /// puts the plugin components.
 pub fn plugin_dir() -> PathBuf {
-    // <target>/<profile>/deps/<test binary>
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.ancestors().nth(3).unwrap().join("plugins");
+    let dir = super::target_dir::plugins();
     assert!(dir.join("full-name.wasm").exists(), "{} has no plugins: run `cargo xtask plugin`", dir.display());
     dir
 }

@@ -68,11 +68,14 @@ impl Receiver {
         self.spans.lock().unwrap().clone()
     }
 
-    /// The spans of `trace`, waiting up to 10 s for at least `n`.
+    /// The spans of `trace`, waiting up to 10 s for at least `n`, the
+    /// server span among them.
     async fn trace(&self, trace: &str, n: usize) -> Vec<Exported> {
         for _ in 0..200 {
             let found: Vec<Exported> = self.spans().into_iter().filter(|s| s.trace_id == trace).collect();
-            if found.len() >= n {
+            // The server span ends last, and may come in a later export
+            // than `n` of its children.
+            if found.len() >= n && found.iter().any(|s| s.kind == SERVER) {
                 return found;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -122,7 +122,7 @@ def refuses_a_dynamic_binary(name):
     """The image has no library: build-image must not pack a binary that
     needs one (here Python's own interpreter)."""
     dynamic = os.path.realpath(sys.executable)
-    done = subprocess.run([str(ROOT / "scripts" / "build-image"), "--binary", dynamic, name],
+    done = subprocess.run([str(ROOT / "scripts" / "build-image"), "--binary", dynamic, f"{name}-dynamic"],
                           capture_output=True, text=True)
     assert done.returncode != 0, f"build-image packed {dynamic}, which links dynamically"
     assert "links dynamically" in done.stderr, f"build-image failed without saying why: {done.stderr}"
@@ -134,7 +134,7 @@ def main():
     ap.add_argument("--binary", help="a static scim-gateway to pack (default: build the dist one)")
     args = ap.parse_args()
     refuses_a_dynamic_binary(args.name)
-    binary = ["--binary", args.binary] if args.binary else []
+    binary = ["--binary", os.path.abspath(args.binary)] if args.binary else []
     name = run(str(ROOT / "scripts" / "build-image"), *binary, args.name).splitlines()[-1]
     config = json.loads(run("buildah", "inspect", "--type", "image", name))["OCIv1"]["config"]
     assert config["User"] == "65532:65532", config

@@ -58,14 +58,16 @@ def wait_http(url, timeout=30, proc=None, log=None):
     raise RuntimeError(f"{url} did not answer")
 
 
-def target_dir(binary):
-    """The cargo target directory `binary` was built in: its topmost
-    ancestor that cargo tagged (`CACHEDIR.TAG`); the binary is in
-    `<target>/<profile>/` or, built with `--target`, `<target>/<triple>/<profile>/`."""
-    tagged = [a for a in Path(binary).resolve().parents if (a / "CACHEDIR.TAG").is_file()]
-    if not tagged:
-        raise RuntimeError(f"{binary} is in no cargo target directory")
-    return tagged[-1]
+def plugin_dir(binary):
+    """`<target>/plugins`, where `cargo xtask plugin` puts the components:
+    the nearest ancestor of `binary` that cargo tagged (`CACHEDIR.TAG`) and
+    that holds `plugins/`. The binary is in `<target>/<profile>/` or, built
+    with `--target`, in `<target>/<triple>/<profile>/` (tagged too, but
+    without plugins)."""
+    for a in Path(binary).resolve().parents:
+        if (a / "CACHEDIR.TAG").is_file() and (a / "plugins").is_dir():
+            return a / "plugins"
+    raise RuntimeError(f"no plugins/ in the target directory of {binary}: run `cargo xtask plugin`")
 
 
 def wait_port(port, timeout=30):
@@ -99,7 +101,7 @@ def start(binary, tmp):
     (tmp / "admin-tokens").write_text(f"ops:{ADMIN_TOKEN}\n")
     # The JavaScript full-name plugin (built by `cargo xtask plugin` into
     # the target directory's plugins/), whose messages the playground shows.
-    plugins = target_dir(binary) / "plugins"
+    plugins = plugin_dir(binary)
     (tmp / "gateway.toml").write_text(f"""
 [server]
 listen = "127.0.0.1:{gw_port}"

@@ -22,7 +22,7 @@ use support::{load_bytes, plugin_dir, user};
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn load(host: &Host, name: &str, config: &Value) -> Plugin {
-    let bytes = std::fs::read(plugin_dir().expect("a cargo target directory").join(format!("{name}.wasm")))
+    let bytes = std::fs::read(plugin_dir().expect("run `cargo xtask plugin` first").join(format!("{name}.wasm")))
         .expect("run `cargo xtask plugin` first");
     load_bytes(host, name, &bytes, config)
 }

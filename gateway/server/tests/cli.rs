@@ -1,6 +1,11 @@
 //! The `check` and `map` commands, driven in-process.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+// The gateway's allocator (src/main.rs), so the tests run what ships; the
+// suite also runs on musl, whose own allocator is slow under many threads.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use scim_gateway::cli::{Cli, run};
 use std::path::PathBuf;

@@ -3,6 +3,11 @@
 //! for failures (gzip, slow, down, HTML errors, 412s).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+// The gateway's allocator (src/main.rs), so the tests run what ships; the
+// suite also runs on musl, whose own allocator is slow under many threads.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod gateway {
     pub mod pg;
     pub mod replicas;

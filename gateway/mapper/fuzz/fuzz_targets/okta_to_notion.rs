@@ -28,11 +28,16 @@ fuzz_target!(|data: &[u8]| {
     let Some(schema) = registry.resource("User") else { return };
     let opts = MapOptions { explain: true, intent: None };
     let Ok(mut doc) = serde_json::from_slice::<Value>(data) else {
-        if let Ok(text) = std::str::from_utf8(data) {
-            if let Ok(f) = Filter::parse_with(text, Mode::Lenient) {
-                let q = Query { filter: Some(f), attributes: Some(text.to_owned()), excluded_attributes: None, sort_by: Some(text.to_owned()) };
-                let _ = program.rewrite_query("User", &q);
-            }
+        if let Ok(text) = std::str::from_utf8(data)
+            && let Ok(f) = Filter::parse_with(text, Mode::Lenient)
+        {
+            let q = Query {
+                filter: Some(f),
+                attributes: Some(text.to_owned()),
+                excluded_attributes: None,
+                sort_by: Some(text.to_owned()),
+            };
+            let _ = program.rewrite_query("User", &q);
         }
         return;
     };

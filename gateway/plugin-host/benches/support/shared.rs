@@ -1,20 +1,22 @@
-//! What the call benchmark and the instruction counter share: the User,
-//! and loading a plugin with the default limits.
+//! What the call benchmark, the instruction counter and the host's tests
+//! share: the User, loading a plugin with the default limits, and where
+//! the plugins are.
 
 use scim_plugin_host::{BreakerSettings, Host, Limits, Plugin, PluginSource};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
-/// `<target>/plugins`, where `cargo xtask plugin` puts the components;
-/// `None` outside a cargo target directory. `<target>` is the topmost
-/// ancestor of this binary that cargo tagged (`CACHEDIR.TAG`): the binary is
-/// in `<target>/<profile>/deps/`, or in `<target>/<triple>/<profile>/deps/`
-/// when built with `--target`.
+/// `<target>/plugins`, where `cargo xtask plugin` puts the components: the
+/// nearest ancestor of this binary that cargo tagged (`CACHEDIR.TAG`) and
+/// that holds `plugins/`; `None` when there is none. The binary is in
+/// `<target>/<profile>/deps/`, or in `<target>/<triple>/<profile>/deps/`
+/// when built with `--target` (cargo tags `<target>/<triple>` too, but puts
+/// no plugins there).
 #[allow(dead_code)]
 pub fn plugin_dir() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    let target = exe.ancestors().filter(|a| a.join("CACHEDIR.TAG").is_file()).last()?;
-    Some(target.join("plugins"))
+    let mut tagged = exe.ancestors().filter(|a| a.join("CACHEDIR.TAG").is_file()).map(|a| a.join("plugins"));
+    tagged.find(|p| p.is_dir())
 }
 
 /// `bytes` loaded as plugin `name` with the default limits and `config`.

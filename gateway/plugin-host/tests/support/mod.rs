@@ -8,12 +8,18 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
 
+// The gateway's allocator (the server's src/main.rs), so the tests run the
+// host as it ships; the suite also runs on musl, whose own allocator is slow
+// under many threads.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../../benches/support/shared.rs"]
 mod shared;
 
 /// `<target>/plugins`, where `cargo xtask plugin` puts the components.
 pub fn plugin_dir() -> PathBuf {
-    shared::plugin_dir().expect("a cargo target directory")
+    shared::plugin_dir().expect("no plugins/ in the target directory: run `cargo xtask plugin`")
 }
 
 pub fn plugin_bytes(name: &str) -> Vec<u8> {

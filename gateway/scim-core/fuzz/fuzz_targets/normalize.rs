@@ -4,9 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use scim_core::Registry;
 use scim_core::normalize::{Normalizer, Preset, form_decode};
 use scim_core::patch::{PatchOp, apply};
-use scim_core::Registry;
 use serde_json::Value;
 
 static REGISTRY: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(Registry::core);

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scim_core::patch::{ApplyOptions, PatchOp, apply, diff};
 use scim_core::Registry;
+use scim_core::patch::{ApplyOptions, PatchOp, apply, diff};
 use serde_json::{Value, json};
 
 static REGISTRY: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(Registry::core);
@@ -16,19 +16,24 @@ fuzz_target!(|data: &[u8]| {
             let body = pair.pop().unwrap_or_default();
             (pair.pop().unwrap_or_default(), body)
         }
-        other => (json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "u",
-            "emails": [{"value": "a@x.com", "type": "work"}], "name": {"givenName": "A"}}), other),
+        other => (
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "u",
+            "emails": [{"value": "a@x.com", "type": "work"}], "name": {"givenName": "A"}}),
+            other,
+        ),
     };
     let reg = &*REGISTRY;
     for rt in ["User", "Group"] {
         let Some(schema) = reg.resource(rt) else { return };
         let Ok(patch) = PatchOp::from_json(&body) else { continue };
-        for opts in [ApplyOptions::default(), ApplyOptions { replace_missing_adds: true, reject_unknown_attributes: true }] {
+        for opts in
+            [ApplyOptions::default(), ApplyOptions { replace_missing_adds: true, reject_unknown_attributes: true }]
+        {
             let before = resource.clone();
-            if let Ok(out) = apply(&resource, &patch, &schema, opts) {
-                if let Ok(d) = diff(&resource, &out, &schema) {
-                    let _ = apply(&resource, &d, &schema, opts);
-                }
+            if let Ok(out) = apply(&resource, &patch, &schema, opts)
+                && let Ok(d) = diff(&resource, &out, &schema)
+            {
+                let _ = apply(&resource, &d, &schema, opts);
             }
             assert_eq!(before, resource);
         }

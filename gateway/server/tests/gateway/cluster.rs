@@ -214,15 +214,16 @@ async fn three_replicas_share_one_rate_limit_measured_at_the_upstream() {
     let mut times = hits.lock().unwrap().clone();
     times.sort();
     assert_eq!(times.len(), 200);
-    // The most requests in any two seconds from the i-th on: arrivals at the
-    // upstream carry the loaded machine's scheduling jitter, which bunches a
-    // few of them in a one-second window; over two it weighs half as much.
+    // The most requests in any two seconds from the i-th on.
     let in_two_seconds =
         |i: usize| times[i..].iter().take_while(|t| t.duration_since(times[i]) < Duration::from_secs(2)).count();
-    // 45 on time: the burst of 5 at once, then one every 50 ms. The burst
-    // goes over connections the replicas open then, so its requests may
-    // arrive late and share the window with a few more slots. A burst per
-    // replica (15) or a limit per replica (60/s) goes far over.
+    // 44 on time: the burst of 5 at once, then one every 50 ms. Arrivals
+    // carry the loaded machine's scheduling delays (the burst also waits for
+    // the connections the replicas open then), and requests held back bunch
+    // into a later window: the bounds allow about 250 ms of that for the
+    // burst and 150 ms after it (one-second windows allowed 150 and 100 ms,
+    // and a loaded CI run went past). A burst per replica (15) gives about
+    // 54; a limit per replica (60/s) about 120; the span below catches both.
     let busiest = (0..times.len()).map(in_two_seconds).max().unwrap();
     assert!(
         busiest <= 50,

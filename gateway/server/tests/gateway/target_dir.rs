@@ -3,12 +3,15 @@
 
 use std::path::PathBuf;
 
-/// `<target>/plugins`, where `cargo xtask plugin` puts the components.
-/// `<target>` is the topmost ancestor of this binary that cargo tagged
-/// (`CACHEDIR.TAG`): the binary is in `<target>/<profile>/deps/`, or in
-/// `<target>/<triple>/<profile>/deps/` when built with `--target`.
+/// `<target>/plugins`, where `cargo xtask plugin` puts the components: the
+/// nearest ancestor of this binary that cargo tagged (`CACHEDIR.TAG`) and
+/// that holds `plugins/`. The binary is in `<target>/<profile>/deps/`, or in
+/// `<target>/<triple>/<profile>/deps/` when built with `--target` (cargo
+/// tags `<target>/<triple>` too, but puts no plugins there).
 pub fn plugins() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let target = exe.ancestors().filter(|a| a.join("CACHEDIR.TAG").is_file()).last();
-    target.unwrap_or_else(|| panic!("{} is in no cargo target directory", exe.display())).join("plugins")
+    let mut tagged = exe.ancestors().filter(|a| a.join("CACHEDIR.TAG").is_file()).map(|a| a.join("plugins"));
+    tagged
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| panic!("no plugins/ in the target directory of {}: run `cargo xtask plugin`", exe.display()))
 }

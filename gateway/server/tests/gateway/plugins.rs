@@ -307,7 +307,7 @@ async fn a_reload_beyond_the_engine_is_refused_and_needs_a_restart() {
 
 #[tokio::test]
 async fn a_call_in_flight_finishes_on_the_plugin_it_started_with() {
-    let slow = hostile("loop", "[mapping.plugins.limits]\nfuel = 1000000000000\ntimeout_ms = 2000");
+    let slow = hostile("loop", "[mapping.plugins.limits]\nfuel = 1000000000000\ntimeout_ms = 15000");
     let (gw, scim2) = setup(&slow).await;
     let gw = std::sync::Arc::new(gw);
     let g = gw.clone();

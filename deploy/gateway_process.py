@@ -28,11 +28,15 @@ def request(method, url, token=None, body=None):
         return e.code, e.read()
 
 
-def wait_ready(admin, proc, timeout=30.0):
-    """Until the gateway `proc` answers /readyz on `admin` with 200."""
+def wait_ready(admin, proc, timeout=30.0, log=None):
+    """Until the gateway `proc` answers /readyz on `admin` with 200; fails
+    at once if it exits, with what it wrote: the file `log` when its stderr
+    goes there (a long run could fill a pipe), else its piped stderr."""
     deadline = time.monotonic() + timeout
     while True:
-        assert proc.poll() is None, f"the gateway exited: {proc.stderr.read()}"
+        if proc.poll() is not None:
+            said = log.read_text(errors="replace") if log else proc.stderr.read()
+            raise AssertionError(f"the gateway exited ({proc.returncode}): {said}")
         try:
             if request("GET", f"http://127.0.0.1:{admin}/readyz")[0] == 200:
                 return

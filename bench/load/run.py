@@ -73,11 +73,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+# Where cargo builds (CARGO_TARGET_DIR when set, as cargo reads it).
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target").resolve()
 TOKEN = "bench-token-0123456789abcdef"
 TICKS = os.sysconf("SC_CLK_TCK")
 BODY = ROOT / "gateway" / "mapper" / "benches" / "okta-user.json"
 # The gateway's configurations under test: name, mapping file, IdP preset,
-# plugins (components in target/plugins, after the rules, on requests).
+# plugins (components in <target>/plugins, after the rules, on requests).
 GATEWAYS = [
     ("identity", "identity.toml", None, []),
     ("notion", "okta-to-notion.toml", "okta", []),
@@ -231,7 +233,7 @@ class Wrk:
 class Stack:
     """The upstream and the proxies, each started on a free port."""
 
-    plugins_dir = ROOT / "target" / "plugins"
+    plugins_dir = TARGET / "plugins"
 
     def __init__(self, work, gateway_bin):
         self.work = work
@@ -507,7 +509,7 @@ def instructions_table(counts):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--gateway", default=str(ROOT / "target" / "release" / "scim-gateway"))
+    ap.add_argument("--gateway", default=str(TARGET / "release" / "scim-gateway"))
     ap.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     ap.add_argument("--connections", type=int, default=32, help="connections of the throughput run")
     ap.add_argument("--rounds", type=int, default=3, help="rounds over all proxies; the table shows medians")

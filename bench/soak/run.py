@@ -251,7 +251,7 @@ def main():
                    help="RSS and file descriptors are judged after this")
     p.add_argument("--max-slope", type=float, default=10.0, help="MB per hour")
     p.add_argument("--json", help="write the figures here")
-    p.add_argument("--gateway", default=str(load.ROOT / "target" / "release" / "scim-gateway"))
+    p.add_argument("--gateway", default=str(load.TARGET / "release" / "scim-gateway"))
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="scim-soak-"))
     stack = load.Stack(work, args.gateway)

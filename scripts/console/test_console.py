@@ -31,39 +31,22 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "deploy"))
+from gateway_process import free_port, wait_ready  # noqa: E402
+
 IDP_TOKEN = "console-idp-token-0123456789"
 ADMIN_TOKEN = "console-admin-token-0123456789"
 UPSTREAM_TOKEN = "console-upstream-token-0123456789"
 SHOTS = ROOT / "target" / "console-screenshots"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url, timeout=30, proc=None, log=None):
-    """Until `url` answers 200; fails at once, with its log, if `proc` exits."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the gateway exited ({proc.returncode}): {log.read_text() if log else ''}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
-
-
 def plugin_dir(binary):
-    """`<target>/plugins`, where `cargo xtask plugin` puts the components:
-    the nearest ancestor of `binary` that cargo tagged (`CACHEDIR.TAG`) and
-    that holds `plugins/`. The binary is in `<target>/<profile>/` or, built
-    with `--target`, in `<target>/<triple>/<profile>/` (tagged too, but
-    without plugins)."""
+    """Where `cargo xtask plugin` put the components: `$SCIM_PLUGIN_DIR`
+    when set (scripts/test sets it), else the nearest ancestor of `binary`
+    that cargo tagged (`CACHEDIR.TAG`) and that holds `plugins/`, the rule
+    of gateway/testing/plugin_dir.rs for the Rust tests."""
+    if os.environ.get("SCIM_PLUGIN_DIR"):
+        return Path(os.environ["SCIM_PLUGIN_DIR"])
     for a in Path(binary).resolve().parents:
         if (a / "CACHEDIR.TAG").is_file() and (a / "plugins").is_dir():
             return a / "plugins"
@@ -133,7 +116,7 @@ url = "sqlite://audit.db"
         gw = subprocess.Popen([binary, "serve", "--config", str(tmp / "gateway.toml")], env=env,
                               stdout=subprocess.DEVNULL, stderr=out)
     # A cold start compiles the plugin (seconds in a debug build).
-    wait_http(f"http://127.0.0.1:{admin_port}/readyz", timeout=120, proc=gw, log=log)
+    wait_ready(admin_port, gw, timeout=120, log=log)
     return scim2, gw, f"http://127.0.0.1:{gw_port}/scim/v2", f"http://127.0.0.1:{admin_port}"
 
 

@@ -71,7 +71,10 @@ impl Template {
             .filter_map(|(i, v)| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| (i, s)))
             .collect();
         let (&(_, first), rest) = present.split_first()?;
-        let mut out = self.lits.first().cloned().unwrap_or_default();
+        let size =
+            self.lits.iter().map(String::len).sum::<usize>() + present.iter().map(|(_, v)| v.len()).sum::<usize>();
+        let mut out = String::with_capacity(size);
+        out.push_str(self.lits.first().map_or("", String::as_str));
         out.push_str(first);
         for &(i, v) in rest {
             out.push_str(self.lits.get(i).map_or("", String::as_str));

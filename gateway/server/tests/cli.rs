@@ -10,8 +10,8 @@ use clap::Parser;
 use scim_gateway::cli::{Cli, run};
 use std::path::PathBuf;
 
-#[path = "gateway/target_dir.rs"]
-mod target_dir;
+#[path = "../../testing/plugin_dir.rs"]
+mod plugin_dir;
 
 fn repo(path: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path).display().to_string()
@@ -200,7 +200,9 @@ fn check_config_prints_config_and_mapping_problems_with_positions() {
 
 /// `<target>/plugins`, where `cargo xtask plugin` puts the components.
 fn plugin(name: &str) -> String {
-    let path = target_dir::plugins().join(format!("{name}.wasm"));
+    let path = plugin_dir::plugin_dir()
+        .expect("no plugins/ in the target directory: run `cargo xtask plugin`")
+        .join(format!("{name}.wasm"));
     assert!(path.exists(), "{} is missing: run `cargo xtask plugin`", path.display());
     path.display().to_string()
 }

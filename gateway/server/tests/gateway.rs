@@ -10,9 +10,10 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod gateway {
     pub mod pg;
+    #[path = "../../../testing/plugin_dir.rs"]
+    pub mod plugin_dir;
     pub mod replicas;
     pub mod support;
-    pub mod target_dir;
 
     mod admin;
     mod audit;

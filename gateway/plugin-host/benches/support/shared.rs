@@ -6,18 +6,11 @@ use scim_plugin_host::{BreakerSettings, Host, Limits, Plugin, PluginSource};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
-/// `<target>/plugins`, where `cargo xtask plugin` puts the components: the
-/// nearest ancestor of this binary that cargo tagged (`CACHEDIR.TAG`) and
-/// that holds `plugins/`; `None` when there is none. The binary is in
-/// `<target>/<profile>/deps/`, or in `<target>/<triple>/<profile>/deps/`
-/// when built with `--target` (cargo tags `<target>/<triple>` too, but puts
-/// no plugins there).
 #[allow(dead_code)]
-pub fn plugin_dir() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let mut tagged = exe.ancestors().filter(|a| a.join("CACHEDIR.TAG").is_file()).map(|a| a.join("plugins"));
-    tagged.find(|p| p.is_dir())
-}
+#[path = "../../../testing/plugin_dir.rs"]
+mod plugin_dir;
+#[allow(unused_imports)]
+pub use plugin_dir::plugin_dir;
 
 /// `bytes` loaded as plugin `name` with the default limits and `config`.
 pub fn load_bytes(host: &Host, name: &str, bytes: &[u8], config: &Value) -> Plugin {

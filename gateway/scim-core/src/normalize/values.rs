@@ -40,9 +40,12 @@ fn holds_boolean(def: &Attribute) -> bool {
 
 fn fix_booleans_one(value: &mut Value, def: &Attribute, report: &mut Report) {
     match value {
+        // Sub-attribute names are unique in any case (schemas are refused
+        // otherwise), so each key has at most one sub-attribute: looking
+        // from the few that hold a boolean finds the same pairs.
         Value::Object(m) if def.ty == AttrType::Complex => {
-            for (k, v) in m.iter_mut() {
-                if let Some(sub) = def.sub_attribute(k) {
+            for sub in def.sub_attributes.iter().filter(|s| holds_boolean(s)) {
+                for (_, v) in m.iter_mut().filter(|(k, _)| k.eq_ignore_ascii_case(&sub.name)) {
                     fix_booleans(v, sub, report);
                 }
             }

@@ -188,6 +188,11 @@ impl<'a> ResourceSchema<'a> {
         self.core.id.eq_ignore_ascii_case(urn)
     }
 
+    /// The core schema's attributes, then the common ones (`id`, `meta`...).
+    pub fn core_and_common(&self) -> impl Iterator<Item = &'a Attribute> + 'a {
+        self.core.attributes.iter().chain(&self.registry.common.attributes)
+    }
+
     /// A top-level attribute: `urn` is `None` or the core URN for core and
     /// common attributes, else an extension URN.
     pub fn top_attribute(&self, urn: Option<&str>, name: &str) -> Option<&'a Attribute> {

@@ -29,10 +29,10 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
-/// `<target>/plugins`, where `cargo xtask plugin` (run by scripts/test)
-/// puts the plugin components.
+/// Where `cargo xtask plugin` (run by scripts/test) put the plugin
+/// components.
 pub fn plugin_dir() -> PathBuf {
-    let dir = super::target_dir::plugins();
+    let dir = super::plugin_dir::plugin_dir().expect("no plugins/ in the target directory: run `cargo xtask plugin`");
     assert!(dir.join("full-name.wasm").exists(), "{} has no plugins: run `cargo xtask plugin`", dir.display());
     dir
 }

@@ -1,0 +1,270 @@
+//! A JSON document parsed into a `Value` with a bound on its nesting, in
+//! one pass. The tree is serde_json's own (its parser reads the text; only
+//! the building is here): objects are made at their final size from a
+//! stack of entries shared by the whole parse, instead of growing (and
+//! rehashing) key by key, and nesting is counted on the way down instead
+//! of by a second walk over the finished tree.
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+use std::fmt;
+
+/// Why a text is not a document.
+#[derive(Debug)]
+pub enum Refused {
+    /// Arrays and objects nest deeper than allowed.
+    TooDeep,
+    /// Not JSON: serde_json's error, with its line and column.
+    Json(serde_json::Error),
+}
+
+/// Parses `text`, refusing arrays and objects nested more than `max_depth`
+/// deep anywhere in the text (the document itself counts: `{}` needs 1; a
+/// value a later duplicate key replaces counts too). The same `Value` as
+/// `serde_json::from_str`, keys in the same order, the last of duplicate
+/// keys winning at the first one's place.
+pub fn within(text: &str, max_depth: usize) -> Result<Value, Refused> {
+    let mut too_deep = false;
+    match build(text, max_depth, &mut too_deep) {
+        Ok(value) => Ok(value),
+        Err(_) if too_deep => Err(Refused::TooDeep),
+        Err(e) => Err(Refused::from(e)),
+    }
+}
+
+/// Parses `text` as `serde_json::from_str` does, with its errors; only
+/// serde_json's own bound on nesting applies.
+pub fn unbounded(text: &str) -> Result<Value, serde_json::Error> {
+    build(text, usize::MAX, &mut false)
+}
+
+/// The parse, with `too_deep` set when it stopped on `max_depth`.
+fn build(text: &str, max_depth: usize, too_deep: &mut bool) -> Result<Value, serde_json::Error> {
+    // Room for the entries of a User's top level and one object inside it.
+    let mut state = State { entries: Vec::with_capacity(32), too_deep: false };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = Build { left: max_depth, state: &mut state }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    *too_deep = state.too_deep;
+    parsed
+}
+
+impl From<serde_json::Error> for Refused {
+    /// serde_json's error as it is, unless it is serde_json's own bound on
+    /// nesting (128 levels), which is too deep whatever the bound asked for.
+    fn from(e: serde_json::Error) -> Self {
+        match e.to_string().starts_with("recursion limit exceeded") {
+            true => Refused::TooDeep,
+            false => Refused::Json(e),
+        }
+    }
+}
+
+/// What the whole parse shares.
+struct State {
+    /// The entries of the objects being read, innermost last.
+    entries: Vec<(String, Value)>,
+    /// Set when the parse stopped on the depth bound.
+    too_deep: bool,
+}
+
+/// Builds one value; `left`: how many more levels of nesting are allowed.
+struct Build<'s> {
+    left: usize,
+    state: &'s mut State,
+}
+
+impl Build<'_> {
+    /// The bound for the values inside a container, or the error that
+    /// stops the parse.
+    fn inside<E: serde::de::Error>(&mut self) -> Result<usize, E> {
+        match self.left.checked_sub(1) {
+            Some(left) => Ok(left),
+            None => {
+                self.state.too_deep = true;
+                Err(E::custom("nested too deep"))
+            }
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Build<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Build<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(n).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Value, A::Error> {
+        let left = self.inside()?;
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Build { left, state: &mut *self.state })? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Value, A::Error> {
+        let left = self.inside()?;
+        let start = self.state.entries.len();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(Build { left, state: &mut *self.state })?;
+            self.state.entries.push((key, value));
+        }
+        let entries = self.state.entries.drain(start..);
+        let mut object = Map::with_capacity(entries.len());
+        for (key, value) in entries {
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The text of serde_json's own parse and of ours, side by side (key
+    /// order counts: `Value`'s equality ignores it).
+    fn same_as_serde(text: &str) {
+        let theirs = serde_json::from_str::<Value>(text).map(|v| v.to_string());
+        let ours = within(text, 128).map(|v| v.to_string());
+        match (ours, theirs) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "for {text}"),
+            (Err(Refused::Json(a)), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "for {text}"),
+            (a, b) => panic!("for {text}: ours {a:?}, serde_json's {b:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_and_refuses_like_serde_json() {
+        for text in [
+            r#"{"userName":"b\u00e9a","x":[1,-2,2.5,1e400,{"y":null}],"z":"\ud83d\ude42","e":{},"a":[]}"#,
+            r#"{"a":1,"b":2,"a":3}"#,
+            r#"{"n":[0,-0,0.1,18446744073709551615,-9223372036854775808,1.7976931348623157e308]}"#,
+            r#" [ true , false , null , "x" ] "#,
+            "{",
+            r#"{"a":}"#,
+            r#"{"a":1}x"#,
+            r#"{"a":"\x"}"#,
+            "\"\\ud800\"",
+            "",
+        ] {
+            same_as_serde(text);
+        }
+    }
+
+    #[test]
+    fn nesting_is_counted_from_the_document() {
+        let nested = |n: usize| format!("{}1{}", r#"{"a":"#.repeat(n), "}".repeat(n));
+        assert!(within(&nested(64), 64).is_ok());
+        assert!(matches!(within(&nested(65), 64), Err(Refused::TooDeep)));
+        assert!(matches!(within("[[]]", 1), Err(Refused::TooDeep)));
+        assert!(within("[[]]", 2).is_ok());
+        assert!(matches!(within("{}", 0), Err(Refused::TooDeep)));
+        assert!(within("1", 0).is_ok());
+        // Past serde_json's own bound of 128, whatever the one asked for.
+        assert!(matches!(within(&"[".repeat(300), 1000), Err(Refused::TooDeep)));
+        // Brackets in strings are text.
+        assert!(within(r#"{"a":"[[[[{{{{\"]]"}"#, 1).is_ok());
+        // A value a later duplicate key replaces was sent all the same.
+        assert!(matches!(within(r#"{"b":[],"b":null}"#, 1), Err(Refused::TooDeep)));
+    }
+
+    fn any_text() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| format!("{f:e}")),
+            any::<String>().prop_map(|s| Value::String(s).to_string()),
+            "\"[a-c\\\\\"]{0,6}\"",
+        ];
+        leaf.prop_recursive(5, 64, 6, |inner| {
+            let key = prop_oneof![Just("\"a\"".to_owned()), Just("\"b\"".to_owned()), "\"[a-z]{0,3}\""];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(|items| format!("[{}]", items.join(","))),
+                prop::collection::vec((key, inner), 0..6).prop_map(|kv| {
+                    let members: Vec<String> = kv.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
+                    format!("{{{}}}", members.join(","))
+                }),
+            ]
+        })
+    }
+
+    /// How deep arrays and objects nest in valid JSON `text`: brackets
+    /// outside strings counted. Every value of the text counts, a
+    /// duplicate key's replaced value too: the bound is on what was sent.
+    fn text_depth(text: &str) -> usize {
+        let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+        for c in text.chars() {
+            match (in_string, escaped, c) {
+                (true, true, _) => escaped = false,
+                (true, false, '\\') => escaped = true,
+                (true, false, '"') | (false, _, '"') => in_string = !in_string,
+                (false, _, '[' | '{') => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                (false, _, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        deepest
+    }
+
+    proptest! {
+        /// Generated documents (duplicate keys, escapes, numbers of every
+        /// kind, broken strings among them) parse to the same tree, or fail
+        /// with the same error, as serde_json's parse.
+        #[test]
+        fn any_document_parses_as_serde_json_parses_it(text in any_text()) {
+            same_as_serde(&text);
+        }
+
+        #[test]
+        fn the_depth_bound_is_the_text_s_depth(text in any_text(), max in 0usize..8) {
+            if serde_json::from_str::<Value>(&text).is_err() {
+                return Ok(());
+            }
+            let deep = text_depth(&text) > max;
+            prop_assert_eq!(matches!(within(&text, max), Err(Refused::TooDeep)), deep);
+        }
+    }
+}

@@ -24,28 +24,33 @@ pub enum Refused {
 /// `serde_json::from_str`, keys in the same order, the last of duplicate
 /// keys winning at the first one's place.
 pub fn within(text: &str, max_depth: usize) -> Result<Value, Refused> {
-    let mut too_deep = false;
-    match build(text, max_depth, &mut too_deep) {
-        Ok(value) => Ok(value),
-        Err(_) if too_deep => Err(Refused::TooDeep),
-        Err(e) => Err(Refused::from(e)),
-    }
+    build(text, max_depth).map_err(|e| match e {
+        Refused::Json(e) => Refused::from(e),
+        too_deep => too_deep,
+    })
 }
 
 /// Parses `text` as `serde_json::from_str` does, with its errors; only
 /// serde_json's own bound on nesting applies.
 pub fn unbounded(text: &str) -> Result<Value, serde_json::Error> {
-    build(text, usize::MAX, &mut false)
+    build(text, usize::MAX).map_err(|e| match e {
+        Refused::Json(e) => e,
+        Refused::TooDeep => serde::de::Error::custom("nested too deep"),
+    })
 }
 
-/// The parse, with `too_deep` set when it stopped on `max_depth`.
-fn build(text: &str, max_depth: usize, too_deep: &mut bool) -> Result<Value, serde_json::Error> {
+/// The parse: `TooDeep` only when it stopped on `max_depth`, any other
+/// error serde_json's as it is.
+fn build(text: &str, max_depth: usize) -> Result<Value, Refused> {
     // Room for the entries of a User's top level and one object inside it.
     let mut state = State { entries: Vec::with_capacity(32), too_deep: false };
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = Build { left: max_depth, state: &mut state }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
-    *too_deep = state.too_deep;
-    parsed
+    match (parsed, state.too_deep) {
+        (Ok(value), _) => Ok(value),
+        (Err(_), true) => Err(Refused::TooDeep),
+        (Err(e), false) => Err(Refused::Json(e)),
+    }
 }
 
 impl From<serde_json::Error> for Refused {

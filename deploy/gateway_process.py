@@ -42,5 +42,6 @@ def wait_ready(admin, proc, timeout=30.0, log=None):
                 return
         except OSError:
             pass
-        assert time.monotonic() < deadline, "the gateway did not get ready"
+        if time.monotonic() >= deadline:
+            raise AssertionError("the gateway did not get ready")
         time.sleep(0.1)

@@ -12,7 +12,7 @@
 
 mod parse;
 
-pub use parse::Refused;
+pub use parse::{PARSER_MAX_DEPTH, Refused};
 use serde_json::Value;
 
 /// Parses JSON text, as `serde_json::from_slice` does.

@@ -31,6 +31,17 @@ fn the_minimal_config_gets_documented_defaults() {
 }
 
 #[test]
+fn json_depth_is_bounded_by_what_the_parser_takes() {
+    let c = check(&format!("[server.limits]\nmax_json_depth = 127\n{MINIMAL}")).unwrap();
+    assert_eq!(c.limits.max_json_depth, 127);
+    let errors = check(&format!("[server.limits]\nmax_json_depth = 128\n{MINIMAL}")).unwrap_err();
+    assert!(
+        errors.iter().any(|e| e.contains("gw.toml:2:18") && e.contains("max_json_depth must be between 1 and 127")),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn workers_are_bounded() {
     let c = check(&format!("[server]\nworkers = 3\n{MINIMAL}")).unwrap();
     assert_eq!(c.workers, 3);

@@ -202,11 +202,15 @@ pub(super) fn ms(value: &Spanned<u64>, what: &str, sink: &mut Sink<'_>) -> Durat
     Duration::from_millis(positive(value, what, 3_600_000, sink))
 }
 
+/// The deepest nesting the JSON parser takes: a higher bound would be a
+/// promise it cannot keep.
+const PARSER_DEPTH: u64 = crate::json::PARSER_MAX_DEPTH as u64;
+
 fn limits(l: &LimitsSection, sink: &mut Sink<'_>) -> Limits {
     let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
     Limits {
         max_body_bytes: size(positive(&l.max_body_bytes, "max_body_bytes", 64 << 20, sink)),
-        max_json_depth: size(positive(&l.max_json_depth, "max_json_depth", 128, sink)),
+        max_json_depth: size(positive(&l.max_json_depth, "max_json_depth", PARSER_DEPTH, sink)),
         request_timeout: ms(&l.request_timeout_ms, "request_timeout_ms", sink),
         max_concurrent_requests: size(positive(&l.max_concurrent_requests, "max_concurrent_requests", 1 << 20, sink)),
         shutdown_timeout: ms(&l.shutdown_timeout_ms, "shutdown_timeout_ms", sink),

@@ -9,6 +9,10 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::fmt;
 
+/// The deepest nesting serde_json's parser takes: it refuses the 128th
+/// level of arrays and objects, whatever the caller allows.
+pub const PARSER_MAX_DEPTH: usize = 127;
+
 /// Why a text is not a document.
 #[derive(Debug)]
 pub enum Refused {
@@ -43,6 +47,8 @@ pub fn unbounded(text: &str) -> Result<Value, serde_json::Error> {
 /// error serde_json's as it is.
 fn build(text: &str, max_depth: usize) -> Result<Value, Refused> {
     // Room for the entries of a User's top level and one object inside it.
+    // A parse that fails may leave entries behind: nothing reads them, as
+    // the state goes with the parse.
     let mut state = State { entries: Vec::with_capacity(32), too_deep: false };
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = Build { left: max_depth, state: &mut state }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
@@ -55,7 +61,8 @@ fn build(text: &str, max_depth: usize) -> Result<Value, Refused> {
 
 impl From<serde_json::Error> for Refused {
     /// serde_json's error as it is, unless it is serde_json's own bound on
-    /// nesting (128 levels), which is too deep whatever the bound asked for.
+    /// nesting ([`PARSER_MAX_DEPTH`]), which is too deep whatever the bound
+    /// asked for.
     fn from(e: serde_json::Error) -> Self {
         match e.to_string().starts_with("recursion limit exceeded") {
             true => Refused::TooDeep,
@@ -204,8 +211,13 @@ mod tests {
         assert!(within("[[]]", 2).is_ok());
         assert!(matches!(within("{}", 0), Err(Refused::TooDeep)));
         assert!(within("1", 0).is_ok());
-        // Past serde_json's own bound of 128, whatever the one asked for.
+        // serde_json's own bound, whatever the one asked for.
+        assert!(within(&nested(PARSER_MAX_DEPTH), PARSER_MAX_DEPTH + 1).is_ok());
+        assert!(matches!(within(&nested(PARSER_MAX_DEPTH + 1), 1000), Err(Refused::TooDeep)));
         assert!(matches!(within(&"[".repeat(300), 1000), Err(Refused::TooDeep)));
+        assert!(unbounded(&nested(PARSER_MAX_DEPTH)).is_ok());
+        let e = unbounded(&nested(PARSER_MAX_DEPTH + 1)).unwrap_err();
+        assert!(e.to_string().starts_with("recursion limit exceeded"), "{e}");
         // Brackets in strings are text.
         assert!(within(r#"{"a":"[[[[{{{{\"]]"}"#, 1).is_ok());
         // A value a later duplicate key replaces was sent all the same.

@@ -49,8 +49,8 @@ pub fn check_headers(headers: &HeaderMap) -> Result<(), GatewayError> {
 }
 
 /// Parses a JSON body that must be an object, nested at most `max_depth`
-/// (serde_json itself refuses more than 128 levels, which is why the config
-/// allows no more).
+/// (serde_json itself refuses more than [`crate::json::PARSER_MAX_DEPTH`]
+/// levels, which is why the config allows no more).
 pub fn parse_object(body: &[u8], max_depth: usize) -> Result<Value, GatewayError> {
     let value = crate::json::document(body, max_depth).map_err(|e| match e {
         Refused::TooDeep => GatewayError::TooDeep(max_depth),

@@ -200,14 +200,15 @@ impl Differ<'_, '_> {
             if is_empty(n) || out.unwrap_or_else(|| skip(k) || read_only(k)) {
                 continue;
             }
-            let path = AttrPath::new(urn, k, None);
+            // The path is made only for an attribute that changed: most
+            // of a PUT's are the same on both sides.
             let o = at.map(|(_, o)| o).filter(|o| !o.is_null());
             match o.filter(|o| !is_empty(o)) {
-                None => self.push(OpKind::Add, path.into(), Some(n.clone())),
+                None => self.push(OpKind::Add, AttrPath::new(urn, k, None).into(), Some(n.clone())),
                 Some(o) if same(o, n) => {}
                 Some(o) => {
                     let def = self.schema.top_attribute(urn, k);
-                    self.attribute(path, o, n, def);
+                    self.attribute(AttrPath::new(urn, k, None), o, n, def);
                 }
             }
         }

@@ -51,8 +51,6 @@ harness = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(harness)
 
 ROOT = HERE.parent.parent
-# Where cargo builds (CARGO_TARGET_DIR when set, as cargo reads it).
-TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target").resolve()
 TOKEN = harness.TOKEN
 BODY = harness.BODY
 REPLICAS = ("a", "b", "c")
@@ -270,7 +268,7 @@ def table(apart, shared, fault, events, errors):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--gateway", default=str(TARGET / "release" / "scim-gateway"))
+    ap.add_argument("--gateway", default=str(harness.TARGET / "release" / "scim-gateway"))
     ap.add_argument("--duration", type=int, default=10, help="seconds of each steady run")
     ap.add_argument("--fault-duration", type=int, default=120, help="seconds of the fault run")
     ap.add_argument("--connections", type=int, default=4, help="connections per replica")

@@ -19,3 +19,10 @@ pub fn plugin_dir() -> Option<PathBuf> {
     let mut tagged = exe.ancestors().filter(|a| a.join("CACHEDIR.TAG").is_file()).map(|a| a.join("plugins"));
     tagged.find(|p| p.is_dir())
 }
+
+/// [`plugin_dir`] for a test that cannot go on without the plugins: a
+/// panic that says how to build them.
+#[allow(dead_code, clippy::panic)]
+pub fn required_plugin_dir() -> PathBuf {
+    plugin_dir().unwrap_or_else(|| panic!("no plugins/ in the target directory: run `cargo xtask plugin`"))
+}

@@ -200,9 +200,7 @@ fn check_config_prints_config_and_mapping_problems_with_positions() {
 
 /// `<target>/plugins`, where `cargo xtask plugin` puts the components.
 fn plugin(name: &str) -> String {
-    let path = plugin_dir::plugin_dir()
-        .expect("no plugins/ in the target directory: run `cargo xtask plugin`")
-        .join(format!("{name}.wasm"));
+    let path = plugin_dir::required_plugin_dir().join(format!("{name}.wasm"));
     assert!(path.exists(), "{} is missing: run `cargo xtask plugin`", path.display());
     path.display().to_string()
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[path = "../../../testing/plugin_dir.rs"]
 mod plugin_dir;
 #[allow(unused_imports)]
-pub use plugin_dir::plugin_dir;
+pub use plugin_dir::{plugin_dir, required_plugin_dir};
 
 /// `bytes` loaded as plugin `name` with the default limits and `config`.
 pub fn load_bytes(host: &Host, name: &str, bytes: &[u8], config: &Value) -> Plugin {

@@ -19,7 +19,7 @@ mod shared;
 
 /// `<target>/plugins`, where `cargo xtask plugin` puts the components.
 pub fn plugin_dir() -> PathBuf {
-    shared::plugin_dir().expect("no plugins/ in the target directory: run `cargo xtask plugin`")
+    shared::required_plugin_dir()
 }
 
 pub fn plugin_bytes(name: &str) -> Vec<u8> {

@@ -32,7 +32,7 @@ pub fn workspace() -> PathBuf {
 /// Where `cargo xtask plugin` (run by scripts/test) put the plugin
 /// components.
 pub fn plugin_dir() -> PathBuf {
-    let dir = super::plugin_dir::plugin_dir().expect("no plugins/ in the target directory: run `cargo xtask plugin`");
+    let dir = super::plugin_dir::required_plugin_dir();
     assert!(dir.join("full-name.wasm").exists(), "{} has no plugins: run `cargo xtask plugin`", dir.display());
     dir
 }

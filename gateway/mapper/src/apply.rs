@@ -189,11 +189,11 @@ impl Run<'_, '_> {
         }
         match &rule.action {
             Action::Set { target, sources, transforms, default } => {
-                let value = eval_set(env, target, sources, transforms, default.as_ref());
+                let value = eval_set(env, &rule.fit, sources, transforms, default.as_ref());
                 let value = if self.op == Operation::Response {
                     value
                 } else {
-                    value.and_then(|v| crate::eval::require(target, self.schema, v))
+                    value.and_then(|v| crate::eval::require(target, &rule.fit, v))
                 };
                 match value {
                     Ok(v) => Ok((Write::Set(v), Outcome::Fired)),
@@ -205,8 +205,8 @@ impl Run<'_, '_> {
             }
             Action::Remove { .. } => Ok((Write::Remove, Outcome::Fired)),
             Action::Each { .. } => Ok((Write::Each, Outcome::Fired)),
-            Action::Rename { from, to } => {
-                Ok((Write::Rename(value_for(from, env.doc, to, self.schema)), Outcome::Fired))
+            Action::Rename { from, .. } => {
+                Ok((Write::Rename(value_for(from, env.doc, &rule.fit, self.schema)), Outcome::Fired))
             }
         }
     }
@@ -226,7 +226,7 @@ impl Run<'_, '_> {
 
 /// The value at `target` in the backend's current resource.
 pub(crate) fn current_value(target: &Path, current: &Value, schema: &ResourceSchema<'_>) -> Option<Value> {
-    value_for(target, current, target, schema)
+    crate::eval::pick(target.get(current, Some(schema)), crate::eval::takes_list(target, schema))
 }
 
 /// Removes what `path` names. A top-level attribute can arrive under

@@ -4,7 +4,7 @@
 
 use crate::transform::{Transform, apply_chain};
 use scim_core::patch::PatchOperation;
-use scim_core::path::{Path, find_key};
+use scim_core::path::{Path, get_ci_mut};
 use scim_core::schema::ResourceSchema;
 use serde_json::Value;
 
@@ -63,10 +63,7 @@ fn transform_values(
 fn transform_field(value: &mut Value, sub: Option<&str>, chain: &[Transform]) -> Result<(), String> {
     let target = match sub {
         None => Some(value),
-        Some(s) => value.as_object_mut().and_then(|m| {
-            let key = find_key(m, s)?;
-            m.get_mut(&key)
-        }),
+        Some(s) => value.as_object_mut().and_then(|m| get_ci_mut(m, s)),
     };
     if let Some(v) = target.filter(|v| !v.is_null()) {
         *v = apply_chain(chain, std::mem::take(v))?;
@@ -77,9 +74,7 @@ fn transform_field(value: &mut Value, sub: Option<&str>, chain: &[Transform]) ->
 fn attribute_mut<'d>(doc: &'d mut Value, path: &Path, schema: &ResourceSchema<'_>) -> Option<&'d mut Value> {
     let mut map = doc.as_object_mut()?;
     if let Some(urn) = path.urn.as_deref().filter(|u| !schema.is_core_urn(u)) {
-        let key = find_key(map, urn)?;
-        map = map.get_mut(&key)?.as_object_mut()?;
+        map = get_ci_mut(map, urn)?.as_object_mut()?;
     }
-    let key = find_key(map, &path.name)?;
-    map.get_mut(&key)
+    get_ci_mut(map, &path.name)
 }

@@ -31,18 +31,16 @@ pub(crate) struct Env<'a> {
 /// type; else the default; else `None`.
 pub(crate) fn eval_set(
     env: &mut Env<'_>,
-    target: &Path,
+    fit: &Fit,
     sources: &[Source],
     transforms: &[Transform],
     default: Option<&Value>,
 ) -> Result<Option<Value>, String> {
-    let attr = target_attribute(target, env.schema);
-    let multi = takes_list(target, env.schema);
     for source in sources {
-        let Some(value) = read(env, source, multi)? else { continue };
+        let Some(value) = read(env, source, fit.list)? else { continue };
         let value = apply_chain(transforms, value)?;
         if !is_empty(&value) {
-            return fit(value, attr, multi).map(Some);
+            return fit.value(value).map(Some);
         }
     }
     Ok(default.cloned())
@@ -50,15 +48,51 @@ pub(crate) fn eval_set(
 
 /// A request rule that produces nothing for a required attribute fails
 /// instead of removing it.
-pub(crate) fn require(
-    target: &Path,
-    schema: &ResourceSchema<'_>,
-    value: Option<Value>,
-) -> Result<Option<Value>, String> {
-    let required = target.filter.is_none() && target_attribute(target, schema).is_some_and(|a| a.required);
+pub(crate) fn require(target: &Path, fit: &Fit, value: Option<Value>) -> Result<Option<Value>, String> {
     match value {
-        None if required => Err(format!("produced no value for the required attribute `{target}`")),
+        None if fit.required => Err(format!("produced no value for the required attribute `{target}`")),
         v => Ok(v),
+    }
+}
+
+/// What a rule's target takes, asked of the schema once, when the rule is
+/// compiled (the schema a rule list is compiled against is the one it is
+/// applied with): the attribute it writes, whether it takes a whole list,
+/// whether a request must produce it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Fit {
+    /// The name and type of the attribute the target writes (the
+    /// sub-attribute when it names one); `None` for one the schema lacks.
+    attr: Option<(String, AttrType)>,
+    /// [`takes_list`] of the target.
+    pub(crate) list: bool,
+    /// A required attribute, with no filter: producing nothing fails.
+    required: bool,
+}
+
+impl Fit {
+    /// What `target` takes in `schema`.
+    pub(crate) fn of(target: &Path, schema: &ResourceSchema<'_>) -> Self {
+        let attr = target_attribute(target, schema);
+        Self {
+            attr: attr.map(|a| (a.name.clone(), a.ty)),
+            list: takes_list(target, schema),
+            required: target.filter.is_none() && attr.is_some_and(|a| a.required),
+        }
+    }
+
+    /// `value` fitted to the target's type: text into booleans and numbers
+    /// where it parses, scalars into strings, one value into a list.
+    pub(crate) fn value(&self, value: Value) -> Result<Value, String> {
+        let Some((name, ty)) = &self.attr else { return Ok(value) };
+        if self.list {
+            let items = match value {
+                Value::Array(items) => items,
+                one => vec![one],
+            };
+            return items.into_iter().map(|v| fit_one(v, name, *ty)).collect::<Result<_, _>>().map(Value::Array);
+        }
+        fit_one(value, name, *ty)
     }
 }
 
@@ -68,10 +102,11 @@ pub(crate) fn takes_list(target: &Path, schema: &ResourceSchema<'_>) -> bool {
     target.filter.is_none() && target.sub.is_none() && target_attribute(target, schema).is_some_and(|a| a.multi_valued)
 }
 
-/// What `path` holds in `doc`, read the way a write to `target` needs it:
-/// all values for a whole multi-valued target, else the first.
-pub(crate) fn value_for(path: &Path, doc: &Value, target: &Path, schema: &ResourceSchema<'_>) -> Option<Value> {
-    pick(path.get(doc, Some(schema)), takes_list(target, schema))
+/// What `path` holds in `doc`, read the way a write to a target that
+/// takes `fit` needs it: all values for a whole multi-valued target, else
+/// the first.
+pub(crate) fn value_for(path: &Path, doc: &Value, fit: &Fit, schema: &ResourceSchema<'_>) -> Option<Value> {
+    pick(path.get(doc, Some(schema)), fit.list)
 }
 
 /// The schema attribute a target path writes (the sub-attribute when the
@@ -159,23 +194,9 @@ pub(crate) fn is_empty(v: &Value) -> bool {
     }
 }
 
-/// Fits a value to the target attribute's type: text into booleans and
-/// numbers where it parses, scalars into strings, one value into a list.
-fn fit(value: Value, attr: Option<&Attribute>, multi: bool) -> Result<Value, String> {
-    let Some(attr) = attr else { return Ok(value) };
-    if multi {
-        let items = match value {
-            Value::Array(items) => items,
-            one => vec![one],
-        };
-        return items.into_iter().map(|v| fit_one(v, attr)).collect::<Result<_, _>>().map(Value::Array);
-    }
-    fit_one(value, attr)
-}
-
-fn fit_one(value: Value, attr: &Attribute) -> Result<Value, String> {
-    let wrong = |v: &Value| format!("`{}` takes a {:?} value, not {}", attr.name, attr.ty, kind(v));
-    match (attr.ty, value) {
+fn fit_one(value: Value, name: &str, ty: AttrType) -> Result<Value, String> {
+    let wrong = |v: &Value| format!("`{name}` takes a {ty:?} value, not {}", kind(v));
+    match (ty, value) {
         (AttrType::Boolean, Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
         (AttrType::Boolean, Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
         (AttrType::Boolean, v @ Value::Bool(_)) => Ok(v),
@@ -238,11 +259,13 @@ mod tests {
     fn fitting_values_to_types() {
         let registry = scim_core::Registry::core();
         let user = registry.resource("User").unwrap();
-        let attr = |p: &str| target_attribute(&Path::parse(p).unwrap(), &user);
-        assert_eq!(fit(json!("False"), attr("active"), false), Ok(json!(false)));
-        assert!(fit(json!("maybe"), attr("active"), false).is_err());
-        assert_eq!(fit(json!(42), attr("userName"), false), Ok(json!("42")));
-        assert!(fit(json!({"a": 1}), attr("userName"), false).is_err());
-        assert_eq!(fit(json!({"value": "a@x"}), attr("emails"), true), Ok(json!([{"value": "a@x"}])));
+        let fit = |p: &str, v: Value| Fit::of(&Path::parse(p).unwrap(), &user).value(v);
+        assert_eq!(fit("active", json!("False")), Ok(json!(false)));
+        assert!(fit("active", json!("maybe")).is_err());
+        assert_eq!(fit("userName", json!(42)), Ok(json!("42")));
+        assert!(fit("userName", json!({"a": 1})).is_err());
+        assert_eq!(fit("emails", json!({"value": "a@x"})), Ok(json!([{"value": "a@x"}])));
+        assert_eq!(fit("emails.value", json!(["a@x"])), Err("`value` takes a String value, not a list".into()));
+        assert_eq!(fit("shoeSize", json!(["a@x"])), Ok(json!(["a@x"])));
     }
 }

@@ -208,10 +208,10 @@ impl Recompute<'_, '_> {
         let mut env = Env { doc: self.after, schema: self.ctx.schema, slots, inputs: None };
         match &rule.action {
             Action::Set { target, sources, transforms, default } => {
-                let v = eval_set(&mut env, target, sources, transforms, default.as_ref())?;
-                crate::eval::require(target, self.ctx.schema, v)
+                let v = eval_set(&mut env, &rule.fit, sources, transforms, default.as_ref())?;
+                crate::eval::require(target, &rule.fit, v)
             }
-            Action::Rename { from, to } => Ok(value_for(from, self.after, to, self.ctx.schema)),
+            Action::Rename { from, .. } => Ok(value_for(from, self.after, &rule.fit, self.ctx.schema)),
             Action::Remove { .. } | Action::Each { .. } => Ok(None),
         }
     }

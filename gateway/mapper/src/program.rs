@@ -1,6 +1,7 @@
 //! The compiled form of a mapping: what the loader produces and every
 //! request applies. Nothing here is parsed again after load.
 
+use crate::eval::Fit;
 use crate::paths::AttrKey;
 use crate::template::Template;
 use crate::transform::Transform;
@@ -73,6 +74,18 @@ pub(crate) enum Action {
     Each { path: Path, transforms: Vec<Transform> },
 }
 
+impl Action {
+    /// The path this action writes.
+    pub(crate) fn target(&self) -> Option<&Path> {
+        match self {
+            Action::Set { target, .. } => Some(target),
+            Action::Rename { to, .. } => Some(to),
+            Action::Each { path, .. } => Some(path),
+            Action::Remove { .. } => None,
+        }
+    }
+}
+
 /// A compiled rule.
 #[derive(Debug, Clone)]
 pub(crate) struct Rule {
@@ -87,17 +100,14 @@ pub(crate) struct Rule {
     /// The attributes the rule reads (condition included); `None` when it
     /// may read anything (a JSONPath that does not start at an attribute).
     pub(crate) reads: Option<Vec<AttrKey>>,
+    /// What the target takes (the default for a `remove`).
+    pub(crate) fit: Fit,
 }
 
 impl Rule {
     /// The path this rule writes.
     pub(crate) fn target(&self) -> Option<&Path> {
-        match &self.action {
-            Action::Set { target, .. } => Some(target),
-            Action::Rename { to, .. } => Some(to),
-            Action::Each { path, .. } => Some(path),
-            Action::Remove { .. } => None,
-        }
+        self.action.target()
     }
 
     /// Every path this rule writes or deletes.

@@ -1,6 +1,7 @@
 //! Compiling one rule table.
 
 use crate::diag::{Sink, did_you_mean};
+use crate::eval::Fit;
 use crate::load::raw::RawRule;
 use crate::paths::{AttrKey, path_key};
 use crate::program::{Action, Direction, Origin, Rule, Source, When};
@@ -46,7 +47,8 @@ impl Ctx<'_, '_> {
             keys.extend(condition_reads.iter().cloned());
             keys
         });
-        Some(Rule { label, origin, action, condition, when, condition_reads, reads }).filter(|_| clean)
+        let fit = action.target().map(|t| Fit::of(t, self.schema)).unwrap_or_default();
+        Some(Rule { label, origin, action, condition, when, condition_reads, reads, fit }).filter(|_| clean)
     }
 
     fn action(&mut self, raw: &RawRule, at: usize) -> Option<Action> {

@@ -18,6 +18,23 @@ pub fn find_key(map: &Obj, name: &str) -> Option<String> {
     map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
 }
 
+/// The value under the key [`find_key`] finds, to change it in place: no
+/// key copied, no second lookup.
+pub fn get_ci_mut<'v>(map: &'v mut Obj, name: &str) -> Option<&'v mut Value> {
+    let (at, _) = position_ci(map, name)?;
+    map.values_mut().nth(at)
+}
+
+/// The value under the key [`find_key`] finds, else a new `null` under
+/// `new_key()`, at the end. `None` only if the map changed under it, which
+/// a `&mut` rules out.
+fn slot_ci<'v>(map: &'v mut Obj, name: &str, new_key: impl FnOnce() -> String) -> Option<&'v mut Value> {
+    match position_ci(map, name) {
+        Some((at, _)) => map.values_mut().nth(at),
+        None => Some(map.entry(new_key()).or_insert(Value::Null)),
+    }
+}
+
 /// Objects with at most this many keys (every SCIM resource's) are looked
 /// through in one pass rather than by hashing the name first.
 const SCANNED: usize = 32;
@@ -146,15 +163,7 @@ fn container_mut<'v>(resource: &'v mut Value, ext: Option<&str>, create: bool) -
     }
     let map = resource.as_object_mut()?;
     let Some(urn) = ext else { return Some(map) };
-    let key = match find_key(map, urn) {
-        Some(k) => k,
-        None if create => {
-            map.insert(urn.to_owned(), Value::Object(Obj::new()));
-            urn.to_owned()
-        }
-        None => return None,
-    };
-    let slot = map.get_mut(&key)?;
+    let slot = if create { slot_ci(map, urn, || urn.to_owned())? } else { get_ci_mut(map, urn)? };
     if create && !slot.is_object() {
         *slot = Value::Object(Obj::new());
     }
@@ -203,8 +212,8 @@ impl Path {
         let ext = extension_urn(self.urn.as_deref(), schema);
         let map = container_mut(resource, ext.as_deref(), true)
             .ok_or_else(|| ScimError::invalid_value("the resource is not a JSON object"))?;
-        let key = find_key(map, &self.name).unwrap_or_else(|| attr.map_or(self.name.clone(), |a| a.name.clone()));
-        let slot = map.entry(key).or_insert(Value::Null);
+        let slot = slot_ci(map, &self.name, || attr.map_or(self.name.clone(), |a| a.name.clone()))
+            .ok_or_else(|| ScimError::invalid_value("the resource is not a JSON object"))?;
         match &self.filter {
             None => match &self.sub {
                 None => {
@@ -328,11 +337,13 @@ fn set_sub(slot: &mut Value, sub: &str, value: Value) -> Result<usize, ScimError
             *slot = Value::Object(Obj::from_iter([(sub.to_owned(), value)]));
             Ok(1)
         }
-        Value::Object(m) => {
-            let key = find_key(m, sub).unwrap_or_else(|| sub.to_owned());
-            m.insert(key, value);
-            Ok(1)
-        }
+        Value::Object(m) => match slot_ci(m, sub, || sub.to_owned()) {
+            Some(slot) => {
+                *slot = value;
+                Ok(1)
+            }
+            None => Ok(0),
+        },
         Value::Array(items) if items.is_empty() => {
             items.push(Value::Object(Obj::from_iter([(sub.to_owned(), value)])));
             Ok(1)

@@ -132,6 +132,45 @@ fn get_ci_prefers_the_exact_spelling_then_the_first_in_any_case_small_or_large()
     }
 }
 
+#[test]
+fn get_ci_mut_changes_the_value_find_key_names_in_place() {
+    for filler in [0, 40] {
+        let mut m = serde_json::Map::new();
+        m.insert("EMAILS".into(), json!(1));
+        m.insert("Emails".into(), json!(2));
+        m.insert("emails".into(), json!(3));
+        for i in 0..filler {
+            m.insert(format!("k{i}"), json!(i));
+        }
+        for name in ["emails", "eMails", "Emails", "email", "k3"] {
+            let before = m.clone();
+            let found = find_key(&m, name);
+            match get_ci_mut(&mut m, name) {
+                Some(v) => *v = json!("changed"),
+                None => assert_eq!(found, None, "{name}"),
+            }
+            let changed: Vec<&String> = m.iter().filter(|(k, v)| before.get(*k) != Some(*v)).map(|(k, _)| k).collect();
+            assert_eq!(changed, found.iter().collect::<Vec<_>>(), "{name} ({filler} more keys)");
+            assert!(m.keys().eq(before.keys()), "no key moved, none added");
+        }
+    }
+}
+
+#[test]
+fn set_writes_an_existing_key_where_it_is_and_a_new_one_at_the_end() {
+    let reg = Registry::core();
+    let s = reg.resource("User");
+    let mut u = user();
+    Path::parse("USERNAME").unwrap().set(&mut u, json!("b2"), s.as_ref()).unwrap();
+    Path::parse("name.GIVENNAME").unwrap().set(&mut u, json!("B"), s.as_ref()).unwrap();
+    Path::parse("displayname").unwrap().set(&mut u, json!("Bee"), s.as_ref()).unwrap();
+    Path::parse("name.middlename").unwrap().set(&mut u, json!("M"), s.as_ref()).unwrap();
+    let keys: Vec<&str> = u.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["schemas", "userName", "Name", "emails", "displayName"]);
+    assert_eq!(u["userName"], "b2");
+    assert_eq!(u["Name"], json!({"givenName": "B", "middleName": "M"}));
+}
+
 proptest::proptest! {
     /// The map's own keys in its order (some left out, some in another
     /// case), then names out of order, repeated or missing: `InOrder`

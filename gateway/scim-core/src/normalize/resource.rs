@@ -190,8 +190,7 @@ fn strip_read_only(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
     // A key can only name a read-only attribute if it is one's name in some
     // case: the few such names are looked at first, and the schema asked
     // only about a key that is one of them.
-    let read_only: Vec<&str> =
-        schema.core_and_common().filter(|a| a.mutability == Mutability::ReadOnly).map(|a| a.name.as_str()).collect();
+    let read_only = schema.read_only_core_or_common();
     let doomed: Vec<String> = map
         .keys()
         .filter(|k| read_only.iter().any(|n| n.eq_ignore_ascii_case(k)))

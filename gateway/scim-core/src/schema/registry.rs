@@ -37,7 +37,24 @@ pub struct Registry {
     schemas: Vec<Schema>,
     common: Schema,
     resource_types: Vec<ResourceType>,
+    /// Per resource type (same order), its read-only names: worked out
+    /// whenever the schemas change, not per request.
+    read_only: Vec<ReadOnly>,
 }
+
+/// The names of one resource type's read-only attributes, per container.
+#[derive(Debug, Clone, Default)]
+struct ReadOnly {
+    /// [`ResourceSchema::read_only_names`] of the core and common attributes.
+    core: Vec<String>,
+    /// Every read-only core or common attribute's name, shadowed or not.
+    core_or_common: Vec<String>,
+    /// [`ResourceSchema::read_only_names`] of each extension, by its URN.
+    extensions: Vec<(String, Vec<String>)>,
+}
+
+/// For a resource schema asked before its names are worked out.
+static NO_NAMES: ReadOnly = ReadOnly { core: Vec::new(), core_or_common: Vec::new(), extensions: Vec::new() };
 
 impl Registry {
     /// The RFC 7643 User (with the enterprise extension) and Group types.
@@ -59,7 +76,32 @@ impl Registry {
             schema: GROUP_URN.into(),
             extensions: vec![],
         };
-        Self { schemas, common, resource_types: vec![user, group] }
+        let mut registry = Self { schemas, common, resource_types: vec![user, group], read_only: Vec::new() };
+        registry.index();
+        registry
+    }
+
+    /// Works out what is asked of the schemas per request (after any
+    /// change to them).
+    fn index(&mut self) {
+        let names = |attrs: &mut dyn Iterator<Item = &Attribute>| {
+            attrs.filter(|a| a.mutability == Mutability::ReadOnly).map(|a| a.name.clone()).collect::<Vec<_>>()
+        };
+        let read_only = (self.resource_types.iter())
+            .map(|rt| {
+                let Some(core) = self.schema(&rt.schema) else { return ReadOnly::default() };
+                let schema = ResourceSchema { registry: self, rt, core, read_only: &NO_NAMES };
+                ReadOnly {
+                    core: schema.unshadowed_read_only(None),
+                    core_or_common: names(&mut core.attributes.iter().chain(&self.common.attributes)),
+                    extensions: schema
+                        .extensions()
+                        .map(|e| (e.id.clone(), schema.unshadowed_read_only(Some(&e.id))))
+                        .collect(),
+                }
+            })
+            .collect();
+        self.read_only = read_only;
     }
 
     /// Adds schemas from JSON text (see [`parse_schemas`]) and attaches each
@@ -90,6 +132,7 @@ impl Registry {
                 rt.extensions.push(SchemaExtension { schema: urn, required: false });
             }
         }
+        self.index();
     }
 
     fn resource_type_index(&self, name: &str) -> Option<usize> {
@@ -113,9 +156,11 @@ impl Registry {
 
     /// A view of one resource type by name (`User`, `Group`; case-insensitive).
     pub fn resource(&self, name: &str) -> Option<ResourceSchema<'_>> {
-        let rt = self.resource_types.iter().find(|r| r.name.eq_ignore_ascii_case(name))?;
+        let at = self.resource_type_index(name)?;
+        let rt = self.resource_types.get(at)?;
         let core = self.schema(&rt.schema)?;
-        Some(ResourceSchema { registry: self, rt, core })
+        let read_only = self.read_only.get(at).unwrap_or(&NO_NAMES);
+        Some(ResourceSchema { registry: self, rt, core, read_only })
     }
 
     /// The resource type a resource declares through its core schema URN or
@@ -149,6 +194,7 @@ pub struct ResourceSchema<'a> {
     registry: &'a Registry,
     rt: &'a ResourceType,
     core: &'a Schema,
+    read_only: &'a ReadOnly,
 }
 
 impl<'a> ResourceSchema<'a> {
@@ -188,9 +234,12 @@ impl<'a> ResourceSchema<'a> {
         self.core.id.eq_ignore_ascii_case(urn)
     }
 
-    /// The core schema's attributes, then the common ones (`id`, `meta`...).
-    pub fn core_and_common(&self) -> impl Iterator<Item = &'a Attribute> + 'a {
-        self.core.attributes.iter().chain(&self.registry.common.attributes)
+    /// The names of every read-only core or common attribute, including
+    /// one that a core attribute of the same name in another case hides
+    /// from [`Self::top_attribute`] (a superset of
+    /// `read_only_names(None)`, for a look by exact name).
+    pub fn read_only_core_or_common(&self) -> &'a [String] {
+        &self.read_only.core_or_common
     }
 
     /// A top-level attribute: `urn` is `None` or the core URN for core and
@@ -206,8 +255,20 @@ impl<'a> ResourceSchema<'a> {
     /// for [`Self::top_attribute`]: the core and common attributes, or an
     /// extension's) that `top_attribute` finds by their name: a name equal
     /// to one of them in any case is exactly a name whose attribute there is
-    /// read-only. Asked once, it spares a diff a schema lookup per key.
-    pub fn read_only_names(&self, urn: Option<&str>) -> Vec<&'a str> {
+    /// read-only. Worked out when the schemas change, it spares a diff a
+    /// schema lookup per key. Empty for an unknown extension.
+    pub fn read_only_names(&self, urn: Option<&str>) -> &'a [String] {
+        let names = match urn {
+            Some(u) if !self.is_core_urn(u) => {
+                self.read_only.extensions.iter().find(|(id, _)| id.eq_ignore_ascii_case(u))
+            }
+            _ => return &self.read_only.core,
+        };
+        names.map_or(&[], |(_, names)| names)
+    }
+
+    /// What [`Self::read_only_names`] answers, worked out from the schemas.
+    fn unshadowed_read_only(&self, urn: Option<&str>) -> Vec<String> {
         let (first, then): (&'a [Attribute], &'a [Attribute]) = match urn {
             Some(u) if !self.is_core_urn(u) => match self.extension(u) {
                 Some(ext) => (&ext.attributes, &[]),
@@ -220,7 +281,7 @@ impl<'a> ResourceSchema<'a> {
             .chain(then)
             .filter(|a| a.mutability == Mutability::ReadOnly)
             .filter(|a| self.top_attribute(urn, &a.name).is_some_and(|found| std::ptr::eq(found, *a)))
-            .map(|a| a.name.as_str())
+            .map(|a| a.name.clone())
             .collect()
     }
 
@@ -270,7 +331,7 @@ mod tests {
             let schema = reg.resource(rt).unwrap();
             let names = schema.read_only_names(urn);
             if urn.is_none() {
-                assert!(names.contains(&"id") && names.contains(&"meta"), "{rt}: {names:?}");
+                assert!(names.iter().any(|n| n == "id") && names.iter().any(|n| n == "meta"), "{rt}: {names:?}");
             }
             let ext = schema.extensions().flat_map(|e| e.attributes.iter());
             let all = schema.core().attributes.iter().chain(&reg.common.attributes).chain(ext).map(|a| a.name.clone());
@@ -290,11 +351,14 @@ mod tests {
         id.name = "ID".into();
         id.mutability = Mutability::ReadWrite;
         user.attributes.push(id);
+        reg.index();
         let schema = reg.resource("User").unwrap();
         assert_eq!(schema.top_attribute(None, "id").unwrap().mutability, Mutability::ReadWrite);
         let names = schema.read_only_names(None);
         assert!(!names.iter().any(|r| r.eq_ignore_ascii_case("id")), "the core ID shadows the common id: {names:?}");
-        assert!(names.contains(&"meta"), "{names:?}");
+        assert!(names.iter().any(|n| n == "meta"), "{names:?}");
+        let superset = schema.read_only_core_or_common();
+        assert!(superset.iter().any(|n| n == "id") && superset.iter().any(|n| n == "meta"), "{superset:?}");
     }
 
     #[test]
@@ -305,6 +369,20 @@ mod tests {
         let user = reg.resource("User").unwrap();
         let role = user.top_attribute(Some("urn:ietf:params:scim:schemas:extension:notion:2.0:User"), "ROLE");
         assert_eq!(role.unwrap().canonical_values.len(), 4);
+    }
+
+    #[test]
+    fn read_only_names_of_a_loaded_extension_are_known_once_it_is_loaded() {
+        let mut reg = Registry::core();
+        let urn = "urn:example:params:scim:schemas:extension:badge:2.0:User";
+        assert!(reg.resource("User").unwrap().read_only_names(Some(urn)).is_empty());
+        let text = format!(
+            r#"{{"id":"{urn}","attributes":[{{"name":"badgeId","mutability":"readOnly"}},{{"name":"floor"}}]}}"#
+        );
+        reg.load_extensions(&text, None).unwrap();
+        let user = reg.resource("User").unwrap();
+        assert_eq!(user.read_only_names(Some(&urn.to_uppercase().replacen("URN", "urn", 1))), ["badgeId"]);
+        assert!(reg.resource("Group").unwrap().read_only_names(Some(urn)).is_empty(), "only User is extended");
     }
 
     #[test]

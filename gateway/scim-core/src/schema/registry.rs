@@ -37,9 +37,19 @@ pub struct Registry {
     schemas: Vec<Schema>,
     common: Schema,
     resource_types: Vec<ResourceType>,
-    /// Per resource type (same order), its read-only names: worked out
-    /// whenever the schemas change, not per request.
-    read_only: Vec<ReadOnly>,
+    /// Per resource type (same order), what is asked of its schemas per
+    /// request: worked out whenever the schemas change.
+    index: Vec<TypeIndex>,
+}
+
+/// One resource type's schemas, found once.
+#[derive(Debug, Clone, Default)]
+struct TypeIndex {
+    /// Where its core schema is in `schemas` (`None`: not loaded).
+    core: Option<usize>,
+    /// Where its extensions are in `schemas`, in the resource type's order.
+    extensions: Vec<usize>,
+    read_only: ReadOnly,
 }
 
 /// The names of one resource type's read-only attributes, per container.
@@ -52,9 +62,6 @@ struct ReadOnly {
     /// [`ResourceSchema::read_only_names`] of each extension, by its URN.
     extensions: Vec<(String, Vec<String>)>,
 }
-
-/// For a resource schema asked before its names are worked out.
-static NO_NAMES: ReadOnly = ReadOnly { core: Vec::new(), core_or_common: Vec::new(), extensions: Vec::new() };
 
 impl Registry {
     /// The RFC 7643 User (with the enterprise extension) and Group types.
@@ -76,32 +83,39 @@ impl Registry {
             schema: GROUP_URN.into(),
             extensions: vec![],
         };
-        let mut registry = Self { schemas, common, resource_types: vec![user, group], read_only: Vec::new() };
+        let mut registry = Self { schemas, common, resource_types: vec![user, group], index: Vec::new() };
         registry.index();
         registry
     }
 
     /// Works out what is asked of the schemas per request (after any
-    /// change to them).
+    /// change to them): where each resource type's schemas are, and the
+    /// names of their read-only attributes.
     fn index(&mut self) {
-        let names = |attrs: &mut dyn Iterator<Item = &Attribute>| {
-            attrs.filter(|a| a.mutability == Mutability::ReadOnly).map(|a| a.name.clone()).collect::<Vec<_>>()
-        };
-        let read_only = (self.resource_types.iter())
-            .map(|rt| {
-                let Some(core) = self.schema(&rt.schema) else { return ReadOnly::default() };
-                let schema = ResourceSchema { registry: self, rt, core, read_only: &NO_NAMES };
-                ReadOnly {
-                    core: schema.unshadowed_read_only(None),
-                    core_or_common: names(&mut core.attributes.iter().chain(&self.common.attributes)),
-                    extensions: schema
-                        .extensions()
-                        .map(|e| (e.id.clone(), schema.unshadowed_read_only(Some(&e.id))))
-                        .collect(),
-                }
+        let position = |urn: &str| self.schemas.iter().position(|s| s.id.eq_ignore_ascii_case(urn));
+        let mut index: Vec<TypeIndex> = (self.resource_types.iter())
+            .map(|rt| TypeIndex {
+                core: position(&rt.schema),
+                extensions: rt.extensions.iter().filter_map(|e| position(&e.schema)).collect(),
+                read_only: ReadOnly::default(),
             })
             .collect();
-        self.read_only = read_only;
+        for (found, rt) in index.iter_mut().zip(&self.resource_types) {
+            let Some(core) = found.core.and_then(|at| self.schemas.get(at)) else { continue };
+            let schema = ResourceSchema { registry: self, rt, core, index: found };
+            let names = |attrs: &mut dyn Iterator<Item = &Attribute>| {
+                attrs.filter(|a| a.mutability == Mutability::ReadOnly).map(|a| a.name.clone()).collect()
+            };
+            let read_only = ReadOnly {
+                core: schema.unshadowed_read_only(None),
+                core_or_common: names(&mut core.attributes.iter().chain(&self.common.attributes)),
+                extensions: (schema.extensions())
+                    .map(|e| (e.id.clone(), schema.unshadowed_read_only(Some(&e.id))))
+                    .collect(),
+            };
+            found.read_only = read_only;
+        }
+        self.index = index;
     }
 
     /// Adds schemas from JSON text (see [`parse_schemas`]) and attaches each
@@ -158,9 +172,9 @@ impl Registry {
     pub fn resource(&self, name: &str) -> Option<ResourceSchema<'_>> {
         let at = self.resource_type_index(name)?;
         let rt = self.resource_types.get(at)?;
-        let core = self.schema(&rt.schema)?;
-        let read_only = self.read_only.get(at).unwrap_or(&NO_NAMES);
-        Some(ResourceSchema { registry: self, rt, core, read_only })
+        let index = self.index.get(at)?;
+        let core = self.schemas.get(index.core?)?;
+        Some(ResourceSchema { registry: self, rt, core, index })
     }
 
     /// The resource type a resource declares through its core schema URN or
@@ -194,7 +208,7 @@ pub struct ResourceSchema<'a> {
     registry: &'a Registry,
     rt: &'a ResourceType,
     core: &'a Schema,
-    read_only: &'a ReadOnly,
+    index: &'a TypeIndex,
 }
 
 impl<'a> ResourceSchema<'a> {
@@ -220,8 +234,8 @@ impl<'a> ResourceSchema<'a> {
 
     /// The extension schemas attached to this resource type.
     pub fn extensions(&self) -> impl Iterator<Item = &'a Schema> + 'a {
-        let registry = self.registry;
-        self.rt.extensions.iter().filter_map(move |e| registry.schema(&e.schema))
+        let schemas = &self.registry.schemas;
+        self.index.extensions.iter().filter_map(move |&at| schemas.get(at))
     }
 
     /// The extension whose URN is `key` (case-insensitive).
@@ -239,7 +253,7 @@ impl<'a> ResourceSchema<'a> {
     /// from [`Self::top_attribute`] (a superset of
     /// `read_only_names(None)`, for a look by exact name).
     pub fn read_only_core_or_common(&self) -> &'a [String] {
-        &self.read_only.core_or_common
+        &self.index.read_only.core_or_common
     }
 
     /// A top-level attribute: `urn` is `None` or the core URN for core and
@@ -260,9 +274,9 @@ impl<'a> ResourceSchema<'a> {
     pub fn read_only_names(&self, urn: Option<&str>) -> &'a [String] {
         let names = match urn {
             Some(u) if !self.is_core_urn(u) => {
-                self.read_only.extensions.iter().find(|(id, _)| id.eq_ignore_ascii_case(u))
+                self.index.read_only.extensions.iter().find(|(id, _)| id.eq_ignore_ascii_case(u))
             }
-            _ => return &self.read_only.core,
+            _ => return &self.index.read_only.core,
         };
         names.map_or(&[], |(_, names)| names)
     }

@@ -82,9 +82,8 @@ mod tests {
     /// The same instant as the `time` crate writes it.
     fn theirs(since: Duration) -> String {
         let t = time::OffsetDateTime::UNIX_EPOCH + since;
-        let format = time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-        );
+        let format =
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
         t.format(format).unwrap()
     }
 

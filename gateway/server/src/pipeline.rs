@@ -54,6 +54,7 @@ mod phases;
 mod plugged;
 pub mod profile;
 mod query;
+mod reached;
 mod respond;
 mod shadow;
 mod translate;
@@ -82,10 +83,18 @@ use translate::Translated;
 use writes::{Build, after_write, build, current_or_answer, empty_patch, one_writer, retry_412, unchanged, written};
 
 /// The connection a request came on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Conn {
     pub peer: SocketAddr,
     pub tls: bool,
+    /// The peer's address as a header value, made once per connection.
+    pub peer_ip: Option<HeaderValue>,
+}
+
+impl Conn {
+    pub fn new(peer: SocketAddr, tls: bool) -> Self {
+        Self { peer, tls, peer_ip: HeaderValue::from_str(&peer.ip().to_string()).ok() }
+    }
 }
 
 /// What the log line and metrics say about a request.

@@ -281,9 +281,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, wa
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).writev(false);
     builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
-    let conn = Conn { peer, tls: acceptor.is_some() };
+    let conn = Conn::new(peer, acceptor.is_some());
     let svc = service_fn(move |req| {
         let shared = shared.clone();
+        let conn = conn.clone();
         // The admin console's future is several kB and the IdP's far less:
         // boxed, it no longer sizes the slot every IdP connection holds.
         async move {

@@ -19,10 +19,11 @@ use super::respond::{Answer, Body};
 use crate::error::GatewayError;
 use crate::gateway::{Gateway, RouteRuntime};
 use crate::metrics::method_label;
-use crate::proxy::{headers, rewrite, verbatim};
+use crate::proxy::headers::{self, Proto};
+use crate::proxy::{rewrite, verbatim};
 use crate::upstream::{Forward, Reply, UpstreamError};
 use bytes::Bytes;
-use http::header::{ETAG, HOST, HeaderValue, IF_MATCH, LOCATION};
+use http::header::{ETAG, HeaderValue, IF_MATCH, LOCATION};
 use http::{HeaderMap, Method, StatusCode};
 use scim_core::Intent;
 use scim_mapper::{MapOptions, Operation, Report};
@@ -99,8 +100,9 @@ pub struct Exchange<'a> {
     pub path: String,
     pub query: Option<String>,
     pub request_id: HeaderValue,
-    pub forwarded_for: String,
-    pub proto: &'static str,
+    /// The X-Forwarded-For to send upstream.
+    pub forwarded_for: Option<HeaderValue>,
+    pub proto: Proto,
     pub public_base: String,
     /// The audit trail of a provisioning write (see `audited.rs`).
     pub trail: Option<&'a crate::audit::Trail>,
@@ -129,26 +131,8 @@ impl<'a> Exchange<'a> {
         request_id: HeaderValue,
         trail: Option<&'a crate::audit::Trail>,
     ) -> Self {
-        let trusted = gw.trusted_proxies.iter().any(|c| c.contains(conn.peer.ip()));
-        let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
-        let proto = match (trusted, header("x-forwarded-proto")) {
-            (true, Some(p)) if p.eq_ignore_ascii_case("https") => "https",
-            (true, Some(p)) if p.eq_ignore_ascii_case("http") => "http",
-            _ if conn.tls => "https",
-            _ => "http",
-        };
-        let forwarded_for = match (trusted, header("x-forwarded-for")) {
-            (true, Some(chain)) => format!("{chain}, {}", conn.peer.ip()),
-            _ => conn.peer.ip().to_string(),
-        };
-        let public_base = route.public_url.clone().unwrap_or_else(|| {
-            let host = (if trusted { header("x-forwarded-host") } else { None })
-                .or_else(|| parts.headers.get(HOST).and_then(|v| v.to_str().ok()))
-                .or_else(|| parts.uri.authority().map(http::uri::Authority::as_str))
-                .filter(|h| h.parse::<http::uri::Authority>().is_ok())
-                .unwrap_or("localhost");
-            format!("{proto}://{host}{}", route.base_path.as_str())
-        });
+        let super::reached::Reached { proto, forwarded_for, public_base } =
+            super::reached::reached(gw, route, &conn, parts);
         Exchange {
             gw,
             method: parts.method.clone(),
@@ -198,7 +182,7 @@ impl<'a> Exchange<'a> {
     }
 
     fn upstream_headers(&self) -> HeaderMap {
-        headers::upstream_request(self.headers, &self.request_id, &self.forwarded_for, self.proto)
+        headers::upstream_request(self.headers, &self.request_id, self.forwarded_for.as_ref(), self.proto)
     }
 
     /// The one place every upstream call goes through.

@@ -18,6 +18,9 @@ const HOP_BY_HOP: [HeaderName; 7] =
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// Not sent upstream beside the hop-by-hop ones: the IdP's token, Host,
 /// length, encoding wishes and forwarding headers (the gateway sets its own).
@@ -27,9 +30,9 @@ const NOT_UPSTREAM: [HeaderName; 9] = [
     CONTENT_LENGTH,
     ACCEPT_ENCODING,
     FORWARDED,
-    HeaderName::from_static("x-forwarded-for"),
-    HeaderName::from_static("x-forwarded-proto"),
-    HeaderName::from_static("x-forwarded-host"),
+    X_FORWARDED_FOR,
+    X_FORWARDED_PROTO,
+    X_FORWARDED_HOST,
     HeaderName::from_static("x-real-ip"),
 ];
 
@@ -64,17 +67,44 @@ fn copy_without(h: &HeaderMap, dropped: &[HeaderName]) -> HeaderMap {
 
 /// The headers to send upstream: the IdP's, without hop-by-hop ones, its
 /// token, Host, length, encoding wishes and forwarding headers (the gateway
-/// sets its own).
-pub fn upstream_request(incoming: &HeaderMap, request_id: &HeaderValue, forwarded_for: &str, proto: &str) -> HeaderMap {
+/// sets its own: `forwarded_for` when there is one, and the scheme the IdP
+/// used).
+pub fn upstream_request(
+    incoming: &HeaderMap,
+    request_id: &HeaderValue,
+    forwarded_for: Option<&HeaderValue>,
+    proto: Proto,
+) -> HeaderMap {
     let mut h = copy_without(incoming, &NOT_UPSTREAM);
     h.insert(REQUEST_ID, request_id.clone());
-    if let Ok(v) = HeaderValue::from_str(forwarded_for) {
-        h.insert("x-forwarded-for", v);
+    if let Some(v) = forwarded_for {
+        h.insert(X_FORWARDED_FOR, v.clone());
     }
-    if let Ok(v) = HeaderValue::from_str(proto) {
-        h.insert("x-forwarded-proto", v);
-    }
+    h.insert(X_FORWARDED_PROTO, proto.header());
     h
+}
+
+/// The scheme the IdP reached the gateway with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Http,
+    Https,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Http => "http",
+            Proto::Https => "https",
+        }
+    }
+
+    fn header(self) -> HeaderValue {
+        match self {
+            Proto::Http => HeaderValue::from_static("http"),
+            Proto::Https => HeaderValue::from_static("https"),
+        }
+    }
 }
 
 /// The headers to send back: the upstream's without hop-by-hop ones and
@@ -156,11 +186,13 @@ mod tests {
         h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
         h.insert("if-match", HeaderValue::from_static("W/\"3\""));
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/scim+json"));
-        let out = upstream_request(&h, &HeaderValue::from_static("rid"), "10.0.0.1", "https");
+        let peer = HeaderValue::from_static("10.0.0.1");
+        let out = upstream_request(&h, &HeaderValue::from_static("rid"), Some(&peer), Proto::Https);
         for gone in ["authorization", "connection", "x-custom-hop", "keep-alive"] {
             assert!(!out.contains_key(gone), "{gone}");
         }
         assert_eq!(out["x-forwarded-for"], "10.0.0.1");
+        assert_eq!(out["x-forwarded-proto"], "https");
         assert_eq!(out["if-match"], "W/\"3\"");
         assert_eq!(out["content-type"], "application/scim+json");
         assert_eq!(out["x-request-id"], "rid");

@@ -140,7 +140,11 @@ async fn an_upstream_that_closes_every_connection_works() {
 async fn forwarded_headers_are_trusted_only_from_configured_proxies() {
     let base = Arc::new(std::sync::OnceLock::<String>::new());
     let b = base.clone();
-    let loc: Handler = Arc::new(move |_, _| {
+    let forwarding = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let f = forwarding.clone();
+    let loc: Handler = Arc::new(move |_, seen: Seen| {
+        let header = |n: &str| seen.headers.get(n).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        f.lock().unwrap().push((header("x-forwarded-for"), header("x-forwarded-proto")));
         let url = format!("{}/Users/1", b.get().unwrap());
         let mut r = json_response(201, &json!({"id": "1", "meta": {"location": url}}));
         r.headers_mut().insert("location", url.parse().unwrap());
@@ -148,7 +152,8 @@ async fn forwarded_headers_are_trusted_only_from_configured_proxies() {
     });
     let up = FakeUpstream::start(loc).await;
     base.set(up.url()).unwrap();
-    let spoof = [("x-forwarded-host", "idp-facing.example"), ("x-forwarded-proto", "https")];
+    let spoof =
+        [("x-forwarded-host", "idp-facing.example"), ("x-forwarded-proto", "https"), ("x-forwarded-for", "6.6.6.6")];
     let body = Some(bytes::Bytes::from_static(b"{\"userName\":\"a\"}"));
 
     let untrusted = Gateway::start(&config(&up.url(), &[], "generic")).await;
@@ -162,6 +167,9 @@ async fn forwarded_headers_are_trusted_only_from_configured_proxies() {
     let trusted = Gateway::start(&trusted_config).await;
     let r = send(Method::POST, &trusted.url("/scim/v2/Users"), Some(TOKEN), body.clone(), &spoof).await;
     assert_eq!(r.headers["location"], "https://idp-facing.example/scim/v2/Users/1");
+    let seen = forwarding.lock().unwrap().clone();
+    let expected = [("127.0.0.1", "http"), ("6.6.6.6, 127.0.0.1", "https")].map(|(f, p)| (f.to_owned(), p.to_owned()));
+    assert_eq!(seen, expected, "the upstream is told the peer, and a trusted proxy's chain and scheme");
 
     let public = config(&up.url(), &[], "generic")
         .replace("[server]\n", "[server]\npublic_url = \"https://scim.example.com/scim/v2/\"\n");

@@ -235,7 +235,12 @@ fn remove_every_spelling(path: &Path, doc: &mut Value, schema: &ResourceSchema<'
     let core = path.urn.as_deref().is_none_or(|u| schema.is_core_urn(u));
     match doc.as_object_mut() {
         Some(m) if core && path.filter.is_none() && path.sub.is_none() => {
-            m.retain(|k, _| !k.eq_ignore_ascii_case(&path.name));
+            // One by one, in order: a `retain` would rebuild the map's
+            // whole index for the one or two keys removed.
+            m.shift_remove(path.name.as_str());
+            while let Some(k) = m.keys().find(|k| k.eq_ignore_ascii_case(&path.name)).cloned() {
+                m.shift_remove(&k);
+            }
         }
         _ => {
             path.remove(doc, Some(schema));

@@ -88,8 +88,8 @@ fn normalized(
     intent: Intent,
 ) {
     x.sent(rt, idp.as_ref().unwrap_or(doc), intent);
-    let kinds = crate::audit::changes::normalization_author(report);
-    x.changed(Stage::Normalization, idp, doc, &|_| kinds.clone());
+    // Named only when a change is recorded (the trail is on).
+    x.changed(Stage::Normalization, idp, doc, &|_| crate::audit::changes::normalization_author(report));
 }
 
 /// Phase 6 for a resource, after the plugins set to run before the rules:

@@ -83,6 +83,16 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
 const LANES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
+/// The bytes of `w` (little-endian) that end a plain run in a JSON
+/// string (control characters, `"`, `\` and bytes outside ASCII): the
+/// lowest set bit is the high bit of the first such byte; bits above it
+/// may be set wrongly. Zero when there is none.
+pub(crate) fn stop_bytes(w: u64) -> u64 {
+    let zero_in = |v: u64| v.wrapping_sub(LANES) & !v & HIGH;
+    let below_space = w.wrapping_sub(LANES * 0x20) & !w & HIGH;
+    below_space | zero_in(w ^ (LANES * u64::from(b'"'))) | zero_in(w ^ (LANES * u64::from(b'\\'))) | (w & HIGH)
+}
+
 /// Whether any of the eight bytes in `w` is a control character, `"` or `\`.
 fn needs_escape(w: u64) -> bool {
     let zero_in = |v: u64| v.wrapping_sub(LANES) & !v & HIGH != 0;

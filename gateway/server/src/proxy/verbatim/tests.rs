@@ -164,3 +164,117 @@ proptest! {
         }
     }
 }
+
+/// Bytes that break or bend JSON where they land.
+const SPLINTERS: [&[u8]; 22] = [
+    b"\"",
+    b"\\",
+    b",",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b":",
+    b" ",
+    b"0",
+    b"-",
+    b"e",
+    b".",
+    b"\x01",
+    b"\\ud800",
+    b"\\udc00x",
+    b"\xc3\xa9",
+    b"\xff",
+    b"tru",
+    b"null",
+    b"\\u00e9",
+    b"\xef\xbb\xbf",
+];
+
+/// Number spellings, valid and not, to put where a count goes.
+fn number_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "-?(0|[1-9][0-9]{0,25})(\\.[0-9]{1,5})?([eE][+-]?[0-9]{1,3})?",
+        Just("01".to_owned()),
+        Just("1.".to_owned()),
+        Just(".5".to_owned()),
+        Just("-".to_owned()),
+        Just("1e400".to_owned()),
+        Just("18446744073709551615".to_owned()),
+        Just("18446744073709551616".to_owned()),
+        Just("-0".to_owned()),
+    ]
+}
+
+/// What the pass makes of `text`, held to serde_json: it passes only text
+/// serde_json reads, and then gives the parsed path's answer.
+fn holds_to_serde_json(text: &[u8]) -> Result<(), TestCaseError> {
+    let Some(out) = answer(&Bytes::copy_from_slice(text), UP, PUBLIC) else { return Ok(()) };
+    prop_assert!(serde_json::from_slice::<Value>(text).is_ok(), "passed text serde_json refuses: {:?}", text);
+    prop_assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), parsed_path(text));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// Answers mangled byte by byte: whatever the pass vouches for,
+    /// serde_json reads, as the same answer.
+    #[test]
+    fn mangled_text_passes_only_as_serde_json_reads_it(
+        v in answer_value(),
+        how in any::<u8>(),
+        cuts in prop::collection::vec((any::<prop::sample::Index>(), 0..3u8, any::<prop::sample::Index>()), 1..4),
+    ) {
+        let mut text = spelled(&v, how).into_bytes();
+        for (at, op, splinter) in cuts {
+            let at = at.index(text.len() + 1);
+            let splinter = *splinter.get(&SPLINTERS);
+            match op {
+                0 if at < text.len() => { text.remove(at); }
+                1 => { text.splice(at..at, splinter.iter().copied()); }
+                _ if at < text.len() => { text.splice(at..=at, splinter.iter().copied()); }
+                _ => {}
+            }
+        }
+        holds_to_serde_json(&text)?;
+    }
+
+    /// Counts and other values spelled every way a number can be, and
+    /// some ways it cannot.
+    #[test]
+    fn numbers_pass_only_as_serde_json_reads_them(n in number_text(), key in 0..4usize, list in any::<bool>()) {
+        let key = ["totalResults", "startIndex", "itemsPerPage", "n"][key];
+        let resources = if list { "\"Resources\": [], " } else { "" };
+        let text = format!("{{{resources}\"itemsPerPage\": 0, \"{key}\": {n}}}");
+        holds_to_serde_json(text.as_bytes())?;
+        let plain = format!("{{\"n\": {n}}}");
+        holds_to_serde_json(plain.as_bytes())?;
+        // A number serde_json reads, written without an exponent and not
+        // too long, passes where no count is at stake.
+        if serde_json::from_str::<Value>(&plain).is_ok() && !n.contains(['e', 'E']) && n.len() <= 40 {
+            prop_assert!(passed(&plain).is_some(), "{} was not passed", plain);
+        }
+    }
+}
+
+#[test]
+fn nesting_passes_as_deep_as_serde_json_reads() {
+    let nested = |depth: usize| format!("{{\"a\": {}1{}}}", "[".repeat(depth - 1), "]".repeat(depth - 1));
+    assert!(passed(&nested(crate::json::PARSER_MAX_DEPTH)).is_some());
+    assert!(serde_json::from_str::<Value>(&nested(crate::json::PARSER_MAX_DEPTH + 1)).is_err());
+    assert_eq!(passed(&nested(crate::json::PARSER_MAX_DEPTH + 1)), None);
+}
+
+#[test]
+fn strings_with_every_escape_and_non_ascii_text_pass() {
+    let text =
+        "{\"s\": \"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\uD83D\\uDE00 é 😀\", \"t\": \"plain ascii text\"}";
+    assert_eq!(passed(text).as_deref(), Some(text));
+    assert_eq!(passed("{\"s\": \"\\uD83D\"}"), None, "half a surrogate pair");
+    assert_eq!(passed("{\"s\": \"\\uDE00\\uD83D\"}"), None, "a pair the wrong way round");
+    assert_eq!(passed("{\"s\": \"tab\there\"}"), None, "a raw control character");
+    assert_eq!(passed("{\"s\": \"\\x\"}"), None, "an unknown escape");
+    assert_eq!(passed("{\"s\": \"\\u12\"}"), None, "a short \\u escape");
+    assert_eq!(passed("{\"s\": \"\\u+123\"}"), None, "a sign is not a hex digit");
+}

@@ -1,0 +1,239 @@
+//! Reading JSON text without building anything: one pass over the bytes
+//! that accepts only what serde_json accepts, and tells the verbatim pass
+//! (through [`Reader`]) each key, string and number with its role.
+//!
+//! A string with escapes is read by serde_json itself. Where matching
+//! serde_json exactly would take more than a scan (an exponent, a number
+//! longer than 40 characters, nesting deeper than serde_json allows), the
+//! text is refused and the parsed path takes it: refusing is always safe,
+//! accepting what serde_json would not never is. The property tests beside `verbatim.rs`
+//! hold this to serde_json on generated and mangled text.
+
+use crate::json::{PARSER_MAX_DEPTH, stop_bytes};
+use std::borrow::Cow;
+
+/// What the pass does with what the text holds. `None` from any of these
+/// stops the pass: the text is not vouched for.
+pub(super) trait Reader {
+    /// What a value under `key` is to the pass (`top`: a key of the
+    /// outermost object).
+    type Role: Copy;
+    fn top(&self) -> Self::Role;
+    fn key(&mut self, key: &[u8], top: bool) -> Self::Role;
+    /// The role of the items of an array with this role; `None` refuses.
+    fn items(&mut self, role: Self::Role) -> Option<Self::Role>;
+    fn object(&mut self, role: Self::Role) -> Option<()>;
+    /// A string, valid UTF-8 (`at`: where its text starts, `None` when it
+    /// has escapes).
+    fn string(&mut self, role: Self::Role, s: &[u8], at: Option<usize>) -> Option<()>;
+    /// A number: `unsigned` when serde_json reads it as a `u64`.
+    fn number(&mut self, role: Self::Role, unsigned: bool) -> Option<()>;
+    /// `true`, `false` or `null`.
+    fn literal(&mut self, role: Self::Role) -> Option<()>;
+}
+
+/// Reads all of `text` as one JSON value; `None` when it is not one
+/// serde_json would read, or the reader refused.
+pub(super) fn read<R: Reader>(text: &[u8], reader: &mut R) -> Option<()> {
+    let mut t = Text { bytes: text, at: 0, depth: 0 };
+    let role = reader.top();
+    t.value(reader, role)?;
+    t.skip_space();
+    (t.at == text.len()).then_some(())
+}
+
+/// Longest number read here; longer ones go to the parsed path (serde_json
+/// refuses numbers beyond `f64`'s range, which this does not work out).
+const LONGEST_NUMBER: usize = 40;
+
+struct Text<'t> {
+    bytes: &'t [u8],
+    at: usize,
+    depth: usize,
+}
+
+impl<'t> Text<'t> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\t' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// Steps over `b` after any whitespace.
+    fn eat(&mut self, b: u8) -> Option<()> {
+        self.skip_space();
+        (self.peek() == Some(b)).then(|| self.at += 1)
+    }
+
+    fn value<R: Reader>(&mut self, r: &mut R, role: R::Role) -> Option<()> {
+        self.skip_space();
+        match self.peek()? {
+            b'{' => self.nested(|t| t.object(r, role)),
+            b'[' => self.nested(|t| t.array(r, role)),
+            b'"' => {
+                let (s, at) = self.string()?;
+                r.string(role, &s, at)
+            }
+            b't' => self.literal(b"true").and_then(|()| r.literal(role)),
+            b'f' => self.literal(b"false").and_then(|()| r.literal(role)),
+            b'n' => self.literal(b"null").and_then(|()| r.literal(role)),
+            b'-' | b'0'..=b'9' => {
+                let unsigned = self.number()?;
+                r.number(role, unsigned)
+            }
+            _ => None,
+        }
+    }
+
+    /// An array or object, at most as deep as serde_json reads.
+    fn nested(&mut self, inner: impl FnOnce(&mut Self) -> Option<()>) -> Option<()> {
+        self.depth += 1;
+        if self.depth > PARSER_MAX_DEPTH {
+            return None;
+        }
+        self.at += 1;
+        inner(self)?;
+        self.depth -= 1;
+        Some(())
+    }
+
+    fn object<R: Reader>(&mut self, r: &mut R, role: R::Role) -> Option<()> {
+        let top = self.depth == 1;
+        r.object(role)?;
+        if self.eat(b'}').is_some() {
+            return Some(());
+        }
+        loop {
+            self.skip_space();
+            (self.peek() == Some(b'"')).then_some(())?;
+            let (key, _) = self.string()?;
+            let role = r.key(&key, top);
+            self.eat(b':')?;
+            self.value(r, role)?;
+            if self.eat(b',').is_none() {
+                return self.eat(b'}');
+            }
+        }
+    }
+
+    fn array<R: Reader>(&mut self, r: &mut R, role: R::Role) -> Option<()> {
+        let items = r.items(role)?;
+        if self.eat(b']').is_some() {
+            return Some(());
+        }
+        loop {
+            self.value(r, items)?;
+            if self.eat(b',').is_none() {
+                return self.eat(b']');
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.at + word.len();
+        (self.bytes.get(self.at..end) == Some(word)).then(|| self.at = end)
+    }
+
+    /// A string at its opening quote: its text (unescaped, valid UTF-8)
+    /// and where that starts when it has no escapes.
+    fn string(&mut self) -> Option<(Cow<'t, [u8]>, Option<usize>)> {
+        let open = self.at;
+        let start = open + 1;
+        self.at = start;
+        let (mut escaped, mut ascii) = (false, true);
+        loop {
+            self.skip_to_stop_byte();
+            match self.peek()? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    self.escape()?;
+                }
+                0..0x20 => return None,
+                0x80.. => {
+                    ascii = false;
+                    self.at += 1;
+                }
+                _ => self.at += 1,
+            }
+        }
+        let inner = self.bytes.get(start..self.at)?;
+        self.at += 1;
+        if escaped {
+            // Rare: serde_json reads the escapes (and checks the UTF-8).
+            let quoted = self.bytes.get(open..self.at)?;
+            let s = serde_json::from_slice::<String>(quoted).ok()?;
+            return Some((Cow::Owned(s.into_bytes()), None));
+        }
+        if !ascii {
+            std::str::from_utf8(inner).ok()?;
+        }
+        Some((Cow::Borrowed(inner), Some(start)))
+    }
+
+    /// Steps to the next byte of a string that is a quote, a backslash, a
+    /// control character or outside ASCII: eight bytes at a time, then to
+    /// the first such byte of the eight.
+    fn skip_to_stop_byte(&mut self) {
+        while let Some(word) = self.bytes.get(self.at..self.at + 8) {
+            let Ok(word) = <[u8; 8]>::try_from(word) else { return };
+            let stops = stop_bytes(u64::from_le_bytes(word));
+            if stops != 0 {
+                self.at += (stops.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.at += 8;
+        }
+    }
+
+    /// An escape at its backslash. What a `\u` escape stands for (a
+    /// surrogate must be one of a pair) serde_json checks when it reads the
+    /// string's escapes.
+    fn escape(&mut self) -> Option<()> {
+        self.at += 1;
+        match self.peek()? {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.at += 1,
+            b'u' => {
+                let hex = self.bytes.get(self.at + 1..self.at + 5)?;
+                hex.iter().all(u8::is_ascii_hexdigit).then_some(())?;
+                self.at += 5;
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// A number: whether serde_json reads it as a `u64`.
+    fn number(&mut self) -> Option<bool> {
+        let start = self.at;
+        let negative = self.peek() == Some(b'-');
+        self.at += usize::from(negative);
+        match self.peek()? {
+            b'0' => self.at += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        let int_end = self.at;
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            self.peek().filter(u8::is_ascii_digit)?;
+            self.digits();
+        }
+        // An exponent, or a digit after a leading zero: the parsed path.
+        if matches!(self.peek(), Some(b'e' | b'E' | b'0'..=b'9')) || self.at - start > LONGEST_NUMBER {
+            return None;
+        }
+        let integer = std::str::from_utf8(self.bytes.get(start..int_end)?).ok()?;
+        Some(!negative && int_end == self.at && integer.parse::<u64>().is_ok())
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.at += 1;
+        }
+    }
+}

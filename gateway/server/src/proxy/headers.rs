@@ -92,6 +92,7 @@ pub enum Proto {
 }
 
 impl Proto {
+    /// The scheme's name, as in a URL.
     pub fn as_str(self) -> &'static str {
         match self {
             Proto::Http => "http",
@@ -99,6 +100,7 @@ impl Proto {
         }
     }
 
+    /// The scheme as the `X-Forwarded-Proto` value.
     fn header(self) -> HeaderValue {
         match self {
             Proto::Http => HeaderValue::from_static("http"),

@@ -116,16 +116,23 @@ fn remove_counts_what_went() {
     assert!(u.get("Name").is_none(), "an emptied complex attribute is unassigned");
 }
 
+/// `emails` in three spellings (1, 2, 3; the exact one last), then
+/// `filler` more keys: a map small enough to be scanned, or not.
+fn emails_three_ways(filler: usize) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("EMAILS".into(), json!(1));
+    m.insert("Emails".into(), json!(2));
+    m.insert("emails".into(), json!(3));
+    for i in 0..filler {
+        m.insert(format!("k{i}"), json!(i));
+    }
+    m
+}
+
 #[test]
 fn get_ci_prefers_the_exact_spelling_then_the_first_in_any_case_small_or_large() {
     for filler in [0, 40] {
-        let mut m = serde_json::Map::new();
-        m.insert("EMAILS".into(), json!(1));
-        m.insert("Emails".into(), json!(2));
-        m.insert("emails".into(), json!(3));
-        for i in 0..filler {
-            m.insert(format!("k{i}"), json!(i));
-        }
+        let m = emails_three_ways(filler);
         assert_eq!(get_ci(&m, "emails"), Some(&json!(3)), "exact first ({filler} more keys)");
         assert_eq!(get_ci(&m, "eMails"), Some(&json!(1)), "else the first in any case ({filler} more keys)");
         assert_eq!(get_ci(&m, "email"), None);
@@ -135,13 +142,7 @@ fn get_ci_prefers_the_exact_spelling_then_the_first_in_any_case_small_or_large()
 #[test]
 fn get_ci_mut_changes_the_value_find_key_names_in_place() {
     for filler in [0, 40] {
-        let mut m = serde_json::Map::new();
-        m.insert("EMAILS".into(), json!(1));
-        m.insert("Emails".into(), json!(2));
-        m.insert("emails".into(), json!(3));
-        for i in 0..filler {
-            m.insert(format!("k{i}"), json!(i));
-        }
+        let mut m = emails_three_ways(filler);
         for name in ["emails", "eMails", "Emails", "email", "k3"] {
             let before = m.clone();
             let found = find_key(&m, name);

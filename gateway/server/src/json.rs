@@ -83,21 +83,25 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
 const LANES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// The bytes of `w` (little-endian) that end a plain run in a JSON
-/// string (control characters, `"`, `\` and bytes outside ASCII): the
-/// lowest set bit is the high bit of the first such byte; bits above it
-/// may be set wrongly. Zero when there is none.
-pub(crate) fn stop_bytes(w: u64) -> u64 {
+/// The bytes of `w` (little-endian) that need an escape in a JSON string
+/// (control characters, `"` and `\`): the lowest set bit is the high bit
+/// of the first such byte; bits above it may be set wrongly (a borrow runs
+/// on from a byte found). Zero when there is none.
+pub(crate) fn escape_bytes(w: u64) -> u64 {
     let zero_in = |v: u64| v.wrapping_sub(LANES) & !v & HIGH;
     let below_space = w.wrapping_sub(LANES * 0x20) & !w & HIGH;
-    below_space | zero_in(w ^ (LANES * u64::from(b'"'))) | zero_in(w ^ (LANES * u64::from(b'\\'))) | (w & HIGH)
+    below_space | zero_in(w ^ (LANES * u64::from(b'"'))) | zero_in(w ^ (LANES * u64::from(b'\\')))
+}
+
+/// [`escape_bytes`] and the bytes outside ASCII: what ends a run of plain
+/// ASCII in a JSON string.
+pub(crate) fn stop_bytes(w: u64) -> u64 {
+    escape_bytes(w) | (w & HIGH)
 }
 
 /// Whether any of the eight bytes in `w` is a control character, `"` or `\`.
 fn needs_escape(w: u64) -> bool {
-    let zero_in = |v: u64| v.wrapping_sub(LANES) & !v & HIGH != 0;
-    let below_space = w.wrapping_sub(LANES * 0x20) & !w & HIGH != 0;
-    below_space || zero_in(w ^ (LANES * u64::from(b'"'))) || zero_in(w ^ (LANES * u64::from(b'\\')))
+    escape_bytes(w) != 0
 }
 
 /// A JSON string: escapes as serde_json writes them (`\"`, `\\`, the short
@@ -179,6 +183,36 @@ mod tests {
             String::from_utf8_lossy(&serde_json::to_vec(v).unwrap()),
             "for {v:?}"
         );
+    }
+
+    /// Mostly plain bytes (a `#` right after a `"` is where a borrow
+    /// wrongly sets higher bits), now and then one that matters.
+    fn mostly_plain() -> impl Strategy<Value = u8> {
+        prop_oneof![
+            8 => Just(b'#'),
+            1 => Just(b'"'),
+            1 => Just(b'\\'),
+            1 => Just(0x1f_u8),
+            1 => Just(0x7f_u8),
+            1 => Just(0x80_u8),
+            1 => Just(0xff_u8),
+            2 => any::<u8>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// The first byte the masks flag is the first byte that needs an
+        /// escape (or, for `stop_bytes`, also leaves ASCII), byte by byte.
+        #[test]
+        fn the_masks_flag_the_first_byte_that_matters(word in prop::array::uniform8(mostly_plain())) {
+            let escape = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+            let first = |mask: u64| (mask != 0).then(|| (mask.trailing_zeros() / 8) as usize);
+            let w = u64::from_le_bytes(word);
+            prop_assert_eq!(first(escape_bytes(w)), word.iter().position(|&b| escape(b)));
+            prop_assert_eq!(first(stop_bytes(w)), word.iter().position(|&b| escape(b) || b >= 0x80));
+        }
     }
 
     #[test]

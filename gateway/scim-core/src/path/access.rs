@@ -19,8 +19,12 @@ pub fn find_key(map: &Obj, name: &str) -> Option<String> {
 }
 
 /// The value under the key [`find_key`] finds, to change it in place: no
-/// key copied, no second lookup.
+/// key copied or hashed twice (a large map's exact key is hashed once, as
+/// [`get_ci`] does; otherwise one pass finds the key's position).
 pub fn get_ci_mut<'v>(map: &'v mut Obj, name: &str) -> Option<&'v mut Value> {
+    if map.len() > SCANNED && map.contains_key(name) {
+        return map.get_mut(name);
+    }
     let (at, _) = position_ci(map, name)?;
     map.values_mut().nth(at)
 }
@@ -213,7 +217,7 @@ impl Path {
         let map = container_mut(resource, ext.as_deref(), true)
             .ok_or_else(|| ScimError::invalid_value("the resource is not a JSON object"))?;
         let slot = slot_ci(map, &self.name, || attr.map_or(self.name.clone(), |a| a.name.clone()))
-            .ok_or_else(|| ScimError::invalid_value("the resource is not a JSON object"))?;
+            .ok_or_else(|| ScimError::invalid_value(format!("\"{}\" could not be written", self.name)))?;
         match &self.filter {
             None => match &self.sub {
                 None => {

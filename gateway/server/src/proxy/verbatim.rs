@@ -126,10 +126,6 @@ impl text::Reader for Scan<'_> {
         }
     }
 
-    fn object(&mut self, _: Role) -> Option<()> {
-        Some(())
-    }
-
     /// A URL to rewrite (one written with escapes cannot be spliced), or
     /// the list's schema, or a count the parsed path would change.
     fn string(&mut self, role: Role, s: &[u8], at: Option<usize>) -> Option<()> {

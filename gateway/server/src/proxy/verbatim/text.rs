@@ -4,12 +4,13 @@
 //!
 //! A string with escapes is read by serde_json itself. Where matching
 //! serde_json exactly would take more than a scan (an exponent, a number
-//! longer than 40 characters, nesting deeper than serde_json allows), the
-//! text is refused and the parsed path takes it: refusing is always safe,
-//! accepting what serde_json would not never is. The property tests beside `verbatim.rs`
+//! longer than 40 characters), and where serde_json itself refuses
+//! (nesting past its depth), the text is refused and the parsed path
+//! takes it: refusing is always safe, accepting what serde_json would not
+//! never is. The property tests beside `verbatim.rs`
 //! hold this to serde_json on generated and mangled text.
 
-use crate::json::{PARSER_MAX_DEPTH, stop_bytes};
+use crate::json::{PARSER_MAX_DEPTH, escape_bytes, stop_bytes};
 use std::borrow::Cow;
 
 /// What the pass does with what the text holds. `None` from any of these
@@ -22,7 +23,6 @@ pub(super) trait Reader {
     fn key(&mut self, key: &[u8], top: bool) -> Self::Role;
     /// The role of the items of an array with this role; `None` refuses.
     fn items(&mut self, role: Self::Role) -> Option<Self::Role>;
-    fn object(&mut self, role: Self::Role) -> Option<()>;
     /// A string, valid UTF-8 (`at`: where its text starts, `None` when it
     /// has escapes).
     fn string(&mut self, role: Self::Role, s: &[u8], at: Option<usize>) -> Option<()>;
@@ -72,7 +72,8 @@ impl<'t> Text<'t> {
     fn value<R: Reader>(&mut self, r: &mut R, role: R::Role) -> Option<()> {
         self.skip_space();
         match self.peek()? {
-            b'{' => self.nested(|t| t.object(r, role)),
+            // What is under an object takes its role from its key.
+            b'{' => self.nested(|t| t.object(r)),
             b'[' => self.nested(|t| t.array(r, role)),
             b'"' => {
                 let (s, at) = self.string()?;
@@ -101,9 +102,8 @@ impl<'t> Text<'t> {
         Some(())
     }
 
-    fn object<R: Reader>(&mut self, r: &mut R, role: R::Role) -> Option<()> {
+    fn object<R: Reader>(&mut self, r: &mut R) -> Option<()> {
         let top = self.depth == 1;
-        r.object(role)?;
         if self.eat(b'}').is_some() {
             return Some(());
         }
@@ -146,7 +146,9 @@ impl<'t> Text<'t> {
         self.at = start;
         let (mut escaped, mut ascii) = (false, true);
         loop {
-            self.skip_to_stop_byte();
+            // Once a byte left ASCII, the rest of the string is checked
+            // whole: bytes outside ASCII no longer stop the steps.
+            self.skip_to(if ascii { stop_bytes } else { escape_bytes });
             match self.peek()? {
                 b'"' => break,
                 b'\\' => {
@@ -175,13 +177,13 @@ impl<'t> Text<'t> {
         Some((Cow::Borrowed(inner), Some(start)))
     }
 
-    /// Steps to the next byte of a string that is a quote, a backslash, a
-    /// control character or outside ASCII: eight bytes at a time, then to
-    /// the first such byte of the eight.
-    fn skip_to_stop_byte(&mut self) {
+    /// Steps to the next byte of a string that `stops` flags (see
+    /// `json::stop_bytes`): eight bytes at a time, then to the first such
+    /// byte of the eight.
+    fn skip_to(&mut self, stops: fn(u64) -> u64) {
         while let Some(word) = self.bytes.get(self.at..self.at + 8) {
             let Ok(word) = <[u8; 8]>::try_from(word) else { return };
-            let stops = stop_bytes(u64::from_le_bytes(word));
+            let stops = stops(u64::from_le_bytes(word));
             if stops != 0 {
                 self.at += (stops.trailing_zeros() / 8) as usize;
                 return;

@@ -99,11 +99,6 @@ pub(crate) fn stop_bytes(w: u64) -> u64 {
     escape_bytes(w) | (w & HIGH)
 }
 
-/// Whether any of the eight bytes in `w` is a control character, `"` or `\`.
-fn needs_escape(w: u64) -> bool {
-    escape_bytes(w) != 0
-}
-
 /// A JSON string: escapes as serde_json writes them (`\"`, `\\`, the short
 /// forms `\b \t \n \f \r`, else `\u00xx`); everything else, non-ASCII
 /// included, as it is. Most strings need no escape and are copied whole.
@@ -127,7 +122,7 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 /// Whether any byte of `bytes` needs an escape: eight at a time, the last
 /// eight overlapping the ones before; short strings a byte at a time.
 fn has_escape(bytes: &[u8]) -> bool {
-    let word = |c: &[u8]| <[u8; 8]>::try_from(c).map_or(true, |c| needs_escape(u64::from_le_bytes(c)));
+    let word = |c: &[u8]| <[u8; 8]>::try_from(c).map_or(true, |c| escape_bytes(u64::from_le_bytes(c)) != 0);
     let Some(tail) = bytes.len().checked_sub(8).and_then(|start| bytes.get(start..)) else {
         return bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
     };

@@ -72,6 +72,7 @@ fn fraction(micros: u32) -> [u8; 8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn stamp(since: Duration) -> String {
         let mut out = String::new();
@@ -87,22 +88,36 @@ mod tests {
         t.format(format).unwrap()
     }
 
+    fn same_as_theirs(secs: u64, micros: u32) -> Result<(), TestCaseError> {
+        let since = Duration::new(secs, micros * 1_000 + 999);
+        prop_assert_eq!(stamp(since), theirs(since), "{} s {} µs", secs, micros);
+        Ok(())
+    }
+
     #[test]
-    fn stamps_are_rfc3339_with_microseconds_whether_the_second_is_new_or_not() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+    fn stamps_at_day_year_and_range_edges_are_rfc3339_with_microseconds() {
         let edges = [0, 59, 86_399, 951_782_400, 1_798_761_599, LAST_FOUR_DIGIT_SECOND - 1];
-        let drawn: Vec<u64> = (0..500).map(|_| next() % LAST_FOUR_DIGIT_SECOND).collect();
-        for secs in edges.into_iter().chain(drawn) {
-            for micros in [0, 1, 999_999, u32::try_from(next() % 1_000_000).unwrap()] {
-                let since = Duration::new(secs, micros * 1_000 + 999);
-                assert_eq!(stamp(since), theirs(since), "{secs} s {micros} µs");
+        for secs in edges {
+            for micros in [0, 1, 999_999] {
+                same_as_theirs(secs, micros).unwrap();
             }
+        }
+    }
+
+    proptest! {
+        /// The second instant falls in the same second as the first, so the
+        /// cached part is both written and reused; the third in a second
+        /// soon after, often in the same minute, hour and day.
+        #[test]
+        fn stamps_are_rfc3339_with_microseconds_whether_the_second_is_new_or_not(
+            secs in 0..LAST_FOUR_DIGIT_SECOND - 90_000,
+            micros in 0..1_000_000_u32,
+            again in 0..1_000_000_u32,
+            later in prop_oneof![1..60_u64, 1..90_000_u64],
+        ) {
+            same_as_theirs(secs, micros)?;
+            same_as_theirs(secs, again)?;
+            same_as_theirs(secs + later, micros)?;
         }
     }
 

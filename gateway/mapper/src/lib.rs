@@ -31,6 +31,6 @@ pub use diag::{Diagnostic, Severity, Sink, did_you_mean, line_col};
 pub use error::MapError;
 pub use load::LANGUAGE_VERSION;
 pub use patch::PatchOutcome;
-pub use program::{Direction, Managed, Origin, Program, When};
+pub use program::{Direction, Footprint, Managed, Origin, Program, When};
 pub use query::{Query, RewrittenQuery};
 pub use report::{Failure, Outcome, Report, Skip, Trace};

@@ -209,10 +209,48 @@ impl Program {
         best.map(|(_, r)| r.origin.to_string())
     }
 
+    /// The top-level attributes the rules of a resource type and direction
+    /// read or write, worked out once (when the gateway compiles a route).
+    pub fn footprint(&self, resource_type: &str, dir: Direction) -> Footprint {
+        let Some(list) = self.list(resource_type, dir) else { return Footprint::Tops(Vec::new()) };
+        let core = self.registry.resource(resource_type).map(|s| s.core_urn().to_owned()).unwrap_or_default();
+        let mut tops: Vec<String> = Vec::new();
+        for rule in &list.rules {
+            let Some(reads) = &rule.reads else { return Footprint::Everything };
+            let written = rule.written().into_iter().map(|p| AttrKey::of_path(p, &core));
+            for key in reads.iter().cloned().chain(written) {
+                if !tops.contains(&key.top) {
+                    tops.push(key.top);
+                }
+            }
+        }
+        Footprint::Tops(tops)
+    }
+
     /// Whether a PUT of this resource type needs the current resource to
     /// carry create-only targets over.
     pub fn replace_needs_current(&self, resource_type: &str) -> bool {
         self.list(resource_type, Direction::Request).is_some_and(|l| l.rules.iter().any(|r| r.when == When::Create))
+    }
+}
+
+/// The top-level attributes a list of rules reads or writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Footprint {
+    /// A rule may read anything (a JSONPath that starts at no attribute).
+    Everything,
+    /// These, lower-cased (an extension's attribute as `urn:...:name`).
+    Tops(Vec<String>),
+}
+
+impl Footprint {
+    /// Whether the rules may read or write the top-level attribute named
+    /// `key` (in any case; a core attribute's plain name).
+    pub fn touches(&self, key: &str) -> bool {
+        match self {
+            Footprint::Everything => true,
+            Footprint::Tops(tops) => tops.iter().any(|t| t.eq_ignore_ascii_case(key)),
+        }
     }
 }
 

@@ -6,12 +6,14 @@
 //! in the IdP traffic reference; docs/normalization.md has the table.
 
 mod filter;
+mod member;
 mod names;
 mod patch;
 mod resource;
 mod values;
 
 pub use filter::form_decode;
+pub use member::{LeavesValue, MEMBER_MAX_DEPTH, leaves_value, member_attribute};
 
 use crate::patch::ApplyOptions;
 use std::fmt;

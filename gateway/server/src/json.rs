@@ -11,9 +11,12 @@
 //!   of one.
 
 mod parse;
+mod split;
 
+use bytes::Bytes;
 pub use parse::{PARSER_MAX_DEPTH, Refused};
 use serde_json::Value;
+pub use split::Keep;
 
 /// Parses JSON text, as `serde_json::from_slice` does.
 pub fn from_bytes(bytes: &[u8]) -> Result<Value, serde_json::Error> {
@@ -35,6 +38,66 @@ pub fn document(bytes: &[u8], max_depth: usize) -> Result<Value, Refused> {
             Ok(_) => Refused::Json(serde::de::Error::custom("the body is not UTF-8")),
         }),
     }
+}
+
+/// [`document`], keeping as text the top-level members `keep` keeps: the
+/// tree holds the others. The body must be an object for any to be kept.
+pub fn document_keeping(bytes: &Bytes, max_depth: usize, keep: &dyn Keep) -> Result<(Value, Aside), Refused> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => split::split(text, bytes, max_depth, keep),
+        Err(_) => document(bytes, max_depth).map(|tree| (tree, Aside::default())),
+    }
+}
+
+/// Top-level members of a request body kept as the IdP's JSON text, in
+/// the order it sent them: each a key and its value's text (a slice of
+/// the body, not a copy).
+#[derive(Debug, Default)]
+pub struct Aside {
+    members: Vec<(String, Bytes)>,
+}
+
+impl Aside {
+    /// Whether no member was kept.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The kept members' keys and texts.
+    pub fn members(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.members.iter().map(|(k, text)| (k.as_str(), text.as_ref()))
+    }
+
+    /// The kept members built into `tree` (an object) after its own, for
+    /// a step that needs the whole body. Each text was read by serde_json
+    /// already, so none fails to parse again; if one did, its error.
+    pub fn into_tree(self, tree: &mut Value) -> Result<(), serde_json::Error> {
+        let Some(map) = tree.as_object_mut() else { return Ok(()) };
+        for (key, text) in self.members {
+            map.insert(key, from_bytes(&text)?);
+        }
+        Ok(())
+    }
+}
+
+/// [`to_vec`] of an object with the `aside` members written after its own,
+/// as the IdP's text.
+pub fn to_vec_with(value: &Value, aside: &Aside) -> Vec<u8> {
+    let mut out = to_vec(value);
+    if aside.is_empty() || out.last() != Some(&b'}') || !value.is_object() {
+        return out;
+    }
+    out.pop();
+    for (key, text) in aside.members() {
+        if out.last() != Some(&b'{') {
+            out.push(b',');
+        }
+        write_str(&mut out, key);
+        out.push(b':');
+        out.extend_from_slice(text);
+    }
+    out.push(b'}');
+    out
 }
 
 /// Serializes `value` compactly, as `serde_json::to_vec` does; it cannot fail.

@@ -44,6 +44,7 @@
 //! Upstream calls and their purposes: see `exchange.rs`. What a write
 //! leaves in the audit trail: see `audited.rs`.
 
+pub mod aside;
 mod audited;
 mod batches;
 mod bulk;
@@ -63,6 +64,7 @@ mod writes;
 use crate::config::Position;
 use crate::error::{Fault, GatewayError};
 use crate::gateway::Gateway;
+use crate::json::Aside;
 use crate::proxy::endpoint::Endpoint;
 use crate::proxy::{body, headers, paths};
 use crate::telemetry::{Span, Trace};
@@ -187,11 +189,17 @@ where
     // 4. Body.
     let phase = trace.phase("read body");
     let raw = body::read(body, gw.limits.max_body_bytes).await?;
-    let doc = match raw.is_empty() {
-        true => None,
+    let (doc, aside) = match raw.is_empty() {
+        true => (None, Aside::default()),
         false => {
             body::check_headers(&parts.headers)?;
-            Some(body::parse_object(&raw, gw.limits.max_json_depth)?)
+            let keeper = aside::keeper(route, &endpoint, &parts.method, trail);
+            let (doc, aside) = body::parse_object_keeping(
+                &raw,
+                gw.limits.max_json_depth,
+                keeper.as_ref().map(|k| k as &dyn crate::json::Keep),
+            )?;
+            (Some(doc), aside)
         }
     };
     drop(phase);
@@ -205,7 +213,7 @@ where
         return shadow::run(&x, &endpoint, &parts.method, doc, raw).await;
     }
     // 5 to 8, by endpoint.
-    dispatch(&x, &endpoint, &parts.method, doc, raw).await
+    dispatch(&x, &endpoint, &parts.method, doc, aside, raw).await
 }
 
 async fn dispatch(
@@ -213,6 +221,7 @@ async fn dispatch(
     endpoint: &Endpoint,
     method: &Method,
     doc: Option<Value>,
+    aside: Aside,
     raw: Bytes,
 ) -> Result<Answer, GatewayError> {
     // A method the endpoint does not take is never forwarded unmapped.
@@ -234,11 +243,13 @@ async fn dispatch(
             Err(GatewayError::BadJson("this request needs a JSON body".into()))
         }
         (Endpoint::Resource { resource_type: rt, id: None }, _, &Method::GET, _) => list(x, rt).await,
-        (Endpoint::Resource { resource_type: rt, id: None }, _, &Method::POST, Some(doc)) => create(x, rt, doc).await,
+        (Endpoint::Resource { resource_type: rt, id: None }, _, &Method::POST, Some(doc)) => {
+            create(x, rt, doc, aside).await
+        }
         // `/Me` is the authenticated user's own resource: mapped as a User.
-        (Endpoint::Me, _, &Method::POST, Some(doc)) => create(x, "User", doc).await,
+        (Endpoint::Me, _, &Method::POST, Some(doc)) => create(x, "User", doc, aside).await,
         (_, Some(rt), &Method::GET, _) => get(x, rt).await,
-        (_, Some(rt), &Method::PUT, Some(doc)) => replace(x, rt, doc).await,
+        (_, Some(rt), &Method::PUT, Some(doc)) => replace(x, rt, doc, aside).await,
         (_, Some(rt), &Method::PATCH, Some(doc)) => patch(x, rt, doc).await,
         (_, Some(rt), &Method::DELETE, _) => delete(x, endpoint, rt).await,
         (Endpoint::Search { resource_type }, _, &Method::POST, Some(doc)) => search(x, *resource_type, doc).await,
@@ -318,28 +329,40 @@ async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Resul
 }
 
 /// POST: normalize (5), plugins and rules (6), forward (7), map back (8).
-async fn create(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer, GatewayError> {
+/// `aside`: members of the body kept as text (see `aside.rs`).
+async fn create(x: &Exchange<'_>, rt: &'static str, doc: Value, aside: Aside) -> Result<Answer, GatewayError> {
     let Normalized { body: doc, intent } = phases::resource(x, rt, Operation::Create, doc)?;
     let doc = plugged::request(x, Position::Before, rt, CallOperation::Create, intent, doc).await?;
     let mapped = phases::map_resource(x, rt, Operation::Create, doc, None, intent).await?;
     let mapped = to_backend(x, rt, mapped, intent).await?;
-    let reply = batches::send(x, rt, Method::POST, &mapped, None).await?;
+    let reply = batches::send(x, rt, Method::POST, &mapped, aside, None).await?;
     back(x, reply, Shape::Resource(rt), Intent::Provision).await
 }
 
 /// PUT: normalize (5); when rules carry values over, read the current
 /// resource; map (6); forward with If-Match (7), re-reading on 412; map
 /// back (8).
-async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer, GatewayError> {
-    let Normalized { body: doc, intent } = phases::resource(x, rt, Operation::Replace, doc)?;
-    let doc = plugged::request(x, Position::Before, rt, CallOperation::Replace, intent, doc).await?;
-    if !x.route.program.replace_needs_current(rt) && !translate::put_as_patch(x.route.update_for(rt)) {
+/// `aside`: members of the body kept as text (see `aside.rs`), only ever
+/// for a PUT sent as it is.
+async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value, aside: Aside) -> Result<Answer, GatewayError> {
+    let Normalized { body: mut doc, intent } = phases::resource(x, rt, Operation::Replace, doc)?;
+    if replace_as_sent(x.route, rt) {
+        let doc = plugged::request(x, Position::Before, rt, CallOperation::Replace, intent, doc).await?;
         let mapped = phases::map_resource(x, rt, Operation::Replace, doc, None, intent).await?;
         let mapped = to_backend(x, rt, mapped, intent).await?;
-        let reply = x.forward(Method::PUT, &x.path, x.query.as_deref(), Some(&mapped), None).await?;
+        let reply = x.forward_with(Method::PUT, &mapped, &aside, None).await?;
         return after_write(x, rt, reply, intent).await;
     }
+    aside.into_tree(&mut doc).map_err(|e| GatewayError::BadJson(e.to_string()))?;
+    let doc = plugged::request(x, Position::Before, rt, CallOperation::Replace, intent, doc).await?;
     write_with_current(x, rt, Method::PUT, Build::Replace { doc, intent }).await
+}
+
+/// Whether a PUT of `rt` goes upstream as the mapped body, without the
+/// current resource (no rule carries a value over, no translation into a
+/// PATCH).
+fn replace_as_sent(route: &crate::gateway::RouteRuntime, rt: &str) -> bool {
+    !route.program.replace_needs_current(rt) && !translate::put_as_patch(route.update_for(rt))
 }
 
 /// PATCH: normalize (5); map the operations (6), reading the current
@@ -357,7 +380,7 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer,
     }
     match phases::map_patch(x, rt, &ops, intent).await? {
         PatchMapped::Send(body) => {
-            let reply = batches::send(x, rt, Method::PATCH, &body, None).await?;
+            let reply = batches::send(x, rt, Method::PATCH, &body, Aside::default(), None).await?;
             after_write(x, rt, reply, intent).await
         }
         PatchMapped::Nothing => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
@@ -462,7 +485,7 @@ async fn write_once(
             return unchanged(x, rt, method, current, etag.as_ref(), intent).await.map(Attempt::Answered);
         }
     };
-    let reply = batches::send(x, rt, sent.clone(), &body, if_match).await?;
+    let reply = batches::send(x, rt, sent.clone(), &body, Aside::default(), if_match).await?;
     match retry_412(x, &reply, next) {
         true => Ok(Attempt::Again),
         false => written(x, rt, method, &sent, reply, intent).await.map(Attempt::Answered),

@@ -299,6 +299,12 @@ impl<'a> ResourceSchema<'a> {
             .collect()
     }
 
+    /// The core schema's attributes, then the common ones (`id`,
+    /// `externalId`, `meta`).
+    pub fn core_and_common(&self) -> impl Iterator<Item = &'a Attribute> + 'a {
+        self.core.attributes.iter().chain(&self.registry.common.attributes)
+    }
+
     /// A core or common attribute: the one spelled exactly `name` (the
     /// usual case, and a cheap compare), else the one spelled otherwise.
     pub fn core_attribute(&self, name: &str) -> Option<&'a Attribute> {

@@ -72,17 +72,17 @@ impl From<serde_json::Error> for Refused {
 }
 
 /// What the whole parse shares.
-struct State {
+pub(super) struct State {
     /// The entries of the objects being read, innermost last.
-    entries: Vec<(String, Value)>,
+    pub(super) entries: Vec<(String, Value)>,
     /// Set when the parse stopped on the depth bound.
-    too_deep: bool,
+    pub(super) too_deep: bool,
 }
 
 /// Builds one value; `left`: how many more levels of nesting are allowed.
-struct Build<'s> {
-    left: usize,
-    state: &'s mut State,
+pub(super) struct Build<'s> {
+    pub(super) left: usize,
+    pub(super) state: &'s mut State,
 }
 
 impl Build<'_> {

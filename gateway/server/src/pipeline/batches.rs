@@ -12,6 +12,7 @@
 
 use super::exchange::Exchange;
 use crate::error::GatewayError;
+use crate::json::Aside;
 use crate::upstream::Reply;
 use http::header::{ETAG, HeaderValue};
 use http::{Method, StatusCode};
@@ -21,15 +22,25 @@ use scim_core::path::{Path, get_ci};
 use serde_json::Value;
 
 /// Sends a write upstream, in member batches where the route has them and
-/// the write needs them; anything else in one request.
+/// the write needs them; anything else in one request. `aside`: members
+/// of the IdP's body kept as text, written after `body`'s own.
 pub(super) async fn send(
     x: &Exchange<'_>,
     rt: &str,
     method: Method,
     body: &Value,
+    aside: Aside,
     if_match: Option<&HeaderValue>,
 ) -> Result<Reply, GatewayError> {
     let batch = x.route.member_batch.filter(|_| rt == "Group");
+    if batch.is_none() || !aside.is_empty() {
+        return match batch {
+            // Never kept on such a route (see `aside.rs`); were it, the
+            // batches would be cut from the whole body.
+            Some(_) => Box::pin(send_whole(x, rt, method, body, aside, if_match)).await,
+            None => x.forward_with(method, body, &aside, if_match).await,
+        };
+    }
     match (batch, &method) {
         (Some(max), &Method::PATCH) => match PatchOp::from_json(body) {
             // Boxed, as below: a rare path's state is not carried by every write.
@@ -41,6 +52,20 @@ pub(super) async fn send(
         (Some(max), &Method::POST) if members_of(body).len() > max => Box::pin(create_in_batches(x, body, max)).await,
         _ => x.forward(method, &x.path, x.query.as_deref(), Some(body), if_match).await,
     }
+}
+
+/// [`send`] of `body` with the `aside` members built into it.
+async fn send_whole(
+    x: &Exchange<'_>,
+    rt: &str,
+    method: Method,
+    body: &Value,
+    aside: Aside,
+    if_match: Option<&HeaderValue>,
+) -> Result<Reply, GatewayError> {
+    let mut whole = body.clone();
+    aside.into_tree(&mut whole).map_err(|e| GatewayError::BadJson(e.to_string()))?;
+    send(x, rt, method, &whole, Aside::default(), if_match).await
 }
 
 /// Why a /Bulk operation cannot go as it is on a route with member

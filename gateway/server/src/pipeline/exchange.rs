@@ -159,19 +159,45 @@ impl<'a> Exchange<'a> {
         body: Option<&Value>,
         if_match: Option<&HeaderValue>,
     ) -> Result<Reply, GatewayError> {
-        let mut h = self.upstream_headers();
+        let body = body.map(crate::json::to_vec);
+        self.forward_json(method, path.to_owned(), query.map(str::to_owned), body, if_match).await
+    }
+
+    /// Sends the IdP's write on its path, `body` serialized with the
+    /// `aside` members (kept as the IdP's text) after its own.
+    pub async fn forward_with(
+        &self,
+        method: Method,
+        body: &Value,
+        aside: &crate::json::Aside,
+        if_match: Option<&HeaderValue>,
+    ) -> Result<Reply, GatewayError> {
+        let body = Some(crate::json::to_vec_with(body, aside));
+        self.forward_json(method, self.path.clone(), self.query.clone(), body, if_match).await
+    }
+
+    /// Sends a request with the IdP's headers for the upstream, `json` as
+    /// its body (with a SCIM content type unless the IdP named one).
+    async fn forward_json(
+        &self,
+        method: Method,
+        path: String,
+        query: Option<String>,
+        json: Option<Vec<u8>>,
+        if_match: Option<&HeaderValue>,
+    ) -> Result<Reply, GatewayError> {
+        let mut headers = self.upstream_headers();
         if let Some(tag) = if_match {
-            h.insert(IF_MATCH, tag.clone());
+            headers.insert(IF_MATCH, tag.clone());
         }
-        let body = match body {
-            Some(v) => {
-                h.entry(http::header::CONTENT_TYPE).or_insert(headers::SCIM_JSON);
-                Bytes::from(crate::json::to_vec(v))
+        let body = match json {
+            Some(json) => {
+                headers.entry(http::header::CONTENT_TYPE).or_insert(headers::SCIM_JSON);
+                Bytes::from(json)
             }
             None => Bytes::new(),
         };
-        let f = Forward { method, path: path.to_owned(), query: query.map(str::to_owned), headers: h, body };
-        self.send(f, Purpose::Forward).await
+        self.send(Forward { method, path, query, headers, body }, Purpose::Forward).await
     }
 
     /// Sends the IdP's request body as it came (no mapping applies).

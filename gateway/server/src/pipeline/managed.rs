@@ -2,6 +2,7 @@
 //! worked out once when the route is built: whether anything maps its
 //! answers, and which of its attributes the IdP manages.
 
+use super::aside::TextMembers;
 use super::profile::BackendProfile;
 use crate::config::Position;
 use crate::plugins::Chain;
@@ -118,6 +119,10 @@ pub struct TypeSettings {
     pub answers_unmapped: bool,
     /// What a translated write of it may remove.
     pub managed: ManagedSet,
+    /// The attributes whose members its request bodies may keep as text
+    /// (see `aside.rs`): `None` when a request plugin runs for it or the
+    /// backend profile rewrites writes.
+    pub text_members: Option<TextMembers>,
 }
 
 /// [`TypeSettings`] for each resource type the route's schemas define.
@@ -135,7 +140,14 @@ impl ByType {
             let answers_unmapped = profile.answers_unchanged()
                 && program.rule_count(rt, scim_mapper::Direction::Response) == 0
                 && !plugged;
-            TypeSettings { name: t.name.clone(), answers_unmapped, managed: ManagedSet::new(program.managed(rt), rt) }
+            let plugged_request =
+                [Position::Before, Position::After].iter().any(|p| plugins.applies(*p, PluginDirection::Request, rt));
+            let footprint = || program.footprint(rt, scim_mapper::Direction::Request);
+            let text_members = (profile.writes_unchanged() && !plugged_request)
+                .then(|| program.registry().resource(rt).map(|s| TextMembers::new(&s, &footprint())))
+                .flatten();
+            let managed = ManagedSet::new(program.managed(rt), rt);
+            TypeSettings { name: t.name.clone(), answers_unmapped, managed, text_members }
         });
         Self(types.collect())
     }

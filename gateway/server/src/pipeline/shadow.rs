@@ -27,7 +27,9 @@ pub(super) async fn run(
 ) -> Result<Answer, GatewayError> {
     if audited::is_write(endpoint, method).is_some() {
         let dry = Exchange { shadow: true, ..x.clone() };
-        if let Err(e) = Box::pin(super::dispatch(&dry, endpoint, method, doc, raw.clone())).await {
+        if let Err(e) =
+            Box::pin(super::dispatch(&dry, endpoint, method, doc, crate::json::Aside::default(), raw.clone())).await
+        {
             tracing::info!(route = %x.route.name, error = e.kind(), "shadow: the mapping would have refused this write");
             if let Some(t) = x.trail {
                 t.entry(|entry| entry.shadow_error = Some(e.to_string()));

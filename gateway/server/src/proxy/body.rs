@@ -62,6 +62,24 @@ pub fn parse_object(body: &[u8], max_depth: usize) -> Result<Value, GatewayError
     Ok(value)
 }
 
+/// [`parse_object`], keeping as text the top-level members `keeper`
+/// keeps (none without one).
+pub fn parse_object_keeping(
+    body: &Bytes,
+    max_depth: usize,
+    keeper: Option<&dyn crate::json::Keep>,
+) -> Result<(Value, crate::json::Aside), GatewayError> {
+    let Some(keeper) = keeper else { return parse_object(body, max_depth).map(|doc| (doc, Default::default())) };
+    let (value, aside) = crate::json::document_keeping(body, max_depth, keeper).map_err(|e| match e {
+        Refused::TooDeep => GatewayError::TooDeep(max_depth),
+        Refused::Json(e) => GatewayError::BadJson(e.to_string()),
+    })?;
+    if !value.is_object() {
+        return Err(GatewayError::BadJson("the body is not a JSON object".into()));
+    }
+    Ok((value, aside))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

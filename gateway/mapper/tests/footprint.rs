@@ -1,0 +1,62 @@
+//! What a mapping's rules read and write, per resource type and direction:
+//! the attributes the gateway must build from a request body.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use scim_mapper::{Direction, Footprint, MappingSource, Program};
+
+fn compile(text: &str) -> Program {
+    let sources = [MappingSource { name: "m.toml", text }];
+    scim_mapper::compile(&sources, scim_core::Registry::core()).map(|c| c.program).unwrap()
+}
+
+fn tops(p: &Program, rt: &str) -> Vec<String> {
+    match p.footprint(rt, Direction::Request) {
+        Footprint::Tops(t) => t,
+        Footprint::Everything => panic!("a footprint was expected"),
+    }
+}
+
+#[test]
+fn okta_to_notion_touches_what_its_rules_name_and_nothing_else() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../mappings/okta-to-notion.toml")).unwrap();
+    let p = compile(&text);
+    let mut t = tops(&p, "User");
+    t.sort();
+    let mut expected = vec!["emails", "username", "name", "displayname", "password", "groups"];
+    expected.push("urn:ietf:params:scim:schemas:extension:okta:2.0:user:fullname");
+    expected.sort_unstable();
+    assert_eq!(t, expected);
+    let f = p.footprint("User", Direction::Request);
+    assert!(f.touches("userName") && f.touches("USERNAME") && !f.touches("title") && !f.touches("phoneNumbers"));
+    assert_eq!(p.footprint("Group", Direction::Request), Footprint::Tops(Vec::new()), "no Group rules");
+}
+
+#[test]
+fn conditions_templates_renames_and_each_count_as_touching() {
+    let p = compile(
+        r#"version = 1
+[[User.request]]
+target = "nickName"
+template = "{name.givenName}"
+when = 'title eq "x"'
+[[User.request]]
+rename = "locale"
+to = "preferredLanguage"
+[[User.request]]
+target = "phoneNumbers.value"
+from = "phoneNumbers.value"
+transforms = ["trim"]
+"#,
+    );
+    let mut t = tops(&p, "User");
+    t.sort();
+    assert_eq!(t, ["locale", "name", "nickname", "phonenumbers", "preferredlanguage", "title"]);
+}
+
+#[test]
+fn a_jsonpath_from_the_root_touches_everything() {
+    let p = compile("version = 1\n[[User.request]]\ntarget = \"nickName\"\nfrom = \"$..value\"\n");
+    assert_eq!(p.footprint("User", Direction::Request), Footprint::Everything);
+    assert!(p.footprint("User", Direction::Request).touches("anything"));
+}

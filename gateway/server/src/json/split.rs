@@ -1,0 +1,241 @@
+//! A request body whose top-level members are either built into the tree
+//! or, where a [`Keep`] says so, kept as the IdP's text: read once by
+//! serde_json with a check that builds nothing ([`LeavesValue`]), their
+//! place in the text found from the keys around them, and never built
+//! (see `pipeline/aside.rs` for who may keep what).
+//!
+//! Anything out of the ordinary gives the whole body to the plain parse
+//! ([`super::parse::within`]) instead: a parse error (so the IdP gets
+//! the same error either way), a kept member whose attribute another key
+//! also names in any case, a top-level key the check cannot place.
+
+use super::parse::{Build, State, within};
+use super::{Aside, Refused};
+use scim_core::normalize::{LeavesValue, MEMBER_MAX_DEPTH};
+use scim_core::schema::Attribute;
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, Visitor};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::ops::Range;
+
+/// Which top-level members of a body may stay text.
+pub trait Keep {
+    /// Which kind of kept member the one under `key` could be, asked
+    /// before its value is read; `None`: it is built.
+    fn may_keep(&self, key: &str) -> Option<usize>;
+    /// The attribute a member of kind `which` is, whose check its value
+    /// must pass to stay text.
+    fn attribute(&self, which: usize) -> Option<&Attribute>;
+    /// Whether the built top-level key `built` may name some kept
+    /// member's attribute otherwise than by spelling it in another case
+    /// (then nothing stays text). Spellings are compared apart.
+    fn may_name_any(&self, built: &str) -> bool {
+        let _ = built;
+        false
+    }
+}
+
+/// A member kept: its kind, its key, where its value lies in the text.
+struct Kept {
+    which: usize,
+    key: String,
+    span: Range<usize>,
+}
+
+/// Parses `text` (the body `bytes` hold) as [`within`] does, keeping as
+/// text the top-level members `keep` keeps.
+pub fn split(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) -> Result<(Value, Aside), Refused> {
+    let mut state = State { entries: Vec::with_capacity(32), too_deep: false };
+    let mut kept: Vec<Kept> = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let top = Top { text, left: max_depth, state: &mut state, keep, kept: &mut kept };
+    let parsed = top.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    match parsed {
+        Ok(tree) if kept.is_empty() => Ok((tree, Aside::default())),
+        Ok(tree) if !named_twice(&tree, &kept, keep) => match slices(bytes, kept) {
+            Some(members) => Ok((tree, Aside { members })),
+            None => within(text, max_depth).map(|tree| (tree, Aside::default())),
+        },
+        _ => within(text, max_depth).map(|tree| (tree, Aside::default())),
+    }
+}
+
+/// Each kept member's text as a slice of the body (`None` if a span
+/// were outside it, which [`span_in`] does not let happen).
+fn slices(bytes: &bytes::Bytes, kept: Vec<Kept>) -> Option<Vec<(String, bytes::Bytes)>> {
+    let slice = |span: Range<usize>| bytes.get(span.clone()).map(|_| bytes.slice(span));
+    kept.into_iter().map(|k| slice(k.span).map(|text| (k.key, text))).collect()
+}
+
+/// Whether a kept member's attribute is also named by another top-level
+/// key (normalization would keep one of the two, the backend might keep
+/// the other): a built key in any case, a built key `keep` says may name
+/// it, or a second kept member of the same kind.
+fn named_twice(tree: &Value, kept: &[Kept], keep: &dyn Keep) -> bool {
+    let same = |a: &str, b: &str| a.len() == b.len() && a.eq_ignore_ascii_case(b);
+    let mut built = tree.as_object().into_iter().flat_map(Map::keys);
+    let by_built = built.any(|b| keep.may_name_any(b) || kept.iter().any(|k| same(&k.key, b)));
+    let by_kept = kept.iter().enumerate().any(|(i, a)| kept.iter().skip(i + 1).any(|b| a.which == b.which));
+    by_built || by_kept
+}
+
+/// The top-level object.
+struct Top<'a, 'k> {
+    text: &'a str,
+    left: usize,
+    state: &'k mut State,
+    keep: &'k dyn Keep,
+    kept: &'k mut Vec<Kept>,
+}
+
+/// A member that may stay text, read, whose end is known only at the
+/// next key (or the closing brace).
+struct Open {
+    which: usize,
+    key: String,
+    start: usize,
+    left_as_is: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Top<'_, '_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
+        de.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Top<'_, '_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Value, A::Error> {
+        let left = self.left.checked_sub(1).ok_or_else(|| A::Error::custom("nested too deep"))?;
+        let texts = left >= MEMBER_MAX_DEPTH;
+        let bytes = self.text.as_bytes();
+        let (mut entries, mut open) = (Vec::new(), None::<Open>);
+        while let Some(Key { text: key, quote }) = map.next_key_seed(KeyAt(self.text))? {
+            if let Some(o) = open.take() {
+                let end = quote.and_then(|q| value_end(bytes, q, Some(b',')));
+                self.close(o, end, left, &mut entries)?;
+            }
+            let which = quote.filter(|_| texts).and_then(|q| Some((q, self.keep.may_keep(&key)?)));
+            let member = which.and_then(|(q, w)| Some((w, self.keep.attribute(w)?, value_start(bytes, q, &key)?)));
+            let Some((which, def, start)) = member else {
+                let value = map.next_value_seed(Build { left, state: &mut *self.state })?;
+                entries.push((key, value));
+                continue;
+            };
+            let left_as_is = map.next_value_seed(LeavesValue(def))?;
+            open = Some(Open { which, key, start, left_as_is });
+        }
+        if let Some(o) = open.take() {
+            let end = bytes.iter().rposition(|&b| b == b'}').and_then(|brace| value_end(bytes, brace, None));
+            self.close(o, end, left, &mut entries)?;
+        }
+        let mut object = Map::with_capacity(entries.len());
+        object.extend(entries);
+        Ok(Value::Object(object))
+    }
+}
+
+impl Top<'_, '_> {
+    /// A member read with its check, now that its end is known: kept, or
+    /// built from its text when the check did not pass.
+    fn close<E: serde::de::Error>(
+        &mut self,
+        open: Open,
+        end: Option<usize>,
+        left: usize,
+        entries: &mut Vec<(String, Value)>,
+    ) -> Result<(), E> {
+        let span = end.filter(|end| *end > open.start).map(|end| open.start..end);
+        let Some(text) = span.clone().and_then(|s| self.text.get(s)) else { return Err(E::custom("a member's end")) };
+        match (open.left_as_is, span) {
+            (true, Some(span)) => self.kept.push(Kept { which: open.which, key: open.key, span }),
+            _ => entries.push((open.key, within(text, left).map_err(|_| E::custom("left to the plain parse"))?)),
+        }
+        Ok(())
+    }
+}
+
+/// A top-level key, with where its opening quote is in the text when it
+/// was read straight from it (no escapes).
+struct Key {
+    text: String,
+    quote: Option<usize>,
+}
+
+/// Reads a key of the object in `.0`.
+struct KeyAt<'a>(&'a str);
+
+impl<'de> DeserializeSeed<'de> for KeyAt<'_> {
+    type Value = Key;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Key, D::Error> {
+        de.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyAt<'_> {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, key: &'de str) -> Result<Key, E> {
+        let quote = span_in(self.0, key).and_then(|s| s.start.checked_sub(1));
+        let quote = quote.filter(|q| self.0.as_bytes().get(*q) == Some(&b'"'));
+        Ok(Key { text: key.to_owned(), quote })
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Key, E> {
+        Ok(Key { text: key.to_owned(), quote: None })
+    }
+}
+
+/// Where the value after the key `key` (its opening quote at `quote`)
+/// starts: past the closing quote, the colon and any whitespace.
+fn value_start(bytes: &[u8], quote: usize, key: &str) -> Option<usize> {
+    let mut at = quote.checked_add(key.len())?.checked_add(2)?;
+    at = skip_space(bytes, at);
+    (bytes.get(at) == Some(&b':')).then_some(())?;
+    Some(skip_space(bytes, at + 1))
+}
+
+/// Where the value before `next` (the next key's opening quote, after a
+/// comma; or the closing brace, `sep` `None`) ends.
+fn value_end(bytes: &[u8], next: usize, sep: Option<u8>) -> Option<usize> {
+    let mut at = back_over_space(bytes, next);
+    if let Some(sep) = sep {
+        at = at.checked_sub(1).filter(|&i| bytes.get(i) == Some(&sep))?;
+        at = back_over_space(bytes, at);
+    }
+    Some(at)
+}
+
+fn skip_space(bytes: &[u8], mut at: usize) -> usize {
+    while matches!(bytes.get(at), Some(b' ' | b'\n' | b'\t' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
+/// The position after the last non-space byte before `at`.
+fn back_over_space(bytes: &[u8], mut at: usize) -> usize {
+    while at > 0 && matches!(bytes.get(at - 1), Some(b' ' | b'\n' | b'\t' | b'\r')) {
+        at -= 1;
+    }
+    at
+}
+
+/// Where `part` (a slice of `whole`) lies in it.
+fn span_in(whole: &str, part: &str) -> Option<Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (whole.get(start..end) == Some(part)).then_some(start..end)
+}

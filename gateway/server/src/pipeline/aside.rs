@@ -1,0 +1,116 @@
+//! Which top-level members of a request body stay the IdP's JSON text
+//! instead of being built into a tree (`json/split.rs` reads them; the
+//! write upstream carries their text after the mapped members).
+//!
+//! A member stays text only where nothing on the request's way could
+//! read or change it, so that what reaches the backend is what the plain
+//! pipeline would send: the same members and values, the kept ones after
+//! the others. [`keeper`] answers for the request, [`Keeper`] per member:
+//!
+//! - the request is a POST of a resource, or a PUT sent as it is (no
+//!   current resource read, no translation into a PATCH);
+//! - no audit trail keeps the request (it records the whole body), the
+//!   route is not in shadow mode (the body goes both ways), and no group
+//!   write is cut into member batches;
+//! - for the resource type, no request plugin runs and the backend
+//!   profile leaves writes as they are (`managed.rs` settles this once);
+//! - the member's attribute is not one the request rules read or write
+//!   (their footprint, worked out when the mapping was compiled), and is
+//!   not `active` (a deprovisioning is decided on it);
+//! - normalization would leave it as it is, by its text
+//!   ([`scim_core::Normalizer::leaves_member`]), and no other top-level
+//!   key names its attribute in any case or names the core schema.
+
+use crate::audit::Trail;
+use crate::config::RouteMode;
+use crate::gateway::RouteRuntime;
+use crate::json::Keep;
+use crate::proxy::endpoint::Endpoint;
+use http::Method;
+use scim_core::normalize::member_attribute;
+use scim_core::schema::{Attribute, ResourceSchema};
+use scim_mapper::Footprint;
+
+/// The attributes whose members may stay text in one resource type's
+/// request bodies, worked out once per route: every one
+/// [`member_attribute`] allows, but `active` and those the request rules
+/// read or write. The definitions are copies, so that a request asks no
+/// schema for them.
+#[derive(Debug, Default)]
+pub struct TextMembers {
+    attributes: Vec<Attribute>,
+}
+
+impl TextMembers {
+    /// The attributes of `schema` whose members may stay text, given the
+    /// request rules' `footprint`.
+    pub fn new(schema: &ResourceSchema<'_>, footprint: &Footprint) -> Self {
+        let allowed = |def: &&Attribute| {
+            member_attribute(&def.name, schema).is_some_and(|d| std::ptr::eq(d, *def))
+                && def.name != "active"
+                && !footprint.touches(&def.name)
+        };
+        Self { attributes: schema.core_and_common().filter(allowed).cloned().collect() }
+    }
+
+    /// The position of the attribute named exactly `key`.
+    fn position(&self, key: &str) -> Option<usize> {
+        self.attributes.iter().position(|a| a.name.len() == key.len() && a.name == key)
+    }
+}
+
+/// What one request's body may keep as text, member by member.
+#[derive(Debug)]
+pub struct Keeper<'r> {
+    schema: ResourceSchema<'r>,
+    members: &'r TextMembers,
+}
+
+impl<'r> Keeper<'r> {
+    /// A keeper for a body of `schema` whose `members` may stay text.
+    pub fn new(schema: ResourceSchema<'r>, members: &'r TextMembers) -> Self {
+        Self { schema, members }
+    }
+}
+
+impl Keep for Keeper<'_> {
+    fn may_keep(&self, key: &str) -> Option<usize> {
+        self.members.position(key)
+    }
+
+    fn attribute(&self, which: usize) -> Option<&Attribute> {
+        self.members.attributes.get(which)
+    }
+
+    fn may_name_any(&self, built: &str) -> bool {
+        // A URN key may name the core schema or one of its attributes
+        // (normalization opens or unqualifies it): only an extension's
+        // own id, as the schema spells it, is known not to.
+        let urn = built.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+        urn && !self.schema.extension(built).is_some_and(|e| e.id == built)
+    }
+}
+
+/// The keeper for a request's body, or `None` when every member must be
+/// built (see the module text for when).
+pub(super) fn keeper<'r>(
+    route: &'r RouteRuntime,
+    endpoint: &Endpoint,
+    method: &Method,
+    trail: Option<&Trail>,
+) -> Option<Keeper<'r>> {
+    if trail.is_some() || route.mode == RouteMode::Shadow {
+        return None;
+    }
+    let rt = match (method, endpoint) {
+        (&Method::POST, Endpoint::Resource { resource_type, id: None }) => *resource_type,
+        (&Method::POST, Endpoint::Me) => "User",
+        (&Method::PUT, _) => endpoint.one_resource().filter(|rt| super::replace_as_sent(route, rt))?,
+        _ => return None,
+    };
+    if rt == "Group" && route.member_batch.is_some() {
+        return None;
+    }
+    let members = route.types.get(rt)?.text_members.as_ref()?;
+    Some(Keeper::new(route.schema(rt).ok()?, members))
+}

@@ -28,6 +28,7 @@ mod gateway {
     mod entra_suite;
     mod failures;
     mod js_plugins;
+    mod kept_text;
     mod notion;
     mod okta_suite;
     mod operations;

@@ -239,3 +239,6 @@ fn span_in(whole: &str, part: &str) -> Option<Range<usize>> {
     let end = start.checked_add(part.len())?;
     (whole.get(start..end) == Some(part)).then_some(start..end)
 }
+
+#[cfg(test)]
+mod tests;

@@ -87,7 +87,7 @@ impl Keep for Keeper<'_> {
         // (normalization opens or unqualifies it): only an extension's
         // own id, as the schema spells it, is known not to.
         let urn = built.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
-        urn && !self.schema.extension(built).is_some_and(|e| e.id == built)
+        urn && self.schema.extension(built).is_none_or(|e| e.id != built)
     }
 }
 
@@ -114,3 +114,6 @@ pub(super) fn keeper<'r>(
     let members = route.types.get(rt)?.text_members.as_ref()?;
     Some(Keeper::new(route.schema(rt).ok()?, members))
 }
+
+#[cfg(test)]
+mod tests;

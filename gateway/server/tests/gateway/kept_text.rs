@@ -1,0 +1,75 @@
+//! Members of a request body nothing on the request's way reads or changes
+//! go upstream as the IdP's own text (issue 22's raw-text document), and
+//! are built like the rest wherever something could (here: the audit
+//! trail, which records the whole body).
+
+use super::support::{FakeUpstream, Gateway, Handler, Seen, TOKEN, config, json_response, send};
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+/// An Okta create with its phone numbers pretty-printed, as an IdP may
+/// send them.
+const PHONES: &str = "[\n    { \"value\" : \"+1 555 0100\", \"type\" : \"work\", \"primary\" : true }\n  ]";
+
+fn body() -> String {
+    format!(
+        r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"jo@example.com",
+  "name":{{"givenName":"Jo","familyName":"Doe"}},"title":"Boss","password":"secret",
+  "emails":[{{"value":" Jo@Example.com ","primary":true}}],"phoneNumbers" : {PHONES},"active":true}}"#
+    )
+}
+
+/// A fake upstream that keeps every body it is sent and answers 201.
+async fn recording() -> (FakeUpstream, Arc<Mutex<Vec<Bytes>>>) {
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    let handler: Handler = Arc::new(move |_, seen: Seen| {
+        kept.lock().unwrap().push(seen.body.clone());
+        json_response(201, &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "u1"}))
+    });
+    (FakeUpstream::start(handler).await, bodies)
+}
+
+async fn post_through(gw: &Gateway, bodies: &Mutex<Vec<Bytes>>) -> Bytes {
+    let r = send(Method::POST, &gw.url("/scim/v2/Users"), Some(TOKEN), Some(Bytes::from(body())), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json);
+    bodies.lock().unwrap().pop().expect("the create reached the upstream")
+}
+
+/// What the okta-to-notion mapping makes of the body, whichever way.
+fn expected() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "jo@example.com",
+        "name": {"givenName": "Jo", "familyName": "Doe", "formatted": "Jo Doe"},
+        "displayName": "Jo Doe",
+        "title": "Boss",
+        "emails": [{"value": "jo@example.com", "primary": true}],
+        "phoneNumbers": [{"value": "+1 555 0100", "type": "work", "primary": true}],
+        "active": true
+    })
+}
+
+#[tokio::test]
+async fn members_no_rule_touches_reach_the_upstream_as_the_idp_wrote_them_after_the_mapped_ones() {
+    let (upstream, bodies) = recording().await;
+    let gw = Gateway::start(&config(&upstream.url(), &["okta-to-notion.toml"], "okta")).await;
+    let sent = post_through(&gw, &bodies).await;
+    let text = String::from_utf8(sent.to_vec()).unwrap();
+    assert!(text.contains(&format!("\"phoneNumbers\":{PHONES}")), "the IdP's own text: {text}");
+    assert!(text.ends_with(&format!(",\"title\":\"Boss\",\"phoneNumbers\":{PHONES}}}")), "after the rest: {text}");
+    assert_eq!(serde_json::from_slice::<Value>(&sent).unwrap(), expected());
+}
+
+#[tokio::test]
+async fn with_the_audit_trail_on_every_member_is_built_and_the_upstream_gets_the_same() {
+    let (upstream, bodies) = recording().await;
+    let audit = "\n[audit]\nurl = \"sqlite://{dir}/audit.db\"\nmax_wait_ms = 300\n";
+    let gw = Gateway::start(&format!("{}{audit}", config(&upstream.url(), &["okta-to-notion.toml"], "okta"))).await;
+    let sent = post_through(&gw, &bodies).await;
+    let text = String::from_utf8(sent.to_vec()).unwrap();
+    assert!(!text.contains('\n'), "written whole, compact: {text}");
+    assert_eq!(serde_json::from_slice::<Value>(&sent).unwrap(), expected());
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs fuzz targets for a number of executions each (default 1,000,000)
-# and prints the count each ran clean. Targets: filter, patch, normalize
-# (scim-core) and okta_to_notion (the mapping engine).
+# and prints the count each ran clean. Targets: filter, patch, normalize,
+# member (scim-core) and okta_to_notion (the mapping engine).
 # Needs a nightly toolchain and cargo-fuzz; installs cargo-fuzz if missing.
 #   scripts/fuzz.sh [runs-per-target] [target...]
 set -euo pipefail
@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-1000000}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(filter patch normalize okta_to_notion)
+[ ${#targets[@]} -gt 0 ] || targets=(filter patch normalize member okta_to_notion)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
 seed() { # target corpus-dir
@@ -18,6 +18,13 @@ seed() { # target corpus-dir
               [ -n "$l" ] && printf '%s' "$l" > "$2/seed-$(printf '%s' "$l" | sha1sum | cut -c1-12)"; done ;;
     okta_to_notion) for f in "$root"/gateway/mapper/tests/golden/ok/*.toml; do
          python3 -c "import tomllib,sys; print(tomllib.load(open(sys.argv[1],'rb'))['input'])" "$f" > "$2/seed-$(basename "$f" .toml)"; done ;;
+    member) python3 - "$root/gateway/mapper/benches/okta-user.json" "$2" <<'PY'
+import json, sys, hashlib
+for v in json.load(open(sys.argv[1])).values():
+    t = json.dumps(v)
+    open(f"{sys.argv[2]}/seed-{hashlib.sha1(t.encode()).hexdigest()[:12]}", "w").write(t)
+PY
+       ;;
     *) for f in "$root"/gateway/scim-core/tests/golden/normalize/*.json; do
          python3 -c "import json,sys; c=json.load(open(sys.argv[1])); print(json.dumps(c['input']))" "$f" > "$2/seed-$(basename "$f" .json)"; done ;;
   esac

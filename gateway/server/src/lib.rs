@@ -22,3 +22,11 @@ pub mod store;
 pub mod telemetry;
 pub mod upstream;
 mod workers;
+
+/// A property test's configuration: `default` cases, or `PROPTEST_CASES`
+/// of them for a long run.
+#[cfg(test)]
+pub(crate) fn proptest_cases(default: u32) -> proptest::prelude::ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok());
+    proptest::prelude::ProptestConfig::with_cases(cases.unwrap_or(default))
+}

@@ -207,7 +207,7 @@ fn kept(text: &str, program: &Program, preset: Preset) -> (Outcome, usize) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(crate::proptest_cases(512))]
     #[test]
     fn a_body_with_members_kept_as_text_reaches_the_backend_as_the_whole_parse_does(
         members in drawn(),

@@ -215,14 +215,8 @@ fn holds_to_serde_json(text: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// 2,048 cases, or `$PROPTEST_CASES` for a long run.
-fn long_config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok());
-    ProptestConfig::with_cases(cases.unwrap_or(2048))
-}
-
 proptest! {
-    #![proptest_config(long_config())]
+    #![proptest_config(crate::proptest_cases(2048))]
 
     /// Answers mangled byte by byte: whatever the pass vouches for,
     /// serde_json reads, as the same answer.

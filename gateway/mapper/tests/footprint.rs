@@ -60,3 +60,15 @@ fn a_jsonpath_from_the_root_touches_everything() {
     assert_eq!(p.footprint("User", Direction::Request), Footprint::Everything);
     assert!(p.footprint("User", Direction::Request).touches("anything"));
 }
+
+#[test]
+fn a_jsonpath_that_names_the_root_again_in_a_filter_touches_everything() {
+    for from in ["$.emails[?@.type == $.userType].value", "$.emails[?$.title].value"] {
+        let p = compile(&format!("version = 1\n[[User.request]]\ntarget = \"displayName\"\nfrom = '{from}'\n"));
+        assert_eq!(p.footprint("User", Direction::Request), Footprint::Everything, "{from}");
+    }
+    let p = compile(
+        "version = 1\n[[User.request]]\ntarget = \"displayName\"\nfrom = '$.emails[?@.type == \"work\"].value'\n",
+    );
+    assert_eq!(p.footprint("User", Direction::Request), Footprint::Tops(vec!["emails".into(), "displayname".into()]));
+}

@@ -81,13 +81,16 @@ impl Aside {
 }
 
 /// [`to_vec`] of an object with the `aside` members written after its own,
-/// as the IdP's text.
-pub fn to_vec_with(value: &Value, aside: &Aside) -> Vec<u8> {
+/// as the IdP's text; `None` when members were kept and `value` is no
+/// object (they would have nowhere to go).
+pub fn to_vec_with(value: &Value, aside: &Aside) -> Option<Vec<u8>> {
     let mut out = to_vec(value);
-    if aside.is_empty() || out.last() != Some(&b'}') || !value.is_object() {
-        return out;
+    if aside.is_empty() {
+        return Some(out);
     }
-    out.pop();
+    if !value.is_object() || out.pop() != Some(b'}') {
+        return None;
+    }
     for (key, text) in aside.members() {
         if out.last() != Some(&b'{') {
             out.push(b',');
@@ -97,7 +100,7 @@ pub fn to_vec_with(value: &Value, aside: &Aside) -> Vec<u8> {
         out.extend_from_slice(text);
     }
     out.push(b'}');
-    out
+    Some(out)
 }
 
 /// Serializes `value` compactly, as `serde_json::to_vec` does; it cannot fail.

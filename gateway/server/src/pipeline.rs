@@ -353,7 +353,7 @@ async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value, aside: Aside) -
         let reply = x.forward_with(Method::PUT, &mapped, &aside, None).await?;
         return after_write(x, rt, reply, intent).await;
     }
-    aside.into_tree(&mut doc).map_err(|e| GatewayError::BadJson(e.to_string()))?;
+    aside::whole(&mut doc, aside)?;
     let doc = plugged::request(x, Position::Before, rt, CallOperation::Replace, intent, doc).await?;
     write_with_current(x, rt, Method::PUT, Build::Replace { doc, intent }).await
 }

@@ -115,6 +115,12 @@ impl Chain {
         self.plugins.iter().any(|p| runs_at(&p.settings, position, direction, resource_type))
     }
 
+    /// Whether any plugin runs over `resource_type` in `direction`, before
+    /// or after the rules.
+    pub fn applies_either_side(&self, direction: Direction, resource_type: &str) -> bool {
+        [Position::Before, Position::After].into_iter().any(|p| self.applies(p, direction, resource_type))
+    }
+
     /// Whether any plugin runs over an answer at `position`: one of
     /// `resource_type`, or (`None`, a search of any type) of Users or Groups.
     pub fn applies_to_answer(&self, position: Position, resource_type: Option<&str>) -> bool {

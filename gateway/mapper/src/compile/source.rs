@@ -77,7 +77,7 @@ impl Ctx<'_, '_> {
     fn json_path(&mut self, text: &Spanned<String>) -> Option<Source> {
         match jsonpath_rust::parser::parse_json_path(text.get_ref()) {
             Ok(query) => {
-                let top = json_path_top(&query);
+                let top = json_path_top(&query, text.get_ref());
                 Some(Source::JsonPath { query: Box::new(query), text: text.get_ref().clone(), top })
             }
             Err(e) => {
@@ -285,9 +285,16 @@ impl Ctx<'_, '_> {
 }
 
 /// The attribute a JSONPath starts at (`$.emails[...]` -> `emails`), when
-/// it starts with a name.
-fn json_path_top(query: &jsonpath_rust::parser::model::JpQuery) -> Option<String> {
+/// it starts with a name and reads nothing else: a query that names the
+/// root again (`$.emails[?@.type == $.userType]`, RFC 9535's absolute
+/// queries in a filter) may read any attribute, so it has no top. A `$`
+/// inside a string literal counts too: that errs towards reading more.
+fn json_path_top(query: &jsonpath_rust::parser::model::JpQuery, text: &str) -> Option<String> {
     use jsonpath_rust::parser::model::{Segment, Selector};
+    let after_root = text.trim_start().strip_prefix('$')?;
+    if after_root.contains('$') {
+        return None;
+    }
     match query.segments.first()? {
         Segment::Selector(Selector::Name(n)) => Some(n.trim_matches(|c| c == '\'' || c == '"').to_owned()),
         _ => None,

@@ -26,11 +26,11 @@ pub trait Keep {
     /// The attribute a member of kind `which` is, whose check its value
     /// must pass to stay text.
     fn attribute(&self, which: usize) -> Option<&Attribute>;
-    /// Whether the built top-level key `built` may name some kept
-    /// member's attribute otherwise than by spelling it in another case
-    /// (then nothing stays text). Spellings are compared apart.
-    fn may_name_any(&self, built: &str) -> bool {
-        let _ = built;
+    /// Whether the built members may name the kept member `kept` other
+    /// than by a key equal to it in any case (looked at apart); then
+    /// nothing stays text.
+    fn names_kept(&self, built: &Map<String, Value>, kept: &str) -> bool {
+        let _ = (built, kept);
         false
     }
 }
@@ -67,14 +67,15 @@ fn slices(bytes: &bytes::Bytes, kept: Vec<Kept>) -> Option<Vec<(String, bytes::B
     kept.into_iter().map(|k| slice(k.span).map(|text| (k.key, text))).collect()
 }
 
-/// Whether a kept member's attribute is also named by another top-level
-/// key (normalization would keep one of the two, the backend might keep
-/// the other): a built key in any case, a built key `keep` says may name
-/// it, or a second kept member of the same kind.
+/// Whether a kept member's attribute is also named elsewhere in the body
+/// (normalization would keep one of the two, the backend might keep the
+/// other, or normalization would decide on a name it no longer sees): by
+/// a built key in any case, by what `keep` says the built members name,
+/// or by a second kept member of the same kind.
 fn named_twice(tree: &Value, kept: &[Kept], keep: &dyn Keep) -> bool {
     let same = |a: &str, b: &str| a.len() == b.len() && a.eq_ignore_ascii_case(b);
-    let mut built = tree.as_object().into_iter().flat_map(Map::keys);
-    let by_built = built.any(|b| keep.may_name_any(b) || kept.iter().any(|k| same(&k.key, b)));
+    let Some(built) = tree.as_object() else { return true };
+    let by_built = kept.iter().any(|k| built.keys().any(|b| same(&k.key, b)) || keep.names_kept(built, &k.key));
     let by_kept = kept.iter().enumerate().any(|(i, a)| kept.iter().skip(i + 1).any(|b| a.which == b.which));
     by_built || by_kept
 }
@@ -119,7 +120,7 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
         let (mut entries, mut open) = (Vec::new(), None::<Open>);
         while let Some(Key { text: key, quote }) = map.next_key_seed(KeyAt(self.text))? {
             if let Some(o) = open.take() {
-                let end = quote.and_then(|q| value_end(bytes, q, Some(b',')));
+                let end = quote.and_then(|q| end_before_key(bytes, q));
                 self.close(o, end, left, &mut entries)?;
             }
             let which = quote.filter(|_| texts).and_then(|q| Some((q, self.keep.may_keep(&key)?)));
@@ -133,7 +134,7 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
             open = Some(Open { which, key, start, left_as_is });
         }
         if let Some(o) = open.take() {
-            let end = bytes.iter().rposition(|&b| b == b'}').and_then(|brace| value_end(bytes, brace, None));
+            let end = bytes.iter().rposition(|&b| b == b'}').map(|brace| back_over_space(bytes, brace));
             self.close(o, end, left, &mut entries)?;
         }
         let mut object = Map::with_capacity(entries.len());
@@ -207,15 +208,12 @@ fn value_start(bytes: &[u8], quote: usize, key: &str) -> Option<usize> {
     Some(skip_space(bytes, at + 1))
 }
 
-/// Where the value before `next` (the next key's opening quote, after a
-/// comma; or the closing brace, `sep` `None`) ends.
-fn value_end(bytes: &[u8], next: usize, sep: Option<u8>) -> Option<usize> {
-    let mut at = back_over_space(bytes, next);
-    if let Some(sep) = sep {
-        at = at.checked_sub(1).filter(|&i| bytes.get(i) == Some(&sep))?;
-        at = back_over_space(bytes, at);
-    }
-    Some(at)
+/// Where the value before the next key (its opening quote at `quote`,
+/// after a comma) ends; the last value ends where spaces before the
+/// closing brace start ([`back_over_space`]).
+fn end_before_key(bytes: &[u8], quote: usize) -> Option<usize> {
+    let comma = back_over_space(bytes, quote).checked_sub(1).filter(|&i| bytes.get(i) == Some(&b','))?;
+    Some(back_over_space(bytes, comma))
 }
 
 fn skip_space(bytes: &[u8], mut at: usize) -> usize {

@@ -18,8 +18,9 @@
 //!   (their footprint, worked out when the mapping was compiled), and is
 //!   not `active` (a deprovisioning is decided on it);
 //! - normalization would leave it as it is, by its text
-//!   ([`scim_core::Normalizer::leaves_member`]), and no other top-level
-//!   key names its attribute in any case or names the core schema.
+//!   ([`scim_core::normalize::leaves_value`]), and no other top-level key
+//!   names its attribute in any case or names the core schema, nor does
+//!   `schemas` list it (normalization keeps a listed name a key has).
 
 use crate::audit::Trail;
 use crate::config::RouteMode;
@@ -30,6 +31,7 @@ use http::Method;
 use scim_core::normalize::member_attribute;
 use scim_core::schema::{Attribute, ResourceSchema};
 use scim_mapper::Footprint;
+use serde_json::Value;
 
 /// The attributes whose members may stay text in one resource type's
 /// request bodies, worked out once per route: every one
@@ -82,12 +84,20 @@ impl Keep for Keeper<'_> {
         self.members.attributes.get(which)
     }
 
-    fn may_name_any(&self, built: &str) -> bool {
+    fn names_kept(&self, built: &serde_json::Map<String, Value>, kept: &str) -> bool {
         // A URN key may name the core schema or one of its attributes
         // (normalization opens or unqualifies it): only an extension's
-        // own id, as the schema spells it, is known not to.
-        let urn = built.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
-        urn && self.schema.extension(built).is_none_or(|e| e.id != built)
+        // own id, as the schema spells it, is known not to. And a URN list
+        // entry naming a body's key is kept for that key (Entra's data
+        // URNs): the plain parse would see the key, so `schemas` must not
+        // name a kept one.
+        let urn = |k: &str| k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+        let names_core = |k: &String| urn(k) && self.schema.extension(k).is_none_or(|e| e.id != *k);
+        let lists = |(k, v): (&String, &Value)| {
+            let entries = v.as_array().filter(|_| k.eq_ignore_ascii_case("schemas")).into_iter().flatten();
+            entries.filter_map(Value::as_str).any(|e| e.eq_ignore_ascii_case(kept))
+        };
+        built.keys().any(names_core) || built.iter().any(lists)
     }
 }
 
@@ -113,6 +123,12 @@ pub(super) fn keeper<'r>(
     }
     let members = route.types.get(rt)?.text_members.as_ref()?;
     Some(Keeper::new(route.schema(rt).ok()?, members))
+}
+
+/// The kept members built into `tree`, for a step that needs the whole
+/// body (a PUT built from the current resource, member batches).
+pub(super) fn whole(tree: &mut Value, aside: crate::json::Aside) -> Result<(), crate::error::GatewayError> {
+    aside.into_tree(tree).map_err(|e| crate::error::GatewayError::BadJson(e.to_string()))
 }
 
 #[cfg(test)]

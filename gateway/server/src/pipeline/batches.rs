@@ -33,13 +33,16 @@ pub(super) async fn send(
     if_match: Option<&HeaderValue>,
 ) -> Result<Reply, GatewayError> {
     let batch = x.route.member_batch.filter(|_| rt == "Group");
-    if batch.is_none() || !aside.is_empty() {
-        return match batch {
-            // Never kept on such a route (see `aside.rs`); were it, the
-            // batches would be cut from the whole body.
-            Some(_) => Box::pin(send_whole(x, rt, method, body, aside, if_match)).await,
-            None => x.forward_with(method, body, &aside, if_match).await,
-        };
+    match (batch, aside.is_empty()) {
+        (None, _) => return x.forward_with(method, body, &aside, if_match).await,
+        // Never kept on a route with batches (see `aside.rs`); were it,
+        // the batches would be cut from the whole body.
+        (Some(_), false) => {
+            let mut whole = body.clone();
+            super::aside::whole(&mut whole, aside)?;
+            return Box::pin(send(x, rt, method, &whole, Aside::default(), if_match)).await;
+        }
+        (Some(_), true) => {}
     }
     match (batch, &method) {
         (Some(max), &Method::PATCH) => match PatchOp::from_json(body) {
@@ -52,20 +55,6 @@ pub(super) async fn send(
         (Some(max), &Method::POST) if members_of(body).len() > max => Box::pin(create_in_batches(x, body, max)).await,
         _ => x.forward(method, &x.path, x.query.as_deref(), Some(body), if_match).await,
     }
-}
-
-/// [`send`] of `body` with the `aside` members built into it.
-async fn send_whole(
-    x: &Exchange<'_>,
-    rt: &str,
-    method: Method,
-    body: &Value,
-    aside: Aside,
-    if_match: Option<&HeaderValue>,
-) -> Result<Reply, GatewayError> {
-    let mut whole = body.clone();
-    aside.into_tree(&mut whole).map_err(|e| GatewayError::BadJson(e.to_string()))?;
-    send(x, rt, method, &whole, Aside::default(), if_match).await
 }
 
 /// Why a /Bulk operation cannot go as it is on a route with member

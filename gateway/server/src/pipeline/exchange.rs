@@ -172,7 +172,11 @@ impl<'a> Exchange<'a> {
         aside: &crate::json::Aside,
         if_match: Option<&HeaderValue>,
     ) -> Result<Reply, GatewayError> {
-        let body = Some(crate::json::to_vec_with(body, aside));
+        let Some(body) = crate::json::to_vec_with(body, aside) else {
+            let e = scim_core::ScimError::invalid_syntax("the mapped resource is not a JSON object; nothing was sent");
+            return Err(GatewayError::Scim(e));
+        };
+        let body = Some(body);
         self.forward_json(method, self.path.clone(), self.query.clone(), body, if_match).await
     }
 

@@ -4,7 +4,6 @@
 
 use super::aside::TextMembers;
 use super::profile::BackendProfile;
-use crate::config::Position;
 use crate::plugins::Chain;
 use scim_mapper::Program;
 use scim_plugin_host::Direction as PluginDirection;
@@ -135,13 +134,11 @@ impl ByType {
     pub fn new(program: &Program, plugins: &Chain, profile: &dyn BackendProfile) -> Self {
         let types = program.registry().resource_types().iter().map(|t| {
             let rt = t.name.as_str();
-            let plugged =
-                [Position::Before, Position::After].iter().any(|p| plugins.applies(*p, PluginDirection::Response, rt));
+            let plugged = plugins.applies_either_side(PluginDirection::Response, rt);
             let answers_unmapped = profile.answers_unchanged()
                 && program.rule_count(rt, scim_mapper::Direction::Response) == 0
                 && !plugged;
-            let plugged_request =
-                [Position::Before, Position::After].iter().any(|p| plugins.applies(*p, PluginDirection::Request, rt));
+            let plugged_request = plugins.applies_either_side(PluginDirection::Request, rt);
             let footprint = || program.footprint(rt, scim_mapper::Direction::Request);
             let text_members = (profile.writes_unchanged() && !plugged_request)
                 .then(|| program.registry().resource(rt).map(|s| TextMembers::new(&s, &footprint())))

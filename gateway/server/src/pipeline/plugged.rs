@@ -17,8 +17,7 @@ use serde_json::Value;
 
 /// Whether any plugin of the route runs on requests for `rt`.
 pub(super) fn on_request(x: &Exchange<'_>, rt: &str) -> bool {
-    let chain = &x.route.plugins;
-    chain.applies(Position::Before, Direction::Request, rt) || chain.applies(Position::After, Direction::Request, rt)
+    x.route.plugins.applies_either_side(Direction::Request, rt)
 }
 
 /// The request chain at `position` over one resource.

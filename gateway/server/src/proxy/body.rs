@@ -52,14 +52,7 @@ pub fn check_headers(headers: &HeaderMap) -> Result<(), GatewayError> {
 /// (serde_json itself refuses more than [`crate::json::PARSER_MAX_DEPTH`]
 /// levels, which is why the config allows no more).
 pub fn parse_object(body: &[u8], max_depth: usize) -> Result<Value, GatewayError> {
-    let value = crate::json::document(body, max_depth).map_err(|e| match e {
-        Refused::TooDeep => GatewayError::TooDeep(max_depth),
-        Refused::Json(e) => GatewayError::BadJson(e.to_string()),
-    })?;
-    if !value.is_object() {
-        return Err(GatewayError::BadJson("the body is not a JSON object".into()));
-    }
-    Ok(value)
+    object(crate::json::document(body, max_depth).map_err(|e| refused(e, max_depth))?)
 }
 
 /// [`parse_object`], keeping as text the top-level members `keeper`
@@ -70,14 +63,24 @@ pub fn parse_object_keeping(
     keeper: Option<&dyn crate::json::Keep>,
 ) -> Result<(Value, crate::json::Aside), GatewayError> {
     let Some(keeper) = keeper else { return parse_object(body, max_depth).map(|doc| (doc, Default::default())) };
-    let (value, aside) = crate::json::document_keeping(body, max_depth, keeper).map_err(|e| match e {
+    let (value, aside) = crate::json::document_keeping(body, max_depth, keeper).map_err(|e| refused(e, max_depth))?;
+    Ok((object(value)?, aside))
+}
+
+/// Why a body is not a document, as the IdP is told.
+fn refused(e: Refused, max_depth: usize) -> GatewayError {
+    match e {
         Refused::TooDeep => GatewayError::TooDeep(max_depth),
         Refused::Json(e) => GatewayError::BadJson(e.to_string()),
-    })?;
-    if !value.is_object() {
-        return Err(GatewayError::BadJson("the body is not a JSON object".into()));
     }
-    Ok((value, aside))
+}
+
+/// The document, when it is an object.
+fn object(value: Value) -> Result<Value, GatewayError> {
+    match value.is_object() {
+        true => Ok(value),
+        false => Err(GatewayError::BadJson("the body is not a JSON object".into())),
+    }
 }
 
 #[cfg(test)]

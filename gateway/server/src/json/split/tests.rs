@@ -48,7 +48,7 @@ fn the_tree_and_the_kept_text_write_what_the_plain_parse_holds() {
     let members = TextMembers::new(&schema, &Footprint::Tops(Vec::new()));
     let keeper = Keeper::new(schema, &members);
     let (tree, aside) = document_keeping(&bytes::Bytes::from(text), 64, &keeper).unwrap();
-    let written = to_vec_with(&tree, &aside);
+    let written = to_vec_with(&tree, &aside).unwrap();
     assert_eq!(written, text.as_bytes(), "all kept, in the order sent: the text itself");
 }
 
@@ -75,6 +75,8 @@ fn an_attribute_named_twice_or_a_urn_key_builds_everything() {
         r#"{"title":"a","URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER":{}}"#,
         r#"{"title":"a","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department":"d"}"#,
         r#"{"title":"a","ti\u0074le":"b"}"#,
+        r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","TITLE"],"title":"a"}"#,
+        r#"{"title":"a","Schemas":["title"]}"#,
     ] {
         let (tree, kept) = split_user(text).unwrap();
         assert!(kept.is_empty(), "{text}: {kept:?}");

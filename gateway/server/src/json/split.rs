@@ -26,11 +26,12 @@ pub trait Keep {
     /// The attribute a member of kind `which` is, whose check its value
     /// must pass to stay text.
     fn attribute(&self, which: usize) -> Option<&Attribute>;
-    /// Whether the built members may name the kept member `kept` other
-    /// than by a key equal to it in any case (looked at apart); then
-    /// nothing stays text.
-    fn names_kept(&self, built: &Map<String, Value>, kept: &str) -> bool {
-        let _ = (built, kept);
+    /// Whether the built members may name a kept member other than by a
+    /// key equal to its key in any case (looked at apart); `is_kept`
+    /// says whether a name is a kept member's key. Then nothing stays
+    /// text.
+    fn names_kept(&self, built: &Map<String, Value>, is_kept: &dyn Fn(&str) -> bool) -> bool {
+        let _ = (built, is_kept);
         false
     }
 }
@@ -75,7 +76,8 @@ fn slices(bytes: &bytes::Bytes, kept: Vec<Kept>) -> Option<Vec<(String, bytes::B
 fn named_twice(tree: &Value, kept: &[Kept], keep: &dyn Keep) -> bool {
     let same = |a: &str, b: &str| a.len() == b.len() && a.eq_ignore_ascii_case(b);
     let Some(built) = tree.as_object() else { return true };
-    let by_built = kept.iter().any(|k| built.keys().any(|b| same(&k.key, b)) || keep.names_kept(built, &k.key));
+    let is_kept = |name: &str| kept.iter().any(|k| same(&k.key, name));
+    let by_built = built.keys().any(|b| is_kept(b)) || keep.names_kept(built, &is_kept);
     let by_kept = kept.iter().enumerate().any(|(i, a)| kept.iter().skip(i + 1).any(|b| a.which == b.which));
     by_built || by_kept
 }

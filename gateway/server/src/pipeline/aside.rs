@@ -84,7 +84,7 @@ impl Keep for Keeper<'_> {
         self.members.attributes.get(which)
     }
 
-    fn names_kept(&self, built: &serde_json::Map<String, Value>, kept: &str) -> bool {
+    fn names_kept(&self, built: &serde_json::Map<String, Value>, is_kept: &dyn Fn(&str) -> bool) -> bool {
         // A URN key may name the core schema or one of its attributes
         // (normalization opens or unqualifies it): only an extension's
         // own id, as the schema spells it, is known not to. And a URN list
@@ -92,12 +92,9 @@ impl Keep for Keeper<'_> {
         // URNs): the plain parse would see the key, so `schemas` must not
         // name a kept one.
         let urn = |k: &str| k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
-        let names_core = |k: &String| urn(k) && self.schema.extension(k).is_none_or(|e| e.id != *k);
-        let lists = |(k, v): (&String, &Value)| {
-            let entries = v.as_array().filter(|_| k.eq_ignore_ascii_case("schemas")).into_iter().flatten();
-            entries.filter_map(Value::as_str).any(|e| e.eq_ignore_ascii_case(kept))
-        };
-        built.keys().any(names_core) || built.iter().any(lists)
+        let names_core = |k: &str| urn(k) && self.schema.extension(k).is_none_or(|e| e.id != k);
+        let lists_kept = |v: &Value| v.as_array().into_iter().flatten().filter_map(Value::as_str).any(is_kept);
+        built.iter().any(|(k, v)| names_core(k) || (k.eq_ignore_ascii_case("schemas") && lists_kept(v)))
     }
 }
 

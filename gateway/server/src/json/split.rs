@@ -7,7 +7,8 @@
 //! Anything out of the ordinary gives the whole body to the plain parse
 //! ([`super::parse::within`]) instead: a parse error (so the IdP gets
 //! the same error either way), a kept member whose attribute another key
-//! also names in any case, a top-level key the check cannot place.
+//! also names in any case (or that `schemas` lists, or that a URN key may
+//! name: see [`Keep::names_kept`]), a top-level key the check cannot place.
 
 use super::parse::{Build, State, within};
 use super::{Aside, Refused};
@@ -62,7 +63,7 @@ pub fn split(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep
 }
 
 /// Each kept member's text as a slice of the body (`None` if a span
-/// were outside it, which [`span_in`] does not let happen).
+/// were outside it, which `Top::close` checked it is not).
 fn slices(bytes: &bytes::Bytes, kept: Vec<Kept>) -> Option<Vec<(String, bytes::Bytes)>> {
     let slice = |span: Range<usize>| bytes.get(span.clone()).map(|_| bytes.slice(span));
     kept.into_iter().map(|k| slice(k.span).map(|text| (k.key, text))).collect()

@@ -5,7 +5,7 @@
 
 use super::support::{FakeUpstream, Gateway, Handler, Seen, TOKEN, config, json_response, send};
 use bytes::Bytes;
-use http::{Method, StatusCode};
+use http::Method;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
@@ -33,9 +33,14 @@ async fn recording() -> (FakeUpstream, Arc<Mutex<Vec<Bytes>>>) {
 }
 
 async fn post_through(gw: &Gateway, bodies: &Mutex<Vec<Bytes>>) -> Bytes {
-    let r = send(Method::POST, &gw.url("/scim/v2/Users"), Some(TOKEN), Some(Bytes::from(body())), &[]).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json);
-    bodies.lock().unwrap().pop().expect("the create reached the upstream")
+    write_through(gw, bodies, Method::POST, "/scim/v2/Users", body()).await
+}
+
+/// What the upstream got for one write of `text`.
+async fn write_through(gw: &Gateway, bodies: &Mutex<Vec<Bytes>>, method: Method, path: &str, text: String) -> Bytes {
+    let r = send(method, &gw.url(path), Some(TOKEN), Some(Bytes::from(text)), &[]).await;
+    assert!(r.status.is_success(), "{} {:?}", r.status, r.json);
+    bodies.lock().unwrap().pop().expect("the write reached the upstream")
 }
 
 /// What the okta-to-notion mapping makes of the body, whichever way.
@@ -72,4 +77,20 @@ async fn with_the_audit_trail_on_every_member_is_built_and_the_upstream_gets_the
     let text = String::from_utf8(sent.to_vec()).unwrap();
     assert!(!text.contains('\n'), "written whole, compact: {text}");
     assert_eq!(serde_json::from_slice::<Value>(&sent).unwrap(), expected());
+}
+
+#[tokio::test]
+async fn a_put_sent_as_it_is_keeps_members_as_text_and_a_patch_is_built_whole() {
+    let (upstream, bodies) = recording().await;
+    let gw = Gateway::start(&config(&upstream.url(), &["okta-to-notion.toml"], "okta")).await;
+    let put = write_through(&gw, &bodies, Method::PUT, "/scim/v2/Users/u1", body()).await;
+    let text = String::from_utf8(put.to_vec()).unwrap();
+    assert!(text.ends_with(&format!(",\"title\":\"Boss\",\"phoneNumbers\":{PHONES}}}")), "{text}");
+    assert_eq!(serde_json::from_slice::<Value>(&put).unwrap(), expected());
+    let patch = format!(
+        "{{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],\"Operations\":[\n  {{\"op\":\"replace\",\"path\":\"phoneNumbers\",\"value\":{PHONES}}}]}}"
+    );
+    let sent = write_through(&gw, &bodies, Method::PATCH, "/scim/v2/Users/u1", patch).await;
+    let text = String::from_utf8(sent.to_vec()).unwrap();
+    assert!(!text.contains('\n') && text.contains("\"phoneNumbers\""), "a PATCH is built and written whole: {text}");
 }

@@ -194,11 +194,7 @@ where
         false => {
             body::check_headers(&parts.headers)?;
             let keeper = aside::keeper(route, &endpoint, &parts.method, trail);
-            let (doc, aside) = body::parse_object_keeping(
-                &raw,
-                gw.limits.max_json_depth,
-                keeper.as_ref().map(|k| k as &dyn crate::json::Keep),
-            )?;
+            let (doc, aside) = body::parse_object_keeping(&raw, gw.limits.max_json_depth, keeper.as_ref())?;
             (Some(doc), aside)
         }
     };

@@ -55,6 +55,12 @@ impl TextMembers {
         Self { attributes: schema.core_and_common().filter(allowed).cloned().collect() }
     }
 
+    /// [`TextMembers::new`] with the footprint of `program`'s request
+    /// rules for the resource type.
+    pub fn for_rules(schema: &ResourceSchema<'_>, program: &scim_mapper::Program) -> Self {
+        Self::new(schema, &program.footprint(schema.name(), scim_mapper::Direction::Request))
+    }
+
     /// The position of the attribute named exactly `key`.
     fn position(&self, key: &str) -> Option<usize> {
         self.attributes.iter().position(|a| a.name.len() == key.len() && a.name == key)

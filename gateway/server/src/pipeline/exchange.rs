@@ -176,8 +176,7 @@ impl<'a> Exchange<'a> {
             let e = scim_core::ScimError::invalid_syntax("the mapped resource is not a JSON object; nothing was sent");
             return Err(GatewayError::Scim(e));
         };
-        let body = Some(body);
-        self.forward_json(method, self.path.clone(), self.query.clone(), body, if_match).await
+        self.forward_json(method, self.path.clone(), self.query.clone(), Some(body), if_match).await
     }
 
     /// Sends a request with the IdP's headers for the upstream, `json` as

@@ -138,11 +138,11 @@ impl ByType {
             let answers_unmapped = profile.answers_unchanged()
                 && program.rule_count(rt, scim_mapper::Direction::Response) == 0
                 && !plugged;
-            let plugged_request = plugins.applies_either_side(PluginDirection::Request, rt);
-            let footprint = || program.footprint(rt, scim_mapper::Direction::Request);
-            let text_members = (profile.writes_unchanged() && !plugged_request)
-                .then(|| program.registry().resource(rt).map(|s| TextMembers::new(&s, &footprint())))
-                .flatten();
+            let text_members =
+                match profile.writes_unchanged() && !plugins.applies_either_side(PluginDirection::Request, rt) {
+                    true => program.registry().resource(rt).map(|schema| TextMembers::for_rules(&schema, program)),
+                    false => None,
+                };
             let managed = ManagedSet::new(program.managed(rt), rt);
             TypeSettings { name: t.name.clone(), answers_unmapped, managed, text_members }
         });

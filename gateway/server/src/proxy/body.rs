@@ -57,10 +57,10 @@ pub fn parse_object(body: &[u8], max_depth: usize) -> Result<Value, GatewayError
 
 /// [`parse_object`], keeping as text the top-level members `keeper`
 /// keeps (none without one).
-pub fn parse_object_keeping(
+pub fn parse_object_keeping<K: crate::json::Keep>(
     body: &Bytes,
     max_depth: usize,
-    keeper: Option<&dyn crate::json::Keep>,
+    keeper: Option<&K>,
 ) -> Result<(Value, crate::json::Aside), GatewayError> {
     let Some(keeper) = keeper else { return parse_object(body, max_depth).map(|doc| (doc, Default::default())) };
     let (value, aside) = crate::json::document_keeping(body, max_depth, keeper).map_err(|e| refused(e, max_depth))?;

@@ -226,7 +226,7 @@ fn plain(text: &str, program: &Program, preset: Preset) -> Outcome {
 fn kept(text: &str, program: &Program, preset: Preset) -> (Outcome, usize) {
     let reg = program.registry();
     let schema = reg.resource("User").unwrap();
-    let members = TextMembers::new(&schema, &program.footprint("User", scim_mapper::Direction::Request));
+    let members = TextMembers::for_rules(&schema, program);
     let keeper = Keeper::new(schema, &members);
     match document_keeping(&bytes::Bytes::from(text.to_owned()), 64, &keeper) {
         Ok((tree, aside)) => {

@@ -11,10 +11,12 @@
 //!   of one.
 
 mod parse;
+mod same;
 mod split;
 
 use bytes::Bytes;
 pub use parse::{PARSER_MAX_DEPTH, Refused};
+pub use same::Paired;
 use serde_json::Value;
 pub use split::Keep;
 
@@ -72,7 +74,12 @@ impl Aside {
     /// a step that needs the whole body. Each text was read by serde_json
     /// already, so none fails to parse again; if one did, its error.
     pub fn into_tree(self, tree: &mut Value) -> Result<(), serde_json::Error> {
-        let Some(map) = tree.as_object_mut() else { return Ok(()) };
+        if self.is_empty() {
+            return Ok(());
+        }
+        let Some(map) = tree.as_object_mut() else {
+            return Err(serde::de::Error::custom("members kept as text have no object to go into"));
+        };
         for (key, text) in self.members {
             map.insert(key, from_bytes(&text)?);
         }

@@ -79,25 +79,9 @@ use scim_core::Intent;
 use scim_mapper::Operation;
 use scim_plugin_host::CallOperation;
 use serde_json::Value;
-use std::net::SocketAddr;
 use std::time::Instant;
 use translate::Translated;
 use writes::{Build, after_write, build, current_or_answer, empty_patch, one_writer, retry_412, unchanged, written};
-
-/// The connection a request came on.
-#[derive(Debug, Clone)]
-pub struct Conn {
-    pub peer: SocketAddr,
-    pub tls: bool,
-    /// The peer's address as a header value, made once per connection.
-    pub peer_ip: Option<HeaderValue>,
-}
-
-impl Conn {
-    pub fn new(peer: SocketAddr, tls: bool) -> Self {
-        Self { peer, tls, peer_ip: HeaderValue::from_str(&peer.ip().to_string()).ok() }
-    }
-}
 
 /// What the log line and metrics say about a request.
 #[derive(Debug, Default)]
@@ -349,9 +333,18 @@ async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value, aside: Aside) -
         let reply = x.forward_with(Method::PUT, &mapped, &aside, None).await?;
         return after_write(x, rt, reply, intent).await;
     }
-    aside::whole(&mut doc, aside)?;
+    // Members stay text this far only for a PUT sent as a PATCH with no
+    // request plugin (see `aside.rs`): the write pairs them with the
+    // current resource's.
+    let kept = match aside::for_current(x.route, rt, &aside) {
+        Some(_) => aside,
+        None => {
+            aside::whole(&mut doc, aside)?;
+            Aside::default()
+        }
+    };
     let doc = plugged::request(x, Position::Before, rt, CallOperation::Replace, intent, doc).await?;
-    write_with_current(x, rt, Method::PUT, Build::Replace { doc, intent }).await
+    write_with_current(x, rt, Method::PUT, Build::Replace { doc, kept, intent }).await
 }
 
 /// Whether a PUT of `rt` goes upstream as the mapped body, without the
@@ -461,16 +454,17 @@ async fn write_once(
     attempt: u32,
 ) -> Result<Attempt, GatewayError> {
     let intent = how.intent();
-    let (current, etag) = match current_or_answer(x, rt, intent).await? {
+    let (mut current, etag, paired) = match current_or_answer(x, rt, intent, how.kept()).await? {
         Ok(found) => found,
         Err(answer) => return Ok(Attempt::Answered(answer)),
     };
     let if_match = etag.as_ref().filter(|_| !x.idp_if_match());
     let next = writes::next_attempt(x, if_match, attempt);
-    let body = match build(x, rt, how, &current, next).await? {
+    let mut body = match build(x, rt, how, &current, next).await? {
         Write::Send(body) => to_backend(x, rt, body, intent).await?,
         Write::Done(answer) => return Ok(Attempt::Answered(answer)),
     };
+    aside::whole(&mut body, paired.desired)?;
     let translated = match (method, empty_patch(&body)) {
         (&Method::PATCH, true) => Translated::Unchanged,
         _ => translate::translate(x, rt, method, &current, body, intent).await?,
@@ -478,6 +472,7 @@ async fn write_once(
     let (sent, body) = match translated {
         Translated::Send(sent, body) => (sent, body),
         Translated::Unchanged => {
+            aside::whole(&mut current, paired.same)?;
             return unchanged(x, rt, method, current, etag.as_ref(), intent).await.map(Attempt::Answered);
         }
     };
@@ -488,5 +483,6 @@ async fn write_once(
     }
 }
 
+pub use reached::Conn;
 pub use respond::reject;
 use respond::{Answer, error_answer, record, respond, traced};

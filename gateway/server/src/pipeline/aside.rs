@@ -7,8 +7,12 @@
 //! pipeline would send: the same members and values, the kept ones after
 //! the others. [`keeper`] answers for the request, [`Keeper`] per member:
 //!
-//! - the request is a POST of a resource, or a PUT sent as it is (no
-//!   current resource read, no translation into a PATCH);
+//! - the request is a POST of a resource, a PUT sent as it is (no
+//!   current resource read, no translation into a PATCH), or a PUT sent
+//!   as the smallest PATCH from the current resource that no rule reads
+//!   (then the current resource keeps the same members as text, and a
+//!   member whose two texts are the same tokens is left out of the diff:
+//!   it needs no operation; see [`for_current`]);
 //! - no audit trail keeps the request (it records the whole body), the
 //!   route is not in shadow mode (the body goes both ways), and no group
 //!   write is cut into member batches;
@@ -25,7 +29,7 @@
 use crate::audit::Trail;
 use crate::config::RouteMode;
 use crate::gateway::RouteRuntime;
-use crate::json::Keep;
+use crate::json::{Aside, Keep};
 use crate::proxy::endpoint::Endpoint;
 use http::Method;
 use scim_core::normalize::member_attribute;
@@ -118,7 +122,9 @@ pub(super) fn keeper<'r>(
     let rt = match (method, endpoint) {
         (&Method::POST, Endpoint::Resource { resource_type, id: None }) => *resource_type,
         (&Method::POST, Endpoint::Me) => "User",
-        (&Method::PUT, _) => endpoint.one_resource().filter(|rt| super::replace_as_sent(route, rt))?,
+        (&Method::PUT, _) => {
+            endpoint.one_resource().filter(|rt| super::replace_as_sent(route, rt) || diffed_alone(route, rt))?
+        }
         _ => return None,
     };
     if rt == "Group" && route.member_batch.is_some() {
@@ -128,9 +134,49 @@ pub(super) fn keeper<'r>(
     Some(Keeper::new(route.schema(rt).ok()?, members))
 }
 
+/// Whether a PUT of `rt` goes as the smallest PATCH from the current
+/// resource, which no rule reads.
+fn diffed_alone(route: &RouteRuntime, rt: &str) -> bool {
+    super::translate::put_as_patch(route.update_for(rt)) && !route.program.replace_needs_current(rt)
+}
+
+/// What the current resource of a PUT sent as a PATCH keeps as text: the
+/// members the request's body kept (`sent`), under the same keys, with
+/// the same checks; `None` when the body kept none. The backend profile
+/// leaves writes, and so the current resource, as they are (a route with
+/// another has no text members).
+pub(super) fn for_current<'r>(route: &'r RouteRuntime, rt: &str, sent: &'r Aside) -> Option<SentKeys<'r>> {
+    if sent.is_empty() || !diffed_alone(route, rt) {
+        return None;
+    }
+    let members = route.types.get(rt)?.text_members.as_ref()?;
+    Some(SentKeys { keeper: Keeper::new(route.schema(rt).ok()?, members), sent })
+}
+
+/// A [`Keeper`] that keeps only the keys a request's body kept.
+#[derive(Debug)]
+pub(super) struct SentKeys<'r> {
+    keeper: Keeper<'r>,
+    sent: &'r Aside,
+}
+
+impl Keep for SentKeys<'_> {
+    fn may_keep(&self, key: &str) -> Option<usize> {
+        self.sent.members().any(|(k, _)| k == key).then(|| self.keeper.may_keep(key)).flatten()
+    }
+
+    fn attribute(&self, which: usize) -> Option<&Attribute> {
+        self.keeper.attribute(which)
+    }
+
+    fn names_kept(&self, built: &serde_json::Map<String, Value>, is_kept: &dyn Fn(&str) -> bool) -> bool {
+        self.keeper.names_kept(built, is_kept)
+    }
+}
+
 /// The kept members built into `tree`, for a step that needs the whole
 /// body (a PUT built from the current resource, member batches).
-pub(super) fn whole(tree: &mut Value, aside: crate::json::Aside) -> Result<(), crate::error::GatewayError> {
+pub(super) fn whole(tree: &mut Value, aside: Aside) -> Result<(), crate::error::GatewayError> {
     aside.into_tree(tree).map_err(|e| crate::error::GatewayError::BadJson(e.to_string()))
 }
 

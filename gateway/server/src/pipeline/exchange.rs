@@ -18,6 +18,7 @@ use super::Conn;
 use super::respond::{Answer, Body};
 use crate::error::GatewayError;
 use crate::gateway::{Gateway, RouteRuntime};
+use crate::json::{Aside, Keep, PARSER_MAX_DEPTH};
 use crate::metrics::method_label;
 use crate::proxy::headers::{self, Proto};
 use crate::proxy::{rewrite, verbatim};
@@ -115,7 +116,8 @@ pub struct Exchange<'a> {
 /// The current resource, or the upstream's answer when there is none.
 #[derive(Debug)]
 pub enum Current {
-    Found(Value, Option<HeaderValue>),
+    /// The resource, its ETag, its members kept as text.
+    Found(Value, Option<HeaderValue>, Aside),
     Answer(Reply),
 }
 
@@ -169,7 +171,7 @@ impl<'a> Exchange<'a> {
         &self,
         method: Method,
         body: &Value,
-        aside: &crate::json::Aside,
+        aside: &Aside,
         if_match: Option<&HeaderValue>,
     ) -> Result<Reply, GatewayError> {
         let Some(body) = crate::json::to_vec_with(body, aside) else {
@@ -259,18 +261,23 @@ impl<'a> Exchange<'a> {
         self.send(Forward { method: Method::GET, path, query, headers: h, body: Bytes::new() }, purpose).await
     }
 
-    /// Reads the resource at `path` as the backend stores it, with its ETag.
-    pub async fn read_current(&self, path: &str) -> Result<Current, GatewayError> {
+    /// Reads the resource at `path` as the backend stores it, with its
+    /// ETag; the top-level members `keep` keeps stay text.
+    pub async fn read_current(&self, path: &str, keep: Option<&(dyn Keep + Sync)>) -> Result<Current, GatewayError> {
         let reply = self.read(path, None, Purpose::CurrentRead).await?;
         if reply.status != StatusCode::OK {
             return Ok(Current::Answer(reply));
         }
-        let doc: Value = crate::json::from_bytes(&reply.body)
-            .map_err(|_| GatewayError::BadUpstreamReply("the current resource is not JSON".into()))?;
+        let parsed = match keep {
+            Some(keep) => crate::json::document_keeping(&reply.body, PARSER_MAX_DEPTH, keep).ok(),
+            None => crate::json::from_bytes(&reply.body).ok().map(|doc| (doc, Aside::default())),
+        };
+        let (doc, kept) =
+            parsed.ok_or_else(|| GatewayError::BadUpstreamReply("the current resource is not JSON".into()))?;
         let etag = reply.headers.get(ETAG).cloned().or_else(|| {
             doc.pointer("/meta/version").and_then(Value::as_str).and_then(|v| HeaderValue::from_str(v).ok())
         });
-        Ok(Current::Found(doc, etag))
+        Ok(Current::Found(doc, etag, kept))
     }
 
     /// Whether the IdP set its own precondition (then 412s are its to see).

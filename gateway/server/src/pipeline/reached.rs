@@ -2,11 +2,26 @@
 //! to send upstream and the public base URL the IdP sees. Forwarding
 //! headers count only from a trusted proxy.
 
-use super::Conn;
 use crate::gateway::{Gateway, RouteRuntime};
 use crate::proxy::headers::{Proto, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
 use http::HeaderValue;
 use http::header::HOST;
+use std::net::SocketAddr;
+
+/// The connection a request came on.
+#[derive(Debug, Clone)]
+pub struct Conn {
+    pub peer: SocketAddr,
+    pub tls: bool,
+    /// The peer's address as a header value, made once per connection.
+    pub peer_ip: Option<HeaderValue>,
+}
+
+impl Conn {
+    pub fn new(peer: SocketAddr, tls: bool) -> Self {
+        Self { peer, tls, peer_ip: HeaderValue::from_str(&peer.ip().to_string()).ok() }
+    }
+}
 
 /// What [`reached`] tells.
 pub(super) struct Reached {

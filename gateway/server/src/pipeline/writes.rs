@@ -5,6 +5,7 @@
 //! about itself. The order they
 //! run in is `pipeline.rs`'s.
 
+use super::aside;
 use super::exchange::{Current, Exchange, Purpose, Shape};
 use super::respond::Answer;
 use super::{Write, back};
@@ -12,6 +13,7 @@ use crate::audit::Stage;
 use crate::cluster::Without;
 use crate::config::UpdateMode;
 use crate::error::GatewayError;
+use crate::json::{Aside, Keep, Paired};
 use crate::plugins::{PatchThrough, unrecoverable};
 use crate::proxy::headers;
 use crate::upstream::Reply;
@@ -223,8 +225,9 @@ async fn local_lock<'a>(
 
 /// How a write is built from the current resource.
 pub(super) enum Build<'a> {
-    /// PUT: the rules (6), then plugins after them.
-    Replace { doc: Value, intent: Intent },
+    /// PUT: the rules (6), then plugins after them. `kept`: members of
+    /// the body kept as text (see `aside.rs`).
+    Replace { doc: Value, kept: Aside, intent: Intent },
     /// PATCH: the rules map the operations (6).
     Patch { ops: &'a PatchOp, intent: Intent },
     /// PATCH on a route with request plugins: see [`PatchThrough`].
@@ -235,6 +238,14 @@ impl Build<'_> {
     pub(super) fn intent(&self) -> Intent {
         match self {
             Self::Replace { intent, .. } | Self::Patch { intent, .. } | Self::PatchPlugins { intent, .. } => *intent,
+        }
+    }
+
+    /// The members the body kept as text.
+    pub(super) fn kept(&self) -> Option<&Aside> {
+        match self {
+            Self::Replace { kept, .. } => Some(kept),
+            Self::Patch { .. } | Self::PatchPlugins { .. } => None,
         }
     }
 }
@@ -249,7 +260,7 @@ pub(super) async fn build(
     next: Next,
 ) -> Result<Write, GatewayError> {
     match how {
-        Build::Replace { doc, intent } => {
+        Build::Replace { doc, intent, .. } => {
             let doc = match next {
                 Next::Possible => doc.clone(),
                 Next::Last => std::mem::take(doc),
@@ -275,14 +286,26 @@ pub(super) async fn build(
 /// deactivation needs no current resource to land: if it cannot be read
 /// (but exists), the PATCH of `active` goes alone (not to a backend that
 /// takes only PUT, which needs the whole resource).
+///
+/// `sent`: the members a PUT's body kept as text. The current resource
+/// keeps the same ones, each pair is compared by its text
+/// ([`Aside::pair`]), and the current members that differ are built into
+/// it; the rest of the pairing is returned.
 pub(super) async fn current_or_answer(
     x: &Exchange<'_>,
     rt: &'static str,
     intent: Intent,
-) -> Result<Result<(Value, Option<HeaderValue>), Answer>, GatewayError> {
+    sent: Option<&Aside>,
+) -> Result<Result<(Value, Option<HeaderValue>, Paired), Answer>, GatewayError> {
     let alone = intent.is_deprovision() && x.route.update_for(rt) != UpdateMode::Put;
-    let reply = match x.read_current(&x.path).await {
-        Ok(Current::Found(c, etag)) => return Ok(Ok((x.route.profile.current(x, rt, c).await?, etag))),
+    let keep = sent.and_then(|sent| aside::for_current(x.route, rt, sent));
+    let reply = match x.read_current(&x.path, keep.as_ref().map(|k| k as &(dyn Keep + Sync))).await {
+        Ok(Current::Found(c, etag, kept)) => {
+            let mut current = x.route.profile.current(x, rt, c).await?;
+            let mut paired = sent.map(|sent| sent.pair(kept)).unwrap_or_default();
+            aside::whole(&mut current, std::mem::take(&mut paired.current))?;
+            return Ok(Ok((current, etag, paired)));
+        }
         Ok(Current::Answer(reply)) if !alone || reply.status == StatusCode::NOT_FOUND => reply,
         _ if alone => return deactivate_only(x, rt).await.map(Err),
         Ok(Current::Answer(reply)) => reply,

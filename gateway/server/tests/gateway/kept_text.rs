@@ -3,7 +3,7 @@
 //! are built like the rest wherever something could (here: the audit
 //! trail, which records the whole body).
 
-use super::support::{FakeUpstream, Gateway, Handler, Seen, TOKEN, config, json_response, send};
+use super::support::{FakeUpstream, Gateway, Handler, Seen, TOKEN, config, config_with, json_response, send};
 use bytes::Bytes;
 use http::Method;
 use serde_json::{Value, json};
@@ -93,4 +93,62 @@ async fn a_put_sent_as_it_is_keeps_members_as_text_and_a_patch_is_built_whole() 
     let sent = write_through(&gw, &bodies, Method::PATCH, "/scim/v2/Users/u1", patch).await;
     let text = String::from_utf8(sent.to_vec()).unwrap();
     assert!(!text.contains('\n') && text.contains("\"phoneNumbers\""), "a PATCH is built and written whole: {text}");
+}
+
+/// A backend holding `stored` (compact, its own key order) that keeps the
+/// bodies of the writes it is sent.
+async fn holding(stored: Value) -> (FakeUpstream, Arc<Mutex<Vec<Bytes>>>) {
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    let handler: Handler = Arc::new(move |_, seen: Seen| match seen.method {
+        Method::GET => json_response(200, &stored),
+        _ => {
+            kept.lock().unwrap().push(seen.body.clone());
+            json_response(200, &stored)
+        }
+    });
+    (FakeUpstream::start(handler).await, bodies)
+}
+
+/// The body of [`body`] as a backend stores it: an id and meta, no
+/// password, and `title` as given.
+fn stored(title: &str) -> Value {
+    let mut user: Value = serde_json::from_str(&body()).unwrap();
+    let m = user.as_object_mut().unwrap();
+    m.remove("password");
+    m.insert("title".into(), json!(title));
+    m.insert("id".into(), json!("u1"));
+    m.insert("meta".into(), json!({"resourceType": "User", "version": "W/\"1\""}));
+    user
+}
+
+#[tokio::test]
+async fn a_put_sent_as_a_patch_leaves_out_members_the_backend_holds_as_sent_whatever_the_spaces() {
+    let (upstream, bodies) = holding(stored("Clerk")).await;
+    let gw = Gateway::start(&config_with(&upstream.url(), &["identity.toml"], "okta", "update = \"patch\"")).await;
+    let sent = write_through(&gw, &bodies, Method::PUT, "/scim/v2/Users/u1", body()).await;
+    let patch: Value = serde_json::from_slice(&sent).unwrap();
+    // The phone numbers were sent pretty-printed and are stored compact:
+    // the same value, no operation. The title changed; the password is
+    // the IdP's to set.
+    let ops = patch["Operations"].as_array().unwrap();
+    let mut paths: Vec<&str> = ops.iter().map(|op| op["path"].as_str().unwrap()).collect();
+    paths.sort_unstable();
+    assert_eq!(paths, ["password", "title"], "{patch}");
+    assert!(ops.contains(&json!({"op": "replace", "path": "title", "value": "Boss"})), "{patch}");
+}
+
+#[tokio::test]
+async fn an_unchanged_put_sent_as_a_patch_is_answered_with_the_whole_current_resource() {
+    let mut current = stored("Boss");
+    current.as_object_mut().unwrap().insert("password".into(), json!("secret"));
+    let (upstream, bodies) = holding(current.clone()).await;
+    let gw = Gateway::start(&config_with(&upstream.url(), &["identity.toml"], "okta", "update = \"patch\"")).await;
+    let r = send(Method::PUT, &gw.url("/scim/v2/Users/u1"), Some(TOKEN), Some(Bytes::from(body())), &[]).await;
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert!(bodies.lock().unwrap().is_empty(), "nothing to write");
+    let answer = r.json;
+    for key in ["phoneNumbers", "title", "name", "emails", "userName"] {
+        assert_eq!(answer[key], current[key], "{key} in {answer}");
+    }
 }

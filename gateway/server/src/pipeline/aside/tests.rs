@@ -125,9 +125,27 @@ fn changed(value: &Value, change: u8) -> Value {
         7 => {
             first(&mut v).map(|m| m.insert("$ref".into(), Value::Null));
         }
+        9 => {
+            edit_a_string(&mut v);
+        }
         _ => {}
     }
     v
+}
+
+/// The first string in `v` with its last character changed: a value of
+/// the same length and shape that differs.
+fn edit_a_string(v: &mut Value) -> bool {
+    match v {
+        Value::String(s) => {
+            let last = s.pop();
+            s.push(if last == Some('X') { 'Y' } else { 'X' });
+            true
+        }
+        Value::Array(items) => items.iter_mut().any(edit_a_string),
+        Value::Object(m) => m.values_mut().any(edit_a_string),
+        _ => false,
+    }
 }
 
 /// A body's text: the drawn members, some pretty-printed, with spaces.
@@ -171,7 +189,7 @@ fn refused(e: Refused) -> Outcome {
 }
 
 /// Normalized, mapped and written: `aside` holds the members kept as text.
-fn through(program: &Program, preset: Preset, mut tree: Value, aside: &crate::json::Aside) -> Outcome {
+fn through(program: &Program, preset: Preset, mut tree: Value, aside: &Aside) -> Outcome {
     let reg = program.registry();
     let schema = reg.resource("User").unwrap();
     let report = Normalizer::new(preset).resource(&mut tree, &schema);
@@ -212,7 +230,7 @@ fn top_keys(body: &[u8]) -> Vec<String> {
 fn plain(text: &str, program: &Program, preset: Preset) -> Outcome {
     match document(text.as_bytes(), 64) {
         Ok(tree) => {
-            let written = through(program, preset, tree, &crate::json::Aside::default());
+            let written = through(program, preset, tree, &Aside::default());
             if let Outcome::Sent { body, .. } = &written {
                 assert_eq!(*body, crate::json::from_bytes(&to_vec(body)).unwrap());
             }
@@ -267,3 +285,5 @@ fn the_drawn_bodies_keep_members_often_and_not_always() {
     }
     assert!(some > 100 && none > 50, "kept in {some} bodies, in none of {none}");
 }
+
+mod put_as_patch;

@@ -18,7 +18,7 @@ use bytes::Bytes;
 pub use parse::{PARSER_MAX_DEPTH, Refused};
 pub use same::Paired;
 use serde_json::Value;
-pub use split::Keep;
+pub use split::{Checks, Keep};
 
 /// Parses JSON text, as `serde_json::from_slice` does.
 pub fn from_bytes(bytes: &[u8]) -> Result<Value, serde_json::Error> {

@@ -16,28 +16,40 @@ pub fn same_text(a: &[u8], b: &[u8]) -> bool {
     if a == b {
         return true;
     }
-    let (mut i, mut j, mut in_string) = (0, 0, false);
+    let (mut i, mut j) = (0, 0);
     loop {
-        if !in_string {
-            (i, j) = (skip_space(a, i), skip_space(b, j));
-        }
+        (i, j) = (skip_space(a, i), skip_space(b, j));
         let (Some(&x), Some(&y)) = (a.get(i), b.get(j)) else { return a.get(i).is_none() && b.get(j).is_none() };
         if x != y {
             return false;
         }
-        match x {
-            b'"' => in_string = !in_string,
-            // The escaped byte is compared as it is: an escaped quote does
-            // not end the string.
-            b'\\' if in_string => {
-                (i, j) = (i + 1, j + 1);
-                if a.get(i).is_none() || a.get(i) != b.get(j) {
-                    return false;
-                }
-            }
-            _ => {}
+        if x != b'"' {
+            (i, j) = (i + 1, j + 1);
+            continue;
         }
-        (i, j) = (i + 1, j + 1);
+        // A string is compared whole, as written: up to its closing quote
+        // in `a`, the same bytes in `b`.
+        let Some(end) = string_end(a, i + 1) else { return false };
+        let len = end + 1 - i;
+        if a.get(i..=end) != b.get(j..j + len) {
+            return false;
+        }
+        (i, j) = (end + 1, j + len);
+    }
+}
+
+/// Where the string whose text starts at `from` (after its opening quote)
+/// ends: its closing quote, the first one after an even run of
+/// backslashes.
+fn string_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    loop {
+        let quote = at + bytes.get(at..)?.iter().position(|&c| c == b'"')?;
+        let escapes = bytes.get(from..quote)?.iter().rev().take_while(|&&c| c == b'\\').count();
+        if escapes % 2 == 0 {
+            return Some(quote);
+        }
+        at = quote + 1;
     }
 }
 

@@ -14,7 +14,7 @@ use super::parse::{Build, State, within};
 use super::{Aside, Refused};
 use scim_core::normalize::{LeavesValue, MEMBER_MAX_DEPTH};
 use scim_core::schema::Attribute;
-use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::ops::Range;
@@ -27,6 +27,11 @@ pub trait Keep {
     /// The attribute a member of kind `which` is, whose check its value
     /// must pass to stay text.
     fn attribute(&self, which: usize) -> Option<&Attribute>;
+    /// Whether a member's value must pass its attribute's check to stay
+    /// text; without it any value stays (read and skipped by serde_json).
+    fn checks(&self) -> Checks {
+        Checks::Attribute
+    }
     /// Whether the built members may name a kept member other than by a
     /// key equal to its key in any case (looked at apart); `is_kept`
     /// says whether a name is a kept member's key. Then nothing stays
@@ -35,6 +40,15 @@ pub trait Keep {
         let _ = (built, is_kept);
         false
     }
+}
+
+/// What a kept member's value is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checks {
+    /// Normalization must leave it as it is ([`LeavesValue`]).
+    Attribute,
+    /// Only that it is JSON.
+    Nothing,
 }
 
 /// A member kept: its kind, its key, where its value lies in the text.
@@ -133,7 +147,10 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
                 entries.push((key, value));
                 continue;
             };
-            let left_as_is = map.next_value_seed(LeavesValue(def))?;
+            let left_as_is = match self.keep.checks() {
+                Checks::Attribute => map.next_value_seed(LeavesValue(def))?,
+                Checks::Nothing => map.next_value::<IgnoredAny>().map(|_| true)?,
+            };
             open = Some(Open { which, key, start, left_as_is });
         }
         if let Some(o) = open.take() {

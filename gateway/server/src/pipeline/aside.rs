@@ -29,7 +29,7 @@
 use crate::audit::Trail;
 use crate::config::RouteMode;
 use crate::gateway::RouteRuntime;
-use crate::json::{Aside, Keep};
+use crate::json::{Aside, Checks, Keep};
 use crate::proxy::endpoint::Endpoint;
 use http::Method;
 use scim_core::normalize::member_attribute;
@@ -153,7 +153,7 @@ pub(super) fn for_current<'r>(route: &'r RouteRuntime, rt: &str, sent: &'r Aside
     Some(SentKeys { keeper: Keeper::new(route.schema(rt).ok()?, members), sent })
 }
 
-/// A [`Keeper`] that keeps only the keys a request's body kept.
+/// A [`Keeper`] that keeps only the keys a request's body kept, any value.
 #[derive(Debug)]
 pub(super) struct SentKeys<'r> {
     keeper: Keeper<'r>,
@@ -167,6 +167,12 @@ impl Keep for SentKeys<'_> {
 
     fn attribute(&self, which: usize) -> Option<&Attribute> {
         self.keeper.attribute(which)
+    }
+
+    /// The current resource is not normalized: a member whose text is
+    /// not the request's is built, whatever it holds.
+    fn checks(&self) -> Checks {
+        Checks::Nothing
     }
 
     fn names_kept(&self, built: &serde_json::Map<String, Value>, is_kept: &dyn Fn(&str) -> bool) -> bool {

@@ -18,13 +18,13 @@ use super::Conn;
 use super::respond::{Answer, Body};
 use crate::error::GatewayError;
 use crate::gateway::{Gateway, RouteRuntime};
-use crate::json::{Aside, Keep, PARSER_MAX_DEPTH};
+use crate::json::Aside;
 use crate::metrics::method_label;
 use crate::proxy::headers::{self, Proto};
 use crate::proxy::{rewrite, verbatim};
 use crate::upstream::{Forward, Reply, UpstreamError};
 use bytes::Bytes;
-use http::header::{ETAG, HeaderValue, IF_MATCH, LOCATION};
+use http::header::{HeaderValue, IF_MATCH, LOCATION};
 use http::{HeaderMap, Method, StatusCode};
 use scim_core::Intent;
 use scim_mapper::{MapOptions, Operation, Report};
@@ -111,14 +111,6 @@ pub struct Exchange<'a> {
     pub shadow: bool,
     /// Where the request's phase spans go (empty when telemetry is off).
     pub trace: crate::telemetry::Trace,
-}
-
-/// The current resource, or the upstream's answer when there is none.
-#[derive(Debug)]
-pub enum Current {
-    /// The resource, its ETag, its members kept as text.
-    Found(Value, Option<HeaderValue>, Aside),
-    Answer(Reply),
 }
 
 impl<'a> Exchange<'a> {
@@ -259,25 +251,6 @@ impl<'a> Exchange<'a> {
         }
         let (path, query) = (path.to_owned(), query.map(str::to_owned));
         self.send(Forward { method: Method::GET, path, query, headers: h, body: Bytes::new() }, purpose).await
-    }
-
-    /// Reads the resource at `path` as the backend stores it, with its
-    /// ETag; the top-level members `keep` keeps stay text.
-    pub async fn read_current(&self, path: &str, keep: Option<&(dyn Keep + Sync)>) -> Result<Current, GatewayError> {
-        let reply = self.read(path, None, Purpose::CurrentRead).await?;
-        if reply.status != StatusCode::OK {
-            return Ok(Current::Answer(reply));
-        }
-        let parsed = match keep {
-            Some(keep) => crate::json::document_keeping(&reply.body, PARSER_MAX_DEPTH, keep).ok(),
-            None => crate::json::from_bytes(&reply.body).ok().map(|doc| (doc, Aside::default())),
-        };
-        let (doc, kept) =
-            parsed.ok_or_else(|| GatewayError::BadUpstreamReply("the current resource is not JSON".into()))?;
-        let etag = reply.headers.get(ETAG).cloned().or_else(|| {
-            doc.pointer("/meta/version").and_then(Value::as_str).and_then(|v| HeaderValue::from_str(v).ok())
-        });
-        Ok(Current::Found(doc, etag, kept))
     }
 
     /// Whether the IdP set its own precondition (then 412s are its to see).

@@ -6,19 +6,19 @@
 //! run in is `pipeline.rs`'s.
 
 use super::aside;
-use super::exchange::{Current, Exchange, Purpose, Shape};
+use super::exchange::{Exchange, Purpose, Shape};
 use super::respond::Answer;
 use super::{Write, back};
 use crate::audit::Stage;
 use crate::cluster::Without;
 use crate::config::UpdateMode;
 use crate::error::GatewayError;
-use crate::json::{Aside, Keep, Paired};
+use crate::json::{Aside, Keep, PARSER_MAX_DEPTH, Paired};
 use crate::plugins::{PatchThrough, unrecoverable};
 use crate::proxy::headers;
 use crate::upstream::Reply;
 use bytes::Bytes;
-use http::header::HeaderValue;
+use http::header::{ETAG, HeaderValue};
 use http::{Method, StatusCode};
 use scim_core::Intent;
 use scim_core::patch::PatchOp;
@@ -299,7 +299,7 @@ pub(super) async fn current_or_answer(
 ) -> Result<Result<(Value, Option<HeaderValue>, Paired), Answer>, GatewayError> {
     let alone = intent.is_deprovision() && x.route.update_for(rt) != UpdateMode::Put;
     let keep = sent.and_then(|sent| aside::for_current(x.route, rt, sent));
-    let reply = match x.read_current(&x.path, keep.as_ref().map(|k| k as &(dyn Keep + Sync))).await {
+    let reply = match read_current(x, &x.path, keep.as_ref().map(|k| k as &(dyn Keep + Sync))).await {
         Ok(Current::Found(c, etag, kept)) => {
             let mut current = x.route.profile.current(x, rt, c).await?;
             let mut paired = sent.map(|sent| sent.pair(kept)).unwrap_or_default();
@@ -312,6 +312,34 @@ pub(super) async fn current_or_answer(
         Err(e) => return Err(e),
     };
     back(x, reply, Shape::Resource(rt), intent).await.map(Err)
+}
+
+/// Reads the resource at `path` as the backend stores it, with its
+/// ETag; the top-level members `keep` keeps stay text.
+async fn read_current(x: &Exchange<'_>, path: &str, keep: Option<&(dyn Keep + Sync)>) -> Result<Current, GatewayError> {
+    let reply = x.read(path, None, Purpose::CurrentRead).await?;
+    if reply.status != StatusCode::OK {
+        return Ok(Current::Answer(reply));
+    }
+    let parsed = match keep {
+        Some(keep) => crate::json::document_keeping(&reply.body, PARSER_MAX_DEPTH, keep).ok(),
+        None => crate::json::from_bytes(&reply.body).ok().map(|doc| (doc, Aside::default())),
+    };
+    let (doc, kept) =
+        parsed.ok_or_else(|| GatewayError::BadUpstreamReply("the current resource is not JSON".into()))?;
+    let etag =
+        reply.headers.get(ETAG).cloned().or_else(|| {
+            doc.pointer("/meta/version").and_then(Value::as_str).and_then(|v| HeaderValue::from_str(v).ok())
+        });
+    Ok(Current::Found(doc, etag, kept))
+}
+
+/// The current resource, or the upstream's answer when there is none.
+#[derive(Debug)]
+enum Current {
+    /// The resource, its ETag, its members kept as text.
+    Found(Value, Option<HeaderValue>, Aside),
+    Answer(Reply),
 }
 
 /// The answer to a write that went upstream. A PUT sent as a PATCH: the

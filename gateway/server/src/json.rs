@@ -51,9 +51,10 @@ pub fn document_keeping(bytes: &Bytes, max_depth: usize, keep: &dyn Keep) -> Res
     }
 }
 
-/// Top-level members of a request body kept as the IdP's JSON text, in
-/// the order it sent them: each a key and its value's text (a slice of
-/// the body, not a copy).
+/// Top-level members of a JSON object kept as text (a request body's, as
+/// the IdP wrote them, or the current resource's, as the backend did), in
+/// their order: each a key and its value's text (a slice of the body, not
+/// a copy).
 #[derive(Debug, Default)]
 pub struct Aside {
     members: Vec<(String, Bytes)>,
@@ -72,7 +73,8 @@ impl Aside {
 
     /// The kept members built into `tree` (an object) after its own, for
     /// a step that needs the whole body. Each text was read by serde_json
-    /// already, so none fails to parse again; if one did, its error.
+    /// already and held to what its parse into a `Value` takes, so none
+    /// fails to parse again; if one did, its error.
     pub fn into_tree(self, tree: &mut Value) -> Result<(), serde_json::Error> {
         if self.is_empty() {
             return Ok(());

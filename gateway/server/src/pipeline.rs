@@ -81,7 +81,9 @@ use scim_plugin_host::CallOperation;
 use serde_json::Value;
 use std::time::Instant;
 use translate::Translated;
-use writes::{Build, after_write, build, current_or_answer, empty_patch, one_writer, retry_412, unchanged, written};
+use writes::{
+    Build, Found, after_write, build, current_or_answer, empty_patch, one_writer, retry_412, unchanged, written,
+};
 
 /// What the log line and metrics say about a request.
 #[derive(Debug, Default)]
@@ -322,8 +324,8 @@ async fn create(x: &Exchange<'_>, rt: &'static str, doc: Value, aside: Aside) ->
 /// PUT: normalize (5); when rules carry values over, read the current
 /// resource; map (6); forward with If-Match (7), re-reading on 412; map
 /// back (8).
-/// `aside`: members of the body kept as text (see `aside.rs`), only ever
-/// for a PUT sent as it is.
+/// `aside`: members of the body kept as text (see `aside.rs`): for a PUT
+/// sent as it is, or as a PATCH (paired with the current resource's).
 async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value, aside: Aside) -> Result<Answer, GatewayError> {
     let Normalized { body: mut doc, intent } = phases::resource(x, rt, Operation::Replace, doc)?;
     if replace_as_sent(x.route, rt) {
@@ -336,9 +338,9 @@ async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value, aside: Aside) -
     // Members stay text this far only for a PUT sent as a PATCH with no
     // request plugin (see `aside.rs`): the write pairs them with the
     // current resource's.
-    let kept = match aside::for_current(x.route, rt, &aside) {
-        Some(_) => aside,
-        None => {
+    let kept = match aside::pairs_with_current(x.route, rt) {
+        true => aside,
+        false => {
             aside::whole(&mut doc, aside)?;
             Aside::default()
         }
@@ -454,7 +456,7 @@ async fn write_once(
     attempt: u32,
 ) -> Result<Attempt, GatewayError> {
     let intent = how.intent();
-    let (mut current, etag, paired) = match current_or_answer(x, rt, intent, how.kept()).await? {
+    let Found { mut current, etag, paired } = match current_or_answer(x, rt, intent, how.kept()).await? {
         Ok(found) => found,
         Err(answer) => return Ok(Attempt::Answered(answer)),
     };

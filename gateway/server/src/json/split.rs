@@ -1,8 +1,10 @@
-//! A request body whose top-level members are either built into the tree
-//! or, where a [`Keep`] says so, kept as the IdP's text: read once by
-//! serde_json with a check that builds nothing ([`LeavesValue`]), their
-//! place in the text found from the keys around them, and never built
-//! (see `pipeline/aside.rs` for who may keep what).
+//! A JSON object whose top-level members are either built into the tree
+//! or, where a [`Keep`] says so, kept as text: read once by serde_json
+//! with a check that builds nothing (for a request body, that
+//! normalization leaves the member as it is: [`LeavesValue`]; for the
+//! current resource a PUT is diffed against, only that it would parse:
+//! [`Valid`]), their place in the text found from the keys around them,
+//! and never built (see `pipeline/aside.rs` for who may keep what).
 //!
 //! Anything out of the ordinary gives the whole body to the plain parse
 //! ([`super::parse::within`]) instead: a parse error (so the IdP gets
@@ -14,7 +16,7 @@ use super::parse::{Build, State, within};
 use super::{Aside, Refused};
 use scim_core::normalize::{LeavesValue, MEMBER_MAX_DEPTH};
 use scim_core::schema::Attribute;
-use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::ops::Range;
@@ -47,7 +49,7 @@ pub trait Keep {
 pub enum Checks {
     /// Normalization must leave it as it is ([`LeavesValue`]).
     Attribute,
-    /// Only that it is JSON.
+    /// Only that serde_json would parse it into a `Value` ([`Valid`]).
     Nothing,
 }
 
@@ -149,7 +151,7 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
             };
             let left_as_is = match self.keep.checks() {
                 Checks::Attribute => map.next_value_seed(LeavesValue(def))?,
-                Checks::Nothing => map.next_value::<IgnoredAny>().map(|_| true)?,
+                Checks::Nothing => map.next_value_seed(Valid).map(|()| true)?,
             };
             open = Some(Open { which, key, start, left_as_is });
         }
@@ -178,6 +180,65 @@ impl Top<'_, '_> {
         match (open.left_as_is, span) {
             (true, Some(span)) => self.kept.push(Kept { which: open.which, key: open.key, span }),
             _ => entries.push((open.key, within(text, left).map_err(|_| E::custom("left to the plain parse"))?)),
+        }
+        Ok(())
+    }
+}
+
+/// A value read to its end and held to what serde_json's parse into a
+/// `Value` holds it to (escapes and surrogates in strings, numbers in
+/// range, nesting within its bound), nothing built. serde's `IgnoredAny`
+/// is not enough: serde_json skips a lone surrogate, `1e400` and any
+/// nesting without a word.
+struct Valid;
+
+impl<'de> DeserializeSeed<'de> for Valid {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Valid {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Valid)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(Valid)?.is_some() {
+            map.next_value_seed(Valid)?;
         }
         Ok(())
     }

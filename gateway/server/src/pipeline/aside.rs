@@ -29,8 +29,9 @@
 use crate::audit::Trail;
 use crate::config::RouteMode;
 use crate::gateway::RouteRuntime;
-use crate::json::{Aside, Checks, Keep};
+use crate::json::{Aside, Checks, Keep, PARSER_MAX_DEPTH, Paired};
 use crate::proxy::endpoint::Endpoint;
+use bytes::Bytes;
 use http::Method;
 use scim_core::normalize::member_attribute;
 use scim_core::schema::{Attribute, ResourceSchema};
@@ -123,7 +124,7 @@ pub(super) fn keeper<'r>(
         (&Method::POST, Endpoint::Resource { resource_type, id: None }) => *resource_type,
         (&Method::POST, Endpoint::Me) => "User",
         (&Method::PUT, _) => {
-            endpoint.one_resource().filter(|rt| super::replace_as_sent(route, rt) || diffed_alone(route, rt))?
+            endpoint.one_resource().filter(|rt| super::replace_as_sent(route, rt) || pairs_with_current(route, rt))?
         }
         _ => return None,
     };
@@ -135,22 +136,34 @@ pub(super) fn keeper<'r>(
 }
 
 /// Whether a PUT of `rt` goes as the smallest PATCH from the current
-/// resource, which no rule reads.
-fn diffed_alone(route: &RouteRuntime, rt: &str) -> bool {
-    super::translate::put_as_patch(route.update_for(rt)) && !route.program.replace_needs_current(rt)
+/// resource, which no rule reads and the backend profile leaves as it is:
+/// then its members are paired with the current resource's by their text.
+pub(super) fn pairs_with_current(route: &RouteRuntime, rt: &str) -> bool {
+    super::translate::put_as_patch(route.update_for(rt))
+        && !route.program.replace_needs_current(rt)
+        && route.profile.current_unchanged()
 }
 
 /// What the current resource of a PUT sent as a PATCH keeps as text: the
-/// members the request's body kept (`sent`), under the same keys, with
-/// the same checks; `None` when the body kept none. The backend profile
-/// leaves writes, and so the current resource, as they are (a route with
-/// another has no text members).
+/// members the request's body kept (`sent`), under the same keys, any
+/// value that would parse; `None` when the body kept none.
 pub(super) fn for_current<'r>(route: &'r RouteRuntime, rt: &str, sent: &'r Aside) -> Option<SentKeys<'r>> {
-    if sent.is_empty() || !diffed_alone(route, rt) {
+    if sent.is_empty() || !pairs_with_current(route, rt) {
         return None;
     }
     let members = route.types.get(rt)?.text_members.as_ref()?;
     Some(SentKeys { keeper: Keeper::new(route.schema(rt).ok()?, members), sent })
+}
+
+/// The current resource's `text` parsed with `keep`'s members kept as
+/// text, those paired with the ones the PUT's body kept (`sent`,
+/// [`Aside::pair`]) and the current members that differ built into it;
+/// `None` if any of it is not JSON.
+pub(super) fn parse_current(text: &Bytes, sent: &Aside, keep: &SentKeys<'_>) -> Option<(Value, Paired)> {
+    let (mut current, kept) = crate::json::document_keeping(text, PARSER_MAX_DEPTH, keep).ok()?;
+    let mut paired = sent.pair(kept);
+    std::mem::take(&mut paired.current).into_tree(&mut current).ok()?;
+    Some((current, paired))
 }
 
 /// A [`Keeper`] that keeps only the keys a request's body kept, any value.

@@ -36,6 +36,13 @@ pub trait BackendProfile: Send + Sync + std::fmt::Debug {
         false
     }
 
+    /// Whether [`BackendProfile::current`] leaves every current resource
+    /// as it is (then a PUT sent as a PATCH may keep members of it as
+    /// text: see `aside.rs`).
+    fn current_unchanged(&self) -> bool {
+        false
+    }
+
     /// Whether [`BackendProfile::response`] and [`BackendProfile::error`]
     /// leave every answer as it is (then an answer nothing else maps
     /// passes through unparsed). No by default: a profile that maps
@@ -132,6 +139,10 @@ impl BackendProfile for Generic {
     }
 
     fn writes_unchanged(&self) -> bool {
+        true
+    }
+
+    fn current_unchanged(&self) -> bool {
         true
     }
 

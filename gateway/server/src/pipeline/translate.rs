@@ -345,14 +345,22 @@ fn members(v: &Value) -> Vec<Value> {
 }
 
 /// Members of `desired` that `current` already has take the backend's
-/// form (so a changed `display` is no remove-and-add); returns the current
-/// members that `desired` leaves out.
+/// form (so a changed `display` is no remove-and-add), each current
+/// member standing for one desired member at most (a list that names a
+/// member twice keeps both of its entries); returns the current members
+/// that `desired` leaves out.
 pub(super) fn settle_members(current: &Value, desired: &mut Value) -> Vec<Value> {
     let cur = members(current);
     let mut wanted = members(desired);
     let Some(des) = desired.as_object_mut() else { return vec![] };
+    let mut taken = vec![false; cur.len()];
     for w in &mut wanted {
-        if let Some(c) = cur.iter().find(|c| member_key(c).is_some() && member_key(c) == member_key(w)) {
+        let free = |i: usize| taken.get(i) == Some(&false);
+        let same = |(i, c): &(usize, &Value)| free(*i) && member_key(c).is_some() && member_key(c) == member_key(w);
+        if let Some((i, c)) = cur.iter().enumerate().find(same) {
+            if let Some(t) = taken.get_mut(i) {
+                *t = true;
+            }
             w.clone_from(c);
         }
     }

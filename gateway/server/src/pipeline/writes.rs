@@ -13,7 +13,7 @@ use crate::audit::Stage;
 use crate::cluster::Without;
 use crate::config::UpdateMode;
 use crate::error::GatewayError;
-use crate::json::{Aside, Keep, PARSER_MAX_DEPTH, Paired};
+use crate::json::{Aside, Paired};
 use crate::plugins::{PatchThrough, unrecoverable};
 use crate::proxy::headers;
 use crate::upstream::Reply;
@@ -287,24 +287,19 @@ pub(super) async fn build(
 /// (but exists), the PATCH of `active` goes alone (not to a backend that
 /// takes only PUT, which needs the whole resource).
 ///
-/// `sent`: the members a PUT's body kept as text. The current resource
-/// keeps the same ones, each pair is compared by its text
-/// ([`Aside::pair`]), and the current members that differ are built into
-/// it; the rest of the pairing is returned.
+/// `sent`: the members a PUT's body kept as text, paired with the current
+/// resource's (see [`read_current`]).
 pub(super) async fn current_or_answer(
     x: &Exchange<'_>,
     rt: &'static str,
     intent: Intent,
     sent: Option<&Aside>,
-) -> Result<Result<(Value, Option<HeaderValue>, Paired), Answer>, GatewayError> {
+) -> Result<Result<Found, Answer>, GatewayError> {
     let alone = intent.is_deprovision() && x.route.update_for(rt) != UpdateMode::Put;
-    let keep = sent.and_then(|sent| aside::for_current(x.route, rt, sent));
-    let reply = match read_current(x, &x.path, keep.as_ref().map(|k| k as &(dyn Keep + Sync))).await {
-        Ok(Current::Found(c, etag, kept)) => {
-            let mut current = x.route.profile.current(x, rt, c).await?;
-            let mut paired = sent.map(|sent| sent.pair(kept)).unwrap_or_default();
-            aside::whole(&mut current, std::mem::take(&mut paired.current))?;
-            return Ok(Ok((current, etag, paired)));
+    let reply = match read_current(x, rt, sent).await {
+        Ok(Current::Found(found)) => {
+            let current = x.route.profile.current(x, rt, found.current).await?;
+            return Ok(Ok(Found { current, ..found }));
         }
         Ok(Current::Answer(reply)) if !alone || reply.status == StatusCode::NOT_FOUND => reply,
         _ if alone => return deactivate_only(x, rt).await.map(Err),
@@ -314,31 +309,48 @@ pub(super) async fn current_or_answer(
     back(x, reply, Shape::Resource(rt), intent).await.map(Err)
 }
 
-/// Reads the resource at `path` as the backend stores it, with its
-/// ETag; the top-level members `keep` keeps stay text.
-async fn read_current(x: &Exchange<'_>, path: &str, keep: Option<&(dyn Keep + Sync)>) -> Result<Current, GatewayError> {
-    let reply = x.read(path, None, Purpose::CurrentRead).await?;
+/// The current resource as a write is built from it.
+#[derive(Debug)]
+pub(super) struct Found {
+    pub current: Value,
+    pub etag: Option<HeaderValue>,
+    /// The PUT's kept members paired with the current resource's: those
+    /// that differ built into `current`, the rest here.
+    pub paired: Paired,
+}
+
+/// Reads the resource at the request's path as the backend stores it,
+/// with its ETag. With `sent` (members a PUT's body kept as text), the
+/// current resource keeps the same keys as text, each pair is compared by
+/// its text ([`Aside::pair`]) and the current members that differ are
+/// built into it. Text that does not parse is the backend's fault.
+async fn read_current(x: &Exchange<'_>, rt: &str, sent: Option<&Aside>) -> Result<Current, GatewayError> {
+    let reply = x.read(&x.path, None, Purpose::CurrentRead).await?;
     if reply.status != StatusCode::OK {
         return Ok(Current::Answer(reply));
     }
+    let keep = sent.and_then(|sent| Some((sent, aside::for_current(x.route, rt, sent)?)));
     let parsed = match keep {
-        Some(keep) => crate::json::document_keeping(&reply.body, PARSER_MAX_DEPTH, keep).ok(),
-        None => crate::json::from_bytes(&reply.body).ok().map(|doc| (doc, Aside::default())),
+        Some((sent, keep)) => aside::parse_current(&reply.body, sent, &keep),
+        // Every member the body kept is built into the write.
+        None => crate::json::from_bytes(&reply.body).ok().map(|doc| (doc, unpaired(sent))),
     };
-    let (doc, kept) =
+    let (current, paired) =
         parsed.ok_or_else(|| GatewayError::BadUpstreamReply("the current resource is not JSON".into()))?;
-    let etag =
-        reply.headers.get(ETAG).cloned().or_else(|| {
-            doc.pointer("/meta/version").and_then(Value::as_str).and_then(|v| HeaderValue::from_str(v).ok())
-        });
-    Ok(Current::Found(doc, etag, kept))
+    let version = || current.pointer("/meta/version").and_then(Value::as_str);
+    let etag = reply.headers.get(ETAG).cloned().or_else(|| version().and_then(|v| HeaderValue::from_str(v).ok()));
+    Ok(Current::Found(Found { current, etag, paired }))
+}
+
+/// The members a PUT's body kept, none of them paired.
+fn unpaired(sent: Option<&Aside>) -> Paired {
+    sent.map(|sent| sent.pair(Aside::default())).unwrap_or_default()
 }
 
 /// The current resource, or the upstream's answer when there is none.
 #[derive(Debug)]
 enum Current {
-    /// The resource, its ETag, its members kept as text.
-    Found(Value, Option<HeaderValue>, Aside),
+    Found(Found),
     Answer(Reply),
 }
 

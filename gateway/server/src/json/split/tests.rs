@@ -131,3 +131,38 @@ fn nothing_stays_text_where_the_depth_bound_leaves_no_room_for_it() {
     let (_, aside) = document_keeping(&body, 3, &keeper).unwrap();
     assert_eq!(aside.members().count(), 2);
 }
+
+/// Keeps every member under `title` or `nickName`, any value (as the
+/// current resource of a PUT sent as a PATCH does).
+struct AnyValue(Attribute);
+
+impl Keep for AnyValue {
+    fn may_keep(&self, key: &str) -> Option<usize> {
+        matches!(key, "title" | "nickName").then_some(0)
+    }
+
+    fn attribute(&self, _: usize) -> Option<&Attribute> {
+        Some(&self.0)
+    }
+
+    fn checks(&self) -> Checks {
+        Checks::Nothing
+    }
+}
+
+#[test]
+fn a_member_kept_without_a_check_still_holds_to_what_the_parse_takes() {
+    let reg = Registry::core();
+    let title = reg.resource("User").unwrap().core_attribute("title").unwrap().clone();
+    let keep = AnyValue(title);
+    let split = |text: &str| document_keeping(&bytes::Bytes::from(text.to_owned()), PARSE_DEPTH, &keep);
+    const PARSE_DEPTH: usize = crate::json::PARSER_MAX_DEPTH;
+    let (_, aside) = split(r#"{"title":{"deep":[null,1.5,"\u00e9"]},"id":"x"}"#).unwrap();
+    assert_eq!(aside.members().count(), 1, "any JSON stays text");
+    // serde_json skips each of these without a word; its parse refuses them.
+    let deep = format!("{{\"title\":{}1{}}}", "[".repeat(127), "]".repeat(127));
+    for text in [r#"{"title":"x\ud83d"}"#, r#"{"title":[1e400]}"#, r#"{"nickName":{"a\udc00":1}}"#, &deep] {
+        assert!(split(text).is_err(), "refused as the plain parse refuses it: {text}");
+        assert!(within(text, PARSE_DEPTH).is_err(), "{text}");
+    }
+}

@@ -157,8 +157,13 @@ fn text_of(members: &[Drawn]) -> String {
         let (key, value) = &pool[d.at % pool.len()];
         let key = if d.flip_key { flip(key) } else { key.clone() };
         let value = changed(value, d.change);
-        let value = match d.change % 16 {
-            8 => serde_json::to_string_pretty(&value).unwrap(),
+        let value = match (d.change, d.change % 16) {
+            // A lone surrogate and a number out of range: serde_json
+            // skips both without a word, its parse into a `Value` refuses
+            // them.
+            (10, _) => r#""x\ud83d""#.to_owned(),
+            (11, _) => "1e400".to_owned(),
+            (_, 8) => serde_json::to_string_pretty(&value).unwrap(),
             _ => value.to_string(),
         };
         let sp = spaces[usize::from(d.space) % spaces.len()];
@@ -246,7 +251,7 @@ fn kept(text: &str, program: &Program, preset: Preset) -> (Outcome, usize) {
     let schema = reg.resource("User").unwrap();
     let members = TextMembers::for_rules(&schema, program);
     let keeper = Keeper::new(schema, &members);
-    match document_keeping(&bytes::Bytes::from(text.to_owned()), 64, &keeper) {
+    match document_keeping(&Bytes::from(text.to_owned()), 64, &keeper) {
         Ok((tree, aside)) => {
             let n = aside.members().count();
             (through(program, preset, tree, &aside), n)

@@ -92,6 +92,18 @@ fn members_already_there_take_the_backends_form_and_the_left_out_are_returned() 
 }
 
 #[test]
+fn a_member_listed_twice_keeps_both_entries_and_the_same_list_diffs_to_nothing() {
+    let registry = scim_core::Registry::core();
+    let schema = registry.resource("Group").unwrap();
+    let twice = json!([{"value": "u1", "display": "A"}, {"value": "u1", "display": "B"}]);
+    let current = json!({"id": "g", "displayName": "G", "members": twice});
+    let mut desired = json!({"displayName": "G", "members": twice});
+    assert!(settle_members(&current, &mut desired).is_empty());
+    assert_eq!(desired["members"], twice, "each current entry stands for one wanted entry");
+    assert!(diff(&current, &desired, &schema).unwrap().is_empty());
+}
+
+#[test]
 fn a_put_diffed_against_the_current_group_adds_and_removes_single_members() {
     let registry = scim_core::Registry::core();
     let schema = registry.resource("Group").unwrap();

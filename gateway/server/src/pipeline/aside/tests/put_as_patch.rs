@@ -7,7 +7,7 @@
 //! so must the resource an unchanged PUT is answered with.
 
 use super::*;
-use crate::json::{PARSER_MAX_DEPTH, Paired, from_bytes};
+use crate::json::{Paired, from_bytes};
 use crate::pipeline::managed::ManagedSet;
 use crate::pipeline::translate::keep_unmanaged;
 use scim_core::patch::diff;
@@ -24,6 +24,8 @@ fn current_of(members: &[Drawn], how: &[u8], more: &[Drawn]) -> Vec<Drawn> {
             3 | 4 => Drawn { space: d.space.wrapping_add(*h), ..d.clone() },
             5 => Drawn { change: 8, ..d.clone() },
             6 => Drawn { change: 9, ..d.clone() },
+            // Text serde_json skips but does not parse (see `text_of`).
+            7 if *h < 64 => Drawn { change: 10 + h % 2, ..d.clone() },
             _ => Drawn { change: d.change.wrapping_add(1), ..d.clone() },
         })
         .collect();
@@ -72,12 +74,9 @@ fn kept(body: &str, current: &str, program: &Program, preset: Preset) -> Option<
     let reg = program.registry();
     let members = TextMembers::for_rules(&reg.resource("User").unwrap(), program);
     let keeper = Keeper::new(reg.resource("User").unwrap(), &members);
-    let (body, sent) = document_keeping(&bytes::Bytes::from(body.to_owned()), 64, &keeper).ok()?;
+    let (body, sent) = document_keeping(&Bytes::from(body.to_owned()), 64, &keeper).ok()?;
     let keys = SentKeys { keeper: Keeper::new(reg.resource("User").unwrap(), &members), sent: &sent };
-    let bytes = bytes::Bytes::from(current.to_owned());
-    let (mut current, kept) = document_keeping(&bytes, PARSER_MAX_DEPTH, &keys).ok()?;
-    let mut paired = sent.pair(kept);
-    whole(&mut current, std::mem::take(&mut paired.current)).unwrap();
+    let (current, paired) = parse_current(&Bytes::from(current.to_owned()), &sent, &keys)?;
     let same = paired.same.members().count();
     Some((written(program, preset, body, current, paired), same))
 }

@@ -220,6 +220,15 @@ async fn dispatch(
     };
     let mapped =
         matches!(endpoint, Endpoint::Resource { .. } | Endpoint::Me | Endpoint::Search { .. } | Endpoint::Bulk);
+    // A mapped endpoint's body is `doc` (and `aside`) from here on: its
+    // text is not held while the backend answers.
+    let raw = match mapped {
+        true => {
+            drop(raw);
+            Bytes::new()
+        }
+        false => raw,
+    };
     match (endpoint, one, method, doc) {
         (_, _, &Method::POST | &Method::PUT | &Method::PATCH, None) if mapped => {
             Err(GatewayError::BadJson("this request needs a JSON body".into()))
@@ -317,7 +326,7 @@ async fn create(x: &Exchange<'_>, rt: &'static str, doc: Value, aside: Aside) ->
     let doc = plugged::request(x, Position::Before, rt, CallOperation::Create, intent, doc).await?;
     let mapped = phases::map_resource(x, rt, Operation::Create, doc, None, intent).await?;
     let mapped = to_backend(x, rt, mapped, intent).await?;
-    let reply = batches::send(x, rt, Method::POST, &mapped, aside, None).await?;
+    let reply = batches::send(x, rt, Method::POST, mapped, aside, None).await?;
     back(x, reply, Shape::Resource(rt), Intent::Provision).await
 }
 
@@ -332,7 +341,7 @@ async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value, aside: Aside) -
         let doc = plugged::request(x, Position::Before, rt, CallOperation::Replace, intent, doc).await?;
         let mapped = phases::map_resource(x, rt, Operation::Replace, doc, None, intent).await?;
         let mapped = to_backend(x, rt, mapped, intent).await?;
-        let reply = x.forward_with(Method::PUT, &mapped, &aside, None).await?;
+        let reply = x.forward_with(Method::PUT, mapped, aside, None).await?;
         return after_write(x, rt, reply, intent).await;
     }
     // Members stay text this far only for a PUT sent as a PATCH with no
@@ -371,7 +380,7 @@ async fn patch(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer,
     }
     match phases::map_patch(x, rt, &ops, intent).await? {
         PatchMapped::Send(body) => {
-            let reply = batches::send(x, rt, Method::PATCH, &body, Aside::default(), None).await?;
+            let reply = batches::send(x, rt, Method::PATCH, body, Aside::default(), None).await?;
             after_write(x, rt, reply, intent).await
         }
         PatchMapped::Nothing => Ok(Answer::own(StatusCode::NO_CONTENT, None)),
@@ -478,7 +487,7 @@ async fn write_once(
             return unchanged(x, rt, method, current, etag.as_ref(), intent).await.map(Attempt::Answered);
         }
     };
-    let reply = batches::send(x, rt, sent.clone(), &body, Aside::default(), if_match).await?;
+    let reply = batches::send(x, rt, sent.clone(), body, Aside::default(), if_match).await?;
     match retry_412(x, &reply, next) {
         true => Ok(Attempt::Again),
         false => written(x, rt, method, &sent, reply, intent).await.map(Attempt::Answered),

@@ -23,37 +23,39 @@ use serde_json::Value;
 
 /// Sends a write upstream, in member batches where the route has them and
 /// the write needs them; anything else in one request. `aside`: members
-/// of the IdP's body kept as text, written after `body`'s own.
+/// of the IdP's body kept as text, written after `body`'s own. A write in
+/// one request holds neither once it is written (see
+/// [`Exchange::forward_with`]).
 pub(super) async fn send(
     x: &Exchange<'_>,
     rt: &str,
     method: Method,
-    body: &Value,
+    body: Value,
     aside: Aside,
     if_match: Option<&HeaderValue>,
 ) -> Result<Reply, GatewayError> {
     let batch = x.route.member_batch.filter(|_| rt == "Group");
     match (batch, aside.is_empty()) {
-        (None, _) => return x.forward_with(method, body, &aside, if_match).await,
+        (None, _) => return x.forward_with(method, body, aside, if_match).await,
         // Never kept on a route with batches (see `aside.rs`); were it,
         // the batches would be cut from the whole body.
         (Some(_), false) => {
-            let mut whole = body.clone();
+            let mut whole = body;
             super::aside::whole(&mut whole, aside)?;
-            return Box::pin(send(x, rt, method, &whole, Aside::default(), if_match)).await;
+            return Box::pin(send(x, rt, method, whole, Aside::default(), if_match)).await;
         }
         (Some(_), true) => {}
     }
     match (batch, &method) {
-        (Some(max), &Method::PATCH) => match PatchOp::from_json(body) {
+        (Some(max), &Method::PATCH) => match PatchOp::from_json(&body) {
             // Boxed, as below: a rare path's state is not carried by every write.
             Ok(ops) if changes(&ops) > max => {
                 Box::pin(patch_in_batches(x, &x.path, split(ops, max), if_match, 0)).await
             }
-            _ => x.forward(method, &x.path, x.query.as_deref(), Some(body), if_match).await,
+            _ => x.forward(method, &x.path, x.query.as_deref(), Some(&body), if_match).await,
         },
-        (Some(max), &Method::POST) if members_of(body).len() > max => Box::pin(create_in_batches(x, body, max)).await,
-        _ => x.forward(method, &x.path, x.query.as_deref(), Some(body), if_match).await,
+        (Some(max), &Method::POST) if members_of(&body).len() > max => Box::pin(create_in_batches(x, &body, max)).await,
+        _ => x.forward(method, &x.path, x.query.as_deref(), Some(&body), if_match).await,
     }
 }
 

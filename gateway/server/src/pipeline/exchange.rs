@@ -158,15 +158,19 @@ impl<'a> Exchange<'a> {
     }
 
     /// Sends the IdP's write on its path, `body` serialized with the
-    /// `aside` members (kept as the IdP's text) after its own.
+    /// `aside` members (kept as the IdP's text) after its own. Both are
+    /// dropped once written, before the backend is waited for: every write
+    /// in flight would hold its tree and the IdP's text otherwise.
     pub async fn forward_with(
         &self,
         method: Method,
-        body: &Value,
-        aside: &Aside,
+        body: Value,
+        aside: Aside,
         if_match: Option<&HeaderValue>,
     ) -> Result<Reply, GatewayError> {
-        let Some(body) = crate::json::to_vec_with(body, aside) else {
+        let written = crate::json::to_vec_with(&body, &aside);
+        drop((body, aside));
+        let Some(body) = written else {
             let e = scim_core::ScimError::invalid_syntax("the mapped resource is not a JSON object; nothing was sent");
             return Err(GatewayError::Scim(e));
         };

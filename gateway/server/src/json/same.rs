@@ -74,9 +74,6 @@ pub struct Paired {
     /// The request's members with no same-text member in the current
     /// resource: built into the write.
     pub desired: Aside,
-    /// The current resource's members with no same-text member in the
-    /// request: built into the current resource.
-    pub current: Aside,
     /// The current resource's members the request sent unchanged: no
     /// operation needs them, only an answer of the whole resource does.
     pub same: Aside,
@@ -86,8 +83,9 @@ impl Aside {
     /// The members of this request's body paired with those of the
     /// current resource (`current`, kept only under keys this one kept,
     /// each key once): a pair whose texts are [`same_text`] goes to
-    /// `same`, the rest stay on their sides.
-    pub fn pair(&self, mut current: Aside) -> Paired {
+    /// `same`, the rest stay on their sides (the current resource's
+    /// returned beside the pairing, to be built into it).
+    pub fn pair(&self, mut current: Aside) -> (Paired, Aside) {
         let (mut desired, mut same) = (Vec::new(), Vec::new());
         for (key, text) in &self.members {
             let found = current.members.iter().position(|(k, _)| k == key);
@@ -96,7 +94,7 @@ impl Aside {
                 None => desired.push((key.clone(), Bytes::clone(text))),
             }
         }
-        Paired { desired: Aside { members: desired }, current, same: Aside { members: same } }
+        (Paired { desired: Aside { members: desired }, same: Aside { members: same } }, current)
     }
 }
 
@@ -137,11 +135,11 @@ mod tests {
             members: m.iter().map(|(k, t)| ((*k).to_owned(), Bytes::from(t.to_string()))).collect(),
         };
         let sent = aside(&[("title", "\"A\""), ("locale", "\"en\""), ("nickName", "\"n\"")]);
-        let paired = sent.pair(aside(&[("locale", " \"en\" "), ("title", "\"B\"")]));
+        let (paired, current) = sent.pair(aside(&[("locale", " \"en\" "), ("title", "\"B\"")]));
         let keys = |a: &Aside| a.members().map(|(k, _)| k.to_owned()).collect::<Vec<_>>();
         assert_eq!(keys(&paired.same), ["locale"]);
         assert_eq!(keys(&paired.desired), ["title", "nickName"]);
-        assert_eq!(keys(&paired.current), ["title"]);
+        assert_eq!(keys(&current), ["title"]);
     }
 
     fn value() -> impl Strategy<Value = Value> {

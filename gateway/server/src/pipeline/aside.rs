@@ -161,8 +161,8 @@ pub(super) fn for_current<'r>(route: &'r RouteRuntime, rt: &str, sent: &'r Aside
 /// `None` if any of it is not JSON.
 pub(super) fn parse_current(text: &Bytes, sent: &Aside, keep: &SentKeys<'_>) -> Option<(Value, Paired)> {
     let (mut current, kept) = crate::json::document_keeping(text, PARSER_MAX_DEPTH, keep).ok()?;
-    let mut paired = sent.pair(kept);
-    std::mem::take(&mut paired.current).into_tree(&mut current).ok()?;
+    let (paired, differing) = sent.pair(kept);
+    differing.into_tree(&mut current).ok()?;
     Some((current, paired))
 }
 

@@ -344,7 +344,7 @@ async fn read_current(x: &Exchange<'_>, rt: &str, sent: Option<&Aside>) -> Resul
 
 /// The members a PUT's body kept, none of them paired.
 fn unpaired(sent: Option<&Aside>) -> Paired {
-    sent.map(|sent| sent.pair(Aside::default())).unwrap_or_default()
+    sent.map(|sent| sent.pair(Aside::default()).0).unwrap_or_default()
 }
 
 /// The current resource, or the upstream's answer when there is none.

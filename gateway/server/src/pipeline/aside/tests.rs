@@ -275,6 +275,11 @@ proptest! {
     }
 }
 
+/// One value drawn from `strategy`.
+fn sample<S: Strategy>(strategy: S, runner: &mut proptest::test_runner::TestRunner) -> S::Value {
+    proptest::strategy::ValueTree::current(&strategy.new_tree(runner).unwrap())
+}
+
 #[test]
 fn the_drawn_bodies_keep_members_often_and_not_always() {
     // The property means little unless the kept path is often taken, and
@@ -282,7 +287,7 @@ fn the_drawn_bodies_keep_members_often_and_not_always() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let (mut some, mut none) = (0, 0);
     for _ in 0..500 {
-        let members = proptest::strategy::ValueTree::current(&drawn().new_tree(&mut runner).unwrap());
+        let members = sample(drawn(), &mut runner);
         match kept(&text_of(&members), &programs()[0], Preset::Okta).1 {
             0 => none += 1,
             _ => some += 1,

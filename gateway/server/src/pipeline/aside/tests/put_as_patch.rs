@@ -109,8 +109,7 @@ fn the_drawn_puts_leave_pairs_out_often_and_not_always() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let (mut some, mut none) = (0, 0);
     for _ in 0..500 {
-        let members = proptest::strategy::ValueTree::current(&drawn().new_tree(&mut runner).unwrap());
-        let how = proptest::strategy::ValueTree::current(&how().new_tree(&mut runner).unwrap());
+        let (members, how) = (sample(drawn(), &mut runner), sample(how(), &mut runner));
         let (body, current) = (text_of(&members), text_of(&current_of(&members, &how, &[])));
         // Counted where the PATCH is built: a body the rules refuse says
         // nothing of the diff.

@@ -18,7 +18,7 @@ use bytes::Bytes;
 pub use parse::{PARSER_MAX_DEPTH, Refused};
 pub use same::Paired;
 use serde_json::Value;
-pub use split::{Checks, Keep};
+pub use split::Keep;
 
 /// Parses JSON text, as `serde_json::from_slice` does.
 pub fn from_bytes(bytes: &[u8]) -> Result<Value, serde_json::Error> {
@@ -51,6 +51,24 @@ pub fn document_keeping(bytes: &Bytes, max_depth: usize, keep: &dyn Keep) -> Res
     }
 }
 
+/// The current resource a PUT sent as a PATCH is diffed against, its
+/// members under the keys the PUT's body kept (`sent`) paired with the
+/// body's: a member whose text is the same tokens as the body's is never
+/// built ([`Paired::same`]); every other member is parsed into the tree.
+/// Nothing unchecked is kept: a kept text is either the same tokens as
+/// the body's, which serde_json read already, or parsed. `names` says
+/// whether a built member names a kept one otherwise
+/// ([`Keep::names_kept`]); then, or when the text is out of the ordinary,
+/// all of it is parsed. `None` when the text is not JSON.
+pub fn document_paired(bytes: &Bytes, sent: &Aside, names: &dyn Keep) -> Option<(Value, Paired)> {
+    let split = std::str::from_utf8(bytes).ok().and_then(|text| split::paired(text, bytes, sent, names));
+    let Some((mut tree, paired, differing)) = split else {
+        return from_bytes(bytes).ok().map(|tree| (tree, Paired::unpaired(sent)));
+    };
+    differing.into_tree(&mut tree).ok()?;
+    Some((tree, paired))
+}
+
 /// Top-level members of a JSON object kept as text (a request body's, as
 /// the IdP wrote them, or the current resource's, as the backend did), in
 /// their order: each a key and its value's text (a slice of the body, not
@@ -64,6 +82,15 @@ impl Aside {
     /// Whether no member was kept.
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
+    }
+
+    /// Where the member under `key` is, looked for first at `hint`.
+    fn position_of(&self, key: &str, hint: usize) -> Option<usize> {
+        let at = |i: usize| self.members.get(i).is_some_and(|(k, _)| k == key);
+        if at(hint) {
+            return Some(hint);
+        }
+        (0..self.members.len()).find(|&i| at(i))
     }
 
     /// The kept members' keys and texts.
@@ -153,6 +180,50 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
             out.push(b'}');
         }
     }
+}
+
+/// The first byte at or after `at` that is not JSON whitespace.
+fn skip_space(bytes: &[u8], mut at: usize) -> usize {
+    while bytes.get(at).is_some_and(|&b| is_space(b)) {
+        at += 1;
+    }
+    at
+}
+
+/// Whether `byte` is JSON whitespace.
+fn is_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\n' | b'\t' | b'\r')
+}
+
+/// Where the string whose text starts at `from` (after its opening quote)
+/// ends: its closing quote, an escape's second byte stepped over. Nothing
+/// in the string is checked.
+fn string_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    loop {
+        at = escape_at(bytes, at)?;
+        match bytes.get(at)? {
+            b'"' => return Some(at),
+            b'\\' => at += 2,
+            _ => at += 1,
+        }
+    }
+}
+
+/// The first byte at or after `from` that a JSON string must escape (a
+/// quote, a backslash, a control character), found eight bytes at a time
+/// ([`escape_bytes`]); `None` when there is none.
+fn escape_at(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(word) = bytes.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let stops = escape_bytes(u64::from_le_bytes(word));
+        if stops != 0 {
+            return Some(at + (stops.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let rest = bytes.get(at..)?;
+    rest.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').map(|i| at + i)
 }
 
 const LANES: u64 = 0x0101_0101_0101_0101;

@@ -59,6 +59,15 @@ fn build(text: &str, max_depth: usize) -> Result<Value, Refused> {
     }
 }
 
+/// One value of a larger document parsed from its own `text`, with
+/// `left` levels of nesting allowed and the entry stack the document's
+/// other parses share; `None` if it does not parse within them.
+pub(super) fn part(text: &str, left: usize, state: &mut State) -> Option<Value> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = Build { left, state }.deserialize(&mut de).ok()?;
+    de.end().ok().map(|()| value)
+}
+
 impl From<serde_json::Error> for Refused {
     /// serde_json's error as it is, unless it is serde_json's own bound on
     /// nesting ([`PARSER_MAX_DEPTH`]), which is too deep whatever the bound

@@ -1,70 +1,107 @@
 //! Two kept members compared by their text: a PUT sent as a PATCH keeps
 //! as text the members of the IdP's body and of the current resource that
 //! nothing on the way reads, and a member whose two texts say the same
-//! needs no operation, so neither is built (see `pipeline/aside.rs`).
+//! needs no operation, so neither is built (see `pipeline/aside.rs`; the
+//! split of the current resource, `split.rs`'s `paired`, asks
+//! [`same_prefix`] as it finds each member's end).
 
-use super::{Aside, escape_bytes};
-use bytes::Bytes;
+use super::{Aside, is_space, skip_space};
 
-/// Whether two JSON texts (each one value serde_json has read) are the
-/// same value because they are the same tokens: equal byte for byte once
-/// the whitespace between tokens is left out. Strings are compared as
+/// How long the start of `b` (any text) is that is the same tokens as
+/// all of `a` (one JSON value), without the spaces after it; `None` when
+/// no start of `b` is. The same tokens: equal byte for byte once the
+/// whitespace between tokens is left out. Strings are compared as
 /// written, escapes included, so `"\u0041"` and `"A"` differ, as do the
 /// same keys in another order and `1.0` against `1`: such pairs are built
-/// and compared as values instead. Never true for two different values.
-pub fn same_text(a: &[u8], b: &[u8]) -> bool {
-    if a == b {
-        return true;
-    }
-    let (mut i, mut j) = (0, 0);
+/// and compared as values instead. Whitespace that would cut a number or
+/// literal in two (`1 2` against `12`) is not between tokens. So when `a`
+/// is one JSON value serde_json reads, the start of `b` that is the same
+/// tokens is one too, and the same value: `b` itself need not have been
+/// read.
+///
+/// Eight bytes at a time while the two are the same: a run of the same
+/// bytes is the same tokens, and only whether it ends inside a string is
+/// worked out (from its quotes; a run with a backslash goes a byte at a
+/// time). Where the two differ, only spaces between tokens may.
+pub(super) fn same_prefix(a: &[u8], b: &[u8]) -> Option<usize> {
+    let (mut i, mut j, mut in_string) = (0, 0, false);
     loop {
-        (i, j) = (skip_space(a, i), skip_space(b, j));
-        let (Some(&x), Some(&y)) = (a.get(i), b.get(j)) else { return a.get(i).is_none() && b.get(j).is_none() };
-        if x != y {
-            return false;
-        }
-        if x != b'"' {
-            (i, j) = (i + 1, j + 1);
-            continue;
-        }
-        // A string is compared whole, as written: up to its closing quote
-        // in `a`, the same bytes in `b`.
-        let Some(end) = string_end(a, i + 1) else { return false };
-        let len = end + 1 - i;
-        if a.get(i..=end) != b.get(j..j + len) {
-            return false;
-        }
-        (i, j) = (end + 1, j + len);
-    }
-}
-
-/// Where the string whose text starts at `from` (after its opening quote)
-/// ends: its closing quote. Eight bytes at a time to the next quote or
-/// backslash ([`escape_bytes`]); an escape's second byte is stepped over.
-fn string_end(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut at = from;
-    loop {
-        while let Some(word) = bytes.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
-            let stops = escape_bytes(u64::from_le_bytes(word));
-            if stops != 0 {
-                at += (stops.trailing_zeros() / 8) as usize;
+        while let (Some(x), Some(y)) = (word(a, i), word(b, j)) {
+            let diff = x ^ y;
+            // The bits below the first byte that differs (all of them when none does).
+            let same = diff.wrapping_sub(1) & !diff;
+            if any_byte(x, b'\\') & same != 0 {
                 break;
             }
-            at += 8;
+            in_string ^= odd(bytes_equal_to(x, b'"') & same);
+            if diff != 0 {
+                let run = (diff.trailing_zeros() / 8) as usize;
+                (i, j) = (i + run, j + run);
+                break;
+            }
+            (i, j) = (i + 8, j + 8);
         }
-        match bytes.get(at)? {
-            b'"' => return Some(at),
-            b'\\' => at += 2,
-            _ => at += 1,
+        let Some(&x) = a.get(i) else { return Some(j) };
+        match (in_string, b.get(j) == Some(&x)) {
+            (true, false) => return None,
+            (true, true) if x == b'\\' => {
+                // An escape's second byte, the same in both, whatever it is.
+                (a.get(i + 1).is_some() && a.get(i + 1) == b.get(j + 1)).then_some(())?;
+                (i, j) = (i + 2, j + 2);
+            }
+            (_, true) => {
+                in_string ^= x == b'"';
+                (i, j) = (i + 1, j + 1);
+            }
+            (false, false) => (i, j) = between_tokens(a, b, i, j)?,
         }
     }
 }
 
-fn skip_space(bytes: &[u8], mut at: usize) -> usize {
-    while matches!(bytes.get(at), Some(b' ' | b'\n' | b'\t' | b'\r')) {
-        at += 1;
+/// Where `a` and `b` go on after the spaces at `i` and `j` (outside a
+/// string, where their bytes differ), when it is spaces that differ and
+/// they are not between two bytes of one number or literal.
+fn between_tokens(a: &[u8], b: &[u8], i: usize, j: usize) -> Option<(usize, usize)> {
+    let (next_i, next_j) = (skip_space(a, i), skip_space(b, j));
+    if (next_i, next_j) == (i, j) {
+        return None;
     }
-    at
+    let before = a.get(..i).and_then(|done| done.iter().rev().find(|&&c| !is_space(c)));
+    let cuts = before.is_some_and(|&c| is_scalar(c)) && a.get(next_i).is_some_and(|&c| is_scalar(c));
+    (!cuts).then_some((next_i, next_j))
+}
+
+/// The eight bytes of `s` at `at`, little-endian.
+fn word(s: &[u8], at: usize) -> Option<u64> {
+    s.get(at..)?.first_chunk::<8>().map(|w| u64::from_le_bytes(*w))
+}
+
+/// The high bit of each byte of `w` that is `byte`, and no other bit (no
+/// borrow runs from one byte into the next, unlike [`any_byte`]).
+fn bytes_equal_to(w: u64, byte: u8) -> u64 {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let v = w ^ (LANES * u64::from(byte));
+    !((v & LOW).wrapping_add(LOW) | v | LOW)
+}
+
+/// The high bit of the first byte of `w` that is `byte` (bits above it
+/// may be set wrongly, by a borrow from it; none is when no byte is): the
+/// lowest set bit says where the first one is, and no bit is set below it.
+fn any_byte(w: u64, byte: u8) -> u64 {
+    let v = w ^ (LANES * u64::from(byte));
+    v.wrapping_sub(LANES) & !v & (LANES << 7)
+}
+
+/// Whether `high` (only bytes' high bits set) has an odd number set.
+fn odd(high: u64) -> bool {
+    ((high >> 7).wrapping_mul(LANES) >> 56) & 1 == 1
+}
+
+const LANES: u64 = 0x0101_0101_0101_0101;
+
+/// Whether `byte` (outside strings) belongs to a number or a literal.
+fn is_scalar(byte: u8) -> bool {
+    !matches!(byte, b'{' | b'}' | b'[' | b']' | b',' | b':' | b'"')
 }
 
 /// A request's kept members against the current resource's, kept for
@@ -79,96 +116,13 @@ pub struct Paired {
     pub same: Aside,
 }
 
-impl Aside {
-    /// The members of this request's body paired with those of the
-    /// current resource (`current`, kept only under keys this one kept,
-    /// each key once): a pair whose texts are [`same_text`] goes to
-    /// `same`, the rest stay on their sides (the current resource's
-    /// returned beside the pairing, to be built into it).
-    pub fn pair(&self, mut current: Aside) -> (Paired, Aside) {
-        let (mut desired, mut same) = (Vec::new(), Vec::new());
-        for (key, text) in &self.members {
-            let found = current.members.iter().position(|(k, _)| k == key);
-            match found.filter(|&i| current.members.get(i).is_some_and(|(_, c)| same_text(text, c))) {
-                Some(i) => same.push(current.members.remove(i)),
-                None => desired.push((key.clone(), Bytes::clone(text))),
-            }
-        }
-        (Paired { desired: Aside { members: desired }, same: Aside { members: same } }, current)
+impl Paired {
+    /// Every member a request's body kept wanted, none paired (the
+    /// current resource kept none as text).
+    pub fn unpaired(sent: &Aside) -> Self {
+        Paired { desired: Aside { members: sent.members.clone() }, same: Aside::default() }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-    use serde_json::{Value, json};
-
-    #[test]
-    fn texts_that_differ_only_in_spaces_between_tokens_are_the_same() {
-        let pretty = serde_json::to_string_pretty(&json!({"a": [1, {"b": "x y"}], "c": null})).unwrap();
-        assert!(same_text(pretty.as_bytes(), br#"{"a":[1,{"b":"x y"}],"c":null}"#));
-        assert!(same_text(b" \"a\"\r\n", b"\"a\""));
-        assert!(same_text(b"[ ]", b"[]"));
-    }
-
-    #[test]
-    fn spaces_inside_strings_and_escapes_count() {
-        assert!(!same_text(br#""x y""#, br#""xy""#));
-        assert!(!same_text(br#""\u0041""#, br#""A""#));
-        assert!(!same_text(br#"["a\"",1]"#, br#"["a\" ",1]"#));
-        assert!(!same_text(br#""a\\" "#, br#""a\\\"""#));
-        assert!(same_text(br#"{"k": "a\" b"}"#, br#"{"k":"a\" b"}"#));
-    }
-
-    #[test]
-    fn the_same_value_written_otherwise_is_not_the_same_text() {
-        assert!(!same_text(br#"{"a":1,"b":2}"#, br#"{"b":2,"a":1}"#));
-        assert!(!same_text(b"1.0", b"1"));
-        assert!(!same_text(b"[1]", b"[1,2]"));
-        assert!(!same_text(b"", b"1"));
-    }
-
-    #[test]
-    fn pairing_moves_same_texts_aside_and_leaves_the_rest_on_their_sides() {
-        let aside = |m: &[(&str, &str)]| Aside {
-            members: m.iter().map(|(k, t)| ((*k).to_owned(), Bytes::from(t.to_string()))).collect(),
-        };
-        let sent = aside(&[("title", "\"A\""), ("locale", "\"en\""), ("nickName", "\"n\"")]);
-        let (paired, current) = sent.pair(aside(&[("locale", " \"en\" "), ("title", "\"B\"")]));
-        let keys = |a: &Aside| a.members().map(|(k, _)| k.to_owned()).collect::<Vec<_>>();
-        assert_eq!(keys(&paired.same), ["locale"]);
-        assert_eq!(keys(&paired.desired), ["title", "nickName"]);
-        assert_eq!(keys(&current), ["title"]);
-    }
-
-    fn value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            (-3_i64..3).prop_map(Value::from),
-            prop::sample::select(vec![0.5, 1.0, -2.25]).prop_map(Value::from),
-            "[a-c \"\\\\\u{e9}\n]{0,4}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(3, 16, 4, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::vec(("[ab]", inner), 0..4).prop_map(|kv| Value::Object(kv.into_iter().collect())),
-            ]
-        })
-    }
-
-    proptest! {
-        #![proptest_config(crate::proptest_cases(1024))]
-        /// Never the same text for different values; always for the same
-        /// value written compactly and pretty-printed.
-        #[test]
-        fn same_text_means_the_same_value(a in value(), b in value(), pretty in any::<bool>()) {
-            let (ta, tb) = (a.to_string(), serde_json::to_string_pretty(&b).unwrap());
-            let compact_b = b.to_string();
-            prop_assert_eq!(same_text(ta.as_bytes(), tb.as_bytes()), a == b && ta == compact_b);
-            let written = if pretty { serde_json::to_string_pretty(&a).unwrap() } else { a.to_string() };
-            prop_assert!(same_text(ta.as_bytes(), written.as_bytes()));
-        }
-    }
-}
+mod tests;

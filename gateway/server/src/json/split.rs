@@ -1,22 +1,29 @@
 //! A JSON object whose top-level members are either built into the tree
-//! or, where a [`Keep`] says so, kept as text: read once by serde_json
-//! with a check that builds nothing (for a request body, that
-//! normalization leaves the member as it is: [`LeavesValue`]; for the
-//! current resource a PUT is diffed against, only that it would parse:
-//! [`Valid`]), their place in the text found from the keys around them,
-//! and never built (see `pipeline/aside.rs` for who may keep what).
+//! or, where a [`Keep`] says so, kept as text.
 //!
-//! Anything out of the ordinary gives the whole body to the plain parse
-//! ([`super::parse::within`]) instead: a parse error (so the IdP gets
-//! the same error either way), a kept member whose attribute another key
-//! also names in any case (or that `schemas` lists, or that a URN key may
-//! name: see [`Keep::names_kept`]), a top-level key the check cannot place.
+//! - A request body ([`split`]): a kept member is read once by serde_json
+//!   with normalization's check, which builds nothing ([`LeavesValue`]),
+//!   its place in the text found from the keys around it. Anything out of
+//!   the ordinary gives the whole body to the plain parse
+//!   ([`super::parse::within`]) instead: a parse error (so the IdP gets the
+//!   same error either way), a kept member whose attribute another key
+//!   also names in any case (or that `schemas` lists, or that a URN key
+//!   may name: see [`Keep::names_kept`]), a top-level key the check cannot
+//!   place.
+//! - The current resource a PUT is diffed against ([`unchecked`]): the
+//!   members' places are found without reading them (`split/spans.rs`),
+//!   the built ones parsed, each from its own text, and the kept ones left
+//!   unread for `json::document_paired` to pair or parse.
+//!
+//! See `pipeline/aside.rs` for who may keep what.
 
-use super::parse::{Build, State, within};
-use super::{Aside, Refused};
+use super::parse::{Build, PARSER_MAX_DEPTH, State, part, within};
+use super::same::same_prefix;
+use super::skip_space;
+use super::{Aside, Paired, Refused};
 use scim_core::normalize::{LeavesValue, MEMBER_MAX_DEPTH};
 use scim_core::schema::Attribute;
-use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::ops::Range;
@@ -29,11 +36,6 @@ pub trait Keep {
     /// The attribute a member of kind `which` is, whose check its value
     /// must pass to stay text.
     fn attribute(&self, which: usize) -> Option<&Attribute>;
-    /// Whether a member's value must pass its attribute's check to stay
-    /// text; without it any value stays (read and skipped by serde_json).
-    fn checks(&self) -> Checks {
-        Checks::Attribute
-    }
     /// Whether the built members may name a kept member other than by a
     /// key equal to its key in any case (looked at apart); `is_kept`
     /// says whether a name is a kept member's key. Then nothing stays
@@ -42,15 +44,6 @@ pub trait Keep {
         let _ = (built, is_kept);
         false
     }
-}
-
-/// What a kept member's value is held to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Checks {
-    /// Normalization must leave it as it is ([`LeavesValue`]).
-    Attribute,
-    /// Only that serde_json would parse it into a `Value` ([`Valid`]).
-    Nothing,
 }
 
 /// A member kept: its kind, its key, where its value lies in the text.
@@ -70,12 +63,65 @@ pub fn split(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep
     let parsed = top.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
     match parsed {
         Ok(tree) if kept.is_empty() => Ok((tree, Aside::default())),
-        Ok(tree) if !named_twice(&tree, &kept, keep) => match slices(bytes, kept) {
+        Ok(tree) if !named_twice(&tree, kept.iter(), keep) => match slices(bytes, kept) {
             Some(members) => Ok((tree, Aside { members })),
             None => within(text, max_depth).map(|tree| (tree, Aside::default())),
         },
         _ => within(text, max_depth).map(|tree| (tree, Aside::default())),
     }
+}
+
+/// The current resource's `text` (the body `bytes` hold) split for
+/// [`super::document_paired`]: a member under a key `sent` has (written
+/// without escapes) is kept, every other one parsed into the tree as the
+/// plain parse would, each from its own text. A kept member whose text is
+/// the same tokens as `sent`'s is paired with it ([`Paired::same`], the
+/// sent one not built); any other is returned aside as unchecked text, to
+/// be parsed. `None` when the text is not an object by its own grammar
+/// ([`spans::members`]), a built member does not parse, or a kept member
+/// is named twice (by a key, or otherwise as `names` says): the plain
+/// parse decides then.
+pub(super) fn paired(
+    text: &str,
+    bytes: &bytes::Bytes,
+    sent: &Aside,
+    names: &dyn Keep,
+) -> Option<(Value, Paired, Aside)> {
+    let mut hint = 0;
+    let look = |key: &str, escaped: bool, rest: &[u8]| {
+        let which = sent.position_of(key, hint).filter(|_| !escaped);
+        hint = which.map_or(hint, |w| w + 1);
+        let same = which.and_then(|w| same_prefix(sent.members.get(w)?.1.as_ref(), rest));
+        (which, same)
+    };
+    let left = PARSER_MAX_DEPTH - 1;
+    let members = spans::members(text, left, look)?;
+    let mut state = State { entries: Vec::with_capacity(16), too_deep: false };
+    let mut entries = Vec::with_capacity(members.len());
+    let (mut kept, mut paired) = (Vec::with_capacity(sent.members.len()), vec![false; sent.members.len()]);
+    for member in members {
+        let Some(which) = member.kind else {
+            entries.push((member.key.into_owned(), part(text.get(member.value)?, left, &mut state)?));
+            continue;
+        };
+        paired.get_mut(which).into_iter().for_each(|p| *p |= member.same);
+        kept.push((Kept { which, key: member.key.into_owned(), span: member.value }, member.same));
+    }
+    let mut object = Map::with_capacity(entries.len());
+    object.extend(entries);
+    let tree = Value::Object(object);
+    (kept.is_empty() || !named_twice(&tree, kept.iter().map(|(k, _)| k), names)).then_some(())?;
+    let (mut same, mut differing) = (Vec::with_capacity(kept.len()), Vec::new());
+    for (k, is_same) in kept {
+        let text = bytes.get(k.span.clone()).map(|_| bytes.slice(k.span))?;
+        if is_same { &mut same } else { &mut differing }.push((k.key, text));
+    }
+    let desired = sent.members.iter().zip(&paired).filter(|(_, p)| !**p).map(|(m, _)| m.clone()).collect();
+    Some((
+        tree,
+        Paired { desired: Aside { members: desired }, same: Aside { members: same } },
+        Aside { members: differing },
+    ))
 }
 
 /// Each kept member's text as a slice of the body (`None` if a span
@@ -90,12 +136,12 @@ fn slices(bytes: &bytes::Bytes, kept: Vec<Kept>) -> Option<Vec<(String, bytes::B
 /// other, or normalization would decide on a name it no longer sees): by
 /// a built key in any case, by what `keep` says the built members name,
 /// or by a second kept member of the same kind.
-fn named_twice(tree: &Value, kept: &[Kept], keep: &dyn Keep) -> bool {
+fn named_twice<'k>(tree: &Value, kept: impl Iterator<Item = &'k Kept> + Clone, keep: &dyn Keep) -> bool {
     let same = |a: &str, b: &str| a.len() == b.len() && a.eq_ignore_ascii_case(b);
     let Some(built) = tree.as_object() else { return true };
-    let is_kept = |name: &str| kept.iter().any(|k| same(&k.key, name));
+    let is_kept = |name: &str| kept.clone().any(|k| same(&k.key, name));
     let by_built = built.keys().any(|b| is_kept(b)) || keep.names_kept(built, &is_kept);
-    let by_kept = kept.iter().enumerate().any(|(i, a)| kept.iter().skip(i + 1).any(|b| a.which == b.which));
+    let by_kept = kept.clone().enumerate().any(|(i, a)| kept.clone().skip(i + 1).any(|b| a.which == b.which));
     by_built || by_kept
 }
 
@@ -149,10 +195,7 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
                 entries.push((key, value));
                 continue;
             };
-            let left_as_is = match self.keep.checks() {
-                Checks::Attribute => map.next_value_seed(LeavesValue(def))?,
-                Checks::Nothing => map.next_value_seed(Valid).map(|()| true)?,
-            };
+            let left_as_is = map.next_value_seed(LeavesValue(def))?;
             open = Some(Open { which, key, start, left_as_is });
         }
         if let Some(o) = open.take() {
@@ -180,65 +223,6 @@ impl Top<'_, '_> {
         match (open.left_as_is, span) {
             (true, Some(span)) => self.kept.push(Kept { which: open.which, key: open.key, span }),
             _ => entries.push((open.key, within(text, left).map_err(|_| E::custom("left to the plain parse"))?)),
-        }
-        Ok(())
-    }
-}
-
-/// A value read to its end and held to what serde_json's parse into a
-/// `Value` holds it to (escapes and surrogates in strings, numbers in
-/// range, nesting within its bound), nothing built. serde's `IgnoredAny`
-/// is not enough: serde_json skips a lone surrogate, `1e400` and any
-/// nesting without a word.
-struct Valid;
-
-impl<'de> DeserializeSeed<'de> for Valid {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
-        de.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Valid {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any valid JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(Valid)?.is_some() {}
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while map.next_key_seed(Valid)?.is_some() {
-            map.next_value_seed(Valid)?;
         }
         Ok(())
     }
@@ -297,13 +281,6 @@ fn end_before_key(bytes: &[u8], quote: usize) -> Option<usize> {
     Some(back_over_space(bytes, comma))
 }
 
-fn skip_space(bytes: &[u8], mut at: usize) -> usize {
-    while matches!(bytes.get(at), Some(b' ' | b'\n' | b'\t' | b'\r')) {
-        at += 1;
-    }
-    at
-}
-
 /// The position after the last non-space byte before `at`.
 fn back_over_space(bytes: &[u8], mut at: usize) -> usize {
     while at > 0 && matches!(bytes.get(at - 1), Some(b' ' | b'\n' | b'\t' | b'\r')) {
@@ -318,6 +295,8 @@ fn span_in(whole: &str, part: &str) -> Option<Range<usize>> {
     let end = start.checked_add(part.len())?;
     (whole.get(start..end) == Some(part)).then_some(start..end)
 }
+
+mod spans;
 
 #[cfg(test)]
 mod tests;

@@ -29,7 +29,7 @@
 use crate::audit::Trail;
 use crate::config::RouteMode;
 use crate::gateway::RouteRuntime;
-use crate::json::{Aside, Checks, Keep, PARSER_MAX_DEPTH, Paired};
+use crate::json::{Aside, Keep, Paired};
 use crate::proxy::endpoint::Endpoint;
 use bytes::Bytes;
 use http::Method;
@@ -46,6 +46,9 @@ use serde_json::Value;
 #[derive(Debug, Default)]
 pub struct TextMembers {
     attributes: Vec<Attribute>,
+    /// The first byte and position of each attribute whose name is as
+    /// long as the index says: a key is compared with those alone.
+    by_len: Vec<Vec<(u8, usize)>>,
 }
 
 impl TextMembers {
@@ -57,7 +60,13 @@ impl TextMembers {
                 && def.name != "active"
                 && !footprint.touches(&def.name)
         };
-        Self { attributes: schema.core_and_common().filter(allowed).cloned().collect() }
+        let attributes: Vec<Attribute> = schema.core_and_common().filter(allowed).cloned().collect();
+        let mut by_len = vec![Vec::new(); attributes.iter().map(|a| a.name.len() + 1).max().unwrap_or(0)];
+        for (i, a) in attributes.iter().enumerate() {
+            let first = a.name.bytes().next().unwrap_or_default();
+            by_len.get_mut(a.name.len()).into_iter().for_each(|same| same.push((first, i)));
+        }
+        Self { attributes, by_len }
     }
 
     /// [`TextMembers::new`] with the footprint of `program`'s request
@@ -68,7 +77,9 @@ impl TextMembers {
 
     /// The position of the attribute named exactly `key`.
     fn position(&self, key: &str) -> Option<usize> {
-        self.attributes.iter().position(|a| a.name.len() == key.len() && a.name == key)
+        let first = key.bytes().next()?;
+        let same_len = self.by_len.get(key.len())?.iter().filter(|(f, _)| *f == first);
+        same_len.map(|&(_, i)| i).find(|&i| self.attributes.get(i).is_some_and(|a| a.name == key))
     }
 }
 
@@ -144,53 +155,26 @@ pub(super) fn pairs_with_current(route: &RouteRuntime, rt: &str) -> bool {
         && route.profile.current_unchanged()
 }
 
-/// What the current resource of a PUT sent as a PATCH keeps as text: the
-/// members the request's body kept (`sent`), under the same keys, any
-/// value that would parse; `None` when the body kept none.
-pub(super) fn for_current<'r>(route: &'r RouteRuntime, rt: &str, sent: &'r Aside) -> Option<SentKeys<'r>> {
+/// Who says, for the current resource of a PUT sent as a PATCH, whether
+/// its built members name one kept as text ([`Keep::names_kept`]): the
+/// request's keeper. The current resource keeps the members under the
+/// keys the request's body kept (`sent`), any value; `None` when the body
+/// kept none.
+pub(super) fn for_current<'r>(route: &'r RouteRuntime, rt: &str, sent: &Aside) -> Option<Keeper<'r>> {
     if sent.is_empty() || !pairs_with_current(route, rt) {
         return None;
     }
     let members = route.types.get(rt)?.text_members.as_ref()?;
-    Some(SentKeys { keeper: Keeper::new(route.schema(rt).ok()?, members), sent })
+    Some(Keeper::new(route.schema(rt).ok()?, members))
 }
 
-/// The current resource's `text` parsed with `keep`'s members kept as
-/// text, those paired with the ones the PUT's body kept (`sent`,
-/// [`Aside::pair`]) and the current members that differ built into it;
-/// `None` if any of it is not JSON.
-pub(super) fn parse_current(text: &Bytes, sent: &Aside, keep: &SentKeys<'_>) -> Option<(Value, Paired)> {
-    let (mut current, kept) = crate::json::document_keeping(text, PARSER_MAX_DEPTH, keep).ok()?;
-    let (paired, differing) = sent.pair(kept);
-    differing.into_tree(&mut current).ok()?;
-    Some((current, paired))
-}
-
-/// A [`Keeper`] that keeps only the keys a request's body kept, any value.
-#[derive(Debug)]
-pub(super) struct SentKeys<'r> {
-    keeper: Keeper<'r>,
-    sent: &'r Aside,
-}
-
-impl Keep for SentKeys<'_> {
-    fn may_keep(&self, key: &str) -> Option<usize> {
-        self.sent.members().any(|(k, _)| k == key).then(|| self.keeper.may_keep(key)).flatten()
-    }
-
-    fn attribute(&self, which: usize) -> Option<&Attribute> {
-        self.keeper.attribute(which)
-    }
-
-    /// The current resource is not normalized: a member whose text is
-    /// not the request's is built, whatever it holds.
-    fn checks(&self) -> Checks {
-        Checks::Nothing
-    }
-
-    fn names_kept(&self, built: &serde_json::Map<String, Value>, is_kept: &dyn Fn(&str) -> bool) -> bool {
-        self.keeper.names_kept(built, is_kept)
-    }
+/// The current resource's `text` with the members under the keys the
+/// PUT's body kept (`sent`) paired with them as
+/// [`crate::json::document_paired`] does (`None` if it is not JSON). The
+/// current resource is not normalized: a member whose text is not the
+/// request's is built, whatever it holds.
+pub(super) fn parse_current(text: &Bytes, sent: &Aside, names: &Keeper<'_>) -> Option<(Value, Paired)> {
+    crate::json::document_paired(text, sent, names)
 }
 
 /// The kept members built into `tree`, for a step that needs the whole

@@ -337,14 +337,14 @@ async fn read_current(x: &Exchange<'_>, rt: &str, sent: Option<&Aside>) -> Resul
     };
     let (current, paired) =
         parsed.ok_or_else(|| GatewayError::BadUpstreamReply("the current resource is not JSON".into()))?;
-    let version = || current.pointer("/meta/version").and_then(Value::as_str);
+    let version = || current.get("meta").and_then(|meta| meta.get("version")).and_then(Value::as_str);
     let etag = reply.headers.get(ETAG).cloned().or_else(|| version().and_then(|v| HeaderValue::from_str(v).ok()));
     Ok(Current::Found(Found { current, etag, paired }))
 }
 
 /// The members a PUT's body kept, none of them paired.
 fn unpaired(sent: Option<&Aside>) -> Paired {
-    sent.map(|sent| sent.pair(Aside::default()).0).unwrap_or_default()
+    sent.map(Paired::unpaired).unwrap_or_default()
 }
 
 /// The current resource, or the upstream's answer when there is none.

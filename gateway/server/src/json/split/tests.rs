@@ -132,8 +132,9 @@ fn nothing_stays_text_where_the_depth_bound_leaves_no_room_for_it() {
     assert_eq!(aside.members().count(), 2);
 }
 
-/// Keeps every member under `title` or `nickName`, any value (as the
-/// current resource of a PUT sent as a PATCH does).
+/// Keeps members under `title` or `nickName`, and says no built member
+/// names one otherwise (the current resource keeps the keys the body
+/// kept: this only answers `names_kept`).
 struct AnyValue(Attribute);
 
 impl Keep for AnyValue {
@@ -144,25 +145,50 @@ impl Keep for AnyValue {
     fn attribute(&self, _: usize) -> Option<&Attribute> {
         Some(&self.0)
     }
+}
 
-    fn checks(&self) -> Checks {
-        Checks::Nothing
+#[test]
+fn a_current_member_is_kept_when_it_is_the_sent_tokens_and_else_parsed_as_the_plain_parse_would() {
+    let reg = Registry::core();
+    let title = reg.resource("User").unwrap().core_attribute("title").unwrap().clone();
+    let keep = AnyValue(title);
+    let sent = Aside { members: vec![("title".into(), bytes::Bytes::from_static(br#"{"deep":[null,1.5,"\u00e9"]}"#))] };
+    let paired = |text: &str| crate::json::document_paired(&bytes::Bytes::from(text.to_owned()), &sent, &keep);
+    let (tree, p) = paired("{\"title\": {\"deep\": [null, 1.5, \"\\u00e9\"]},\n\"id\":\"x\"}").unwrap();
+    assert_eq!((p.same.members().count(), tree), (1, serde_json::json!({"id": "x"})), "the same tokens stay text");
+    let (tree, p) = paired(r#"{"title":{"deep":[]},"id":"x"}"#).unwrap();
+    assert!(p.same.is_empty());
+    assert_eq!(tree, serde_json::json!({"id": "x", "title": {"deep": []}}), "another value is built");
+    // Each of these the plain parse refuses, and so does the pairing.
+    const PARSE_DEPTH: usize = PARSER_MAX_DEPTH;
+    let deep = format!("{{\"title\":{}1{}}}", "[".repeat(127), "]".repeat(127));
+    let texts = [
+        r#"{"title":"x\ud83d"}"#,
+        r#"{"title":[1e400]}"#,
+        r#"{"nickName":{"a\udc00":1}}"#,
+        r#"{"title":{"deep":[nu ll,1.5,"\u00e9"]}}"#,
+        r#"{"title":{"deep":[null,1.5,"\u00e9"]}"#,
+        r#"{"title":{"deep":[null,1.5,"\u00e9"]},}"#,
+        &deep,
+    ];
+    for text in texts {
+        assert!(paired(text).is_none(), "refused as the plain parse refuses it: {text}");
+        assert!(within(text, PARSE_DEPTH).is_err(), "{text}");
     }
 }
 
 #[test]
-fn a_member_kept_without_a_check_still_holds_to_what_the_parse_takes() {
+fn the_sent_members_are_paired_with_the_current_ones_of_the_same_tokens_and_the_rest_stay_on_their_sides() {
     let reg = Registry::core();
-    let title = reg.resource("User").unwrap().core_attribute("title").unwrap().clone();
-    let keep = AnyValue(title);
-    let split = |text: &str| document_keeping(&bytes::Bytes::from(text.to_owned()), PARSE_DEPTH, &keep);
-    const PARSE_DEPTH: usize = crate::json::PARSER_MAX_DEPTH;
-    let (_, aside) = split(r#"{"title":{"deep":[null,1.5,"\u00e9"]},"id":"x"}"#).unwrap();
-    assert_eq!(aside.members().count(), 1, "any JSON stays text");
-    // serde_json skips each of these without a word; its parse refuses them.
-    let deep = format!("{{\"title\":{}1{}}}", "[".repeat(127), "]".repeat(127));
-    for text in [r#"{"title":"x\ud83d"}"#, r#"{"title":[1e400]}"#, r#"{"nickName":{"a\udc00":1}}"#, &deep] {
-        assert!(split(text).is_err(), "refused as the plain parse refuses it: {text}");
-        assert!(within(text, PARSE_DEPTH).is_err(), "{text}");
-    }
+    let schema = reg.resource("User").unwrap();
+    let members = TextMembers::new(&schema, &Footprint::Tops(Vec::new()));
+    let keeper = Keeper::new(schema, &members);
+    let sent = r#"{"title":"A","locale":"en","nickName":"n"}"#;
+    let (_, sent) = document_keeping(&bytes::Bytes::from(sent), 64, &keeper).unwrap();
+    let current = bytes::Bytes::from(r#"{"id":"1","locale": "en" ,"title":"B"}"#);
+    let (tree, paired) = crate::json::document_paired(&current, &sent, &keeper).unwrap();
+    let keys = |a: &Aside| a.members().map(|(k, _)| k.to_owned()).collect::<Vec<_>>();
+    assert_eq!(keys(&paired.same), ["locale"]);
+    assert_eq!(keys(&paired.desired), ["title", "nickName"]);
+    assert_eq!(tree, serde_json::json!({"id": "1", "title": "B"}), "the current member that differs is built");
 }

@@ -163,6 +163,8 @@ fn text_of(members: &[Drawn]) -> String {
             // them.
             (10, _) => r#""x\ud83d""#.to_owned(),
             (11, _) => "1e400".to_owned(),
+            // The same tokens but for a space inside a number or literal.
+            (12, _) => space_in_a_token(&value.to_string()),
             (_, 8) => serde_json::to_string_pretty(&value).unwrap(),
             _ => value.to_string(),
         };
@@ -174,6 +176,30 @@ fn text_of(members: &[Drawn]) -> String {
     }
     out.push('}');
     out
+}
+
+/// `text` with a space put between the first two bytes of a number or
+/// literal (`tr ue`, `1 2`), or inside its first string when it has none.
+fn space_in_a_token(text: &str) -> String {
+    let (mut in_string, mut escaped, mut first_in_string) = (false, false, None);
+    let bytes = text.as_bytes();
+    for (i, pair) in bytes.windows(2).enumerate() {
+        let scalar = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+        match (in_string, pair[0]) {
+            (true, _) if escaped => escaped = false,
+            (true, b'\\') => escaped = true,
+            (true, b'"') => in_string = false,
+            (true, _) => {}
+            (false, b'"') => {
+                in_string = true;
+                first_in_string = first_in_string.or(Some(i + 1));
+            }
+            (false, b) if scalar(b) && scalar(pair[1]) => return format!("{} {}", &text[..=i], &text[i + 1..]),
+            _ => {}
+        }
+    }
+    let at = first_in_string.unwrap_or(0);
+    format!("{} {}", &text[..at], &text[at..])
 }
 
 /// What one way of reading a body comes to: the error the IdP gets, or

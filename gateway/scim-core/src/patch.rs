@@ -89,10 +89,10 @@ impl PatchOperation {
 
     /// The operation as JSON, its value moved rather than copied.
     pub fn into_json(self) -> Value {
-        let mut m = Map::new();
+        let mut m = Map::with_capacity(3);
         m.insert("op".into(), Value::String(self.op.as_str().into()));
-        if let Some(p) = &self.path {
-            m.insert("path".into(), Value::String(p.to_string()));
+        if let Some(p) = self.path {
+            m.insert("path".into(), Value::String(p.into_text()));
         }
         if let Some(v) = self.value {
             m.insert("value".into(), v);
@@ -147,7 +147,7 @@ impl PatchOp {
     /// The PatchOp as JSON, its values moved rather than copied. Built
     /// directly: `json!` would serialize every value into a fresh copy.
     pub fn into_json(self) -> Value {
-        let mut m = Map::new();
+        let mut m = Map::with_capacity(2);
         m.insert("schemas".into(), Value::Array(vec![Value::String(PATCH_URN.into())]));
         m.insert(
             "Operations".into(),

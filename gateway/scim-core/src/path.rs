@@ -116,6 +116,15 @@ impl Path {
     pub fn attr_path(&self) -> AttrPath {
         AttrPath { urn: self.urn.clone(), name: self.name.clone(), sub: self.sub.clone() }
     }
+
+    /// The path as text, as [`fmt::Display`] writes it; a bare attribute
+    /// name is moved, not written again.
+    pub fn into_text(self) -> String {
+        match (&self.urn, &self.filter, &self.sub) {
+            (None, None, None) => self.name,
+            _ => self.to_string(),
+        }
+    }
 }
 
 impl From<AttrPath> for Path {

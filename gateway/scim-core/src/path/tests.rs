@@ -21,8 +21,10 @@ fn parse_and_print_round_trip() {
         "members[value eq \"2819c223-7f76-453a-919d-413861904646\"]",
         "addresses[type eq \"work\" and primary eq true].streetAddress",
         "$ref",
+        "title",
     ] {
         assert_eq!(Path::parse(text).unwrap().to_string(), text);
+        assert_eq!(Path::parse(text).unwrap().into_text(), text, "moved or written, the same text");
     }
     let p = Path::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value").unwrap();
     assert_eq!(p.urn.as_deref(), Some(ENTERPRISE_URN));

@@ -105,7 +105,7 @@ fn is_scalar(byte: u8) -> bool {
 }
 
 /// A request's kept members against the current resource's, kept for
-/// the same keys ([`Aside::pair`]).
+/// the same keys (`json::document_paired`).
 #[derive(Debug, Default)]
 pub struct Paired {
     /// The request's members with no same-text member in the current

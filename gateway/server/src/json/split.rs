@@ -10,10 +10,11 @@
 //!   also names in any case (or that `schemas` lists, or that a URN key
 //!   may name: see [`Keep::names_kept`]), a top-level key the check cannot
 //!   place.
-//! - The current resource a PUT is diffed against ([`unchecked`]): the
+//! - The current resource a PUT is diffed against ([`paired`]): the
 //!   members' places are found without reading them (`split/spans.rs`),
-//!   the built ones parsed, each from its own text, and the kept ones left
-//!   unread for `json::document_paired` to pair or parse.
+//!   the built ones parsed, each from its own text, and each kept one
+//!   paired with the body's member under its key when it is the same
+//!   tokens, or else left unread for `json::document_paired` to parse.
 //!
 //! See `pipeline/aside.rs` for who may keep what.
 

@@ -322,8 +322,9 @@ pub(super) struct Found {
 /// Reads the resource at the request's path as the backend stores it,
 /// with its ETag. With `sent` (members a PUT's body kept as text), the
 /// current resource keeps the same keys as text, each pair is compared by
-/// its text ([`Aside::pair`]) and the current members that differ are
-/// built into it. Text that does not parse is the backend's fault.
+/// its text ([`crate::json::document_paired`]) and the current members
+/// that differ are built into it. Text that does not parse is the
+/// backend's fault.
 async fn read_current(x: &Exchange<'_>, rt: &str, sent: Option<&Aside>) -> Result<Current, GatewayError> {
     let reply = x.read(&x.path, None, Purpose::CurrentRead).await?;
     if reply.status != StatusCode::OK {

@@ -7,7 +7,8 @@ use super::{Forward, Reply, ReplyFuture, Upstream, UpstreamError};
 use crate::config::UpstreamSettings;
 use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, HeaderValue};
-use http::{Method, Request};
+use http::uri::{Authority, Parts, PathAndQuery, Scheme};
+use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::proxy::matcher::Matcher;
 use std::io::Read;
@@ -20,6 +21,11 @@ pub struct HttpUpstream {
     /// upstream connection it uses stay on one thread.
     pool: Pool,
     base: String,
+    /// The base URL's scheme, authority and path (without its trailing
+    /// slash), read once: a request's URI is put together from them.
+    scheme: Scheme,
+    authority: Authority,
+    base_path: String,
     token: Option<HeaderValue>,
     timeout: Duration,
     retries: u32,
@@ -32,7 +38,7 @@ impl HttpUpstream {
     /// connection pool for each of `workers` threads.
     pub fn new(
         settings: &UpstreamSettings,
-        base: &http::Uri,
+        base: &Uri,
         token: Option<&str>,
         proxies: Matcher,
         workers: usize,
@@ -56,9 +62,14 @@ impl HttpUpstream {
                 v.set_sensitive(true);
                 v
             });
+        let scheme = base.scheme().cloned().ok_or("the upstream URL has no scheme")?;
+        let authority = base.authority().cloned().ok_or("the upstream URL has no host")?;
         Ok(Self {
             pool,
             base: base.to_string().trim_end_matches('/').to_owned(),
+            scheme,
+            authority,
+            base_path: base.path().trim_end_matches('/').to_owned(),
             token,
             timeout: settings.timeout,
             retries: settings.retries,
@@ -85,12 +96,27 @@ impl HttpUpstream {
         }
     }
 
+    /// The URI of `f`: the base's scheme and authority, its path with
+    /// `f`'s after it, and `f`'s query. Only the path and query are read
+    /// per request.
+    fn uri(&self, f: &Forward) -> Result<Uri, UpstreamError> {
+        let query = f.query.as_deref().map_or(0, |q| q.len() + 1);
+        let mut text = String::with_capacity(self.base_path.len() + f.path.len() + query);
+        text.push_str(&self.base_path);
+        text.push_str(&f.path);
+        if let Some(q) = &f.query {
+            text.push('?');
+            text.push_str(q);
+        }
+        let mut parts = Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(PathAndQuery::try_from(text).map_err(|e| UpstreamError::Connect(e.to_string()))?);
+        Uri::from_parts(parts).map_err(|e| UpstreamError::Connect(e.to_string()))
+    }
+
     async fn once(&self, f: &Forward) -> Result<Reply, UpstreamError> {
-        let uri = match &f.query {
-            Some(q) => format!("{}{}?{q}", self.base, f.path),
-            None => format!("{}{}", self.base, f.path),
-        };
-        let mut req = Request::builder().method(f.method.clone()).uri(uri);
+        let mut req = Request::builder().method(f.method.clone()).uri(self.uri(f)?);
         if let Some(headers) = req.headers_mut() {
             headers.clone_from(&f.headers);
             headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));

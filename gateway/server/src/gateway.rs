@@ -56,6 +56,8 @@ pub struct RouteRuntime {
     pub on_cluster_error: crate::cluster::OnClusterError,
     /// What the config settles per resource type, worked out here once.
     pub types: crate::pipeline::managed::ByType,
+    /// The metrics every request and upstream call counts, as handles.
+    pub metrics: crate::metrics::RouteMetrics,
 }
 
 impl RouteRuntime {
@@ -326,6 +328,7 @@ fn build_route(
         preset: route.mapping.preset.as_str(),
         on_cluster_error: route.upstream.on_cluster_error,
         types,
+        metrics: crate::metrics::RouteMetrics::new(&route.name),
     })
 }
 

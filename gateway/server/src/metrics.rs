@@ -8,6 +8,9 @@ use prometheus::{
     TextEncoder,
 };
 
+mod handles;
+pub use handles::RouteMetrics;
+
 /// Every metric the gateway exports.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -331,58 +334,68 @@ pub fn catalog() -> Vec<Described> {
     out
 }
 
+/// The status codes counted under their own label; any other is counted
+/// under its class.
+const STATUS_CODES: [u16; 22] =
+    [200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 412, 413, 415, 429, 500, 501, 502, 503, 504, 507, 422, 406];
+
+/// The status labels, [`STATUS_CODES`]' then the classes': what
+/// [`status_index`] points into.
+pub const STATUS_LABELS: [&str; 27] = [
+    "200", "201", "204", "304", "400", "401", "403", "404", "405", "409", "412", "413", "415", "429", "500", "501",
+    "502", "503", "504", "507", "422", "406", "1xx", "2xx", "3xx", "4xx", "5xx",
+];
+
+/// The class labels, then the label of an upstream call with no answer:
+/// what [`class_index`] points into.
+pub const CLASS_LABELS: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "error"];
+
+/// The method labels: what [`method_index`] points into.
+pub const METHOD_LABELS: [&str; 8] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "other"];
+
+/// Where an HTTP status code's bounded label is in [`STATUS_LABELS`].
+pub fn status_index(code: u16) -> usize {
+    STATUS_CODES.iter().position(|&c| c == code).unwrap_or_else(|| STATUS_CODES.len() + class_index(code))
+}
+
 /// A bounded label for an HTTP status code.
 pub fn status_label(code: u16) -> &'static str {
-    const CODES: [(u16, &str); 22] = [
-        (200, "200"),
-        (201, "201"),
-        (204, "204"),
-        (304, "304"),
-        (400, "400"),
-        (401, "401"),
-        (403, "403"),
-        (404, "404"),
-        (405, "405"),
-        (409, "409"),
-        (412, "412"),
-        (413, "413"),
-        (415, "415"),
-        (429, "429"),
-        (500, "500"),
-        (501, "501"),
-        (502, "502"),
-        (503, "503"),
-        (504, "504"),
-        (507, "507"),
-        (422, "422"),
-        (406, "406"),
-    ];
-    CODES.iter().find(|(c, _)| *c == code).map_or(status_class(code), |(_, l)| l)
+    STATUS_LABELS.get(status_index(code)).copied().unwrap_or("5xx")
+}
+
+/// Where a status code's class is in [`CLASS_LABELS`].
+pub fn class_index(code: u16) -> usize {
+    match code {
+        100..=199 => 0,
+        200..=299 => 1,
+        300..=399 => 2,
+        400..=499 => 3,
+        _ => 4,
+    }
 }
 
 /// A status code's class: `1xx` to `5xx`.
 pub fn status_class(code: u16) -> &'static str {
-    match code {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
+    CLASS_LABELS.get(class_index(code)).copied().unwrap_or("5xx")
+}
+
+/// Where a method's bounded label is in [`METHOD_LABELS`].
+pub fn method_index(m: &http::Method) -> usize {
+    match *m {
+        http::Method::GET => 0,
+        http::Method::POST => 1,
+        http::Method::PUT => 2,
+        http::Method::PATCH => 3,
+        http::Method::DELETE => 4,
+        http::Method::HEAD => 5,
+        http::Method::OPTIONS => 6,
+        _ => 7,
     }
 }
 
 /// A bounded label for a method.
 pub fn method_label(m: &http::Method) -> &'static str {
-    match *m {
-        http::Method::GET => "GET",
-        http::Method::POST => "POST",
-        http::Method::PUT => "PUT",
-        http::Method::PATCH => "PATCH",
-        http::Method::DELETE => "DELETE",
-        http::Method::HEAD => "HEAD",
-        http::Method::OPTIONS => "OPTIONS",
-        _ => "other",
-    }
+    METHOD_LABELS.get(method_index(m)).copied().unwrap_or("other")
 }
 
 /// The text exposition of `registry`.
@@ -415,6 +428,8 @@ mod tests {
         assert_eq!(status_label(418), "4xx");
         assert_eq!(status_label(599), "5xx");
         assert_eq!(method_label(&http::Method::from_bytes(b"PROPFIND").unwrap()), "other");
+        assert_eq!((status_class(101), status_class(302), status_class(700)), ("1xx", "3xx", "5xx"));
+        assert_eq!((status_label(406), status_label(200), status_label(299)), ("406", "200", "2xx"));
     }
 
     #[test]

@@ -87,12 +87,12 @@ use writes::{
 
 /// What the log line and metrics say about a request.
 #[derive(Debug, Default)]
-struct Seen {
-    route: Option<String>,
+struct Seen<'g> {
+    /// The route that took the request (its name, mapping version, metrics).
+    route: Option<&'g crate::gateway::RouteRuntime>,
     token: Option<String>,
     resource: &'static str,
     id: Option<String>,
-    mapping_version: Option<String>,
     preset: &'static str,
     /// The gateway's own error, when it answered with one.
     error: Option<(&'static str, Fault)>,
@@ -134,12 +134,12 @@ where
     response
 }
 
-async fn run<B>(
-    gw: &Gateway,
+async fn run<'g, B>(
+    gw: &'g Gateway,
     conn: Conn,
     req: Request<B>,
     rid: &HeaderValue,
-    seen: &mut Seen,
+    seen: &mut Seen<'g>,
     trail: Option<&crate::audit::Trail>,
     trace: Trace,
 ) -> Result<Answer, GatewayError>
@@ -152,8 +152,7 @@ where
     // 1. Route.
     let (route, rest) = gw.route_for(parts.uri.path()).ok_or(GatewayError::NoRoute)?;
     phase.set_with("scim.route", || route.name.clone());
-    seen.route = Some(route.name.clone());
-    seen.mapping_version = Some(route.mapping_version.clone());
+    seen.route = Some(route);
     seen.preset = route.preset;
     // 2. Authenticate.
     let presented = parts.headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);

@@ -68,7 +68,7 @@ pub(super) async fn admit(
 }
 
 /// The request's records, queued: called once its answer is known.
-pub(super) fn end(gw: &Gateway, trail: &Trail, seen: &Seen, answer: &Answer, started: Instant, rid: &HeaderValue) {
+pub(super) fn end(gw: &Gateway, trail: &Trail, seen: &Seen<'_>, answer: &Answer, started: Instant, rid: &HeaderValue) {
     let Some(audit) = &gw.audit else { return };
     if !trail.recording() {
         return;
@@ -78,11 +78,11 @@ pub(super) fn end(gw: &Gateway, trail: &Trail, seen: &Seen, answer: &Answer, sta
     let outcome = crate::audit::trail::Outcome {
         request_id: rid.to_str().unwrap_or("-"),
         trace_id: seen.trace_id.as_deref(),
-        route: seen.route.as_deref().unwrap_or("-"),
+        route: seen.route.map_or("-", |r| r.name.as_str()),
         replica: &audit.settings.replica,
         token: seen.token.as_deref().unwrap_or("-"),
         preset: seen.preset,
-        mapping_version: seen.mapping_version.as_deref().unwrap_or("-"),
+        mapping_version: seen.route.map_or("-", |r| r.mapping_version.as_str()),
         status: answer.status.as_u16(),
         fault: (fault != Fault::None).then_some(fault.as_str()),
         error: (fault != Fault::None).then_some(error),

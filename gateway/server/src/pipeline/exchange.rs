@@ -219,24 +219,18 @@ impl<'a> Exchange<'a> {
         }
         let span = self.trace.upstream(purpose.label(), &mut f.headers);
         span.set("scim.purpose", purpose.label());
-        let method = method_label(&f.method);
-        span.set("http.request.method", method);
-        let m = &self.gw.metrics;
-        m.upstream_requests.with_label_values(&[self.route.name.as_str(), purpose.label()]).inc();
+        span.set("http.request.method", method_label(&f.method));
+        let (m, counted) = (&self.gw.metrics, &self.route.metrics);
+        counted.upstream_call(m, (purpose as usize, purpose.label()));
+        let method = f.method.clone();
         let started = Instant::now();
         let result = self.route.upstream.call(f).await;
         if let Some(t) = self.trail {
             let status = result.as_ref().ok().map(|r| r.status.as_u16());
             t.call(purpose.label(), status, purpose == Purpose::Forward);
         }
-        m.upstream_duration
-            .with_label_values(&[self.route.name.as_str(), method])
-            .observe(started.elapsed().as_secs_f64());
         let up = !matches!(result, Err(UpstreamError::Connect(_) | UpstreamError::Broken(_) | UpstreamError::Timeout));
-        m.upstream_up.with_label_values(&[self.route.name.as_str()]).set(i64::from(up));
-        if let Some(class) = answer_class(&result) {
-            m.upstream_responses.with_label_values(&[self.route.name.as_str(), class]).inc();
-        }
+        counted.upstream_done(m, &method, started.elapsed().as_secs_f64(), up, answer_class(&result));
         traced_call(&span, &result);
         result.map_err(|e| match e {
             UpstreamError::Timeout => GatewayError::UpstreamTimeout,
@@ -469,12 +463,13 @@ fn traced_call(span: &crate::telemetry::Span, result: &Result<Reply, UpstreamErr
     }
 }
 
-/// The class of the backend's answer, for `scim_gateway_upstream_responses_total`:
-/// `None` when the request was never sent (the route's rate limit refused it).
-fn answer_class(result: &Result<Reply, UpstreamError>) -> Option<&'static str> {
+/// The class of the backend's answer, for `scim_gateway_upstream_responses_total`
+/// (a position in `CLASS_LABELS`): `None` when the request was never sent
+/// (the route's rate limit refused it).
+fn answer_class(result: &Result<Reply, UpstreamError>) -> Option<usize> {
     match result {
-        Ok(reply) => Some(crate::metrics::status_class(reply.status.as_u16())),
+        Ok(reply) => Some(crate::metrics::class_index(reply.status.as_u16())),
         Err(UpstreamError::RateLimited(_)) => None,
-        Err(_) => Some("error"),
+        Err(_) => crate::metrics::CLASS_LABELS.iter().position(|c| *c == "error"),
     }
 }

@@ -113,7 +113,7 @@ impl std::fmt::Display for FaultOf {
 
 /// The error kind and whose fault it is: the gateway's own errors know;
 /// an error the backend answered is the IdP's (4xx) or the backend's (5xx).
-pub(super) fn outcome(seen: &Seen, status: StatusCode) -> (&'static str, Fault) {
+pub(super) fn outcome(seen: &Seen<'_>, status: StatusCode) -> (&'static str, Fault) {
     match (seen.error, status.as_u16()) {
         (Some((kind, fault)), _) => (kind, fault),
         (None, 500..) => ("upstream_error", Fault::Upstream),
@@ -124,18 +124,23 @@ pub(super) fn outcome(seen: &Seen, status: StatusCode) -> (&'static str, Fault) 
 
 pub(super) fn record(
     gw: &Gateway,
-    seen: &Seen,
+    seen: &Seen<'_>,
     method: &Method,
     status: StatusCode,
     started: Instant,
     rid: &HeaderValue,
 ) {
     let elapsed = started.elapsed();
-    let route = seen.route.as_deref().unwrap_or("none");
+    let route = seen.route.map_or("none", |r| r.name.as_str());
     let m = method_label(method);
     let (error, fault) = outcome(seen, status);
-    gw.metrics.requests.with_label_values(&[route, seen.resource, m, status_label(status.as_u16())]).inc();
-    gw.metrics.request_duration.with_label_values(&[route, seen.resource, m]).observe(elapsed.as_secs_f64());
+    match seen.route {
+        Some(r) => r.metrics.request(&gw.metrics, seen.resource, method, status.as_u16(), elapsed.as_secs_f64()),
+        None => {
+            gw.metrics.requests.with_label_values(&[route, seen.resource, m, status_label(status.as_u16())]).inc();
+            gw.metrics.request_duration.with_label_values(&[route, seen.resource, m]).observe(elapsed.as_secs_f64());
+        }
+    }
     tracing::info!(
         request_id = rid.to_str().unwrap_or("-"),
         route,
@@ -146,7 +151,7 @@ pub(super) fn record(
         status = status.as_u16(),
         error = %FaultOf(error, fault),
         duration_ms = elapsed.as_secs_f64() * 1000.0,
-        mapping_version = seen.mapping_version.as_deref().unwrap_or("-"),
+        mapping_version = seen.route.map_or("-", |r| r.mapping_version.as_str()),
         trace_id = seen.trace_id.as_deref(),
         "request"
     );
@@ -155,7 +160,7 @@ pub(super) fn record(
 /// The request span's name and attributes, once its answer is known: only
 /// the bounded labels the metrics use. A 5xx is an error; a 4xx is the
 /// client's, noted but not an error of the gateway's.
-pub(super) fn traced(span: &crate::telemetry::Span, seen: &Seen, method: &Method, status: StatusCode) {
+pub(super) fn traced(span: &crate::telemetry::Span, seen: &Seen<'_>, method: &Method, status: StatusCode) {
     if !span.is_recording() {
         return;
     }
@@ -164,12 +169,10 @@ pub(super) fn traced(span: &crate::telemetry::Span, seen: &Seen, method: &Method
     span.set("http.request.method", m);
     span.set("http.response.status_code", i64::from(status.as_u16()));
     span.set("scim.resource", seen.resource);
-    if let Some(route) = &seen.route {
-        span.set("scim.route", route.clone());
+    if let Some(route) = seen.route {
+        span.set("scim.route", route.name.clone());
         span.set("scim.preset", seen.preset);
-    }
-    if let Some(version) = &seen.mapping_version {
-        span.set("scim.mapping_version", version.clone());
+        span.set("scim.mapping_version", route.mapping_version.clone());
     }
     let (error, fault) = outcome(seen, status);
     match (fault, status.is_server_error()) {

@@ -96,23 +96,10 @@ impl HttpUpstream {
         }
     }
 
-    /// The URI of `f`: the base's scheme and authority, its path with
-    /// `f`'s after it, and `f`'s query. Only the path and query are read
-    /// per request.
+    /// The URI of `f`: see [`request_uri`].
     fn uri(&self, f: &Forward) -> Result<Uri, UpstreamError> {
-        let query = f.query.as_deref().map_or(0, |q| q.len() + 1);
-        let mut text = String::with_capacity(self.base_path.len() + f.path.len() + query);
-        text.push_str(&self.base_path);
-        text.push_str(&f.path);
-        if let Some(q) = &f.query {
-            text.push('?');
-            text.push_str(q);
-        }
-        let mut parts = Parts::default();
-        parts.scheme = Some(self.scheme.clone());
-        parts.authority = Some(self.authority.clone());
-        parts.path_and_query = Some(PathAndQuery::try_from(text).map_err(|e| UpstreamError::Connect(e.to_string()))?);
-        Uri::from_parts(parts).map_err(|e| UpstreamError::Connect(e.to_string()))
+        request_uri((&self.scheme, &self.authority, &self.base_path), &f.path, f.query.as_deref())
+            .map_err(UpstreamError::Connect)
     }
 
     async fn once(&self, f: &Forward) -> Result<Reply, UpstreamError> {
@@ -138,6 +125,30 @@ impl HttpUpstream {
         let body = decode(&mut parts.headers, body.to_bytes(), self.max_response)?;
         Ok(Reply { status: parts.status, headers: parts.headers, body })
     }
+}
+
+/// The URI of a request for `path` and `query` under the base URL whose
+/// scheme, authority and path (without its trailing slash) `base` holds:
+/// what formatting the whole URL and parsing it gave, with only the path
+/// and query parsed per request. An empty path is the root, as a parsed
+/// URL's is.
+fn request_uri(base: (&Scheme, &Authority, &str), path: &str, query: Option<&str>) -> Result<Uri, String> {
+    let (scheme, authority, base_path) = base;
+    let mut text = String::with_capacity(base_path.len() + path.len() + query.map_or(1, |q| q.len() + 1));
+    text.push_str(base_path);
+    text.push_str(path);
+    if text.is_empty() {
+        text.push('/');
+    }
+    if let Some(q) = query {
+        text.push('?');
+        text.push_str(q);
+    }
+    let mut parts = Parts::default();
+    parts.scheme = Some(scheme.clone());
+    parts.authority = Some(authority.clone());
+    parts.path_and_query = Some(PathAndQuery::try_from(text).map_err(|e| e.to_string())?);
+    Uri::from_parts(parts).map_err(|e| e.to_string())
 }
 
 impl Upstream for HttpUpstream {
@@ -181,4 +192,34 @@ fn decode(headers: &mut http::HeaderMap, body: Bytes, max: usize) -> Result<Byte
     headers.remove(CONTENT_ENCODING);
     headers.remove(CONTENT_LENGTH);
     Ok(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_uri_is_what_the_whole_url_formatted_and_parsed_gave() {
+        let bases = ["http://h:8080", "http://h:8080/", "https://h/v2", "http://[::1]:9/scim/v2/", "http://u@h/v2"];
+        let paths = ["", "/", "/Users", "/Users/a%20b", "/Groups/x/", "/.search"];
+        for base in bases {
+            let url: Uri = base.parse().unwrap();
+            let (scheme, authority) = (url.scheme().unwrap(), url.authority().unwrap());
+            let base_path = url.path().trim_end_matches('/');
+            let trimmed = base.trim_end_matches('/');
+            for path in paths {
+                for query in [None, Some("filter=userName%20eq%20%22a%22"), Some("")] {
+                    let whole = match query {
+                        Some(q) => format!("{trimmed}{path}?{q}"),
+                        None => format!("{trimmed}{path}"),
+                    };
+                    let old: Uri = whole.parse().unwrap();
+                    let new = request_uri((scheme, authority, base_path), path, query).unwrap();
+                    assert_eq!(new, old, "{base} + {path} + {query:?}");
+                    let target = |u: &Uri| (u.to_string(), u.path().to_owned(), u.query().map(str::to_owned));
+                    assert_eq!(target(&new), target(&old), "what is sent: {base} + {path} + {query:?}");
+                }
+            }
+        }
+    }
 }

@@ -86,6 +86,8 @@ pub struct Gateway {
     pub trusted_proxies: Vec<Cidr>,
     pub redact_pii: bool,
     pub metrics: Arc<Metrics>,
+    /// The handles requests no route took are counted with (route `none`).
+    pub unrouted: crate::metrics::RouteMetrics,
     /// The provisioning audit trail, when `[audit]` is on.
     pub audit: Option<Arc<crate::audit::Audit>>,
     /// The state shared with other replicas, when `[cluster]` is on.
@@ -268,6 +270,7 @@ impl Gateway {
             trusted_proxies: config.trusted_proxies.clone(),
             redact_pii: config.log.redact_pii,
             metrics: ctx.metrics.clone(),
+            unrouted: crate::metrics::RouteMetrics::new("none"),
             audit: ctx.audit(),
             cluster: ctx.cluster(),
             telemetry: ctx.telemetry(),

@@ -215,8 +215,8 @@ fn string_end(bytes: &[u8], from: usize) -> Option<usize> {
 /// ([`escape_bytes`]); `None` when there is none.
 fn escape_at(bytes: &[u8], from: usize) -> Option<usize> {
     let mut at = from;
-    while let Some(word) = bytes.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
-        let stops = escape_bytes(u64::from_le_bytes(word));
+    while let Some(word) = word(bytes, at) {
+        let stops = escape_bytes(word);
         if stops != 0 {
             return Some(at + (stops.trailing_zeros() / 8) as usize);
         }
@@ -229,14 +229,26 @@ fn escape_at(bytes: &[u8], from: usize) -> Option<usize> {
 const LANES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
+/// The eight bytes of `s` at `at`, little-endian; `None` past its end.
+pub(crate) fn word(s: &[u8], at: usize) -> Option<u64> {
+    s.get(at..)?.first_chunk::<8>().map(|w| u64::from_le_bytes(*w))
+}
+
+/// The high bit of the first byte of `w` that is `byte` (bits above it may
+/// be set wrongly, by a borrow running on from it; none is set when no
+/// byte is): the lowest set bit says where the first one is.
+fn any_byte(w: u64, byte: u8) -> u64 {
+    let v = w ^ (LANES * u64::from(byte));
+    v.wrapping_sub(LANES) & !v & HIGH
+}
+
 /// The bytes of `w` (little-endian) that need an escape in a JSON string
 /// (control characters, `"` and `\`): the lowest set bit is the high bit
 /// of the first such byte; bits above it may be set wrongly (a borrow runs
 /// on from a byte found). Zero when there is none.
 pub(crate) fn escape_bytes(w: u64) -> u64 {
-    let zero_in = |v: u64| v.wrapping_sub(LANES) & !v & HIGH;
     let below_space = w.wrapping_sub(LANES * 0x20) & !w & HIGH;
-    below_space | zero_in(w ^ (LANES * u64::from(b'"'))) | zero_in(w ^ (LANES * u64::from(b'\\')))
+    below_space | any_byte(w, b'"') | any_byte(w, b'\\')
 }
 
 /// [`escape_bytes`] and the bytes outside ASCII: what ends a run of plain

@@ -350,6 +350,9 @@ pub const STATUS_LABELS: [&str; 27] = [
 /// what [`class_index`] points into.
 pub const CLASS_LABELS: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "error"];
 
+/// Where the label of an upstream call with no answer is in [`CLASS_LABELS`].
+pub const UNANSWERED: usize = 5;
+
 /// The method labels: what [`method_index`] points into.
 pub const METHOD_LABELS: [&str; 8] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "other"];
 

@@ -5,7 +5,7 @@
 //! split of the current resource, `split.rs`'s `paired`, asks
 //! [`same_prefix`] as it finds each member's end).
 
-use super::{Aside, is_space, skip_space};
+use super::{Aside, LANES, any_byte, is_space, skip_space, word};
 
 /// How long the start of `b` (any text) is that is the same tokens as
 /// all of `a` (one JSON value), without the spaces after it; `None` when
@@ -71,33 +71,18 @@ fn between_tokens(a: &[u8], b: &[u8], i: usize, j: usize) -> Option<(usize, usiz
     (!cuts).then_some((next_i, next_j))
 }
 
-/// The eight bytes of `s` at `at`, little-endian.
-fn word(s: &[u8], at: usize) -> Option<u64> {
-    s.get(at..)?.first_chunk::<8>().map(|w| u64::from_le_bytes(*w))
-}
-
 /// The high bit of each byte of `w` that is `byte`, and no other bit (no
-/// borrow runs from one byte into the next, unlike [`any_byte`]).
+/// borrow runs from one byte into the next, unlike `json::any_byte`).
 fn bytes_equal_to(w: u64, byte: u8) -> u64 {
     const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     let v = w ^ (LANES * u64::from(byte));
     !((v & LOW).wrapping_add(LOW) | v | LOW)
 }
 
-/// The high bit of the first byte of `w` that is `byte` (bits above it
-/// may be set wrongly, by a borrow from it; none is when no byte is): the
-/// lowest set bit says where the first one is, and no bit is set below it.
-fn any_byte(w: u64, byte: u8) -> u64 {
-    let v = w ^ (LANES * u64::from(byte));
-    v.wrapping_sub(LANES) & !v & (LANES << 7)
-}
-
 /// Whether `high` (only bytes' high bits set) has an odd number set.
 fn odd(high: u64) -> bool {
     ((high >> 7).wrapping_mul(LANES) >> 56) & 1 == 1
 }
-
-const LANES: u64 = 0x0101_0101_0101_0101;
 
 /// Whether `byte` (outside strings) belongs to a number or a literal.
 fn is_scalar(byte: u8) -> bool {

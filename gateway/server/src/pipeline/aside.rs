@@ -29,9 +29,8 @@
 use crate::audit::Trail;
 use crate::config::RouteMode;
 use crate::gateway::RouteRuntime;
-use crate::json::{Aside, Keep, Paired};
+use crate::json::{Aside, Keep};
 use crate::proxy::endpoint::Endpoint;
-use bytes::Bytes;
 use http::Method;
 use scim_core::normalize::member_attribute;
 use scim_core::schema::{Attribute, ResourceSchema};
@@ -158,23 +157,16 @@ pub(super) fn pairs_with_current(route: &RouteRuntime, rt: &str) -> bool {
 /// Who says, for the current resource of a PUT sent as a PATCH, whether
 /// its built members name one kept as text ([`Keep::names_kept`]): the
 /// request's keeper. The current resource keeps the members under the
-/// keys the request's body kept (`sent`), any value; `None` when the body
-/// kept none.
+/// keys the request's body kept (`sent`), any value, and is not
+/// normalized: a member whose text is not the request's is built,
+/// whatever it holds ([`crate::json::document_paired`]). `None` when the
+/// body kept none.
 pub(super) fn for_current<'r>(route: &'r RouteRuntime, rt: &str, sent: &Aside) -> Option<Keeper<'r>> {
     if sent.is_empty() || !pairs_with_current(route, rt) {
         return None;
     }
     let members = route.types.get(rt)?.text_members.as_ref()?;
     Some(Keeper::new(route.schema(rt).ok()?, members))
-}
-
-/// The current resource's `text` with the members under the keys the
-/// PUT's body kept (`sent`) paired with them as
-/// [`crate::json::document_paired`] does (`None` if it is not JSON). The
-/// current resource is not normalized: a member whose text is not the
-/// request's is built, whatever it holds.
-pub(super) fn parse_current(text: &Bytes, sent: &Aside, names: &Keeper<'_>) -> Option<(Value, Paired)> {
-    crate::json::document_paired(text, sent, names)
 }
 
 /// The kept members built into `tree`, for a step that needs the whole

@@ -470,6 +470,6 @@ fn answer_class(result: &Result<Reply, UpstreamError>) -> Option<usize> {
     match result {
         Ok(reply) => Some(crate::metrics::class_index(reply.status.as_u16())),
         Err(UpstreamError::RateLimited(_)) => None,
-        Err(_) => crate::metrics::CLASS_LABELS.iter().position(|c| *c == "error"),
+        Err(_) => Some(crate::metrics::UNANSWERED),
     }
 }

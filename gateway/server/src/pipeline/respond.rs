@@ -5,7 +5,7 @@
 use super::Seen;
 use crate::error::{Fault, GatewayError};
 use crate::gateway::Gateway;
-use crate::metrics::{method_label, status_label};
+use crate::metrics::method_label;
 use crate::proxy::headers;
 use bytes::Bytes;
 use http::header::{HeaderValue, WWW_AUTHENTICATE};
@@ -134,13 +134,8 @@ pub(super) fn record(
     let route = seen.route.map_or("none", |r| r.name.as_str());
     let m = method_label(method);
     let (error, fault) = outcome(seen, status);
-    match seen.route {
-        Some(r) => r.metrics.request(&gw.metrics, seen.resource, method, status.as_u16(), elapsed.as_secs_f64()),
-        None => {
-            gw.metrics.requests.with_label_values(&[route, seen.resource, m, status_label(status.as_u16())]).inc();
-            gw.metrics.request_duration.with_label_values(&[route, seen.resource, m]).observe(elapsed.as_secs_f64());
-        }
-    }
+    let counted = seen.route.map_or(&gw.unrouted, |r| &r.metrics);
+    counted.request(&gw.metrics, seen.resource, method, status.as_u16(), elapsed.as_secs_f64());
     tracing::info!(
         request_id = rid.to_str().unwrap_or("-"),
         route,

@@ -332,7 +332,7 @@ async fn read_current(x: &Exchange<'_>, rt: &str, sent: Option<&Aside>) -> Resul
     }
     let keep = sent.and_then(|sent| Some((sent, aside::for_current(x.route, rt, sent)?)));
     let parsed = match keep {
-        Some((sent, keep)) => aside::parse_current(&reply.body, sent, &keep),
+        Some((sent, names)) => crate::json::document_paired(&reply.body, sent, &names),
         // Every member the body kept is built into the write.
         None => crate::json::from_bytes(&reply.body).ok().map(|doc| (doc, unpaired(sent))),
     };

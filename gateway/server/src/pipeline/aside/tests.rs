@@ -7,6 +7,7 @@
 
 use super::*;
 use crate::json::{Refused, document, document_keeping, to_vec, to_vec_with};
+use bytes::Bytes;
 use proptest::prelude::*;
 use scim_core::normalize::{Normalizer, Preset};
 use scim_core::schema::Registry;

@@ -76,7 +76,7 @@ fn kept(body: &str, current: &str, program: &Program, preset: Preset) -> Option<
     let members = TextMembers::for_rules(&reg.resource("User").unwrap(), program);
     let keeper = Keeper::new(reg.resource("User").unwrap(), &members);
     let (body, sent) = document_keeping(&Bytes::from(body.to_owned()), 64, &keeper).ok()?;
-    let (current, paired) = parse_current(&Bytes::from(current.to_owned()), &sent, &keeper)?;
+    let (current, paired) = crate::json::document_paired(&Bytes::from(current.to_owned()), &sent, &keeper)?;
     let same = paired.same.members().count();
     Some((written(program, preset, body, current, paired), same))
 }

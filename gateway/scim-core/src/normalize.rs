@@ -13,7 +13,7 @@ mod resource;
 mod values;
 
 pub use filter::form_decode;
-pub use member::{LeavesValue, MEMBER_MAX_DEPTH, leaves_value, member_attribute};
+pub use member::{MEMBER_MAX_DEPTH, leaves_value, left_prefix, member_attribute};
 
 use crate::patch::ApplyOptions;
 use std::fmt;

@@ -17,6 +17,7 @@ mod split;
 use bytes::Bytes;
 pub use parse::{PARSER_MAX_DEPTH, Refused};
 pub use same::Paired;
+pub(crate) use scim_core::json_text::{HIGH, LANES, any_byte, escape_at, escape_bytes, is_space, skip_space, word};
 use serde_json::Value;
 pub use split::Keep;
 
@@ -182,19 +183,6 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
-/// The first byte at or after `at` that is not JSON whitespace.
-fn skip_space(bytes: &[u8], mut at: usize) -> usize {
-    while bytes.get(at).is_some_and(|&b| is_space(b)) {
-        at += 1;
-    }
-    at
-}
-
-/// Whether `byte` is JSON whitespace.
-fn is_space(byte: u8) -> bool {
-    matches!(byte, b' ' | b'\n' | b'\t' | b'\r')
-}
-
 /// Where the string whose text starts at `from` (after its opening quote)
 /// ends: its closing quote, an escape's second byte stepped over. Nothing
 /// in the string is checked.
@@ -208,47 +196,6 @@ fn string_end(bytes: &[u8], from: usize) -> Option<usize> {
             _ => at += 1,
         }
     }
-}
-
-/// The first byte at or after `from` that a JSON string must escape (a
-/// quote, a backslash, a control character), found eight bytes at a time
-/// ([`escape_bytes`]); `None` when there is none.
-fn escape_at(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut at = from;
-    while let Some(word) = word(bytes, at) {
-        let stops = escape_bytes(word);
-        if stops != 0 {
-            return Some(at + (stops.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    let rest = bytes.get(at..)?;
-    rest.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').map(|i| at + i)
-}
-
-const LANES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// The eight bytes of `s` at `at`, little-endian; `None` past its end.
-pub(crate) fn word(s: &[u8], at: usize) -> Option<u64> {
-    s.get(at..)?.first_chunk::<8>().map(|w| u64::from_le_bytes(*w))
-}
-
-/// The high bit of the first byte of `w` that is `byte` (bits above it may
-/// be set wrongly, by a borrow running on from it; none is set when no
-/// byte is): the lowest set bit says where the first one is.
-fn any_byte(w: u64, byte: u8) -> u64 {
-    let v = w ^ (LANES * u64::from(byte));
-    v.wrapping_sub(LANES) & !v & HIGH
-}
-
-/// The bytes of `w` (little-endian) that need an escape in a JSON string
-/// (control characters, `"` and `\`): the lowest set bit is the high bit
-/// of the first such byte; bits above it may be set wrongly (a borrow runs
-/// on from a byte found). Zero when there is none.
-pub(crate) fn escape_bytes(w: u64) -> u64 {
-    let below_space = w.wrapping_sub(LANES * 0x20) & !w & HIGH;
-    below_space | any_byte(w, b'"') | any_byte(w, b'\\')
 }
 
 /// [`escape_bytes`] and the bytes outside ASCII: what ends a run of plain

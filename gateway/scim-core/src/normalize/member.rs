@@ -14,14 +14,20 @@
 //! sub-attributes' exact names, each once; values are strings, booleans
 //! and integers (a boolean where the schema says boolean); no `null`
 //! anywhere, no number with a fraction or an exponent, nothing nested
-//! deeper than an array of objects. The text is read by serde_json's own
-//! parser, which refuses what it refuses elsewhere (a lone surrogate in an
-//! escape, a raw control character).
+//! deeper than an array of objects.
+//!
+//! The text is read here, not by serde_json, and builds nothing: strings
+//! are stepped over eight bytes at a time to their closing quote. It is
+//! held to what serde_json's parse into a `Value` takes: escapes are
+//! checked (a lone surrogate is refused), no raw control character, no
+//! leading zero, an integer within serde_json's own (`-0` and what is
+//! past them are floats to serde_json). What is unsure is not left: a
+//! sub-attribute's key written with an escape, for one. The text must be
+//! UTF-8 already (it is a `str`).
 
 use super::Normalizer;
+use crate::json_text::{escape_at, skip_space};
 use crate::schema::{AttrType, Attribute, Mutability, ResourceSchema};
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use std::fmt;
 
 /// Containers a member kept as text may nest, the member itself counted
 /// (an array of objects).
@@ -49,29 +55,26 @@ pub fn member_attribute<'a>(key: &str, schema: &ResourceSchema<'a>) -> Option<&'
 }
 
 /// Whether a member of the attribute `def` (one [`member_attribute`]
-/// gave) with the JSON text `text` is left as it is by normalization.
+/// gave) with the JSON text `text` (spaces around it allowed) is left as
+/// it is by normalization.
 pub fn leaves_value(def: &Attribute, text: &str) -> bool {
-    let mut de = serde_json::Deserializer::from_str(text);
-    LeavesValue(def).deserialize(&mut de).and_then(|left| de.end().map(|()| left)).unwrap_or(false)
+    let bytes = text.as_bytes();
+    let start = skip_space(bytes, 0);
+    let left = text.get(start..).and_then(|value| left_prefix(def, value));
+    left.is_some_and(|len| skip_space(bytes, start + len) == bytes.len())
 }
 
-/// [`leaves_value`] as the value is read by a deserializer: `true` when
-/// normalization leaves it, `false` when it might not (the value is read
-/// to its end either way); an error only when the text is not JSON.
-#[derive(Debug, Clone, Copy)]
-pub struct LeavesValue<'a>(pub &'a Attribute);
-
-impl<'de> DeserializeSeed<'de> for LeavesValue<'_> {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<bool, D::Error> {
-        let def = self.0;
-        de.deserialize_any(if def.multi_valued { Shape::List(def) } else { Shape::Item(def) })
-    }
+/// How long the JSON value `text` starts with is, when it is one that
+/// normalization leaves as it is in a member of the attribute `def` (see
+/// the module text); `None` when it might not be left, or it is not a
+/// value serde_json's parse would take. What follows the value is not
+/// looked at.
+pub fn left_prefix(def: &Attribute, text: &str) -> Option<usize> {
+    value(text.as_bytes(), 0, Shape::of(def))
 }
 
 /// What the value being read must be.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Shape<'a> {
     /// A multi-valued attribute's array of items.
     List(&'a Attribute),
@@ -82,94 +85,34 @@ enum Shape<'a> {
     Scalar(&'a Attribute),
 }
 
-impl<'de> DeserializeSeed<'de> for Shape<'_> {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<bool, D::Error> {
-        de.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Shape<'_> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
+impl<'a> Shape<'a> {
+    /// A member's value of the attribute `def`.
+    fn of(def: &'a Attribute) -> Self {
+        if def.multi_valued { Shape::List(def) } else { Shape::Item(def) }
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
-        Ok(self.takes_scalar(AttrType::Boolean))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
-        Ok(self.takes_scalar(AttrType::Integer))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
-        Ok(self.takes_scalar(AttrType::Integer))
-    }
-
-    /// A number with a fraction or an exponent: a built tree writes it
-    /// again in its own way.
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
-        Ok(self.takes_scalar(AttrType::String))
-    }
-
-    /// Normalization drops nulls.
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        let Shape::List(def) = self else {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            return Ok(false);
-        };
-        let mut left = true;
-        while let Some(item) = seq.next_element_seed(Shape::Item(def))? {
-            left &= item;
+    /// For an array here: the attribute whose items it holds, if one may.
+    fn items(self) -> Option<&'a Attribute> {
+        match self {
+            Shape::List(def) => Some(def),
+            _ => None,
         }
-        Ok(left)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let def = match self {
-            Shape::Item(def) if def.ty == AttrType::Complex => def,
-            _ => {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                return Ok(false);
-            }
-        };
-        let (mut left, mut seen) = (true, 0_u64);
-        while let Some(at) = map.next_key_seed(SubKey(def))? {
-            // A key given twice (the tree keeps the last), or no
-            // sub-attribute's exact name.
-            let bit = at.and_then(|at| 1_u64.checked_shl(u32::try_from(at).ok()?)).filter(|b| seen & b == 0);
-            match (bit, at.and_then(|at| def.sub_attributes.get(at))) {
-                (Some(bit), Some(sub)) => {
-                    seen |= bit;
-                    left &= map.next_value_seed(Shape::Scalar(sub))?;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                    left = false;
-                }
-            }
+    /// For an object here: the complex attribute whose sub-attributes its
+    /// keys must name, if one may be.
+    fn fields(self) -> Option<&'a Attribute> {
+        match self {
+            Shape::Item(def) if def.ty == AttrType::Complex => Some(def),
+            _ => None,
         }
-        Ok(left)
     }
-}
 
-impl Shape<'_> {
     /// Whether a scalar of JSON type `got` (`Boolean`, `Integer` or
     /// `String`) is left where this shape is: not where a list or complex
     /// value is expected, nor a string where the schema says boolean
     /// (`"True"` is normalized).
-    fn takes_scalar(self, got: AttrType) -> bool {
+    fn takes(self, got: AttrType) -> bool {
         match self {
             Shape::Item(d) | Shape::Scalar(d) if d.ty != AttrType::Complex => {
                 d.ty != AttrType::Boolean || got == AttrType::Boolean
@@ -179,28 +122,148 @@ impl Shape<'_> {
     }
 }
 
-/// A key of a complex value: the position of the sub-attribute it names
-/// exactly, if one does.
-struct SubKey<'a>(&'a Attribute);
+/// The sub-attributes of a complex value its keys have named so far, each
+/// at most once (a key given twice leaves the last to the tree).
+#[derive(Default)]
+struct Named(u64);
 
-impl<'de> DeserializeSeed<'de> for SubKey<'_> {
-    type Value = Option<usize>;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Option<usize>, D::Error> {
-        de.deserialize_str(self)
+impl Named {
+    /// The sub-attribute of `def` that `key` names exactly, when it does
+    /// and has not been named before.
+    fn name<'a>(&mut self, def: &'a Attribute, key: &[u8]) -> Option<&'a Attribute> {
+        let at = def.sub_attributes.iter().position(|s| s.name.as_bytes() == key)?;
+        let bit = 1_u64.checked_shl(u32::try_from(at).ok()?).filter(|b| self.0 & b == 0)?;
+        self.0 |= bit;
+        def.sub_attributes.get(at)
     }
 }
 
-impl<'de> Visitor<'de> for SubKey<'_> {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a sub-attribute's name")
+/// Where the value at `at` ends, when it is left as it is in `shape`.
+fn value(b: &[u8], at: usize, shape: Shape<'_>) -> Option<usize> {
+    match b.get(at)? {
+        b'[' => list(b, at + 1, shape.items()?),
+        b'{' => object(b, at + 1, shape.fields()?),
+        &first => {
+            let (end, got) = scalar(b, at, first)?;
+            shape.takes(got).then_some(end)
+        }
     }
+}
 
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.sub_attributes.iter().position(|s| s.name.len() == key.len() && s.name == key))
+/// Where the array whose items start at `at` ends: each an item of `def`.
+fn list(b: &[u8], at: usize, def: &Attribute) -> Option<usize> {
+    let mut at = skip_space(b, at);
+    if b.get(at) == Some(&b']') {
+        return Some(at + 1);
     }
+    loop {
+        at = skip_space(b, value(b, at, Shape::Item(def))?);
+        match b.get(at)? {
+            b',' => at = skip_space(b, at + 1),
+            b']' => return Some(at + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// Where the object whose members start at `at` ends: each under a
+/// sub-attribute of `def` named exactly, once, with a scalar of it.
+fn object(b: &[u8], at: usize, def: &Attribute) -> Option<usize> {
+    let mut at = skip_space(b, at);
+    if b.get(at) == Some(&b'}') {
+        return Some(at + 1);
+    }
+    let mut named = Named::default();
+    loop {
+        let close = plain_string_end(b, at)?;
+        let sub = named.name(def, b.get(at + 1..close)?)?;
+        at = skip_space(b, close + 1);
+        (b.get(at) == Some(&b':')).then_some(())?;
+        at = skip_space(b, value(b, skip_space(b, at + 1), Shape::Scalar(sub))?);
+        match b.get(at)? {
+            b',' => at = skip_space(b, at + 1),
+            b'}' => return Some(at + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// Where the string opening at `quote` closes, when nothing in it needs
+/// an escape.
+fn plain_string_end(b: &[u8], quote: usize) -> Option<usize> {
+    (b.get(quote) == Some(&b'"')).then_some(())?;
+    let close = escape_at(b, quote + 1)?;
+    (b.get(close) == Some(&b'"')).then_some(close)
+}
+
+/// The scalar at `at` (its first byte `first`): where it ends and its
+/// JSON type; `None` for `null`, a number with a fraction or an exponent
+/// (normalization may change either), or what is not JSON.
+fn scalar(b: &[u8], at: usize, first: u8) -> Option<(usize, AttrType)> {
+    match first {
+        b'"' => Some((string_end(b, at + 1)?, AttrType::String)),
+        b't' => literal(b, at, b"true"),
+        b'f' => literal(b, at, b"false"),
+        b'-' | b'0'..=b'9' => Some((integer_end(b, at)?, AttrType::Integer)),
+        _ => None,
+    }
+}
+
+fn literal(b: &[u8], at: usize, word: &[u8]) -> Option<(usize, AttrType)> {
+    let end = at.checked_add(word.len())?;
+    (b.get(at..end)? == word).then_some((end, AttrType::Boolean))
+}
+
+/// Where the integer at `at` ends, when serde_json reads it as one and
+/// takes it: no leading zero, no fraction or exponent, and within its
+/// integers (a `u64`, or a negative `i64`; `-0` and anything past them
+/// it reads as a float).
+fn integer_end(b: &[u8], at: usize) -> Option<usize> {
+    let negative = b.get(at) == Some(&b'-');
+    let start = at + usize::from(negative);
+    let digits = b.get(start..)?.iter().take_while(|c| c.is_ascii_digit()).count();
+    let end = start + digits;
+    let text = b.get(start..end)?;
+    let leading_zero = text.len() > 1 && text.first() == Some(&b'0');
+    let magnitude = text.iter().try_fold(0_u64, |n, &c| n.checked_mul(10)?.checked_add(u64::from(c - b'0')))?;
+    let fits = !negative || (1..=1_u64 << 63).contains(&magnitude);
+    (digits > 0 && !leading_zero && fits && !matches!(b.get(end), Some(b'.' | b'e' | b'E'))).then_some(end)
+}
+
+/// Where the string whose text starts at `from` ends (past its closing
+/// quote), when serde_json's parse takes it: no raw control character,
+/// every escape one of JSON's, surrogates only in pairs.
+fn string_end(b: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    loop {
+        at = escape_at(b, at)?;
+        match b.get(at)? {
+            b'"' => return Some(at + 1),
+            b'\\' => at = escape_end(b, at + 1)?,
+            _ => return None,
+        }
+    }
+}
+
+/// Where the escape whose letter is at `at` ends.
+fn escape_end(b: &[u8], at: usize) -> Option<usize> {
+    match b.get(at)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(at + 1),
+        b'u' => match hex4(b, at + 1)? {
+            0xD800..=0xDBFF => {
+                (b.get(at + 5..at + 7)? == b"\\u").then_some(())?;
+                (0xDC00..=0xDFFF).contains(&hex4(b, at + 7)?).then_some(at + 11)
+            }
+            0xDC00..=0xDFFF => None,
+            _ => Some(at + 5),
+        },
+        _ => None,
+    }
+}
+
+/// The four hex digits at `at`, read.
+fn hex4(b: &[u8], at: usize) -> Option<u32> {
+    b.get(at..at.checked_add(4)?)?.iter().try_fold(0, |n, &c| Some(n * 16 + char::from(c).to_digit(16)?))
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 //! arrays and objects to their matching bracket, scalars to the byte that
 //! ends them. Only the object's own grammar (braces, keys, colons, commas)
 //! is checked, and a value's nesting is bounded; what is inside a value is
-//! not, unless the caller found it the same tokens as text that was
-//! checked (`json::same_prefix`, asked first). Every other value's text
-//! must be checked by whoever takes it: parsed, or compared so.
+//! not, unless the caller checked it itself (asked first: normalization's
+//! check of a body's member, `scim_core::normalize::left_prefix`, or the
+//! same tokens as text that was checked, `json::same_prefix`). Every
+//! other value's text must be checked by whoever takes it: parsed.
 
 use super::super::{escape_at, skip_space, string_end};
 use std::borrow::Cow;
@@ -19,21 +20,22 @@ pub(super) struct Member<'t, T> {
     pub value: Range<usize>,
     /// What the caller made of the key.
     pub kind: T,
-    /// Whether the caller found the value the same tokens as its own.
-    pub same: bool,
+    /// Whether the caller checked the value's text (its end is the
+    /// caller's).
+    pub checked: bool,
 }
 
 /// The members of the object `text` is, in their order, each value nested
 /// at most `max_depth` deep (arrays and objects); `None` when `text` is
 /// not one object by its own grammar, or a value is nested deeper. Each
-/// value's end is first asked of `same` (a member's key, whether it had
+/// value's end is first asked of `check` (a member's key, whether it had
 /// escapes, the text from its value on): what the key is to the caller,
-/// and how long the start of the text is that is the same tokens as a
-/// value the caller holds, if it is.
+/// and how long the value at the start of the text is, when the caller
+/// checked it.
 pub(super) fn members<'t, T>(
     text: &'t str,
     max_depth: usize,
-    mut same: impl FnMut(&str, bool, &[u8]) -> (T, Option<usize>),
+    mut check: impl FnMut(&str, bool, &'t str) -> (T, Option<usize>),
 ) -> Option<Vec<Member<'t, T>>> {
     let bytes = text.as_bytes();
     let mut at = skip_space(bytes, 0);
@@ -48,12 +50,12 @@ pub(super) fn members<'t, T>(
         at = skip_space(bytes, close + 1);
         (bytes.get(at) == Some(&b':')).then_some(())?;
         let start = skip_space(bytes, at + 1);
-        let (kind, same_len) = same(&key, escaped, bytes.get(start..)?);
-        let end = match same_len {
+        let (kind, checked) = check(&key, escaped, text.get(start..)?);
+        let end = match checked {
             Some(len) => start + len,
             None => value_end(bytes, start, max_depth)?,
         };
-        found.push(Member { key, value: start..end, kind, same: same_len.is_some() });
+        found.push(Member { key, value: start..end, kind, checked: checked.is_some() });
         at = skip_space(bytes, end);
         match bytes.get(at)? {
             b',' => at = skip_space(bytes, at + 1),

@@ -63,11 +63,7 @@ pub fn document_keeping(bytes: &Bytes, max_depth: usize, keep: &dyn Keep) -> Res
 /// all of it is parsed. `None` when the text is not JSON.
 pub fn document_paired(bytes: &Bytes, sent: &Aside, names: &dyn Keep) -> Option<(Value, Paired)> {
     let split = std::str::from_utf8(bytes).ok().and_then(|text| split::paired(text, bytes, sent, names));
-    let Some((mut tree, paired, differing)) = split else {
-        return from_bytes(bytes).ok().map(|tree| (tree, Paired::unpaired(sent)));
-    };
-    differing.into_tree(&mut tree).ok()?;
-    Some((tree, paired))
+    split.or_else(|| from_bytes(bytes).ok().map(|tree| (tree, Paired::unpaired(sent))))
 }
 
 /// Top-level members of a JSON object kept as text (a request body's, as

@@ -59,13 +59,40 @@ fn build(text: &str, max_depth: usize) -> Result<Value, Refused> {
     }
 }
 
-/// One value of a larger document parsed from its own `text`, with
-/// `left` levels of nesting allowed and the entry stack the document's
-/// other parses share; `None` if it does not parse within them.
-pub(super) fn part(text: &str, left: usize, state: &mut State) -> Option<Value> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value = Build { left, state }.deserialize(&mut de).ok()?;
-    de.end().ok().map(|()| value)
+/// The value `text` starts with (spaces before it skipped), one value of
+/// a larger document, parsed with `left` levels of nesting allowed and the
+/// entry stack the document's other parses share: the value and where it
+/// ends in `text`, found by the one parse (what follows is not read, but
+/// for the byte after a number or literal, which must end it); `None` if
+/// it does not parse within them.
+pub(super) fn part_at(text: &str, left: usize, state: &mut State) -> Option<(Value, usize)> {
+    // serde_json's stream says where a value ended, but takes a type, not
+    // a seed: the bound and the entry stack go aside for the type's parse.
+    let lend = |state: &mut State| PART.with_borrow_mut(|(_, lent)| std::mem::swap(lent, state));
+    PART.with_borrow_mut(|(bound, _)| *bound = left);
+    lend(state);
+    let mut values = serde_json::Deserializer::from_str(text).into_iter::<Bounded>();
+    let parsed = values.next();
+    lend(state);
+    match parsed {
+        Some(Ok(Bounded(value))) => Some((value, values.byte_offset())),
+        _ => None,
+    }
+}
+
+thread_local! {
+    /// A [`part_at`] in progress: its bound and the entry stack it was lent.
+    static PART: std::cell::RefCell<(usize, State)> =
+        const { std::cell::RefCell::new((0, State { entries: Vec::new(), too_deep: false })) };
+}
+
+/// A value parsed by [`Build`] with [`PART`]'s bound and entry stack.
+struct Bounded(Value);
+
+impl<'de> serde::Deserialize<'de> for Bounded {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        PART.with_borrow_mut(|(left, state)| Build { left: *left, state }.deserialize(de).map(Bounded))
+    }
 }
 
 impl From<serde_json::Error> for Refused {
@@ -231,6 +258,30 @@ mod tests {
         assert!(within(r#"{"a":"[[[[{{{{\"]]"}"#, 1).is_ok());
         // A value a later duplicate key replaces was sent all the same.
         assert!(matches!(within(r#"{"b":[],"b":null}"#, 1), Err(Refused::TooDeep)));
+    }
+
+    #[test]
+    fn a_value_at_the_start_of_a_text_is_parsed_and_its_end_found() {
+        let mut state = State { entries: Vec::with_capacity(8), too_deep: false };
+        for (before, value, after) in [
+            ("", r#""a\"b""#, r#", "x": 1}"#),
+            ("", "12", ","),
+            ("  ", "true", "}"),
+            ("\n", r#"{"a":[1,{"b":null}],"a":2}"#, " , "),
+            ("", "-0.5e1", "]"),
+            ("", "\"\"", ""),
+        ] {
+            let text = format!("{before}{value}{after}");
+            let parsed = part_at(&text, 8, &mut state);
+            let expected = serde_json::from_str::<Value>(value).unwrap();
+            assert_eq!(parsed, Some((expected, before.len() + value.len())), "{text}");
+        }
+        for text in ["12x", "[1,", r#""\ud800""#, r#"{"a":1,}"#, "", " ", "nul"] {
+            assert_eq!(part_at(text, 8, &mut state), None, "{text}");
+        }
+        assert!(!state.too_deep);
+        assert!(part_at("[[1]]", 1, &mut state).is_none() && state.too_deep, "the bound holds, and says so");
+        assert!(state.entries.capacity() >= 8, "the entry stack comes back to its owner");
     }
 
     fn any_text() -> impl Strategy<Value = String> {

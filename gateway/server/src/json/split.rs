@@ -20,7 +20,7 @@
 //!
 //! See `pipeline/aside.rs` for who may keep what.
 
-use super::parse::{PARSER_MAX_DEPTH, State, part, within};
+use super::parse::{PARSER_MAX_DEPTH, State, part_at, within};
 use super::same::same_prefix;
 use super::{Aside, Paired, Refused};
 use scim_core::normalize::{MEMBER_MAX_DEPTH, left_prefix};
@@ -66,18 +66,21 @@ pub fn split(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep
 fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) -> Option<(Value, Aside)> {
     let left = max_depth.checked_sub(1)?;
     let texts = left >= MEMBER_MAX_DEPTH;
+    let mut state = State { entries: Vec::with_capacity(16), too_deep: false };
     let check = |key: &str, escaped: bool, rest: &str| {
         let which = (texts && !escaped).then(|| keep.may_keep(key)).flatten();
-        let len = which.and_then(|w| left_prefix(keep.attribute(w)?, rest));
-        (which.filter(|_| len.is_some()), len)
+        match which.and_then(|w| Some((w, left_prefix(keep.attribute(w)?, rest)?))) {
+            Some((which, len)) => (Made::Kept(which), Some(len)),
+            None => built(rest, left, &mut state),
+        }
     };
     let members = spans::members(text, left, check)?;
-    let mut state = State { entries: Vec::with_capacity(16), too_deep: false };
     let (mut entries, mut kept) = (Vec::with_capacity(members.len()), Vec::new());
     for member in members {
         match member.kind {
-            Some(which) => kept.push(Kept { which, key: member.key.into_owned(), span: member.value }),
-            None => entries.push((member.key.into_owned(), part(text.get(member.value)?, left, &mut state)?)),
+            Made::Kept(which) => kept.push(Kept { which, key: member.key.into_owned(), span: member.value }),
+            Made::Built(value) => entries.push((member.key.into_owned(), value)),
+            Made::Unread => return None,
         }
     }
     let tree = object(entries);
@@ -86,6 +89,26 @@ fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) 
     }
     (!named_twice(&tree, kept.iter(), keep)).then_some(())?;
     slices(bytes, kept).map(|members| (tree, Aside { members }))
+}
+
+/// What a split makes of a member, as its place is found.
+enum Made {
+    /// Kept as text: which kind of kept member it is.
+    Kept(usize),
+    /// Parsed into the tree.
+    Built(Value),
+    /// It does not parse: the plain parse decides.
+    Unread,
+}
+
+/// The member whose value `rest` starts with, parsed: [`Made::Built`] and
+/// its length, or [`Made::Unread`].
+#[inline(always)]
+fn built(rest: &str, left: usize, state: &mut State) -> (Made, Option<usize>) {
+    match part_at(rest, left, state) {
+        Some((value, len)) => (Made::Built(value), Some(len)),
+        None => (Made::Unread, None),
+    }
 }
 
 /// An object of `entries`, made at its size (a key given twice keeps its
@@ -101,50 +124,42 @@ fn object(entries: Vec<(String, Value)>) -> Value {
 /// without escapes) is kept, every other one parsed into the tree as the
 /// plain parse would, each from its own text. A kept member whose text is
 /// the same tokens as `sent`'s is paired with it ([`Paired::same`], the
-/// sent one not built); any other is returned aside as unchecked text, to
-/// be parsed. `None` when the text is not an object by its own grammar
+/// sent one not built); any other is parsed into the tree too, as it is
+/// found. `None` when the text is not an object by its own grammar
 /// ([`spans::members`]), a built member does not parse, or a kept member
 /// is named twice (by a key, or otherwise as `names` says): the plain
 /// parse decides then.
-pub(super) fn paired(
-    text: &str,
-    bytes: &bytes::Bytes,
-    sent: &Aside,
-    names: &dyn Keep,
-) -> Option<(Value, Paired, Aside)> {
-    let mut hint = 0;
-    let look = |key: &str, escaped: bool, rest: &str| {
-        let which = sent.position_of(key, hint).filter(|_| !escaped);
-        hint = which.map_or(hint, |w| w + 1);
-        let same = which.and_then(|w| same_prefix(sent.members.get(w)?.1.as_ref(), rest.as_bytes()));
-        (which, same)
-    };
+pub(super) fn paired(text: &str, bytes: &bytes::Bytes, sent: &Aside, names: &dyn Keep) -> Option<(Value, Paired)> {
     let left = PARSER_MAX_DEPTH - 1;
+    let (mut hint, mut state) = (0, State { entries: Vec::with_capacity(16), too_deep: false });
+    let look = |key: &str, escaped: bool, rest: &str| {
+        let Some(which) = sent.position_of(key, hint).filter(|_| !escaped) else {
+            return built(rest, left, &mut state);
+        };
+        hint = which + 1;
+        match sent.members.get(which).and_then(|m| same_prefix(m.1.as_ref(), rest.as_bytes())) {
+            Some(len) => (Made::Kept(which), Some(len)),
+            None => built(rest, left, &mut state),
+        }
+    };
     let members = spans::members(text, left, look)?;
-    let mut state = State { entries: Vec::with_capacity(16), too_deep: false };
     let mut entries = Vec::with_capacity(members.len());
     let (mut kept, mut paired) = (Vec::with_capacity(sent.members.len()), vec![false; sent.members.len()]);
     for member in members {
-        let Some(which) = member.kind else {
-            entries.push((member.key.into_owned(), part(text.get(member.value)?, left, &mut state)?));
-            continue;
-        };
-        paired.get_mut(which).into_iter().for_each(|p| *p |= member.checked);
-        kept.push((Kept { which, key: member.key.into_owned(), span: member.value }, member.checked));
+        match member.kind {
+            Made::Kept(which) => {
+                paired.get_mut(which).into_iter().for_each(|p| *p = true);
+                kept.push(Kept { which, key: member.key.into_owned(), span: member.value });
+            }
+            Made::Built(value) => entries.push((member.key.into_owned(), value)),
+            Made::Unread => return None,
+        }
     }
     let tree = object(entries);
-    (kept.is_empty() || !named_twice(&tree, kept.iter().map(|(k, _)| k), names)).then_some(())?;
-    let (mut same, mut differing) = (Vec::with_capacity(kept.len()), Vec::new());
-    for (k, is_same) in kept {
-        let text = bytes.get(k.span.clone()).map(|_| bytes.slice(k.span))?;
-        if is_same { &mut same } else { &mut differing }.push((k.key, text));
-    }
+    (kept.is_empty() || !named_twice(&tree, kept.iter(), names)).then_some(())?;
+    let same = slices(bytes, kept)?;
     let desired = sent.members.iter().zip(&paired).filter(|(_, p)| !**p).map(|(m, _)| m.clone()).collect();
-    Some((
-        tree,
-        Paired { desired: Aside { members: desired }, same: Aside { members: same } },
-        Aside { members: differing },
-    ))
+    Some((tree, Paired { desired: Aside { members: desired }, same: Aside { members: same } }))
 }
 
 /// Each kept member's text as a slice of the body (`None` if a span

@@ -18,11 +18,9 @@ pub(super) struct Member<'t, T> {
     pub key: Cow<'t, str>,
     /// Where its value's text lies, without the spaces around it.
     pub value: Range<usize>,
-    /// What the caller made of the key.
+    /// What the caller made of the key (and of the value, when it
+    /// checked it).
     pub kind: T,
-    /// Whether the caller checked the value's text (its end is the
-    /// caller's).
-    pub checked: bool,
 }
 
 /// The members of the object `text` is, in their order, each value nested
@@ -55,7 +53,7 @@ pub(super) fn members<'t, T>(
             Some(len) => start + len,
             None => value_end(bytes, start, max_depth)?,
         };
-        found.push(Member { key, value: start..end, kind, checked: checked.is_some() });
+        found.push(Member { key, value: start..end, kind });
         at = skip_space(bytes, end);
         match bytes.get(at)? {
             b',' => at = skip_space(bytes, at + 1),

@@ -118,6 +118,15 @@ impl Path {
     }
 
     /// The path as text, as [`fmt::Display`] writes it; a bare attribute
+    /// name is lent, not written again.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match (&self.urn, &self.filter, &self.sub) {
+            (None, None, None) => std::borrow::Cow::Borrowed(&self.name),
+            _ => std::borrow::Cow::Owned(self.to_string()),
+        }
+    }
+
+    /// The path as text, as [`fmt::Display`] writes it; a bare attribute
     /// name is moved, not written again.
     pub fn into_text(self) -> String {
         match (&self.urn, &self.filter, &self.sub) {

@@ -146,6 +146,33 @@ pub fn to_vec(value: &Value) -> Vec<u8> {
     out
 }
 
+/// [`to_vec`] of `ops.into_json()`, written without building it: the
+/// PatchOp a translated write sends.
+pub fn patch_to_vec(ops: &scim_core::patch::PatchOp) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"{\"schemas\":[");
+    write_str(&mut out, scim_core::patch::PATCH_URN);
+    out.extend_from_slice(b"],\"Operations\":[");
+    for (i, op) in ops.operations.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"op\":");
+        write_str(&mut out, op.op.as_str());
+        if let Some(path) = &op.path {
+            out.extend_from_slice(b",\"path\":");
+            write_str(&mut out, &path.text());
+        }
+        if let Some(value) = &op.value {
+            out.extend_from_slice(b",\"value\":");
+            write_value(&mut out, value);
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
 fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
@@ -391,5 +418,32 @@ mod tests {
             prop_assert_eq!(&ours, &serde_json::to_vec(&v).unwrap());
             prop_assert_eq!(from_bytes(&ours).unwrap(), v);
         }
+
+        /// A PatchOp written directly is the text of its JSON tree written:
+        /// every op, paths bare, with a URN, a filter (quotes in it) or a
+        /// sub-attribute, values of every kind or none.
+        #[test]
+        fn a_patch_op_is_written_as_its_json_tree_is(ops in prop::collection::vec(any_operation(), 0..4)) {
+            let ops = scim_core::patch::PatchOp { operations: ops };
+            prop_assert_eq!(patch_to_vec(&ops), serde_json::to_vec(&ops.into_json()).unwrap());
+        }
+    }
+
+    fn any_operation() -> impl Strategy<Value = scim_core::patch::PatchOperation> {
+        use scim_core::patch::{OpKind, PatchOperation};
+        const PATHS: [&str; 5] = [
+            "title",
+            "name.givenName",
+            r#"emails[type eq "work" and value co "\"q\""].value"#,
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+            r#"members[value eq "2819c223"]"#,
+        ];
+        let path = prop::option::of(prop::sample::select(&PATHS[..]));
+        let op = prop::sample::select(&[OpKind::Add, OpKind::Remove, OpKind::Replace][..]);
+        (op, path, prop::option::of(any_value())).prop_map(|(op, path, value)| PatchOperation {
+            op,
+            path: path.map(|p| scim_core::path::Path::parse(p).unwrap()),
+            value,
+        })
     }
 }

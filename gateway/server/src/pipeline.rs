@@ -479,14 +479,13 @@ async fn write_once(
         (&Method::PATCH, true) => Translated::Unchanged,
         _ => translate::translate(x, rt, method, &current, body, intent).await?,
     };
-    let (sent, body) = match translated {
-        Translated::Send(sent, body) => (sent, body),
+    let (sent, reply) = match translated {
+        Translated::Send(write) => batches::send_translated(x, rt, write, if_match).await?,
         Translated::Unchanged => {
             aside::whole(&mut current, paired.same)?;
             return unchanged(x, rt, method, current, etag.as_ref(), intent).await.map(Attempt::Answered);
         }
     };
-    let reply = batches::send(x, rt, sent.clone(), body, Aside::default(), if_match).await?;
     match retry_412(x, &reply, next) {
         true => Ok(Attempt::Again),
         false => written(x, rt, method, &sent, reply, intent).await.map(Attempt::Answered),

@@ -165,8 +165,13 @@ pub(super) fn paired(text: &str, bytes: &bytes::Bytes, sent: &Aside, names: &dyn
 /// Each kept member's text as a slice of the body (`None` if a span
 /// were outside it, which the spans are not).
 fn slices(bytes: &bytes::Bytes, kept: Vec<Kept>) -> Option<Vec<(String, bytes::Bytes)>> {
-    let slice = |span: Range<usize>| bytes.get(span.clone()).map(|_| bytes.slice(span));
-    kept.into_iter().map(|k| slice(k.span).map(|text| (k.key, text))).collect()
+    // A loop: collecting into the other element type reallocated twice.
+    let mut out = Vec::with_capacity(kept.len());
+    for k in kept {
+        bytes.get(k.span.clone())?;
+        out.push((k.key, bytes.slice(k.span)));
+    }
+    Some(out)
 }
 
 /// Whether a kept member's attribute is also named elsewhere in the body

@@ -11,6 +11,7 @@
 //! applied before it. Nothing is retried blindly.
 
 use super::exchange::Exchange;
+use super::translate::Outgoing;
 use crate::error::GatewayError;
 use crate::json::Aside;
 use crate::upstream::Reply;
@@ -20,6 +21,29 @@ use scim_core::ScimType;
 use scim_core::patch::{OpKind, PatchOp, PatchOperation};
 use scim_core::path::{Path, get_ci};
 use serde_json::Value;
+
+/// A write after update translation, sent: the method it went with and
+/// the backend's answer. A PATCH built by the translation goes in batches
+/// where the route sends member changes in them ([`send`]), else its JSON
+/// is written as it is sent (no tree built) and the operations dropped
+/// before the backend answers.
+pub(super) async fn send_translated(
+    x: &Exchange<'_>,
+    rt: &str,
+    write: Outgoing,
+    if_match: Option<&HeaderValue>,
+) -> Result<(Method, Reply), GatewayError> {
+    let (method, body) = match write {
+        Outgoing::Json(method, body) => (method, body),
+        Outgoing::Patch(ops) if x.route.member_batch.is_some() && rt == "Group" => (Method::PATCH, ops.into_json()),
+        Outgoing::Patch(ops) => {
+            let written = crate::json::patch_to_vec(&ops);
+            drop(ops);
+            return Ok((Method::PATCH, x.forward_written(Method::PATCH, written, if_match).await?));
+        }
+    };
+    Ok((method.clone(), send(x, rt, method, body, Aside::default(), if_match).await?))
+}
 
 /// Sends a write upstream, in member batches where the route has them and
 /// the write needs them; anything else in one request. `aside`: members

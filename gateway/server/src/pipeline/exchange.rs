@@ -174,7 +174,17 @@ impl<'a> Exchange<'a> {
             let e = scim_core::ScimError::invalid_syntax("the mapped resource is not a JSON object; nothing was sent");
             return Err(GatewayError::Scim(e));
         };
-        self.forward_json(method, self.path.clone(), self.query.clone(), Some(body), if_match).await
+        self.forward_written(method, body, if_match).await
+    }
+
+    /// Sends the IdP's write on its path, its JSON written already.
+    pub async fn forward_written(
+        &self,
+        method: Method,
+        json: Vec<u8>,
+        if_match: Option<&HeaderValue>,
+    ) -> Result<Reply, GatewayError> {
+        self.forward_json(method, self.path.clone(), self.query.clone(), Some(json), if_match).await
     }
 
     /// Sends a request with the IdP's headers for the upstream, `json` as

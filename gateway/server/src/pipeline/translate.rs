@@ -33,10 +33,20 @@ const SERVER_OWNED: [&str; 3] = ["schemas", "id", "meta"];
 /// A write after translation.
 #[derive(Debug)]
 pub(super) enum Translated {
-    /// Send this method and body.
-    Send(Method, Value),
+    /// Send this.
+    Send(Outgoing),
     /// The backend already holds what the IdP asked for: nothing to send.
     Unchanged,
+}
+
+/// A write to send.
+#[derive(Debug)]
+pub(super) enum Outgoing {
+    /// This method and body.
+    Json(Method, Value),
+    /// This PATCH, built from the current resource (its JSON is written as
+    /// it is sent, no tree built).
+    Patch(PatchOp),
 }
 
 /// Whether a PATCH must be built from the current resource on this route
@@ -123,10 +133,10 @@ pub(super) async fn translate(
         (&Method::PATCH, mode) if mode == UpdateMode::Patch || x.route.member_batch.is_some() => {
             match PatchOp::from_json(&body) {
                 Ok(ops) if replaces_members(&ops) => (Translation::MembersToOps, Some(ops)),
-                _ => return Ok(Translated::Send(method.clone(), body)),
+                _ => return Ok(Translated::Send(Outgoing::Json(method.clone(), body))),
             }
         }
-        _ => return Ok(Translated::Send(method.clone(), body)),
+        _ => return Ok(Translated::Send(Outgoing::Json(method.clone(), body))),
     };
     let schema = x.route.schema(rt)?;
     // What a PUT leaves out is removed only if the IdP manages it; what a
@@ -160,7 +170,7 @@ pub(super) async fn translate(
     };
     match ops.is_empty() {
         true => Ok(Translated::Unchanged),
-        false => Ok(recorded(x, translation, Method::PATCH, ops.into_json())),
+        false => Ok(recorded_patch(x, translation, ops)),
     }
 }
 
@@ -169,7 +179,16 @@ pub(super) async fn translate(
 fn recorded(x: &Exchange<'_>, translation: Translation, method: Method, body: Value) -> Translated {
     let author = |_: &str| translation.label().to_owned();
     x.changed(crate::audit::Stage::Translation, x.before(&Value::Object(Default::default())), &body, &author);
-    Translated::Send(method, body)
+    Translated::Send(Outgoing::Json(method, body))
+}
+
+/// [`recorded`] for a PATCH built here: its JSON made only for the trail.
+fn recorded_patch(x: &Exchange<'_>, translation: Translation, ops: PatchOp) -> Translated {
+    let author = |_: &str| translation.label().to_owned();
+    if let Some(before) = x.before(&Value::Object(Default::default())) {
+        x.changed(crate::audit::Stage::Translation, Some(before), &ops.to_json(), &author);
+    }
+    Translated::Send(Outgoing::Patch(ops))
 }
 
 /// The current resource patched; for a deactivation whose other operations

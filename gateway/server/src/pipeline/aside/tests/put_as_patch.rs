@@ -108,7 +108,7 @@ proptest! {
 fn the_drawn_puts_leave_pairs_out_often_and_not_always() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let (mut some, mut none) = (0, 0);
-    for _ in 0..500 {
+    for _ in 0..800 {
         let (members, how) = (sample(drawn(), &mut runner), sample(how(), &mut runner));
         let (body, current) = (text_of(&members), text_of(&current_of(&members, &how, &[])));
         // Counted where the PATCH is built: a body the rules refuse says

@@ -57,7 +57,8 @@ pub fn document_keeping(bytes: &Bytes, max_depth: usize, keep: &dyn Keep) -> Res
 /// body's: a member whose text is the same tokens as the body's is never
 /// built ([`Paired::same`]); every other member is parsed into the tree.
 /// Nothing unchecked is kept: a kept text is either the same tokens as
-/// the body's, which serde_json read already, or parsed. `names` says
+/// the body's, which normalization's check read already and held to what
+/// serde_json's parse takes, or parsed. `names` says
 /// whether a built member names a kept one otherwise
 /// ([`Keep::names_kept`]); then, or when the text is out of the ordinary,
 /// all of it is parsed. `None` when the text is not JSON.
@@ -96,9 +97,10 @@ impl Aside {
     }
 
     /// The kept members built into `tree` (an object) after its own, for
-    /// a step that needs the whole body. Each text was read by serde_json
-    /// already and held to what its parse into a `Value` takes, so none
-    /// fails to parse again; if one did, its error.
+    /// a step that needs the whole body. Each text was checked already and
+    /// held to what serde_json's parse into a `Value` takes (by
+    /// normalization's check, or by being the same tokens as text it
+    /// checked), so none fails to parse; if one did, its error.
     pub fn into_tree(self, tree: &mut Value) -> Result<(), serde_json::Error> {
         if self.is_empty() {
             return Ok(());

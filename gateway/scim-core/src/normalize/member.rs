@@ -67,8 +67,10 @@ pub fn leaves_value(def: &Attribute, text: &str) -> bool {
 /// How long the JSON value `text` starts with is, when it is one that
 /// normalization leaves as it is in a member of the attribute `def` (see
 /// the module text); `None` when it might not be left, or it is not a
-/// value serde_json's parse would take. What follows the value is not
-/// looked at.
+/// value serde_json's parse would take. What follows the value is looked
+/// at only for the byte after an integer (a fraction or an exponent makes
+/// it a float): the caller must see that what follows a number or a
+/// literal ends it (`12a` gives 2, `truex` gives 4).
 pub fn left_prefix(def: &Attribute, text: &str) -> Option<usize> {
     value(text.as_bytes(), 0, Shape::of(def))
 }
@@ -125,12 +127,12 @@ impl<'a> Shape<'a> {
 /// The sub-attributes of a complex value its keys have named so far, each
 /// at most once (a key given twice leaves the last to the tree).
 #[derive(Default)]
-struct Named(u64);
+struct SubKeys(u64);
 
-impl Named {
+impl SubKeys {
     /// The sub-attribute of `def` that `key` names exactly, when it does
     /// and has not been named before.
-    fn name<'a>(&mut self, def: &'a Attribute, key: &[u8]) -> Option<&'a Attribute> {
+    fn take<'a>(&mut self, def: &'a Attribute, key: &[u8]) -> Option<&'a Attribute> {
         let at = def.sub_attributes.iter().position(|s| s.name.as_bytes() == key)?;
         let bit = 1_u64.checked_shl(u32::try_from(at).ok()?).filter(|b| self.0 & b == 0)?;
         self.0 |= bit;
@@ -173,10 +175,10 @@ fn object(b: &[u8], at: usize, def: &Attribute) -> Option<usize> {
     if b.get(at) == Some(&b'}') {
         return Some(at + 1);
     }
-    let mut named = Named::default();
+    let mut keys = SubKeys::default();
     loop {
         let close = plain_string_end(b, at)?;
-        let sub = named.name(def, b.get(at + 1..close)?)?;
+        let sub = keys.take(def, b.get(at + 1..close)?)?;
         at = skip_space(b, close + 1);
         (b.get(at) == Some(&b':')).then_some(())?;
         at = skip_space(b, value(b, skip_space(b, at + 1), Shape::Scalar(sub))?);

@@ -16,7 +16,7 @@
 //!   members' places are found without reading them (`split/spans.rs`),
 //!   the built ones parsed, each from its own text, and each kept one
 //!   paired with the body's member under its key when it is the same
-//!   tokens, or else left unread for `json::document_paired` to parse.
+//!   tokens, or else parsed too, as it is found.
 //!
 //! See `pipeline/aside.rs` for who may keep what.
 
@@ -70,20 +70,11 @@ fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) 
     let check = |key: &str, escaped: bool, rest: &str| {
         let which = (texts && !escaped).then(|| keep.may_keep(key)).flatten();
         match which.and_then(|w| Some((w, left_prefix(keep.attribute(w)?, rest)?))) {
-            Some((which, len)) => (Made::Kept(which), Some(len)),
+            Some((which, len)) => Some((Made::Kept(which), len)),
             None => built(rest, left, &mut state),
         }
     };
-    let members = spans::members(text, left, check)?;
-    let (mut entries, mut kept) = (Vec::with_capacity(members.len()), Vec::new());
-    for member in members {
-        match member.kind {
-            Made::Kept(which) => kept.push(Kept { which, key: member.key.into_owned(), span: member.value }),
-            Made::Built(value) => entries.push((member.key.into_owned(), value)),
-            Made::Unread => return None,
-        }
-    }
-    let tree = object(entries);
+    let (tree, kept) = sorted(spans::members(text, check)?);
     if kept.is_empty() {
         return Some((tree, Aside::default()));
     }
@@ -97,26 +88,28 @@ enum Made {
     Kept(usize),
     /// Parsed into the tree.
     Built(Value),
-    /// It does not parse: the plain parse decides.
-    Unread,
 }
 
-/// The member whose value `rest` starts with, parsed: [`Made::Built`] and
-/// its length, or [`Made::Unread`].
-#[inline(always)]
-fn built(rest: &str, left: usize, state: &mut State) -> (Made, Option<usize>) {
-    match part_at(rest, left, state) {
-        Some((value, len)) => (Made::Built(value), Some(len)),
-        None => (Made::Unread, None),
+/// The member whose value `rest` starts with, parsed, and its length;
+/// `None` when it does not parse (the plain parse decides then).
+fn built(rest: &str, left: usize, state: &mut State) -> Option<(Made, usize)> {
+    part_at(rest, left, state).map(|(value, len)| (Made::Built(value), len))
+}
+
+/// The members read, sorted: the built ones into an object made at its
+/// size (a key given twice keeps its first place and its last value, as
+/// serde_json's parse does), the kept ones in their order.
+fn sorted(members: Vec<spans::Member<'_, Made>>) -> (Value, Vec<Kept>) {
+    let (mut entries, mut kept) = (Vec::with_capacity(members.len()), Vec::new());
+    for member in members {
+        match member.kind {
+            Made::Kept(which) => kept.push(Kept { which, key: member.key.into_owned(), span: member.value }),
+            Made::Built(value) => entries.push((member.key.into_owned(), value)),
+        }
     }
-}
-
-/// An object of `entries`, made at its size (a key given twice keeps its
-/// first place and its last value, as serde_json's parse does).
-fn object(entries: Vec<(String, Value)>) -> Value {
     let mut object = Map::with_capacity(entries.len());
     object.extend(entries);
-    Value::Object(object)
+    (Value::Object(object), kept)
 }
 
 /// The current resource's `text` (the body `bytes` hold) split for
@@ -138,24 +131,13 @@ pub(super) fn paired(text: &str, bytes: &bytes::Bytes, sent: &Aside, names: &dyn
         };
         hint = which + 1;
         match sent.members.get(which).and_then(|m| same_prefix(m.1.as_ref(), rest.as_bytes())) {
-            Some(len) => (Made::Kept(which), Some(len)),
+            Some(len) => Some((Made::Kept(which), len)),
             None => built(rest, left, &mut state),
         }
     };
-    let members = spans::members(text, left, look)?;
-    let mut entries = Vec::with_capacity(members.len());
-    let (mut kept, mut paired) = (Vec::with_capacity(sent.members.len()), vec![false; sent.members.len()]);
-    for member in members {
-        match member.kind {
-            Made::Kept(which) => {
-                paired.get_mut(which).into_iter().for_each(|p| *p = true);
-                kept.push(Kept { which, key: member.key.into_owned(), span: member.value });
-            }
-            Made::Built(value) => entries.push((member.key.into_owned(), value)),
-            Made::Unread => return None,
-        }
-    }
-    let tree = object(entries);
+    let (tree, kept) = sorted(spans::members(text, look)?);
+    let mut paired = vec![false; sent.members.len()];
+    kept.iter().for_each(|k| paired.get_mut(k.which).into_iter().for_each(|p| *p = true));
     (kept.is_empty() || !named_twice(&tree, kept.iter(), names)).then_some(())?;
     let same = slices(bytes, kept)?;
     let desired = sent.members.iter().zip(&paired).filter(|(_, p)| !**p).map(|(m, _)| m.clone()).collect();

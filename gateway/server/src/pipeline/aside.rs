@@ -21,8 +21,9 @@
 //! - the member's attribute is not one the request rules read or write
 //!   (their footprint, worked out when the mapping was compiled), and is
 //!   not `active` (a deprovisioning is decided on it);
-//! - normalization would leave it as it is, by its text
-//!   ([`scim_core::normalize::leaves_value`]), and no other top-level key
+//! - normalization would leave it as it is, by its text, read once and
+//!   held to what serde_json's parse takes
+//!   ([`scim_core::normalize::left_prefix`]), and no other top-level key
 //!   names its attribute in any case or names the core schema, nor does
 //!   `schemas` list it (normalization keeps a listed name a key has).
 

@@ -1,5 +1,5 @@
 use super::super::{Normalizer, Preset};
-use super::{Named, Shape, leaves_value};
+use super::{Shape, SubKeys, leaves_value};
 use crate::schema::{AttrType, Attribute, Registry};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -256,10 +256,10 @@ impl<'de> serde::de::Visitor<'de> for Read<'_, '_> {
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
         let def = self.shape.fields();
-        let (mut left, mut named) = (def.is_some(), Named::default());
+        let (mut left, mut keys) = (def.is_some(), SubKeys::default());
         while let Some((key, escaped)) = map.next_key_seed(Key)? {
             self.escaped.set(self.escaped.get() || escaped);
-            let sub = def.and_then(|def| named.name(def, key.as_bytes()));
+            let sub = def.and_then(|def| keys.take(def, key.as_bytes()));
             left &= sub.is_some();
             let shape = sub.map_or(self.shape, Shape::Scalar);
             left &= map.next_value_seed(Read { shape, ..self })?;

@@ -1,12 +1,10 @@
-//! Where an object's top-level members lie in its text, found without
-//! reading their values: strings are stepped over to their closing quote,
-//! arrays and objects to their matching bracket, scalars to the byte that
-//! ends them. Only the object's own grammar (braces, keys, colons, commas)
-//! is checked, and a value's nesting is bounded; what is inside a value is
-//! not, unless the caller checked it itself (asked first: normalization's
-//! check of a body's member, `scim_core::normalize::left_prefix`, or the
-//! same tokens as text that was checked, `json::same_prefix`). Every
-//! other value's text must be checked by whoever takes it: parsed.
+//! Where an object's top-level members lie in its text. Only the object's
+//! own grammar (braces, keys, colons, commas, nothing after it) is
+//! checked here; each value is read by the caller, which says how long it
+//! is: normalization's check of a body's member
+//! (`scim_core::normalize::left_prefix`), the same tokens as text that was
+//! checked (`json::same_prefix`), or serde_json's parse of it
+//! (`json::parse::part_at`, which bounds its nesting).
 
 use super::super::{escape_at, skip_space, string_end};
 use std::borrow::Cow;
@@ -18,22 +16,18 @@ pub(super) struct Member<'t, T> {
     pub key: Cow<'t, str>,
     /// Where its value's text lies, without the spaces around it.
     pub value: Range<usize>,
-    /// What the caller made of the key (and of the value, when it
-    /// checked it).
+    /// What the caller made of it.
     pub kind: T,
 }
 
-/// The members of the object `text` is, in their order, each value nested
-/// at most `max_depth` deep (arrays and objects); `None` when `text` is
-/// not one object by its own grammar, or a value is nested deeper. Each
-/// value's end is first asked of `check` (a member's key, whether it had
-/// escapes, the text from its value on): what the key is to the caller,
-/// and how long the value at the start of the text is, when the caller
-/// checked it.
+/// The members of the object `text` is, in their order; `None` when
+/// `text` is not one object by its own grammar, or `read` gave up. Each
+/// value is given to `read` (the member's key, whether it had escapes, the
+/// text from its value on), which says what the member is to the caller
+/// and how long the value at the start of the text is, or `None` to stop.
 pub(super) fn members<'t, T>(
     text: &'t str,
-    max_depth: usize,
-    mut check: impl FnMut(&str, bool, &'t str) -> (T, Option<usize>),
+    mut read: impl FnMut(&str, bool, &'t str) -> Option<(T, usize)>,
 ) -> Option<Vec<Member<'t, T>>> {
     let bytes = text.as_bytes();
     let mut at = skip_space(bytes, 0);
@@ -48,11 +42,8 @@ pub(super) fn members<'t, T>(
         at = skip_space(bytes, close + 1);
         (bytes.get(at) == Some(&b':')).then_some(())?;
         let start = skip_space(bytes, at + 1);
-        let (kind, checked) = check(&key, escaped, text.get(start..)?);
-        let end = match checked {
-            Some(len) => start + len,
-            None => value_end(bytes, start, max_depth)?,
-        };
+        let (kind, len) = read(&key, escaped, text.get(start..)?)?;
+        let end = start.checked_add(len)?;
         found.push(Member { key, value: start..end, kind });
         at = skip_space(bytes, end);
         match bytes.get(at)? {
@@ -77,40 +68,4 @@ fn key_at(text: &str, quote: usize) -> Option<(Cow<'_, str>, bool, usize)> {
     let close = string_end(bytes, quote + 1)?;
     let key = serde_json::from_str::<String>(text.get(quote..=close)?).ok()?;
     Some((Cow::Owned(key), true, close))
-}
-
-/// Where the value starting at `at` ends (the byte after it), arrays and
-/// objects nested at most `max_depth` deep.
-fn value_end(bytes: &[u8], at: usize, max_depth: usize) -> Option<usize> {
-    match bytes.get(at)? {
-        b'"' => string_end(bytes, at + 1).map(|close| close + 1),
-        b'{' | b'[' => container_end(bytes, at, max_depth),
-        _ => {
-            let len = bytes.get(at..)?.iter().take_while(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b)).count();
-            (len > 0).then_some(at + len)
-        }
-    }
-}
-
-/// Where the array or object opening at `at` ends: past the bracket that
-/// brings the nesting back to where it was, strings stepped over.
-fn container_end(bytes: &[u8], mut at: usize, max_depth: usize) -> Option<usize> {
-    let mut depth = 0_usize;
-    loop {
-        match bytes.get(at)? {
-            b'{' | b'[' => {
-                depth += 1;
-                (depth <= max_depth).then_some(())?;
-            }
-            b'}' | b']' => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return Some(at + 1);
-                }
-            }
-            b'"' => at = string_end(bytes, at + 1)?,
-            _ => {}
-        }
-        at += 1;
-    }
 }

@@ -185,9 +185,10 @@ fn text_of(members: &[Drawn]) -> String {
             out.push(',');
         }
         let mut key = serde_json::to_string(&key).unwrap();
-        if d.change == 30 {
-            // A key written with an escape: read, and built.
-            key = key.replacen(|c: char| c.is_ascii_alphabetic(), "\\u0074", 1);
+        if let (30, Some(c)) = (d.change, key.chars().find(char::is_ascii_alphabetic)) {
+            // The same key with its first letter written as an escape:
+            // read, and built (a kept key's twin forces the whole parse).
+            key = key.replacen(c, &format!("\\u{:04x}", u32::from(c)), 1);
         }
         out.push_str(&format!("{sp}{key}{sp}:{sp}{value}{sp}"));
     }

@@ -5,8 +5,14 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use serde_json::{Map, Value, json};
 
+/// The core registry, made once (long property runs draw many cases).
+fn registry() -> &'static Registry {
+    static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(Registry::core)
+}
+
 fn leaves(key: &str, text: &str) -> bool {
-    let reg = Registry::core();
+    let reg = registry();
     let schema = reg.resource("User").unwrap();
     Normalizer::new(Preset::Entra).leaves_member(key, text, &schema)
 }
@@ -14,7 +20,7 @@ fn leaves(key: &str, text: &str) -> bool {
 /// The member after normalizing a body holding it, as text (`None` when
 /// normalization took it out).
 fn normalized(rt: &str, key: &str, value: &Value) -> Option<String> {
-    let reg = Registry::core();
+    let reg = registry();
     let schema = reg.resource(rt).unwrap();
     let mut body = json!({"schemas": [schema.core_urn()]});
     body.as_object_mut().unwrap().insert(key.to_owned(), value.clone());
@@ -164,7 +170,7 @@ proptest! {
     #[test]
     fn a_member_the_check_leaves_normalization_leaves_too(d in drawn(), group in any::<bool>()) {
         let rt = if group { "Group" } else { "User" };
-        let reg = Registry::core();
+        let reg = registry();
         let schema = reg.resource(rt).unwrap();
         let common = ["id", "externalId", "meta"].into_iter().filter_map(|n| schema.core_attribute(n));
         let attrs: Vec<&Attribute> = schema.core().attributes.iter().chain(common).collect();
@@ -181,7 +187,7 @@ proptest! {
 fn the_drawn_members_are_often_left_and_often_not() {
     // The property above means little if the check almost never says yes
     // (or no) on what it is given.
-    let reg = Registry::core();
+    let reg = registry();
     let schema = reg.resource("User").unwrap();
     let attrs: Vec<&Attribute> = schema.core().attributes.iter().collect();
     let mut runner = proptest::test_runner::TestRunner::deterministic();
@@ -356,7 +362,7 @@ fn edited(text: &str, edits: &[(usize, u8, usize)]) -> String {
 /// A drawn member's attribute, of User or Group, and its text: compact or
 /// pretty, then edited.
 fn drawn_text(d: &Drawn, group: bool, pretty: bool, edits: &[(usize, u8, usize)]) -> (Attribute, String) {
-    let reg = Registry::core();
+    let reg = registry();
     let schema = reg.resource(if group { "Group" } else { "User" }).unwrap();
     let attrs: Vec<&Attribute> = schema.core().attributes.iter().collect();
     let def = attrs[d.attr % attrs.len()];
@@ -399,7 +405,7 @@ proptest! {
     /// check says what reading them with serde_json says.
     #[test]
     fn numbers_are_left_as_serde_json_reads_them(text in "-?[0-9]{0,3}(0|[1-9][0-9]{15,19})?([.eE][-+0-9]{0,2})?") {
-        let reg = Registry::core();
+        let reg = registry();
         let schema = reg.resource("User").unwrap();
         for key in ["externalId", "active"] {
             let def = schema.core_attribute(key).unwrap();

@@ -120,19 +120,24 @@ impl Path {
     /// The path as text, as [`fmt::Display`] writes it; a bare attribute
     /// name is lent, not written again.
     pub fn text(&self) -> std::borrow::Cow<'_, str> {
-        match (&self.urn, &self.filter, &self.sub) {
-            (None, None, None) => std::borrow::Cow::Borrowed(&self.name),
-            _ => std::borrow::Cow::Owned(self.to_string()),
+        match self.is_bare() {
+            true => std::borrow::Cow::Borrowed(&self.name),
+            false => std::borrow::Cow::Owned(self.to_string()),
         }
     }
 
     /// The path as text, as [`fmt::Display`] writes it; a bare attribute
     /// name is moved, not written again.
     pub fn into_text(self) -> String {
-        match (&self.urn, &self.filter, &self.sub) {
-            (None, None, None) => self.name,
-            _ => self.to_string(),
+        match self.is_bare() {
+            true => self.name,
+            false => self.to_string(),
         }
+    }
+
+    /// Whether the path is an attribute's name alone (its text is the name).
+    fn is_bare(&self) -> bool {
+        self.urn.is_none() && self.filter.is_none() && self.sub.is_none()
     }
 }
 

@@ -68,8 +68,12 @@ fn build(text: &str, max_depth: usize) -> Result<Value, Refused> {
 pub(super) fn part_at(text: &str, left: usize, state: &mut State) -> Option<(Value, usize)> {
     // serde_json's stream says where a value ended, but takes a type, not
     // a seed: the bound and the entry stack go aside for the type's parse.
-    let lend = |state: &mut State| PART.with_borrow_mut(|(_, lent)| std::mem::swap(lent, state));
-    PART.with_borrow_mut(|(bound, _)| *bound = left);
+    let lend = |state: &mut State| {
+        PART.with_borrow_mut(|(bound, lent)| {
+            *bound = left;
+            std::mem::swap(lent, state);
+        })
+    };
     lend(state);
     let mut values = serde_json::Deserializer::from_str(text).into_iter::<Bounded>();
     let parsed = values.next();

@@ -67,14 +67,14 @@ fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) 
     let left = max_depth.checked_sub(1)?;
     let texts = left >= MEMBER_MAX_DEPTH;
     let mut state = State { entries: Vec::with_capacity(16), too_deep: false };
-    let check = |key: &str, escaped: bool, rest: &str| {
+    let read = |key: &str, escaped: bool, rest: &str| {
         let which = (texts && !escaped).then(|| keep.may_keep(key)).flatten();
         match which.and_then(|w| Some((w, left_prefix(keep.attribute(w)?, rest)?))) {
             Some((which, len)) => Some((Made::Kept(which), len)),
             None => built(rest, left, &mut state),
         }
     };
-    let (tree, kept) = sorted(spans::members(text, check)?);
+    let (tree, kept) = sorted(spans::members(text, read)?);
     if kept.is_empty() {
         return Some((tree, Aside::default()));
     }
@@ -125,7 +125,7 @@ fn sorted(members: Vec<spans::Member<'_, Made>>) -> (Value, Vec<Kept>) {
 pub(super) fn paired(text: &str, bytes: &bytes::Bytes, sent: &Aside, names: &dyn Keep) -> Option<(Value, Paired)> {
     let left = PARSER_MAX_DEPTH - 1;
     let (mut hint, mut state) = (0, State { entries: Vec::with_capacity(16), too_deep: false });
-    let look = |key: &str, escaped: bool, rest: &str| {
+    let read = |key: &str, escaped: bool, rest: &str| {
         let Some(which) = sent.position_of(key, hint).filter(|_| !escaped) else {
             return built(rest, left, &mut state);
         };
@@ -135,7 +135,7 @@ pub(super) fn paired(text: &str, bytes: &bytes::Bytes, sent: &Aside, names: &dyn
             None => built(rest, left, &mut state),
         }
     };
-    let (tree, kept) = sorted(spans::members(text, look)?);
+    let (tree, kept) = sorted(spans::members(text, read)?);
     let mut paired = vec![false; sent.members.len()];
     kept.iter().for_each(|k| paired.get_mut(k.which).into_iter().for_each(|p| *p = true));
     (kept.is_empty() || !named_twice(&tree, kept.iter(), names)).then_some(())?;

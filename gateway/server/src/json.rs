@@ -20,6 +20,7 @@ pub use same::Paired;
 pub(crate) use scim_core::json_text::{HIGH, LANES, any_byte, escape_at, escape_bytes, is_space, skip_space, word};
 use serde_json::Value;
 pub use split::Keep;
+use std::ops::Range;
 
 /// Parses JSON text, as `serde_json::from_slice` does.
 pub fn from_bytes(bytes: &[u8]) -> Result<Value, serde_json::Error> {
@@ -69,11 +70,21 @@ pub fn document_paired(bytes: &Bytes, sent: &Aside, names: &dyn Keep) -> Option<
 
 /// Top-level members of a JSON object kept as text (a request body's, as
 /// the IdP wrote them, or the current resource's, as the backend did), in
-/// their order: each a key and its value's text (a slice of the body, not
-/// a copy).
-#[derive(Debug, Default)]
+/// their order: each a key and its value's text, as places in the body
+/// (not copies). A key kept is as written: it holds no byte JSON escapes
+/// (`spans::key_at` reads any other), so it is written back as it is.
+#[derive(Debug, Default, Clone)]
 pub struct Aside {
-    members: Vec<(String, Bytes)>,
+    /// The body the members lie in.
+    text: Bytes,
+    members: Vec<Place>,
+}
+
+/// Where a kept member's key (between its quotes) and value lie.
+#[derive(Debug, Clone)]
+struct Place {
+    key: Range<usize>,
+    value: Range<usize>,
 }
 
 impl Aside {
@@ -82,18 +93,34 @@ impl Aside {
         self.members.is_empty()
     }
 
+    /// The text of one of `text`'s places (empty for none: the places are
+    /// checked against it when the aside is made).
+    fn at(&self, place: &Range<usize>) -> &[u8] {
+        self.text.get(place.clone()).unwrap_or_default()
+    }
+
+    /// The key and value texts of the member at `which`.
+    fn member(&self, which: usize) -> Option<(&[u8], &[u8])> {
+        self.members.get(which).map(|p| (self.at(&p.key), self.at(&p.value)))
+    }
+
     /// Where the member under `key` is, looked for first at `hint`.
     fn position_of(&self, key: &str, hint: usize) -> Option<usize> {
-        let at = |i: usize| self.members.get(i).is_some_and(|(k, _)| k == key);
+        let at = |i: usize| self.member(i).is_some_and(|(k, _)| k == key.as_bytes());
         if at(hint) {
             return Some(hint);
         }
         (0..self.members.len()).find(|&i| at(i))
     }
 
+    /// The kept members' keys and texts, as bytes.
+    fn texts(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.members.iter().map(|p| (self.at(&p.key), self.at(&p.value)))
+    }
+
     /// The kept members' keys and texts.
     pub fn members(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.members.iter().map(|(k, text)| (k.as_str(), text.as_ref()))
+        self.texts().map(|(k, text)| (std::str::from_utf8(k).unwrap_or_default(), text))
     }
 
     /// The kept members built into `tree` (an object) after its own, for
@@ -108,8 +135,9 @@ impl Aside {
         let Some(map) = tree.as_object_mut() else {
             return Err(serde::de::Error::custom("members kept as text have no object to go into"));
         };
-        for (key, text) in self.members {
-            map.insert(key, from_bytes(&text)?);
+        for (key, text) in self.texts() {
+            let key = std::str::from_utf8(key).map_err(serde::de::Error::custom)?;
+            map.insert(key.to_owned(), from_bytes(text)?);
         }
         Ok(())
     }
@@ -126,12 +154,14 @@ pub fn to_vec_with(value: &Value, aside: &Aside) -> Option<Vec<u8>> {
     if !value.is_object() || out.pop() != Some(b'}') {
         return None;
     }
-    for (key, text) in aside.members() {
+    for (key, text) in aside.texts() {
         if out.last() != Some(&b'{') {
             out.push(b',');
         }
-        write_str(&mut out, key);
-        out.push(b':');
+        // A kept key holds nothing to escape (see `Aside`).
+        out.push(b'"');
+        out.extend_from_slice(key);
+        out.extend_from_slice(b"\":");
         out.extend_from_slice(text);
     }
     out.push(b'}');

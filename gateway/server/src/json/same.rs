@@ -105,7 +105,7 @@ impl Paired {
     /// Every member a request's body kept wanted, none paired (the
     /// current resource kept none as text).
     pub fn unpaired(sent: &Aside) -> Self {
-        Paired { desired: Aside { members: sent.members.clone() }, same: Aside::default() }
+        Paired { desired: sent.clone(), same: Aside::default() }
     }
 }
 

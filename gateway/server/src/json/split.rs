@@ -22,11 +22,10 @@
 
 use super::parse::{PARSER_MAX_DEPTH, State, part_at, within};
 use super::same::same_prefix;
-use super::{Aside, Paired, Refused};
+use super::{Aside, Paired, Place, Refused};
 use scim_core::normalize::{MEMBER_MAX_DEPTH, left_prefix};
 use scim_core::schema::Attribute;
 use serde_json::{Map, Value};
-use std::ops::Range;
 
 /// Which top-level members of a body may stay text.
 pub trait Keep {
@@ -46,11 +45,11 @@ pub trait Keep {
     }
 }
 
-/// A member kept: its kind, its key, where its value lies in the text.
+/// A member kept: its kind, where its key (as written) and its value lie
+/// in the text.
 struct Kept {
     which: usize,
-    key: String,
-    span: Range<usize>,
+    place: Place,
 }
 
 /// Parses `text` (the body `bytes` hold) as [`within`] does, keeping as
@@ -78,8 +77,8 @@ fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) 
     if kept.is_empty() {
         return Some((tree, Aside::default()));
     }
-    (!named_twice(&tree, kept.iter(), keep)).then_some(())?;
-    slices(bytes, kept).map(|members| (tree, Aside { members }))
+    (!named_twice(text, &tree, kept.iter(), keep)).then_some(())?;
+    aside(bytes, kept).map(|aside| (tree, aside))
 }
 
 /// What a split makes of a member, as its place is found.
@@ -103,7 +102,7 @@ fn sorted(members: Vec<spans::Member<'_, Made>>) -> (Value, Vec<Kept>) {
     let (mut entries, mut kept) = (Vec::with_capacity(members.len()), Vec::new());
     for member in members {
         match member.kind {
-            Made::Kept(which) => kept.push(Kept { which, key: member.key.into_owned(), span: member.value }),
+            Made::Kept(which) => kept.push(Kept { which, place: Place { key: member.key_at, value: member.value } }),
             Made::Built(value) => entries.push((member.key.into_owned(), value)),
         }
     }
@@ -130,7 +129,7 @@ pub(super) fn paired(text: &str, bytes: &bytes::Bytes, sent: &Aside, names: &dyn
             return built(rest, left, &mut state);
         };
         hint = which + 1;
-        match sent.members.get(which).and_then(|m| same_prefix(m.1.as_ref(), rest.as_bytes())) {
+        match sent.member(which).and_then(|(_, value)| same_prefix(value, rest.as_bytes())) {
             Some(len) => Some((Made::Kept(which), len)),
             None => built(rest, left, &mut state),
         }
@@ -138,22 +137,23 @@ pub(super) fn paired(text: &str, bytes: &bytes::Bytes, sent: &Aside, names: &dyn
     let (tree, kept) = sorted(spans::members(text, read)?);
     let mut paired = vec![false; sent.members.len()];
     kept.iter().for_each(|k| paired.get_mut(k.which).into_iter().for_each(|p| *p = true));
-    (kept.is_empty() || !named_twice(&tree, kept.iter(), names)).then_some(())?;
-    let same = slices(bytes, kept)?;
-    let desired = sent.members.iter().zip(&paired).filter(|(_, p)| !**p).map(|(m, _)| m.clone()).collect();
-    Some((tree, Paired { desired: Aside { members: desired }, same: Aside { members: same } }))
+    (kept.is_empty() || !named_twice(text, &tree, kept.iter(), names)).then_some(())?;
+    let same = aside(bytes, kept)?;
+    let members = sent.members.iter().zip(&paired).filter(|(_, p)| !**p).map(|(m, _)| m.clone()).collect();
+    Some((tree, Paired { desired: Aside { text: sent.text.clone(), members }, same }))
 }
 
-/// Each kept member's text as a slice of the body (`None` if a span
-/// were outside it, which the spans are not).
-fn slices(bytes: &bytes::Bytes, kept: Vec<Kept>) -> Option<Vec<(String, bytes::Bytes)>> {
+/// The kept members as places in the body `bytes` holds (`None` if a
+/// place were outside it, which the spans are not).
+fn aside(bytes: &bytes::Bytes, kept: Vec<Kept>) -> Option<Aside> {
     // A loop: collecting into the other element type reallocated twice.
-    let mut out = Vec::with_capacity(kept.len());
+    let mut members = Vec::with_capacity(kept.len());
     for k in kept {
-        bytes.get(k.span.clone())?;
-        out.push((k.key, bytes.slice(k.span)));
+        bytes.get(k.place.key.clone())?;
+        bytes.get(k.place.value.clone())?;
+        members.push(k.place);
     }
-    Some(out)
+    Some(Aside { text: bytes.clone(), members })
 }
 
 /// Whether a kept member's attribute is also named elsewhere in the body
@@ -161,10 +161,11 @@ fn slices(bytes: &bytes::Bytes, kept: Vec<Kept>) -> Option<Vec<(String, bytes::B
 /// other, or normalization would decide on a name it no longer sees): by
 /// a built key in any case, by what `keep` says the built members name,
 /// or by a second kept member of the same kind.
-fn named_twice<'k>(tree: &Value, kept: impl Iterator<Item = &'k Kept> + Clone, keep: &dyn Keep) -> bool {
-    let same = |a: &str, b: &str| a.len() == b.len() && a.eq_ignore_ascii_case(b);
+fn named_twice<'k>(text: &str, tree: &Value, kept: impl Iterator<Item = &'k Kept> + Clone, keep: &dyn Keep) -> bool {
     let Some(built) = tree.as_object() else { return true };
-    let is_kept = |name: &str| kept.clone().any(|k| same(&k.key, name));
+    let key = |k: &Kept| text.as_bytes().get(k.place.key.clone()).unwrap_or_default();
+    let same = |k: &Kept, b: &str| k.place.key.len() == b.len() && key(k).eq_ignore_ascii_case(b.as_bytes());
+    let is_kept = |name: &str| kept.clone().any(|k| same(k, name));
     let by_built = built.keys().any(|b| is_kept(b)) || keep.names_kept(built, &is_kept);
     let by_kept = kept.clone().enumerate().any(|(i, a)| kept.clone().skip(i + 1).any(|b| a.which == b.which));
     by_built || by_kept

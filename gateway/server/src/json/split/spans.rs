@@ -14,6 +14,8 @@ use std::ops::Range;
 pub(super) struct Member<'t, T> {
     /// Its key: as written, or unescaped by serde_json.
     pub key: Cow<'t, str>,
+    /// Where its key's text lies, between its quotes.
+    pub key_at: Range<usize>,
     /// Where its value's text lies, without the spaces around it.
     pub value: Range<usize>,
     /// What the caller made of it.
@@ -39,12 +41,13 @@ pub(super) fn members<'t, T>(
     }
     loop {
         let (key, escaped, close) = key_at(text, at)?;
+        let key_span = at + 1..close;
         at = skip_space(bytes, close + 1);
         (bytes.get(at) == Some(&b':')).then_some(())?;
         let start = skip_space(bytes, at + 1);
         let (kind, len) = read(&key, escaped, text.get(start..)?)?;
         let end = start.checked_add(len)?;
-        found.push(Member { key, value: start..end, kind });
+        found.push(Member { key, key_at: key_span, value: start..end, kind });
         at = skip_space(bytes, end);
         match bytes.get(at)? {
             b',' => at = skip_space(bytes, at + 1),

@@ -2,65 +2,74 @@
 //! never passed on, forwarding headers set by the gateway.
 
 use http::HeaderMap;
-use http::header::{
-    ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, FORWARDED, HOST,
-    HeaderName, HeaderValue, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, SET_COOKIE, TE, TRAILER, TRANSFER_ENCODING,
-    UPGRADE,
-};
+use http::header::{CONNECTION, CONTENT_TYPE, HeaderName, HeaderValue};
 
 /// The request id header.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The SCIM media type.
 pub const SCIM_JSON: HeaderValue = HeaderValue::from_static("application/scim+json");
-
-const HOP_BY_HOP: [HeaderName; 7] =
-    [CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE];
-
-const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
+/// Hop-by-hop headers (RFC 9110, 7.6.1), with the two older ones proxies
+/// still drop (`keep-alive`, `proxy-connection`).
+fn hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
+
 /// Not sent upstream beside the hop-by-hop ones: the IdP's token, Host,
 /// length, encoding wishes and forwarding headers (the gateway sets its own).
-const NOT_UPSTREAM: [HeaderName; 9] = [
-    AUTHORIZATION,
-    HOST,
-    CONTENT_LENGTH,
-    ACCEPT_ENCODING,
-    FORWARDED,
-    X_FORWARDED_FOR,
-    X_FORWARDED_PROTO,
-    X_FORWARDED_HOST,
-    HeaderName::from_static("x-real-ip"),
-];
+fn not_upstream(name: &str) -> bool {
+    matches!(
+        name,
+        "authorization"
+            | "host"
+            | "content-length"
+            | "accept-encoding"
+            | "forwarded"
+            | "x-forwarded-for"
+            | "x-forwarded-proto"
+            | "x-forwarded-host"
+            | "x-real-ip"
+    )
+}
 
 /// Not sent back beside the hop-by-hop ones: the length (recomputed), the
 /// upstream's encoding and cookies.
-const NOT_DOWNSTREAM: [HeaderName; 3] = [CONTENT_LENGTH, CONTENT_ENCODING, SET_COOKIE];
-
-/// The headers the Connection header names (hop-by-hop too).
-fn connection_named(h: &HeaderMap) -> Vec<HeaderName> {
-    h.get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect()
+fn not_downstream(name: &str) -> bool {
+    matches!(name, "content-length" | "content-encoding" | "set-cookie")
 }
 
 /// A copy of `h` without hop-by-hop headers (those the Connection header
-/// names among them) and without `dropped`: one pass, no header name
-/// parsed but the Connection header's.
-fn copy_without(h: &HeaderMap, dropped: &[HeaderName]) -> HeaderMap {
-    let named = connection_named(h);
-    let hop = [KEEP_ALIVE, PROXY_CONNECTION];
-    let kept =
-        |n: &&HeaderName| !(HOP_BY_HOP.contains(n) || hop.contains(n) || dropped.contains(n) || named.contains(n));
+/// names among them) and without those `dropped` names: one pass, names
+/// compared by their text (a header name is lower case), and the
+/// Connection header's names parsed only when there is one.
+fn copy_without(h: &HeaderMap, dropped: fn(&str) -> bool) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(h.len() + 3);
-    for (name, value) in h.iter().filter(|(n, _)| kept(n)) {
-        out.append(name.clone(), value.clone());
+    let mut connection = false;
+    for (name, value) in h {
+        connection |= *name == CONNECTION;
+        if !hop_by_hop(name.as_str()) && !dropped(name.as_str()) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    if connection {
+        let named = h.get_all(CONNECTION).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
+        for name in named.filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok()) {
+            out.remove(name);
+        }
     }
     out
 }
@@ -75,7 +84,7 @@ pub fn upstream_request(
     forwarded_for: Option<&HeaderValue>,
     proto: Proto,
 ) -> HeaderMap {
-    let mut h = copy_without(incoming, &NOT_UPSTREAM);
+    let mut h = copy_without(incoming, not_upstream);
     h.insert(REQUEST_ID, request_id.clone());
     if let Some(v) = forwarded_for {
         h.insert(X_FORWARDED_FOR, v.clone());
@@ -112,7 +121,7 @@ impl Proto {
 /// The headers to send back: the upstream's without hop-by-hop ones and
 /// length (recomputed); the SCIM media type on any body.
 pub fn downstream_response(upstream: &HeaderMap, request_id: &HeaderValue, has_body: bool) -> HeaderMap {
-    let mut h = copy_without(upstream, &NOT_DOWNSTREAM);
+    let mut h = copy_without(upstream, not_downstream);
     if has_body {
         h.insert(CONTENT_TYPE, SCIM_JSON);
     } else {
@@ -157,6 +166,26 @@ pub fn request_id(incoming: &HeaderMap) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::{
+        ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, FORWARDED, HOST, PROXY_AUTHENTICATE,
+        PROXY_AUTHORIZATION, SET_COOKIE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+    };
+
+    #[test]
+    fn the_dropped_names_are_the_headers_names_as_http_spells_them() {
+        let hop = [CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE];
+        let hop = hop.into_iter().chain(["keep-alive", "proxy-connection"].map(HeaderName::from_static));
+        let up = [AUTHORIZATION, HOST, CONTENT_LENGTH, ACCEPT_ENCODING, FORWARDED, X_FORWARDED_FOR, X_FORWARDED_PROTO];
+        let up = up.into_iter().chain(["x-forwarded-host", "x-real-ip"].map(HeaderName::from_static));
+        let down = [CONTENT_LENGTH, CONTENT_ENCODING, SET_COOKIE];
+        hop.for_each(|n| assert!(hop_by_hop(n.as_str()), "{n}"));
+        up.for_each(|n| assert!(not_upstream(n.as_str()) && !hop_by_hop(n.as_str()), "{n}"));
+        down.into_iter().for_each(|n| assert!(not_downstream(n.as_str()), "{n}"));
+        for kept in [CONTENT_TYPE, http::header::IF_MATCH, http::header::ETAG, http::header::ACCEPT, REQUEST_ID] {
+            let name = kept.as_str();
+            assert!(!hop_by_hop(name) && !not_upstream(name) && !not_downstream(name), "{kept}");
+        }
+    }
 
     #[test]
     fn if_match_holds_for_star_a_listed_tag_or_no_header() {

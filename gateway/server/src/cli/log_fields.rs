@@ -2,8 +2,10 @@
 //! text format writes them (`name=value`, a string quoted and escaped as
 //! Rust's `Debug` does), with shortcuts for the usual fields: a string of
 //! printable ASCII with no quote or backslash is written as it is, between
-//! quotes, instead of going through `Debug` one character at a time, and an
-//! integer in decimal; both piece by piece, not through `format_args!`.
+//! quotes, instead of going through `Debug` one character at a time, an
+//! integer in decimal, and a float of a duration's magnitude (from 1e-4 up
+//! to 1e14) by `ryu`, whose shortest digits are `Debug`'s there; all piece
+//! by piece, not through `format_args!`.
 //! Everything else is handed to tracing-subscriber's own visitor.
 
 use std::fmt;
@@ -73,6 +75,13 @@ impl Visit for FieldWriter<'_> {
         self.result = self.plain_field(field.name(), &[sign, Digits::of(value.unsigned_abs()).as_str()]);
     }
 
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if !self.takes_shortcut(field.name()) || !in_decimal(value) {
+            return self.by_default(field, |v, f| v.record_f64(f, value));
+        }
+        self.result = self.plain_field(field.name(), &[ryu::Buffer::new().format_finite(value)]);
+    }
+
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.by_default(field, |v, f| v.record_debug(f, value));
     }
@@ -96,6 +105,25 @@ impl FieldWriter<'_> {
         self.is_empty = false;
         [pad, name, "="].iter().chain(parts).try_for_each(|p| self.writer.write_str(p))
     }
+}
+
+/// Whether `ryu` writes `value` as `Debug` does. Both write the shortest
+/// digits that read back as `value` and, of those, the nearest; they part
+/// only on a tie between two nearest, where `value`'s exact decimals end
+/// one digit after theirs. Those digits stop within two places of the
+/// value's step (its last bit, 2^-f), so a tie needs a value whose exact
+/// decimals stop that early: at most 2 + ceil(f log10 2) places after the
+/// point, when it has `f` bits after it but the last of them are zeros.
+/// A duration's value has as many places as bits (f of them, well past
+/// that). And from 1e-4 up to 1e14 both write decimals, no exponent.
+fn in_decimal(value: f64) -> bool {
+    let bits = value.to_bits();
+    // value = mantissa * 2^(stored exponent - 1075), for a normal value.
+    let stored = i64::try_from(bits >> 52 & 0x7ff).unwrap_or_default();
+    let mantissa = bits & ((1 << 52) - 1) | 1 << 52;
+    let step_bits = 1075 - stored;
+    let places = step_bits - i64::from(mantissa.trailing_zeros());
+    (1e-4..1e14).contains(&value.abs()) && places > 3 + step_bits * 31 / 100
 }
 
 /// An integer's decimal digits, written without the formatting machinery.
@@ -168,6 +196,11 @@ mod tests {
                 smallest = i64::MIN,
                 r#type = 7u64,
                 duration_ms = 1.25,
+                tiny = 1e-7,
+                large = 2.5e17,
+                negative = -0.5,
+                whole = 3.0,
+                not_a_number = f64::NAN,
                 shown = %"display: no quotes",
                 error = &error as &(dyn std::error::Error + 'static),
                 trace_id = Option::<&str>::None,
@@ -197,6 +230,45 @@ mod tests {
         let theirs = line(tracing_subscriber::fmt::format::DefaultFields::new());
         assert_eq!(ours, theirs);
         assert!(ours.contains(r#"route="default" quoted="say \"hi\"" newline="a\nb""#), "{ours}");
+    }
+
+    #[test]
+    fn a_float_is_written_as_debug_writes_it() {
+        let ryu_or_debug = |v: f64| {
+            if in_decimal(v) { ryu::Buffer::new().format_finite(v).to_owned() } else { format!("{v:?}") }
+        };
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let edges = [0.0, -0.0, 1e-4, 1e14, 99_999_999_999_999.98, 0.1, 1.0, 3.0, 0.063, 12_345.678, 6.1e14, 1.25];
+        let drawn = (0..300_000).map(|_| {
+            let r = next();
+            match r % 4 {
+                // Durations in milliseconds, to the nanosecond.
+                0 => (r >> 8) as f64 % 3_600_000_000.0 / 1e6,
+                // Any digits around the range's edges.
+                1 => f64::from_bits(r >> 2 | 0x3f00_0000_0000_0000) * if r & 2 == 0 { 1.0 } else { 1e13 },
+                // Few bits after the point: where ties are.
+                2 => (r >> 12) as f64 / 2f64.powi(i32::try_from(r % 40).unwrap()),
+                _ => f64::from_bits(r),
+            }
+        });
+        let (mut decimal, mut ties) = (0, 0);
+        for v in edges.into_iter().chain(drawn).filter(|v| v.is_finite()) {
+            decimal += usize::from(in_decimal(v));
+            let ryu = ryu::Buffer::new().format_finite(v).to_owned();
+            ties += usize::from((1e-4..1e14).contains(&v.abs()) && ryu != format!("{v:?}"));
+            assert_eq!(ryu_or_debug(v), format!("{v:?}"), "{:#x}", v.to_bits());
+        }
+        assert!(decimal > 100_000, "most drawn floats take the shortcut: {decimal}");
+        assert!(ties > 100, "the drawing reaches ties, where ryu and Debug part: {ties}");
+        assert!(in_decimal(0.063) && in_decimal(12_345.678));
+        assert!(!in_decimal(f64::NAN) && !in_decimal(f64::INFINITY) && !in_decimal(1e14) && !in_decimal(9e-5));
+        assert!(!in_decimal(1.25) && !in_decimal(3.0) && !in_decimal(0.0), "few places: Debug writes them");
     }
 
     #[test]

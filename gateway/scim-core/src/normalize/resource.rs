@@ -189,18 +189,16 @@ fn drop_nulls(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
 fn strip_read_only(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
     // A key can only name a read-only attribute if it is one's name in some
     // case: the few such names are looked at first, and the schema asked
-    // only about a key that is one of them.
+    // only about a key that is one of them. The rest keep their order.
     let read_only = schema.read_only_core_or_common();
-    let doomed: Vec<String> = map
-        .keys()
-        .filter(|k| read_only.iter().any(|n| n.eq_ignore_ascii_case(k)))
-        .filter(|k| schema.core_attribute(k).is_some_and(|d| d.mutability == Mutability::ReadOnly))
-        .cloned()
-        .collect();
-    for k in doomed {
-        map.shift_remove(&k);
-        r.add(N::ReadOnlyStripped);
-    }
+    map.retain(|k, _| {
+        let doomed = read_only.iter().any(|n| n.eq_ignore_ascii_case(k))
+            && schema.core_attribute(k).is_some_and(|d| d.mutability == Mutability::ReadOnly);
+        if doomed {
+            r.add(N::ReadOnlyStripped);
+        }
+        !doomed
+    });
 }
 
 fn add_missing_urns(body: &mut Value, schema: &ResourceSchema<'_>, r: &mut Report) {

@@ -204,3 +204,15 @@ fn entra_removes_managers_and_nulls_in_their_odd_shapes() {
     );
     assert_eq!(e.unwrap_err().scim_type, crate::ScimType::InvalidValue);
 }
+
+#[test]
+fn read_only_attributes_are_stripped_in_any_case_and_the_rest_keep_their_order() {
+    let reg = Registry::core();
+    let mut body = json!({"ID": "1", "userName": "a", "groups": [], "title": "t", "Meta": {"version": "W/\"1\""},
+                          "nickName": "n"});
+    let r = Normalizer::new(Preset::Generic).resource(&mut body, &reg.resource("User").unwrap());
+    assert_eq!(r.count(Normalization::ReadOnlyStripped), 3);
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["userName", "title", "nickName", "schemas"], "schemas added last");
+    assert_eq!(body["nickName"], "n", "a key after the stripped ones is still found by its name");
+}

@@ -51,7 +51,10 @@ pub(super) fn reached(gw: &Gateway, route: &RouteRuntime, conn: &Conn, parts: &h
             .or_else(|| parts.uri.authority().map(http::uri::Authority::as_str))
             .filter(|h| h.parse::<http::uri::Authority>().is_ok())
             .unwrap_or("localhost");
-        format!("{}://{host}{}", proto.as_str(), route.base_path.as_str())
+        let (scheme, path) = (proto.as_str(), route.base_path.as_str());
+        let mut base = String::with_capacity(scheme.len() + 3 + host.len() + path.len());
+        [scheme, "://", host, path].iter().for_each(|part| base.push_str(part));
+        base
     });
     Reached { proto, forwarded_for, public_base }
 }

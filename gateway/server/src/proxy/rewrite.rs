@@ -9,8 +9,17 @@ const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 /// `url` with the upstream base replaced by the public base, when it starts
 /// with the upstream base at a segment boundary.
 pub fn url(url: &str, upstream: &str, public: &str) -> Option<String> {
-    let rest = url.strip_prefix(upstream)?;
-    (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')).then(|| format!("{public}{rest}"))
+    let rest = url.get(upstream.len()..).filter(|_| points_upstream(url.as_bytes(), upstream.as_bytes()))?;
+    let mut new = String::with_capacity(public.len() + rest.len());
+    new.push_str(public);
+    new.push_str(rest);
+    Some(new)
+}
+
+/// Whether `url` is one [`url`] rewrites: `upstream`, then nothing, a path
+/// or a query.
+pub fn points_upstream(url: &[u8], upstream: &[u8]) -> bool {
+    url.strip_prefix(upstream).is_some_and(|rest| matches!(rest.first(), None | Some(b'/' | b'?')))
 }
 
 /// Rewrites every `location` (of a `meta`) and every `$ref` pointing at the
@@ -113,6 +122,19 @@ mod tests {
         assert_eq!(doc["members"][1]["$ref"], "http://up:8000/v20/x");
         assert_eq!(doc["manager"]["$ref"], "https://elsewhere/Users/3");
         assert_eq!(doc["note"], "http://up:8000/v2/Users/1");
+        let up = b"http://up:8000/v2".as_slice();
+        for (url, rewritten) in [
+            ("", false),
+            ("http://up:8000/v2", true),
+            ("http://up:8000/v2?a=1", true),
+            ("http://up:8000/v2/", true),
+            ("http://up:8000/v2x", false),
+            ("http://up:8000/v", false),
+        ] {
+            assert_eq!(points_upstream(url.as_bytes(), up), rewritten, "{url}");
+            assert_eq!(super::url(url, "http://up:8000/v2", "https://gw").is_some(), rewritten, "{url}");
+        }
+        assert_eq!(super::url("http://up:8000/v2?a=1", "http://up:8000/v2", "https://gw").unwrap(), "https://gw?a=1");
     }
 
     #[test]

@@ -97,8 +97,7 @@ fn role_of(key: &[u8], top: bool) -> Role {
 impl Scan<'_> {
     /// Whether `url` is one [`super::rewrite::urls_in`] rewrites.
     fn is_upstream_url(&self, url: &[u8]) -> bool {
-        url.starts_with(self.upstream.as_bytes())
-            && std::str::from_utf8(url).is_ok_and(|u| super::rewrite::url(u, self.upstream, "").is_some())
+        super::rewrite::points_upstream(url, self.upstream.as_bytes())
     }
 }
 

@@ -252,6 +252,19 @@ impl Footprint {
             Footprint::Tops(tops) => tops.iter().any(|t| t.eq_ignore_ascii_case(key)),
         }
     }
+
+    /// Whether the rules may read or write the extension `urn`'s object
+    /// or an attribute in it (`urn` or `urn:...`, in any case).
+    pub fn touches_extension(&self, urn: &str) -> bool {
+        let within = |t: &String| {
+            t.get(..urn.len()).is_some_and(|head| head.eq_ignore_ascii_case(urn))
+                && matches!(t.as_bytes().get(urn.len()), None | Some(b':'))
+        };
+        match self {
+            Footprint::Everything => true,
+            Footprint::Tops(tops) => tops.iter().any(within),
+        }
+    }
 }
 
 /// A path lower-cased without its value filters, for comparing.

@@ -72,3 +72,22 @@ fn a_jsonpath_that_names_the_root_again_in_a_filter_touches_everything() {
     );
     assert_eq!(p.footprint("User", Direction::Request), Footprint::Tops(vec!["emails".into(), "displayname".into()]));
 }
+
+#[test]
+fn an_extension_is_touched_by_a_rule_on_any_of_its_attributes_in_any_case() {
+    const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../mappings/okta-to-notion.toml")).unwrap();
+    let notion = compile(&text).footprint("User", Direction::Request);
+    assert!(!notion.touches_extension(ENTERPRISE), "okta-to-notion reads the Okta extension only");
+    assert!(notion.touches_extension("urn:ietf:params:scim:schemas:extension:okta:2.0:User"));
+    assert!(!notion.touches_extension("urn:ietf:params:scim:schemas:extension:okta:2"), "a prefix within a part");
+    let division = format!("version = 1\n[[User.request]]\ntarget = \"{ENTERPRISE}:division\"\nfrom = \"userType\"\n");
+    let p = compile(&division);
+    assert!(p.footprint("User", Direction::Request).touches_extension(ENTERPRISE));
+    assert!(p.footprint("User", Direction::Request).touches_extension(&ENTERPRISE.to_ascii_uppercase()));
+    let manager = format!("version = 1\n[[User.request]]\ntarget = \"title\"\nfrom = \"{ENTERPRISE}:manager.value\"\n");
+    assert!(compile(&manager).footprint("User", Direction::Request).touches_extension(ENTERPRISE));
+    assert!(Footprint::Everything.touches_extension(ENTERPRISE));
+    assert!(!Footprint::Tops(vec!["title".into()]).touches_extension(ENTERPRISE));
+}

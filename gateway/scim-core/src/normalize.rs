@@ -13,7 +13,9 @@ mod resource;
 mod values;
 
 pub use filter::form_decode;
-pub use member::{MEMBER_MAX_DEPTH, leaves_value, left_prefix, member_attribute};
+pub use member::{
+    MEMBER_MAX_DEPTH, extension_left_prefix, leaves_value, left_prefix, member_attribute, member_extension,
+};
 
 use crate::patch::ApplyOptions;
 use std::fmt;

@@ -310,13 +310,14 @@ fn build_route(
     };
     let upstream = upstream(&route.name, &route.upstream, &program, workers, ctx).map_err(|e| vec![at(e)])?;
     let profile = crate::pipeline::profile::build(&route.upstream.profile);
-    let types = crate::pipeline::managed::ByType::new(&program, &plugins, profile.as_ref());
+    let normalizer = Normalizer::new(route.mapping.preset);
+    let types = crate::pipeline::managed::ByType::new(&program, &plugins, profile.as_ref(), &normalizer);
     Ok(RouteRuntime {
         name: route.name.clone(),
         base_path: route.base_path.clone(),
         public_url: route.public_url.clone(),
         tokens,
-        normalizer: Normalizer::new(route.mapping.preset),
+        normalizer,
         program,
         upstream,
         etag_retries: route.upstream.etag_retries,

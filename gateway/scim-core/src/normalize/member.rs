@@ -16,6 +16,15 @@
 //! anywhere, no number with a fraction or an exponent, nothing nested
 //! deeper than an array of objects.
 //!
+//! An extension's member ([`member_extension`], [`extension_left_prefix`])
+//! is asked the same of each of its attributes: the key is the extension's
+//! exact id, the value an object whose keys are its attributes' exact
+//! names, each once and not none (normalization drops an empty extension),
+//! each value as a core attribute's would be. The enterprise extension is
+//! never left while the manager fix is on (it may move a `manager` in).
+//! Normalization also lists a present extension in `schemas`: a caller
+//! must see that `schemas` lists it already.
+//!
 //! The text is read here, not by serde_json, and builds nothing: strings
 //! are stepped over eight bytes at a time to their closing quote. It is
 //! held to what serde_json's parse into a `Value` takes: escapes are
@@ -25,13 +34,13 @@
 //! sub-attribute's key written with an escape, for one. The text must be
 //! UTF-8 already (it is a `str`).
 
-use super::Normalizer;
+use super::{Normalization, Normalizer};
 use crate::json_text::{escape_at, skip_space};
-use crate::schema::{AttrType, Attribute, Mutability, ResourceSchema};
+use crate::schema::{AttrType, Attribute, ENTERPRISE_URN, Mutability, ResourceSchema, Schema};
 
 /// Containers a member kept as text may nest, the member itself counted
-/// (an array of objects).
-pub const MEMBER_MAX_DEPTH: usize = 2;
+/// (an extension's array of objects).
+pub const MEMBER_MAX_DEPTH: usize = 3;
 
 impl Normalizer {
     /// Whether [`Normalizer::resource`] would leave the top-level member
@@ -40,8 +49,29 @@ impl Normalizer {
     /// body's other members can still change it: a caller must also see
     /// that no other key names the same attribute in any case.
     pub fn leaves_member(&self, key: &str, text: &str, schema: &ResourceSchema<'_>) -> bool {
-        member_attribute(key, schema).is_some_and(|def| leaves_value(def, text))
+        let left = |len: Option<usize>| len.is_some_and(|len| skip_space(text.as_bytes(), len) == text.len());
+        match member_attribute(key, schema) {
+            Some(def) => leaves_value(def, text),
+            None => member_extension(key, schema, self).is_some_and(|ext| left(extension_left_prefix(ext, text))),
+        }
     }
+}
+
+/// The extension a top-level member under `key` is, when some text of it
+/// could be left as it is by `normalizer`: one `schema` has, named exactly,
+/// and not the enterprise extension while the manager fix is on.
+pub fn member_extension<'a>(key: &str, schema: &ResourceSchema<'a>, normalizer: &Normalizer) -> Option<&'a Schema> {
+    let ext = schema.extension(key).filter(|e| e.id == key)?;
+    let takes_manager =
+        normalizer.is_enabled(Normalization::ManagerShape) && ext.id.eq_ignore_ascii_case(ENTERPRISE_URN);
+    (!takes_manager).then_some(ext)
+}
+
+/// [`left_prefix`] for a member of the extension `ext` ([`member_extension`]
+/// gave): how long the object `text` starts with is, when normalization
+/// leaves it as it is.
+pub fn extension_left_prefix(ext: &Schema, text: &str) -> Option<usize> {
+    value(text.as_bytes(), 0, Shape::Schema(&ext.attributes))
 }
 
 /// The attribute a top-level member under `key` is, when some text of it
@@ -85,6 +115,8 @@ enum Shape<'a> {
     Item(&'a Attribute),
     /// A scalar of this (simple) attribute.
     Scalar(&'a Attribute),
+    /// A schema's object: its keys name these attributes, and it has one.
+    Schema(&'a [Attribute]),
 }
 
 impl<'a> Shape<'a> {
@@ -101,11 +133,13 @@ impl<'a> Shape<'a> {
         }
     }
 
-    /// For an object here: the complex attribute whose sub-attributes its
-    /// keys must name, if one may be.
-    fn fields(self) -> Option<&'a Attribute> {
+    /// For an object here, if one may be: the attributes its keys must
+    /// name (a complex attribute's sub-attributes, or a schema's), and
+    /// what a value under each must be.
+    fn fields(self) -> Option<(&'a [Attribute], Inner<'a>)> {
         match self {
-            Shape::Item(def) if def.ty == AttrType::Complex => Some(def),
+            Shape::Item(def) if def.ty == AttrType::Complex => Some((&def.sub_attributes, Shape::Scalar)),
+            Shape::Schema(attributes) => Some((attributes, Shape::of)),
             _ => None,
         }
     }
@@ -124,19 +158,28 @@ impl<'a> Shape<'a> {
     }
 }
 
-/// The sub-attributes of a complex value its keys have named so far, each
-/// at most once (a key given twice leaves the last to the tree).
+/// What a value under an object's key must be, given the attribute the
+/// key names.
+type Inner<'a> = fn(&'a Attribute) -> Shape<'a>;
+
+/// The attributes an object's keys have named so far, each at most once
+/// (a key given twice leaves the last to the tree).
 #[derive(Default)]
 struct SubKeys(u64);
 
 impl SubKeys {
-    /// The sub-attribute of `def` that `key` names exactly, when it does
-    /// and has not been named before.
-    fn take<'a>(&mut self, def: &'a Attribute, key: &[u8]) -> Option<&'a Attribute> {
-        let at = def.sub_attributes.iter().position(|s| s.name.as_bytes() == key)?;
+    /// The one of `attributes` that `key` names exactly, when it does and
+    /// has not been named before.
+    fn take<'a>(&mut self, attributes: &'a [Attribute], key: &[u8]) -> Option<&'a Attribute> {
+        let at = attributes.iter().position(|s| s.name.as_bytes() == key)?;
         let bit = 1_u64.checked_shl(u32::try_from(at).ok()?).filter(|b| self.0 & b == 0)?;
         self.0 |= bit;
-        def.sub_attributes.get(at)
+        attributes.get(at)
+    }
+
+    /// Whether some key was taken.
+    fn any(&self) -> bool {
+        self.0 != 0
     }
 }
 
@@ -144,7 +187,12 @@ impl SubKeys {
 fn value(b: &[u8], at: usize, shape: Shape<'_>) -> Option<usize> {
     match b.get(at)? {
         b'[' => list(b, at + 1, shape.items()?),
-        b'{' => object(b, at + 1, shape.fields()?),
+        b'{' => {
+            let (attributes, inner) = shape.fields()?;
+            let (end, keys) = object(b, at + 1, attributes, inner)?;
+            // Normalization drops an extension's empty object.
+            (keys.any() || !matches!(shape, Shape::Schema(_))).then_some(end)
+        }
         &first => {
             let (end, got) = scalar(b, at, first)?;
             shape.takes(got).then_some(end)
@@ -168,23 +216,24 @@ fn list(b: &[u8], at: usize, def: &Attribute) -> Option<usize> {
     }
 }
 
-/// Where the object whose members start at `at` ends: each under a
-/// sub-attribute of `def` named exactly, once, with a scalar of it.
-fn object(b: &[u8], at: usize, def: &Attribute) -> Option<usize> {
+/// Where the object whose members start at `at` ends, and the keys it
+/// named: each one of `attributes` named exactly, once, with a value
+/// `inner` says it must be.
+fn object<'a>(b: &[u8], at: usize, attributes: &'a [Attribute], inner: Inner<'a>) -> Option<(usize, SubKeys)> {
     let mut at = skip_space(b, at);
-    if b.get(at) == Some(&b'}') {
-        return Some(at + 1);
-    }
     let mut keys = SubKeys::default();
+    if b.get(at) == Some(&b'}') {
+        return Some((at + 1, keys));
+    }
     loop {
         let close = plain_string_end(b, at)?;
-        let sub = keys.take(def, b.get(at + 1..close)?)?;
+        let named = keys.take(attributes, b.get(at + 1..close)?)?;
         at = skip_space(b, close + 1);
         (b.get(at) == Some(&b':')).then_some(())?;
-        at = skip_space(b, value(b, skip_space(b, at + 1), Shape::Scalar(sub))?);
+        at = skip_space(b, value(b, skip_space(b, at + 1), inner(named))?);
         match b.get(at)? {
             b',' => at = skip_space(b, at + 1),
-            b'}' => return Some(at + 1),
+            b'}' => return Some((at + 1, keys)),
             _ => return None,
         }
     }

@@ -23,8 +23,7 @@
 use super::parse::{PARSER_MAX_DEPTH, State, part_at, within};
 use super::same::same_prefix;
 use super::{Aside, Paired, Place, Refused};
-use scim_core::normalize::{MEMBER_MAX_DEPTH, left_prefix};
-use scim_core::schema::Attribute;
+use scim_core::normalize::MEMBER_MAX_DEPTH;
 use serde_json::{Map, Value};
 
 /// Which top-level members of a body may stay text.
@@ -32,9 +31,10 @@ pub trait Keep {
     /// Which kind of kept member the one under `key` could be, asked
     /// before its value is read; `None`: it is built.
     fn may_keep(&self, key: &str) -> Option<usize>;
-    /// The attribute a member of kind `which` is, whose check its value
-    /// must pass to stay text.
-    fn attribute(&self, which: usize) -> Option<&Attribute>;
+    /// How long the value `text` starts with is, when a member of kind
+    /// `which` with that value stays text (its check passes); `None`: it
+    /// is built.
+    fn left(&self, which: usize, text: &str) -> Option<usize>;
     /// Whether the built members may name a kept member other than by a
     /// key equal to its key in any case (looked at apart); `is_kept`
     /// says whether a name is a kept member's key. Then nothing stays
@@ -68,7 +68,7 @@ fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) 
     let mut state = State { entries: Vec::with_capacity(16), too_deep: false };
     let read = |key: &str, escaped: bool, rest: &str| {
         let which = (texts && !escaped).then(|| keep.may_keep(key)).flatten();
-        match which.and_then(|w| Some((w, left_prefix(keep.attribute(w)?, rest)?))) {
+        match which.and_then(|w| Some((w, keep.left(w, rest)?))) {
             Some((which, len)) => Some((Made::Kept(which), len)),
             None => built(rest, left, &mut state),
         }

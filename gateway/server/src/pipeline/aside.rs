@@ -20,7 +20,9 @@
 //!   profile leaves writes as they are (`managed.rs` settles this once);
 //! - the member's attribute is not one the request rules read or write
 //!   (their footprint, worked out when the mapping was compiled), and is
-//!   not `active` (a deprovisioning is decided on it);
+//!   not `active` (a deprovisioning is decided on it); an extension's
+//!   member is kept when no rule reaches into the extension, and
+//!   `schemas` lists it already (normalization would add it);
 //! - normalization would leave it as it is, by its text, read once and
 //!   held to what serde_json's parse takes
 //!   ([`scim_core::normalize::left_prefix`]), and no other top-level key
@@ -33,53 +35,84 @@ use crate::gateway::RouteRuntime;
 use crate::json::{Aside, Keep};
 use crate::proxy::endpoint::Endpoint;
 use http::Method;
-use scim_core::normalize::member_attribute;
-use scim_core::schema::{Attribute, ResourceSchema};
+use scim_core::normalize::{Normalizer, extension_left_prefix, left_prefix, member_attribute, member_extension};
+use scim_core::schema::{Attribute, ResourceSchema, Schema};
 use scim_mapper::Footprint;
 use serde_json::Value;
 
-/// The attributes whose members may stay text in one resource type's
-/// request bodies, worked out once per route: every one
+/// What the members that may stay text in one resource type's request
+/// bodies are, worked out once per route: every attribute
 /// [`member_attribute`] allows, but `active` and those the request rules
-/// read or write. The definitions are copies, so that a request asks no
-/// schema for them.
+/// read or write, and every extension [`member_extension`] allows that no
+/// request rule reaches into. The definitions are copies, so that a
+/// request asks no schema for them.
 #[derive(Debug, Default)]
 pub struct TextMembers {
-    attributes: Vec<Attribute>,
-    /// The first byte and position of each attribute whose name is as
-    /// long as the index says: a key is compared with those alone.
+    kinds: Vec<Kind>,
+    /// The first byte and position of each kind whose name is as long as
+    /// the index says: a key is compared with those alone.
     by_len: Vec<Vec<(u8, usize)>>,
 }
 
+/// A member that may stay text: a core (or common) attribute's, or an
+/// extension's.
+#[derive(Debug)]
+enum Kind {
+    Attribute(Attribute),
+    Extension(Schema),
+}
+
+impl Kind {
+    /// Its key, exactly.
+    fn name(&self) -> &str {
+        match self {
+            Kind::Attribute(def) => &def.name,
+            Kind::Extension(ext) => &ext.id,
+        }
+    }
+}
+
 impl TextMembers {
-    /// The attributes of `schema` whose members may stay text, given the
-    /// request rules' `footprint`.
-    pub fn new(schema: &ResourceSchema<'_>, footprint: &Footprint) -> Self {
+    /// The members of `schema` that may stay text, given the request
+    /// rules' `footprint` and the route's `normalizer`.
+    pub fn new(schema: &ResourceSchema<'_>, footprint: &Footprint, normalizer: &Normalizer) -> Self {
         let allowed = |def: &&Attribute| {
             member_attribute(&def.name, schema).is_some_and(|d| std::ptr::eq(d, *def))
                 && def.name != "active"
                 && !footprint.touches(&def.name)
         };
-        let attributes: Vec<Attribute> = schema.core_and_common().filter(allowed).cloned().collect();
-        let mut by_len = vec![Vec::new(); attributes.iter().map(|a| a.name.len() + 1).max().unwrap_or(0)];
-        for (i, a) in attributes.iter().enumerate() {
-            let first = a.name.bytes().next().unwrap_or_default();
-            by_len.get_mut(a.name.len()).into_iter().for_each(|same| same.push((first, i)));
+        let attributes = schema.core_and_common().filter(allowed).map(|def| Kind::Attribute(def.clone()));
+        let extensions = schema
+            .extensions()
+            .filter_map(|ext| member_extension(&ext.id, schema, normalizer))
+            .filter(|ext| !footprint.touches_extension(&ext.id))
+            .map(|ext| Kind::Extension(ext.clone()));
+        let kinds: Vec<Kind> = attributes.chain(extensions).collect();
+        let mut by_len = vec![Vec::new(); kinds.iter().map(|k| k.name().len() + 1).max().unwrap_or(0)];
+        for (i, kind) in kinds.iter().enumerate() {
+            let first = kind.name().bytes().next().unwrap_or_default();
+            by_len.get_mut(kind.name().len()).into_iter().for_each(|same| same.push((first, i)));
         }
-        Self { attributes, by_len }
+        Self { kinds, by_len }
     }
 
     /// [`TextMembers::new`] with the footprint of `program`'s request
     /// rules for the resource type.
-    pub fn for_rules(schema: &ResourceSchema<'_>, program: &scim_mapper::Program) -> Self {
-        Self::new(schema, &program.footprint(schema.name(), scim_mapper::Direction::Request))
+    pub fn for_rules(schema: &ResourceSchema<'_>, program: &scim_mapper::Program, normalizer: &Normalizer) -> Self {
+        let footprint = program.footprint(schema.name(), scim_mapper::Direction::Request);
+        Self::new(schema, &footprint, normalizer)
     }
 
-    /// The position of the attribute named exactly `key`.
+    /// The position of the kind named exactly `key`.
     fn position(&self, key: &str) -> Option<usize> {
         let first = key.bytes().next()?;
         let same_len = self.by_len.get(key.len())?.iter().filter(|(f, _)| *f == first);
-        same_len.map(|&(_, i)| i).find(|&i| self.attributes.get(i).is_some_and(|a| a.name == key))
+        same_len.map(|&(_, i)| i).find(|&i| self.kinds.get(i).is_some_and(|k| k.name() == key))
+    }
+
+    /// The extensions that may stay text.
+    fn extensions(&self) -> impl Iterator<Item = &str> {
+        self.kinds.iter().filter(|k| matches!(k, Kind::Extension(_))).map(Kind::name)
     }
 }
 
@@ -102,22 +135,35 @@ impl Keep for Keeper<'_> {
         self.members.position(key)
     }
 
-    fn attribute(&self, which: usize) -> Option<&Attribute> {
-        self.members.attributes.get(which)
+    fn left(&self, which: usize, text: &str) -> Option<usize> {
+        match self.members.kinds.get(which)? {
+            Kind::Attribute(def) => left_prefix(def, text),
+            Kind::Extension(ext) => extension_left_prefix(ext, text),
+        }
     }
 
     fn names_kept(&self, built: &serde_json::Map<String, Value>, is_kept: &dyn Fn(&str) -> bool) -> bool {
         // A URN key may name the core schema or one of its attributes
         // (normalization opens or unqualifies it): only an extension's
-        // own id, as the schema spells it, is known not to. And a URN list
+        // own id, as the schema spells it, is known not to. A URN list
         // entry naming a body's key is kept for that key (Entra's data
         // URNs): the plain parse would see the key, so `schemas` must not
-        // name a kept one.
+        // name a kept one, but a known extension, which it keeps anyway.
+        // And a kept extension must be listed already: normalization lists
+        // those present.
         let urn = |k: &str| k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
         let names_core = |k: &str| urn(k) && self.schema.extension(k).is_none_or(|e| e.id != k);
-        let lists_kept = |v: &Value| v.as_array().into_iter().flatten().filter_map(Value::as_str).any(is_kept);
-        built.iter().any(|(k, v)| names_core(k) || (k.eq_ignore_ascii_case("schemas") && lists_kept(v)))
+        let any_case = || built.iter().filter(|(k, _)| k.eq_ignore_ascii_case("schemas")).flat_map(|(_, v)| urns(v));
+        let lists_kept = || any_case().any(|u| is_kept(u) && self.schema.extension(u).is_none());
+        let listed = || built.get("schemas").into_iter().flat_map(urns);
+        let unlisted = |ext: &str| is_kept(ext) && !listed().any(|u| u.eq_ignore_ascii_case(ext));
+        built.keys().any(|k| names_core(k)) || lists_kept() || self.members.extensions().any(unlisted)
     }
+}
+
+/// The strings a `schemas` value lists.
+fn urns(schemas: &Value) -> impl Iterator<Item = &str> {
+    schemas.as_array().into_iter().flatten().filter_map(Value::as_str)
 }
 
 /// The keeper for a request's body, or `None` when every member must be

@@ -5,6 +5,7 @@
 use super::aside::TextMembers;
 use super::profile::BackendProfile;
 use crate::plugins::Chain;
+use scim_core::normalize::Normalizer;
 use scim_mapper::Program;
 use scim_plugin_host::Direction as PluginDirection;
 use std::borrow::Cow;
@@ -131,7 +132,7 @@ pub struct ByType(Vec<TypeSettings>);
 impl ByType {
     /// Settles each resource type of `program`'s registry for a route
     /// with these plugins and this backend profile.
-    pub fn new(program: &Program, plugins: &Chain, profile: &dyn BackendProfile) -> Self {
+    pub fn new(program: &Program, plugins: &Chain, profile: &dyn BackendProfile, normalizer: &Normalizer) -> Self {
         let types = program.registry().resource_types().iter().map(|t| {
             let rt = t.name.as_str();
             let plugged = plugins.applies_either_side(PluginDirection::Response, rt);
@@ -140,7 +141,10 @@ impl ByType {
                 && !plugged;
             let text_members =
                 match profile.writes_unchanged() && !plugins.applies_either_side(PluginDirection::Request, rt) {
-                    true => program.registry().resource(rt).map(|schema| TextMembers::for_rules(&schema, program)),
+                    true => {
+                        let schema = program.registry().resource(rt);
+                        schema.map(|schema| TextMembers::for_rules(&schema, program, normalizer))
+                    }
                     false => None,
                 };
             let managed = ManagedSet::new(program.managed(rt), rt);
@@ -177,21 +181,41 @@ to = "externalId"
 
     #[test]
     fn answers_are_unmapped_only_where_no_response_rule_or_profile_hook_applies() {
-        let plain = ByType::new(&program(IDENTITY), &Chain::default(), &Generic);
+        let plain = ByType::new(
+            &program(IDENTITY),
+            &Chain::default(),
+            &Generic,
+            &Normalizer::new(scim_core::normalize::Preset::Generic),
+        );
         assert!(plain.get("User").is_some_and(|t| t.answers_unmapped));
         assert!(plain.get("group").is_some_and(|t| t.answers_unmapped), "names in any case");
         assert!(plain.get("Device").is_none(), "a type the route does not serve is not settled");
-        let ruled = ByType::new(&program(USER_RESPONSE_RULE), &Chain::default(), &Generic);
+        let ruled = ByType::new(
+            &program(USER_RESPONSE_RULE),
+            &Chain::default(),
+            &Generic,
+            &Normalizer::new(scim_core::normalize::Preset::Generic),
+        );
         assert!(ruled.get("User").is_some_and(|t| !t.answers_unmapped), "a response rule maps User answers");
         assert!(ruled.get("Group").is_some_and(|t| t.answers_unmapped), "and only those");
         let notion = build(&Profile { name: "notion", notion: None });
-        let hooked = ByType::new(&program(IDENTITY), &Chain::default(), notion.as_ref());
+        let hooked = ByType::new(
+            &program(IDENTITY),
+            &Chain::default(),
+            notion.as_ref(),
+            &Normalizer::new(scim_core::normalize::Preset::Generic),
+        );
         assert!(hooked.get("User").is_some_and(|t| !t.answers_unmapped), "a profile that maps answers");
     }
 
     #[test]
     fn the_managed_set_is_the_declared_one_else_the_defaults_of_the_type() {
-        let types = ByType::new(&program(IDENTITY), &Chain::default(), &Generic);
+        let types = ByType::new(
+            &program(IDENTITY),
+            &Chain::default(),
+            &Generic,
+            &Normalizer::new(scim_core::normalize::Preset::Generic),
+        );
         let user = types.get("User").map(|t| &t.managed);
         assert!(user.is_some_and(|m| m.contains(None, "userName") && !m.contains(None, "roles")));
         let group = types.get("Group").map(|t| &t.managed);

@@ -1,6 +1,6 @@
-use super::super::{Normalizer, Preset};
-use super::{Shape, SubKeys, leaves_value};
-use crate::schema::{AttrType, Attribute, Registry};
+use super::super::{Normalization, Normalizer, Preset};
+use super::{Shape, SubKeys, extension_left_prefix, leaves_value};
+use crate::schema::{AttrType, Attribute, ENTERPRISE_URN, Registry, Schema};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use serde_json::{Map, Value, json};
@@ -20,12 +20,28 @@ fn leaves(key: &str, text: &str) -> bool {
 /// The member after normalizing a body holding it, as text (`None` when
 /// normalization took it out).
 fn normalized(rt: &str, key: &str, value: &Value) -> Option<String> {
+    normalized_by(&Normalizer::new(Preset::Entra), rt, key, value)
+}
+
+/// [`normalized`] by `normalizer`.
+fn normalized_by(normalizer: &Normalizer, rt: &str, key: &str, value: &Value) -> Option<String> {
     let reg = registry();
     let schema = reg.resource(rt).unwrap();
     let mut body = json!({"schemas": [schema.core_urn()]});
     body.as_object_mut().unwrap().insert(key.to_owned(), value.clone());
-    Normalizer::new(Preset::Entra).resource(&mut body, &schema);
+    normalizer.resource(&mut body, &schema);
     body.get(key).map(|v| serde_json::to_string(v).unwrap())
+}
+
+/// Every fix on but the manager's, which keeps the enterprise extension
+/// from being left.
+fn without_manager_fix() -> Normalizer {
+    Normalizer::new(Preset::Entra).set(Normalization::ManagerShape, false)
+}
+
+/// The enterprise extension's schema.
+fn enterprise() -> &'static Schema {
+    registry().resource("User").unwrap().extension(ENTERPRISE_URN).unwrap()
 }
 
 #[test]
@@ -207,10 +223,15 @@ fn the_drawn_members_are_often_left_and_often_not() {
 /// text itself): `Some(left)`, or `None` when a sub-attribute's key was
 /// written with an escape (the text check leaves those to the tree).
 fn by_serde(def: &Attribute, text: &str) -> Option<bool> {
+    by_serde_as(Shape::of(def), text)
+}
+
+/// [`by_serde`] of a value in `shape`.
+fn by_serde_as(shape: Shape<'_>, text: &str) -> Option<bool> {
     use serde::de::DeserializeSeed;
     let escaped = std::cell::Cell::new(false);
     let mut de = serde_json::Deserializer::from_str(text);
-    let left = Read { shape: Shape::of(def), escaped: &escaped }.deserialize(&mut de);
+    let left = Read { shape, escaped: &escaped }.deserialize(&mut de);
     let left = left.and_then(|left| de.end().map(|()| left)).unwrap_or(false);
     (!escaped.get()).then_some(left)
 }
@@ -261,16 +282,15 @@ impl<'de> serde::de::Visitor<'de> for Read<'_, '_> {
         Ok(left)
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let def = self.shape.fields();
-        let (mut left, mut keys) = (def.is_some(), SubKeys::default());
+        let fields = self.shape.fields();
+        let (mut left, mut keys) = (fields.is_some(), SubKeys::default());
         while let Some((key, escaped)) = map.next_key_seed(Key)? {
             self.escaped.set(self.escaped.get() || escaped);
-            let sub = def.and_then(|def| keys.take(def, key.as_bytes()));
-            left &= sub.is_some();
-            let shape = sub.map_or(self.shape, Shape::Scalar);
-            left &= map.next_value_seed(Read { shape, ..self })?;
+            let named = fields.and_then(|(attributes, inner)| Some(inner(keys.take(attributes, key.as_bytes())?)));
+            left &= named.is_some();
+            left &= map.next_value_seed(Read { shape: named.unwrap_or(self.shape), ..self })?;
         }
-        Ok(left)
+        Ok(left && (keys.any() || !matches!(self.shape, Shape::Schema(_))))
     }
 }
 
@@ -468,4 +488,118 @@ fn escapes_and_numbers_are_held_to_what_serde_json_takes() {
             assert!(serde_json::from_str::<Value>(text).is_ok(), "{text}");
         }
     }
+}
+
+/// A drawn member of the enterprise extension: some of its attributes,
+/// each drawn as a member of its own, and maybe a key it does not define.
+#[derive(Debug, Clone)]
+struct DrawnExtension {
+    members: Vec<Drawn>,
+    unknown: bool,
+}
+
+fn drawn_extension() -> impl Strategy<Value = DrawnExtension> {
+    (prop::collection::vec(drawn(), 0..4), prop::bool::weighted(0.03))
+        .prop_map(|(members, unknown)| DrawnExtension { members, unknown })
+}
+
+/// The drawn extension member's value.
+fn extension_value(d: &DrawnExtension) -> Value {
+    let ext = enterprise();
+    let mut object = Map::new();
+    for one in &d.members {
+        let (key, value) = member(one, &ext.attributes[one.attr % ext.attributes.len()]);
+        object.insert(key, value);
+    }
+    if d.unknown {
+        object.insert("costcentre".into(), json!("x"));
+    }
+    Value::Object(object)
+}
+
+proptest! {
+    /// An extension's member the check leaves, normalization leaves too.
+    #[test]
+    fn an_extension_member_the_check_leaves_normalization_leaves_too(d in drawn_extension()) {
+        let value = extension_value(&d);
+        let text = serde_json::to_string(&value).unwrap();
+        let normalizer = without_manager_fix();
+        let schema = registry().resource("User").unwrap();
+        if normalizer.leaves_member(ENTERPRISE_URN, &text, &schema) {
+            prop_assert_eq!(normalized_by(&normalizer, "User", ENTERPRISE_URN, &value), Some(text));
+        }
+    }
+
+    /// The check of an extension's text says what reading it with
+    /// serde_json says, compact or pretty, edited anywhere.
+    #[test]
+    fn the_extension_text_check_says_what_serde_json_reading_it_says(
+        d in drawn_extension(), pretty in any::<bool>(), edits in edits(),
+    ) {
+        let value = extension_value(&d);
+        let text = if pretty { serde_json::to_string_pretty(&value) } else { serde_json::to_string(&value) };
+        let text = edited(&text.unwrap(), &edits);
+        let left = extension_left_prefix(enterprise(), &text)
+            .is_some_and(|len| crate::json_text::skip_space(text.as_bytes(), len) == text.len());
+        match by_serde_as(Shape::Schema(&enterprise().attributes), &text) {
+            Some(read) => prop_assert_eq!(left, read, "{}", text),
+            None => prop_assert!(!left, "{}", text),
+        }
+        if left {
+            prop_assert!(serde_json::from_str::<Value>(&text).is_ok(), "{}", text);
+        }
+    }
+}
+
+#[test]
+fn the_drawn_extension_members_are_often_left_and_often_not() {
+    let schema = registry().resource("User").unwrap();
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut yes, mut no) = (0, 0);
+    for _ in 0..2_000 {
+        let d = drawn_extension().new_tree(&mut runner).unwrap().current();
+        let text = extension_value(&d).to_string();
+        match without_manager_fix().leaves_member(ENTERPRISE_URN, &text, &schema) {
+            true => yes += 1,
+            false => no += 1,
+        }
+    }
+    assert!(yes > 200 && no > 200, "left {yes}, not left {no}");
+}
+
+#[test]
+fn the_okta_enterprise_member_is_left_unless_the_manager_fix_is_on() {
+    let okta: Value = serde_json::from_str(include_str!("../../../../mapper/benches/okta-user.json")).unwrap();
+    let schema = registry().resource("User").unwrap();
+    let text = okta[ENTERPRISE_URN].to_string();
+    assert!(without_manager_fix().leaves_member(ENTERPRISE_URN, &text, &schema));
+    assert_eq!(
+        normalized_by(&without_manager_fix(), "User", ENTERPRISE_URN, &okta[ENTERPRISE_URN]),
+        Some(text.clone())
+    );
+    assert!(!Normalizer::new(Preset::Entra).leaves_member(ENTERPRISE_URN, &text, &schema), "the manager fix");
+    assert!(Normalizer::new(Preset::Okta).leaves_member(ENTERPRISE_URN, &text, &schema));
+}
+
+#[test]
+fn extension_members_normalization_would_change_are_not_left() {
+    let schema = registry().resource("User").unwrap();
+    let lower = ENTERPRISE_URN.to_ascii_lowercase();
+    let cases = [
+        (ENTERPRISE_URN, "{}", "an empty extension is dropped"),
+        (ENTERPRISE_URN, r#"{"department":null}"#, "nulls are dropped (and then the extension)"),
+        (ENTERPRISE_URN, r#"{"Department":"x"}"#, "an attribute in another case"),
+        (ENTERPRISE_URN, r#"{"department":"x","extra":"y"}"#, "a key the extension does not define"),
+        (ENTERPRISE_URN, r#"{"manager":{"value":"m","$ref":null}}"#, "a null $ref"),
+        (ENTERPRISE_URN, r#"{"manager":"m"}"#, "a scalar where an object is expected"),
+        (ENTERPRISE_URN, r#"{"department":"a","department":"b"}"#, "a key twice"),
+        (ENTERPRISE_URN, r#""x""#, "no object"),
+        (lower.as_str(), r#"{"department":"x"}"#, "the URN in another case"),
+        ("urn:ietf:params:scim:schemas:extension:other:2.0:User", r#"{"a":"x"}"#, "no extension of User"),
+    ];
+    for (key, text, why) in cases {
+        assert!(!without_manager_fix().leaves_member(key, text, &schema), "{key}: {text} ({why})");
+    }
+    let text = r#"{ "department" : "x", "manager": {"value": "m"} }"#;
+    assert!(without_manager_fix().leaves_member(ENTERPRISE_URN, text, &schema), "spaces are fine");
 }

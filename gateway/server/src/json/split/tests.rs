@@ -1,6 +1,8 @@
 use super::*;
 use crate::json::{document_keeping, to_vec_with};
 use crate::pipeline::aside::{Keeper, TextMembers};
+use scim_core::normalize::{Normalizer, Preset};
+use scim_core::schema::ENTERPRISE_URN;
 use scim_core::schema::Registry;
 use scim_mapper::Footprint;
 
@@ -9,7 +11,7 @@ use scim_mapper::Footprint;
 fn split_user(text: &str) -> Result<(Value, Vec<(String, String)>), Refused> {
     let reg = Registry::core();
     let schema = reg.resource("User").unwrap();
-    let members = TextMembers::new(&schema, &Footprint::Tops(Vec::new()));
+    let members = TextMembers::new(&schema, &Footprint::Tops(Vec::new()), &Normalizer::new(Preset::Generic));
     let keeper = Keeper::new(schema, &members);
     let (tree, aside) = document_keeping(&bytes::Bytes::from(text.to_owned()), 64, &keeper)?;
     let kept = aside.members().map(|(k, t)| (k.to_owned(), String::from_utf8_lossy(t).into_owned())).collect();
@@ -45,7 +47,7 @@ fn the_tree_and_the_kept_text_write_what_the_plain_parse_holds() {
     assert_eq!(tree, serde_json::json!({}));
     let reg = Registry::core();
     let schema = reg.resource("User").unwrap();
-    let members = TextMembers::new(&schema, &Footprint::Tops(Vec::new()));
+    let members = TextMembers::new(&schema, &Footprint::Tops(Vec::new()), &Normalizer::new(Preset::Generic));
     let keeper = Keeper::new(schema, &members);
     let (tree, aside) = document_keeping(&bytes::Bytes::from(text), 64, &keeper).unwrap();
     let written = to_vec_with(&tree, &aside).unwrap();
@@ -82,8 +84,14 @@ fn an_attribute_named_twice_or_a_urn_key_builds_everything() {
         assert!(kept.is_empty(), "{text}: {kept:?}");
         assert_eq!(tree.to_string(), within(text, 64).unwrap().to_string(), "{text}");
     }
-    let ext = r#"{"title":"a","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"d"}}"#;
-    assert_eq!(keys(&split_user(ext).unwrap().1), ["title"], "an extension's own id names no core attribute");
+    let ext = r#"{"title":"a","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"d"}"#;
+    let (tree, kept) = split_user(&format!("{ext}}}")).unwrap();
+    assert!(kept.is_empty(), "a kept extension must be listed in schemas (normalization lists it): {tree}");
+    let listed = format!(r#"{ext},"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","{ENTERPRISE_URN}"]}}"#);
+    let kept = split_user(&listed).unwrap().1;
+    assert_eq!(keys(&kept), ["title", ENTERPRISE_URN], "an extension's own id names no core attribute");
+    let (_, kept) = split_user(&listed.replace("2.0:User\"]", "2.0:USER\"]")).unwrap();
+    assert_eq!(keys(&kept), ["title", ENTERPRISE_URN], "listed in another case");
 }
 
 #[test]
@@ -94,7 +102,7 @@ fn a_key_with_escapes_is_built_and_the_members_beside_it_stay_text() {
     assert_eq!(tree, serde_json::json!({"nickName": "b"}), "read as serde_json reads it, and built");
     let reg = Registry::core();
     let schema = reg.resource("User").unwrap();
-    let members = TextMembers::new(&schema, &Footprint::Tops(Vec::new()));
+    let members = TextMembers::new(&schema, &Footprint::Tops(Vec::new()), &Normalizer::new(Preset::Generic));
     let keeper = Keeper::new(schema, &members);
     let (tree, aside) = document_keeping(&bytes::Bytes::from(text), 64, &keeper).unwrap();
     let written = crate::json::from_bytes(&to_vec_with(&tree, &aside).unwrap()).unwrap();
@@ -131,26 +139,30 @@ fn nothing_stays_text_where_the_depth_bound_leaves_no_room_for_it() {
     let text = r#"{"phoneNumbers":[{"value":"1"}],"title":"a"}"#;
     let reg = Registry::core();
     let schema = reg.resource("User").unwrap();
-    let members = TextMembers::new(&schema, &Footprint::Tops(Vec::new()));
+    let members = TextMembers::new(&schema, &Footprint::Tops(Vec::new()), &Normalizer::new(Preset::Generic));
     let keeper = Keeper::new(schema, &members);
     let body = bytes::Bytes::from(text);
     assert!(matches!(document_keeping(&body, 2, &keeper), Err(Refused::TooDeep)), "the array of objects is too deep");
+    // An extension's array of objects goes a level deeper: below that,
+    // every member is built.
     let (_, aside) = document_keeping(&body, 3, &keeper).unwrap();
+    assert_eq!(aside.members().count(), 0);
+    let (_, aside) = document_keeping(&body, 4, &keeper).unwrap();
     assert_eq!(aside.members().count(), 2);
 }
 
 /// Keeps members under `title` or `nickName`, and says no built member
 /// names one otherwise (the current resource keeps the keys the body
 /// kept: this only answers `names_kept`).
-struct AnyValue(Attribute);
+struct AnyValue(scim_core::schema::Attribute);
 
 impl Keep for AnyValue {
     fn may_keep(&self, key: &str) -> Option<usize> {
         matches!(key, "title" | "nickName").then_some(0)
     }
 
-    fn attribute(&self, _: usize) -> Option<&Attribute> {
-        Some(&self.0)
+    fn left(&self, _: usize, text: &str) -> Option<usize> {
+        scim_core::normalize::left_prefix(&self.0, text)
     }
 }
 
@@ -191,7 +203,7 @@ fn a_current_member_is_kept_when_it_is_the_sent_tokens_and_else_parsed_as_the_pl
 fn the_sent_members_are_paired_with_the_current_ones_of_the_same_tokens_and_the_rest_stay_on_their_sides() {
     let reg = Registry::core();
     let schema = reg.resource("User").unwrap();
-    let members = TextMembers::new(&schema, &Footprint::Tops(Vec::new()));
+    let members = TextMembers::new(&schema, &Footprint::Tops(Vec::new()), &Normalizer::new(Preset::Generic));
     let keeper = Keeper::new(schema, &members);
     let sent = r#"{"title":"A","locale":"en","nickName":"n"}"#;
     let (_, sent) = document_keeping(&bytes::Bytes::from(sent), 64, &keeper).unwrap();

@@ -18,8 +18,9 @@ use std::sync::OnceLock;
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// The mappings the bodies go through: none, Okta to Notion, one whose
-/// rules read, rename and remove attributes a body may keep, and one
-/// whose JSONPath reads the root again inside a filter.
+/// rules read, rename and remove attributes a body may keep (and write
+/// into the enterprise extension), and one whose JSONPath reads the root
+/// again inside a filter.
 fn programs() -> &'static [Program] {
     static PROGRAMS: OnceLock<Vec<Program>> = OnceLock::new();
     PROGRAMS.get_or_init(|| {
@@ -38,6 +39,9 @@ remove = "addresses"
 target = "phoneNumbers.value"
 from = "phoneNumbers.value"
 transforms = ["trim"]
+[[User.request]]
+target = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division"
+from = "userType"
 "#;
         // A JSONPath that reads the root again inside its filter.
         let rooted =
@@ -52,11 +56,16 @@ transforms = ["trim"]
     })
 }
 
+/// Okta's create, member by member.
+fn okta() -> Vec<(String, Value)> {
+    let okta: Value = serde_json::from_str(include_str!("../../../../mapper/benches/okta-user.json")).unwrap();
+    okta.as_object().unwrap().clone().into_iter().collect()
+}
+
 /// Members a body is drawn from: Okta's create, and keys and shapes the
 /// kept path must leave to the plain one.
 fn pool() -> Vec<(String, Value)> {
-    let okta: Value = serde_json::from_str(include_str!("../../../../mapper/benches/okta-user.json")).unwrap();
-    let mut pool: Vec<(String, Value)> = okta.as_object().unwrap().clone().into_iter().collect();
+    let mut pool = okta();
     pool.extend([
         ("roles".to_owned(), json!([{"value": "{\"id\":\"r1\",\"displayName\":\"R\"}"}])),
         ("id".to_owned(), json!("abc")),
@@ -68,6 +77,10 @@ fn pool() -> Vec<(String, Value)> {
         ("ims".to_owned(), json!([{"value": "im", "type": "xmpp", "primary": false}])),
         ("schemas".to_owned(), json!(["urn:ietf:params:scim:schemas:core:2.0:User", "TITLE", "locale", "urn:x"])),
         ("userType".to_owned(), json!("work")),
+        (ENTERPRISE.to_owned(), json!({"department": "D", "manager": {"value": "m-2"}, "employeeNumber": "7"})),
+        (ENTERPRISE.to_owned(), json!({})),
+        (ENTERPRISE.to_ascii_lowercase(), json!({"division": "lower"})),
+        ("schemas".to_owned(), json!(["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE.to_ascii_lowercase()])),
     ]);
     pool
 }
@@ -151,7 +164,22 @@ fn edit_a_string(v: &mut Value) -> bool {
 
 /// A body's text: the drawn members, some pretty-printed, with spaces.
 fn text_of(members: &[Drawn]) -> String {
-    let pool = pool();
+    text_from(&pool(), members)
+}
+
+/// Okta's whole create, a third of its members changed, their keys
+/// spelled and spaced as `members` draws them (its `schemas` lists the
+/// enterprise extension, which is kept as text when nothing else stops
+/// it).
+fn okta_text(members: &[Drawn]) -> String {
+    let neutral = |i: usize| Drawn { at: i, flip_key: false, change: 42, space: 0 };
+    let drawn = |i: usize| members.get(i).filter(|d| d.at % 3 == 0).map(|d| Drawn { at: i, ..d.clone() });
+    let all: Vec<Drawn> = (0..okta().len()).map(|i| drawn(i).unwrap_or_else(|| neutral(i))).collect();
+    text_from(&okta(), &all)
+}
+
+/// [`text_of`] with members drawn from `pool`.
+fn text_from(pool: &[(String, Value)], members: &[Drawn]) -> String {
     let spaces = ["", " ", "\n  ", "\t", " \r\n "];
     let mut out = String::from("{");
     for (i, d) in members.iter().enumerate() {
@@ -289,18 +317,18 @@ fn plain(text: &str, program: &Program, preset: Preset) -> Outcome {
     }
 }
 
-/// The new way, and how many members it kept as text.
-fn kept(text: &str, program: &Program, preset: Preset) -> (Outcome, usize) {
+/// The new way, and the keys of the members it kept as text.
+fn kept(text: &str, program: &Program, preset: Preset) -> (Outcome, Vec<String>) {
     let reg = program.registry();
     let schema = reg.resource("User").unwrap();
-    let members = TextMembers::for_rules(&schema, program);
+    let members = TextMembers::for_rules(&schema, program, &Normalizer::new(preset));
     let keeper = Keeper::new(schema, &members);
     match document_keeping(&Bytes::from(text.to_owned()), 64, &keeper) {
         Ok((tree, aside)) => {
-            let n = aside.members().count();
-            (through(program, preset, tree, &aside), n)
+            let keys = aside.members().map(|(k, _)| k.to_owned()).collect();
+            (through(program, preset, tree, &aside), keys)
         }
-        Err(e) => (refused(e), 0),
+        Err(e) => (refused(e), Vec::new()),
     }
 }
 
@@ -309,10 +337,13 @@ proptest! {
     #[test]
     fn a_body_with_members_kept_as_text_reaches_the_backend_as_the_whole_parse_does(
         members in drawn(),
+        okta_only in any::<bool>(),
         program in 0..4_usize,
         preset in prop_oneof![Just(Preset::Generic), Just(Preset::Okta), Just(Preset::Entra)],
     ) {
-        let text = text_of(&members);
+        // Half the bodies Okta's create, some of it changed: the
+        // enterprise extension is often kept in those.
+        let text = if okta_only { okta_text(&members) } else { text_of(&members) };
         let program = &programs()[program];
         let (new, _) = kept(&text, program, preset);
         prop_assert_eq!(new, plain(&text, program, preset), "{}", text);
@@ -329,15 +360,21 @@ fn the_drawn_bodies_keep_members_often_and_not_always() {
     // The property means little unless the kept path is often taken, and
     // the plain one too.
     let mut runner = proptest::test_runner::TestRunner::deterministic();
-    let (mut some, mut none) = (0, 0);
-    for _ in 0..500 {
+    let (mut some, mut none, mut extension) = (0, 0, 0);
+    for i in 0..500 {
         let members = sample(drawn(), &mut runner);
-        match kept(&text_of(&members), &programs()[0], Preset::Okta).1 {
+        let text = if i % 2 == 0 { okta_text(&members) } else { text_of(&members) };
+        let keys = kept(&text, &programs()[0], Preset::Okta).1;
+        match keys.len() {
             0 => none += 1,
             _ => some += 1,
         }
+        extension += usize::from(keys.iter().any(|k| k == ENTERPRISE));
     }
+    // A drawn body without `schemas` keeps nothing when it has the
+    // enterprise extension (a kept extension must be listed).
     assert!(some > 100 && none > 50, "kept in {some} bodies, in none of {none}");
+    assert!(extension > 40, "the enterprise extension kept in {extension} bodies");
 }
 
 mod put_as_patch;

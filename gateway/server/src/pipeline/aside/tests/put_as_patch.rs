@@ -73,7 +73,7 @@ fn plain(body: &str, current: &str, program: &Program, preset: Preset) -> Option
 /// The new way, and how many pairs it left out as the same.
 fn kept(body: &str, current: &str, program: &Program, preset: Preset) -> Option<(Written, usize)> {
     let reg = program.registry();
-    let members = TextMembers::for_rules(&reg.resource("User").unwrap(), program);
+    let members = TextMembers::for_rules(&reg.resource("User").unwrap(), program, &Normalizer::new(preset));
     let keeper = Keeper::new(reg.resource("User").unwrap(), &members);
     let (body, sent) = document_keeping(&Bytes::from(body.to_owned()), 64, &keeper).ok()?;
     let (current, paired) = crate::json::document_paired(&Bytes::from(current.to_owned()), &sent, &keeper)?;

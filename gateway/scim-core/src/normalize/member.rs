@@ -49,10 +49,9 @@ impl Normalizer {
     /// body's other members can still change it: a caller must also see
     /// that no other key names the same attribute in any case.
     pub fn leaves_member(&self, key: &str, text: &str, schema: &ResourceSchema<'_>) -> bool {
-        let left = |len: Option<usize>| len.is_some_and(|len| skip_space(text.as_bytes(), len) == text.len());
         match member_attribute(key, schema) {
             Some(def) => leaves_value(def, text),
-            None => member_extension(key, schema, self).is_some_and(|ext| left(extension_left_prefix(ext, text))),
+            None => member_extension(key, schema, self).is_some_and(|ext| leaves_extension(ext, text)),
         }
     }
 }
@@ -88,10 +87,20 @@ pub fn member_attribute<'a>(key: &str, schema: &ResourceSchema<'a>) -> Option<&'
 /// gave) with the JSON text `text` (spaces around it allowed) is left as
 /// it is by normalization.
 pub fn leaves_value(def: &Attribute, text: &str) -> bool {
+    left_whole(text, |value| left_prefix(def, value))
+}
+
+/// [`leaves_value`] for a member of the extension `ext`.
+pub fn leaves_extension(ext: &Schema, text: &str) -> bool {
+    left_whole(text, |value| extension_left_prefix(ext, value))
+}
+
+/// Whether `text` is, spaces around it aside, one value `left` leaves.
+fn left_whole(text: &str, left: impl FnOnce(&str) -> Option<usize>) -> bool {
     let bytes = text.as_bytes();
     let start = skip_space(bytes, 0);
-    let left = text.get(start..).and_then(|value| left_prefix(def, value));
-    left.is_some_and(|len| skip_space(bytes, start + len) == bytes.len())
+    let len = text.get(start..).and_then(left);
+    len.is_some_and(|len| skip_space(bytes, start + len) == bytes.len())
 }
 
 /// How long the JSON value `text` starts with is, when it is one that

@@ -167,8 +167,19 @@ fn named_twice<'k>(text: &str, tree: &Value, kept: impl Iterator<Item = &'k Kept
     let same = |k: &Kept, b: &str| k.place.key.len() == b.len() && key(k).eq_ignore_ascii_case(b.as_bytes());
     let is_kept = |name: &str| kept.clone().any(|k| same(k, name));
     let by_built = built.keys().any(|b| is_kept(b)) || keep.names_kept(built, &is_kept);
-    let by_kept = kept.clone().enumerate().any(|(i, a)| kept.clone().skip(i + 1).any(|b| a.which == b.which));
-    by_built || by_kept
+    by_built || kinds_repeat(kept)
+}
+
+/// Whether two kept members are of the same kind: a bit per kind (a kind
+/// past the 64th counts as a repeat: the plain parse decides then).
+fn kinds_repeat<'k>(mut kept: impl Iterator<Item = &'k Kept>) -> bool {
+    let mut seen = 0_u64;
+    !kept.all(|k| {
+        let bit = u32::try_from(k.which).ok().and_then(|w| 1_u64.checked_shl(w)).unwrap_or(0);
+        let fresh = bit != 0 && seen & bit == 0;
+        seen |= bit;
+        fresh
+    })
 }
 
 mod spans;

@@ -1,5 +1,5 @@
 use super::super::{Normalization, Normalizer, Preset};
-use super::{Shape, SubKeys, extension_left_prefix, leaves_value};
+use super::{Shape, SubKeys, leaves_extension, leaves_value};
 use crate::schema::{AttrType, Attribute, ENTERPRISE_URN, Registry, Schema};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -539,8 +539,7 @@ proptest! {
         let value = extension_value(&d);
         let text = if pretty { serde_json::to_string_pretty(&value) } else { serde_json::to_string(&value) };
         let text = edited(&text.unwrap(), &edits);
-        let left = extension_left_prefix(enterprise(), &text)
-            .is_some_and(|len| crate::json_text::skip_space(text.as_bytes(), len) == text.len());
+        let left = leaves_extension(enterprise(), &text);
         match by_serde_as(Shape::Schema(&enterprise().attributes), &text) {
             Some(read) => prop_assert_eq!(left, read, "{}", text),
             None => prop_assert!(!left, "{}", text),
@@ -602,4 +601,6 @@ fn extension_members_normalization_would_change_are_not_left() {
     }
     let text = r#"{ "department" : "x", "manager": {"value": "m"} }"#;
     assert!(without_manager_fix().leaves_member(ENTERPRISE_URN, text, &schema), "spaces are fine");
+    let around = format!(" \n{text}\t");
+    assert!(without_manager_fix().leaves_member(ENTERPRISE_URN, &around, &schema), "around it too");
 }

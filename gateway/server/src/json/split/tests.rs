@@ -214,3 +214,20 @@ fn the_sent_members_are_paired_with_the_current_ones_of_the_same_tokens_and_the_
     assert_eq!(keys(&paired.desired), ["title", "nickName"]);
     assert_eq!(tree, serde_json::json!({"id": "1", "title": "B"}), "the current member that differs is built");
 }
+
+#[test]
+fn two_kept_members_of_one_kind_are_a_repeat_and_a_kind_past_64_counts_as_one() {
+    let kept = |kinds: &[usize]| -> Vec<Kept> {
+        kinds.iter().map(|&which| Kept { which, place: Place { key: 0..0, value: 0..0 } }).collect()
+    };
+    for (kinds, repeat) in [
+        (&[][..], false),
+        (&[0, 1, 2][..], false),
+        (&[0, 1, 0][..], true),
+        (&[63, 0, 62][..], false),
+        (&[5, 63, 5][..], true),
+        (&[64][..], true),
+    ] {
+        assert_eq!(kinds_repeat(kept(kinds).iter()), repeat, "{kinds:?}");
+    }
+}

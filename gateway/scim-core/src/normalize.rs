@@ -14,7 +14,8 @@ mod values;
 
 pub use filter::form_decode;
 pub use member::{
-    MEMBER_MAX_DEPTH, extension_left_prefix, leaves_value, left_prefix, member_attribute, member_extension,
+    MEMBER_MAX_DEPTH, extension_left_prefix, leaves_extension, leaves_value, left_prefix, member_attribute,
+    member_extension,
 };
 
 use crate::patch::ApplyOptions;

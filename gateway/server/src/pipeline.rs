@@ -219,8 +219,8 @@ async fn dispatch(
     };
     let mapped =
         matches!(endpoint, Endpoint::Resource { .. } | Endpoint::Me | Endpoint::Search { .. } | Endpoint::Bulk);
-    // A mapped endpoint's body is `doc` (and `aside`) from here on: its
-    // text is not held while the backend answers.
+    // A mapped endpoint's body is `doc` (and `aside`, which holds the
+    // body's bytes when it kept members) from here on.
     let raw = match mapped {
         true => {
             drop(raw);

@@ -21,7 +21,8 @@
 //! exact id, the value an object whose keys are its attributes' exact
 //! names, each once and not none (normalization drops an empty extension),
 //! each value as a core attribute's would be. The enterprise extension is
-//! never left while the manager fix is on (it may move a `manager` in).
+//! never left while the manager fix is on (it may move a `manager` in),
+//! nor an extension with an attribute named `roles` (it may be decoded).
 //! Normalization also lists a present extension in `schemas`: a caller
 //! must see that `schemas` lists it already.
 //!
@@ -45,9 +46,11 @@ pub const MEMBER_MAX_DEPTH: usize = 3;
 impl Normalizer {
     /// Whether [`Normalizer::resource`] would leave the top-level member
     /// `key: text` of a `schema` body exactly as it is (see the module
-    /// text): [`member_attribute`] and [`leaves_value`] together. The
-    /// body's other members can still change it: a caller must also see
-    /// that no other key names the same attribute in any case.
+    /// text): [`member_attribute`] and [`leaves_value`] together, or
+    /// [`member_extension`] and [`leaves_extension`]. The body's other
+    /// members can still change it: a caller must also see that no other
+    /// key names the same attribute or extension in any case, and that
+    /// `schemas` lists a kept extension.
     pub fn leaves_member(&self, key: &str, text: &str, schema: &ResourceSchema<'_>) -> bool {
         match member_attribute(key, schema) {
             Some(def) => leaves_value(def, text),
@@ -57,13 +60,16 @@ impl Normalizer {
 }
 
 /// The extension a top-level member under `key` is, when some text of it
-/// could be left as it is by `normalizer`: one `schema` has, named exactly,
-/// and not the enterprise extension while the manager fix is on.
+/// could be left as it is by `normalizer`: one `schema` has, named exactly;
+/// not the enterprise extension while the manager fix is on, nor one with
+/// an attribute named `roles` (its values may be JSON-encoded roles, as a
+/// core `roles` member's may).
 pub fn member_extension<'a>(key: &str, schema: &ResourceSchema<'a>, normalizer: &Normalizer) -> Option<&'a Schema> {
     let ext = schema.extension(key).filter(|e| e.id == key)?;
     let takes_manager =
         normalizer.is_enabled(Normalization::ManagerShape) && ext.id.eq_ignore_ascii_case(ENTERPRISE_URN);
-    (!takes_manager).then_some(ext)
+    let decodes_roles = ext.attributes.iter().any(|a| a.name.eq_ignore_ascii_case("roles"));
+    (!takes_manager && !decodes_roles).then_some(ext)
 }
 
 /// [`left_prefix`] for a member of the extension `ext` ([`member_extension`]

@@ -110,12 +110,13 @@ impl FieldWriter<'_> {
 /// Whether `ryu` writes `value` as `Debug` does. Both write the shortest
 /// digits that read back as `value` and, of those, the nearest; they part
 /// only on a tie between two nearest, where `value`'s exact decimals end
-/// one digit after theirs. Those digits stop within two places of the
-/// value's step (its last bit, 2^-f), so a tie needs a value whose exact
-/// decimals stop that early: at most 2 + ceil(f log10 2) places after the
-/// point, when it has `f` bits after it but the last of them are zeros.
-/// A duration's value has as many places as bits (f of them, well past
-/// that). And from 1e-4 up to 1e14 both write decimals, no exponent.
+/// one place after theirs. With `s` the value's step (its last bit is
+/// 2^-s), the shortest digits stop within a place of the step's, so a tie
+/// needs exact decimals that stop by place 1 + ceil(s log10 2) after the
+/// point. A value's exact decimals stop at its last nonzero bit's place
+/// (`places`: `s` less the mantissa's trailing zero bits), so one with
+/// more than 3 + 0.31 s places cannot tie; a duration's, with no zeros to
+/// spare, has `s`. And from 1e-4 up to 1e14 both write decimals.
 fn in_decimal(value: f64) -> bool {
     let bits = value.to_bits();
     // value = mantissa * 2^(stored exponent - 1075), for a normal value.

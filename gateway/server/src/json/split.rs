@@ -4,14 +4,14 @@
 //! - A request body ([`split`]): the members' places are found by the
 //!   object's grammar (`split/spans.rs`); a member that may stay text is
 //!   read once by normalization's check, which reads the text itself and
-//!   builds nothing ([`left_prefix`]), and kept when it passes; every other
+//!   builds nothing ([`Keep::left`]), and kept when it passes; every other
 //!   member is parsed, each from its own text. Anything out of the
 //!   ordinary gives the whole body to the plain parse
 //!   ([`super::parse::within`]) instead: the grammar fails or a member
 //!   does not parse (so the IdP gets the same error either way), a kept
-//!   member whose attribute another key also names in any case (or that
-//!   `schemas` lists, or that a URN key may name: see
-//!   [`Keep::names_kept`]).
+//!   member whose attribute (or extension) another key also names in any
+//!   case, or that `schemas` lists, or that a URN key may name, or a kept
+//!   extension `schemas` does not list (see [`Keep::names_kept`]).
 //! - The current resource a PUT is diffed against ([`paired`]): the
 //!   members' places are found without reading them (`split/spans.rs`),
 //!   the built ones parsed, each from its own text, and each kept one
@@ -36,9 +36,10 @@ pub trait Keep {
     /// is built.
     fn left(&self, which: usize, text: &str) -> Option<usize>;
     /// Whether the built members may name a kept member other than by a
-    /// key equal to its key in any case (looked at apart); `is_kept`
-    /// says whether a name is a kept member's key. Then nothing stays
-    /// text.
+    /// key equal to its key in any case (looked at apart), or otherwise
+    /// make keeping unsafe (a kept extension `schemas` does not list);
+    /// `is_kept` says whether a name is a kept member's key. Then nothing
+    /// stays text.
     fn names_kept(&self, built: &Map<String, Value>, is_kept: &dyn Fn(&str) -> bool) -> bool {
         let _ = (built, is_kept);
         false

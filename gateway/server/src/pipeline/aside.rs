@@ -27,7 +27,8 @@
 //!   held to what serde_json's parse takes
 //!   ([`scim_core::normalize::left_prefix`]), and no other top-level key
 //!   names its attribute in any case or names the core schema, nor does
-//!   `schemas` list it (normalization keeps a listed name a key has).
+//!   `schemas` list it (normalization keeps a listed name a key has; a
+//!   known extension's it keeps anyway, so listing one is fine).
 
 use crate::audit::Trail;
 use crate::config::RouteMode;

@@ -604,3 +604,45 @@ fn extension_members_normalization_would_change_are_not_left() {
     let around = format!(" \n{text}\t");
     assert!(without_manager_fix().leaves_member(ENTERPRISE_URN, &around, &schema), "around it too");
 }
+
+const ACME: &str = "urn:acme:params:scim:schemas:extension:acme:2.0:User";
+const ACME_ROLES: &str = "urn:acme:params:scim:schemas:extension:acmeroles:2.0:User";
+
+/// The core registry with two User extensions of an IdP's own: one with a
+/// list of complex values (a member three deep), one with `roles`.
+fn custom() -> &'static Registry {
+    static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut reg = Registry::core();
+        let badge = r#"{"name":"badges","type":"complex","multiValued":true,"subAttributes":[
+            {"name":"value","type":"string"},{"name":"primary","type":"boolean"},{"name":"level","type":"integer"}]}"#;
+        let acme = format!(r#"{{"id":"{ACME}","attributes":[{badge},{{"name":"floor","type":"integer"}}]}}"#);
+        let roles = format!(
+            r#"{{"id":"{ACME_ROLES}","attributes":[{{"name":"roles","type":"complex","multiValued":true,
+                "subAttributes":[{{"name":"value","type":"string"}}]}}]}}"#
+        );
+        reg.load_extensions(&acme, Some("User")).unwrap();
+        reg.load_extensions(&roles, Some("User")).unwrap();
+        reg
+    })
+}
+
+#[test]
+fn an_extension_of_an_idps_own_is_left_three_deep_and_never_with_roles() {
+    let schema = custom().resource("User").unwrap();
+    let entra = Normalizer::new(Preset::Entra);
+    let badges = json!({"badges": [{"value": "b1", "primary": true, "level": 3}, {"value": "b2"}], "floor": 7});
+    let text = badges.to_string();
+    assert!(entra.leaves_member(ACME, &text, &schema), "every fix on: the manager fix is the enterprise one's");
+    let mut body = json!({"schemas": [schema.core_urn(), ACME], ACME: badges.clone()});
+    entra.resource(&mut body, &schema);
+    assert_eq!(body[ACME], badges, "normalization leaves it as the check said");
+    let string_boolean = json!({"badges": [{"value": "b1", "primary": "True"}]}).to_string();
+    assert!(!entra.leaves_member(ACME, &string_boolean, &schema), "a string boolean three deep");
+    let roles = json!({"roles": [{"value": "{\"id\":\"r1\",\"displayName\":\"R\"}"}]});
+    assert!(!entra.leaves_member(ACME_ROLES, &roles.to_string(), &schema), "roles may be JSON-encoded");
+    let mut body = json!({"schemas": [schema.core_urn(), ACME_ROLES], ACME_ROLES: roles.clone()});
+    entra.resource(&mut body, &schema);
+    assert_ne!(body[ACME_ROLES], roles, "the plain pipeline decodes them, so they could not stay text");
+    assert!(!without_manager_fix().leaves_member(ACME_ROLES, r#"{"roles":[{"value":"r"}]}"#, &schema));
+}

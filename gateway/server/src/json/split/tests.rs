@@ -231,3 +231,41 @@ fn two_kept_members_of_one_kind_are_a_repeat_and_a_kind_past_64_counts_as_one() 
         assert_eq!(kinds_repeat(kept(kinds).iter()), repeat, "{kinds:?}");
     }
 }
+
+#[test]
+fn an_extension_of_an_idps_own_stays_text_three_deep_on_entra_and_pairs_with_the_current_one() {
+    const ACME: &str = "urn:acme:params:scim:schemas:extension:acme:2.0:User";
+    let mut reg = Registry::core();
+    let badge = r#"{"name":"badges","type":"complex","multiValued":true,"subAttributes":[{"name":"value"}]}"#;
+    reg.load_extensions(&format!(r#"{{"id":"{ACME}","attributes":[{badge}]}}"#), Some("User")).unwrap();
+    let schema = reg.resource("User").unwrap();
+    let members = TextMembers::new(&schema, &Footprint::Tops(Vec::new()), &Normalizer::new(Preset::Entra));
+    let keeper = Keeper::new(schema, &members);
+    let text = format!(
+        r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","{ACME}"],"title":"a","{ACME}":{{"badges":[{{"value":"b"}}]}}}}"#
+    );
+    let body = bytes::Bytes::from(text.clone());
+    let (tree, aside) = document_keeping(&body, 64, &keeper).unwrap();
+    let kept: Vec<&str> = aside.members().map(|(k, _)| k).collect();
+    assert_eq!(kept, ["title", ACME]);
+    let written = crate::json::from_bytes(&to_vec_with(&tree, &aside).unwrap()).unwrap();
+    assert_eq!(written, within(&text, 64).unwrap());
+    assert!(matches!(document_keeping(&body, 3, &keeper), Err(Refused::TooDeep)), "the body is four deep");
+    assert!(matches!(within(&text, 3), Err(Refused::TooDeep)), "as the plain parse says");
+    let (_, aside) = document_keeping(&body, 4, &keeper).unwrap();
+    assert_eq!(aside.members().count(), 2, "the bound is just enough: kept");
+    // The current resource of a PUT sent as a PATCH: the same tokens are
+    // paired and left out; another value is built.
+    let (_, sent) = document_keeping(&body, 64, &keeper).unwrap();
+    let current = format!(
+        r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","{ACME}"],"id":"1","{ACME}": {{ "badges" : [ {{"value":"b"}} ] }},"title":"z"}}"#
+    );
+    let (tree, paired) = crate::json::document_paired(&bytes::Bytes::from(current.clone()), &sent, &keeper).unwrap();
+    let same: Vec<&str> = paired.same.members().map(|(k, _)| k).collect();
+    assert_eq!(same, [ACME]);
+    assert_eq!(tree["title"], "z", "the member that differs is built");
+    let other = current.replace(r#""value":"b""#, r#""value":"c""#);
+    let (tree, paired) = crate::json::document_paired(&bytes::Bytes::from(other), &sent, &keeper).unwrap();
+    assert!(paired.same.is_empty());
+    assert_eq!(tree[ACME]["badges"][0]["value"], "c");
+}

@@ -145,8 +145,12 @@ pub(super) fn paired(text: &str, bytes: &bytes::Bytes, sent: &Aside, names: &dyn
 }
 
 /// The kept members as places in the body `bytes` holds (`None` if a
-/// place were outside it, which the spans are not).
+/// place were outside it, which the spans are not). With none kept, the
+/// body is not held.
 fn aside(bytes: &bytes::Bytes, kept: Vec<Kept>) -> Option<Aside> {
+    if kept.is_empty() {
+        return Some(Aside::default());
+    }
     // A loop: collecting into the other element type reallocated twice.
     let mut members = Vec::with_capacity(kept.len());
     for k in kept {

@@ -170,7 +170,11 @@ fn named_twice<'k>(text: &str, tree: &Value, kept: impl Iterator<Item = &'k Kept
     let Some(built) = tree.as_object() else { return true };
     let key = |k: &Kept| text.as_bytes().get(k.place.key.clone()).unwrap_or_default();
     let same = |k: &Kept, b: &str| k.place.key.len() == b.len() && key(k).eq_ignore_ascii_case(b.as_bytes());
-    let is_kept = |name: &str| kept.clone().any(|k| same(k, name));
+    // A bit per kept key's length (the last for 63 and longer): most
+    // names are no kept key's length, and need no comparing.
+    let length = |len: usize| 1_u64 << len.min(63);
+    let lengths = kept.clone().fold(0, |all, k| all | length(k.place.key.len()));
+    let is_kept = |name: &str| lengths & length(name.len()) != 0 && kept.clone().any(|k| same(k, name));
     let by_built = built.keys().any(|b| is_kept(b)) || keep.names_kept(built, &is_kept);
     by_built || kinds_repeat(kept)
 }

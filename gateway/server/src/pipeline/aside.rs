@@ -152,13 +152,20 @@ impl Keep for Keeper<'_> {
         // name a kept one, but a known extension, which it keeps anyway.
         // And a kept extension must be listed already: normalization lists
         // those present.
+        // One pass over the built members (a few), no key hashed.
         let urn = |k: &str| k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
         let names_core = |k: &str| urn(k) && self.schema.extension(k).is_none_or(|e| e.id != k);
-        let any_case = || built.iter().filter(|(k, _)| k.eq_ignore_ascii_case("schemas")).flat_map(|(_, v)| urns(v));
-        let lists_kept = || any_case().any(|u| is_kept(u) && self.schema.extension(u).is_none());
-        let listed = || built.get("schemas").into_iter().flat_map(urns);
-        let unlisted = |ext: &str| is_kept(ext) && !listed().any(|u| u.eq_ignore_ascii_case(ext));
-        built.keys().any(|k| names_core(k)) || lists_kept() || self.members.extensions().any(unlisted)
+        let lists_kept = |v: &Value| urns(v).any(|u| is_kept(u) && self.schema.extension(u).is_none());
+        let mut listed = None;
+        for (k, v) in built {
+            let schemas = k.eq_ignore_ascii_case("schemas");
+            if names_core(k) || (schemas && lists_kept(v)) {
+                return true;
+            }
+            listed = listed.or((k == "schemas").then_some(v));
+        }
+        let unlisted = |ext: &str| !listed.into_iter().flat_map(urns).any(|u| u.eq_ignore_ascii_case(ext));
+        self.members.extensions().any(|ext| is_kept(ext) && unlisted(ext))
     }
 }
 

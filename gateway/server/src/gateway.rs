@@ -70,6 +70,12 @@ impl RouteRuntime {
         }
     }
 
+    /// How many member changes a write of `rt` may carry at once: the
+    /// route's batch size for groups, `None` for anything else.
+    pub fn member_batch_for(&self, rt: &str) -> Option<usize> {
+        self.member_batch.filter(|_| rt == "Group")
+    }
+
     /// The schema of a resource type the route serves.
     pub fn schema(&self, rt: &str) -> Result<scim_core::schema::ResourceSchema<'_>, crate::error::GatewayError> {
         let registry = self.program.registry();

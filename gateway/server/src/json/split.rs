@@ -75,10 +75,7 @@ fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) 
         }
     };
     let (tree, kept) = sorted(spans::members(text, read)?);
-    if kept.is_empty() {
-        return Some((tree, Aside::default()));
-    }
-    (!named_twice(text, &tree, kept.iter(), keep)).then_some(())?;
+    (kept.is_empty() || !named_twice(text, &tree, kept.iter(), keep)).then_some(())?;
     aside(bytes, kept).map(|aside| (tree, aside))
 }
 

@@ -193,7 +193,7 @@ pub(super) fn keeper<'r>(
         }
         _ => return None,
     };
-    if rt == "Group" && route.member_batch.is_some() {
+    if route.member_batch_for(rt).is_some() {
         return None;
     }
     let members = route.types.get(rt)?.text_members.as_ref()?;

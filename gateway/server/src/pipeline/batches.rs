@@ -35,7 +35,7 @@ pub(super) async fn send_translated(
 ) -> Result<(Method, Reply), GatewayError> {
     let (method, body) = match write {
         Outgoing::Json(method, body) => (method, body),
-        Outgoing::Patch(ops) if x.route.member_batch.is_some() && rt == "Group" => (Method::PATCH, ops.into_json()),
+        Outgoing::Patch(ops) if x.route.member_batch_for(rt).is_some() => (Method::PATCH, ops.into_json()),
         Outgoing::Patch(ops) => {
             let written = crate::json::patch_to_vec(&ops);
             drop(ops);
@@ -58,7 +58,7 @@ pub(super) async fn send(
     aside: Aside,
     if_match: Option<&HeaderValue>,
 ) -> Result<Reply, GatewayError> {
-    let batch = x.route.member_batch.filter(|_| rt == "Group");
+    let batch = x.route.member_batch_for(rt);
     match (batch, aside.is_empty()) {
         (None, _) => return x.forward_with(method, body, aside, if_match).await,
         // Never kept on a route with batches (see `aside.rs`); were it,
@@ -87,7 +87,7 @@ pub(super) async fn send(
 /// batches (a bulk request is one request upstream: it is not cut), if it
 /// cannot: a group PATCH or POST with more member changes than a batch.
 pub(super) fn bulk_refusal(x: &Exchange<'_>, rt: &str, data: &Value) -> Option<String> {
-    let max = x.route.member_batch.filter(|_| rt == "Group")?;
+    let max = x.route.member_batch_for(rt)?;
     let n = match PatchOp::from_json(data) {
         Ok(ops) => changes(&ops),
         Err(_) => members_of(data).len(),

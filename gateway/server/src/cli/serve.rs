@@ -74,6 +74,6 @@ fn init_logging(log: &LogSettings) {
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_timer(super::log_time::Clock)
-        .with_writer(std::io::stderr);
+        .with_writer(super::log_sink::LogSink::stderr());
     let _ = if log.json { builder.json().try_init() } else { builder.fmt_fields(super::log_fields::Fields).try_init() };
 }

@@ -139,11 +139,28 @@ impl<'t> Text<'t> {
     }
 
     /// A string at its opening quote: its text (unescaped, valid UTF-8)
-    /// and where that starts when it has no escapes.
+    /// and where that starts when it has no escapes. Most strings are
+    /// plain ASCII to their closing quote, found by the steps of eight
+    /// bytes alone; the rest take [`Text::string_in_full`].
+    #[inline]
     fn string(&mut self) -> Option<(Cow<'t, [u8]>, Option<usize>)> {
-        let open = self.at;
-        let start = open + 1;
+        let start = self.at + 1;
         self.at = start;
+        self.skip_to(stop_bytes);
+        if self.peek() != Some(b'"') {
+            return self.string_in_full(start);
+        }
+        let inner = self.bytes.get(start..self.at)?;
+        self.at += 1;
+        Some((Cow::Borrowed(inner), Some(start)))
+    }
+
+    /// [`Text::string`] from where its plain ASCII ends: escapes, bytes
+    /// outside ASCII, and text the steps of eight bytes did not reach.
+    #[cold]
+    #[inline(never)]
+    fn string_in_full(&mut self, start: usize) -> Option<(Cow<'t, [u8]>, Option<usize>)> {
+        let open = start - 1;
         let (mut escaped, mut ascii) = (false, true);
         loop {
             // Once a byte left ASCII, the rest of the string is checked
@@ -180,6 +197,7 @@ impl<'t> Text<'t> {
     /// Steps to the next byte of a string that `stops` flags (see
     /// `json::stop_bytes`): eight bytes at a time, then to the first such
     /// byte of the eight.
+    #[inline]
     fn skip_to(&mut self, stops: fn(u64) -> u64) {
         while let Some(word) = self.bytes.get(self.at..self.at + 8) {
             let Ok(word) = <[u8; 8]>::try_from(word) else { return };

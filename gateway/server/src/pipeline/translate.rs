@@ -130,7 +130,7 @@ pub(super) async fn translate(
     let (translation, ops) = match (method, x.route.update_for(rt)) {
         (&Method::PUT, UpdateMode::Patch) => (Translation::PutToPatch, None),
         (&Method::PATCH, UpdateMode::Put) => (Translation::PatchToPut, Some(PatchOp::from_json(&body)?)),
-        (&Method::PATCH, mode) if mode == UpdateMode::Patch || x.route.member_batch.is_some() => {
+        (&Method::PATCH, mode) if mode == UpdateMode::Patch || x.route.member_batch_for(rt).is_some() => {
             match PatchOp::from_json(&body) {
                 Ok(ops) if replaces_members(&ops) => (Translation::MembersToOps, Some(ops)),
                 _ => return Ok(Translated::Send(Outgoing::Json(method.clone(), body))),

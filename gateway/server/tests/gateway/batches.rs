@@ -17,6 +17,7 @@ const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 struct Backend {
     members: BTreeSet<String>,
     writes: Vec<(Method, usize)>,
+    reads: usize,
     refuse_patch: Option<usize>,
 }
 
@@ -55,7 +56,10 @@ fn backend(state: Arc<Mutex<Backend>>) -> Handler {
         let mut s = state.lock().unwrap();
         let body: Value = serde_json::from_slice(&seen.body).unwrap_or(json!({}));
         match seen.method {
-            Method::GET => json_response(200, &group(&s.members)),
+            Method::GET => {
+                s.reads += 1;
+                json_response(200, &group(&s.members))
+            }
             Method::POST => {
                 let given = ids(&body["members"]);
                 s.writes.push((Method::POST, given.len()));
@@ -182,4 +186,18 @@ async fn a_bulk_group_write_larger_than_a_batch_is_refused_on_its_own() {
     assert_eq!(r.json["Operations"][0]["status"], "400", "{:?}", r.json);
     assert_eq!(r.json["Operations"][0]["response"]["scimType"], "tooMany");
     assert!(state.lock().unwrap().writes.is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
+async fn a_user_patch_naming_members_is_not_read_or_translated_for_batches() {
+    // Batches are for groups' members: a User PATCH that names `members`
+    // goes as the IdP sent it, for the backend to judge.
+    let (_up, gw, state) = setup("").await;
+    let ops = patch(json!([{"op": "replace", "path": "members", "value": members(0..3)}]));
+    let r = gw.call(Method::PATCH, "/scim/v2/Users/u1", Some(ops)).await;
+    // The stand-in refuses any full replace of members (it counts 1000).
+    assert_eq!(r.json["detail"], "refused on purpose", "the backend's own answer: {:?}", r.json);
+    let s = state.lock().unwrap();
+    assert_eq!(s.reads, 0, "the user was read to translate the PATCH");
+    assert_eq!(s.writes, [(Method::PATCH, 1000)], "the PATCH went as the IdP sent it");
 }

@@ -339,7 +339,7 @@ pub fn catalog() -> Vec<Described> {
 const STATUS_CODES: [u16; 22] =
     [200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 412, 413, 415, 429, 500, 501, 502, 503, 504, 507, 422, 406];
 
-/// The status labels, [`STATUS_CODES`]' then the classes': what
+/// The status labels, `STATUS_CODES`' then the classes': what
 /// [`status_index`] points into.
 pub const STATUS_LABELS: [&str; 27] = [
     "200", "201", "204", "304", "400", "401", "403", "404", "405", "409", "412", "413", "415", "429", "500", "501",

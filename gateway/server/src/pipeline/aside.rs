@@ -5,14 +5,14 @@
 //! A member stays text only where nothing on the request's way could
 //! read or change it, so that what reaches the backend is what the plain
 //! pipeline would send: the same members and values, the kept ones after
-//! the others. [`keeper`] answers for the request, [`Keeper`] per member:
+//! the others. `keeper` answers for the request, [`Keeper`] per member:
 //!
 //! - the request is a POST of a resource, a PUT sent as it is (no
 //!   current resource read, no translation into a PATCH), or a PUT sent
 //!   as the smallest PATCH from the current resource that no rule reads
 //!   (then the current resource keeps the same members as text, and a
 //!   member whose two texts are the same tokens is left out of the diff:
-//!   it needs no operation; see [`for_current`]);
+//!   it needs no operation; see `for_current`);
 //! - no audit trail keeps the request (it records the whole body), the
 //!   route is not in shadow mode (the body goes both ways), and no group
 //!   write is cut into member batches;

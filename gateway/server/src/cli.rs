@@ -4,6 +4,7 @@ mod audit;
 mod check;
 mod diff;
 mod log_fields;
+mod log_format;
 mod log_sink;
 mod log_time;
 mod map;

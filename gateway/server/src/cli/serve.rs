@@ -75,5 +75,10 @@ fn init_logging(log: &LogSettings) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_timer(super::log_time::Clock)
         .with_writer(super::log_sink::LogSink::stderr());
-    let _ = if log.json { builder.json().try_init() } else { builder.fmt_fields(super::log_fields::Fields).try_init() };
+    let _ = if log.json {
+        builder.json().try_init()
+    } else {
+        let frame = super::log_format::Frame::new(super::log_time::Clock);
+        builder.event_format(frame).fmt_fields(super::log_fields::Fields).try_init()
+    };
 }

@@ -1,0 +1,86 @@
+use super::*;
+use crate::cli::log_fields::Fields;
+use std::sync::{Arc, Mutex};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// What the subscriber writes, kept.
+#[derive(Clone, Default)]
+struct Out(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Out {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Out {
+    type Writer = Out;
+    fn make_writer(&'a self) -> Out {
+        self.clone()
+    }
+}
+
+/// One time for every line, so that two runs can be compared.
+#[derive(Debug, Clone)]
+struct Fixed;
+
+impl FormatTime for Fixed {
+    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        w.write_str("2026-12-05T10:00:00.000001Z")
+    }
+}
+
+/// Events of every level, another target, inside a span and with one as
+/// explicit parent, a field of every kind the request line has.
+fn events() {
+    tracing::trace!(n = 1u64, "trace line");
+    tracing::debug!(quoted = "say \"hi\"", "debug line");
+    tracing::info!(request_id = "0f3a", route = "default", status = 201u16, duration_ms = 1.25, error = %"-", "request");
+    tracing::warn!(target: "other::place", detail = "a\nb", "warned");
+    tracing::error!(error = %std::io::Error::other("disk full"), "failed");
+    tracing::info!(fields_only = true);
+    let span = tracing::info_span!("job", id = 7u64);
+    {
+        let _in = span.enter();
+        tracing::info!(k = "v", "inside a span");
+    }
+    tracing::info!(parent: &span, "with an explicit parent");
+    tracing::info!(parent: None, "with no parent");
+}
+
+fn lines(with_frame: bool, ansi: bool) -> String {
+    let out = Out::default();
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(Level::TRACE)
+        .with_ansi(ansi)
+        .with_timer(Fixed)
+        .fmt_fields(Fields)
+        .with_writer(out.clone());
+    if with_frame {
+        tracing::subscriber::with_default(builder.event_format(Frame::new(Fixed)).finish(), events);
+    } else {
+        tracing::subscriber::with_default(builder.finish(), events);
+    }
+    String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn the_frame_writes_every_line_as_the_full_format_does() {
+    for ansi in [false, true] {
+        let (full, frame) = (lines(false, ansi), lines(true, ansi));
+        assert_eq!(frame, full, "ansi {ansi}");
+        assert_eq!(full.lines().count(), 9, "{full}");
+    }
+    let plain = lines(true, false);
+    assert!(
+        plain.contains(
+            "2026-12-05T10:00:00.000001Z  INFO scim_gateway::cli::log_format::tests: request request_id=\"0f3a\""
+        ),
+        "{plain}"
+    );
+    assert!(plain.contains("Z  WARN other::place: warned detail=\"a\\nb\"\n"), "{plain}");
+}

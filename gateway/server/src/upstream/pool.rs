@@ -147,7 +147,9 @@ impl Pool {
                 sent => return sent.outcome(),
             }
         }
-        let conn = self.inner.connect(slot).await?;
+        // Boxed: connecting (TLS and HTTP/2 handshakes) is rare, and its
+        // state would make every request's future several kilobytes larger.
+        let conn = Box::pin(self.inner.connect(slot)).await?;
         self.inner.send_on(conn, req, slot).await.outcome()
     }
 }

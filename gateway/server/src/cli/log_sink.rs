@@ -1,16 +1,18 @@
 //! Where the log lines go: standard error, each line in one `write`, with
-//! no lock shared by the worker threads around most of them.
+//! no exclusive lock around most of them.
 //!
 //! std's `Stderr` takes a process-wide lock around every write. Two
 //! workers logging at once then meet on it, and the one that waits sleeps
 //! in the kernel (a `futex` wait and wake for about a third of the requests
 //! under load, from the load harness with `strace`). A line short enough
 //! that the kernel writes it whole and at once ([`ATOMIC_LINE`]: a pipe's
-//! `PIPE_BUF`; a file's write is one too) needs no lock: lines that short
-//! are written side by side, each by one `write` on a duplicate of the
-//! standard error descriptor (the same open file). A longer line could be
-//! split by a pipe, and another line land in it: it is written alone, while
-//! no short one is ([`LogSink::line`]).
+//! `PIPE_BUF`; a file's write is one too) needs no exclusive lock: lines
+//! that short are written side by side, each by one `write` on a
+//! duplicate of the standard error descriptor (the same open file), under
+//! a shared lock that never keeps them apart. A longer line could be split
+//! by a pipe, and another line land in it: it waits until it can be
+//! written alone ([`LogSink::line`]). A write that fails (a closed or
+//! non-blocking descriptor) drops its line, as std's handle does.
 
 use std::fs::File;
 use std::io::{self, Write};

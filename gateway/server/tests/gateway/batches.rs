@@ -89,10 +89,14 @@ fn backend(state: Arc<Mutex<Backend>>) -> Handler {
 }
 
 async fn setup(update: &str) -> (FakeUpstream, Gateway, Arc<Mutex<Backend>>) {
+    setup_mapped(&[], update).await
+}
+
+async fn setup_mapped(mappings: &[&str], update: &str) -> (FakeUpstream, Gateway, Arc<Mutex<Backend>>) {
     let state = Arc::new(Mutex::new(Backend::default()));
     let up = FakeUpstream::start(backend(state.clone())).await;
     let keys = format!("max_member_changes = 100\n{update}");
-    let gw = Gateway::start(&config_with(&up.url(), &[], "okta", &keys)).await;
+    let gw = Gateway::start(&config_with(&up.url(), mappings, "okta", &keys)).await;
     (up, gw, state)
 }
 
@@ -200,4 +204,20 @@ async fn a_user_patch_naming_members_is_not_read_or_translated_for_batches() {
     let s = state.lock().unwrap();
     assert_eq!(s.reads, 0, "the user was read to translate the PATCH");
     assert_eq!(s.writes, [(Method::PATCH, 1000)], "the PATCH went as the IdP sent it");
+}
+
+#[tokio::test]
+async fn a_user_patch_built_from_the_current_user_keeps_its_members_operation_as_sent() {
+    // okta-to-notion's rules make displayName from the name parts: a PATCH
+    // of one part is built from the current user. Batches are for groups:
+    // the PATCH's `members` operation is not made into adds and removes.
+    let (_up, gw, state) = setup_mapped(&["okta-to-notion.toml"], "").await;
+    let ops = patch(json!([
+        {"op": "replace", "path": "name.givenName", "value": "Ada"},
+        {"op": "replace", "path": "members", "value": members(0..3)}
+    ]));
+    let r = gw.call(Method::PATCH, "/scim/v2/Users/u1", Some(ops)).await;
+    let s = state.lock().unwrap();
+    assert_eq!(s.reads, 1, "the rules read the current user: {:?}", r.json);
+    assert_eq!(s.writes, [(Method::PATCH, 1000)], "the members operation went as sent: {:?}", r.json);
 }

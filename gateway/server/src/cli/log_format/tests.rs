@@ -34,8 +34,19 @@ impl FormatTime for Fixed {
     }
 }
 
+/// A timer that fails: the line says `<unknown time>`.
+#[derive(Debug, Clone)]
+struct Broken;
+
+impl FormatTime for Broken {
+    fn format_time(&self, _: &mut Writer<'_>) -> fmt::Result {
+        Err(fmt::Error)
+    }
+}
+
 /// Events of every level, another target, inside a span and with one as
-/// explicit parent, a field of every kind the request line has.
+/// explicit parent, a field of every kind the request line has, and a
+/// record of the `log` crate (its target is the record's, not `log`).
 fn events() {
     tracing::trace!(n = 1u64, "trace line");
     tracing::debug!(quoted = "say \"hi\"", "debug line");
@@ -50,18 +61,21 @@ fn events() {
     }
     tracing::info!(parent: &span, "with an explicit parent");
     tracing::info!(parent: None, "with no parent");
+    let args = format_args!("from the log crate");
+    let record = log::Record::builder().target("dep::module").level(log::Level::Warn).args(args).build();
+    tracing_log::format_trace(&record).unwrap();
 }
 
-fn lines(with_frame: bool, ansi: bool) -> String {
+fn lines<T: FormatTime + Clone + Send + Sync + 'static>(timer: T, with_frame: bool, ansi: bool) -> String {
     let out = Out::default();
     let builder = tracing_subscriber::fmt()
         .with_max_level(Level::TRACE)
         .with_ansi(ansi)
-        .with_timer(Fixed)
+        .with_timer(timer.clone())
         .fmt_fields(Fields)
         .with_writer(out.clone());
     if with_frame {
-        tracing::subscriber::with_default(builder.event_format(Frame::new(Fixed)).finish(), events);
+        tracing::subscriber::with_default(builder.event_format(Frame::new(timer)).finish(), events);
     } else {
         tracing::subscriber::with_default(builder.finish(), events);
     }
@@ -71,11 +85,11 @@ fn lines(with_frame: bool, ansi: bool) -> String {
 #[test]
 fn the_frame_writes_every_line_as_the_full_format_does() {
     for ansi in [false, true] {
-        let (full, frame) = (lines(false, ansi), lines(true, ansi));
+        let (full, frame) = (lines(Fixed, false, ansi), lines(Fixed, true, ansi));
         assert_eq!(frame, full, "ansi {ansi}");
-        assert_eq!(full.lines().count(), 9, "{full}");
+        assert_eq!(full.lines().count(), 10, "{full}");
     }
-    let plain = lines(true, false);
+    let plain = lines(Fixed, true, false);
     assert!(
         plain.contains(
             "2026-12-05T10:00:00.000001Z  INFO scim_gateway::cli::log_format::tests: request request_id=\"0f3a\""
@@ -83,4 +97,12 @@ fn the_frame_writes_every_line_as_the_full_format_does() {
         "{plain}"
     );
     assert!(plain.contains("Z  WARN other::place: warned detail=\"a\\nb\"\n"), "{plain}");
+    assert!(plain.contains("Z  WARN dep::module: from the log crate"), "{plain}");
+}
+
+#[test]
+fn a_time_that_cannot_be_written_is_unknown_in_both() {
+    let (full, frame) = (lines(Broken, false, false), lines(Broken, true, false));
+    assert_eq!(frame, full);
+    assert!(frame.starts_with("<unknown time> TRACE "), "{frame}");
 }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 struct State {
     in_flight: AtomicUsize,
     most_at_once: AtomicUsize,
+    /// Writes begun so far (only ever goes up).
+    arrived: AtomicUsize,
     longs_in_flight: AtomicUsize,
     long_overlapped: AtomicUsize,
     writes: Mutex<Vec<Vec<u8>>>,
@@ -39,6 +41,7 @@ impl Write for &Recorder {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let long = buf.len() > ATOMIC_LINE;
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.arrived.fetch_add(1, Ordering::SeqCst);
         self.longs_in_flight.fetch_add(usize::from(long), Ordering::SeqCst);
         self.most_at_once.fetch_max(now, Ordering::SeqCst);
         self.check_overlap(long);
@@ -46,7 +49,7 @@ impl Write for &Recorder {
             std::thread::sleep(Duration::from_millis(2));
         } else {
             let until = Instant::now() + Duration::from_secs(2);
-            while self.in_flight.load(Ordering::SeqCst) < self.meet && Instant::now() < until {
+            while self.arrived.load(Ordering::SeqCst) < self.meet && Instant::now() < until {
                 std::thread::yield_now();
             }
         }
@@ -110,8 +113,12 @@ fn a_line_of_exactly_a_pipes_atomic_size_is_short() {
 
 /// The lines of many threads, short and long, written into a real pipe
 /// (`cat`'s standard input) and read back from `cat`: each whole, none lost.
+/// A long line is larger than the pipe holds, so that its write must wait
+/// for `cat` partway: without the lock, another line would land in it.
+#[cfg(unix)]
 #[test]
 fn lines_from_many_threads_reach_a_pipe_whole() {
+    const LONG: usize = 20 * ATOMIC_LINE;
     let mut cat = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let pipe = File::from(std::os::fd::OwnedFd::from(cat.stdin.take().unwrap()));
     let out = cat.stdout.take().unwrap();
@@ -122,7 +129,7 @@ fn lines_from_many_threads_reach_a_pipe_whole() {
             let sink = sink.clone();
             s.spawn(move || {
                 for i in 0..300_usize {
-                    let width = if i % 10 == 0 { 3 * ATOMIC_LINE } else { 40 + i % 200 };
+                    let width = if i % 10 == 0 { LONG } else { 40 + i % 200 };
                     let mark = char::from(b'a' + u8::try_from(t).unwrap());
                     let line = format!("{t} {i} {}\n", mark.to_string().repeat(width));
                     sink.line(line.as_bytes()).unwrap();
@@ -139,7 +146,7 @@ fn lines_from_many_threads_reach_a_pipe_whole() {
         let (t, i) = (parts.next().unwrap(), parts.next().unwrap().parse::<usize>().unwrap());
         let body = parts.next().unwrap();
         let mark = char::from(b'a' + t.parse::<u8>().unwrap());
-        let width = if i % 10 == 0 { 3 * ATOMIC_LINE } else { 40 + i % 200 };
+        let width = if i % 10 == 0 { LONG } else { 40 + i % 200 };
         assert!(
             body.len() == width && body.chars().all(|c| c == mark),
             "a line was cut or mixed: {}",

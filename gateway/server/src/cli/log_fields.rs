@@ -33,9 +33,18 @@ pub struct FieldWriter<'a> {
     result: fmt::Result,
 }
 
-/// A string `Debug` would write unchanged between its quotes.
+/// A string `Debug` would write unchanged between its quotes: printable
+/// ASCII without a quote or a backslash, looked at eight bytes at a time
+/// (a control character, a quote, a backslash, a byte outside ASCII or
+/// DEL stops it), the last few one by one.
 fn plain(s: &str) -> bool {
-    s.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    let bytes = s.as_bytes();
+    let mut words = bytes.chunks_exact(8);
+    let words_plain = words.by_ref().all(|w| {
+        let w = u64::from_le_bytes(<[u8; 8]>::try_from(w).unwrap_or([0; 8]));
+        crate::json::stop_bytes(w) | crate::json::any_byte(w, 0x7f) == 0
+    });
+    words_plain && words.remainder().iter().all(|&b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
 }
 
 impl FieldWriter<'_> {
@@ -276,5 +285,21 @@ mod tests {
     fn only_printable_ascii_without_quotes_or_backslashes_is_plain() {
         assert!(plain("default") && plain("") && plain("a b/c:d"));
         assert!(!plain("a\"b") && !plain("a\\b") && !plain("a\nb") && !plain("Zoë") && !plain("\u{7f}"));
+        // Every byte value at every place of strings from 1 to 20 bytes
+        // (in the steps of eight and in the rest), against the definition.
+        let by_byte = |s: &str| s.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
+        for len in 1..=20 {
+            for at in 0..len {
+                for b in 0..=0x7f_u8 {
+                    let mut text = vec![b'a'; len];
+                    text[at] = b;
+                    let s = std::str::from_utf8(&text).unwrap();
+                    assert_eq!(plain(s), by_byte(s), "{len} bytes, {b:#x} at {at}");
+                }
+                let mut text = "a".repeat(len - 1);
+                text.insert(at, 'ë');
+                assert!(!plain(&text), "non-ASCII at {at} of {len}");
+            }
+        }
     }
 }

@@ -152,14 +152,17 @@ fn quoted(list: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The request id to use: the IdP's when it is short and printable,
-/// otherwise a new one.
+/// otherwise a new one (a random UUID, lower case, hyphenated; written
+/// into a buffer, not through the formatting machinery).
 pub fn request_id(incoming: &HeaderMap) -> HeaderValue {
     incoming
         .get(REQUEST_ID)
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
         .cloned()
         .unwrap_or_else(|| {
-            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).unwrap_or(HeaderValue::from_static("-"))
+            let mut text = uuid::Uuid::encode_buffer();
+            let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+            HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("-"))
         })
 }
 
@@ -262,6 +265,10 @@ mod tests {
         assert_eq!(request_id(&h), "abc-123");
         h.insert(REQUEST_ID, HeaderValue::from_static("has space"));
         assert_ne!(request_id(&h), "has space");
-        assert_eq!(request_id(&HeaderMap::new()).len(), 36);
+        let fresh = request_id(&HeaderMap::new());
+        let parsed = uuid::Uuid::parse_str(fresh.to_str().unwrap()).unwrap();
+        assert_eq!(parsed.get_version_num(), 4);
+        assert_eq!(fresh, parsed.hyphenated().to_string().as_str(), "lower case, hyphenated");
+        assert_ne!(fresh, request_id(&HeaderMap::new()), "each one new");
     }
 }

@@ -1,6 +1,8 @@
 //! The command line: `serve`, `check`, `map` and `audit`.
 
 mod audit;
+#[cfg(test)]
+mod captured;
 mod check;
 mod diff;
 mod log_fields;

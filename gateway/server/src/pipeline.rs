@@ -370,7 +370,7 @@ fn replace_as_sent(route: &crate::gateway::RouteRuntime, rt: &str) -> bool {
 async fn patch(x: &Exchange<'_>, rt: &'static str, doc: Value) -> Result<Answer, GatewayError> {
     let Normalized { body: ops, intent } = phases::patch(x, rt, doc)?;
     let plugins = plugged::on_request(x, rt);
-    if plugins || translate::patch_needs_current(x.route.update_for(rt), x.route.member_batch, rt, &ops) {
+    if plugins || translate::patch_needs_current(x.route.update_for(rt), x.route.member_batch_for(rt), rt, &ops) {
         let how = match plugins {
             true => Build::PatchPlugins { ops: &ops, intent },
             false => Build::Patch { ops: &ops, intent },

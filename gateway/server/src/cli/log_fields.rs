@@ -178,17 +178,16 @@ impl VisitFmt for FieldWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use crate::cli::captured::Captured;
 
     /// What one event comes to, with the given field formatter.
     fn line(fields: impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static) -> String {
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let sink = out.clone();
+        let out = Captured::default();
         let subscriber = tracing_subscriber::fmt()
             .without_time()
             .with_ansi(false)
             .fmt_fields(fields)
-            .with_writer(move || Sink(sink.clone()))
+            .with_writer(out.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, || {
             let error = std::io::Error::other("disk \"full\"");
@@ -218,20 +217,7 @@ mod tests {
             );
             tracing::warn!(only = "plain", "second");
         });
-        let bytes = out.lock().unwrap().clone();
-        String::from_utf8(bytes).unwrap()
-    }
-
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+        out.text()
     }
 
     #[test]

@@ -213,7 +213,7 @@ async fn map_patch(x: &Exchange<'_>, rt: &'static str, data: &mut Value) -> Resu
     let Normalized { body: ops, intent } = phases::patch(x, rt, data.take())?;
     let refused = |error| Refused { error, intent };
     if let Some(what) =
-        translate::bulk_refusal(x.route.update_for(rt), x.route.member_batch, x.route.member_removal, rt, &ops)
+        translate::bulk_refusal(x.route.update_for(rt), x.route.member_batch_for(rt), x.route.member_removal, rt, &ops)
     {
         return Err(refused(needs_current(what)));
     }

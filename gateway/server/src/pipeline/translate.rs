@@ -50,14 +50,15 @@ pub(super) enum Outgoing {
 }
 
 /// Whether a PATCH must be built from the current resource on this route
-/// (besides what plugins and rules need). `member_batch`: the route sends
-/// member changes in batches, so a full replace of members must become
-/// adds and removes even where the backend takes it.
+/// (besides what plugins and rules need). `member_batch`: the route's
+/// batch size for `rt` (`RouteRuntime::member_batch_for`); with one, a
+/// full replace of members must become adds and removes even where the
+/// backend takes it.
 pub(super) fn patch_needs_current(update: UpdateMode, member_batch: Option<usize>, rt: &str, ops: &PatchOp) -> bool {
     match update {
         UpdateMode::Put => true,
         UpdateMode::Patch => rt == "Group" && replaces_members(ops),
-        UpdateMode::AsSent => member_batch.is_some() && rt == "Group" && replaces_members(ops),
+        UpdateMode::AsSent => member_batch.is_some() && replaces_members(ops),
     }
 }
 

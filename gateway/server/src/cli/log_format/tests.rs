@@ -1,28 +1,6 @@
 use super::*;
+use crate::cli::captured::Captured;
 use crate::cli::log_fields::Fields;
-use std::sync::{Arc, Mutex};
-use tracing_subscriber::fmt::MakeWriter;
-
-/// What the subscriber writes, kept.
-#[derive(Clone, Default)]
-struct Out(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Out {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Out {
-    type Writer = Out;
-    fn make_writer(&'a self) -> Out {
-        self.clone()
-    }
-}
 
 /// One time for every line, so that two runs can be compared.
 #[derive(Debug, Clone)]
@@ -67,7 +45,7 @@ fn events() {
 }
 
 fn lines<T: FormatTime + Clone + Send + Sync + 'static>(timer: T, with_frame: bool, ansi: bool) -> String {
-    let out = Out::default();
+    let out = Captured::default();
     let builder = tracing_subscriber::fmt()
         .with_max_level(Level::TRACE)
         .with_ansi(ansi)
@@ -79,7 +57,7 @@ fn lines<T: FormatTime + Clone + Send + Sync + 'static>(timer: T, with_frame: bo
     } else {
         tracing::subscriber::with_default(builder.finish(), events);
     }
-    String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+    out.text()
 }
 
 #[test]

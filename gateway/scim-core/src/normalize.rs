@@ -99,7 +99,8 @@ impl Normalization {
         }
     }
 
-    fn index(self) -> usize {
+    /// Its position in [`Normalization::ALL`].
+    pub fn index(self) -> usize {
         Self::ALL.iter().position(|n| *n == self).unwrap_or(0)
     }
 }

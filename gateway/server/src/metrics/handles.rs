@@ -3,11 +3,15 @@
 //! in a cell found by its labels' positions, so that counting reads the
 //! cell instead of hashing the labels and taking the vector's lock. A
 //! combination appears in the exposition when it is first counted, as it
-//! did before; a label outside the tables is counted the slow way.
+//! did before; a label outside the tables is counted the slow way. The
+//! normalizations' counter has no route label: each route's table holds
+//! handles to the same children.
 
 use super::{CLASS_LABELS, METHOD_LABELS, Metrics, STATUS_LABELS, method_index, status_index};
 use http::Method;
 use prometheus::{Histogram, IntCounter, IntGauge};
+use scim_core::Direction;
+use scim_core::normalize::Normalization;
 use std::sync::OnceLock;
 
 /// The resources a request is counted under (`Endpoint::label`).
@@ -50,6 +54,10 @@ pub struct RouteMetrics {
     upstream_up: Cells<IntGauge>,
     /// By class.
     upstream_responses: Cells<IntCounter>,
+    /// By resource and direction.
+    rules_applied: Cells<IntCounter>,
+    /// By kind (gateway-wide: the same child in every route's table).
+    normalizations: Cells<IntCounter>,
 }
 
 impl RouteMetrics {
@@ -64,6 +72,8 @@ impl RouteMetrics {
             upstream_duration: Cells::new(methods),
             upstream_up: Cells::new(1),
             upstream_responses: Cells::new(CLASS_LABELS.len()),
+            rules_applied: Cells::new(RESOURCES.len() * 2),
+            normalizations: Cells::new(Normalization::ALL.len()),
         }
     }
 
@@ -100,6 +110,20 @@ impl RouteMetrics {
         let class = CLASS_LABELS.get(class_at).copied().unwrap_or("error");
         let answered = || m.upstream_responses.with_label_values(&[self.route.as_str(), class]);
         self.upstream_responses.count(Some(class_at), answered, IntCounter::inc);
+    }
+
+    /// Counts `n` mapping rules applied to resources of type `rt` in the
+    /// direction `dir`.
+    pub fn rules_applied(&self, m: &Metrics, rt: &str, dir: Direction, n: u64) {
+        let at = RESOURCES.iter().position(|r| *r == rt).map(|r| r * 2 + usize::from(dir == Direction::Response));
+        let make = || m.rules_applied.with_label_values(&[self.route.as_str(), rt, dir.as_str()]);
+        self.rules_applied.count(at, make, |c| c.inc_by(n));
+    }
+
+    /// Counts one normalization of the kind `kind`.
+    pub fn normalized(&self, m: &Metrics, kind: Normalization) {
+        let make = || m.normalizations.with_label_values(&[kind.as_str()]);
+        self.normalizations.count(Some(kind.index()), make, IntCounter::inc);
     }
 }
 
@@ -148,7 +172,23 @@ mod tests {
                 l.upstream_responses.with_label_values(&["r1", CLASS_LABELS[c]]).inc();
             }
         }
+        for (rt, dir, n) in
+            [("User", Direction::Request, 3), ("User", Direction::Response, 0), ("Group", Direction::Request, 2)]
+                .into_iter()
+                .chain([("User", Direction::Request, 4), ("Device", Direction::Response, 1)])
+        {
+            route.rules_applied(&h, rt, dir, n);
+            l.rules_applied.with_label_values(&["r1", rt, dir.as_str()]).inc_by(n);
+        }
+        for kind in [Normalization::NullValue, Normalization::OpNameCase, Normalization::NullValue] {
+            route.normalized(&h, kind);
+            l.normalizations.with_label_values(&[kind.as_str()]).inc();
+        }
         let (a, b) = (String::from_utf8(render(&by_handles)).unwrap(), String::from_utf8(render(&by_labels)).unwrap());
+        let rules = "scim_gateway_mapping_rules_applied_total{direction=\"request\",resource=\"User\",route=\"r1\"} 7";
+        assert!(a.contains(rules), "{a}");
+        assert!(a.contains("scim_gateway_normalizations_total{kind=\"null_value\"} 2"), "{a}");
+        assert!(a.contains("resource=\"Device\""), "a resource type outside the table is still counted");
         assert!(
             a.contains("scim_gateway_requests_total{method=\"POST\",resource=\"User\",route=\"r1\",status=\"201\"} 2"),
             "{a}"

@@ -270,11 +270,12 @@ impl<'a> Exchange<'a> {
     /// left out.
     pub fn count(&self, rt: &str, dir: scim_mapper::Direction, report: &Report, resources: usize, intent: Intent) {
         let m = &self.gw.metrics;
-        let labels = [self.route.name.as_str(), rt, dir.as_str()];
         let rules = self.route.program.rule_count(rt, dir) * resources;
         let failed = report.failures.len();
-        m.rules_applied.with_label_values(&labels).inc_by(u64::try_from(rules.saturating_sub(failed)).unwrap_or(0));
+        let applied = u64::try_from(rules.saturating_sub(failed)).unwrap_or(0);
+        self.route.metrics.rules_applied(m, rt, dir, applied);
         if failed > 0 {
+            let labels = [self.route.name.as_str(), rt, dir.as_str()];
             m.mapping_errors.with_label_values(&labels).inc_by(u64::try_from(failed).unwrap_or(0));
             if intent.is_deprovision() {
                 m.deprovision_dropped
@@ -307,7 +308,7 @@ impl<'a> Exchange<'a> {
     /// Counts normalizations.
     pub fn count_normalized(&self, report: &scim_core::normalize::Report) {
         for n in &report.applied {
-            self.gw.metrics.normalizations.with_label_values(&[n.as_str()]).inc();
+            self.route.metrics.normalized(&self.gw.metrics, *n);
         }
     }
 

@@ -5,8 +5,10 @@
 //! quotes, instead of going through `Debug` one character at a time, an
 //! integer in decimal, and a float of a duration's magnitude (from 1e-4 up
 //! to 1e14) by `ryu`, whose shortest digits are `Debug`'s there; all piece
-//! by piece, not through `format_args!`.
-//! Everything else is handed to tracing-subscriber's own visitor.
+//! by piece, not through `format_args!`; any other value (`%` or `?`)
+//! after its name by its own `Debug`, as the default visitor writes it.
+//! The message, and every field of a line with colours, is handed to
+//! tracing-subscriber's own visitor.
 
 use std::fmt;
 use tracing::field::{Field, Visit};
@@ -92,7 +94,10 @@ impl Visit for FieldWriter<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.by_default(field, |v, f| v.record_debug(f, value));
+        if !self.takes_shortcut(field.name()) {
+            return self.by_default(field, |v, f| v.record_debug(f, value));
+        }
+        self.result = self.plain_field(field.name(), &[]).and_then(|()| write!(self.writer, "{value:?}"));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
@@ -102,9 +107,11 @@ impl Visit for FieldWriter<'_> {
 
 impl FieldWriter<'_> {
     /// Whether this field may take a shortcut: not the message, not log
-    /// metadata, not a raw identifier, nothing failed before.
+    /// metadata, not a raw identifier, no colours (the name would be in
+    /// italics), nothing failed before.
     fn takes_shortcut(&self, name: &str) -> bool {
-        self.result.is_ok() && name != "message" && !name.starts_with("log.") && !name.starts_with("r#")
+        let plain_name = name != "message" && !name.starts_with("log.") && !name.starts_with("r#");
+        self.result.is_ok() && plain_name && !self.writer.has_ansi_escapes()
     }
 
     /// ` name=` and then `parts`, the separator left out before the first
@@ -182,10 +189,17 @@ mod tests {
 
     /// What one event comes to, with the given field formatter.
     fn line(fields: impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static) -> String {
+        line_with(fields, false)
+    }
+
+    fn line_with(
+        fields: impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static,
+        ansi: bool,
+    ) -> String {
         let out = Captured::default();
         let subscriber = tracing_subscriber::fmt()
             .without_time()
-            .with_ansi(false)
+            .with_ansi(ansi)
             .fmt_fields(fields)
             .with_writer(out.clone())
             .finish();
@@ -211,6 +225,8 @@ mod tests {
                 whole = 3.0,
                 not_a_number = f64::NAN,
                 shown = %"display: no quotes",
+                listed = ?["a", "b"],
+                flag = true,
                 error = &error as &(dyn std::error::Error + 'static),
                 trace_id = Option::<&str>::None,
                 "request {}", "done"
@@ -226,6 +242,13 @@ mod tests {
         let theirs = line(tracing_subscriber::fmt::format::DefaultFields::new());
         assert_eq!(ours, theirs);
         assert!(ours.contains(r#"route="default" quoted="say \"hi\"" newline="a\nb""#), "{ours}");
+    }
+
+    #[test]
+    fn a_line_with_colours_is_written_as_tracing_subscriber_writes_it() {
+        let ours = line_with(Fields, true);
+        assert_eq!(ours, line_with(tracing_subscriber::fmt::format::DefaultFields::new(), true));
+        assert!(ours.contains("\u{1b}[3mroute\u{1b}[0m"), "the name in italics: {ours}");
     }
 
     #[test]

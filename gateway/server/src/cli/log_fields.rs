@@ -232,6 +232,8 @@ mod tests {
                 "request {}", "done"
             );
             tracing::warn!(only = "plain", "second");
+            tracing::info!("bell \x07, escape \x1b[31m, delete \x7f, C1 \u{9b}, Zoë");
+            tracing::info!(message = "as a field", status = 200u16);
         });
         out.text()
     }

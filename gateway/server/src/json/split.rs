@@ -97,7 +97,8 @@ fn built(rest: &str, left: usize, state: &mut State) -> Option<(Made, usize)> {
 /// size (a key given twice keeps its first place and its last value, as
 /// serde_json's parse does), the kept ones in their order.
 fn sorted(members: Vec<spans::Member<'_, Made>>) -> (Value, Vec<Kept>) {
-    let (mut entries, mut kept) = (Vec::with_capacity(members.len()), Vec::new());
+    let kept_count = members.iter().filter(|m| matches!(m.kind, Made::Kept(_))).count();
+    let (mut entries, mut kept) = (Vec::with_capacity(members.len() - kept_count), Vec::with_capacity(kept_count));
     for member in members {
         match member.kind {
             Made::Kept(which) => kept.push(Kept { which, place: Place { key: member.key_at, value: member.value } }),

@@ -28,23 +28,26 @@ where
 /// A body without a Content-Type is taken as JSON.
 pub fn check_headers(headers: &HeaderMap) -> Result<(), GatewayError> {
     if let Some(enc) = headers.get(CONTENT_ENCODING) {
-        let enc = enc.to_str().unwrap_or("?").trim().to_ascii_lowercase();
-        if enc != "identity" {
+        let enc = enc.to_str().unwrap_or("?").trim();
+        if !enc.eq_ignore_ascii_case("identity") {
             return Err(GatewayError::UnsupportedMediaType(format!(
-                "compressed request bodies ({enc}) cannot be mapped; send the body uncompressed"
+                "compressed request bodies ({}) cannot be mapped; send the body uncompressed",
+                enc.to_ascii_lowercase()
             )));
         }
     }
-    if headers.get_all(CONTENT_TYPE).iter().count() > 1 {
+    let mut types = headers.get_all(CONTENT_TYPE).iter();
+    let Some(ct) = types.next() else { return Ok(()) };
+    if types.next().is_some() {
         return Err(GatewayError::UnsupportedMediaType("the request has several Content-Type headers".into()));
     }
-    let Some(ct) = headers.get(CONTENT_TYPE) else { return Ok(()) };
-    let media = ct.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if media == "application/scim+json" || media == "application/json" {
+    let media = ct.to_str().unwrap_or("").split(';').next().unwrap_or("").trim();
+    if media.eq_ignore_ascii_case("application/scim+json") || media.eq_ignore_ascii_case("application/json") {
         return Ok(());
     }
     Err(GatewayError::UnsupportedMediaType(format!(
-        "the body's media type `{media}` is not application/scim+json or application/json"
+        "the body's media type `{}` is not application/scim+json or application/json",
+        media.to_ascii_lowercase()
     )))
 }
 
@@ -113,5 +116,26 @@ mod tests {
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         assert_eq!(check_headers(&h).unwrap_err().status(), 415);
+    }
+
+    #[test]
+    fn media_types_and_encodings_are_compared_in_any_case_and_named_in_lower_case() {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(" Application/SCIM+JSON ;charset=UTF-8"));
+        h.insert(CONTENT_ENCODING, HeaderValue::from_static(" IDENTITY "));
+        assert!(check_headers(&h).is_ok());
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("Application/JSON"));
+        assert!(check_headers(&h).is_ok());
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("Application/XML; charset=utf-8"));
+        let e = check_headers(&h).unwrap_err().to_string();
+        assert!(e.contains("`application/xml`"), "{e}");
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let e = check_headers(&h).unwrap_err().to_string();
+        assert!(e.contains("several Content-Type"), "{e}");
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(CONTENT_ENCODING, HeaderValue::from_static("GZip"));
+        let e = check_headers(&h).unwrap_err().to_string();
+        assert!(e.contains("(gzip)"), "{e}");
     }
 }

@@ -23,15 +23,22 @@ pub enum Endpoint {
 impl Endpoint {
     /// Classifies a checked path such as `/Users/123`.
     pub fn classify(path: &str) -> Self {
-        let segs: Vec<&str> = path.split('/').skip(1).collect();
-        match segs.as_slice() {
-            [".search"] => Self::Search { resource_type: None },
-            ["Bulk"] => Self::Bulk,
-            ["Me", ..] => Self::Me,
-            ["ServiceProviderConfig" | "ResourceTypes" | "Schemas", ..] => Self::Discovery,
-            [e, ".search"] => resource_type(e).map_or(Self::Other, |rt| Self::Search { resource_type: Some(rt) }),
-            [e] => resource_type(e).map_or(Self::Other, |rt| Self::Resource { resource_type: rt, id: None }),
-            [e, id] => resource_type(e).map_or(Self::Other, |rt| Self::Resource {
+        // The first two segments, and whether more follow: no list made.
+        let mut segs = path.split('/').skip(1);
+        let (first, second) = (segs.next(), segs.next());
+        let two_at_most = segs.next().is_none();
+        match (first, second) {
+            (Some(".search"), None) => Self::Search { resource_type: None },
+            (Some("Bulk"), None) => Self::Bulk,
+            (Some("Me"), _) => Self::Me,
+            (Some("ServiceProviderConfig" | "ResourceTypes" | "Schemas"), _) => Self::Discovery,
+            (Some(e), Some(".search")) if two_at_most => {
+                resource_type(e).map_or(Self::Other, |rt| Self::Search { resource_type: Some(rt) })
+            }
+            (Some(e), None) => {
+                resource_type(e).map_or(Self::Other, |rt| Self::Resource { resource_type: rt, id: None })
+            }
+            (Some(e), Some(id)) if two_at_most => resource_type(e).map_or(Self::Other, |rt| Self::Resource {
                 resource_type: rt,
                 id: Some(percent_encoding::percent_decode_str(id).decode_utf8_lossy().into_owned()),
             }),
@@ -106,6 +113,13 @@ mod tests {
         assert_eq!(Endpoint::classify("/Me"), Endpoint::Me);
         assert_eq!(Endpoint::classify("/Schemas/urn:x"), Endpoint::Discovery);
         assert_eq!(Endpoint::classify("/Users/1/extra"), Endpoint::Other);
+        assert_eq!(Endpoint::classify("/Users/.search/extra"), Endpoint::Other);
+        assert_eq!(Endpoint::classify("/.search/x"), Endpoint::Other);
+        assert_eq!(Endpoint::classify("/Bulk/x"), Endpoint::Other);
+        assert_eq!(Endpoint::classify("/Me/x/y"), Endpoint::Me);
+        assert_eq!(Endpoint::classify("/Schemas"), Endpoint::Discovery);
+        assert_eq!(Endpoint::classify("/Nonesuch"), Endpoint::Other);
+        assert_eq!(Endpoint::classify("/"), Endpoint::Other);
         assert_eq!(Endpoint::classify(""), Endpoint::Other);
     }
 }

@@ -48,11 +48,12 @@ fn check_segment(seg: &str) -> Result<(), GatewayError> {
     if seg.contains('\\') {
         return bad("holds a backslash");
     }
-    let decoded: Vec<u8> = percent_encoding::percent_decode_str(seg).collect();
+    // Borrowed when nothing is escaped: most segments.
+    let decoded: std::borrow::Cow<'_, [u8]> = percent_encoding::percent_decode_str(seg).into();
     if decoded.iter().any(|b| *b == b'/' || *b == b'\\') {
         return bad("holds an encoded slash or backslash");
     }
-    if decoded == b"." || decoded == b".." {
+    if *decoded == *b"." || *decoded == *b".." {
         return bad("holds a `.` or `..` segment");
     }
     if decoded.iter().any(|b| *b < 0x20 || *b == 0x7f) || std::str::from_utf8(&decoded).is_err() {

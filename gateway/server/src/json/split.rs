@@ -98,15 +98,15 @@ fn built(rest: &str, left: usize, state: &mut State) -> Option<(Made, usize)> {
 /// serde_json's parse does), the kept ones in their order.
 fn sorted(members: Vec<spans::Member<'_, Made>>) -> (Value, Vec<Kept>) {
     let kept_count = members.iter().filter(|m| matches!(m.kind, Made::Kept(_))).count();
-    let (mut entries, mut kept) = (Vec::with_capacity(members.len() - kept_count), Vec::with_capacity(kept_count));
+    let (mut object, mut kept) = (Map::with_capacity(members.len() - kept_count), Vec::with_capacity(kept_count));
     for member in members {
         match member.kind {
             Made::Kept(which) => kept.push(Kept { which, place: Place { key: member.key_at, value: member.value } }),
-            Made::Built(value) => entries.push((member.key.into_owned(), value)),
+            Made::Built(value) => {
+                object.insert(member.key.into_owned(), value);
+            }
         }
     }
-    let mut object = Map::with_capacity(entries.len());
-    object.extend(entries);
     (Value::Object(object), kept)
 }
 

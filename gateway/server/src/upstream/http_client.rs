@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, HeaderValue};
 use http::uri::{Authority, Parts, PathAndQuery, Scheme};
 use http::{Method, Request, Uri};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper_util::client::proxy::matcher::Matcher;
 use std::io::Read;
 use std::time::Duration;
@@ -114,17 +114,39 @@ impl HttpUpstream {
         let req = req.body(Full::new(f.body.clone())).map_err(|e| UpstreamError::Connect(e.to_string()))?;
         let (resp, lease) = self.pool.send(req).await?;
         let (mut parts, body) = resp.into_parts();
-        let body = Limited::new(body, self.max_response).collect().await.map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                UpstreamError::TooLarge(self.max_response)
-            } else {
-                UpstreamError::Broken(e.to_string())
-            }
-        })?;
+        let body = read_whole(body, self.max_response).await?;
         lease.release();
-        let body = decode(&mut parts.headers, body.to_bytes(), self.max_response)?;
+        let body = decode(&mut parts.headers, body, self.max_response)?;
         Ok(Reply { status: parts.status, headers: parts.headers, body })
     }
+}
+
+/// The answer's body, read to its end: refused once its data passes `max`
+/// bytes; one chunk (the usual answer) as it came, more joined in one
+/// buffer. Trailers are not kept.
+async fn read_whole<B>(mut body: B, max: usize) -> Result<Bytes, UpstreamError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let (mut first, mut joined) = (None::<Bytes>, None::<bytes::BytesMut>);
+    let mut len = 0_usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| UpstreamError::Broken(e.to_string()))?;
+        let Ok(data) = frame.into_data() else { continue };
+        len = len.checked_add(data.len()).filter(|&n| n <= max).ok_or(UpstreamError::TooLarge(max))?;
+        match (&mut joined, first.take()) {
+            (Some(all), _) => all.extend_from_slice(&data),
+            (None, Some(one)) => {
+                let mut all = bytes::BytesMut::with_capacity(one.len() + data.len());
+                all.extend_from_slice(&one);
+                all.extend_from_slice(&data);
+                joined = Some(all);
+            }
+            (None, None) => first = Some(data),
+        }
+    }
+    Ok(joined.map_or_else(|| first.unwrap_or_default(), bytes::BytesMut::freeze))
 }
 
 /// The URI of a request for `path` and `query` under the base URL whose
@@ -197,6 +219,44 @@ fn decode(headers: &mut http::HeaderMap, body: Bytes, max: usize) -> Result<Byte
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::body::Frame;
+    use std::collections::VecDeque;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A body of given frames, a data frame or trailers or an error each.
+    struct Frames(VecDeque<Result<Frame<Bytes>, std::io::Error>>);
+
+    impl hyper::body::Body for Frames {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(self.0.pop_front())
+        }
+    }
+
+    fn data(parts: &[&'static str]) -> Frames {
+        Frames(parts.iter().map(|p| Ok(Frame::data(Bytes::from_static(p.as_bytes())))).collect())
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_read_whole_in_one_piece_or_joined_and_refused_past_its_bound() {
+        assert_eq!(read_whole(data(&[]), 4).await.unwrap(), "");
+        assert_eq!(read_whole(data(&["abcd"]), 4).await.unwrap(), "abcd", "exactly the bound");
+        assert_eq!(read_whole(data(&["ab", "", "c", "d"]), 4).await.unwrap(), "abcd");
+        assert!(matches!(read_whole(data(&["abcde"]), 4).await, Err(UpstreamError::TooLarge(4))));
+        assert!(matches!(read_whole(data(&["abc", "de"]), 4).await, Err(UpstreamError::TooLarge(4))));
+        let mut trailers = data(&["ab", "cd"]);
+        trailers.0.push_back(Ok(Frame::trailers(http::HeaderMap::new())));
+        assert_eq!(read_whole(trailers, 4).await.unwrap(), "abcd", "trailers are no data");
+        let mut broken = data(&["ab"]);
+        broken.0.push_back(Err(std::io::Error::other("reset by peer")));
+        assert!(matches!(read_whole(broken, 4).await, Err(UpstreamError::Broken(e)) if e == "reset by peer"));
+    }
 
     #[test]
     fn a_request_uri_is_what_the_whole_url_formatted_and_parsed_gave() {

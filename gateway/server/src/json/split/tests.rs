@@ -67,6 +67,18 @@ fn a_member_the_check_does_not_pass_is_built_in_its_place() {
 }
 
 #[test]
+fn a_built_key_given_twice_keeps_its_first_place_and_its_last_value_beside_kept_members() {
+    let text = r#"{"active":true,"x-own":1,"title":"t","active":false,"nickName":"n"}"#;
+    let (tree, kept) = split_user(text).unwrap();
+    assert_eq!(keys(&kept), ["title", "nickName"]);
+    let plain = within(text, 64).unwrap();
+    let built: Vec<&String> = tree.as_object().unwrap().keys().collect();
+    assert_eq!(built, ["active", "x-own"]);
+    assert_eq!((&tree["active"], &tree["x-own"]), (&plain["active"], &plain["x-own"]));
+    assert_eq!(tree["active"], false);
+}
+
+#[test]
 fn an_attribute_named_twice_or_a_urn_key_builds_everything() {
     for text in [
         r#"{"title":"a","title":"b"}"#,

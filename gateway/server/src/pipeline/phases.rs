@@ -159,11 +159,12 @@ pub(super) async fn map_patch(
 
 /// The end of phase 6: the write in the backend profile's terms.
 pub(super) async fn to_backend(x: &Exchange<'_>, rt: &str, body: Value, intent: Intent) -> Result<Value, GatewayError> {
-    let before = if x.route.profile.writes_unchanged() { None } else { x.before(&body) };
+    let unchanged = x.route.profile.writes_unchanged();
+    let before = if unchanged { None } else { x.before(&body) };
     let span = x.trace.phase("backend profile");
     span.set("scim.profile", x.route.profile.name());
     span.set("scim.direction", "request");
-    let body = x.route.profile.request(x, rt, body, intent).await;
+    let body = if unchanged { Ok(body) } else { x.route.profile.request(x, rt, body, intent).await };
     crate::telemetry::mark(&span, &body);
     drop(span);
     let body = body?;

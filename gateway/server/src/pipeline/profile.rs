@@ -30,8 +30,9 @@ pub trait BackendProfile: Send + Sync + std::fmt::Debug {
     /// The profile's name, as the config spells it.
     fn name(&self) -> &'static str;
 
-    /// Whether [`BackendProfile::request`] leaves every write as it is
-    /// (then the audit trail does not look for its changes).
+    /// Whether [`BackendProfile::request`] leaves every write as it is and
+    /// fails none (then it is not called, and the audit trail does not look
+    /// for its changes).
     fn writes_unchanged(&self) -> bool {
         false
     }

@@ -88,9 +88,15 @@ impl Paced {
         }
     }
 
+    /// How many times a busy answer to a `method` request is retried: never
+    /// for a request that is not idempotent (a POST is never replayed).
+    fn busy_retries(&self, method: &Method) -> u32 {
+        if idempotent(method) { self.settings.busy_retries } else { 0 }
+    }
+
     async fn paced(&self, request: Forward) -> Result<Reply, UpstreamError> {
         let started = Instant::now();
-        let retries = if idempotent(&request.method) { self.settings.busy_retries } else { 0 };
+        let retries = self.busy_retries(&request.method);
         let mut attempt = 0;
         loop {
             self.acquire().await?;
@@ -120,6 +126,11 @@ impl Paced {
 
 impl Upstream for Paced {
     fn call(&self, request: Forward) -> ReplyFuture<'_> {
+        // Nothing to pace (no rate limit, no busy retry for this request):
+        // the call goes straight on, without a future of its own around it.
+        if self.limiter.is_none() && self.busy_retries(&request.method) == 0 {
+            return self.inner.call(request);
+        }
         Box::pin(self.paced(request))
     }
 

@@ -102,3 +102,24 @@ async fn other_requests_and_other_errors_are_not_retried() {
     assert_eq!(run(vec![503, 200], Method::GET, 2).await, (503, 1, 0.0));
     assert_eq!(run(vec![429, 200], Method::GET, 0).await, (429, 1, 0.0));
 }
+
+#[tokio::test]
+async fn a_post_with_nothing_to_retry_still_keeps_the_rate_limit() {
+    let script = Arc::new(Script { statuses: Mutex::new(vec![201]), calls: AtomicUsize::new(0) });
+    let registry = prometheus::Registry::new();
+    let metrics = Arc::new(Metrics::register(&registry).unwrap());
+    let limit = RateLimit { per_second: 1, burst: 1, queue: 0, max_wait: Duration::from_secs(60) };
+    let settings = PaceSettings { rate_limit: Some(limit), busy_retries: 0, busy_budget: Duration::from_secs(10) };
+    let paced = Paced::new(script.clone(), settings, metrics.clone(), "r");
+    let post = || Forward {
+        method: Method::POST,
+        path: "/Users".into(),
+        query: None,
+        headers: HeaderMap::new(),
+        body: Bytes::new(),
+    };
+    assert_eq!(paced.call(post()).await.unwrap().status.as_u16(), 201);
+    assert!(matches!(paced.call(post()).await, Err(UpstreamError::RateLimited(_))), "over the limit, no queue");
+    assert_eq!(script.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(metrics.rate_limited.with_label_values(&["r"]).get(), 1);
+}

@@ -3,6 +3,17 @@ use crate::schema::Registry;
 use serde_json::json;
 
 #[test]
+fn every_kind_is_at_its_own_place_in_all_and_has_its_own_name() {
+    for (i, n) in Normalization::ALL.into_iter().enumerate() {
+        assert_eq!(n.index(), i, "{n}");
+    }
+    let mut names: Vec<&str> = Normalization::ALL.iter().map(|n| n.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), Normalization::ALL.len());
+}
+
+#[test]
 fn member_remove_fix_cannot_be_turned_off() {
     let n = Normalizer::new(Preset::Generic).set(Normalization::MemberRemoveValues, false);
     assert!(n.is_enabled(Normalization::MemberRemoveValues));

@@ -5,8 +5,9 @@
 //! quotes, instead of going through `Debug` one character at a time, an
 //! integer in decimal, and a float of a duration's magnitude (from 1e-4 up
 //! to 1e14) by `ryu`, whose shortest digits are `Debug`'s there; all piece
-//! by piece, not through `format_args!`; any other value (`%` or `?`)
-//! after its name by its own `Debug`, as the default visitor writes it.
+//! by piece, not through `format_args!`; any other value (`%`, `?`, a
+//! boolean, a 128-bit integer, bytes) after its name by its own `Debug`,
+//! as the default visitor writes it.
 //! The message, and every field of a line with colours, is handed to
 //! tracing-subscriber's own visitor.
 

@@ -234,6 +234,24 @@ mod tests {
     }
 
     #[test]
+    fn a_name_the_connection_header_lists_goes_in_any_case_and_at_any_length_and_no_other_with_it() {
+        let long = format!("x-{}", "hop".repeat(30));
+        let (long_upper, long_other) = (long.to_ascii_uppercase(), format!("x-{}", "hoq".repeat(30)));
+        let broken = format!("x {}", "hoq".repeat(30));
+        let mut h = HeaderMap::new();
+        let listed = format!("{long_upper}, {broken}, not a name, ");
+        h.insert(CONNECTION, HeaderValue::from_str(&listed).unwrap());
+        for name in [&long, &long_other] {
+            h.insert(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_static("1"));
+        }
+        h.insert("not", HeaderValue::from_static("1"));
+        let out = upstream_request(&h, &HeaderValue::from_static("rid"), None, Proto::Http);
+        assert!(!out.contains_key(long.as_str()), "a long name listed in capitals goes");
+        assert!(out.contains_key(long_other.as_str()), "a name of the same length not listed stays");
+        assert!(out.contains_key("not"), "a listed text that is no name removes nothing");
+    }
+
+    #[test]
     fn the_idp_gets_no_cookies_lengths_encodings_or_hop_by_hop_and_every_value_of_the_rest() {
         let mut h = HeaderMap::new();
         for (name, value) in [

@@ -35,7 +35,8 @@ pub fn answer(body: &Bytes, upstream: &str, public: &str) -> Option<Bytes> {
 
 /// The text with each URL's upstream prefix replaced by the public base.
 fn splice(text: &[u8], urls: &[usize], prefix: usize, public: &str) -> Bytes {
-    // Made at its final length: `Bytes` then takes the vector as it is.
+    // Made at its final length (each URL starts with the upstream prefix,
+    // and the URLs do not overlap): `Bytes` then takes the vector as it is.
     let mut out = Vec::with_capacity((text.len() + urls.len() * public.len()).saturating_sub(urls.len() * prefix));
     let mut from = 0;
     for &at in urls {

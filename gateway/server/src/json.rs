@@ -370,6 +370,28 @@ mod tests {
         }
     }
 
+    /// Every byte at every place of a word, with plain bytes before it and
+    /// each kind of byte after it (the ones a borrow or a high bit could
+    /// confuse): the masks flag the first byte that matters.
+    #[test]
+    fn the_masks_flag_the_first_byte_that_matters_for_every_byte_at_every_place() {
+        let escape = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+        let first = |mask: u64| (mask != 0).then(|| (mask.trailing_zeros() / 8) as usize);
+        for place in 0..8 {
+            for byte in 0..=255_u8 {
+                for after in [b'a', 0x00, 0x1f, 0x20, b'"', b'#', b'\\', 0x7f, 0x80, 0x81, 0xa0, 0xa2, 0xdc, 0xff] {
+                    let mut word = [b'a'; 8];
+                    word[place] = byte;
+                    word.iter_mut().skip(place + 1).for_each(|b| *b = after);
+                    let w = u64::from_le_bytes(word);
+                    assert_eq!(first(escape_bytes(w)), word.iter().position(|&b| escape(b)), "{word:x?}");
+                    let stop = word.iter().position(|&b| escape(b) || b >= 0x80);
+                    assert_eq!(first(stop_bytes(w)), stop, "{word:x?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn escapes_like_serde_json() {
         for s in [

@@ -163,7 +163,9 @@ fn fix_manager(map: &mut Obj, r: &mut Report) {
 
 fn drop_nulls(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
     let before = map.len();
-    map.retain(|_, v| !v.is_null());
+    if map.values().any(Value::is_null) {
+        map.retain(|_, v| !v.is_null());
+    }
     for _ in map.len()..before {
         r.add(N::NullValue);
     }
@@ -183,7 +185,10 @@ fn drop_nulls(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
             drop_nested_nulls(value, r);
         }
     }
-    map.retain(|k, v| !(is_urn(k) && v.as_object().is_some_and(Obj::is_empty)));
+    let emptied = |k: &String, v: &Value| is_urn(k) && v.as_object().is_some_and(Obj::is_empty);
+    if map.iter().any(|(k, v)| emptied(k, v)) {
+        map.retain(|k, v| !emptied(k, v));
+    }
 }
 
 fn strip_read_only(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
@@ -203,16 +208,17 @@ fn strip_read_only(map: &mut Obj, schema: &ResourceSchema<'_>, r: &mut Report) {
 
 fn add_missing_urns(body: &mut Value, schema: &ResourceSchema<'_>, r: &mut Report) {
     let Some(map) = body.as_object() else { return };
-    // `schemas` holds a URN or two: a look along it costs less than a set.
-    let listed: Vec<&str> =
-        map.get("schemas").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    // `schemas` holds a URN or two: a look along it costs less than a set,
+    // and a body's few keys are looked along for it, none hashed.
+    let schemas = map.iter().find(|(k, _)| *k == "schemas").and_then(|(_, v)| v.as_array());
+    let listed = schemas.into_iter().flatten().filter_map(Value::as_str);
     let extensions = map.iter().filter(|(k, v)| is_urn(k) && v.is_object() && !schema.is_core_urn(k));
     let candidates = std::iter::once(schema.core_urn())
         .chain(extensions.map(|(k, _)| schema.extension(k).map_or(k.as_str(), |e| e.id.as_str())));
     let mut missing: Vec<String> = Vec::new();
     for urn in candidates {
         let known = |u: &str| u.eq_ignore_ascii_case(urn);
-        if !listed.iter().copied().any(known) && !missing.iter().map(String::as_str).any(known) {
+        if !listed.clone().any(known) && !missing.iter().map(String::as_str).any(known) {
             missing.push(urn.to_owned());
         }
     }

@@ -3,14 +3,10 @@ use crate::schema::Registry;
 use serde_json::json;
 
 #[test]
-fn every_kind_is_at_its_own_place_in_all_and_has_its_own_name() {
+fn every_kind_is_at_its_own_place_in_all() {
     for (i, n) in Normalization::ALL.into_iter().enumerate() {
         assert_eq!(n.index(), i, "{n}");
     }
-    let mut names: Vec<&str> = Normalization::ALL.iter().map(|n| n.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    assert_eq!(names.len(), Normalization::ALL.len());
 }
 
 #[test]
@@ -226,4 +222,26 @@ fn read_only_attributes_are_stripped_in_any_case_and_the_rest_keep_their_order()
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["userName", "title", "nickName", "schemas"], "schemas added last");
     assert_eq!(body["nickName"], "n", "a key after the stripped ones is still found by its name");
+}
+
+#[test]
+fn nulls_and_extensions_left_empty_are_dropped_and_a_body_without_them_is_left_in_order() {
+    let reg = Registry::core();
+    let user = reg.resource("User").unwrap();
+    let n = Normalizer::new(Preset::Generic);
+    let ent = crate::schema::ENTERPRISE_URN;
+    let mut body = json!({"title": null, "userName": "a", ent: {"department": null}, "nickName": null,
+                          "schemas": [crate::schema::USER_URN]});
+    let r = n.resource(&mut body, &user);
+    assert_eq!(r.count(Normalization::NullValue), 3);
+    assert_eq!(body, json!({"userName": "a", "schemas": [crate::schema::USER_URN]}));
+    let mut plain = json!({"userName": "a", ent: {"department": "d"}, "title": "t",
+                           "schemas": [crate::schema::USER_URN, ent]});
+    let before = plain.clone();
+    let r = n.resource(&mut plain, &user);
+    assert_eq!((r.count(Normalization::NullValue), r.count(Normalization::MissingSchemaUrn)), (0, 0));
+    assert_eq!(plain.to_string(), before.to_string(), "the same members in the same order");
+    let mut unlisted = json!({"userName": "a", ent: {"department": "d"}, "schemas": [crate::schema::USER_URN]});
+    assert_eq!(n.resource(&mut unlisted, &user).count(Normalization::MissingSchemaUrn), 1);
+    assert_eq!(unlisted["schemas"], json!([crate::schema::USER_URN, ent]));
 }

@@ -356,7 +356,7 @@ fn literal(value: &Value, transforms: &[Transform], op: CompareOp) -> Value {
     let applies = |t: &&Transform| !substring || matches!(t, Transform::Lower | Transform::Upper | Transform::Ascii);
     match value {
         Value::String(s) if !transforms.is_empty() => {
-            Value::String(transforms.iter().filter(applies).fold(s.clone(), |acc, t| t.apply(&acc)))
+            Value::String(transforms.iter().filter(applies).fold(s.clone(), |acc, t| t.apply(acc)))
         }
         other => other.clone(),
     }

@@ -52,22 +52,32 @@ impl Transform {
         matches!(self, Self::Lower | Self::Upper | Self::Trim | Self::StripSpaces | Self::Title | Self::Ascii)
     }
 
-    /// Applies the transform to one string.
-    pub(crate) fn apply(&self, s: &str) -> String {
+    /// Applies the transform to one string. Case and trimming change the
+    /// string in place (ASCII case needs no tables; a string outside ASCII
+    /// is cased by Unicode's rules, as `str::to_lowercase` does).
+    pub(crate) fn apply(&self, mut s: String) -> String {
         match self {
+            Self::Lower if s.is_ascii() => {
+                s.make_ascii_lowercase();
+                s
+            }
             Self::Lower => s.to_lowercase(),
+            Self::Upper if s.is_ascii() => {
+                s.make_ascii_uppercase();
+                s
+            }
             Self::Upper => s.to_uppercase(),
-            Self::Trim => s.trim().to_owned(),
+            Self::Trim => trim_in_place(s),
             Self::StripSpaces => s.chars().filter(|c| !c.is_whitespace()).collect(),
-            Self::Title => title_case(s),
-            Self::Ascii => to_ascii(s),
-            Self::Replace { regex, with } => regex.replace_all(s, with.as_str()).into_owned(),
-            Self::Split { sep, index } => split_item(s, sep, *index),
-            Self::Before(sep) => s.split_once(sep.as_str()).map_or(s, |(b, _)| b).to_owned(),
+            Self::Title => title_case(&s),
+            Self::Ascii => to_ascii(&s),
+            Self::Replace { regex, with } => regex.replace_all(&s, with.as_str()).into_owned(),
+            Self::Split { sep, index } => split_item(&s, sep, *index),
+            Self::Before(sep) => s.split_once(sep.as_str()).map_or(s.as_str(), |(b, _)| b).to_owned(),
             Self::After(sep) => s.split_once(sep.as_str()).map_or("", |(_, a)| a).to_owned(),
-            Self::Lookup { table, default } => match table.get(s) {
+            Self::Lookup { table, default } => match table.get(&s) {
                 Some(v) => v.clone(),
-                None => default.clone().unwrap_or_else(|| s.to_owned()),
+                None => default.clone().unwrap_or(s),
             },
         }
     }
@@ -92,7 +102,16 @@ pub(crate) fn apply_chain(chain: &[Transform], value: Value) -> Result<Value, St
 }
 
 fn apply_str(chain: &[Transform], s: String) -> String {
-    chain.iter().fold(s, |acc, t| t.apply(&acc))
+    chain.iter().fold(s, |acc, t| t.apply(acc))
+}
+
+/// `s` without the whitespace around it (as `str::trim` has it), in its
+/// own buffer.
+fn trim_in_place(mut s: String) -> String {
+    s.truncate(s.trim_end().len());
+    let start = s.len() - s.trim_start().len();
+    s.drain(..start);
+    s
 }
 
 /// Upper-cases the first letter of every word (words break at whitespace

@@ -1,7 +1,31 @@
 use super::*;
 
 fn run(t: &Transform, s: &str) -> String {
-    t.apply(s)
+    t.apply(s.to_owned())
+}
+
+#[test]
+fn case_and_trimming_in_place_are_what_the_str_methods_give() {
+    let samples = [
+        "",
+        " ",
+        "plain",
+        "MiXeD Case@Example.COM",
+        "  padded\t\n",
+        "\u{a0}nbsp\u{2003}",
+        "Zoë ÅNGSTRÖM",
+        "ΣΑΣ",
+        "İstanbul",
+        "straße",
+        " \u{3000}全角 ",
+        "tab\tinside",
+        "x",
+    ];
+    for s in samples {
+        assert_eq!(run(&Transform::Lower, s), s.to_lowercase(), "{s:?}");
+        assert_eq!(run(&Transform::Upper, s), s.to_uppercase(), "{s:?}");
+        assert_eq!(run(&Transform::Trim, s), s.trim(), "{s:?}");
+    }
 }
 
 #[test]

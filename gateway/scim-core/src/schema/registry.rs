@@ -50,6 +50,17 @@ struct TypeIndex {
     /// Where its extensions are in `schemas`, in the resource type's order.
     extensions: Vec<usize>,
     read_only: ReadOnly,
+    /// The core and common attributes by the length of their names (the
+    /// only ones a name of that length can equal, in any case), the core
+    /// ones first, each in its schema's order.
+    tops: Vec<Vec<Top>>,
+}
+
+/// Where a core or common attribute is.
+#[derive(Debug, Clone, Copy)]
+enum Top {
+    Core(usize),
+    Common(usize),
 }
 
 /// The names of one resource type's read-only attributes, per container.
@@ -98,10 +109,12 @@ impl Registry {
                 core: position(&rt.schema),
                 extensions: rt.extensions.iter().filter_map(|e| position(&e.schema)).collect(),
                 read_only: ReadOnly::default(),
+                tops: Vec::new(),
             })
             .collect();
         for (found, rt) in index.iter_mut().zip(&self.resource_types) {
             let Some(core) = found.core.and_then(|at| self.schemas.get(at)) else { continue };
+            found.tops = tops(core, &self.common);
             let schema = ResourceSchema { registry: self, rt, core, index: found };
             let names = |attrs: &mut dyn Iterator<Item = &Attribute>| {
                 attrs.filter(|a| a.mutability == Mutability::ReadOnly).map(|a| a.name.clone()).collect()
@@ -191,6 +204,20 @@ impl Registry {
     }
 }
 
+/// [`TypeIndex::tops`] of the `core` and `common` attributes.
+fn tops(core: &Schema, common: &Schema) -> Vec<Vec<Top>> {
+    let core_tops = core.attributes.iter().enumerate().map(|(i, a)| (a.name.len(), Top::Core(i)));
+    let common_tops = common.attributes.iter().enumerate().map(|(i, a)| (a.name.len(), Top::Common(i)));
+    let mut tops: Vec<Vec<Top>> = Vec::new();
+    for (len, top) in core_tops.chain(common_tops) {
+        if tops.len() <= len {
+            tops.resize_with(len + 1, Vec::new);
+        }
+        tops.get_mut(len).into_iter().for_each(|same| same.push(top));
+    }
+    tops
+}
+
 fn empty_common() -> Schema {
     Schema {
         id: "urn:scim-gateway:common".into(),
@@ -261,8 +288,19 @@ impl<'a> ResourceSchema<'a> {
     pub fn top_attribute(&self, urn: Option<&str>, name: &str) -> Option<&'a Attribute> {
         match urn {
             Some(u) if !self.is_core_urn(u) => self.extension(u)?.attribute(name),
-            _ => self.core.attribute(name).or_else(|| self.registry.common.attribute(name)),
+            _ => self.tops(name).find(|a| a.name.eq_ignore_ascii_case(name)),
         }
+    }
+
+    /// The core and common attributes whose names are as long as `name`,
+    /// the core ones first.
+    fn tops(&self, name: &str) -> impl Iterator<Item = &'a Attribute> + Clone + 'a {
+        let (core, common) = (&self.core.attributes, &self.registry.common.attributes);
+        let same_len = self.index.tops.get(name.len()).map_or(&[][..], Vec::as_slice);
+        same_len.iter().filter_map(move |top| match *top {
+            Top::Core(at) => core.get(at),
+            Top::Common(at) => common.get(at),
+        })
     }
 
     /// The names of the read-only attributes of one container (`urn` as
@@ -308,10 +346,8 @@ impl<'a> ResourceSchema<'a> {
     /// A core or common attribute: the one spelled exactly `name` (the
     /// usual case, and a cheap compare), else the one spelled otherwise.
     pub fn core_attribute(&self, name: &str) -> Option<&'a Attribute> {
-        let exact = |attrs: &'a [Attribute]| attrs.iter().find(|a| a.name == name);
-        exact(&self.core.attributes)
-            .or_else(|| exact(&self.registry.common.attributes))
-            .or_else(|| self.top_attribute(None, name))
+        let tops = self.tops(name);
+        tops.clone().find(|a| a.name == name).or_else(|| tops.clone().find(|a| a.name.eq_ignore_ascii_case(name)))
     }
 
     /// The definition a path points at (the sub-attribute when it has one).
@@ -328,6 +364,32 @@ impl<'a> ResourceSchema<'a> {
 mod tests {
     use super::*;
     use crate::schema::AttrType;
+
+    #[test]
+    fn a_top_attribute_is_found_by_its_length_as_a_look_along_core_then_common_finds_it() {
+        let mut shadowed = Registry::core();
+        let user = shadowed.schemas.iter_mut().find(|s| s.id == USER_URN).unwrap();
+        let mut id = user.attributes[0].clone();
+        id.name = "ID".into();
+        user.attributes.push(id);
+        shadowed.index();
+        for (reg, rt) in [(Registry::core(), "User"), (Registry::core(), "Group"), (shadowed, "User")] {
+            let schema = reg.resource(rt).unwrap();
+            let (core, common) = (&schema.core().attributes, &reg.common.attributes);
+            let names = core.iter().chain(common).map(|a| a.name.clone());
+            let odd = ["", "x", "schemas", "USERNAME", "Id", "meta", "notAnAttribute", "émails"].map(String::from);
+            for name in names.flat_map(|n| [n.to_ascii_uppercase(), n.to_ascii_lowercase(), n]).chain(odd) {
+                let top = core.iter().chain(common).find(|a| a.name.eq_ignore_ascii_case(&name));
+                let by_exact = core.iter().chain(common).find(|a| a.name == name);
+                let same = |a: Option<&Attribute>, b: Option<&Attribute>| match (a, b) {
+                    (Some(a), Some(b)) => std::ptr::eq(a, b),
+                    (a, b) => a.is_none() && b.is_none(),
+                };
+                assert!(same(schema.top_attribute(None, &name), top), "{rt} {name}");
+                assert!(same(schema.core_attribute(&name), by_exact.or(top)), "{rt} {name}");
+            }
+        }
+    }
 
     #[test]
     fn core_registry_resolves_case_insensitively() {

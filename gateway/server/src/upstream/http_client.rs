@@ -77,7 +77,12 @@ impl HttpUpstream {
         })
     }
 
-    async fn send(&self, f: Forward) -> Result<Reply, UpstreamError> {
+    async fn send(&self, mut f: Forward) -> Result<Reply, UpstreamError> {
+        // Set once for every attempt: each clones the headers whole.
+        f.headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        if let Some(token) = &self.token {
+            f.headers.insert(AUTHORIZATION, token.clone());
+        }
         let idempotent =
             matches!(f.method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS);
         let mut attempt = 0;
@@ -103,15 +108,10 @@ impl HttpUpstream {
     }
 
     async fn once(&self, f: &Forward) -> Result<Reply, UpstreamError> {
-        let mut req = Request::builder().method(f.method.clone()).uri(self.uri(f)?);
-        if let Some(headers) = req.headers_mut() {
-            headers.clone_from(&f.headers);
-            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-            if let Some(token) = &self.token {
-                headers.insert(AUTHORIZATION, token.clone());
-            }
-        }
-        let req = req.body(Full::new(f.body.clone())).map_err(|e| UpstreamError::Connect(e.to_string()))?;
+        let mut req = Request::new(Full::new(f.body.clone()));
+        *req.method_mut() = f.method.clone();
+        *req.uri_mut() = self.uri(f)?;
+        req.headers_mut().clone_from(&f.headers);
         let (resp, lease) = self.pool.send(req).await?;
         let (mut parts, body) = resp.into_parts();
         let body = read_whole(body, self.max_response).await?;

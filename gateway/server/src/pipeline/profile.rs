@@ -111,9 +111,10 @@ pub trait BackendProfile: Send + Sync + std::fmt::Debug {
     }
 
     /// The end of phase 6: a write (a resource, or a PatchOp as JSON) put
-    /// in the backend's terms. Not called when
-    /// [`BackendProfile::writes_unchanged`] says there is nothing to do. `intent` says whether it deprovisions: then
-    /// nothing here may fail it or wait on the backend for it.
+    /// in the backend's terms (not called when
+    /// [`BackendProfile::writes_unchanged`] says there is nothing to do).
+    /// `intent` says whether it deprovisions: then nothing here may fail
+    /// it or wait on the backend for it.
     async fn request(&self, _x: &Exchange<'_>, _rt: &str, body: Value, _intent: Intent) -> Result<Value, GatewayError> {
         Ok(body)
     }

@@ -63,3 +63,42 @@ pub fn escape_bytes(w: u64) -> u64 {
     let below_space = w.wrapping_sub(LANES * 0x20) & !w & HIGH;
     below_space | any_byte(w, b'"') | any_byte(w, b'\\')
 }
+
+/// Whether `a` and `b` are the same bytes. For the short names that schema
+/// lookups compare (up to 16 bytes), two loads of each and no call: the
+/// first and last four or eight bytes, which overlap to cover them all.
+#[inline]
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    fn ends<const N: usize>(s: &[u8]) -> Option<(&[u8; N], &[u8; N])> {
+        Some((s.first_chunk::<N>()?, s.last_chunk::<N>()?))
+    }
+    match a.len() {
+        0..4 => a == b,
+        4..8 => ends::<4>(a) == ends::<4>(b),
+        8..=16 => ends::<8>(a) == ends::<8>(b),
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_bytes;
+
+    #[test]
+    fn same_bytes_is_equality_at_every_length_and_every_place_of_a_difference() {
+        for len in 0..=24_usize {
+            let a: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(same_bytes(&a, &a.clone()), "{len}");
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "{len} differing at {at}");
+            }
+            let longer = [a.as_slice(), b"x"].concat();
+            assert!(!same_bytes(&a, &longer) && !same_bytes(&longer, &a), "{len} against one longer");
+        }
+    }
+}

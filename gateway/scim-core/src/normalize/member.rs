@@ -36,7 +36,7 @@
 //! UTF-8 already (it is a `str`).
 
 use super::{Normalization, Normalizer};
-use crate::json_text::{escape_at, skip_space};
+use crate::json_text::{escape_at, same_bytes, skip_space};
 use crate::schema::{AttrType, Attribute, ENTERPRISE_URN, Mutability, ResourceSchema, Schema};
 
 /// Containers a member kept as text may nest, the member itself counted
@@ -186,7 +186,7 @@ impl SubKeys {
     /// The one of `attributes` that `key` names exactly, when it does and
     /// has not been named before.
     fn take<'a>(&mut self, attributes: &'a [Attribute], key: &[u8]) -> Option<&'a Attribute> {
-        let at = attributes.iter().position(|s| s.name.as_bytes() == key)?;
+        let at = attributes.iter().position(|s| same_bytes(s.name.as_bytes(), key))?;
         let bit = 1_u64.checked_shl(u32::try_from(at).ok()?).filter(|b| self.0 & b == 0)?;
         self.0 |= bit;
         attributes.get(at)

@@ -2,6 +2,7 @@
 //! that resolve attribute paths.
 
 use super::{Attribute, ENTERPRISE_URN, GROUP_URN, Mutability, Schema, SchemaError, USER_URN, parse_schemas};
+use crate::json_text::same_bytes;
 use crate::path::AttrPath;
 
 const USER_JSON: &str = include_str!("../../schemas/user.json");
@@ -347,7 +348,9 @@ impl<'a> ResourceSchema<'a> {
     /// usual case, and a cheap compare), else the one spelled otherwise.
     pub fn core_attribute(&self, name: &str) -> Option<&'a Attribute> {
         let tops = self.tops(name);
-        tops.clone().find(|a| a.name == name).or_else(|| tops.clone().find(|a| a.name.eq_ignore_ascii_case(name)))
+        tops.clone()
+            .find(|a| same_bytes(a.name.as_bytes(), name.as_bytes()))
+            .or_else(|| tops.clone().find(|a| a.name.eq_ignore_ascii_case(name)))
     }
 
     /// The definition a path points at (the sub-attribute when it has one).

@@ -36,6 +36,7 @@ use crate::gateway::RouteRuntime;
 use crate::json::{Aside, Keep};
 use crate::proxy::endpoint::Endpoint;
 use http::Method;
+use scim_core::json_text::same_bytes;
 use scim_core::normalize::{Normalizer, extension_left_prefix, left_prefix, member_attribute, member_extension};
 use scim_core::schema::{Attribute, ResourceSchema, Schema};
 use scim_mapper::Footprint;
@@ -108,7 +109,9 @@ impl TextMembers {
     fn position(&self, key: &str) -> Option<usize> {
         let first = key.bytes().next()?;
         let same_len = self.by_len.get(key.len())?.iter().filter(|(f, _)| *f == first);
-        same_len.map(|&(_, i)| i).find(|&i| self.kinds.get(i).is_some_and(|k| k.name() == key))
+        same_len
+            .map(|&(_, i)| i)
+            .find(|&i| self.kinds.get(i).is_some_and(|k| same_bytes(k.name().as_bytes(), key.as_bytes())))
     }
 
     /// The extensions that may stay text.

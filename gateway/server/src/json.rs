@@ -279,12 +279,19 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Whether any byte of `bytes` needs an escape: eight at a time, the last
-/// eight overlapping the ones before; short strings a byte at a time.
+/// Whether any byte of `bytes` needs an escape.
 fn has_escape(bytes: &[u8]) -> bool {
-    let word = |c: &[u8]| <[u8; 8]>::try_from(c).map_or(true, |c| escape_bytes(u64::from_le_bytes(c)) != 0);
+    any_flagged(bytes, escape_bytes, |b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// Whether any byte of `bytes` is one that `flags` marks in a word of
+/// eight (as [`escape_bytes`] does) and `is` says of one byte: eight at a
+/// time, the last eight overlapping the ones before; a string shorter
+/// than eight bytes a byte at a time.
+pub(crate) fn any_flagged(bytes: &[u8], flags: impl Fn(u64) -> u64, is: impl Fn(u8) -> bool) -> bool {
+    let word = |c: &[u8]| <[u8; 8]>::try_from(c).map_or(true, |c| flags(u64::from_le_bytes(c)) != 0);
     let Some(tail) = bytes.len().checked_sub(8).and_then(|start| bytes.get(start..)) else {
-        return bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+        return bytes.iter().any(|&b| is(b));
     };
     bytes.chunks_exact(8).any(word) || (bytes.len() % 8 != 0 && word(tail))
 }

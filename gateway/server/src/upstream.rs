@@ -66,3 +66,9 @@ pub trait Upstream: Send + Sync + std::fmt::Debug {
     /// them to the gateway's own URL.
     fn base_url(&self) -> &str;
 }
+
+/// Requests that may be sent twice: RFC 9110's idempotent methods. The
+/// one answer to whether a request may be replayed (a POST never is).
+fn idempotent(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS)
+}

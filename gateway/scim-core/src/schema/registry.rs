@@ -368,15 +368,22 @@ mod tests {
     use super::*;
     use crate::schema::AttrType;
 
-    #[test]
-    fn a_top_attribute_is_found_by_its_length_as_a_look_along_core_then_common_finds_it() {
-        let mut shadowed = Registry::core();
-        let user = shadowed.schemas.iter_mut().find(|s| s.id == USER_URN).unwrap();
+    /// The core registry with a writable core User attribute `ID`, which
+    /// the common (read-only) `id` shares a name with in another case.
+    fn with_core_id() -> Registry {
+        let mut reg = Registry::core();
+        let user = reg.schemas.iter_mut().find(|s| s.id == USER_URN).unwrap();
         let mut id = user.attributes[0].clone();
         id.name = "ID".into();
+        id.mutability = Mutability::ReadWrite;
         user.attributes.push(id);
-        shadowed.index();
-        for (reg, rt) in [(Registry::core(), "User"), (Registry::core(), "Group"), (shadowed, "User")] {
+        reg.index();
+        reg
+    }
+
+    #[test]
+    fn a_top_attribute_is_found_by_its_length_as_a_look_along_core_then_common_finds_it() {
+        for (reg, rt) in [(Registry::core(), "User"), (Registry::core(), "Group"), (with_core_id(), "User")] {
             let schema = reg.resource(rt).unwrap();
             let (core, common) = (&schema.core().attributes, &reg.common.attributes);
             let names = core.iter().chain(common).map(|a| a.name.clone());
@@ -430,13 +437,7 @@ mod tests {
 
     #[test]
     fn a_core_attribute_named_as_a_common_one_decides_whether_it_is_read_only() {
-        let mut reg = Registry::core();
-        let user = reg.schemas.iter_mut().find(|s| s.id == USER_URN).unwrap();
-        let mut id = user.attributes[0].clone();
-        id.name = "ID".into();
-        id.mutability = Mutability::ReadWrite;
-        user.attributes.push(id);
-        reg.index();
+        let reg = with_core_id();
         let schema = reg.resource("User").unwrap();
         assert_eq!(schema.top_attribute(None, "id").unwrap().mutability, Mutability::ReadWrite);
         let names = schema.read_only_names(None);

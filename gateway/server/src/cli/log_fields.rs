@@ -39,15 +39,11 @@ pub struct FieldWriter<'a> {
 /// A string `Debug` would write unchanged between its quotes: printable
 /// ASCII without a quote or a backslash, looked at eight bytes at a time
 /// (a control character, a quote, a backslash, a byte outside ASCII or
-/// DEL stops it), the last few one by one.
+/// DEL stops it).
 fn plain(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    let mut words = bytes.chunks_exact(8);
-    let words_plain = words.by_ref().all(|w| {
-        let w = u64::from_le_bytes(<[u8; 8]>::try_from(w).unwrap_or([0; 8]));
-        crate::json::stop_bytes(w) | crate::json::any_byte(w, 0x7f) == 0
-    });
-    words_plain && words.remainder().iter().all(|&b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    let stops = |w: u64| crate::json::stop_bytes(w) | crate::json::any_byte(w, 0x7f);
+    let stop = |b: u8| !(b' '..=b'~').contains(&b) || b == b'"' || b == b'\\';
+    !crate::json::any_flagged(s.as_bytes(), stops, stop)
 }
 
 impl FieldWriter<'_> {

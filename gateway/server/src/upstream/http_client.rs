@@ -8,7 +8,7 @@ use crate::config::UpstreamSettings;
 use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, HeaderValue};
 use http::uri::{Authority, Parts, PathAndQuery, Scheme};
-use http::{Method, Request, Uri};
+use http::{Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::proxy::matcher::Matcher;
 use std::io::Read;
@@ -83,8 +83,7 @@ impl HttpUpstream {
         if let Some(token) = &self.token {
             f.headers.insert(AUTHORIZATION, token.clone());
         }
-        let idempotent =
-            matches!(f.method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS);
+        let idempotent = super::idempotent(&f.method);
         let mut attempt = 0;
         loop {
             let result = tokio::time::timeout(self.timeout, self.once(&f)).await.unwrap_or(Err(UpstreamError::Timeout));

@@ -8,7 +8,7 @@
 //! answer holds every replica back, and when Redis fails each replica takes
 //! its share of the limit (the rate divided by `expected_replicas`).
 
-use super::{Forward, Reply, ReplyFuture, Upstream, UpstreamError};
+use super::{Forward, Reply, ReplyFuture, Upstream, UpstreamError, idempotent};
 use crate::cluster::Cluster;
 use crate::config::PaceSettings;
 use crate::metrics::Metrics;
@@ -137,11 +137,6 @@ impl Upstream for Paced {
     fn base_url(&self) -> &str {
         self.inner.base_url()
     }
-}
-
-/// Requests that may be sent twice: RFC 9110's idempotent methods.
-fn idempotent(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS)
 }
 
 /// Retry-After as delay-seconds or an HTTP date; `None` when absent or

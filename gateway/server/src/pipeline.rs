@@ -90,7 +90,7 @@ use writes::{
 struct Seen<'g> {
     /// The route that took the request (its name, mapping version, metrics).
     route: Option<&'g crate::gateway::RouteRuntime>,
-    token: Option<String>,
+    token: Option<&'g str>,
     resource: &'static str,
     id: Option<String>,
     preset: &'static str,
@@ -156,12 +156,12 @@ where
     seen.preset = route.preset;
     // 2. Authenticate.
     let presented = parts.headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);
-    let Some(token) = route.tokens.check(presented) else {
+    let Some(token) = route.tokens.check_on(presented, &conn.auth) else {
         gw.metrics.auth_failures.with_label_values(&[route.name.as_str()]).inc();
         phase.fail(GatewayError::Unauthorized.kind());
         return Err(GatewayError::Unauthorized);
     };
-    seen.token = Some(token.to_owned());
+    seen.token = Some(token);
     // 3. Path.
     let path = paths::safe_rest(rest)?;
     let endpoint = Endpoint::classify(&path);

@@ -139,7 +139,7 @@ pub(super) fn record(
     tracing::info!(
         request_id = rid.to_str().unwrap_or("-"),
         route,
-        token = seen.token.as_deref().unwrap_or("-"),
+        token = seen.token.unwrap_or("-"),
         method = m,
         resource = seen.resource,
         resource_id = seen.id.as_deref().unwrap_or("-"),

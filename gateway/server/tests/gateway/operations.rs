@@ -2,7 +2,11 @@
 //! routes side by side.
 
 use super::support::{FakeUpstream, Gateway, Handler, Seen, TOKEN, config, json_response, send};
+use bytes::Bytes;
 use http::{Method, StatusCode};
+use http_body_util::Full;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +64,37 @@ async fn reload_swaps_a_good_config_and_refuses_a_bad_one() {
     assert_eq!(gw.call(Method::GET, "/scim/v3/Users/1", None).await.status, StatusCode::OK);
     assert_eq!(gw.metric("scim_gateway_config_reloads_total{outcome=\"success\"}"), 1.0);
     assert_eq!(gw.metric("scim_gateway_config_reloads_total{outcome=\"failure\"}"), 1.0);
+}
+
+/// A GET of a user on one open connection, with `token`.
+async fn get_on(sender: &mut SendRequest<Full<Bytes>>, token: &str) -> StatusCode {
+    let req = http::Request::get("/scim/v2/Users/1")
+        .header("host", "gateway")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    sender.send_request(req).await.unwrap().status()
+}
+
+#[tokio::test]
+async fn a_token_a_reload_revokes_is_refused_on_the_connection_that_presented_it() {
+    let up = FakeUpstream::start(echo()).await;
+    let base = config(&up.url(), &[], "generic");
+    let gw = Gateway::start(&base).await;
+    let stream = tokio::net::TcpStream::connect(gw.handle.addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(connection);
+    let new_token = "rotated-token-0123456789";
+    for (token, status) in [(TOKEN, 200), (TOKEN, 200), (new_token, 401), (TOKEN, 200)] {
+        assert_eq!(get_on(&mut sender, token).await, status, "before the reload");
+    }
+    std::fs::write(gw.dir.path().join("tokens"), format!("new:{new_token}\n")).unwrap();
+    gw.rewrite_config(&base);
+    gw.handle.reload().unwrap();
+    for (token, status) in [(TOKEN, 401), (new_token, 200), (new_token, 200), (TOKEN, 401)] {
+        assert_eq!(get_on(&mut sender, token).await, status, "after the reload, on the same connection");
+    }
+    assert_eq!(up.hits(), 5, "a refused request is not forwarded");
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@
 //! never is. The property tests beside `verbatim.rs`
 //! hold this to serde_json on generated and mangled text.
 
-use crate::json::{PARSER_MAX_DEPTH, escape_bytes, stop_bytes};
+use crate::json::{PARSER_MAX_DEPTH, escape_bytes};
 use std::borrow::Cow;
 
 /// What the pass does with what the text holds. `None` from any of these
@@ -35,6 +35,9 @@ pub(super) trait Reader {
 /// Reads all of `text` as one JSON value; `None` when it is not one
 /// serde_json would read, or the reader refused.
 pub(super) fn read<R: Reader>(text: &[u8], reader: &mut R) -> Option<()> {
+    // All of it UTF-8, checked once: a string's text, between two quotes,
+    // is then UTF-8 too.
+    crate::json::utf8(text).ok()?;
     let mut t = Text { bytes: text, at: 0, depth: 0 };
     let role = reader.top();
     t.value(reader, role)?;
@@ -138,15 +141,15 @@ impl<'t> Text<'t> {
         (self.bytes.get(self.at..end) == Some(word)).then(|| self.at = end)
     }
 
-    /// A string at its opening quote: its text (unescaped, valid UTF-8)
-    /// and where that starts when it has no escapes. Most strings are
-    /// plain ASCII to their closing quote, found by the steps of eight
-    /// bytes alone; the rest take [`Text::string_in_full`].
+    /// A string at its opening quote: its text (unescaped, valid UTF-8:
+    /// the whole text is) and where that starts when it has no escapes.
+    /// Most strings have no escape before their closing quote, found by the
+    /// steps of eight bytes alone; the rest take [`Text::string_in_full`].
     #[inline]
     fn string(&mut self) -> Option<(Cow<'t, [u8]>, Option<usize>)> {
         let start = self.at + 1;
         self.at = start;
-        self.skip_to(stop_bytes);
+        self.skip_to_escape();
         if self.peek() != Some(b'"') {
             return self.string_in_full(start);
         }
@@ -155,17 +158,16 @@ impl<'t> Text<'t> {
         Some((Cow::Borrowed(inner), Some(start)))
     }
 
-    /// [`Text::string`] from where its plain ASCII ends: escapes, bytes
-    /// outside ASCII, and text the steps of eight bytes did not reach.
+    /// [`Text::string`] from its first byte that is not plain text: an
+    /// escape, a control character, or text the steps of eight bytes did
+    /// not reach.
     #[cold]
     #[inline(never)]
     fn string_in_full(&mut self, start: usize) -> Option<(Cow<'t, [u8]>, Option<usize>)> {
         let open = start - 1;
-        let (mut escaped, mut ascii) = (false, true);
+        let mut escaped = false;
         loop {
-            // Once a byte left ASCII, the rest of the string is checked
-            // whole: bytes outside ASCII no longer stop the steps.
-            self.skip_to(if ascii { stop_bytes } else { escape_bytes });
+            self.skip_to_escape();
             match self.peek()? {
                 b'"' => break,
                 b'\\' => {
@@ -173,35 +175,28 @@ impl<'t> Text<'t> {
                     self.escape()?;
                 }
                 0..0x20 => return None,
-                0x80.. => {
-                    ascii = false;
-                    self.at += 1;
-                }
                 _ => self.at += 1,
             }
         }
         let inner = self.bytes.get(start..self.at)?;
         self.at += 1;
         if escaped {
-            // Rare: serde_json reads the escapes (and checks the UTF-8).
+            // Rare: serde_json reads the escapes.
             let quoted = self.bytes.get(open..self.at)?;
             let s = serde_json::from_slice::<String>(quoted).ok()?;
             return Some((Cow::Owned(s.into_bytes()), None));
         }
-        if !ascii {
-            std::str::from_utf8(inner).ok()?;
-        }
         Some((Cow::Borrowed(inner), Some(start)))
     }
 
-    /// Steps to the next byte of a string that `stops` flags (see
-    /// `json::stop_bytes`): eight bytes at a time, then to the first such
+    /// Steps to the next byte of a string that needs an escape (see
+    /// `json::escape_bytes`): eight bytes at a time, then to the first such
     /// byte of the eight.
     #[inline]
-    fn skip_to(&mut self, stops: fn(u64) -> u64) {
+    fn skip_to_escape(&mut self) {
         while let Some(word) = self.bytes.get(self.at..self.at + 8) {
             let Ok(word) = <[u8; 8]>::try_from(word) else { return };
-            let stops = stops(u64::from_le_bytes(word));
+            let stops = escape_bytes(u64::from_le_bytes(word));
             if stops != 0 {
                 self.at += (stops.trailing_zeros() / 8) as usize;
                 return;

@@ -22,16 +22,17 @@ pub fn is_space(byte: u8) -> bool {
 /// ([`escape_bytes`]); `None` when there is none.
 #[inline]
 pub fn escape_at(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut words = bytes.get(from..)?.chunks_exact(8);
     let mut at = from;
-    while let Some(word) = word(bytes, at) {
-        let stops = escape_bytes(word);
+    for word in words.by_ref() {
+        let Ok(word) = <[u8; 8]>::try_from(word) else { return None };
+        let stops = escape_bytes(u64::from_le_bytes(word));
         if stops != 0 {
             return Some(at + (stops.trailing_zeros() / 8) as usize);
         }
         at += 8;
     }
-    let rest = bytes.get(at..)?;
-    rest.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').map(|i| at + i)
+    words.remainder().iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').map(|i| at + i)
 }
 
 /// One in each byte's lowest bit.
@@ -85,7 +86,27 @@ pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::same_bytes;
+    use super::{escape_at, same_bytes};
+
+    #[test]
+    fn escape_at_finds_the_first_byte_to_escape_from_any_start_in_text_of_any_length() {
+        for len in 0..=24_usize {
+            for stop_at in (0..len).map(Some).chain([None]) {
+                for stop in [b'"', b'\\', 0x00, 0x1f] {
+                    let mut text = vec![b'a'; len];
+                    if let Some(at) = stop_at {
+                        text[at] = stop;
+                        text[at..].iter_mut().skip(1).for_each(|b| *b = 0xc3);
+                    }
+                    for from in 0..=len {
+                        let want = stop_at.filter(|&at| at >= from);
+                        assert_eq!(escape_at(&text, from), want, "{text:x?} from {from}");
+                    }
+                    assert_eq!(escape_at(&text, len + 1), None, "past the end");
+                }
+            }
+        }
+    }
 
     #[test]
     fn same_bytes_is_equality_at_every_length_and_every_place_of_a_difference() {

@@ -3,6 +3,7 @@
 //! graceful shutdown. Requests themselves go to [`crate::pipeline`].
 
 mod admin;
+mod drain;
 mod tls;
 
 use crate::config::{self, Config, Overrides};
@@ -12,10 +13,10 @@ use crate::metrics::Metrics;
 use crate::pipeline::{self, Conn};
 use crate::workers::Workers;
 use arc_swap::{ArcSwap, ArcSwapOption};
+use drain::{Drain, Watcher};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -231,7 +232,7 @@ fn reload(shared: &Shared) -> Result<(), String> {
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>, admin: bool) {
-    let graceful = GracefulShutdown::new();
+    let graceful = Drain::new();
     loop {
         tokio::select! {
             _ = stop.changed() => break,
@@ -297,10 +298,12 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, wa
     });
     let result = match acceptor {
         Some(acceptor) => match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
-            Ok(Ok(tls)) => watcher.watch(builder.serve_connection(TokioIo::new(tls), svc).into_owned()).await,
+            Ok(Ok(tls)) => {
+                watcher.watch(builder.serve_connection(TokioIo::new(tls), svc), |c| c.graceful_shutdown()).await
+            }
             _ => return,
         },
-        None => watcher.watch(builder.serve_connection(TokioIo::new(stream), svc).into_owned()).await,
+        None => watcher.watch(builder.serve_connection(TokioIo::new(stream), svc), |c| c.graceful_shutdown()).await,
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, "connection closed with an error");

@@ -112,6 +112,24 @@ async fn shutdown_finishes_requests_in_flight_and_stops_accepting() {
 }
 
 #[tokio::test]
+async fn shutdown_closes_an_idle_keep_alive_connection_without_waiting_for_the_deadline() {
+    let up = FakeUpstream::start(echo()).await;
+    let gw = Gateway::start(&config(&up.url(), &[], "generic")).await;
+    let stream = tokio::net::TcpStream::connect(gw.handle.addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let connection = tokio::spawn(connection);
+    assert_eq!(get_on(&mut sender, TOKEN).await, StatusCode::OK);
+    let Gateway { handle, dir: _dir, .. } = gw;
+    let started = std::time::Instant::now();
+    // The deadline is 10 s: an idle connection not told would hold the
+    // shutdown that long.
+    tokio::time::timeout(Duration::from_secs(5), handle.shutdown()).await.expect("shut down before the deadline");
+    let closed = tokio::time::timeout(Duration::from_secs(5), connection).await.expect("the connection was closed");
+    assert!(closed.unwrap().is_ok(), "closed cleanly");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
 async fn two_routes_with_their_own_tokens_presets_and_upstreams() {
     let okta_up = FakeUpstream::start(echo()).await;
     let entra_up = FakeUpstream::start(echo()).await;

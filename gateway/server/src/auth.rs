@@ -1,45 +1,34 @@
 //! Inbound bearer tokens: several valid at once (rotation), each optionally
 //! named, compared in constant time. Tokens are never logged; only names are.
 //!
-//! A connection remembers the last `Authorization` header a token list
-//! accepted on it ([`Remembered`]): the next request on that connection
-//! that presents the same bytes to the same list is accepted by comparing
-//! them, in constant time, instead of hashing the token again. A list is
-//! told apart by an id given when it is made (a reload makes new lists), so
-//! a token revoked by a reload is checked afresh and refused.
+//! A token is kept only as its digest: SipHash-2-4 with a 128-bit output,
+//! keyed by a random key the process makes once ([`process_key`]). A keyed
+//! PRF is all the comparison needs: the presented token's digest is
+//! compared with every entry's, so the time taken says nothing of how much
+//! of a token matched, and without the key no token can be made to match
+//! another's digest. It costs a few hundred instructions a request where
+//! SHA-256 in software cost over 3,000.
 
-use sha2::{Digest, Sha256};
+use siphasher::sip128::SipHasher24;
 use std::fmt;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
 
 /// Shortest token accepted in the config: guessable tokens are refused.
 pub const MIN_TOKEN_LEN: usize = 16;
 
-/// One accepted token: its name and a digest (so comparisons take the same
-/// time whatever the length of the presented token).
+/// One accepted token: its name and its digest ([`digest`]: comparisons
+/// take the same time whatever the presented token is).
 #[derive(Clone)]
 struct Entry {
     name: String,
-    digest: [u8; 32],
+    digest: [u8; 16],
 }
 
 /// The tokens of a route.
 #[derive(Clone, Default)]
 pub struct Tokens {
     entries: Vec<Entry>,
-    /// This list's id ([`new_list_id`]): the same entries as the list a
-    /// connection remembers a header for, when the ids are equal.
-    id: u64,
-}
-
-/// A token list's id, never given twice in a process (0 is an empty
-/// list's, which accepts nothing).
-fn new_list_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl fmt::Debug for Tokens {
@@ -58,12 +47,34 @@ pub enum TokenError {
     Empty(usize),
     #[error("no tokens are configured")]
     None,
+    #[error("the operating system gave no random bytes for the tokens' key")]
+    NoRandomness,
+}
+
+/// The key of every token digest this process makes: 16 bytes from the
+/// operating system's random source, drawn when the first token list is
+/// read and kept until the process ends. `None` until then, or when the
+/// source failed.
+fn process_key() -> Option<&'static [u8; 16]> {
+    static KEY: OnceLock<[u8; 16]> = OnceLock::new();
+    if let Some(key) = KEY.get() {
+        return Some(key);
+    }
+    let mut key = [0; 16];
+    getrandom::fill(&mut key).ok()?;
+    Some(KEY.get_or_init(|| key))
+}
+
+/// A token's digest under `key`.
+fn digest(key: &[u8; 16], token: &[u8]) -> [u8; 16] {
+    SipHasher24::new_with_key(key).hash(token).as_bytes()
 }
 
 impl Tokens {
     /// Parses entries, one per item: `token` or `name:token`, where a name is
     /// letters, digits, `-` and `_`. Unnamed tokens are called `token-N`.
     pub fn parse<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Self, TokenError> {
+        let key = process_key().ok_or(TokenError::NoRandomness)?;
         let mut entries = Vec::new();
         for (i, item) in items.into_iter().map(str::trim).filter(|s| !s.is_empty() && !s.starts_with('#')).enumerate() {
             let (name, token) = split_name(item).unwrap_or((None, item));
@@ -74,58 +85,31 @@ impl Tokens {
                 return Err(TokenError::TooShort(i + 1));
             }
             let name = name.map_or_else(|| format!("token-{}", i + 1), str::to_owned);
-            entries.push(Entry { name, digest: Sha256::digest(token.as_bytes()).into() });
+            entries.push(Entry { name, digest: digest(key, token.as_bytes()) });
         }
         if entries.is_empty() {
             return Err(TokenError::None);
         }
-        Ok(Self { entries, id: new_list_id() })
+        Ok(Self { entries })
     }
 
-    /// Adds the entries of `other` (the list is then a new one).
+    /// Adds the entries of `other` (its digests have the same key).
     pub fn extend(&mut self, other: Tokens) {
         self.entries.extend(other.entries);
-        self.id = new_list_id();
     }
 
     /// The name of the token an `Authorization` header presents, if valid.
     /// Every configured token is compared, so timing tells nothing.
     pub fn check(&self, authorization: Option<&[u8]>) -> Option<&str> {
-        self.name(self.entry_of(authorization?)?)
-    }
-
-    /// [`Tokens::check`] on a connection that remembers the last header a
-    /// list accepted on it: the same header to the same list is accepted
-    /// again without hashing it, and a header this list accepts afresh is
-    /// remembered in its place.
-    pub fn check_on(&self, authorization: Option<&[u8]>, connection: &Remembered) -> Option<&str> {
-        let header = authorization?;
-        let entry = match connection.recall(self.id, header) {
-            Some(entry) => entry,
-            None => {
-                let entry = self.entry_of(header)?;
-                connection.keep(self.id, header, entry);
-                entry
-            }
-        };
-        self.name(entry)
-    }
-
-    /// Which entry accepts the token `header` presents: its digest is
-    /// compared with every entry's.
-    fn entry_of(&self, header: &[u8]) -> Option<usize> {
-        let digest: [u8; 32] = Sha256::digest(bearer(header)?).into();
+        let token = bearer(authorization?)?;
+        let digest = digest(process_key()?, token);
         let mut found = None;
-        for (at, e) in self.entries.iter().enumerate() {
+        for e in &self.entries {
             if bool::from(e.digest.ct_eq(&digest)) && found.is_none() {
-                found = Some(at);
+                found = Some(e.name.as_str());
             }
         }
         found
-    }
-
-    fn name(&self, entry: usize) -> Option<&str> {
-        self.entries.get(entry).map(|e| e.name.as_str())
     }
 
     /// How many tokens are accepted.
@@ -136,43 +120,6 @@ impl Tokens {
     /// Whether none are.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
-    }
-}
-
-/// What a connection remembers of the last `Authorization` header a token
-/// list accepted on it (see the module text). The header's copy is wiped
-/// when it is replaced and when the connection ends.
-#[derive(Default)]
-pub struct Remembered(Mutex<Option<Accepted>>);
-
-struct Accepted {
-    list: u64,
-    entry: usize,
-    header: Zeroizing<Vec<u8>>,
-}
-
-impl fmt::Debug for Remembered {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Remembered")
-    }
-}
-
-impl Remembered {
-    /// The entry of the list `list` that accepted `header`, when it is the
-    /// header remembered for that list (the bytes compared in constant
-    /// time). Another request of the connection holding the memory (HTTP/2)
-    /// makes this one check afresh.
-    fn recall(&self, list: u64, header: &[u8]) -> Option<usize> {
-        let held = self.0.try_lock().ok()?;
-        let accepted = held.as_ref().filter(|a| a.list == list)?;
-        bool::from(accepted.header.as_slice().ct_eq(header)).then_some(accepted.entry)
-    }
-
-    /// Remembers that the list `list` accepted `header` by its entry `entry`.
-    fn keep(&self, list: u64, header: &[u8], entry: usize) {
-        if let Ok(mut held) = self.0.try_lock() {
-            *held = Some(Accepted { list, entry, header: Zeroizing::new(header.to_vec()) });
-        }
     }
 }
 
@@ -226,43 +173,22 @@ mod tests {
         assert_eq!(Tokens::parse(["# c", A]).unwrap().len(), 1);
     }
 
-    fn bearer_of(token: &str) -> Vec<u8> {
-        format!("Bearer {token}").into_bytes()
+    #[test]
+    fn lists_read_apart_and_joined_accept_each_others_tokens() {
+        let mut tokens = Tokens::parse([A]).unwrap();
+        tokens.extend(Tokens::parse([format!("file:{B}").as_str()]).unwrap());
+        assert_eq!(tokens.check(Some(format!("Bearer {A}").as_bytes())), Some("token-1"));
+        assert_eq!(tokens.check(Some(format!("Bearer {B}").as_bytes())), Some("file"));
+        assert_eq!(tokens.len(), 2);
     }
 
     #[test]
-    fn a_connection_accepts_the_header_it_presented_before_and_checks_any_other_afresh() {
-        let tokens = Tokens::parse([A, format!("okta:{B}").as_str()]).unwrap();
-        let connection = Remembered::default();
-        assert_eq!(tokens.check_on(Some(&bearer_of(A)), &connection), Some("token-1"));
-        assert_eq!(connection.recall(tokens.id, &bearer_of(A)), Some(0), "remembered");
-        assert_eq!(tokens.check_on(Some(&bearer_of(A)), &connection), Some("token-1"));
-        assert_eq!(tokens.check_on(Some(b"Bearer wrong-token-0123456789"), &connection), None);
-        assert_eq!(tokens.check_on(Some(&bearer_of(&A[..A.len() - 1])), &connection), None);
-        assert_eq!(tokens.check_on(Some(&[bearer_of(A), b"x".to_vec()].concat()), &connection), None);
-        assert_eq!(tokens.check_on(None, &connection), None);
-        assert_eq!(connection.recall(tokens.id, &bearer_of(A)), Some(0), "a refused header forgets nothing");
-        assert_eq!(tokens.check_on(Some(&bearer_of(B)), &connection), Some("okta"));
-        assert_eq!(connection.recall(tokens.id, &bearer_of(A)), None, "one header at a time");
-        assert_eq!(connection.recall(tokens.id, &bearer_of(B)), Some(1));
-    }
-
-    #[test]
-    fn a_remembered_header_counts_only_for_the_list_that_accepted_it() {
-        let first = Tokens::parse([A]).unwrap();
-        let connection = Remembered::default();
-        assert_eq!(first.check_on(Some(&bearer_of(A)), &connection), Some("token-1"));
-        // A reload that revokes A: a new list, whose first entry is B.
-        let reloaded = Tokens::parse([B]).unwrap();
-        assert_eq!(reloaded.check_on(Some(&bearer_of(A)), &connection), None);
-        assert_eq!(reloaded.check_on(Some(&bearer_of(B)), &connection), Some("token-1"));
-        assert_eq!(first.check_on(Some(&bearer_of(B)), &connection), None);
-        // The same entries parsed again are a new list too; a copy is the same one.
-        assert_ne!(Tokens::parse([A]).unwrap().id, first.id);
-        assert_eq!(first.clone().id, first.id);
-        let mut grown = first.clone();
-        grown.extend(Tokens::parse([B]).unwrap());
-        assert_ne!(grown.id, first.id, "a list extended is a new one");
+    fn a_digest_is_keyed_and_tells_tokens_apart() {
+        let key = process_key().unwrap();
+        assert_eq!(digest(key, A.as_bytes()), digest(key, A.as_bytes()));
+        assert_ne!(digest(key, A.as_bytes()), digest(key, B.as_bytes()));
+        assert_ne!(digest(key, A.as_bytes()), digest(&[0; 16], A.as_bytes()), "the key counts");
+        assert_ne!(key, &[0; 16], "a key was drawn");
     }
 
     #[test]
@@ -270,9 +196,5 @@ mod tests {
         let tokens = Tokens::parse([format!("entra:{A}").as_str()]).unwrap();
         let shown = format!("{tokens:?}");
         assert!(shown.contains("entra") && !shown.contains(A), "{shown}");
-        let connection = Remembered::default();
-        tokens.check_on(Some(&bearer_of(A)), &connection).unwrap();
-        let shown = format!("{connection:?}");
-        assert!(!shown.contains(A), "{shown}");
     }
 }

@@ -15,14 +15,11 @@ pub struct Conn {
     pub tls: bool,
     /// The peer's address as a header value, made once per connection.
     pub peer_ip: Option<HeaderValue>,
-    /// The last `Authorization` header a route's tokens accepted on it.
-    pub auth: std::sync::Arc<crate::auth::Remembered>,
 }
 
 impl Conn {
     pub fn new(peer: SocketAddr, tls: bool) -> Self {
-        let peer_ip = HeaderValue::from_str(&peer.ip().to_string()).ok();
-        Self { peer, tls, peer_ip, auth: Default::default() }
+        Self { peer, tls, peer_ip: HeaderValue::from_str(&peer.ip().to_string()).ok() }
     }
 }
 

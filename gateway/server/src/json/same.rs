@@ -37,7 +37,12 @@ pub(super) fn same_prefix(a: &[u8], b: &[u8]) -> Option<usize> {
             if diff != 0 {
                 let run = (diff.trailing_zeros() / 8) as usize;
                 (i, j) = (i + run, j + run);
-                break;
+                let next = if in_string { None } else { spaces_after_punctuation(a, b, i, j) };
+                match next {
+                    Some(next) => (i, j) = next,
+                    None => break,
+                }
+                continue;
             }
             (i, j) = (i + 8, j + 8);
         }
@@ -56,6 +61,19 @@ pub(super) fn same_prefix(a: &[u8], b: &[u8]) -> Option<usize> {
             (false, false) => (i, j) = between_tokens(a, b, i, j)?,
         }
     }
+}
+
+/// [`between_tokens`] where the bytes before `i` end no number or literal
+/// (`a` and `b` agree up to `i` and `j`, outside a string): the usual
+/// difference between two writers of the same JSON, `{"a": 1, "b": 2}`
+/// against `{"a":1,"b":2}`, taken in the word loop's stride. `None`: the
+/// byte before is not such (or is a space), or no spaces differ; the
+/// general path decides.
+fn spaces_after_punctuation(a: &[u8], b: &[u8], i: usize, j: usize) -> Option<(usize, usize)> {
+    let &before = a.get(i.checked_sub(1)?)?;
+    (!is_space(before) && !is_scalar(before)).then_some(())?;
+    let next = (skip_space(a, i), skip_space(b, j));
+    (next != (i, j)).then_some(next)
 }
 
 /// Where `a` and `b` go on after the spaces at `i` and `j` (outside a

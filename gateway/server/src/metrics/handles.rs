@@ -20,6 +20,10 @@ const RESOURCES: [&str; 7] = ["User", "Group", "Search", "Bulk", "Me", "Discover
 /// The most upstream call purposes (`Purpose`) the table holds.
 const PURPOSES: usize = 8;
 
+/// The most write translations (`pipeline::translate::Translation`) the
+/// table holds.
+const TRANSLATIONS: usize = 4;
+
 /// The children of one metric, by position.
 #[derive(Debug)]
 struct Cells<M>(Box<[OnceLock<M>]>);
@@ -58,7 +62,14 @@ pub struct RouteMetrics {
     rules_applied: Cells<IntCounter>,
     /// By kind (gateway-wide: the same child in every route's table).
     normalizations: Cells<IntCounter>,
+    /// By translation.
+    translated_writes: Cells<IntCounter>,
+    /// Attributes, then members.
+    unmanaged_kept: Cells<IntCounter>,
 }
+
+/// What [`UNMANAGED_KEPT`] counts, by position.
+const UNMANAGED_KEPT: [&str; 2] = ["attribute", "member"];
 
 impl RouteMetrics {
     /// Empty tables for the route named `route`.
@@ -74,6 +85,8 @@ impl RouteMetrics {
             upstream_responses: Cells::new(CLASS_LABELS.len()),
             rules_applied: Cells::new(RESOURCES.len() * 2),
             normalizations: Cells::new(Normalization::ALL.len()),
+            translated_writes: Cells::new(TRANSLATIONS),
+            unmanaged_kept: Cells::new(UNMANAGED_KEPT.len()),
         }
     }
 
@@ -118,6 +131,19 @@ impl RouteMetrics {
         let at = RESOURCES.iter().position(|r| *r == rt).map(|r| r * 2 + usize::from(dir == Direction::Response));
         let make = || m.rules_applied.with_label_values(&[self.route.as_str(), rt, dir.as_str()]);
         self.rules_applied.count(at, make, |c| c.inc_by(n));
+    }
+
+    /// Counts a write translated by `translation` (its position and
+    /// label), and what it kept that the IdP does not manage: `kept`
+    /// attributes and `kept_members` members (both counted, if zero).
+    pub fn translated(&self, m: &Metrics, translation: (usize, &'static str), kept: u64, kept_members: u64) {
+        let make = || m.translated_writes.with_label_values(&[self.route.as_str(), translation.1]);
+        self.translated_writes.count(Some(translation.0), make, IntCounter::inc);
+        for (at, n) in [(0, kept), (1, kept_members)] {
+            let kind = UNMANAGED_KEPT.get(at).copied().unwrap_or("member");
+            let make = || m.unmanaged_kept.with_label_values(&[self.route.as_str(), kind]);
+            self.unmanaged_kept.count(Some(at), make, |c| c.inc_by(n));
+        }
     }
 
     /// Counts one normalization of the kind `kind`.
@@ -180,6 +206,14 @@ mod tests {
             route.rules_applied(&h, rt, dir, n);
             l.rules_applied.with_label_values(&["r1", rt, dir.as_str()]).inc_by(n);
         }
+        for (translation, kept, members) in
+            [((0, "put_to_patch"), 2, 0), ((2, "members_to_ops"), 0, 3), ((0, "put_to_patch"), 1, 1)]
+        {
+            route.translated(&h, translation, kept, members);
+            l.translated_writes.with_label_values(&["r1", translation.1]).inc();
+            l.unmanaged_kept.with_label_values(&["r1", "attribute"]).inc_by(kept);
+            l.unmanaged_kept.with_label_values(&["r1", "member"]).inc_by(members);
+        }
         for kind in [Normalization::NullValue, Normalization::OpNameCase, Normalization::NullValue] {
             route.normalized(&h, kind);
             l.normalizations.with_label_values(&[kind.as_str()]).inc();
@@ -194,6 +228,8 @@ mod tests {
             "{a}"
         );
         assert!(a.contains("resource=\"Nonesuch\""), "a resource outside the table is still counted");
+        let kept = "scim_gateway_unmanaged_kept_total{kind=\"member\",route=\"r1\"} 4";
+        assert!(a.contains(kept), "{a}");
         assert_eq!(a, b);
     }
 }

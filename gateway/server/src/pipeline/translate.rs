@@ -109,11 +109,12 @@ enum Translation {
 }
 
 impl Translation {
-    fn label(self) -> &'static str {
+    /// Its position in the metrics' table, and its label.
+    fn label(self) -> (usize, &'static str) {
         match self {
-            Self::PutToPatch => "put_to_patch",
-            Self::PatchToPut => "patch_to_put",
-            Self::MembersToOps => "members_to_ops",
+            Self::PutToPatch => (0, "put_to_patch"),
+            Self::PatchToPut => (1, "patch_to_put"),
+            Self::MembersToOps => (2, "members_to_ops"),
         }
     }
 }
@@ -156,10 +157,7 @@ pub(super) async fn translate(
         true => keep_members(x, current, &mut desired).await?,
         false => 0,
     };
-    let (m, route) = (&x.gw.metrics, x.route.name.as_str());
-    m.translated_writes.with_label_values(&[route, translation.label()]).inc();
-    m.unmanaged_kept.with_label_values(&[route, "attribute"]).inc_by(kept);
-    m.unmanaged_kept.with_label_values(&[route, "member"]).inc_by(kept_members);
+    x.route.metrics.translated(&x.gw.metrics, translation.label(), kept, kept_members);
     if translation == Translation::PatchToPut {
         return Ok(recorded(x, translation, Method::PUT, put_body(desired, schema.core_urn())));
     }
@@ -178,14 +176,14 @@ pub(super) async fn translate(
 /// A translated write, its content recorded in the audit trail as what
 /// the translation sent.
 fn recorded(x: &Exchange<'_>, translation: Translation, method: Method, body: Value) -> Translated {
-    let author = |_: &str| translation.label().to_owned();
+    let author = |_: &str| translation.label().1.to_owned();
     x.changed(crate::audit::Stage::Translation, x.before(&Value::Object(Default::default())), &body, &author);
     Translated::Send(Outgoing::Json(method, body))
 }
 
 /// [`recorded`] for a PATCH built here: its JSON made only for the trail.
 fn recorded_patch(x: &Exchange<'_>, translation: Translation, ops: PatchOp) -> Translated {
-    let author = |_: &str| translation.label().to_owned();
+    let author = |_: &str| translation.label().1.to_owned();
     if let Some(before) = x.before(&Value::Object(Default::default())) {
         x.changed(crate::audit::Stage::Translation, Some(before), &ops.to_json(), &author);
     }

@@ -25,8 +25,12 @@ use super::{Aside, LANES, any_byte, is_space, skip_space, word};
 /// time). Where the two differ, only spaces between tokens may.
 pub(super) fn same_prefix(a: &[u8], b: &[u8]) -> Option<usize> {
     let (mut i, mut j, mut in_string) = (0, 0, false);
+    // Below these, eight bytes from `i` (or `j`) are there: the loop's
+    // bound is checked once a word, not by each load.
+    let (a_words, b_words) = (a.len().saturating_sub(7), b.len().saturating_sub(7));
     loop {
-        while let (Some(x), Some(y)) = (word(a, i), word(b, j)) {
+        while i < a_words && j < b_words {
+            let (Some(x), Some(y)) = (word(a, i), word(b, j)) else { break };
             let diff = x ^ y;
             // The bits below the first byte that differs (all of them when none does).
             let same = diff.wrapping_sub(1) & !diff;

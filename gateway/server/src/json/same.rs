@@ -23,6 +23,11 @@ use super::{Aside, LANES, any_byte, is_space, skip_space, word};
 /// bytes is the same tokens, and only whether it ends inside a string is
 /// worked out (from its quotes; a run with a backslash goes a byte at a
 /// time). Where the two differ, only spaces between tokens may.
+///
+/// Always inlined into its one caller, the split of the current resource
+/// (called once a kept member): the inliner's choice otherwise moved with
+/// unrelated changes, by over 1,000 instructions a PUT sent as a PATCH.
+#[inline(always)]
 pub(super) fn same_prefix(a: &[u8], b: &[u8]) -> Option<usize> {
     let (mut i, mut j, mut in_string) = (0, 0, false);
     // Below these, eight bytes from `i` (or `j`) are there: the loop's

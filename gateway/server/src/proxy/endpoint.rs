@@ -40,7 +40,10 @@ impl Endpoint {
             }
             (Some(e), Some(id)) if two_at_most => resource_type(e).map_or(Self::Other, |rt| Self::Resource {
                 resource_type: rt,
-                id: Some(percent_encoding::percent_decode_str(id).decode_utf8_lossy().into_owned()),
+                id: Some(match id.contains('%') {
+                    true => percent_encoding::percent_decode_str(id).decode_utf8_lossy().into_owned(),
+                    false => id.to_owned(),
+                }),
             }),
             _ => Self::Other,
         }

@@ -48,15 +48,20 @@ fn check_segment(seg: &str) -> Result<(), GatewayError> {
     if seg.contains('\\') {
         return bad("holds a backslash");
     }
-    // Borrowed when nothing is escaped: most segments.
-    let decoded: std::borrow::Cow<'_, [u8]> = percent_encoding::percent_decode_str(seg).into();
-    if decoded.iter().any(|b| *b == b'/' || *b == b'\\') {
+    // Nothing escaped (most segments, found by memchr): the text itself,
+    // UTF-8 already, without a slash or backslash.
+    let escaped = seg.contains('%');
+    let decoded: std::borrow::Cow<'_, [u8]> = match escaped {
+        true => percent_encoding::percent_decode_str(seg).into(),
+        false => seg.as_bytes().into(),
+    };
+    if escaped && decoded.iter().any(|b| *b == b'/' || *b == b'\\') {
         return bad("holds an encoded slash or backslash");
     }
     if *decoded == *b"." || *decoded == *b".." {
         return bad("holds a `.` or `..` segment");
     }
-    if decoded.iter().any(|b| *b < 0x20 || *b == 0x7f) || std::str::from_utf8(&decoded).is_err() {
+    if decoded.iter().any(|b| *b < 0x20 || *b == 0x7f) || (escaped && std::str::from_utf8(&decoded).is_err()) {
         return bad("holds control characters or invalid UTF-8");
     }
     Ok(())
@@ -101,6 +106,8 @@ mod tests {
             "/Users/%00",
             "/Users/%0d%0aX-Injected:1",
             "/Users/%ff",
+            "/Users/a\u{7f}b",
+            "/Users/a\tb",
         ] {
             let err = safe_rest(p).expect_err(p);
             assert_eq!(err.status(), http::StatusCode::BAD_REQUEST, "{p}");

@@ -253,10 +253,7 @@ impl<'a> Exchange<'a> {
     /// A GET of the gateway's own (current resource, lookups, re-reads,
     /// pages): the IdP's preconditions and content type are not sent with it.
     pub async fn read(&self, path: &str, query: Option<&str>, purpose: Purpose) -> Result<Reply, GatewayError> {
-        let mut h = self.upstream_headers();
-        for n in [IF_MATCH, http::header::IF_NONE_MATCH, http::header::CONTENT_TYPE] {
-            h.remove(n);
-        }
+        let h = headers::upstream_read(self.headers, &self.request_id, self.forwarded_for.as_ref(), self.proto);
         let (path, query) = (path.to_owned(), query.map(str::to_owned));
         self.send(Forward { method: Method::GET, path, query, headers: h, body: Bytes::new() }, purpose).await
     }

@@ -85,7 +85,32 @@ pub fn upstream_request(
     forwarded_for: Option<&HeaderValue>,
     proto: Proto,
 ) -> HeaderMap {
-    let mut h = copy_without(incoming, not_upstream);
+    upstream_headers(incoming, not_upstream, request_id, forwarded_for, proto)
+}
+
+/// [`upstream_request`] for the gateway's own read of a resource (a GET
+/// with no body): without the IdP's preconditions and Content-Type too.
+pub fn upstream_read(
+    incoming: &HeaderMap,
+    request_id: &HeaderValue,
+    forwarded_for: Option<&HeaderValue>,
+    proto: Proto,
+) -> HeaderMap {
+    upstream_headers(incoming, not_read, request_id, forwarded_for, proto)
+}
+
+fn not_read(name: &str) -> bool {
+    not_upstream(name) || matches!(name, "if-match" | "if-none-match" | "content-type")
+}
+
+fn upstream_headers(
+    incoming: &HeaderMap,
+    dropped: fn(&str) -> bool,
+    request_id: &HeaderValue,
+    forwarded_for: Option<&HeaderValue>,
+    proto: Proto,
+) -> HeaderMap {
+    let mut h = copy_without(incoming, dropped);
     h.insert(REQUEST_ID, request_id.clone());
     if let Some(v) = forwarded_for {
         h.insert(X_FORWARDED_FOR, v.clone());
@@ -231,6 +256,11 @@ mod tests {
         assert_eq!(out["if-match"], "W/\"3\"");
         assert_eq!(out["content-type"], "application/scim+json");
         assert_eq!(out["x-request-id"], "rid");
+        let read = upstream_read(&h, &HeaderValue::from_static("rid"), Some(&peer), Proto::Https);
+        for gone in ["authorization", "connection", "x-custom-hop", "keep-alive", "if-match", "content-type"] {
+            assert!(!read.contains_key(gone), "the gateway's own read carries no {gone}");
+        }
+        assert_eq!((&read["x-forwarded-for"], &read["x-request-id"]), (&peer, &HeaderValue::from_static("rid")));
     }
 
     #[test]

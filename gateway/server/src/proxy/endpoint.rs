@@ -1,5 +1,7 @@
 //! What a request is about, told from its path (after the base path).
 
+use std::borrow::Cow;
+
 /// The SCIM endpoints the pipeline treats differently.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -40,9 +42,9 @@ impl Endpoint {
             }
             (Some(e), Some(id)) if two_at_most => resource_type(e).map_or(Self::Other, |rt| Self::Resource {
                 resource_type: rt,
-                id: Some(match id.contains('%') {
-                    true => percent_encoding::percent_decode_str(id).decode_utf8_lossy().into_owned(),
-                    false => id.to_owned(),
+                id: Some(match super::paths::decoded(id) {
+                    Cow::Borrowed(_) => id.to_owned(),
+                    Cow::Owned(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                 }),
             }),
             _ => Self::Other,

@@ -2,9 +2,8 @@
 //! never climb out of the upstream's base path.
 
 use crate::error::GatewayError;
+use std::borrow::Cow;
 
-/// The path after the base path, if `path` is under `base` (`""` is the
-/// root). `None` when it is not.
 /// Whether a resource id from a body (a group member, a manager) can be
 /// put in an upstream path as one plain segment: unreserved characters
 /// only, not `.` or `..`, at most 256 bytes. Other ids are not looked up.
@@ -16,6 +15,8 @@ pub fn plain_id(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
 }
 
+/// The path after the base path, if `path` is under `base` (`""` is the
+/// root). `None` when it is not.
 pub fn strip_base<'a>(path: &'a str, base: &str) -> Option<&'a str> {
     let rest = path.strip_prefix(base)?;
     (rest.is_empty() || rest.starts_with('/')).then_some(rest)
@@ -40,6 +41,15 @@ pub fn safe_rest(rest: &str) -> Result<String, GatewayError> {
     Ok(out)
 }
 
+/// A path segment percent-decoded; borrowed when it has no `%` (found
+/// by memchr, not by the decoder's byte-by-byte look) or nothing decodes.
+pub fn decoded(seg: &str) -> Cow<'_, [u8]> {
+    match seg.contains('%') {
+        true => percent_encoding::percent_decode_str(seg).into(),
+        false => Cow::Borrowed(seg.as_bytes()),
+    }
+}
+
 fn check_segment(seg: &str) -> Result<(), GatewayError> {
     let bad = |why: &str| Err(GatewayError::BadPath(format!("the request path {why}")));
     if seg.is_empty() {
@@ -48,13 +58,10 @@ fn check_segment(seg: &str) -> Result<(), GatewayError> {
     if seg.contains('\\') {
         return bad("holds a backslash");
     }
-    // Nothing escaped (most segments, found by memchr): the text itself,
-    // UTF-8 already, without a slash or backslash.
-    let escaped = seg.contains('%');
-    let decoded: std::borrow::Cow<'_, [u8]> = match escaped {
-        true => percent_encoding::percent_decode_str(seg).into(),
-        false => seg.as_bytes().into(),
-    };
+    // Nothing escaped (most segments): the text itself, UTF-8 already,
+    // without a slash or backslash.
+    let decoded = decoded(seg);
+    let escaped = matches!(decoded, Cow::Owned(_));
     if escaped && decoded.iter().any(|b| *b == b'/' || *b == b'\\') {
         return bad("holds an encoded slash or backslash");
     }
@@ -87,6 +94,14 @@ mod tests {
         assert_eq!(safe_rest("").unwrap(), "");
         assert_eq!(safe_rest("/").unwrap(), "");
         assert_eq!(safe_rest("/Users/.search").unwrap(), "/Users/.search");
+    }
+
+    #[test]
+    fn a_segment_is_decoded_only_where_it_escapes_something() {
+        assert!(matches!(decoded("2819c223-7f76"), Cow::Borrowed(b"2819c223-7f76")));
+        assert!(matches!(decoded("a%zz"), Cow::Borrowed(b"a%zz")), "nothing to decode");
+        assert_eq!(decoded("a%40b%2F"), Cow::<[u8]>::Owned(b"a@b/".to_vec()));
+        assert_eq!(decoded("%e2%82%ac"), Cow::<[u8]>::Owned("€".as_bytes().to_vec()));
     }
 
     #[test]

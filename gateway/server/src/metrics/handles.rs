@@ -139,8 +139,7 @@ impl RouteMetrics {
     pub fn translated(&self, m: &Metrics, translation: (usize, &'static str), kept: u64, kept_members: u64) {
         let make = || m.translated_writes.with_label_values(&[self.route.as_str(), translation.1]);
         self.translated_writes.count(Some(translation.0), make, IntCounter::inc);
-        for (at, n) in [(0, kept), (1, kept_members)] {
-            let kind = UNMANAGED_KEPT.get(at).copied().unwrap_or("member");
+        for (at, (kind, n)) in UNMANAGED_KEPT.into_iter().zip([kept, kept_members]).enumerate() {
             let make = || m.unmanaged_kept.with_label_values(&[self.route.as_str(), kind]);
             self.unmanaged_kept.count(Some(at), make, |c| c.inc_by(n));
         }

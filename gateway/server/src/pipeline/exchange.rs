@@ -20,7 +20,7 @@ use crate::error::GatewayError;
 use crate::gateway::{Gateway, RouteRuntime};
 use crate::json::Aside;
 use crate::metrics::method_label;
-use crate::proxy::headers::{self, Proto};
+use crate::proxy::headers::{self, Proto, Sending};
 use crate::proxy::{rewrite, verbatim};
 use crate::upstream::{Forward, Reply, UpstreamError};
 use bytes::Bytes;
@@ -197,7 +197,7 @@ impl<'a> Exchange<'a> {
         json: Option<Vec<u8>>,
         if_match: Option<&HeaderValue>,
     ) -> Result<Reply, GatewayError> {
-        let mut headers = self.upstream_headers();
+        let mut headers = self.upstream_headers(Sending::Forward);
         if let Some(tag) = if_match {
             headers.insert(IF_MATCH, tag.clone());
         }
@@ -213,13 +213,13 @@ impl<'a> Exchange<'a> {
 
     /// Sends the IdP's request body as it came (no mapping applies).
     pub async fn forward_raw(&self, method: Method, body: Bytes) -> Result<Reply, GatewayError> {
-        let h = self.upstream_headers();
+        let h = self.upstream_headers(Sending::Forward);
         let f = Forward { method, path: self.path.clone(), query: self.query.clone(), headers: h, body };
         self.send(f, Purpose::Forward).await
     }
 
-    fn upstream_headers(&self) -> HeaderMap {
-        headers::upstream_request(self.headers, &self.request_id, self.forwarded_for.as_ref(), self.proto)
+    fn upstream_headers(&self, sending: Sending) -> HeaderMap {
+        headers::upstream_request(self.headers, &self.request_id, self.forwarded_for.as_ref(), self.proto, sending)
     }
 
     /// The one place every upstream call goes through.
@@ -253,7 +253,7 @@ impl<'a> Exchange<'a> {
     /// A GET of the gateway's own (current resource, lookups, re-reads,
     /// pages): the IdP's preconditions and content type are not sent with it.
     pub async fn read(&self, path: &str, query: Option<&str>, purpose: Purpose) -> Result<Reply, GatewayError> {
-        let h = headers::upstream_read(self.headers, &self.request_id, self.forwarded_for.as_ref(), self.proto);
+        let h = self.upstream_headers(Sending::Read);
         let (path, query) = (path.to_owned(), query.map(str::to_owned));
         self.send(Forward { method: Method::GET, path, query, headers: h, body: Bytes::new() }, purpose).await
     }

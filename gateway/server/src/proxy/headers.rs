@@ -46,6 +46,11 @@ fn not_upstream(name: &str) -> bool {
     )
 }
 
+/// Not sent with the gateway's own read, beside [`not_upstream`]'s.
+fn not_read(name: &str) -> bool {
+    not_upstream(name) || matches!(name, "if-match" | "if-none-match" | "content-type")
+}
+
 /// Not sent back beside the hop-by-hop ones: the length (recomputed), the
 /// upstream's encoding and cookies.
 fn not_downstream(name: &str) -> bool {
@@ -75,41 +80,32 @@ fn copy_without(h: &HeaderMap, dropped: fn(&str) -> bool) -> HeaderMap {
     out
 }
 
+/// What an upstream request is, for the IdP's headers it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sending {
+    /// The IdP's request, forwarded (mapped or not).
+    Forward,
+    /// The gateway's own read of a resource (a GET with no body): the
+    /// IdP's preconditions and Content-Type are left out too.
+    Read,
+}
+
 /// The headers to send upstream: the IdP's, without hop-by-hop ones, its
 /// token, Host, length, encoding wishes and forwarding headers (the gateway
 /// sets its own: `forwarded_for` when there is one, and the scheme the IdP
-/// used).
+/// used), and for a [`Sending::Read`] without its preconditions and
+/// Content-Type.
 pub fn upstream_request(
     incoming: &HeaderMap,
     request_id: &HeaderValue,
     forwarded_for: Option<&HeaderValue>,
     proto: Proto,
+    sending: Sending,
 ) -> HeaderMap {
-    upstream_headers(incoming, not_upstream, request_id, forwarded_for, proto)
-}
-
-/// [`upstream_request`] for the gateway's own read of a resource (a GET
-/// with no body): without the IdP's preconditions and Content-Type too.
-pub fn upstream_read(
-    incoming: &HeaderMap,
-    request_id: &HeaderValue,
-    forwarded_for: Option<&HeaderValue>,
-    proto: Proto,
-) -> HeaderMap {
-    upstream_headers(incoming, not_read, request_id, forwarded_for, proto)
-}
-
-fn not_read(name: &str) -> bool {
-    not_upstream(name) || matches!(name, "if-match" | "if-none-match" | "content-type")
-}
-
-fn upstream_headers(
-    incoming: &HeaderMap,
-    dropped: fn(&str) -> bool,
-    request_id: &HeaderValue,
-    forwarded_for: Option<&HeaderValue>,
-    proto: Proto,
-) -> HeaderMap {
+    let dropped = match sending {
+        Sending::Forward => not_upstream,
+        Sending::Read => not_read,
+    };
     let mut h = copy_without(incoming, dropped);
     h.insert(REQUEST_ID, request_id.clone());
     if let Some(v) = forwarded_for {
@@ -247,7 +243,7 @@ mod tests {
         h.insert("if-match", HeaderValue::from_static("W/\"3\""));
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/scim+json"));
         let peer = HeaderValue::from_static("10.0.0.1");
-        let out = upstream_request(&h, &HeaderValue::from_static("rid"), Some(&peer), Proto::Https);
+        let out = upstream_request(&h, &HeaderValue::from_static("rid"), Some(&peer), Proto::Https, Sending::Forward);
         for gone in ["authorization", "connection", "x-custom-hop", "keep-alive"] {
             assert!(!out.contains_key(gone), "{gone}");
         }
@@ -256,7 +252,7 @@ mod tests {
         assert_eq!(out["if-match"], "W/\"3\"");
         assert_eq!(out["content-type"], "application/scim+json");
         assert_eq!(out["x-request-id"], "rid");
-        let read = upstream_read(&h, &HeaderValue::from_static("rid"), Some(&peer), Proto::Https);
+        let read = upstream_request(&h, &HeaderValue::from_static("rid"), Some(&peer), Proto::Https, Sending::Read);
         for gone in ["authorization", "connection", "x-custom-hop", "keep-alive", "if-match", "content-type"] {
             assert!(!read.contains_key(gone), "the gateway's own read carries no {gone}");
         }
@@ -275,7 +271,7 @@ mod tests {
             h.insert(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_static("1"));
         }
         h.insert("not", HeaderValue::from_static("1"));
-        let out = upstream_request(&h, &HeaderValue::from_static("rid"), None, Proto::Http);
+        let out = upstream_request(&h, &HeaderValue::from_static("rid"), None, Proto::Http, Sending::Forward);
         assert!(!out.contains_key(long.as_str()), "a long name listed in capitals goes");
         assert!(out.contains_key(long_other.as_str()), "a name of the same length not listed stays");
         assert!(out.contains_key("not"), "a listed text that is no name removes nothing");

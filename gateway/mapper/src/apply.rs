@@ -157,10 +157,10 @@ impl Run<'_, '_> {
             let mut env = Env { doc, schema: self.schema, slots: &slots, inputs: self.opts.explain.then(Vec::new) };
             let (write, outcome) = self.decide(rule, &mut env)?;
             let inputs = env.inputs.take().unwrap_or_default();
-            if let Write::Set(v) | Write::Rename(v) = &write {
-                if let Some(s) = slots.get_mut(i) {
-                    *s = Slot::Value(v.clone());
-                }
+            if let Write::Set(v) | Write::Rename(v) = &write
+                && let Some(s) = slots.get_mut(i)
+            {
+                *s = Slot::Value(v.clone());
             }
             if self.opts.explain {
                 let output = match &write {

@@ -103,10 +103,10 @@ fn compile_managed(raw: &RawFile, registry: &Registry, sink: &mut Sink<'_>, out:
                 sink.error(at, format!("unknown attribute `{}` in `{}.managed`", name.get_ref(), list.resource), hint);
                 continue;
             }
-            if let Managed::Only(paths) = entry {
-                if !paths.iter().any(|p| p.to_string().eq_ignore_ascii_case(&path.to_string())) {
-                    paths.push(path);
-                }
+            if let Managed::Only(paths) = entry
+                && !paths.iter().any(|p| p.to_string().eq_ignore_ascii_case(&path.to_string()))
+            {
+                paths.push(path);
             }
         }
     }

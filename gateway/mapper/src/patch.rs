@@ -223,10 +223,10 @@ impl Recompute<'_, '_> {
     fn emit(&self, target: &Path, value: Option<Value>, touched: bool) -> Option<PatchOperation> {
         let schema = self.ctx.schema;
         let held = self.current.map(|cur| current_value(target, cur, schema)).filter(|_| !touched);
-        if let Some(held) = &held {
-            if *held == value {
-                return None;
-            }
+        if let Some(held) = &held
+            && *held == value
+        {
+            return None;
         }
         match value {
             None if matches!(held, Some(None)) => None,

@@ -257,14 +257,12 @@ impl<'a> Rewriter<'a> {
 
     fn response_place(&self, path: &Path, key: &str) -> Option<Place<'a>> {
         let writes = |r: &Rule| r.target().is_some_and(|t| path_key(t, self.core) == key);
-        if !self.rules(Direction::Response).iter().any(writes) {
-            if let Some(rule) = self.rules(Direction::Response).iter().find(|r| self.consumes(r, path)) {
-                let msg = format!(
-                    "`{path}` is not part of the IdP's view: response rule {} removes or renames it",
-                    rule.label
-                );
-                return Some(Place::Refused(msg));
-            }
+        if !self.rules(Direction::Response).iter().any(writes)
+            && let Some(rule) = self.rules(Direction::Response).iter().find(|r| self.consumes(r, path))
+        {
+            let msg =
+                format!("`{path}` is not part of the IdP's view: response rule {} removes or renames it", rule.label);
+            return Some(Place::Refused(msg));
         }
         let rule = self
             .rules(Direction::Response)

@@ -1,6 +1,11 @@
-//! Scanning JSON text a byte, or eight bytes, at a time: whitespace, and
-//! the bytes a JSON string must escape. Shared by the gateway's readers of
-//! JSON text and normalization's check of a member's text.
+//! Scanning JSON text a byte, eight or sixteen bytes at a time
+//! ([`Block`]): whitespace, and the bytes a JSON string must escape.
+//! Shared by the gateway's readers of JSON text and normalization's check
+//! of a member's text.
+
+mod block;
+
+pub use block::{BLOCK, Block, odd};
 
 /// The first byte at or after `at` that is not JSON whitespace.
 #[inline]
@@ -39,12 +44,6 @@ pub fn escape_at(bytes: &[u8], from: usize) -> Option<usize> {
 pub const LANES: u64 = 0x0101_0101_0101_0101;
 /// Each byte's highest bit.
 pub const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// The eight bytes of `s` at `at`, little-endian; `None` past its end.
-#[inline]
-pub fn word(s: &[u8], at: usize) -> Option<u64> {
-    s.get(at..)?.first_chunk::<8>().map(|w| u64::from_le_bytes(*w))
-}
 
 /// The high bit of the first byte of `w` that is `byte` (bits above it may
 /// be set wrongly, by a borrow running on from it; none is set when no

@@ -219,10 +219,10 @@ impl BuildContext {
     /// Lets go of the compiled plugins of earlier configs: a config
     /// without plugins keeps none.
     fn forget_compiled_plugins(&self) {
-        if let Ok(slot) = self.host.lock() {
-            if let Some(host) = slot.as_ref() {
-                host.keep_compiled(&[]);
-            }
+        if let Ok(slot) = self.host.lock()
+            && let Some(host) = slot.as_ref()
+        {
+            host.keep_compiled(&[]);
         }
     }
 

@@ -17,7 +17,7 @@ mod split;
 use bytes::Bytes;
 pub use parse::{PARSER_MAX_DEPTH, Refused};
 pub use same::Paired;
-pub(crate) use scim_core::json_text::{HIGH, LANES, any_byte, escape_at, escape_bytes, is_space, skip_space, word};
+pub(crate) use scim_core::json_text::{HIGH, any_byte, escape_at, escape_bytes, is_space, skip_space};
 use serde_json::Value;
 pub use split::Keep;
 use std::ops::Range;
@@ -112,12 +112,14 @@ impl Aside {
     }
 
     /// Where the member under `key` is, looked for first at `hint`.
+    /// (Lengths compared first: most keys looked for are no kept
+    /// member's, and differ in length from most.)
     fn position_of(&self, key: &str, hint: usize) -> Option<usize> {
-        let at = |i: usize| self.member(i).is_some_and(|(k, _)| k == key.as_bytes());
-        if at(hint) {
+        let is_key = |p: &Place| p.key.len() == key.len() && self.at(&p.key) == key.as_bytes();
+        if self.members.get(hint).is_some_and(is_key) {
             return Some(hint);
         }
-        (0..self.members.len()).find(|&i| at(i))
+        self.members.iter().position(is_key)
     }
 
     /// The kept members' keys and texts, as bytes.
@@ -300,7 +302,7 @@ pub(crate) fn any_flagged(bytes: &[u8], flags: impl Fn(u64) -> u64, is: impl Fn(
     let Some(tail) = bytes.len().checked_sub(8).and_then(|start| bytes.get(start..)) else {
         return bytes.iter().any(|&b| is(b));
     };
-    bytes.chunks_exact(8).any(word) || (bytes.len() % 8 != 0 && word(tail))
+    bytes.chunks_exact(8).any(word) || (!bytes.len().is_multiple_of(8) && word(tail))
 }
 
 /// The escape for byte `b`, when it needs one.

@@ -25,10 +25,10 @@ impl Plugin for EmailDomainPolicy {
             return Ok(user);
         }
         let policy = Policy::from_config(&ctx.config)?;
-        if let Some(Value::String(name)) = user.get_mut("userName") {
-            if name.contains('@') {
-                policy.apply(name)?;
-            }
+        if let Some(Value::String(name)) = user.get_mut("userName")
+            && name.contains('@')
+        {
+            policy.apply(name)?;
         }
         if let Some(Value::Array(emails)) = user.get_mut("emails") {
             for email in emails.iter_mut() {

@@ -187,10 +187,10 @@ fn compare(actual: &Value, op: CompareOp, literal: &Value, def: Option<&Attribut
 }
 
 fn compare_str(a: &str, op: CompareOp, b: &str, def: Option<&Attribute>) -> bool {
-    if def.is_some_and(|d| d.ty == AttrType::DateTime) {
-        if let (Some(x), Some(y)) = (parse_time(a), parse_time(b)) {
-            return ordering_holds(op, x.cmp(&y)) && !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
-        }
+    if def.is_some_and(|d| d.ty == AttrType::DateTime)
+        && let (Some(x), Some(y)) = (parse_time(a), parse_time(b))
+    {
+        return ordering_holds(op, x.cmp(&y)) && !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
     }
     let exact = def.is_some_and(Attribute::is_case_exact);
     if exact || (a.is_ascii() && b.is_ascii()) {

@@ -49,11 +49,12 @@ impl Normalizer {
                 r.add(N::AttributeNameCase);
             }
             let (Some(v), Some(d)) = (value, def) else { return };
-            if fix_bools && d.ty == AttrType::Boolean {
-                if let Some(b) = v.as_str().and_then(parse_bool) {
-                    *v = Value::Bool(b);
-                    r.add(N::StringBoolean);
-                }
+            if fix_bools
+                && d.ty == AttrType::Boolean
+                && let Some(b) = v.as_str().and_then(parse_bool)
+            {
+                *v = Value::Bool(b);
+                r.add(N::StringBoolean);
             }
             let textual = matches!(d.ty, AttrType::String | AttrType::Reference | AttrType::Binary);
             if lenient && textual && (v.is_number() || v.is_boolean()) {
@@ -73,11 +74,11 @@ fn canonical_names(path: &mut AttrPath, top: Option<&Attribute>, def: Option<&At
         path.name = top.name.clone();
         changed = true;
     }
-    if let (Some(sub), Some(def)) = (path.sub.as_mut(), def) {
-        if *sub != def.name {
-            *sub = def.name.clone();
-            changed = true;
-        }
+    if let (Some(sub), Some(def)) = (path.sub.as_mut(), def)
+        && *sub != def.name
+    {
+        *sub = def.name.clone();
+        changed = true;
     }
     changed
 }

@@ -163,10 +163,10 @@ pub(super) fn path(path: &mut Path, schema: &ResourceSchema<'_>) -> bool {
     }
     let Some(top) = schema.top_attribute(path.urn.as_deref(), &path.name) else { return changed };
     changed |= rename(&mut path.name, &top.name);
-    if let Some(sub) = path.sub.as_mut() {
-        if let Some(def) = top.sub_attribute(sub) {
-            changed |= rename(sub, &def.name);
-        }
+    if let Some(sub) = path.sub.as_mut()
+        && let Some(def) = top.sub_attribute(sub)
+    {
+        changed |= rename(sub, &def.name);
     }
     if let Some(filter) = path.filter.as_mut() {
         changed |= element_filter(filter, top);

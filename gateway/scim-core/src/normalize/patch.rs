@@ -218,10 +218,13 @@ impl Normalizer {
         }
         op.path = Some(path.clone());
         let def = schema.top_attribute(path.urn.as_deref(), &path.name);
-        if op.kind == "remove" && path.filter.is_none() && path.sub.is_none() && def.is_none_or(|d| d.multi_valued) {
-            if let Some(value) = op.value.take() {
-                return expand_member_remove(&path, value, out, r);
-            }
+        if op.kind == "remove"
+            && path.filter.is_none()
+            && path.sub.is_none()
+            && def.is_none_or(|d| d.multi_valued)
+            && let Some(value) = op.value.take()
+        {
+            return expand_member_remove(&path, value, out, r);
         }
         let target = def.and_then(|d| match &path.sub {
             Some(s) => d.sub_attribute(s),
@@ -370,11 +373,11 @@ fn fix_filter_booleans(path: &mut Path, schema: &ResourceSchema<'_>, r: &mut Rep
     let Some(filter) = path.filter.as_mut() else { return };
     filter.visit_paths_mut(&mut |p, value| {
         let is_bool = parent.sub_attribute(&p.name).is_some_and(|d| d.ty == AttrType::Boolean);
-        if let (true, Some(v)) = (is_bool, value) {
-            if let Some(b) = v.as_str().and_then(parse_bool) {
-                *v = Value::Bool(b);
-                r.add(N::StringBoolean);
-            }
+        if let (true, Some(v)) = (is_bool, value)
+            && let Some(b) = v.as_str().and_then(parse_bool)
+        {
+            *v = Value::Bool(b);
+            r.add(N::StringBoolean);
         }
     });
 }

@@ -116,10 +116,10 @@ pub fn ensure_schema_urn(resource: &mut Value, urn: &str) {
     if !schemas.is_array() {
         *schemas = Value::Array(vec![]);
     }
-    if let Value::Array(list) = schemas {
-        if !list.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn))) {
-            list.push(Value::String(urn.to_owned()));
-        }
+    if let Value::Array(list) = schemas
+        && !list.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)))
+    {
+        list.push(Value::String(urn.to_owned()));
     }
 }
 

@@ -155,10 +155,10 @@ impl Registry {
         let urn = schema.id.clone();
         self.schemas.retain(|s| !s.id.eq_ignore_ascii_case(&urn));
         self.schemas.push(schema);
-        if let Some(rt) = self.resource_types.get_mut(rt) {
-            if !rt.extensions.iter().any(|e| e.schema.eq_ignore_ascii_case(&urn)) {
-                rt.extensions.push(SchemaExtension { schema: urn, required: false });
-            }
+        if let Some(rt) = self.resource_types.get_mut(rt)
+            && !rt.extensions.iter().any(|e| e.schema.eq_ignore_ascii_case(&urn))
+        {
+            rt.extensions.push(SchemaExtension { schema: urn, required: false });
         }
         self.index();
     }

@@ -32,11 +32,11 @@ pub(super) fn config(path: &Path, out: &mut dyn Write) -> Result<u8, anyhow::Err
     for route in &loaded.config.routes {
         errors += route_problems(path, route, host.clone(), out)?;
     }
-    if let Some(tls) = &loaded.config.tls {
-        if let Err(e) = crate::server::check_tls(tls) {
-            writeln!(out, "{}: error: inbound TLS: {e}", path.display())?;
-            errors += 1;
-        }
+    if let Some(tls) = &loaded.config.tls
+        && let Err(e) = crate::server::check_tls(tls)
+    {
+        writeln!(out, "{}: error: inbound TLS: {e}", path.display())?;
+        errors += 1;
     }
     if errors > 0 {
         writeln!(out, "failed: {errors} error(s)")?;
@@ -141,11 +141,11 @@ fn secrets(path: &Path, route: &config::Route, out: &mut dyn Write) -> Result<us
             )?;
         }
     }
-    if let Some(f) = &route.upstream.token_file {
-        if let Err(e) = std::fs::metadata(f) {
-            writeln!(out, "{}: error: route `{}`: cannot read {}: {e}", path.display(), route.name, f.display())?;
-            errors += 1;
-        }
+    if let Some(f) = &route.upstream.token_file
+        && let Err(e) = std::fs::metadata(f)
+    {
+        writeln!(out, "{}: error: route `{}`: cannot read {}: {e}", path.display(), route.name, f.display())?;
+        errors += 1;
     }
     Ok(errors)
 }

@@ -5,7 +5,8 @@
 //! split of the current resource, `split.rs`'s `paired`, asks
 //! [`same_prefix`] as it finds each member's end).
 
-use super::{Aside, LANES, any_byte, is_space, skip_space, word};
+use super::{Aside, is_space, skip_space};
+use scim_core::json_text::{BLOCK, Block, odd};
 
 /// How long the start of `b` (any text) is that is the same tokens as
 /// all of `a` (one JSON value), without the spaces after it; `None` when
@@ -19,10 +20,10 @@ use super::{Aside, LANES, any_byte, is_space, skip_space, word};
 /// tokens is one too, and the same value: `b` itself need not have been
 /// read.
 ///
-/// Eight bytes at a time while the two are the same: a run of the same
+/// Sixteen bytes at a time while the two are the same: a run of the same
 /// bytes is the same tokens, and only whether it ends inside a string is
-/// worked out (from its quotes; a run with a backslash goes a byte at a
-/// time). Where the two differ, only spaces between tokens may.
+/// worked out (from its quotes; a backslash goes the byte path, with the
+/// byte after it). Where the two differ, only spaces between tokens may.
 ///
 /// Always inlined into its one caller, the split of the current resource
 /// (called once a kept member): the inliner's choice otherwise moved with
@@ -30,31 +31,8 @@ use super::{Aside, LANES, any_byte, is_space, skip_space, word};
 #[inline(always)]
 pub(super) fn same_prefix(a: &[u8], b: &[u8]) -> Option<usize> {
     let (mut i, mut j, mut in_string) = (0, 0, false);
-    // Below these, eight bytes from `i` (or `j`) are there: the loop's
-    // bound is checked once a word, not by each load.
-    let (a_words, b_words) = (a.len().saturating_sub(7), b.len().saturating_sub(7));
     loop {
-        while i < a_words && j < b_words {
-            let (Some(x), Some(y)) = (word(a, i), word(b, j)) else { break };
-            let diff = x ^ y;
-            // The bits below the first byte that differs (all of them when none does).
-            let same = diff.wrapping_sub(1) & !diff;
-            if any_byte(x, b'\\') & same != 0 {
-                break;
-            }
-            in_string ^= odd(bytes_equal_to(x, b'"') & same);
-            if diff != 0 {
-                let run = (diff.trailing_zeros() / 8) as usize;
-                (i, j) = (i + run, j + run);
-                let next = if in_string { None } else { spaces_after_punctuation(a, b, i, j) };
-                match next {
-                    Some(next) => (i, j) = next,
-                    None => break,
-                }
-                continue;
-            }
-            (i, j) = (i + 8, j + 8);
-        }
+        (i, j, in_string) = same_blocks(a, b, (i, j, in_string));
         let Some(&x) = a.get(i) else { return Some(j) };
         match (in_string, b.get(j) == Some(&x)) {
             (true, false) => return None,
@@ -70,6 +48,39 @@ pub(super) fn same_prefix(a: &[u8], b: &[u8]) -> Option<usize> {
             (false, false) => (i, j) = between_tokens(a, b, i, j)?,
         }
     }
+}
+
+/// [`same_prefix`]'s block loop, from `at` (where `a` and `b` are, and
+/// whether inside a string): sixteen bytes at a time over what is the
+/// same, across spaces that differ after punctuation. It stops for the
+/// byte path at a backslash, inside a string where the two differ, at a
+/// difference it does not take, or at the end of `a`.
+///
+/// A block the same on both sides with no backslash (the usual one) asks
+/// only for its quotes' parity.
+#[inline(always)]
+fn same_blocks(a: &[u8], b: &[u8], at: (usize, usize, bool)) -> (usize, usize, bool) {
+    let (mut i, mut j, mut in_string) = at;
+    while let (Some(x), Some(y)) = (Block::at(a, i), Block::at(b, j)) {
+        let stops = x.differ(y) | x.of(b'\\');
+        // The bits below the first stop (all of them when none is).
+        let before = stops.wrapping_sub(1) & !stops;
+        in_string ^= odd(x.of(b'"') & before);
+        if stops == 0 {
+            (i, j) = (i + BLOCK, j + BLOCK);
+            continue;
+        }
+        let run = stops.trailing_zeros() as usize;
+        (i, j) = (i + run, j + run);
+        if in_string || i >= a.len() {
+            break;
+        }
+        match spaces_after_punctuation(a, b, i, j) {
+            Some(next) => (i, j) = next,
+            None => break,
+        }
+    }
+    (i, j, in_string)
 }
 
 /// [`between_tokens`] where the bytes before `i` end no number or literal
@@ -96,19 +107,6 @@ fn between_tokens(a: &[u8], b: &[u8], i: usize, j: usize) -> Option<(usize, usiz
     let before = a.get(..i).and_then(|done| done.iter().rev().find(|&&c| !is_space(c)));
     let cuts = before.is_some_and(|&c| is_scalar(c)) && a.get(next_i).is_some_and(|&c| is_scalar(c));
     (!cuts).then_some((next_i, next_j))
-}
-
-/// The high bit of each byte of `w` that is `byte`, and no other bit (no
-/// borrow runs from one byte into the next, unlike `json::any_byte`).
-fn bytes_equal_to(w: u64, byte: u8) -> u64 {
-    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let v = w ^ (LANES * u64::from(byte));
-    !((v & LOW).wrapping_add(LOW) | v | LOW)
-}
-
-/// Whether `high` (only bytes' high bits set) has an odd number set.
-fn odd(high: u64) -> bool {
-    ((high >> 7).wrapping_mul(LANES) >> 56) & 1 == 1
 }
 
 /// Whether `byte` (outside strings) belongs to a number or a literal.

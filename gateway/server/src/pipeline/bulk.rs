@@ -162,10 +162,11 @@ async fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, Refus
         "PATCH" => map_patch(x, rt, data).await?,
         _ => true,
     };
-    if method == "PUT" && translate::put_as_patch(x.route.update_for(rt)) {
-        if let Some(m) = op.as_object_mut() {
-            m.insert("method".into(), Value::String("PATCH".into()));
-        }
+    if method == "PUT"
+        && translate::put_as_patch(x.route.update_for(rt))
+        && let Some(m) = op.as_object_mut()
+    {
+        m.insert("method".into(), Value::String("PATCH".into()));
     }
     Ok((!sent).then(|| failed(op, 204, None, "")))
 }

@@ -391,10 +391,8 @@ impl<'a> Exchange<'a> {
         let program = &self.route.program;
         let opts = MapOptions::default();
         let is_list = body.get("Resources").is_some() || rewrite_is_list(&body);
-        if is_list {
-            if let Some(map) = body.as_object_mut() {
-                rewrite::integer_counts(map);
-            }
+        if is_list && let Some(map) = body.as_object_mut() {
+            rewrite::integer_counts(map);
         }
         let (rt, list_rt) = match shape {
             Shape::Opaque => return Ok(body),
@@ -421,10 +419,10 @@ impl<'a> Exchange<'a> {
 
     fn rewrite_location(&self, headers: &mut HeaderMap) {
         let Some(loc) = headers.get(LOCATION).and_then(|v| v.to_str().ok()) else { return };
-        if let Some(new) = rewrite::url(loc, self.route.upstream.base_url(), &self.public_base) {
-            if let Ok(v) = HeaderValue::from_str(&new) {
-                headers.insert(LOCATION, v);
-            }
+        if let Some(new) = rewrite::url(loc, self.route.upstream.base_url(), &self.public_base)
+            && let Ok(v) = HeaderValue::from_str(&new)
+        {
+            headers.insert(LOCATION, v);
         }
     }
 }

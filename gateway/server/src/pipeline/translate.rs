@@ -345,10 +345,10 @@ fn remove_ci(m: &mut Map<String, Value>, key: &str) {
 }
 
 fn add_schema(des: &mut Map<String, Value>, urn: &str) {
-    if let Some(Value::Array(schemas)) = des.get_mut("schemas") {
-        if !schemas.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn))) {
-            schemas.push(Value::String(urn.to_owned()));
-        }
+    if let Some(Value::Array(schemas)) = des.get_mut("schemas")
+        && !schemas.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)))
+    {
+        schemas.push(Value::String(urn.to_owned()));
     }
 }
 
@@ -411,10 +411,10 @@ async fn keep_members(x: &Exchange<'_>, current: &Value, desired: &mut Value) ->
         }
     }
     let kept = u64::try_from(keep.len()).unwrap_or(u64::MAX);
-    if let Some(m) = desired.as_object_mut().filter(|_| kept > 0) {
-        if let Value::Array(list) = m.entry("members").or_insert_with(|| Value::Array(vec![])) {
-            list.extend(keep);
-        }
+    if let Some(m) = desired.as_object_mut().filter(|_| kept > 0)
+        && let Value::Array(list) = m.entry("members").or_insert_with(|| Value::Array(vec![]))
+    {
+        list.extend(keep);
     }
     Ok(kept)
 }

@@ -195,10 +195,10 @@ impl Collection {
         change: impl FnOnce(&Value) -> Result<Value, ScimError>,
     ) -> Res {
         let (seq, stored) = self.find(id)?;
-        if let Some(list) = &cond.if_match {
-            if !tag_listed(list, &etag(stored.version)) {
-                return Err(Fail::Precondition);
-            }
+        if let Some(list) = &cond.if_match
+            && !tag_listed(list, &etag(stored.version))
+        {
+            return Err(Fail::Precondition);
         }
         let mut new = change(&stored.doc)?;
         self.check_unique(&new, rt, Some(id))?;

@@ -28,10 +28,10 @@ pub async fn records(gw: &Gateway, pairs: &[(&str, &str)], n: usize) -> Vec<Reco
     let audit = gw.handle.gateway().audit.clone().expect("the audit trail is on");
     let filter = Filter::from_pairs(pairs.iter().copied()).unwrap();
     for _ in 0..100 {
-        if let Ok(found) = audit.store().query(&filter).await {
-            if found.len() >= n {
-                return found;
-            }
+        if let Ok(found) = audit.store().query(&filter).await
+            && found.len() >= n
+        {
+            return found;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

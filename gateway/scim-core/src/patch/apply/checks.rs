@@ -42,10 +42,10 @@ pub(super) fn check_single(what: &str, def: &Attribute, v: &Value) -> Result<(),
         return Err(type_error(what, def.ty, v));
     }
     for (k, sv) in v.as_object().into_iter().flatten().filter(|_| def.ty == AttrType::Complex) {
-        if let Some(sub) = def.sub_attribute(k) {
-            if !fits(sub.ty, sv) {
-                return Err(type_error(&format!("{what}.{}", sub.name), sub.ty, sv));
-            }
+        if let Some(sub) = def.sub_attribute(k)
+            && !fits(sub.ty, sv)
+        {
+            return Err(type_error(&format!("{what}.{}", sub.name), sub.ty, sv));
         }
     }
     Ok(())

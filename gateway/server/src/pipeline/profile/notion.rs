@@ -164,10 +164,10 @@ async fn manager_in(
             }
         }
         None => {
-            if let Some(ext) = map.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(ENTERPRISE)) {
-                if let Some(e) = ext.1.as_object_mut() {
-                    e.retain(|k, _| !k.eq_ignore_ascii_case("manager"));
-                }
+            if let Some(ext) = map.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(ENTERPRISE))
+                && let Some(e) = ext.1.as_object_mut()
+            {
+                e.retain(|k, _| !k.eq_ignore_ascii_case("manager"));
             }
         }
     }
@@ -202,10 +202,10 @@ fn set_role(map: &mut Map<String, Value>, role: &str) {
     if let Some(e) = ext.as_object_mut() {
         e.insert("role".into(), Value::String(role.to_owned()));
     }
-    if let Some(Value::Array(schemas)) = map.get_mut("schemas") {
-        if !schemas.iter().any(|s| s == NOTION_URN) {
-            schemas.push(Value::String(NOTION_URN.into()));
-        }
+    if let Some(Value::Array(schemas)) = map.get_mut("schemas")
+        && !schemas.iter().any(|s| s == NOTION_URN)
+    {
+        schemas.push(Value::String(NOTION_URN.into()));
     }
 }
 
@@ -415,17 +415,17 @@ fn id_and_email(user: &Value) -> Option<(String, String)> {
 }
 
 async fn user_back(x: &Exchange<'_>, n: &Notion, user: &mut Value, lookups: &mut usize) {
-    if let Some(role) = user.get(NOTION_URN).and_then(|e| e.get("role")).and_then(Value::as_str) {
-        if let (Some(idp), Some(m)) = (n.idp_role_for(role).map(str::to_owned), user.as_object_mut()) {
-            m.insert("roles".into(), json!([{"value": idp, "primary": true}]));
-        }
+    if let Some(role) = user.get(NOTION_URN).and_then(|e| e.get("role")).and_then(Value::as_str)
+        && let (Some(idp), Some(m)) = (n.idp_role_for(role).map(str::to_owned), user.as_object_mut())
+    {
+        m.insert("roles".into(), json!([{"value": idp, "primary": true}]));
     }
     let email = user.pointer(&format!("/{ENTERPRISE}/manager/value")).and_then(Value::as_str).map(str::to_owned);
     let Some(email) = email.filter(|e| e.contains('@')) else { return };
-    if let Some(id) = manager_id(x, n, &email, lookups).await {
-        if let Some(v) = user.pointer_mut(&format!("/{ENTERPRISE}/manager/value")) {
-            *v = Value::String(id);
-        }
+    if let Some(id) = manager_id(x, n, &email, lookups).await
+        && let Some(v) = user.pointer_mut(&format!("/{ENTERPRISE}/manager/value"))
+    {
+        *v = Value::String(id);
     }
 }
 

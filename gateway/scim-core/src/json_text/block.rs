@@ -1,0 +1,111 @@
+//! Sixteen bytes of JSON text looked at together. Each question about a
+//! [`Block`] is answered as a mask: bit `k` for the block's byte `k`.
+//!
+//! On x86-64 the masks come from SSE2, which every x86-64 CPU has (a
+//! compare of sixteen bytes and one move of their high bits, through
+//! `safe_arch`'s safe wrappers); elsewhere from two eight-byte words. The
+//! tests hold the two to each other.
+
+/// How many bytes a [`Block`] holds.
+pub const BLOCK: usize = 16;
+
+/// Up to sixteen bytes of text from one place. A block near the end of
+/// its text is padded; its padding is in no mask.
+#[derive(Debug, Clone, Copy)]
+pub struct Block {
+    bytes: [u8; BLOCK],
+    /// Which of the bytes are the text's.
+    there: u32,
+}
+
+impl Block {
+    /// The bytes of `s` from `at`; `None` at or past its end.
+    #[inline(always)]
+    pub fn at(s: &[u8], at: usize) -> Option<Block> {
+        let rest = s.get(at..).filter(|rest| !rest.is_empty())?;
+        if let Some(&bytes) = rest.first_chunk::<BLOCK>() {
+            return Some(Block { bytes, there: ALL });
+        }
+        let mut bytes = [0; BLOCK];
+        bytes.iter_mut().zip(rest).for_each(|(to, &from)| *to = from);
+        Some(Block { bytes, there: ALL >> (BLOCK - rest.len()) })
+    }
+
+    /// The bytes that are the same as `other`'s at the same place, and
+    /// the text's in both.
+    #[inline(always)]
+    pub fn same(self, other: Block) -> u32 {
+        lanes::equal(self.bytes, other.bytes) & self.there & other.there
+    }
+
+    /// The bytes of the block that are not [`Block::same`]: those that
+    /// differ, and those past the end of either text.
+    #[inline(always)]
+    pub fn differ(self, other: Block) -> u32 {
+        !self.same(other) & ALL
+    }
+
+    /// The bytes that are `byte`.
+    #[inline(always)]
+    pub fn of(self, byte: u8) -> u32 {
+        lanes::equal(self.bytes, [byte; BLOCK]) & self.there
+    }
+}
+
+/// Every byte of a block.
+const ALL: u32 = (1 << BLOCK) - 1;
+
+/// Whether `mask` has an odd number of bits set.
+#[inline(always)]
+pub fn odd(mask: u32) -> bool {
+    mask.count_ones() % 2 == 1
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod lanes {
+    use super::BLOCK;
+    use safe_arch::{cmp_eq_mask_i8_m128i, m128i, move_mask_i8_m128i};
+
+    /// A bit per byte where `a` and `b` are the same.
+    #[inline(always)]
+    pub(super) fn equal(a: [u8; BLOCK], b: [u8; BLOCK]) -> u32 {
+        move_mask_i8_m128i(cmp_eq_mask_i8_m128i(m128i::from(a), m128i::from(b))) as u32
+    }
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+mod lanes {
+    pub(super) use super::words::equal;
+}
+
+/// The same masks from eight-byte words: the other targets', and the
+/// tests' reference on x86-64.
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+mod words {
+    use super::BLOCK;
+
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+    /// A bit per byte where `a` and `b` are the same.
+    #[inline(always)]
+    pub(crate) fn equal(a: [u8; BLOCK], b: [u8; BLOCK]) -> u32 {
+        let (a, b) = (u128::from_le_bytes(a), u128::from_le_bytes(b));
+        let low = high_bits(zero_bytes(a as u64 ^ b as u64));
+        let high = high_bits(zero_bytes((a >> 64) as u64 ^ (b >> 64) as u64));
+        low | high << 8
+    }
+
+    /// The high bit of each byte of `w` that is zero, and no other bit
+    /// (no borrow runs from one byte into the next).
+    fn zero_bytes(w: u64) -> u64 {
+        !((w & LOW).wrapping_add(LOW) | w | LOW)
+    }
+
+    /// The high bits of a word's bytes gathered into a byte's bits.
+    fn high_bits(high: u64) -> u32 {
+        ((high >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,80 @@
+use super::*;
+
+/// The mask by asking each byte.
+fn each(bytes: &[u8], f: impl Fn(usize, u8) -> bool) -> u32 {
+    bytes.iter().enumerate().filter(|&(k, &b)| f(k, b)).fold(0, |m, (k, _)| m | 1 << k)
+}
+
+/// Texts with every byte value at every place, and the same with one
+/// byte changed (the high bit, the low bit, to zero), at every length.
+fn pairs() -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> {
+    (0..=BLOCK + 1).flat_map(|len| {
+        (0..=255_u8).flat_map(move |v| {
+            let a: Vec<u8> = (0..len).map(|k| v.wrapping_add((k * 37) as u8)).collect();
+            (0..len).flat_map(move |at| {
+                let a = a.clone();
+                [0x80_u8, 0x01, 0xff].into_iter().map(move |flip| {
+                    let mut b = a.clone();
+                    b[at] ^= flip;
+                    (a.clone(), b)
+                })
+            })
+        })
+    })
+}
+
+#[test]
+fn same_is_each_byte_compared_where_both_texts_are() {
+    for (a, b) in pairs() {
+        let (x, y) = (Block::at(&a, 0), Block::at(&b, 0));
+        let (Some(x), Some(y)) = (x, y) else {
+            assert!(a.is_empty(), "a block of {a:x?}");
+            continue;
+        };
+        let want = each(&a[..a.len().min(BLOCK)], |k, byte| b.get(k) == Some(&byte));
+        assert_eq!(x.same(y), want, "{a:x?} against {b:x?}");
+        assert_eq!(x.same(x), each(&a[..a.len().min(BLOCK)], |_, _| true), "{a:x?} against itself");
+    }
+}
+
+#[test]
+fn of_finds_every_byte_value_and_no_padding() {
+    for len in 0..=BLOCK + 1 {
+        let text: Vec<u8> = (0..len).map(|k| (k * 17) as u8).collect();
+        for byte in 0..=255_u8 {
+            for from in 0..len {
+                let block = Block::at(&text, from).unwrap();
+                let rest = &text[from..text.len().min(from + BLOCK)];
+                assert_eq!(block.of(byte), each(rest, |_, b| b == byte), "{byte:x} in {text:x?} from {from}");
+            }
+        }
+        assert!(Block::at(&text, len).is_none(), "at the end of {len}");
+        assert!(Block::at(&text, len + 1).is_none(), "past the end of {len}");
+    }
+}
+
+#[test]
+fn the_word_masks_are_the_vector_masks() {
+    for (a, b) in pairs().filter(|(a, _)| a.len() == BLOCK) {
+        let (a, b): ([u8; BLOCK], [u8; BLOCK]) = (a.try_into().unwrap(), b.try_into().unwrap());
+        assert_eq!(words::equal(a, b), lanes::equal(a, b), "{a:x?} against {b:x?}");
+        assert_eq!(words::equal(a, a), ALL, "{a:x?}");
+    }
+}
+
+#[test]
+fn odd_counts_bits() {
+    for mask in [0_u32, 1, 3, 7, 0x8000, 0x8001, 0xffff, 0xfffe] {
+        assert_eq!(odd(mask), mask.count_ones() % 2 == 1, "{mask:x}");
+    }
+}
+
+#[test]
+fn differ_is_every_byte_not_the_same_padding_included() {
+    for (a, b) in pairs().filter(|(a, _)| !a.is_empty()) {
+        let (x, y) = (Block::at(&a, 0).unwrap(), Block::at(&b, 0).unwrap());
+        assert_eq!(x.differ(y), !x.same(y) & ALL, "{a:x?} against {b:x?}");
+    }
+    let (short, long) = (Block::at(b"ab", 0).unwrap(), Block::at(b"abcd", 0).unwrap());
+    assert_eq!(short.differ(long), ALL & !0b11, "past the end of the shorter");
+}

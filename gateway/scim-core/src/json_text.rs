@@ -23,21 +23,19 @@ pub fn is_space(byte: u8) -> bool {
 }
 
 /// The first byte at or after `from` that a JSON string must escape (a
-/// quote, a backslash, a control character), found eight bytes at a time
-/// ([`escape_bytes`]); `None` when there is none.
+/// quote, a backslash, a control character), found sixteen bytes at a
+/// time ([`Block::escapes`]); `None` when there is none.
 #[inline]
 pub fn escape_at(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut words = bytes.get(from..)?.chunks_exact(8);
     let mut at = from;
-    for word in words.by_ref() {
-        let Ok(word) = <[u8; 8]>::try_from(word) else { return None };
-        let stops = escape_bytes(u64::from_le_bytes(word));
+    while let Some(block) = Block::at(bytes, at) {
+        let stops = block.escapes();
         if stops != 0 {
-            return Some(at + (stops.trailing_zeros() / 8) as usize);
+            return Some(at + stops.trailing_zeros() as usize);
         }
-        at += 8;
+        at += BLOCK;
     }
-    words.remainder().iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').map(|i| at + i)
+    None
 }
 
 /// One in each byte's lowest bit.

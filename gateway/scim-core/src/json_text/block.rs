@@ -50,6 +50,13 @@ impl Block {
     pub fn of(self, byte: u8) -> u32 {
         lanes::equal(self.bytes, [byte; BLOCK]) & self.there
     }
+
+    /// The bytes a JSON string must escape: a quote, a backslash, a
+    /// control character.
+    #[inline(always)]
+    pub fn escapes(self) -> u32 {
+        lanes::escapes(self.bytes) & self.there
+    }
 }
 
 /// Every byte of a block.
@@ -64,18 +71,28 @@ pub fn odd(mask: u32) -> bool {
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod lanes {
     use super::BLOCK;
-    use safe_arch::{cmp_eq_mask_i8_m128i, m128i, move_mask_i8_m128i};
+    use safe_arch::{bitor_m128i, cmp_eq_mask_i8_m128i, m128i, min_u8_m128i, move_mask_i8_m128i, set_splat_i8_m128i};
 
     /// A bit per byte where `a` and `b` are the same.
     #[inline(always)]
     pub(super) fn equal(a: [u8; BLOCK], b: [u8; BLOCK]) -> u32 {
         move_mask_i8_m128i(cmp_eq_mask_i8_m128i(m128i::from(a), m128i::from(b))) as u32
     }
+
+    /// A bit per byte of `a` that is a quote, a backslash, or below 0x20.
+    #[inline(always)]
+    pub(super) fn escapes(a: [u8; BLOCK]) -> u32 {
+        let v = m128i::from(a);
+        let is = |byte: u8| cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(byte as i8));
+        // Below 0x20: the unsigned minimum with 0x1f is the byte itself.
+        let control = cmp_eq_mask_i8_m128i(min_u8_m128i(v, set_splat_i8_m128i(0x1f)), v);
+        move_mask_i8_m128i(bitor_m128i(bitor_m128i(is(b'"'), is(b'\\')), control)) as u32
+    }
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 mod lanes {
-    pub(super) use super::words::equal;
+    pub(super) use super::words::{equal, escapes};
 }
 
 /// The same masks from eight-byte words: the other targets', and the
@@ -85,6 +102,8 @@ mod words {
     use super::BLOCK;
 
     const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const QUOTES: u64 = 0x2222_2222_2222_2222;
+    const BACKSLASHES: u64 = 0x5c5c_5c5c_5c5c_5c5c;
 
     /// A bit per byte where `a` and `b` are the same.
     #[inline(always)]
@@ -93,6 +112,22 @@ mod words {
         let low = high_bits(zero_bytes(a as u64 ^ b as u64));
         let high = high_bits(zero_bytes((a >> 64) as u64 ^ (b >> 64) as u64));
         low | high << 8
+    }
+
+    /// A bit per byte of `a` that is a quote, a backslash, or below 0x20.
+    #[inline(always)]
+    pub(crate) fn escapes(a: [u8; BLOCK]) -> u32 {
+        let a = u128::from_le_bytes(a);
+        let word = |w: u64| high_bits(zero_bytes(w ^ QUOTES) | zero_bytes(w ^ BACKSLASHES) | controls(w));
+        word(a as u64) | word((a >> 64) as u64) << 8
+    }
+
+    /// The high bit of each byte of `w` below 0x20, and no other bit: its
+    /// low seven bits plus 0x60 reach the high bit from 0x20 on, with no
+    /// carry out of the byte, and a byte with the high bit set is no
+    /// control character.
+    fn controls(w: u64) -> u64 {
+        !((w & LOW).wrapping_add(0x6060_6060_6060_6060) | w) & !LOW
     }
 
     /// The high bit of each byte of `w` that is zero, and no other bit

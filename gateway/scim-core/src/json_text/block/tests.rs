@@ -59,6 +59,20 @@ fn the_word_masks_are_the_vector_masks() {
         let (a, b): ([u8; BLOCK], [u8; BLOCK]) = (a.try_into().unwrap(), b.try_into().unwrap());
         assert_eq!(words::equal(a, b), lanes::equal(a, b), "{a:x?} against {b:x?}");
         assert_eq!(words::equal(a, a), ALL, "{a:x?}");
+        assert_eq!(words::escapes(b), lanes::escapes(b), "{b:x?}");
+    }
+}
+
+#[test]
+fn escapes_are_quotes_backslashes_and_control_characters_and_no_padding() {
+    let escaped = |_: usize, b: u8| b == b'"' || b == b'\\' || b < 0x20;
+    for len in 1..=BLOCK + 1 {
+        for byte in 0..=255_u8 {
+            let text: Vec<u8> =
+                (0..len).map(|k| if k % 3 == 1 { byte } else { 0x1f_u8.wrapping_add((k * 29) as u8) }).collect();
+            let block = Block::at(&text, 0).unwrap();
+            assert_eq!(block.escapes(), each(&text[..len.min(BLOCK)], escaped), "{text:x?}");
+        }
     }
 }
 

@@ -127,9 +127,10 @@ proptest! {
                 let _ = p.map_resource("User", op, doc.clone(), Some(&cur), MapOptions { explain: true, ..MapOptions::default() });
             }
             if op != Operation::Response
-                && let Ok((out, _)) = OKTA.map_resource("User", op, doc.clone(), Some(&cur), MapOptions::default()) {
-                    prop_assert!(!mentions_password(&out), "password reached the backend: {out}");
-                }
+                && let Ok((out, _)) = OKTA.map_resource("User", op, doc.clone(), Some(&cur), MapOptions::default())
+            {
+                prop_assert!(!mentions_password(&out), "password reached the backend: {out}");
+            }
         }
         let (out, report) = IDENTITY.map_resource("User", Operation::Create, doc.clone(), None, MapOptions::default()).unwrap();
         prop_assert_eq!(&out, &doc);

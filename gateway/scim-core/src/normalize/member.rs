@@ -27,7 +27,7 @@
 //! must see that `schemas` lists it already.
 //!
 //! The text is read here, not by serde_json, and builds nothing: strings
-//! are stepped over eight bytes at a time to their closing quote. It is
+//! are stepped over sixteen bytes at a time to their closing quote. It is
 //! held to what serde_json's parse into a `Value` takes: escapes are
 //! checked (a lone surrogate is refused), no raw control character, no
 //! leading zero, an integer within serde_json's own (`-0` and what is

@@ -54,7 +54,7 @@ pub(super) fn same_prefix(a: &[u8], b: &[u8]) -> Option<usize> {
 /// whether inside a string): sixteen bytes at a time over what is the
 /// same, across spaces that differ after punctuation. It stops for the
 /// byte path at a backslash, inside a string where the two differ, at a
-/// difference it does not take, or at the end of `a`.
+/// difference it does not take, or at the end of either text.
 ///
 /// A block the same on both sides with no backslash (the usual one) asks
 /// only for its quotes' parity.
@@ -86,7 +86,7 @@ fn same_blocks(a: &[u8], b: &[u8], at: (usize, usize, bool)) -> (usize, usize, b
 /// [`between_tokens`] where the bytes before `i` end no number or literal
 /// (`a` and `b` agree up to `i` and `j`, outside a string): the usual
 /// difference between two writers of the same JSON, `{"a": 1, "b": 2}`
-/// against `{"a":1,"b":2}`, taken in the word loop's stride. `None`: the
+/// against `{"a":1,"b":2}`, taken in the block loop's stride. `None`: the
 /// byte before is not such (or is a space), or no spaces differ; the
 /// general path decides.
 fn spaces_after_punctuation(a: &[u8], b: &[u8], i: usize, j: usize) -> Option<(usize, usize)> {

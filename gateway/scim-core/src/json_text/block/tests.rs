@@ -6,7 +6,8 @@ fn each(bytes: &[u8], f: impl Fn(usize, u8) -> bool) -> u32 {
 }
 
 /// Texts with every byte value at every place, and the same with one
-/// byte changed (the high bit, the low bit, to zero), at every length.
+/// byte changed (its high bit, its low bit, or all of its bits
+/// inverted), at every length.
 fn pairs() -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> {
     (0..=BLOCK + 1).flat_map(|len| {
         (0..=255_u8).flat_map(move |v| {
@@ -77,9 +78,39 @@ fn escapes_are_quotes_backslashes_and_control_characters_and_no_padding() {
 }
 
 #[test]
-fn odd_counts_bits() {
-    for mask in [0_u32, 1, 3, 7, 0x8000, 0x8001, 0xffff, 0xfffe] {
-        assert_eq!(odd(mask), mask.count_ones() % 2 == 1, "{mask:x}");
+fn odd_is_an_odd_number_of_bits_counted_one_by_one() {
+    for mask in 0..=ALL {
+        let ones = (0..BLOCK).filter(|k| mask >> k & 1 == 1).count();
+        assert_eq!(odd(mask), ones % 2 == 1, "{mask:x}");
+    }
+}
+
+#[test]
+fn the_word_masks_are_exact_for_every_two_neighbouring_bytes_at_the_words_edges() {
+    for x in 0..=255_u8 {
+        for y in 0..=255_u8 {
+            for at in [0, 6, 7, 8, 14] {
+                let mut a = [b'a'; BLOCK];
+                (a[at], a[at + 1]) = (x, y);
+                let mut b = a;
+                b[at] = y;
+                assert_eq!(words::equal(a, b), lanes::equal(a, b), "{a:x?} against {b:x?}");
+                assert_eq!(words::escapes(a), lanes::escapes(a), "{a:x?}");
+                assert_eq!(words::escapes(a), each(&a, |_, c| c == b'"' || c == b'\\' || c < 0x20), "{a:x?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_word_escapes_of_a_padded_block_are_each_byte_asked_within_the_text() {
+    for len in 1..=BLOCK {
+        for byte in 0..=255_u8 {
+            let text: Vec<u8> = (0..len).map(|k| if k % 2 == 0 { byte } else { b'x' }).collect();
+            let block = Block::at(&text, 0).unwrap();
+            let escaped = |_: usize, c: u8| c == b'"' || c == b'\\' || c < 0x20;
+            assert_eq!(words::escapes(block.bytes) & block.there, each(&text, escaped), "{text:x?}");
+        }
     }
 }
 
@@ -91,4 +122,6 @@ fn differ_is_every_byte_not_the_same_padding_included() {
     }
     let (short, long) = (Block::at(b"ab", 0).unwrap(), Block::at(b"abcd", 0).unwrap());
     assert_eq!(short.differ(long), ALL & !0b11, "past the end of the shorter");
+    let nul = Block::at(b"ab\0", 0).unwrap();
+    assert_eq!(short.same(nul), 0b11, "a NUL in the text against the padding");
 }

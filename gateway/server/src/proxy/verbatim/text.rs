@@ -159,8 +159,8 @@ impl<'t> Text<'t> {
         Some((Cow::Borrowed(inner), Some(start)))
     }
 
-    /// [`Text::string`] from its first byte that is not plain text: an
-    /// escape or a control character.
+    /// [`Text::string`] from its first byte that is not plain text (an
+    /// escape or a control character), or from the end of the text.
     #[cold]
     #[inline(never)]
     fn string_in_full(&mut self, start: usize) -> Option<(Cow<'t, [u8]>, Option<usize>)> {
@@ -174,8 +174,8 @@ impl<'t> Text<'t> {
                     escaped = true;
                     self.escape()?;
                 }
-                0..0x20 => return None,
-                _ => self.at += 1,
+                // A control character; nothing else stops `skip_to_escape`.
+                _ => return None,
             }
         }
         let inner = self.bytes.get(start..self.at)?;

@@ -107,7 +107,7 @@ mod words {
 
     /// A bit per byte where `a` and `b` are the same.
     #[inline(always)]
-    pub(crate) fn equal(a: [u8; BLOCK], b: [u8; BLOCK]) -> u32 {
+    pub(super) fn equal(a: [u8; BLOCK], b: [u8; BLOCK]) -> u32 {
         let (a, b) = (u128::from_le_bytes(a), u128::from_le_bytes(b));
         let low = high_bits(zero_bytes(a as u64 ^ b as u64));
         let high = high_bits(zero_bytes((a >> 64) as u64 ^ (b >> 64) as u64));
@@ -116,7 +116,7 @@ mod words {
 
     /// A bit per byte of `a` that is a quote, a backslash, or below 0x20.
     #[inline(always)]
-    pub(crate) fn escapes(a: [u8; BLOCK]) -> u32 {
+    pub(super) fn escapes(a: [u8; BLOCK]) -> u32 {
         let a = u128::from_le_bytes(a);
         let word = |w: u64| high_bits(zero_bytes(w ^ QUOTES) | zero_bytes(w ^ BACKSLASHES) | controls(w));
         word(a as u64) | word((a >> 64) as u64) << 8

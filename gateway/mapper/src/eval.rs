@@ -7,6 +7,7 @@ use crate::transform::{Transform, apply_chain};
 use scim_core::path::Path;
 use scim_core::schema::{AttrType, Attribute, ResourceSchema};
 use serde_json::Value;
+use std::ops::ControlFlow;
 
 /// What a rule has produced so far, for `@` references.
 #[derive(Debug, Clone, Default)]
@@ -106,7 +107,7 @@ pub(crate) fn takes_list(target: &Path, schema: &ResourceSchema<'_>) -> bool {
 /// takes `fit` needs it: all values for a whole multi-valued target, else
 /// the first.
 pub(crate) fn value_for(path: &Path, doc: &Value, fit: &Fit, schema: &ResourceSchema<'_>) -> Option<Value> {
-    pick(path.get(doc, Some(schema)), fit.list)
+    pick_path(path, doc, schema, fit.list)
 }
 
 /// The schema attribute a target path writes (the sub-attribute when the
@@ -118,7 +119,7 @@ pub(crate) fn target_attribute<'s>(target: &Path, schema: &ResourceSchema<'s>) -
 /// Reads one source. `multi`: keep every value instead of the first.
 pub(crate) fn read(env: &mut Env<'_>, source: &Source, multi: bool) -> Result<Option<Value>, String> {
     let value = match source {
-        Source::Path(p) => pick(p.get(env.doc, Some(env.schema)), multi),
+        Source::Path(p) => pick_path(p, env.doc, env.schema, multi),
         Source::JsonPath { query, .. } => {
             let found = jsonpath_rust::query::js_path_process(query, env.doc).map_err(|e| format!("JSONPath: {e}"))?;
             pick(found.into_iter().map(|r| r.val).collect(), multi)
@@ -128,7 +129,7 @@ pub(crate) fn read(env: &mut Env<'_>, source: &Source, multi: bool) -> Result<Op
                 Some(Slot::Value(v)) => Some(v.clone()),
                 _ => None,
             });
-            written.unwrap_or_else(|| pick(path.get(env.doc, Some(env.schema)), multi))
+            written.unwrap_or_else(|| pick_path(path, env.doc, env.schema, multi))
         }
         Source::Template(t) => render(env, t)?.map(Value::String),
         Source::Const(v) => Some(v.clone()),
@@ -176,8 +177,29 @@ pub(crate) fn pick(values: Vec<&Value>, multi: bool) -> Option<Value> {
         }
         return Some(Value::Array(all)).filter(|v| !is_empty(v));
     }
-    let first = values.into_iter().find(|v| !is_empty(v))?;
-    match first {
+    values.into_iter().find(|v| !is_empty(v)).and_then(first_of)
+}
+
+/// What `path` holds in `doc`, as [`pick`] takes it: the first value
+/// (looked for without gathering the others), or all of them when `multi`.
+pub(crate) fn pick_path(path: &Path, doc: &Value, schema: &ResourceSchema<'_>, multi: bool) -> Option<Value> {
+    if multi {
+        return pick(path.get(doc, Some(schema)), multi);
+    }
+    let mut first = None;
+    path.visit(doc, Some(schema), |v| match is_empty(v) {
+        true => ControlFlow::Continue(()),
+        false => {
+            first = Some(v);
+            ControlFlow::Break(())
+        }
+    });
+    first.and_then(first_of)
+}
+
+/// The first value not empty: an array's first item that is not.
+fn first_of(value: &Value) -> Option<Value> {
+    match value {
         Value::Array(items) => items.iter().find(|v| !is_empty(v)).cloned(),
         other => Some(other.clone()),
     }
@@ -253,6 +275,50 @@ mod tests {
         assert_eq!(pick(vec![&a, &b], true), Some(json!(["x", "y", "z"])));
         assert_eq!(pick(vec![], false), None);
         assert_eq!(pick(vec![&json!(null)], true), None);
+    }
+
+    #[test]
+    fn a_path_read_for_its_first_value_is_the_first_of_all_its_values() {
+        let registry = scim_core::Registry::core();
+        let user = registry.resource("User").unwrap();
+        let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let doc = json!({
+            "userName": "  ", "displayName": "D", "nickName": null, "phoneNumbers": [],
+            "emails": [
+                {"value": " ", "primary": true},
+                {"value": "b@x", "type": "work"},
+                {"value": "c@x", "primary": true, "type": "work"}
+            ],
+            "name": {"givenName": "G"},
+            ent: {"department": "", "manager": {"value": "m"}}
+        });
+        let paths = [
+            "userName",
+            "displayName",
+            "nickName",
+            "title",
+            "emails",
+            "emails.value",
+            "phoneNumbers",
+            "emails[primary eq true].value",
+            "emails[type eq \"work\"]",
+            "emails[type eq \"home\"].value",
+            "name",
+            "name.givenName",
+            "name.familyName",
+        ];
+        let extension = ["department", "manager", "manager.value"].map(|a| format!("{ent}:{a}"));
+        for p in paths.iter().copied().chain(extension.iter().map(String::as_str)) {
+            let path = Path::parse(p).unwrap();
+            for multi in [false, true] {
+                let all = pick(path.get(&doc, Some(&user)), multi);
+                assert_eq!(pick_path(&path, &doc, &user, multi), all, "{p}, multi: {multi}");
+            }
+        }
+        let first = |p: &str| pick_path(&Path::parse(p).unwrap(), &doc, &user, false);
+        assert_eq!(first("emails[primary eq true].value"), Some(json!("c@x")), "a blank first match is passed over");
+        assert_eq!(first("emails.value"), Some(json!("b@x")));
+        assert_eq!(first(&format!("{ent}:manager.value")), Some(json!("m")));
     }
 
     #[test]

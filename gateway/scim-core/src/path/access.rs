@@ -7,6 +7,7 @@ use crate::error::ScimError;
 use crate::filter::Filter;
 use crate::schema::{Attribute, ResourceSchema};
 use serde_json::{Map, Value};
+use std::ops::ControlFlow;
 
 type Obj = Map<String, Value>;
 
@@ -182,25 +183,39 @@ impl Path {
     /// The values this path points at. A multi-valued attribute without a
     /// filter yields the array itself; with a sub-attribute, each element's.
     pub fn get<'v>(&self, resource: &'v Value, schema: Option<&ResourceSchema<'_>>) -> Vec<&'v Value> {
+        let mut found = Vec::new();
+        self.visit(resource, schema, |v| {
+            found.push(v);
+            ControlFlow::Continue(())
+        });
+        found
+    }
+
+    /// [`Path::get`]'s values handed to `each` in their order, until it
+    /// breaks: a reader that wants the first gathers nothing, and a filter
+    /// is asked of no element after it.
+    pub fn visit<'v>(
+        &self,
+        resource: &'v Value,
+        schema: Option<&ResourceSchema<'_>>,
+        mut each: impl FnMut(&'v Value) -> ControlFlow<()>,
+    ) {
         let ext = extension_urn(self.urn.as_deref(), schema);
-        let Some(value) = container(resource, ext.as_deref()).and_then(|m| get_ci(m, &self.name)) else {
-            return vec![];
-        };
+        let Some(value) = container(resource, ext.as_deref()).and_then(|m| get_ci(m, &self.name)) else { return };
         let attr = schema.and_then(|s| s.top_attribute(self.urn.as_deref(), &self.name));
-        let selected: Vec<&Value> = match (&self.filter, value) {
-            (Some(f), Value::Array(items)) => items.iter().filter(|e| matches(f, e, attr)).collect(),
-            (Some(_), _) => vec![],
-            (None, Value::Array(items)) if self.sub.is_some() => items.iter().collect(),
-            (None, v) => vec![v],
+        let mut selected = |v: &'v Value| {
+            let v = match &self.sub {
+                None => Some(v),
+                Some(sub) => v.as_object().and_then(|m| get_ci(m, sub)),
+            };
+            v.filter(|v| !v.is_null()).map_or(ControlFlow::Continue(()), &mut each)
         };
-        match &self.sub {
-            None => selected.into_iter().filter(|v| !v.is_null()).collect(),
-            Some(sub) => selected
-                .into_iter()
-                .filter_map(|v| v.as_object().and_then(|m| get_ci(m, sub)))
-                .filter(|v| !v.is_null())
-                .collect(),
-        }
+        let _ = match (&self.filter, value) {
+            (Some(f), Value::Array(items)) => items.iter().filter(|e| matches(f, e, attr)).try_for_each(&mut selected),
+            (Some(_), _) => ControlFlow::Continue(()),
+            (None, Value::Array(items)) if self.sub.is_some() => items.iter().try_for_each(&mut selected),
+            (None, v) => selected(v),
+        };
     }
 
     /// Writes `value` at this path, creating what is missing. A filter that

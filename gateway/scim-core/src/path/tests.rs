@@ -65,6 +65,26 @@ fn get_matches_names_case_insensitively() {
 }
 
 #[test]
+fn get_leaves_out_nulls_and_visit_stops_where_it_is_told() {
+    let u = json!({
+        "nickName": null,
+        "emails": [{"value": null, "type": "work"}, {"value": "w@x.com", "type": "work"}, {"type": "work"}, null],
+    });
+    let reg = Registry::core();
+    let s = reg.resource("User");
+    let path = |p: &str| Path::parse(p).unwrap();
+    assert!(path("nickName").get(&u, s.as_ref()).is_empty(), "a null value is none");
+    assert_eq!(path("emails[type eq \"work\"].value").get(&u, s.as_ref()), [&json!("w@x.com")]);
+    assert_eq!(path("emails").get(&u, s.as_ref()).len(), 1, "the array itself");
+    let mut seen = Vec::new();
+    path("emails[type eq \"work\"]").visit(&u, s.as_ref(), |v| {
+        seen.push(v.clone());
+        if seen.len() == 2 { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) }
+    });
+    assert_eq!(seen, [json!({"value": null, "type": "work"}), json!({"value": "w@x.com", "type": "work"})]);
+}
+
+#[test]
 fn set_creates_what_is_missing() {
     let reg = Registry::core();
     let s = reg.resource("User");

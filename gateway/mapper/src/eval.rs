@@ -177,7 +177,7 @@ pub(crate) fn pick(values: Vec<&Value>, multi: bool) -> Option<Value> {
         }
         return Some(Value::Array(all)).filter(|v| !is_empty(v));
     }
-    values.into_iter().find(|v| !is_empty(v)).and_then(first_of)
+    values.into_iter().find(|v| !is_empty(v)).and_then(first_filled)
 }
 
 /// What `path` holds in `doc`, as [`pick`] takes it: the first value
@@ -194,11 +194,11 @@ pub(crate) fn pick_path(path: &Path, doc: &Value, schema: &ResourceSchema<'_>, m
             ControlFlow::Break(())
         }
     });
-    first.and_then(first_of)
+    first.and_then(first_filled)
 }
 
 /// The first value not empty: an array's first item that is not.
-fn first_of(value: &Value) -> Option<Value> {
+fn first_filled(value: &Value) -> Option<Value> {
     match value {
         Value::Array(items) => items.iter().find(|v| !is_empty(v)).cloned(),
         other => Some(other.clone()),

@@ -7,13 +7,31 @@ mod block;
 
 pub use block::{BLOCK, Block, odd};
 
-/// The first byte at or after `at` that is not JSON whitespace.
+/// The first byte at or after `at` that is not JSON whitespace (the end
+/// of `bytes` when none is). No space or one is the usual (compact text,
+/// `": "`): a byte or two looked at; a longer run (an indentation) goes
+/// sixteen bytes at a time.
 #[inline]
-pub fn skip_space(bytes: &[u8], mut at: usize) -> usize {
-    while bytes.get(at).is_some_and(|&b| is_space(b)) {
-        at += 1;
+pub fn skip_space(bytes: &[u8], at: usize) -> usize {
+    if !bytes.get(at).is_some_and(|&b| is_space(b)) {
+        return at;
     }
-    at
+    if !bytes.get(at + 1).is_some_and(|&b| is_space(b)) {
+        return at + 1;
+    }
+    skip_space_run(bytes, at + 2)
+}
+
+/// [`skip_space`] inside a run of whitespace, from `at`.
+fn skip_space_run(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(block) = Block::at(bytes, at) {
+        let stops = block.not_spaces();
+        if stops != 0 {
+            return at + stops.trailing_zeros() as usize;
+        }
+        at += BLOCK;
+    }
+    at.min(bytes.len())
 }
 
 /// Whether `byte` is JSON whitespace.
@@ -83,7 +101,7 @@ pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{escape_at, same_bytes};
+    use super::{escape_at, is_space, same_bytes, skip_space};
 
     #[test]
     fn escape_at_finds_the_first_byte_to_escape_from_any_start_in_text_of_any_length() {
@@ -101,6 +119,21 @@ mod tests {
                     }
                     assert_eq!(escape_at(&text, len + 1), None, "past the end");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn skip_space_finds_the_first_byte_after_a_run_of_any_length_from_any_start() {
+        for len in 0..=40_usize {
+            for end in [None, Some(b'x'), Some(0x0b), Some(0xc3)] {
+                let mut text: Vec<u8> = (0..len).map(|k| b" \n\t\r"[k % 4]).collect();
+                text.extend(end);
+                for from in 0..=text.len() {
+                    let want = text[from..].iter().position(|&b| !is_space(b)).map_or(text.len(), |at| from + at);
+                    assert_eq!(skip_space(&text, from), want, "{text:x?} from {from}");
+                }
+                assert_eq!(skip_space(&text, text.len() + 1), text.len() + 1, "past the end");
             }
         }
     }

@@ -51,6 +51,12 @@ impl Block {
         lanes::equal(self.bytes, [byte; BLOCK]) & self.there
     }
 
+    /// The bytes of the text that are not JSON whitespace.
+    #[inline(always)]
+    pub fn not_spaces(self) -> u32 {
+        !lanes::spaces(self.bytes) & self.there
+    }
+
     /// The bytes a JSON string must escape: a quote, a backslash, a
     /// control character.
     #[inline(always)]
@@ -79,6 +85,14 @@ mod lanes {
         move_mask_i8_m128i(cmp_eq_mask_i8_m128i(m128i::from(a), m128i::from(b))) as u32
     }
 
+    /// A bit per byte of `a` that is JSON whitespace.
+    #[inline(always)]
+    pub(super) fn spaces(a: [u8; BLOCK]) -> u32 {
+        let v = m128i::from(a);
+        let is = |byte: u8| cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(byte as i8));
+        move_mask_i8_m128i(bitor_m128i(bitor_m128i(is(b' '), is(b'\n')), bitor_m128i(is(b'\t'), is(b'\r')))) as u32
+    }
+
     /// A bit per byte of `a` that is a quote, a backslash, or below 0x20.
     #[inline(always)]
     pub(super) fn escapes(a: [u8; BLOCK]) -> u32 {
@@ -92,7 +106,7 @@ mod lanes {
 
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 mod lanes {
-    pub(super) use super::words::{equal, escapes};
+    pub(super) use super::words::{equal, escapes, spaces};
 }
 
 /// The same masks from eight-byte words: the other targets', and the
@@ -112,6 +126,15 @@ mod words {
         let low = high_bits(zero_bytes(a as u64 ^ b as u64));
         let high = high_bits(zero_bytes((a >> 64) as u64 ^ (b >> 64) as u64));
         low | high << 8
+    }
+
+    /// A bit per byte of `a` that is JSON whitespace.
+    #[inline(always)]
+    pub(super) fn spaces(a: [u8; BLOCK]) -> u32 {
+        let a = u128::from_le_bytes(a);
+        let is = |w: u64, byte: u8| zero_bytes(w ^ u64::from_le_bytes([byte; 8]));
+        let word = |w: u64| high_bits(is(w, b' ') | is(w, b'\n') | is(w, b'\t') | is(w, b'\r'));
+        word(a as u64) | word((a >> 64) as u64) << 8
     }
 
     /// A bit per byte of `a` that is a quote, a backslash, or below 0x20.

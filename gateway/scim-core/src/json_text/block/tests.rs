@@ -61,6 +61,21 @@ fn the_word_masks_are_the_vector_masks() {
         assert_eq!(words::equal(a, b), lanes::equal(a, b), "{a:x?} against {b:x?}");
         assert_eq!(words::equal(a, a), ALL, "{a:x?}");
         assert_eq!(words::escapes(b), lanes::escapes(b), "{b:x?}");
+        assert_eq!(words::spaces(b), lanes::spaces(b), "{b:x?}");
+    }
+}
+
+#[test]
+fn not_spaces_are_the_bytes_of_the_text_other_than_json_whitespace() {
+    let space = |_: usize, c: u8| matches!(c, b' ' | b'\n' | b'\t' | b'\r');
+    for len in 1..=BLOCK + 1 {
+        for byte in 0..=255_u8 {
+            let text: Vec<u8> = (0..len).map(|k| [byte, b' ', b'\n', b'\t', b'\r'][k % 5]).collect();
+            let block = Block::at(&text, 0).unwrap();
+            let rest = &text[..len.min(BLOCK)];
+            assert_eq!(block.not_spaces(), each(rest, |k, c| !space(k, c)), "{text:x?}");
+            assert_eq!(words::spaces(block.bytes) & block.there, each(rest, space), "{text:x?}");
+        }
     }
 }
 
@@ -97,6 +112,8 @@ fn the_word_masks_are_exact_for_every_two_neighbouring_bytes_at_the_words_edges(
                 assert_eq!(words::equal(a, b), lanes::equal(a, b), "{a:x?} against {b:x?}");
                 assert_eq!(words::escapes(a), lanes::escapes(a), "{a:x?}");
                 assert_eq!(words::escapes(a), each(&a, |_, c| c == b'"' || c == b'\\' || c < 0x20), "{a:x?}");
+                assert_eq!(words::spaces(a), lanes::spaces(a), "{a:x?}");
+                assert_eq!(words::spaces(a), each(&a, |_, c| matches!(c, b' ' | b'\n' | b'\t' | b'\r')), "{a:x?}");
             }
         }
     }

@@ -62,9 +62,7 @@ impl<'t> Text<'t> {
     }
 
     fn skip_space(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\n' | b'\t' | b'\r')) {
-            self.at += 1;
-        }
+        self.at = scim_core::json_text::skip_space(self.bytes, self.at);
     }
 
     /// Steps over `b` after any whitespace.

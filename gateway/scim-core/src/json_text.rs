@@ -23,15 +23,23 @@ pub fn skip_space(bytes: &[u8], at: usize) -> usize {
 }
 
 /// [`skip_space`] inside a run of whitespace, from `at`.
-fn skip_space_run(bytes: &[u8], mut at: usize) -> usize {
+fn skip_space_run(bytes: &[u8], at: usize) -> usize {
+    first_stop(bytes, at, Block::not_spaces).unwrap_or(bytes.len())
+}
+
+/// The first byte at or after `from` that `stops` marks in its block,
+/// sixteen bytes at a time; `None` when none is.
+#[inline(always)]
+fn first_stop(bytes: &[u8], from: usize, stops: impl Fn(Block) -> u32) -> Option<usize> {
+    let mut at = from;
     while let Some(block) = Block::at(bytes, at) {
-        let stops = block.not_spaces();
+        let stops = stops(block);
         if stops != 0 {
-            return at + stops.trailing_zeros() as usize;
+            return Some(at + stops.trailing_zeros() as usize);
         }
         at += BLOCK;
     }
-    at.min(bytes.len())
+    None
 }
 
 /// Whether `byte` is JSON whitespace.
@@ -45,15 +53,7 @@ pub fn is_space(byte: u8) -> bool {
 /// time ([`Block::escapes`]); `None` when there is none.
 #[inline]
 pub fn escape_at(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut at = from;
-    while let Some(block) = Block::at(bytes, at) {
-        let stops = block.escapes();
-        if stops != 0 {
-            return Some(at + stops.trailing_zeros() as usize);
-        }
-        at += BLOCK;
-    }
-    None
+    first_stop(bytes, from, Block::escapes)
 }
 
 /// One in each byte's lowest bit.

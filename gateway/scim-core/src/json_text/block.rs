@@ -122,27 +122,29 @@ mod words {
     /// A bit per byte where `a` and `b` are the same.
     #[inline(always)]
     pub(super) fn equal(a: [u8; BLOCK], b: [u8; BLOCK]) -> u32 {
-        let (a, b) = (u128::from_le_bytes(a), u128::from_le_bytes(b));
-        let low = high_bits(zero_bytes(a as u64 ^ b as u64));
-        let high = high_bits(zero_bytes((a >> 64) as u64 ^ (b >> 64) as u64));
-        low | high << 8
+        let b = u128::from_le_bytes(b);
+        by_words(a, |w, half| zero_bytes(w ^ (b >> (64 * half)) as u64))
     }
 
     /// A bit per byte of `a` that is JSON whitespace.
     #[inline(always)]
     pub(super) fn spaces(a: [u8; BLOCK]) -> u32 {
-        let a = u128::from_le_bytes(a);
         let is = |w: u64, byte: u8| zero_bytes(w ^ u64::from_le_bytes([byte; 8]));
-        let word = |w: u64| high_bits(is(w, b' ') | is(w, b'\n') | is(w, b'\t') | is(w, b'\r'));
-        word(a as u64) | word((a >> 64) as u64) << 8
+        by_words(a, |w, _| is(w, b' ') | is(w, b'\n') | is(w, b'\t') | is(w, b'\r'))
     }
 
     /// A bit per byte of `a` that is a quote, a backslash, or below 0x20.
     #[inline(always)]
     pub(super) fn escapes(a: [u8; BLOCK]) -> u32 {
+        by_words(a, |w, _| zero_bytes(w ^ QUOTES) | zero_bytes(w ^ BACKSLASHES) | controls(w))
+    }
+
+    /// The mask of `a` from its two words (and which half each is, 0 or
+    /// 1): `word` marks its bytes by their high bits.
+    #[inline(always)]
+    fn by_words(a: [u8; BLOCK], word: impl Fn(u64, u32) -> u64) -> u32 {
         let a = u128::from_le_bytes(a);
-        let word = |w: u64| high_bits(zero_bytes(w ^ QUOTES) | zero_bytes(w ^ BACKSLASHES) | controls(w));
-        word(a as u64) | word((a >> 64) as u64) << 8
+        high_bits(word(a as u64, 0)) | high_bits(word((a >> 64) as u64, 1)) << 8
     }
 
     /// The high bit of each byte of `w` below 0x20, and no other bit: its

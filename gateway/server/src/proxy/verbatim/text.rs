@@ -189,6 +189,9 @@ impl<'t> Text<'t> {
 
     /// Steps to the next byte of a string that needs an escape, or to
     /// the end of the text: sixteen bytes at a time ([`Block::escapes`]).
+    /// The same search as `json_text::escape_at`, kept here on purpose:
+    /// calling that (its `Option` turned into the end) counted about 550
+    /// instructions more a request (measured).
     #[inline]
     fn skip_to_escape(&mut self) {
         while let Some(block) = Block::at(self.bytes, self.at) {

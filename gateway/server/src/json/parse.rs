@@ -1,9 +1,11 @@
 //! A JSON document parsed into a `Value` with a bound on its nesting, in
-//! one pass. The tree is serde_json's own (its parser reads the text; only
-//! the building is here): objects are made at their final size from a
-//! stack of entries shared by the whole parse, instead of growing (and
-//! rehashing) key by key, and nesting is counted on the way down instead
-//! of by a second walk over the finished tree.
+//! one pass. The tree is serde_json's own. It is first built straight from
+//! the text (`json/build.rs`); what that refuses (an exponent, text that
+//! is not JSON, nesting past the bound) serde_json's parser reads, whose
+//! value or error then stands. Either way objects are made at their final
+//! size from a stack of entries shared by the whole parse, instead of
+//! growing (and rehashing) key by key, and nesting is counted on the way
+//! down instead of by a second walk over the finished tree.
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -50,6 +52,9 @@ fn build(text: &str, max_depth: usize) -> Result<Value, Refused> {
     // A parse that fails may leave entries behind: nothing reads them, as
     // the state goes with the parse.
     let mut state = State { entries: Vec::with_capacity(32), too_deep: false };
+    if let Some(value) = super::build::whole(text, max_depth, &mut state.entries) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = Build { left: max_depth, state: &mut state }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
     match (parsed, state.too_deep) {
@@ -66,6 +71,9 @@ fn build(text: &str, max_depth: usize) -> Result<Value, Refused> {
 /// for the byte after a number or literal, which must end it); `None` if
 /// it does not parse within them.
 pub(super) fn part_at(text: &str, left: usize, state: &mut State) -> Option<(Value, usize)> {
+    if let Some(found) = super::build::part(text, left, &mut state.entries) {
+        return Some(found);
+    }
     // serde_json's stream says where a value ended, but takes a type, not
     // a seed: the bound and the entry stack go aside for the type's parse.
     let lend = |state: &mut State| {

@@ -151,13 +151,18 @@ impl Run<'_, '_> {
         let n = self.list.rules.len();
         let mut slots = vec![Slot::Unset; n];
         let mut writes: Vec<Write> = (0..n).map(|_| Write::Nothing).collect();
-        let mut traces: Vec<Option<Trace>> = vec![None; n];
+        let mut traces: Vec<Option<Trace>> = match self.opts.explain {
+            true => vec![None; n],
+            false => Vec::new(),
+        };
         for &i in &self.list.order {
             let Some(rule) = self.list.rules.get(i) else { continue };
             let mut env = Env { doc, schema: self.schema, slots: &slots, inputs: self.opts.explain.then(Vec::new) };
             let (write, outcome) = self.decide(rule, &mut env)?;
             let inputs = env.inputs.take().unwrap_or_default();
+            // Kept only for the rules that read it back (`@`).
             if let Write::Set(v) | Write::Rename(v) = &write
+                && self.list.read_back.get(i) == Some(&true)
                 && let Some(s) = slots.get_mut(i)
             {
                 *s = Slot::Value(v.clone());

@@ -132,6 +132,9 @@ pub(crate) struct RuleList {
     pub(crate) order: Vec<usize>,
     /// Per rule, the rules whose output it reads through `@` references.
     pub(crate) deps: Vec<Vec<usize>>,
+    /// Per rule, whether another rule reads its output (its value is kept
+    /// for them while the rules are evaluated).
+    pub(crate) read_back: Vec<bool>,
 }
 
 /// A validated, compiled mapping: load once, apply to every request.

@@ -112,6 +112,7 @@ fn order(list: &mut RuleList, block: &str, out: &mut Vec<Diagnostic>) {
         }
     }
     list.order = order;
+    list.read_back = (0..n).map(|i| deps.iter().any(|d| d.contains(&i))).collect();
     list.deps = deps;
 }
 
@@ -146,5 +147,33 @@ fn is_inverse(rule: &Rule, from_key: &str, to_key: &str, core: &str) -> bool {
                 && matches!(sources.as_slice(), [Source::Path(p)] if path_key(p, core) == to_key)
         }
         Action::Remove { .. } | Action::Each { .. } => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::compile::{MappingSource, compile};
+    use crate::program::Direction;
+
+    #[test]
+    fn a_rules_output_is_read_back_only_when_another_rule_names_it() {
+        let text = r#"
+version = 1
+[[User.request]]
+target = "name.formatted"
+template = "{name.givenName} {name.familyName}"
+[[User.request]]
+target = "displayName"
+from = "@name.formatted"
+[[User.request]]
+target = "nickName"
+template = "{@displayName}!"
+[[User.request]]
+target = "title"
+from = "userName"
+"#;
+        let program = compile(&[MappingSource { name: "m.toml", text }], scim_core::Registry::core()).unwrap().program;
+        let list = program.list("User", Direction::Request).unwrap();
+        assert_eq!(list.read_back, [true, true, false, false]);
     }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs fuzz targets for a number of executions each (default 1,000,000)
 # and prints the count each ran clean. Targets: filter, patch, normalize,
-# member (scim-core) and okta_to_notion (the mapping engine).
+# member, json_build (scim-core) and okta_to_notion (the mapping engine).
 # Needs a nightly toolchain and cargo-fuzz; installs cargo-fuzz if missing.
 #   scripts/fuzz.sh [runs-per-target] [target...]
 set -euo pipefail
@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-1000000}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(filter patch normalize member okta_to_notion)
+[ ${#targets[@]} -gt 0 ] || targets=(filter patch normalize member json_build okta_to_notion)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
 seed() { # target corpus-dir
@@ -23,6 +23,15 @@ import json, sys, hashlib
 for v in json.load(open(sys.argv[1])).values():
     t = json.dumps(v)
     open(f"{sys.argv[2]}/seed-{hashlib.sha1(t.encode()).hexdigest()[:12]}", "w").write(t)
+PY
+       ;;
+    json_build) python3 - "$root/gateway/scim-core/tests/golden/normalize" "$2" <<'PY'
+import glob, json, os, sys
+# The first byte is the nesting bound (0: none); the rest, a body compact and pretty.
+for f in glob.glob(sys.argv[1] + "/*.json"):
+    v = json.load(open(f))["input"]
+    for i, t in enumerate([json.dumps(v), json.dumps(v, indent=2, ensure_ascii=False)]):
+        open(f"{sys.argv[2]}/seed-{os.path.basename(f)[:-5]}-{i}", "wb").write(b"\0" + t.encode())
 PY
        ;;
     *) for f in "$root"/gateway/scim-core/tests/golden/normalize/*.json; do

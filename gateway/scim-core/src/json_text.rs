@@ -1,11 +1,17 @@
 //! Scanning JSON text a byte, eight or sixteen bytes at a time
-//! ([`Block`]): whitespace, and the bytes a JSON string must escape.
-//! Shared by the gateway's readers of JSON text and normalization's check
-//! of a member's text.
+//! ([`Block`]): whitespace, and the bytes a JSON string must escape; a
+//! text read a token at a time as serde_json reads it ([`Text`]); and a
+//! `serde_json::Value` built straight from its text ([`build_value`],
+//! [`build_document`]). Shared by the gateway's readers of JSON text and
+//! normalization's check of a member's text.
 
 mod block;
+mod build;
+mod text;
 
 pub use block::{BLOCK, Block, odd};
+pub use build::{Entries, build_document, build_value};
+pub use text::{PARSER_MAX_DEPTH, Text};
 
 /// The first byte at or after `at` that is not JSON whitespace (the end
 /// of `bytes` when none is). No space or one is the usual (compact text,

@@ -7,7 +7,8 @@
 //! - [`filter`]: the filter grammar: parse, print, evaluate.
 //! - [`patch`]: PatchOp parsing, the RFC 7644 section 3.5.2 applier, and diffs.
 //! - [`normalize`]: turning Okta's and Entra ID's quirks into canonical SCIM.
-//! - [`json_text`]: scanning JSON text eight or sixteen bytes at a time.
+//! - [`json_text`]: scanning JSON text eight or sixteen bytes at a time,
+//!   and a tree built straight from it.
 //! - [`error`]: errors that know their HTTP status and `scimType`.
 
 pub mod deprovision;

@@ -4,8 +4,9 @@
 //!
 //! - [`from_bytes`] checks UTF-8 once over the whole body instead of once per
 //!   string, as `serde_json::from_slice` does, builds the tree straight
-//!   from the text, strings found sixteen bytes at a time (`json/build.rs`;
-//!   serde_json's parser reads only what that refuses), and makes each
+//!   from the text, strings found sixteen bytes at a time
+//!   (`scim_core::json_text::build_value`; serde_json's parser reads only
+//!   what that refuses), and makes each
 //!   object at its final size instead of growing it key by key (see
 //!   `json/parse.rs`);
 //! - [`document`] does the same for a request's body, and bounds its
@@ -13,11 +14,9 @@
 //! - [`to_vec`] looks for characters to escape eight bytes at a time instead
 //!   of one.
 
-mod build;
 mod parse;
 mod same;
 mod split;
-pub(crate) mod text;
 
 use bytes::Bytes;
 pub use parse::{PARSER_MAX_DEPTH, Refused};

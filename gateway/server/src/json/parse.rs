@@ -1,6 +1,6 @@
 //! A JSON document parsed into a `Value` with a bound on its nesting, in
 //! one pass. The tree is serde_json's own. It is first built straight from
-//! the text (`json/build.rs`); what that refuses (an exponent, text that
+//! the text (`scim_core::json_text::build_value`); what that refuses (an exponent, text that
 //! is not JSON, nesting past the bound) serde_json's parser reads, whose
 //! value or error then stands. Either way objects are made at their final
 //! size from a stack of entries shared by the whole parse, instead of
@@ -11,9 +11,7 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::fmt;
 
-/// The deepest nesting serde_json's parser takes: it refuses the 128th
-/// level of arrays and objects, whatever the caller allows.
-pub const PARSER_MAX_DEPTH: usize = 127;
+pub use scim_core::json_text::PARSER_MAX_DEPTH;
 
 /// Why a text is not a document.
 #[derive(Debug)]
@@ -52,7 +50,7 @@ fn build(text: &str, max_depth: usize) -> Result<Value, Refused> {
     // A parse that fails may leave entries behind: nothing reads them, as
     // the state goes with the parse.
     let mut state = State { entries: Vec::with_capacity(32), too_deep: false };
-    if let Some(value) = super::build::whole(text, max_depth, &mut state.entries) {
+    if let Some(value) = scim_core::json_text::build_document(text, max_depth, &mut state.entries) {
         return Ok(value);
     }
     let mut de = serde_json::Deserializer::from_str(text);
@@ -71,7 +69,7 @@ fn build(text: &str, max_depth: usize) -> Result<Value, Refused> {
 /// for the byte after a number or literal, which must end it); `None` if
 /// it does not parse within them.
 pub(super) fn part_at(text: &str, left: usize, state: &mut State) -> Option<(Value, usize)> {
-    if let Some(found) = super::build::part(text, left, &mut state.entries) {
+    if let Some(found) = scim_core::json_text::build_value(text, left, &mut state.entries) {
         return Some(found);
     }
     // serde_json's stream says where a value ended, but takes a type, not

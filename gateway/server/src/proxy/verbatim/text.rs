@@ -1,6 +1,8 @@
 //! Reading JSON text without building anything: one pass over the bytes
 //! that accepts only what serde_json accepts, and tells the verbatim pass
-//! (through [`Reader`]) each key, string and number with its role.
+//! (through [`Reader`]) each key, string and number with its role. The
+//! token steps are `scim_core::json_text::Text`'s, which the request
+//! path's tree builder shares; the walk over them is here.
 //!
 //! A string with escapes is read by serde_json itself. Where matching
 //! serde_json exactly would take more than a scan (an exponent, a number
@@ -10,8 +12,7 @@
 //! never is. The property tests beside `verbatim.rs`
 //! hold this to serde_json on generated and mangled text.
 
-use crate::json::PARSER_MAX_DEPTH;
-use crate::json::text::Text;
+use scim_core::json_text::Text;
 
 /// What the pass does with what the text holds. `None` from any of these
 /// stops the pass: the text is not vouched for.
@@ -37,76 +38,70 @@ pub(super) trait Reader {
 pub(super) fn read<R: Reader>(text: &[u8], reader: &mut R) -> Option<()> {
     // All of it UTF-8, checked once: a string's text, between two quotes,
     // is then UTF-8 too.
-    crate::json::utf8(text).ok()?;
+    let text = crate::json::utf8(text).ok()?;
     let mut t = Text::new(text);
     let role = reader.top();
-    t.value(reader, role)?;
+    value(&mut t, reader, role)?;
     t.skip_space();
-    (t.at == text.len()).then_some(())
+    (t.at() == text.len()).then_some(())
 }
 
-impl Text<'_> {
-    fn value<R: Reader>(&mut self, r: &mut R, role: R::Role) -> Option<()> {
-        self.skip_space();
-        match self.peek()? {
-            // What is under an object takes its role from its key.
-            b'{' => self.nested(|t| t.object(r)),
-            b'[' => self.nested(|t| t.array(r, role)),
-            b'"' => {
-                let (s, at) = self.string()?;
-                r.string(role, &s, at)
-            }
-            b't' => self.literal(b"true").and_then(|()| r.literal(role)),
-            b'f' => self.literal(b"false").and_then(|()| r.literal(role)),
-            b'n' => self.literal(b"null").and_then(|()| r.literal(role)),
-            b'-' | b'0'..=b'9' => {
-                let unsigned = self.number()?;
-                r.number(role, unsigned)
-            }
-            _ => None,
+fn value<R: Reader>(t: &mut Text<'_>, r: &mut R, role: R::Role) -> Option<()> {
+    t.skip_space();
+    match t.peek()? {
+        // What is under an object takes its role from its key.
+        b'{' => nested(t, |t| object(t, r)),
+        b'[' => nested(t, |t| array(t, r, role)),
+        b'"' => {
+            let (s, at) = t.string()?;
+            r.string(role, s.as_bytes(), at)
+        }
+        b't' => t.literal(b"true").and_then(|()| r.literal(role)),
+        b'f' => t.literal(b"false").and_then(|()| r.literal(role)),
+        b'n' => t.literal(b"null").and_then(|()| r.literal(role)),
+        b'-' | b'0'..=b'9' => {
+            let unsigned = t.number()?;
+            r.number(role, unsigned)
+        }
+        _ => None,
+    }
+}
+
+/// An array or object, at most as deep as serde_json reads.
+fn nested<'t>(t: &mut Text<'t>, inner: impl FnOnce(&mut Text<'t>) -> Option<()>) -> Option<()> {
+    t.enter()?;
+    inner(t)?;
+    t.leave();
+    Some(())
+}
+
+fn object<R: Reader>(t: &mut Text<'_>, r: &mut R) -> Option<()> {
+    let top = t.depth() == 1;
+    if t.eat(b'}').is_some() {
+        return Some(());
+    }
+    loop {
+        t.skip_space();
+        (t.peek() == Some(b'"')).then_some(())?;
+        let (key, _) = t.string()?;
+        let role = r.key(key.as_bytes(), top);
+        t.eat(b':')?;
+        value(t, r, role)?;
+        if t.eat(b',').is_none() {
+            return t.eat(b'}');
         }
     }
+}
 
-    /// An array or object, at most as deep as serde_json reads.
-    fn nested(&mut self, inner: impl FnOnce(&mut Self) -> Option<()>) -> Option<()> {
-        self.depth += 1;
-        if self.depth > PARSER_MAX_DEPTH {
-            return None;
-        }
-        self.at += 1;
-        inner(self)?;
-        self.depth -= 1;
-        Some(())
+fn array<R: Reader>(t: &mut Text<'_>, r: &mut R, role: R::Role) -> Option<()> {
+    let items = r.items(role)?;
+    if t.eat(b']').is_some() {
+        return Some(());
     }
-
-    fn object<R: Reader>(&mut self, r: &mut R) -> Option<()> {
-        let top = self.depth == 1;
-        if self.eat(b'}').is_some() {
-            return Some(());
-        }
-        loop {
-            self.skip_space();
-            (self.peek() == Some(b'"')).then_some(())?;
-            let (key, _) = self.string()?;
-            let role = r.key(&key, top);
-            self.eat(b':')?;
-            self.value(r, role)?;
-            if self.eat(b',').is_none() {
-                return self.eat(b'}');
-            }
-        }
-    }
-
-    fn array<R: Reader>(&mut self, r: &mut R, role: R::Role) -> Option<()> {
-        let items = r.items(role)?;
-        if self.eat(b']').is_some() {
-            return Some(());
-        }
-        loop {
-            self.value(r, items)?;
-            if self.eat(b',').is_none() {
-                return self.eat(b']');
-            }
+    loop {
+        value(t, r, items)?;
+        if t.eat(b',').is_none() {
+            return t.eat(b']');
         }
     }
 }

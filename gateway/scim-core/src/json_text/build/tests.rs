@@ -1,16 +1,17 @@
 use super::*;
+use crate::json_text::PARSER_MAX_DEPTH;
 use proptest::prelude::*;
 
 fn whole_of(text: &str, left: usize) -> Option<Value> {
     let mut entries = Vec::new();
-    let built = whole(text, left, &mut entries);
+    let built = build_document(text, left, &mut entries);
     assert!(entries.is_empty(), "the entry stack is left as it was found: {text}");
     built
 }
 
 fn part_of(text: &str, left: usize) -> Option<(Value, usize)> {
     let mut entries = vec![(String::from("below"), Value::Null)];
-    let built = part(text, left, &mut entries);
+    let built = build_value(text, left, &mut entries);
     assert_eq!(entries.len(), 1, "the entry stack is left as it was found: {text}");
     built
 }
@@ -155,7 +156,7 @@ const SPLINTERS: [&str; 16] =
     ["\"", "\\", ",", "{", "}", "[", "]", ":", " ", "0", "-", "e", ".", "\u{1}", "\\ud800", "tru"];
 
 proptest! {
-    #![proptest_config(crate::proptest_cases(1024))]
+    #![proptest_config(ProptestConfig::with_cases(1024))]
 
     /// Every generated document is built, as serde_json parses it.
     #[test]

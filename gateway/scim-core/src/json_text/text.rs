@@ -1,64 +1,111 @@
 //! A JSON text read a token at a time: whitespace, punctuation, literals,
 //! strings and numbers, each accepted only as serde_json accepts it. The
-//! steps the readers of JSON text share: the verbatim pass over an answer
-//! (`proxy/verbatim/text.rs`) and the tree built without serde_json's
-//! parser (`json/build.rs`). What needs more than a scan to match
+//! steps the readers of JSON text share: the gateway's verbatim pass over
+//! an answer and the tree built without serde_json's parser
+//! ([`super::build_value`]). What needs more than a scan to match
 //! serde_json exactly is refused (`None`), and the caller's parsed path
-//! takes it.
+//! takes it: refusing is always safe, accepting what serde_json would not
+//! never is.
 
-use scim_core::json_text::{BLOCK, Block};
+use super::{BLOCK, Block};
 use std::borrow::Cow;
+
+/// The deepest nesting serde_json's parser takes: it refuses the 128th
+/// level of arrays and objects, whatever the caller allows.
+pub const PARSER_MAX_DEPTH: usize = 127;
 
 /// Longest number read here; longer ones go to the parsed path (serde_json
 /// refuses numbers beyond `f64`'s range, which this does not work out).
 const LONGEST_NUMBER: usize = 40;
 
-/// A reader of JSON text: the bytes, where it is in them, how deep.
-pub(crate) struct Text<'t> {
-    pub(crate) bytes: &'t [u8],
-    pub(crate) at: usize,
-    /// How deep in arrays and objects the reader is.
-    pub(crate) depth: usize,
+/// A reader of JSON text: the text, where it is in it, how deep in arrays
+/// and objects.
+#[derive(Debug)]
+pub struct Text<'t> {
+    text: &'t str,
+    bytes: &'t [u8],
+    at: usize,
+    depth: usize,
 }
 
 impl<'t> Text<'t> {
-    /// A reader at the start of `bytes`, outside any array or object.
-    pub(crate) fn new(bytes: &'t [u8]) -> Self {
-        Text { bytes, at: 0, depth: 0 }
+    /// A reader at the start of `text`, outside any array or object.
+    pub fn new(text: &'t str) -> Self {
+        Text { text, bytes: text.as_bytes(), at: 0, depth: 0 }
     }
 
-    pub(crate) fn peek(&self) -> Option<u8> {
+    /// Where the reader is: the byte it looks at next.
+    #[inline]
+    pub fn at(&self) -> usize {
+        self.at
+    }
+
+    /// How many arrays and objects the reader is in.
+    #[inline]
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// The text from `start` to where the reader is.
+    #[inline]
+    pub fn since(&self, start: usize) -> Option<&'t str> {
+        self.text.get(start..self.at)
+    }
+
+    /// The byte the reader is at; `None` at the end.
+    #[inline]
+    pub fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
-    pub(crate) fn skip_space(&mut self) {
-        self.at = scim_core::json_text::skip_space(self.bytes, self.at);
+    /// Steps over whitespace.
+    #[inline]
+    pub fn skip_space(&mut self) {
+        self.at = super::skip_space(self.bytes, self.at);
     }
 
     /// Steps over `b` after any whitespace.
-    pub(crate) fn eat(&mut self, b: u8) -> Option<()> {
+    #[inline]
+    pub fn eat(&mut self, b: u8) -> Option<()> {
         self.skip_space();
         (self.peek() == Some(b)).then(|| self.at += 1)
     }
 
-    pub(crate) fn literal(&mut self, word: &[u8]) -> Option<()> {
+    /// Steps over `word` (`true`, `false` or `null`) when it is here.
+    #[inline]
+    pub fn literal(&mut self, word: &[u8]) -> Option<()> {
         let end = self.at + word.len();
         (self.bytes.get(self.at..end) == Some(word)).then(|| self.at = end)
     }
 
-    /// A string at its opening quote: its text (unescaped, valid UTF-8:
-    /// the whole text is) and where that starts when it has no escapes.
-    /// Most strings have no escape before their closing quote, found by
-    /// [`Text::skip_to_escape`] alone; the rest take [`Text::string_in_full`].
+    /// Steps into the array or object whose bracket the reader is at; `None`
+    /// past the nesting serde_json reads ([`PARSER_MAX_DEPTH`]).
     #[inline]
-    pub(crate) fn string(&mut self) -> Option<(Cow<'t, [u8]>, Option<usize>)> {
+    pub fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        self.at += 1;
+        (self.depth <= PARSER_MAX_DEPTH).then_some(())
+    }
+
+    /// Steps out of an array or object, its closing bracket read.
+    #[inline]
+    pub fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    /// A string at its opening quote: its text, unescaped, and where that
+    /// starts when it has no escapes. Most strings have no escape before
+    /// their closing quote, found by [`Text::skip_to_escape`] alone; the
+    /// rest take [`Text::string_in_full`].
+    #[inline(always)]
+    pub fn string(&mut self) -> Option<(Cow<'t, str>, Option<usize>)> {
         let start = self.at + 1;
         self.at = start;
         self.skip_to_escape();
         if self.peek() != Some(b'"') {
             return self.string_in_full(start);
         }
-        let inner = self.bytes.get(start..self.at)?;
+        let inner = self.text.get(start..self.at)?;
         self.at += 1;
         Some((Cow::Borrowed(inner), Some(start)))
     }
@@ -67,7 +114,7 @@ impl<'t> Text<'t> {
     /// escape or a control character), or from the end of the text.
     #[cold]
     #[inline(never)]
-    fn string_in_full(&mut self, start: usize) -> Option<(Cow<'t, [u8]>, Option<usize>)> {
+    fn string_in_full(&mut self, start: usize) -> Option<(Cow<'t, str>, Option<usize>)> {
         let open = start - 1;
         let mut escaped = false;
         loop {
@@ -82,22 +129,22 @@ impl<'t> Text<'t> {
                 _ => return None,
             }
         }
-        let inner = self.bytes.get(start..self.at)?;
+        let inner = self.text.get(start..self.at)?;
         self.at += 1;
         if escaped {
             // Rare: serde_json reads the escapes.
-            let quoted = self.bytes.get(open..self.at)?;
-            let s = serde_json::from_slice::<String>(quoted).ok()?;
-            return Some((Cow::Owned(s.into_bytes()), None));
+            let quoted = self.text.get(open..self.at)?;
+            let s = serde_json::from_str::<String>(quoted).ok()?;
+            return Some((Cow::Owned(s), None));
         }
         Some((Cow::Borrowed(inner), Some(start)))
     }
 
     /// Steps to the next byte of a string that needs an escape, or to
     /// the end of the text: sixteen bytes at a time ([`Block::escapes`]).
-    /// The same search as `json_text::escape_at`, kept here on purpose:
+    /// The same search as [`super::escape_at`], kept here on purpose:
     /// calling that (its `Option` turned into the end) counted about 550
-    /// instructions more a request (measured).
+    /// instructions more a request in the gateway's answer pass (measured).
     #[inline]
     fn skip_to_escape(&mut self) {
         while let Some(block) = Block::at(self.bytes, self.at) {
@@ -127,8 +174,12 @@ impl<'t> Text<'t> {
         Some(())
     }
 
-    /// A number: whether serde_json reads it as a `u64`.
-    pub(crate) fn number(&mut self) -> Option<bool> {
+    /// A number at its first byte: whether serde_json reads it as a `u64`.
+    /// `None` for what is not a JSON number, and for an exponent or more
+    /// than 40 characters (serde_json's reading of those takes more than a
+    /// scan to match).
+    #[inline]
+    pub fn number(&mut self) -> Option<bool> {
         let start = self.at;
         let negative = self.peek() == Some(b'-');
         self.at += usize::from(negative);
@@ -147,7 +198,7 @@ impl<'t> Text<'t> {
         if matches!(self.peek(), Some(b'e' | b'E' | b'0'..=b'9')) || self.at - start > LONGEST_NUMBER {
             return None;
         }
-        let integer = std::str::from_utf8(self.bytes.get(start..int_end)?).ok()?;
+        let integer = self.text.get(start..int_end)?;
         Some(!negative && int_end == self.at && integer.parse::<u64>().is_ok())
     }
 

@@ -1,49 +1,51 @@
 //! A JSON value built straight from its text by [`Text`]'s steps, without
-//! serde_json's parser: the first try of every parse on the request path
-//! (`json/parse.rs`). It builds only what it reads exactly as serde_json
-//! would: the same strings (escapes decoded by serde_json itself), the
-//! same numbers (each read by serde_json's `Number` parse), objects made
-//! at their final size from the shared entry stack, the last of duplicate
-//! keys winning at the first one's place. Anything else (an exponent,
-//! nesting past the bound, text that is not JSON) is refused, and the
-//! caller parses with serde_json, whose value or error then stands:
-//! refusing is always safe, so errors stay serde_json's own.
+//! serde_json's parser: the first try of every parse on the gateway's
+//! request path. It builds only what it reads exactly as serde_json would:
+//! the same strings (escapes decoded by serde_json itself), the same
+//! numbers (each read by serde_json's `Number` parse), objects made at
+//! their final size from a shared entry stack, the last of duplicate keys
+//! winning at the first one's place. Anything else (an exponent, nesting
+//! past the bound, text that is not JSON) is refused, and the caller
+//! parses with serde_json, whose value or error then stands: refusing is
+//! always safe, so errors stay serde_json's own.
 
-use super::parse::PARSER_MAX_DEPTH;
 use super::text::Text;
 use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
 
+/// The entries of the objects being built, innermost last: one stack for
+/// a whole parse, so that each object is made at its final size.
+pub type Entries = Vec<(String, Value)>;
+
 /// The value `text` starts with (spaces before it skipped) and where it
-/// ends, with `left` levels of nesting allowed, as serde_json's stream
-/// reads one value of a larger text: a number or literal must be followed
-/// by the end, a space or punctuation. `None`: not built here.
-pub(super) fn part(text: &str, left: usize, entries: &mut Vec<(String, Value)>) -> Option<(Value, usize)> {
-    let mut b = Builder { t: Text::new(text.as_bytes()), text, entries };
+/// ends, with `left` levels of nesting allowed (the value itself counts:
+/// `{}` needs 1), as serde_json's stream reads one value of a larger text:
+/// a number or literal must be followed by the end, a space or
+/// punctuation. `None`: not built here. `entries` is left as it was found.
+pub fn build_value(text: &str, left: usize, entries: &mut Entries) -> Option<(Value, usize)> {
+    let mut b = Builder { t: Text::new(text), entries };
     b.t.skip_space();
     let delimited = matches!(b.t.peek(), Some(b'"' | b'[' | b'{'));
     let value = b.value_or_none(left)?;
-    let end = b.t.at;
+    let end = b.t.at();
     let ended =
         |byte: &u8| matches!(byte, b' ' | b'\n' | b'\t' | b'\r' | b'"' | b'[' | b']' | b'{' | b'}' | b',' | b':');
     (delimited || text.as_bytes().get(end).is_none_or(ended)).then_some((value, end))
 }
 
 /// All of `text` as one value, with `left` levels of nesting allowed;
-/// `None`: not built here.
-pub(super) fn whole(text: &str, left: usize, entries: &mut Vec<(String, Value)>) -> Option<Value> {
-    let mut b = Builder { t: Text::new(text.as_bytes()), text, entries };
+/// `None`: not built here. `entries` is left as it was found.
+pub fn build_document(text: &str, left: usize, entries: &mut Entries) -> Option<Value> {
+    let mut b = Builder { t: Text::new(text), entries };
     let value = b.value_or_none(left)?;
     b.t.skip_space();
-    (b.t.at == text.len()).then_some(value)
+    (b.t.at() == text.len()).then_some(value)
 }
 
-/// A build in progress: the reader, the text it reads (for the strings'
-/// slices) and the entries of the objects being read, innermost last.
+/// A build in progress: the reader and the entry stack.
 struct Builder<'t, 'e> {
     t: Text<'t>,
-    text: &'t str,
-    entries: &'e mut Vec<(String, Value)>,
+    entries: &'e mut Entries,
 }
 
 impl Builder<'_, '_> {
@@ -72,17 +74,9 @@ impl Builder<'_, '_> {
         }
     }
 
-    /// Steps into an array or object at its bracket, no deeper than
-    /// serde_json reads.
-    fn enter(&mut self) -> Option<()> {
-        self.t.depth += 1;
-        self.t.at += 1;
-        (self.t.depth <= PARSER_MAX_DEPTH).then_some(())
-    }
-
     /// An object at its brace; `left`: the nesting allowed inside it.
     fn object(&mut self, left: usize) -> Option<Value> {
-        self.enter()?;
+        self.t.enter()?;
         let start = self.entries.len();
         if self.t.eat(b'}').is_none() {
             loop {
@@ -98,7 +92,7 @@ impl Builder<'_, '_> {
                 }
             }
         }
-        self.t.depth -= 1;
+        self.t.leave();
         let entries = self.entries.drain(start..);
         let mut object = Map::with_capacity(entries.len());
         for (key, value) in entries {
@@ -109,7 +103,7 @@ impl Builder<'_, '_> {
 
     /// An array at its bracket; `left`: the nesting allowed inside it.
     fn array(&mut self, left: usize) -> Option<Value> {
-        self.enter()?;
+        self.t.enter()?;
         let mut items = Vec::new();
         if self.t.eat(b']').is_none() {
             loop {
@@ -120,25 +114,20 @@ impl Builder<'_, '_> {
                 }
             }
         }
-        self.t.depth -= 1;
+        self.t.leave();
         Some(Value::Array(items))
     }
 
     /// A string at its opening quote, unescaped.
     fn string(&mut self) -> Option<String> {
-        match self.t.string()? {
-            (plain, Some(start)) => self.text.get(start..start + plain.len()).map(str::to_owned),
-            (Cow::Owned(unescaped), None) => String::from_utf8(unescaped).ok(),
-            (Cow::Borrowed(_), None) => None,
-        }
+        self.t.string().map(|(s, _)| Cow::into_owned(s))
     }
 
     /// A number, as serde_json's own `Number` parse reads it.
     fn number(&mut self) -> Option<Value> {
-        let start = self.t.at;
+        let start = self.t.at();
         self.t.number()?;
-        let token = self.text.get(start..self.t.at)?;
-        token.parse::<Number>().ok().map(Value::Number)
+        self.t.since(start)?.parse::<Number>().ok().map(Value::Number)
     }
 }
 

@@ -1,0 +1,39 @@
+//! The tree built straight from JSON text: for any text and any nesting
+//! bound, whatever `build_document` builds serde_json parses as the same
+//! value (keys in the same order), within the bound; and whatever
+//! `build_value` builds from the start of the text, serde_json's stream
+//! reads as the same value, ending at the same place.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use scim_core::json_text::{build_document, build_value};
+use serde_json::Value;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&bound, rest)) = data.split_first() else { return };
+    let Ok(text) = std::str::from_utf8(rest) else { return };
+    // Unbounded, or a small bound (the gateway's is 64 or less).
+    let left = if bound == 0 { usize::MAX } else { usize::from(bound % 12) };
+    let mut entries = Vec::new();
+    if let Some(built) = build_document(text, left, &mut entries) {
+        let theirs: Value = serde_json::from_str(text).expect("a built document is JSON");
+        assert_eq!(built.to_string(), theirs.to_string(), "{text:?}");
+        assert!(depth(&built) <= left, "{text:?} nests deeper than {left}");
+    }
+    assert!(entries.is_empty(), "the entry stack is left as it was found");
+    if let Some((built, end)) = build_value(text, left, &mut entries) {
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+        let theirs = stream.next().and_then(Result::ok).expect("a built value is what serde_json's stream reads");
+        assert_eq!((built.to_string(), end), (theirs.to_string(), stream.byte_offset()), "{text:?}");
+    }
+    assert!(entries.is_empty(), "the entry stack is left as it was found");
+});
+
+/// How deep arrays and objects nest in `value` (a scalar is 0).
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(members) => 1 + members.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}

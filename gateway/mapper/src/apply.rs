@@ -151,10 +151,7 @@ impl Run<'_, '_> {
         let n = self.list.rules.len();
         let mut slots = vec![Slot::Unset; n];
         let mut writes: Vec<Write> = (0..n).map(|_| Write::Nothing).collect();
-        let mut traces: Vec<Option<Trace>> = match self.opts.explain {
-            true => vec![None; n],
-            false => Vec::new(),
-        };
+        let mut traces: Vec<Option<Trace>> = if self.opts.explain { vec![None; n] } else { Vec::new() };
         for &i in &self.list.order {
             let Some(rule) = self.list.rules.get(i) else { continue };
             let mut env = Env { doc, schema: self.schema, slots: &slots, inputs: self.opts.explain.then(Vec::new) };

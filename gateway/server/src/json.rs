@@ -5,8 +5,8 @@
 //! - [`from_bytes`] checks UTF-8 once over the whole body instead of once per
 //!   string, as `serde_json::from_slice` does, builds the tree straight
 //!   from the text, strings found sixteen bytes at a time
-//!   (`scim_core::json_text::build_value`; serde_json's parser reads only
-//!   what that refuses), and makes each
+//!   (`scim_core::json_text::build_document`; serde_json's parser reads
+//!   only what that refuses), and makes each
 //!   object at its final size instead of growing it key by key (see
 //!   `json/parse.rs`);
 //! - [`document`] does the same for a request's body, and bounds its

@@ -90,6 +90,7 @@ impl<'t> Text<'t> {
     /// Steps out of an array or object, its closing bracket read.
     #[inline]
     pub fn leave(&mut self) {
+        debug_assert!(self.depth > 0, "a leave without its enter");
         self.depth = self.depth.saturating_sub(1);
     }
 

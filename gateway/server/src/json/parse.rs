@@ -1,11 +1,13 @@
-//! A JSON document parsed into a `Value` with a bound on its nesting, in
-//! one pass. The tree is serde_json's own. It is first built straight from
-//! the text (`scim_core::json_text::build_value`); what that refuses (an exponent, text that
-//! is not JSON, nesting past the bound) serde_json's parser reads, whose
-//! value or error then stands. Either way objects are made at their final
-//! size from a stack of entries shared by the whole parse, instead of
-//! growing (and rehashing) key by key, and nesting is counted on the way
-//! down instead of by a second walk over the finished tree.
+//! A JSON document parsed into a `Value` with a bound on its nesting. The
+//! tree is serde_json's own. It is first built straight from the text
+//! (`scim_core::json_text::build_document`, or `build_value` for one value
+//! of a larger text), in one pass; what that refuses (an exponent, text
+//! that is not JSON, nesting past the bound) serde_json's parser reads
+//! again from the start, and its value or error stands. Either way
+//! objects are made at their final size from a stack of entries shared by
+//! the whole parse, instead of growing (and rehashing) key by key, and
+//! nesting is counted on the way down instead of by a second walk over
+//! the finished tree.
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -65,9 +67,10 @@ fn build(text: &str, max_depth: usize) -> Result<Value, Refused> {
 /// The value `text` starts with (spaces before it skipped), one value of
 /// a larger document, parsed with `left` levels of nesting allowed and the
 /// entry stack the document's other parses share: the value and where it
-/// ends in `text`, found by the one parse (what follows is not read, but
-/// for the byte after a number or literal, which must end it); `None` if
-/// it does not parse within them.
+/// ends in `text`, found by the parse that builds it (the builder's, or
+/// serde_json's stream when the builder refuses; what follows is not
+/// read, but for the byte after a number or literal, which must end it);
+/// `None` if it does not parse within them.
 pub(super) fn part_at(text: &str, left: usize, state: &mut State) -> Option<(Value, usize)> {
     if let Some(found) = scim_core::json_text::build_value(text, left, &mut state.entries) {
         return Some(found);

@@ -10,7 +10,7 @@ mod build;
 mod text;
 
 pub use block::{BLOCK, Block, odd};
-pub use build::{Entries, build_document, build_value};
+pub use build::{Entries, build_document, build_value, object_from};
 pub use text::{PARSER_MAX_DEPTH, Text};
 
 /// The first byte at or after `at` that is not JSON whitespace (the end

@@ -42,6 +42,19 @@ pub fn build_document(text: &str, left: usize, entries: &mut Entries) -> Option<
     (b.t.at() == text.len()).then_some(value)
 }
 
+/// The object whose entries are on the stack from `start`, taken off it:
+/// made at its final size, the last of duplicate keys winning at the first
+/// one's place (as serde_json's parse makes it). Serde_json's parser,
+/// where the builder refuses, makes its objects here too.
+pub fn object_from(entries: &mut Entries, start: usize) -> Value {
+    let entries = entries.drain(start.min(entries.len())..);
+    let mut object = Map::with_capacity(entries.len());
+    for (key, value) in entries {
+        object.insert(key, value);
+    }
+    Value::Object(object)
+}
+
 /// A build in progress: the reader and the entry stack.
 struct Builder<'t, 'e> {
     t: Text<'t>,
@@ -93,12 +106,7 @@ impl Builder<'_, '_> {
             }
         }
         self.t.leave();
-        let entries = self.entries.drain(start..);
-        let mut object = Map::with_capacity(entries.len());
-        for (key, value) in entries {
-            object.insert(key, value);
-        }
-        Some(Value::Object(object))
+        Some(object_from(self.entries, start))
     }
 
     /// An array at its bracket; `left`: the nesting allowed inside it.

@@ -10,7 +10,7 @@
 //! the finished tree.
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 use std::fmt;
 
 pub use scim_core::json_text::PARSER_MAX_DEPTH;
@@ -207,12 +207,7 @@ impl<'de> Visitor<'de> for Build<'_> {
             let value = map.next_value_seed(Build { left, state: &mut *self.state })?;
             self.state.entries.push((key, value));
         }
-        let entries = self.state.entries.drain(start..);
-        let mut object = Map::with_capacity(entries.len());
-        for (key, value) in entries {
-            object.insert(key, value);
-        }
-        Ok(Value::Object(object))
+        Ok(scim_core::json_text::object_from(&mut self.state.entries, start))
     }
 }
 

@@ -8,6 +8,8 @@
 mod block;
 mod build;
 mod text;
+#[cfg(test)]
+pub(crate) mod texts;
 
 pub use block::{BLOCK, Block, odd};
 pub use build::{Entries, build_document, build_value, object_from};

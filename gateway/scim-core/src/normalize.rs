@@ -10,6 +10,7 @@ mod member;
 mod names;
 mod patch;
 mod resource;
+mod stripped;
 mod values;
 
 pub use filter::form_decode;
@@ -17,6 +18,7 @@ pub use member::{
     MEMBER_MAX_DEPTH, extension_left_prefix, leaves_extension, leaves_value, left_prefix, member_attribute,
     member_extension,
 };
+pub use stripped::{STRIPPED_MAX_DEPTH, stripped_attribute, stripped_prefix};
 
 use crate::patch::ApplyOptions;
 use std::fmt;

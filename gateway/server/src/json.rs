@@ -84,11 +84,15 @@ pub fn document_paired(bytes: &Bytes, sent: &Aside, names: &dyn Keep) -> Option<
 /// their order: each a key and its value's text, as places in the body
 /// (not copies). A key kept is as written: it holds no byte JSON escapes
 /// (`spans::key_at` reads any other), so it is written back as it is.
+/// A request body's reader may also leave members out altogether, ones
+/// normalization strips whole ([`Keep::strips`]): only their count is
+/// held, for normalization's report.
 #[derive(Debug, Default, Clone)]
 pub struct Aside {
     /// The body the members lie in.
     text: Bytes,
     members: Vec<Place>,
+    stripped: usize,
 }
 
 /// Where a kept member's key (between its quotes) and value lie.
@@ -99,9 +103,15 @@ struct Place {
 }
 
 impl Aside {
-    /// Whether no member was kept.
+    /// Whether no member was kept (members left out are not kept).
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
+    }
+
+    /// How many members of the body were left out, each one normalization
+    /// strips whole ([`Keep::strips`]).
+    pub fn stripped(&self) -> usize {
+        self.stripped
     }
 
     /// The text of one of `text`'s places (empty for none: the places are

@@ -321,7 +321,7 @@ async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Resul
 /// POST: normalize (5), plugins and rules (6), forward (7), map back (8).
 /// `aside`: members of the body kept as text (see `aside.rs`).
 async fn create(x: &Exchange<'_>, rt: &'static str, doc: Value, aside: Aside) -> Result<Answer, GatewayError> {
-    let Normalized { body: doc, intent } = phases::resource(x, rt, Operation::Create, doc)?;
+    let Normalized { body: doc, intent } = phases::resource(x, rt, Operation::Create, doc, &aside)?;
     let doc = plugged::request(x, Position::Before, rt, CallOperation::Create, intent, doc).await?;
     let mapped = phases::map_resource(x, rt, Operation::Create, doc, None, intent).await?;
     let mapped = to_backend(x, rt, mapped, intent).await?;
@@ -335,7 +335,7 @@ async fn create(x: &Exchange<'_>, rt: &'static str, doc: Value, aside: Aside) ->
 /// `aside`: members of the body kept as text (see `aside.rs`): for a PUT
 /// sent as it is, or as a PATCH (paired with the current resource's).
 async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value, aside: Aside) -> Result<Answer, GatewayError> {
-    let Normalized { body: mut doc, intent } = phases::resource(x, rt, Operation::Replace, doc)?;
+    let Normalized { body: mut doc, intent } = phases::resource(x, rt, Operation::Replace, doc, &aside)?;
     if replace_as_sent(x.route, rt) {
         let doc = plugged::request(x, Position::Before, rt, CallOperation::Replace, intent, doc).await?;
         let mapped = phases::map_resource(x, rt, Operation::Replace, doc, None, intent).await?;

@@ -13,6 +13,14 @@ type Obj = Map<String, Value>;
 impl Normalizer {
     /// Normalizes a POST or PUT body of the resource type `schema`.
     pub fn resource(&self, body: &mut Value, schema: &ResourceSchema<'_>) -> Report {
+        self.resource_with_stripped(body, schema, 0)
+    }
+
+    /// [`Normalizer::resource`] of a body whose reader left out `stripped`
+    /// top-level members, each one this normalizer strips whole
+    /// ([`super::stripped_attribute`], [`super::stripped_prefix`]): they
+    /// are counted as stripped, where the strip counts its own.
+    pub fn resource_with_stripped(&self, body: &mut Value, schema: &ResourceSchema<'_>, stripped: usize) -> Report {
         let mut r = Report::default();
         let Some(map) = body.as_object_mut() else { return r };
         if self.is_enabled(N::QualifiedKey) {
@@ -25,6 +33,7 @@ impl Normalizer {
             drop_nulls(map, schema, &mut r);
         }
         if self.is_enabled(N::ReadOnlyStripped) {
+            r.applied.extend(std::iter::repeat_n(N::ReadOnlyStripped, stripped));
             strip_read_only(map, schema, &mut r);
         }
         let names = self.is_enabled(N::AttributeNameCase);

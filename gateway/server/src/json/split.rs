@@ -5,7 +5,9 @@
 //!   object's grammar (`split/spans.rs`); a member that may stay text is
 //!   read once by normalization's check, which reads the text itself and
 //!   builds nothing ([`Keep::left`]), and kept when it passes; every other
-//!   member is parsed, each from its own text. Anything out of the
+//!   member is parsed, each from its own text. A member normalization
+//!   strips whole is read the same way and left out ([`Keep::strips`]):
+//!   only its count is held. Anything out of the
 //!   ordinary gives the whole body to the plain parse
 //!   ([`super::parse::within`]) instead: the grammar fails or a member
 //!   does not parse (so the IdP gets the same error either way), a kept
@@ -44,6 +46,14 @@ pub trait Keep {
         let _ = (built, is_kept);
         false
     }
+    /// Whether a member of kind `which` that passed [`Keep::left`] is left
+    /// out of the body altogether (normalization strips it whole) rather
+    /// than kept as text. It still counts as kept when its name is
+    /// looked for elsewhere ([`Keep::names_kept`], a key naming it twice).
+    fn strips(&self, which: usize) -> bool {
+        let _ = which;
+        false
+    }
 }
 
 /// A member kept: its kind, where its key (as written) and its value lie
@@ -74,9 +84,12 @@ fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) 
             None => built(rest, left, &mut state),
         }
     };
-    let (tree, kept) = sorted(spans::members(text, read)?);
+    let (tree, mut kept) = sorted(spans::members(text, read)?);
     (kept.is_empty() || !named_twice(text, &tree, kept.iter(), keep)).then_some(())?;
-    aside(bytes, kept).map(|aside| (tree, aside))
+    let before = kept.len();
+    kept.retain(|k| !keep.strips(k.which));
+    let stripped = before - kept.len();
+    aside(bytes, kept).map(|aside| (tree, Aside { stripped, ..aside }))
 }
 
 /// What a split makes of a member, as its place is found.
@@ -139,7 +152,7 @@ pub(super) fn paired(text: &str, bytes: &bytes::Bytes, sent: &Aside, names: &dyn
     (kept.is_empty() || !named_twice(text, &tree, kept.iter(), names)).then_some(())?;
     let same = aside(bytes, kept)?;
     let members = sent.members.iter().zip(&paired).filter(|(_, p)| !**p).map(|(m, _)| m.clone()).collect();
-    Some((tree, Paired { desired: Aside { text: sent.text.clone(), members }, same }))
+    Some((tree, Paired { desired: Aside { text: sent.text.clone(), members, stripped: 0 }, same }))
 }
 
 /// The kept members as places in the body `bytes` holds (`None` if a
@@ -156,7 +169,7 @@ fn aside(bytes: &bytes::Bytes, kept: Vec<Kept>) -> Option<Aside> {
         bytes.get(k.place.value.clone())?;
         members.push(k.place);
     }
-    Some(Aside { text: bytes.clone(), members })
+    Some(Aside { text: bytes.clone(), members, stripped: 0 })
 }
 
 /// Whether a kept member's attribute is also named elsewhere in the body

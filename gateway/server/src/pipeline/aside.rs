@@ -29,6 +29,16 @@
 //!   names its attribute in any case or names the core schema, nor does
 //!   `schemas` list it (normalization keeps a listed name a key has; a
 //!   known extension's it keeps anyway, so listing one is fine).
+//!
+//! In the same bodies, a member normalization strips whole (a read-only
+//! attribute named exactly, with the strip on: a User's `id`, `meta`,
+//! `groups`) is read, not built, and left out of the write: its text
+//! must be a value serde_json takes, with no `null` in it and not nested
+//! past [`scim_core::normalize::STRIPPED_MAX_DEPTH`]
+//! ([`scim_core::normalize::stripped_prefix`]), and no other key may name
+//! it, as for a kept member. Normalization counts it as stripped
+//! ([`crate::json::Aside::stripped`]). The rules and plugins run after
+//! normalization, so they could never see it.
 
 use crate::audit::Trail;
 use crate::config::RouteMode;
@@ -37,7 +47,10 @@ use crate::json::{Aside, Keep};
 use crate::proxy::endpoint::Endpoint;
 use http::Method;
 use scim_core::json_text::same_bytes;
-use scim_core::normalize::{Normalizer, extension_left_prefix, left_prefix, member_attribute, member_extension};
+use scim_core::normalize::{
+    Normalizer, extension_left_prefix, left_prefix, member_attribute, member_extension, stripped_attribute,
+    stripped_prefix,
+};
 use scim_core::schema::{Attribute, ResourceSchema, Schema};
 use scim_mapper::Footprint;
 use serde_json::Value;
@@ -46,8 +59,10 @@ use serde_json::Value;
 /// bodies are, worked out once per route: every attribute
 /// [`member_attribute`] allows, but `active` and those the request rules
 /// read or write, and every extension [`member_extension`] allows that no
-/// request rule reaches into. The definitions are copies, so that a
-/// request asks no schema for them.
+/// request rule reaches into; and every read-only attribute
+/// normalization strips whole ([`stripped_attribute`]), which may be left
+/// out. The definitions are copies, so that a request asks no schema for
+/// them.
 #[derive(Debug, Default)]
 pub struct TextMembers {
     kinds: Vec<Kind>,
@@ -57,11 +72,12 @@ pub struct TextMembers {
 }
 
 /// A member that may stay text: a core (or common) attribute's, or an
-/// extension's.
+/// extension's; or one normalization strips whole, which may be left out.
 #[derive(Debug)]
 enum Kind {
     Attribute(Attribute),
     Extension(Schema),
+    Stripped(String),
 }
 
 impl Kind {
@@ -70,6 +86,7 @@ impl Kind {
         match self {
             Kind::Attribute(def) => &def.name,
             Kind::Extension(ext) => &ext.id,
+            Kind::Stripped(name) => name,
         }
     }
 }
@@ -89,7 +106,10 @@ impl TextMembers {
             .filter_map(|ext| member_extension(&ext.id, schema, normalizer))
             .filter(|ext| !footprint.touches_extension(&ext.id))
             .map(|ext| Kind::Extension(ext.clone()));
-        let kinds: Vec<Kind> = attributes.chain(extensions).collect();
+        // The rules run after normalization: what it strips they never see.
+        let is_stripped = |def: &&Attribute| stripped_attribute(&def.name, schema, normalizer).is_some();
+        let stripped = schema.core_and_common().filter(is_stripped).map(|def| Kind::Stripped(def.name.clone()));
+        let kinds: Vec<Kind> = attributes.chain(extensions).chain(stripped).collect();
         let mut by_len = vec![Vec::new(); kinds.iter().map(|k| k.name().len() + 1).max().unwrap_or(0)];
         for (i, kind) in kinds.iter().enumerate() {
             let first = kind.name().bytes().next().unwrap_or_default();
@@ -143,7 +163,12 @@ impl Keep for Keeper<'_> {
         match self.members.kinds.get(which)? {
             Kind::Attribute(def) => left_prefix(def, text),
             Kind::Extension(ext) => extension_left_prefix(ext, text),
+            Kind::Stripped(_) => stripped_prefix(text),
         }
+    }
+
+    fn strips(&self, which: usize) -> bool {
+        matches!(self.members.kinds.get(which), Some(Kind::Stripped(_)))
     }
 
     fn names_kept(&self, built: &serde_json::Map<String, Value>, is_kept: &dyn Fn(&str) -> bool) -> bool {

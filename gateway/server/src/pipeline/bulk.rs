@@ -15,6 +15,7 @@ use super::respond::Answer;
 use super::{plugged, translate};
 use crate::config::{Position, UpdateMode};
 use crate::error::GatewayError;
+use crate::json::Aside;
 use crate::proxy::{endpoint, paths};
 use http::{Method, StatusCode};
 use scim_core::Intent;
@@ -175,7 +176,7 @@ async fn map_op(x: &Exchange<'_>, op: &mut Value) -> Result<Option<Value>, Refus
 /// PATCH of `active`, mapped as any PATCH (the rest of the PUT is not
 /// sent); anything else needs the current resource.
 async fn put_as_deactivation(x: &Exchange<'_>, rt: &'static str, data: &mut Value) -> Result<bool, Refused> {
-    let n = phases::resource(x, rt, Operation::Replace, data.take())?;
+    let n = phases::resource(x, rt, Operation::Replace, data.take(), &Aside::default())?;
     if !n.intent.is_deprovision() {
         return Err(needs_current("a PUT to a backend that takes only PATCH needs").into());
     }
@@ -191,7 +192,7 @@ fn needs_current(what: &str) -> GatewayError {
 /// A POST or PUT operation's data through phases 5 and 6, as the single
 /// request's.
 async fn map_write(x: &Exchange<'_>, rt: &'static str, operation: Operation, data: &mut Value) -> Result<(), Refused> {
-    let Normalized { body, intent } = phases::resource(x, rt, operation, data.take())?;
+    let Normalized { body, intent } = phases::resource(x, rt, operation, data.take(), &Aside::default())?;
     let refused = |error| Refused { error, intent };
     if operation == Operation::Replace && x.route.program.replace_needs_current(rt) {
         return Err(refused(needs_current("this operation's rules need")));

@@ -8,6 +8,7 @@ use super::plugged;
 use crate::audit::Stage;
 use crate::config::Position;
 use crate::error::GatewayError;
+use crate::json::Aside;
 use scim_core::Intent;
 use scim_core::patch::PatchOp;
 use scim_mapper::{Direction, MapOptions, Operation, PatchOutcome};
@@ -25,18 +26,22 @@ pub(super) struct Normalized<T> {
 /// replace of a User deprovisions (creating an inactive user does not),
 /// by what the IdP sent or what normalization made of it; a deactivation
 /// normalization lost (two spellings of `active` at odds) is put back.
+/// `aside`: what the body's reader kept as text or left out; the members
+/// it left out are each one normalization strips whole, and counted so
+/// ([`Aside::stripped`]).
 pub(super) fn resource(
     x: &Exchange<'_>,
     rt: &str,
     op: Operation,
     mut doc: Value,
+    aside: &Aside,
 ) -> Result<Normalized<Value>, GatewayError> {
     let schema = x.route.schema(rt)?;
     let span = x.trace.phase("normalize");
     let replaces_user = rt == "User" && op == Operation::Replace;
     let sent = if replaces_user { Intent::of_resource(&doc) } else { Intent::Provision };
     let idp = x.before(&doc);
-    let report = x.route.normalizer.resource(&mut doc, &schema);
+    let report = x.route.normalizer.resource_with_stripped(&mut doc, &schema, aside.stripped());
     x.count_normalized(&report);
     let kept = if replaces_user { Intent::of_resource(&doc) } else { Intent::Provision };
     let intent = Intent::from(sent.is_deprovision() || kept.is_deprovision());

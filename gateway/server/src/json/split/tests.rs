@@ -185,7 +185,7 @@ fn a_current_member_is_kept_when_it_is_the_sent_tokens_and_else_parsed_as_the_pl
     let keep = AnyValue(title);
     let body = br#"{"title":{"deep":[null,1.5,"\u00e9"]}}"#;
     let members = vec![Place { key: 2..7, value: 9..body.len() - 1 }];
-    let sent = Aside { text: bytes::Bytes::from_static(body), members };
+    let sent = Aside { text: bytes::Bytes::from_static(body), members, stripped: 0 };
     assert_eq!(sent.member(0), Some((&b"title"[..], &br#"{"deep":[null,1.5,"\u00e9"]}"#[..])));
     let paired = |text: &str| crate::json::document_paired(&bytes::Bytes::from(text.to_owned()), &sent, &keep);
     let (tree, p) = paired("{\"title\": {\"deep\": [null, 1.5, \"\\u00e9\"]},\n\"id\":\"x\"}").unwrap();

@@ -81,6 +81,12 @@ fn pool() -> Vec<(String, Value)> {
         (ENTERPRISE.to_owned(), json!({})),
         (ENTERPRISE.to_ascii_lowercase(), json!({"division": "lower"})),
         ("schemas".to_owned(), json!(["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE.to_ascii_lowercase()])),
+        // Read-only members, stripped whole: left out unless a null or
+        // nesting past the bound has them built.
+        ("groups".to_owned(), json!([{"value": "g1", "display": "G", "$ref": "https://x/Groups/g1"}])),
+        ("meta".to_owned(), json!({"resourceType": "User", "created": "2024-01-01T00:00:00Z", "x": [[1.5]]})),
+        ("meta".to_owned(), json!({"location": null})),
+        ("id".to_owned(), json!([[[["deep"]]]])),
     ]);
     pool
 }
@@ -269,7 +275,7 @@ fn refused(e: Refused) -> Outcome {
 fn through(program: &Program, preset: Preset, mut tree: Value, aside: &Aside) -> Outcome {
     let reg = program.registry();
     let schema = reg.resource("User").unwrap();
-    let report = Normalizer::new(preset).resource(&mut tree, &schema);
+    let report = Normalizer::new(preset).resource_with_stripped(&mut tree, &schema, aside.stripped());
     match program.map_resource("User", Operation::Create, tree, None, MapOptions::default()) {
         Err(e) => Outcome::Unmapped(e.to_string()),
         Ok((mapped, rules)) => {
@@ -317,7 +323,11 @@ fn plain(text: &str, program: &Program, preset: Preset) -> Outcome {
     }
 }
 
-/// The new way, and the keys of the members it kept as text.
+/// What [`kept`] lists for each member it left out.
+const LEFT_OUT: &str = "(left out)";
+
+/// The new way, and the keys of the members it kept as text ([`LEFT_OUT`]
+/// for each one it left out).
 fn kept(text: &str, program: &Program, preset: Preset) -> (Outcome, Vec<String>) {
     let reg = program.registry();
     let schema = reg.resource("User").unwrap();
@@ -325,7 +335,8 @@ fn kept(text: &str, program: &Program, preset: Preset) -> (Outcome, Vec<String>)
     let keeper = Keeper::new(schema, &members);
     match document_keeping(&Bytes::from(text.to_owned()), 64, &keeper) {
         Ok((tree, aside)) => {
-            let keys = aside.members().map(|(k, _)| k.to_owned()).collect();
+            let mut keys: Vec<String> = aside.members().map(|(k, _)| k.to_owned()).collect();
+            keys.extend((0..aside.stripped()).map(|_| LEFT_OUT.to_owned()));
             (through(program, preset, tree, &aside), keys)
         }
         Err(e) => (refused(e), Vec::new()),
@@ -360,7 +371,7 @@ fn the_drawn_bodies_keep_members_often_and_not_always() {
     // The property means little unless the kept path is often taken, and
     // the plain one too.
     let mut runner = proptest::test_runner::TestRunner::deterministic();
-    let (mut some, mut none, mut extension) = (0, 0, 0);
+    let (mut some, mut none, mut extension, mut left_out) = (0, 0, 0, 0);
     for i in 0..500 {
         let members = sample(drawn(), &mut runner);
         let text = if i % 2 == 0 { okta_text(&members) } else { text_of(&members) };
@@ -370,7 +381,9 @@ fn the_drawn_bodies_keep_members_often_and_not_always() {
             _ => some += 1,
         }
         extension += usize::from(keys.iter().any(|k| k == ENTERPRISE));
+        left_out += usize::from(keys.iter().any(|k| k == LEFT_OUT));
     }
+    assert!(left_out > 100, "read-only members left out in {left_out} bodies");
     // A drawn body without `schemas` keeps nothing when it has the
     // enterprise extension (a kept extension must be listed).
     assert!(some > 100 && none > 50, "kept in {some} bodies, in none of {none}");

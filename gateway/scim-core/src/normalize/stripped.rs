@@ -1,0 +1,101 @@
+//! Top-level members that normalizing a POST or PUT body removes whole,
+//! whatever they hold, and that a caller may therefore leave out instead
+//! of building them: a read-only core or common attribute's member (a
+//! User's `id`, `meta` and `groups`), which [`Normalizer::resource`]
+//! strips and counts once each.
+//!
+//! The answer errs one way only, as [`super::member`]'s does: a member is
+//! left out only where building it, normalizing and stripping it would
+//! change nothing else and count nothing else. Normalization drops and
+//! counts `null`s before it strips, nested ones too, so a value with a
+//! `null` anywhere is built. A caller must also see that no other key
+//! names the attribute in any case (normalization strips those too, and
+//! a URN-qualified key may be nested into it first), and pass the count
+//! of what it left out to [`Normalizer::resource_with_stripped`].
+
+use super::{Normalization, Normalizer};
+use crate::json_text::Text;
+use crate::schema::{Attribute, Mutability, ResourceSchema};
+
+/// Containers a left-out member's value may nest, itself counted (a
+/// list of objects is two); deeper ones are built, and bounded there.
+pub const STRIPPED_MAX_DEPTH: usize = 3;
+
+/// The read-only attribute a top-level member under `key` is, when
+/// `normalizer` strips the member whole whatever its value: the strip is
+/// on and `key` is a read-only core or common attribute's exact name.
+pub fn stripped_attribute<'a>(
+    key: &str,
+    schema: &ResourceSchema<'a>,
+    normalizer: &Normalizer,
+) -> Option<&'a Attribute> {
+    let def = schema.core_attribute(key).filter(|d| d.name == key && d.mutability == Mutability::ReadOnly)?;
+    normalizer.is_enabled(Normalization::ReadOnlyStripped).then_some(def)
+}
+
+/// How long the JSON value `text` starts with is, when a member of a
+/// [`stripped_attribute`] with that value may be left out: any value
+/// serde_json's parse takes with no `null` anywhere in it, nested at most
+/// [`STRIPPED_MAX_DEPTH`] deep. `None`: build it (or it is not JSON, and
+/// the parse says so). What follows the value is not looked at: the
+/// caller must see that it ends there (`truex` gives 4).
+pub fn stripped_prefix(text: &str) -> Option<usize> {
+    let mut t = Text::new(text);
+    value(&mut t)?;
+    Some(t.at())
+}
+
+fn value(t: &mut Text<'_>) -> Option<()> {
+    match t.peek()? {
+        b'{' => nested(t, object),
+        b'[' => nested(t, array),
+        b'"' => t.string().map(drop),
+        b't' => t.literal(b"true"),
+        b'f' => t.literal(b"false"),
+        b'-' | b'0'..=b'9' => t.number().map(drop),
+        // `null`, or not JSON.
+        _ => None,
+    }
+}
+
+/// An array or object, within the bound.
+fn nested<'t>(t: &mut Text<'t>, inner: fn(&mut Text<'t>) -> Option<()>) -> Option<()> {
+    t.enter()?;
+    (t.depth() <= STRIPPED_MAX_DEPTH).then_some(())?;
+    inner(t)?;
+    t.leave();
+    Some(())
+}
+
+fn object(t: &mut Text<'_>) -> Option<()> {
+    if t.eat(b'}').is_some() {
+        return Some(());
+    }
+    loop {
+        t.skip_space();
+        (t.peek() == Some(b'"')).then_some(())?;
+        t.string()?;
+        t.eat(b':')?;
+        t.skip_space();
+        value(t)?;
+        if t.eat(b',').is_none() {
+            return t.eat(b'}');
+        }
+    }
+}
+
+fn array(t: &mut Text<'_>) -> Option<()> {
+    if t.eat(b']').is_some() {
+        return Some(());
+    }
+    loop {
+        t.skip_space();
+        value(t)?;
+        if t.eat(b',').is_none() {
+            return t.eat(b']');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -319,7 +319,8 @@ async fn search(x: &Exchange<'_>, rt: Option<&'static str>, doc: Value) -> Resul
 }
 
 /// POST: normalize (5), plugins and rules (6), forward (7), map back (8).
-/// `aside`: members of the body kept as text (see `aside.rs`).
+/// `aside`: members of the body kept as text, and the count of those left
+/// out as normalization strips them (see `aside.rs`).
 async fn create(x: &Exchange<'_>, rt: &'static str, doc: Value, aside: Aside) -> Result<Answer, GatewayError> {
     let Normalized { body: doc, intent } = phases::resource(x, rt, Operation::Create, doc, &aside)?;
     let doc = plugged::request(x, Position::Before, rt, CallOperation::Create, intent, doc).await?;
@@ -332,8 +333,9 @@ async fn create(x: &Exchange<'_>, rt: &'static str, doc: Value, aside: Aside) ->
 /// PUT: normalize (5); when rules carry values over, read the current
 /// resource; map (6); forward with If-Match (7), re-reading on 412; map
 /// back (8).
-/// `aside`: members of the body kept as text (see `aside.rs`): for a PUT
-/// sent as it is, or as a PATCH (paired with the current resource's).
+/// `aside`: members of the body kept as text (and the count of those left
+/// out, see `aside.rs`): for a PUT sent as it is, or as a PATCH (paired
+/// with the current resource's).
 async fn replace(x: &Exchange<'_>, rt: &'static str, doc: Value, aside: Aside) -> Result<Answer, GatewayError> {
     let Normalized { body: mut doc, intent } = phases::resource(x, rt, Operation::Replace, doc, &aside)?;
     if replace_as_sent(x.route, rt) {

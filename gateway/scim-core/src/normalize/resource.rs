@@ -21,6 +21,7 @@ impl Normalizer {
     /// ([`super::stripped_attribute`], [`super::stripped_prefix`]): they
     /// are counted as stripped, where the strip counts its own.
     pub fn resource_with_stripped(&self, body: &mut Value, schema: &ResourceSchema<'_>, stripped: usize) -> Report {
+        debug_assert!(stripped == 0 || self.is_enabled(N::ReadOnlyStripped), "members left out with the strip off");
         let mut r = Report::default();
         let Some(map) = body.as_object_mut() else { return r };
         if self.is_enabled(N::QualifiedKey) {

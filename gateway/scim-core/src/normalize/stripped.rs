@@ -13,24 +13,30 @@
 //! a URN-qualified key may be nested into it first), and pass the count
 //! of what it left out to [`Normalizer::resource_with_stripped`].
 
-use super::{Normalization, Normalizer};
+use super::{MEMBER_MAX_DEPTH, Normalization, Normalizer};
 use crate::json_text::Text;
 use crate::schema::{Attribute, Mutability, ResourceSchema};
 
 /// Containers a left-out member's value may nest, itself counted (a
-/// list of objects is two); deeper ones are built, and bounded there.
-pub const STRIPPED_MAX_DEPTH: usize = 3;
+/// list of objects is two); deeper ones are built, and bounded there. The
+/// same bound as a member kept as text's ([`MEMBER_MAX_DEPTH`]), so that a
+/// caller's check of its own nesting bound against that one covers both.
+pub const STRIPPED_MAX_DEPTH: usize = MEMBER_MAX_DEPTH;
 
 /// The read-only attribute a top-level member under `key` is, when
 /// `normalizer` strips the member whole whatever its value: the strip is
 /// on and `key` is a read-only core or common attribute's exact name.
+/// Never `active`, whatever a loaded schema says of it: a deprovisioning
+/// is decided on it, before normalization and after
+/// ([`crate::Intent::of_resource`]).
 pub fn stripped_attribute<'a>(
     key: &str,
     schema: &ResourceSchema<'a>,
     normalizer: &Normalizer,
 ) -> Option<&'a Attribute> {
     let def = schema.core_attribute(key).filter(|d| d.name == key && d.mutability == Mutability::ReadOnly)?;
-    normalizer.is_enabled(Normalization::ReadOnlyStripped).then_some(def)
+    let decides_intent = key.eq_ignore_ascii_case("active");
+    (normalizer.is_enabled(Normalization::ReadOnlyStripped) && !decides_intent).then_some(def)
 }
 
 /// How long the JSON value `text` starts with is, when a member of a

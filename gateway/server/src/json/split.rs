@@ -34,8 +34,8 @@ pub trait Keep {
     /// before its value is read; `None`: it is built.
     fn may_keep(&self, key: &str) -> Option<usize>;
     /// How long the value `text` starts with is, when a member of kind
-    /// `which` with that value stays text (its check passes); `None`: it
-    /// is built.
+    /// `which` with that value stays text, or is left out where
+    /// [`Keep::strips`] says so (its check passes); `None`: it is built.
     fn left(&self, which: usize, text: &str) -> Option<usize>;
     /// Whether the built members may name a kept member other than by a
     /// key equal to its key in any case (looked at apart), or otherwise
@@ -64,7 +64,9 @@ struct Kept {
 }
 
 /// Parses `text` (the body `bytes` hold) as [`within`] does, keeping as
-/// text the top-level members `keep` keeps.
+/// text the top-level members `keep` keeps and leaving out the ones it
+/// strips (normalization would strip them: the tree is the plain parse's
+/// once normalized).
 pub fn split(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) -> Result<(Value, Aside), Refused> {
     match spanned(text, bytes, max_depth, keep) {
         Some(split) => Ok(split),

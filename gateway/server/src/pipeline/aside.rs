@@ -1,6 +1,7 @@
 //! Which top-level members of a request body stay the IdP's JSON text
 //! instead of being built into a tree (`json/split.rs` reads them; the
-//! write upstream carries their text after the mapped members).
+//! write upstream carries their text after the mapped members), and which
+//! are left out altogether, as normalization strips them (below).
 //!
 //! A member stays text only where nothing on the request's way could
 //! read or change it, so that what reaches the backend is what the plain
@@ -30,15 +31,17 @@
 //!   `schemas` list it (normalization keeps a listed name a key has; a
 //!   known extension's it keeps anyway, so listing one is fine).
 //!
-//! In the same bodies, a member normalization strips whole (a read-only
-//! attribute named exactly, with the strip on: a User's `id`, `meta`,
-//! `groups`) is read, not built, and left out of the write: its text
-//! must be a value serde_json takes, with no `null` in it and not nested
-//! past [`scim_core::normalize::STRIPPED_MAX_DEPTH`]
+//! Under the same conditions for the request (no audit trail, no shadow
+//! mode, no request plugin, no member batches: each sees the body before
+//! normalization), a member normalization strips whole (a read-only
+//! attribute named exactly, with the strip on, never `active`: a User's
+//! `id`, `meta`, `groups`) is read, not built, and left out of the write:
+//! its text must be a value serde_json takes, with no `null` in it and not
+//! nested past [`scim_core::normalize::STRIPPED_MAX_DEPTH`]
 //! ([`scim_core::normalize::stripped_prefix`]), and no other key may name
 //! it, as for a kept member. Normalization counts it as stripped
-//! ([`crate::json::Aside::stripped`]). The rules and plugins run after
-//! normalization, so they could never see it.
+//! ([`crate::json::Aside::stripped`]). The rules run after normalization,
+//! so whatever they read, they could never see it.
 
 use crate::audit::Trail;
 use crate::config::RouteMode;
@@ -253,7 +256,9 @@ pub(super) fn for_current<'r>(route: &'r RouteRuntime, rt: &str, sent: &Aside) -
 }
 
 /// The kept members built into `tree`, for a step that needs the whole
-/// body (a PUT built from the current resource, member batches).
+/// body once normalized (a PUT built from the current resource, member
+/// batches): the members left out are not put back, as normalization
+/// would have stripped them.
 pub(super) fn whole(tree: &mut Value, aside: Aside) -> Result<(), crate::error::GatewayError> {
     aside.into_tree(tree).map_err(|e| crate::error::GatewayError::BadJson(e.to_string()))
 }

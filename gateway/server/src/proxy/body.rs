@@ -59,7 +59,7 @@ pub fn parse_object(body: &[u8], max_depth: usize) -> Result<Value, GatewayError
 }
 
 /// [`parse_object`], keeping as text the top-level members `keeper`
-/// keeps (none without one).
+/// keeps and leaving out the ones it strips (none without one).
 pub fn parse_object_keeping<K: crate::json::Keep>(
     body: &Bytes,
     max_depth: usize,

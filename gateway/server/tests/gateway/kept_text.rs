@@ -179,3 +179,31 @@ async fn a_deactivation_goes_alone_when_a_current_member_kept_as_text_does_not_p
         "Operations": [{"op": "replace", "path": "active", "value": false}]});
     assert_eq!(sent, [alone], "the deactivation, alone; the IdP got {} {:?}", r.status, r.json);
 }
+
+/// `body()` with a User's read-only members (`id`, `meta` as given,
+/// `groups`) in front.
+fn with_read_only(meta: &str) -> String {
+    let read_only = format!("{{\"id\":\"u9\",\"meta\":{meta},\"groups\":[{{\"value\":\"g1\"}}],");
+    body().replacen('{', &read_only, 1)
+}
+
+#[tokio::test]
+async fn read_only_members_are_left_out_and_counted_as_the_whole_parse_counts_them() {
+    // Without the audit trail they are read and left out (or built where
+    // a null is in one); with it every member is built and normalized.
+    let audit = "\n[audit]\nurl = \"sqlite://{dir}/audit.db\"\nmax_wait_ms = 300\n";
+    for trail in ["", audit] {
+        let (upstream, bodies) = recording().await;
+        let gw = Gateway::start(&format!("{}{trail}", config(&upstream.url(), &["okta-to-notion.toml"], "okta"))).await;
+        for meta in [r#"{"resourceType":"User","version":"W/\"1\""}"#, r#"{"resourceType":null}"#] {
+            let sent = write_through(&gw, &bodies, Method::POST, "/scim/v2/Users", with_read_only(meta)).await;
+            assert_eq!(serde_json::from_slice::<Value>(&sent).unwrap(), expected(), "audit: {}", !trail.is_empty());
+        }
+        let metrics = send(Method::GET, &gw.admin("/metrics"), None, None, &[]).await;
+        let text = String::from_utf8_lossy(&metrics.body).into_owned();
+        for counted in ["{kind=\"read_only_stripped\"} 6", "{kind=\"null_value\"} 1"] {
+            let line = format!("scim_gateway_normalizations_total{counted}");
+            assert!(text.contains(&line), "audit {}: {line} missing from\n{text}", !trail.is_empty());
+        }
+    }
+}

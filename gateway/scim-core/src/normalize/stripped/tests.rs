@@ -112,14 +112,28 @@ fn leaving_a_stripped_member_out_comes_to_the_same_body_and_the_same_count() {
 }
 
 #[test]
-fn the_count_of_members_left_out_is_not_added_while_the_strip_is_off() {
+fn the_members_left_out_are_counted_with_the_ones_the_strip_finds() {
     let schema = registry().resource("User").unwrap();
-    let off = Normalizer::new(Preset::Generic).set(Normalization::ReadOnlyStripped, false);
-    let report = off.resource_with_stripped(&mut json!({"userName": "u"}), &schema, 2);
-    assert_eq!(report.count(Normalization::ReadOnlyStripped), 0);
     let on = Normalizer::new(Preset::Generic);
     let report = on.resource_with_stripped(&mut json!({"userName": "u", "meta": {}}), &schema, 2);
     assert_eq!(report.count(Normalization::ReadOnlyStripped), 3);
+}
+
+#[test]
+fn active_is_never_left_out_even_where_a_loaded_schema_makes_it_read_only() {
+    // An operator's schema file may replace the core User schema.
+    let mut reg = Registry::core();
+    let user = json!({"id": crate::schema::USER_URN, "name": "User", "attributes": [
+        {"name": "userName", "type": "string", "mutability": "readWrite"},
+        {"name": "active", "type": "boolean", "mutability": "readOnly"},
+        {"name": "nickName", "type": "string", "mutability": "readOnly"},
+    ]});
+    reg.load_extensions(&user.to_string(), None).unwrap();
+    let schema = reg.resource("User").unwrap();
+    assert_eq!(schema.core_attribute("active").unwrap().mutability, Mutability::ReadOnly, "the schema took");
+    let n = Normalizer::new(Preset::Generic);
+    assert!(stripped_attribute("nickName", &schema, &n).is_some(), "another read-only attribute is");
+    assert!(stripped_attribute("active", &schema, &n).is_none());
 }
 
 #[test]

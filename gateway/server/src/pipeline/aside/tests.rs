@@ -391,3 +391,19 @@ fn the_drawn_bodies_keep_members_often_and_not_always() {
 }
 
 mod put_as_patch;
+
+#[test]
+fn read_only_members_are_left_out_only_while_normalization_strips_them() {
+    let reg = Registry::core();
+    let text = r#"{"id": "u1", "meta": {"resourceType": "User"}, "userName": "u", "active": false}"#;
+    for (strip, left_out) in [(true, 2), (false, 0)] {
+        let normalizer =
+            Normalizer::new(Preset::Generic).set(scim_core::normalize::Normalization::ReadOnlyStripped, strip);
+        let members = TextMembers::for_rules(&reg.resource("User").unwrap(), &programs()[0], &normalizer);
+        let keeper = Keeper::new(reg.resource("User").unwrap(), &members);
+        let (tree, aside) = document_keeping(&Bytes::from_static(text.as_bytes()), 64, &keeper).unwrap();
+        assert_eq!(aside.stripped(), left_out, "strip on: {strip}");
+        assert_eq!(tree.get("meta").is_some(), !strip, "{tree}");
+        assert_eq!(tree["active"], false, "active is always built");
+    }
+}

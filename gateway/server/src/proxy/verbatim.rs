@@ -110,6 +110,7 @@ impl text::Reader for Scan<'_> {
         Role::Top
     }
 
+    #[inline]
     fn key(&mut self, key: &[u8], top: bool) -> Role {
         match (top, key) {
             (true, b"Resources") => self.list.is_list = true,
@@ -129,6 +130,7 @@ impl text::Reader for Scan<'_> {
 
     /// A URL to rewrite (one written with escapes cannot be spliced), or
     /// the list's schema, or a count the parsed path would change.
+    #[inline]
     fn string(&mut self, role: Role, s: &[u8], at: Option<usize>) -> Option<()> {
         match role {
             Role::Url if self.is_upstream_url(s) => self.urls.push(at?),

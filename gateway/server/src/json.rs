@@ -13,6 +13,11 @@
 //!   nesting while it parses;
 //! - [`to_vec`] looks for characters to escape eight bytes at a time instead
 //!   of one.
+//!
+//! [`document_keeping`] and [`document_paired`] build only part of the
+//! document: they keep some members as text, and a request body's reader
+//! also leaves out members normalization strips whole; each value they
+//! build is serde_json's (see `json/split.rs`).
 
 mod parse;
 mod same;

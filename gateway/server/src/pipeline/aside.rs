@@ -32,8 +32,8 @@
 //!   known extension's it keeps anyway, so listing one is fine).
 //!
 //! Under the same conditions for the request (no audit trail, no shadow
-//! mode, no request plugin, no member batches: each sees the body before
-//! normalization), a member normalization strips whole (a read-only
+//! mode, no request plugin, no member batches: [`keeper`] gives none
+//! otherwise), a member normalization strips whole (a read-only
 //! attribute named exactly, with the strip on, never `active`: a User's
 //! `id`, `meta`, `groups`) is read, not built, and left out of the write:
 //! its text must be a value serde_json takes, with no `null` in it and not

@@ -123,8 +123,9 @@ pub fn is_false(v: &Value) -> bool {
 }
 
 /// Whether `key` names the core User `active`: `active` in any case, or
-/// `urn:ietf:params:scim:schemas:core:2.0:User:active`.
-fn is_active_key(key: &str) -> bool {
+/// `urn:ietf:params:scim:schemas:core:2.0:User:active`. A deprovisioning
+/// is decided on the members it names: a reader must never drop one.
+pub fn is_active_key(key: &str) -> bool {
     let Some(tail) = key.len().checked_sub(6).and_then(|i| key.get(i..)) else { return false };
     if !tail.eq_ignore_ascii_case("active") {
         return false;

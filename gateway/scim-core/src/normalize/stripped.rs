@@ -35,7 +35,7 @@ pub fn stripped_attribute<'a>(
     normalizer: &Normalizer,
 ) -> Option<&'a Attribute> {
     let def = schema.core_attribute(key).filter(|d| d.name == key && d.mutability == Mutability::ReadOnly)?;
-    let decides_intent = key.eq_ignore_ascii_case("active");
+    let decides_intent = crate::deprovision::is_active_key(key);
     (normalizer.is_enabled(Normalization::ReadOnlyStripped) && !decides_intent).then_some(def)
 }
 

@@ -100,7 +100,7 @@ impl TextMembers {
     pub fn new(schema: &ResourceSchema<'_>, footprint: &Footprint, normalizer: &Normalizer) -> Self {
         let allowed = |def: &&Attribute| {
             member_attribute(&def.name, schema).is_some_and(|d| std::ptr::eq(d, *def))
-                && def.name != "active"
+                && !scim_core::deprovision::is_active_key(&def.name)
                 && !footprint.touches(&def.name)
         };
         let attributes = schema.core_and_common().filter(allowed).map(|def| Kind::Attribute(def.clone()));

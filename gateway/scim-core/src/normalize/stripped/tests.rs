@@ -1,6 +1,6 @@
 use super::*;
 use crate::json_text::texts::{cuts, document_text, mangled};
-use crate::normalize::Preset;
+use crate::normalize::{Preset, Report};
 use crate::schema::Registry;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -61,8 +61,6 @@ fn both_ways(n: &Normalizer, rt: &str, key: &str, value: &Value) -> ((Value, Rep
     let without_report = n.resource_with_stripped(&mut without, &schema, 1);
     ((whole, whole_report), (without, without_report))
 }
-
-use crate::normalize::Report;
 
 #[test]
 fn only_a_read_only_attribute_named_exactly_is_stripped_and_only_while_the_strip_is_on() {

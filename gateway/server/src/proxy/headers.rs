@@ -1,6 +1,7 @@
 //! Headers across the proxy: hop-by-hop ones dropped, the IdP's credentials
 //! never passed on, forwarding headers set by the gateway.
 
+use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{CONNECTION, CONTENT_TYPE, HeaderName, HeaderValue};
 
@@ -73,8 +74,10 @@ fn copy_without(h: &HeaderMap, dropped: fn(&str) -> bool) -> HeaderMap {
     if connection {
         // Each name looked up as it is written (in any case), none made.
         let named = h.get_all(CONNECTION).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
-        for name in named {
-            out.remove(name.trim());
+        // A name left out already (`keep-alive` as a rule) is not looked up.
+        let gone = |name: &str| !name.bytes().any(|b| b.is_ascii_uppercase()) && (hop_by_hop(name) || dropped(name));
+        for name in named.map(str::trim).filter(|name| !gone(name)) {
+            out.remove(name);
         }
     }
     out
@@ -140,15 +143,15 @@ impl Proto {
     }
 }
 
-/// The headers to send back: the upstream's without hop-by-hop ones and
-/// length (recomputed); the SCIM media type on any body.
-pub fn downstream_response(upstream: &HeaderMap, request_id: &HeaderValue, has_body: bool) -> HeaderMap {
+/// The headers to send back with `body`: the upstream's without
+/// hop-by-hop ones, length (recomputed), encoding and cookies; the SCIM
+/// media type on any body; the request id.
+pub fn downstream_response(upstream: &HeaderMap, request_id: &HeaderValue, body: Option<&Bytes>) -> HeaderMap {
     let mut h = copy_without(upstream, not_downstream);
-    if has_body {
-        h.insert(CONTENT_TYPE, SCIM_JSON);
-    } else {
-        h.remove(CONTENT_TYPE);
-    }
+    match body {
+        Some(_) => h.insert(CONTENT_TYPE, SCIM_JSON),
+        None => h.remove(CONTENT_TYPE),
+    };
     h.insert(REQUEST_ID, request_id.clone());
     h
 }
@@ -293,14 +296,42 @@ mod tests {
         ] {
             h.append(HeaderName::from_static(name), HeaderValue::from_static(value));
         }
-        let out = downstream_response(&h, &HeaderValue::from_static("rid"), true);
+        let body = Bytes::from_static(b"{}");
+        let out = downstream_response(&h, &HeaderValue::from_static("rid"), Some(&body));
         for gone in ["set-cookie", "content-length", "content-encoding", "transfer-encoding", "connection", "x-hop"] {
             assert!(!out.contains_key(gone), "{gone}");
         }
         assert_eq!(out["etag"], "W/\"3\"");
         assert_eq!(out.get_all("link").iter().count(), 2, "every value of a repeated header");
         assert_eq!(out[CONTENT_TYPE], "application/scim+json");
-        assert!(!downstream_response(&h, &HeaderValue::from_static("rid"), false).contains_key(CONTENT_TYPE));
+        assert!(!downstream_response(&h, &HeaderValue::from_static("rid"), None).contains_key(CONTENT_TYPE));
+    }
+
+    #[test]
+    fn names_listed_by_every_connection_header_go_both_ways_and_the_rest_stay_in_their_order() {
+        let mut h = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "x-first"),
+            ("x-first", "1"),
+            ("link", "<a>"),
+            ("connection", "X-Second, close"),
+            ("x-second", "2"),
+            ("link", "<b>"),
+            ("x-third", "3"),
+        ] {
+            h.append(HeaderName::from_static(name), HeaderValue::from_static(value));
+        }
+        let rid = HeaderValue::from_static("rid");
+        let up = upstream_request(&h, &rid, None, Proto::Http, Sending::Forward);
+        let down = downstream_response(&h, &rid, None);
+        for out in [up, down] {
+            for gone in ["connection", "x-first", "x-second"] {
+                assert!(!out.contains_key(gone), "{gone}");
+            }
+            let links: Vec<_> = out.get_all("link").iter().collect();
+            assert_eq!(links, ["<a>", "<b>"], "a repeated header's values in their order");
+            assert_eq!(out["x-third"], "3");
+        }
     }
 
     #[test]

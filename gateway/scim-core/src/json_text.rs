@@ -2,7 +2,8 @@
 //! ([`Block`]): whitespace, and the bytes a JSON string must escape; a
 //! text read a token at a time as serde_json reads it ([`Text`]); and a
 //! `serde_json::Value` built straight from its text ([`build_value`],
-//! [`build_document`]). Shared by the gateway's readers of JSON text and
+//! [`build_document`]); a walk over a value that builds nothing and tells
+//! a reader what it holds ([`walk`]). Shared by the gateway's readers of JSON text and
 //! normalization's check of a member's text.
 
 mod block;
@@ -10,6 +11,7 @@ mod build;
 mod text;
 #[cfg(test)]
 pub(crate) mod texts;
+pub mod walk;
 
 pub use block::{BLOCK, Block, odd};
 pub use build::{Entries, build_document, build_value, object_from};

@@ -15,6 +15,7 @@
 
 use super::{MEMBER_MAX_DEPTH, Normalization, Normalizer};
 use crate::json_text::Text;
+use crate::json_text::walk::{self, Literal, Reader};
 use crate::schema::{Attribute, Mutability, ResourceSchema};
 
 /// Containers a left-out member's value may nest, itself counted (a
@@ -43,63 +44,42 @@ pub fn stripped_attribute<'a>(
 /// [`stripped_attribute`] with that value may be left out: any value
 /// serde_json's parse takes with no `null` anywhere in it, nested at most
 /// [`STRIPPED_MAX_DEPTH`] deep. `None`: build it (or it is not JSON, and
-/// the parse says so). What follows the value is not looked at: the
-/// caller must see that it ends there (`truex` gives 4).
+/// the parse says so). Spaces before the value are counted in its length.
+/// What follows the value is not looked at: the caller must see that it
+/// ends there (`truex` gives 4).
 pub fn stripped_prefix(text: &str) -> Option<usize> {
     let mut t = Text::new(text);
-    value(&mut t)?;
+    walk::value(&mut t, &mut NoNull, ())?;
     Some(t.at())
 }
 
-fn value(t: &mut Text<'_>) -> Option<()> {
-    match t.peek()? {
-        b'{' => nested(t, object),
-        b'[' => nested(t, array),
-        b'"' => t.string().map(drop),
-        b't' => t.literal(b"true"),
-        b'f' => t.literal(b"false"),
-        b'-' | b'0'..=b'9' => t.number().map(drop),
-        // `null`, or not JSON.
-        _ => None,
-    }
-}
+/// The walk's reader for [`stripped_prefix`]: anything but `null`, within
+/// the bound.
+struct NoNull;
 
-/// An array or object, within the bound.
-fn nested<'t>(t: &mut Text<'t>, inner: fn(&mut Text<'t>) -> Option<()>) -> Option<()> {
-    t.enter()?;
-    (t.depth() <= STRIPPED_MAX_DEPTH).then_some(())?;
-    inner(t)?;
-    t.leave();
-    Some(())
-}
+impl Reader for NoNull {
+    type Role = ();
 
-fn object(t: &mut Text<'_>) -> Option<()> {
-    if t.eat(b'}').is_some() {
-        return Some(());
-    }
-    loop {
-        t.skip_space();
-        (t.peek() == Some(b'"')).then_some(())?;
-        t.string()?;
-        t.eat(b':')?;
-        t.skip_space();
-        value(t)?;
-        if t.eat(b',').is_none() {
-            return t.eat(b'}');
-        }
-    }
-}
+    fn key(&mut self, _: &[u8], _: bool) {}
 
-fn array(t: &mut Text<'_>) -> Option<()> {
-    if t.eat(b']').is_some() {
-        return Some(());
+    fn items(&mut self, (): ()) -> Option<()> {
+        Some(())
     }
-    loop {
-        t.skip_space();
-        value(t)?;
-        if t.eat(b',').is_none() {
-            return t.eat(b']');
-        }
+
+    fn string(&mut self, (): (), _: &[u8], _: Option<usize>) -> Option<()> {
+        Some(())
+    }
+
+    fn number(&mut self, (): (), _: bool) -> Option<()> {
+        Some(())
+    }
+
+    fn literal(&mut self, (): (), word: Literal) -> Option<()> {
+        (word != Literal::Null).then_some(())
+    }
+
+    fn max_depth(&self) -> usize {
+        STRIPPED_MAX_DEPTH
     }
 }
 

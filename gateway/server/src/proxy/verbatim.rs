@@ -1,5 +1,6 @@
 //! An answer nothing maps, passed to the IdP as the backend wrote it: one
-//! validating pass over the JSON text builds no tree (`verbatim/text.rs`),
+//! validating pass over the JSON text builds no tree
+//! ([`scim_core::json_text::walk`], with [`Scan`] as its reader),
 //! and the only bytes changed are the upstream URLs in `location` and
 //! `$ref` (the ones [`super::rewrite::urls_in`] rewrites), spliced in place.
 //!
@@ -11,10 +12,10 @@
 //! either way; whitespace, escapes and number spellings stay as the
 //! backend wrote them.
 
-mod text;
-
 use bytes::Bytes;
 use scim_core::LIST_RESPONSE_URN;
+use scim_core::json_text::Text;
+use scim_core::json_text::walk::{self, Literal, Reader};
 
 /// The answer's text with the upstream's URLs made public, or `None` when
 /// the parsed path must take it.
@@ -23,7 +24,7 @@ pub fn answer(body: &Bytes, upstream: &str, public: &str) -> Option<Bytes> {
         return None;
     }
     let mut scan = Scan { upstream, urls: Vec::new(), list: List::default() };
-    text::read(body, &mut scan)?;
+    read(body, &mut scan)?;
     if !scan.list.unchanged() {
         return None;
     }
@@ -31,6 +32,26 @@ pub fn answer(body: &Bytes, upstream: &str, public: &str) -> Option<Bytes> {
         return Some(body.clone());
     }
     Some(splice(body, &scan.urls, upstream.len(), public))
+}
+
+/// Reads all of `text` as one JSON value, an answer (see
+/// [`scim_core::json_text::walk`]); `None` when it is not one serde_json
+/// would read, or the scan refused. A string with escapes is read by
+/// serde_json itself. Where matching serde_json exactly would take more
+/// than a scan (an exponent, a number longer than 40 characters), and
+/// where serde_json itself refuses (nesting past its depth), the text is
+/// refused and the parsed path takes it: refusing is always safe,
+/// accepting what serde_json would not never is. The property tests
+/// beside this file hold this to serde_json on generated and mangled
+/// text.
+fn read(text: &[u8], scan: &mut Scan<'_>) -> Option<()> {
+    // All of it UTF-8, checked once: a string's text, between two quotes,
+    // is then UTF-8 too.
+    let text = crate::json::utf8(text).ok()?;
+    let mut t = Text::new(text);
+    walk::value(&mut t, scan, Role::Top)?;
+    t.skip_space();
+    (t.at() == text.len()).then_some(())
 }
 
 /// The text with each URL's upstream prefix replaced by the public base.
@@ -103,12 +124,8 @@ impl Scan<'_> {
     }
 }
 
-impl text::Reader for Scan<'_> {
+impl Reader for Scan<'_> {
     type Role = Role;
-
-    fn top(&self) -> Role {
-        Role::Top
-    }
 
     #[inline]
     fn key(&mut self, key: &[u8], top: bool) -> Role {
@@ -151,7 +168,7 @@ impl text::Reader for Scan<'_> {
         Some(())
     }
 
-    fn literal(&mut self, role: Role) -> Option<()> {
+    fn literal(&mut self, role: Role, _: Literal) -> Option<()> {
         (role != Role::Top).then_some(())
     }
 }

@@ -1,6 +1,13 @@
 //! What a request is about, told from its path (after the base path).
 
+use http::Method;
 use std::borrow::Cow;
+
+const GET_POST: &[Method] = &[Method::GET, Method::POST];
+const ONE: &[Method] = &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE];
+const POST: &[Method] = &[Method::POST];
+const GET: &[Method] = &[Method::GET];
+const ANY: &[Method] = &[Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
 
 /// The SCIM endpoints the pipeline treats differently.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,9 +65,25 @@ impl Endpoint {
             Self::Resource { id: None, .. } => "GET, POST",
             Self::Resource { id: Some(_), .. } => "GET, PUT, PATCH, DELETE",
             Self::Search { .. } | Self::Bulk => "POST",
-            Self::Me => "GET, POST, PUT, PATCH, DELETE",
             Self::Discovery => "GET",
-            Self::Other => "GET, POST, PUT, PATCH, DELETE",
+            Self::Me | Self::Other => "GET, POST, PUT, PATCH, DELETE",
+        }
+    }
+
+    /// Whether the endpoint takes `method` ([`Endpoint::allow`] lists it).
+    pub fn allows(&self, method: &Method) -> bool {
+        self.methods().contains(method)
+    }
+
+    /// The methods the endpoint takes, as [`Endpoint::allow`] lists them
+    /// (a test holds the two together).
+    fn methods(&self) -> &'static [Method] {
+        match self {
+            Self::Resource { id: None, .. } => GET_POST,
+            Self::Resource { id: Some(_), .. } => ONE,
+            Self::Search { .. } | Self::Bulk => POST,
+            Self::Discovery => GET,
+            Self::Me | Self::Other => ANY,
         }
     }
 
@@ -72,11 +95,6 @@ impl Endpoint {
             Self::Me => Some("User"),
             _ => None,
         }
-    }
-
-    /// Whether the endpoint takes `method`.
-    pub fn allows(&self, method: &http::Method) -> bool {
-        self.allow().split(", ").any(|m| m == method.as_str())
     }
 
     /// A bounded label for metrics and logs.
@@ -126,5 +144,23 @@ mod tests {
         assert_eq!(Endpoint::classify("/Nonesuch"), Endpoint::Other);
         assert_eq!(Endpoint::classify("/"), Endpoint::Other);
         assert_eq!(Endpoint::classify(""), Endpoint::Other);
+    }
+
+    #[test]
+    fn an_endpoint_takes_exactly_the_methods_its_allow_header_lists() {
+        let endpoints =
+            ["/Users", "/Users/1", "/.search", "/Bulk", "/Me", "/Schemas", "/Nonesuch"].map(Endpoint::classify);
+        let methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "GE", "GETS", "get", " GET"];
+        for endpoint in &endpoints {
+            let listed: Vec<&str> = endpoint.allow().split(", ").collect();
+            assert_eq!(listed, endpoint.methods().iter().map(Method::as_str).collect::<Vec<_>>(), "{endpoint:?}");
+            for name in methods {
+                let Ok(method) = Method::from_bytes(name.as_bytes()) else { continue };
+                assert_eq!(endpoint.allows(&method), listed.contains(&name), "{endpoint:?} {name}");
+            }
+        }
+        assert!(Endpoint::classify("/Users/1").allows(&Method::PATCH));
+        assert!(!Endpoint::classify("/Users").allows(&Method::DELETE));
+        assert!(!Endpoint::classify("/Bulk").allows(&Method::GET));
     }
 }

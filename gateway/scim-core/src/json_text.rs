@@ -2,9 +2,9 @@
 //! ([`Block`]): whitespace, and the bytes a JSON string must escape; a
 //! text read a token at a time as serde_json reads it ([`Text`]); and a
 //! `serde_json::Value` built straight from its text ([`build_value`],
-//! [`build_document`]); a walk over a value that builds nothing and tells
-//! a reader what it holds ([`walk`]). Shared by the gateway's readers of JSON text and
-//! normalization's check of a member's text.
+//! [`build_document`]); a walk over a value that builds nothing and
+//! tells a reader what it holds ([`walk`]). Shared by the gateway's
+//! readers of JSON text and normalization's checks of a member's text.
 
 mod block;
 mod build;

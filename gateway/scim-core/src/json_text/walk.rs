@@ -21,8 +21,9 @@ pub enum Literal {
 pub trait Reader {
     /// What a value is to the reader, given by its place.
     type Role: Copy;
-    /// The role of the value under `key` (`top`: a key of the outermost
-    /// object).
+    /// The role of the value under `key` (`top`: a key of an object at
+    /// the text's first level; the walk's own when it starts at a fresh
+    /// [`Text`], as its callers do).
     fn key(&mut self, key: &[u8], top: bool) -> Self::Role;
     /// The role of the items of an array with this role; `None` refuses.
     fn items(&mut self, role: Self::Role) -> Option<Self::Role>;
@@ -33,8 +34,9 @@ pub trait Reader {
     fn number(&mut self, role: Self::Role, unsigned: bool) -> Option<()>;
     /// `true`, `false` or `null`.
     fn literal(&mut self, role: Self::Role, word: Literal) -> Option<()>;
-    /// How deep arrays and objects may nest, the outermost counted; past
-    /// it the walk stops. serde_json's own bound applies anyway.
+    /// How deep arrays and objects may nest, counted as [`Text::depth`]
+    /// counts (from a fresh [`Text`], the outermost is 1); past it the
+    /// walk stops. serde_json's own bound applies anyway.
     fn max_depth(&self) -> usize {
         usize::MAX
     }

@@ -72,8 +72,11 @@ fn copy_without(h: &HeaderMap, dropped: fn(&str) -> bool) -> HeaderMap {
         }
     }
     if connection {
-        // Each name looked up as it is written (in any case), none made.
-        let named = h.get_all(CONNECTION).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
+        // Each name looked up as it is written (in any case), none made. A
+        // value is split by its bytes: a listed text outside ASCII names no
+        // header, and leaves the other names listed beside it to go.
+        let pieces = h.get_all(CONNECTION).iter().flat_map(|v| v.as_bytes().split(|&b| b == b','));
+        let named = pieces.filter_map(|piece| std::str::from_utf8(piece).ok());
         // A name left out already (`keep-alive` as a rule) is not looked up.
         let gone = |name: &str| !name.bytes().any(|b| b.is_ascii_uppercase()) && (hop_by_hop(name) || dropped(name));
         for name in named.map(str::trim).filter(|name| !gone(name)) {
@@ -331,6 +334,21 @@ mod tests {
             let links: Vec<_> = out.get_all("link").iter().collect();
             assert_eq!(links, ["<a>", "<b>"], "a repeated header's values in their order");
             assert_eq!(out["x-third"], "3");
+        }
+    }
+
+    #[test]
+    fn a_name_listed_beside_text_outside_ascii_goes_too() {
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_bytes(b"x-hop, caf\xe9, x-other").unwrap());
+        h.insert("x-hop", HeaderValue::from_static("1"));
+        h.insert("x-other", HeaderValue::from_static("2"));
+        h.insert("x-kept", HeaderValue::from_static("3"));
+        let up = upstream_request(&h, &HeaderValue::from_static("rid"), None, Proto::Http, Sending::Forward);
+        let down = downstream_response(&h, &HeaderValue::from_static("rid"), None);
+        for out in [up, down] {
+            assert!(!out.contains_key("x-hop") && !out.contains_key("x-other"), "{out:?}");
+            assert_eq!(out["x-kept"], "3");
         }
     }
 

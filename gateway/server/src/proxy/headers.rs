@@ -63,11 +63,13 @@ fn not_downstream(name: &str) -> bool {
 /// compared by their text (a header name is lower case), and the
 /// Connection header's names parsed only when there is one.
 fn copy_without(h: &HeaderMap, dropped: fn(&str) -> bool) -> HeaderMap {
+    // Whether a name (lower case, as a header's is) is never copied.
+    let left_out = |name: &str| hop_by_hop(name) || dropped(name);
     let mut out = HeaderMap::with_capacity(h.len() + 3);
     let mut connection = false;
     for (name, value) in h {
         connection |= *name == CONNECTION;
-        if !hop_by_hop(name.as_str()) && !dropped(name.as_str()) {
+        if !left_out(name.as_str()) {
             out.append(name.clone(), value.clone());
         }
     }
@@ -78,7 +80,7 @@ fn copy_without(h: &HeaderMap, dropped: fn(&str) -> bool) -> HeaderMap {
         let pieces = h.get_all(CONNECTION).iter().flat_map(|v| v.as_bytes().split(|&b| b == b','));
         let named = pieces.filter_map(|piece| std::str::from_utf8(piece).ok());
         // A name left out already (`keep-alive` as a rule) is not looked up.
-        let gone = |name: &str| !name.bytes().any(|b| b.is_ascii_uppercase()) && (hop_by_hop(name) || dropped(name));
+        let gone = |name: &str| !name.bytes().any(|b| b.is_ascii_uppercase()) && left_out(name);
         for name in named.map(str::trim).filter(|name| !gone(name)) {
             out.remove(name);
         }
@@ -202,6 +204,15 @@ mod tests {
         PROXY_AUTHORIZATION, SET_COOKIE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
     };
 
+    /// A map of these headers, in order, a name given twice kept twice.
+    fn map_of(headers: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for &(name, value) in headers {
+            h.append(HeaderName::from_static(name), HeaderValue::from_static(value));
+        }
+        h
+    }
+
     #[test]
     fn the_dropped_names_are_the_headers_names_as_http_spells_them() {
         let hop = [CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE];
@@ -285,8 +296,7 @@ mod tests {
 
     #[test]
     fn the_idp_gets_no_cookies_lengths_encodings_or_hop_by_hop_and_every_value_of_the_rest() {
-        let mut h = HeaderMap::new();
-        for (name, value) in [
+        let h = map_of(&[
             ("set-cookie", "session=backend"),
             ("content-length", "99"),
             ("content-encoding", "gzip"),
@@ -296,9 +306,7 @@ mod tests {
             ("etag", "W/\"3\""),
             ("link", "<a>; rel=a"),
             ("link", "<b>; rel=b"),
-        ] {
-            h.append(HeaderName::from_static(name), HeaderValue::from_static(value));
-        }
+        ]);
         let body = Bytes::from_static(b"{}");
         let out = downstream_response(&h, &HeaderValue::from_static("rid"), Some(&body));
         for gone in ["set-cookie", "content-length", "content-encoding", "transfer-encoding", "connection", "x-hop"] {
@@ -312,8 +320,7 @@ mod tests {
 
     #[test]
     fn names_listed_by_every_connection_header_go_both_ways_and_the_rest_stay_in_their_order() {
-        let mut h = HeaderMap::new();
-        for (name, value) in [
+        let h = map_of(&[
             ("connection", "x-first"),
             ("x-first", "1"),
             ("link", "<a>"),
@@ -321,9 +328,7 @@ mod tests {
             ("x-second", "2"),
             ("link", "<b>"),
             ("x-third", "3"),
-        ] {
-            h.append(HeaderName::from_static(name), HeaderValue::from_static(value));
-        }
+        ]);
         let rid = HeaderValue::from_static("rid");
         let up = upstream_request(&h, &rid, None, Proto::Http, Sending::Forward);
         let down = downstream_response(&h, &rid, None);

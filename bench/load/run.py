@@ -49,9 +49,13 @@ cheap error would make a proxy look fast.
 
 With --instructions it runs no load: each proxy (one worker) serves POSTs
 over one connection under valgrind's callgrind, and the table gives the
-user-space instructions per request. Unlike CPU time, that count is the
-same on every run whatever else the machine does, so it shows changes of a
-few percent; kernel time is not in it.
+user-space instructions per request. Unlike CPU time, that count barely
+depends on what else the machine does, so it shows changes of a few
+percent; kernel time is not in it. With other work running beside it,
+okta-to-notion once counted 1,000 a request more (0.7%): about 200 on
+the gateway's own request path, the rest in hyper's connections and
+tokio's wakeups, which follow the timing. With --keep, bench/load/budget.py DIR then says
+where each gateway's instructions go, piece by piece.
 
 Prints a Markdown table, and writes the raw figures as JSON with --json.
 nginx and njs always run, so every table has both yardsticks from the same

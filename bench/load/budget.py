@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Where a request's instructions go: the request path's pieces, counted
+from the callgrind profiles `run.py --instructions --keep DIR` leaves.
+
+    python3 bench/load/run.py --only identity notion --instructions --keep DIR
+    python3 bench/load/budget.py DIR
+
+For each gateway profiled (identity, notion, ...), the harness keeps two
+profiles: one of 200 requests and one of 1,200, each with the start and
+the stop. A piece's count per request is its inclusive count in the
+second less the first, over 1,000: what start and stop cost cancels out.
+
+Inclusive counts are read from the profile itself: a function's own
+instructions, wherever its lines are (inlined code from other files
+included), plus the instructions of every call it makes to another
+function. `callgrind_annotate --inclusive=yes` splits a function by the
+file of its lines and was seen to give different counts for the same
+profile from one run to the next; this does not.
+"""
+
+import argparse
+import collections
+import re
+import sys
+from pathlib import Path
+
+# The pieces, in the request's order: a label and the function whose
+# inclusive count it is (matched at the end of callgrind's name). They do
+# not overlap; "the gateway's other steps" is the service less them all.
+PIECES = [
+    ("the body read, its size bounded and its headers checked", r"scim_gateway::proxy::body::read::\{\{closure\}\}"),
+    ("the body split: the kept members checked as text", r"<scim_gateway::pipeline::aside::Keeper as scim_gateway::json::split::Keep>::left"),
+    ("the body split: the members built into a tree", r"scim_gateway::json::parse::part_at"),
+    ("normalization of the tree", r"scim_gateway::pipeline::phases::resource"),
+    ("the rules", r"scim_gateway::pipeline::phases::map_resource::\{\{closure\}\}"),
+    ("the write's body", r"scim_gateway::json::to_vec_with"),
+    ("headers to the upstream", r"scim_gateway::proxy::headers::upstream_request"),
+    ("headers back to the IdP", r"scim_gateway::proxy::headers::downstream_response"),
+    ("the upstream exchange (the pool, hyper's client)", r"scim_gateway::upstream::http_client::HttpUpstream::send::\{\{closure\}\}"),
+    ("the answer passed through, its URLs spliced", r"scim_gateway::proxy::verbatim::answer"),
+    ("the answer made for the IdP", r"scim_gateway::pipeline::respond::respond"),
+    ("the log line and the request's metrics", r"scim_gateway::pipeline::respond::record"),
+    ("authentication", r"scim_gateway::auth::Tokens::check"),
+]
+# The whole body split, of which the check and the built members above
+# are parts; the rest of it is its own row.
+SPLIT = r"scim_gateway::proxy::body::parse_object_keeping"
+# The gateway's request path: hyper's call of the service.
+SERVICE = r"<hyper::proto::h1::dispatch::Server<S,hyper::body::incoming::Incoming> as hyper::proto::h1::dispatch::Dispatch>::poll_msg"
+
+
+def parse(text):
+    """The total and each function's inclusive count in one callgrind
+    profile (its text): {name: instructions}. Names are callgrind's, with
+    its recursion suffix ('2) where it gives one; a call from a function
+    to itself is not counted again."""
+    names = {"fn": {}, "cfn": {}}
+    own = collections.Counter()
+    called = collections.Counter()
+    total, fn, cfn, in_call = 0, None, None, False
+    for line in text.splitlines():
+        if line.startswith(("fn=", "cfn=")):
+            key, _, rest = line.partition("=")
+            name = _name(rest, names)
+            if key == "fn":
+                fn = name
+            else:
+                cfn = name
+            continue
+        if line.startswith("calls="):
+            in_call = True
+            continue
+        if line.startswith("summary:") or line.startswith("totals:"):
+            total = int(line.split()[1])
+            continue
+        if not line or not (line[0].isdigit() or line[0] in "+-*"):
+            continue
+        cost = _cost(line)
+        if in_call:
+            if cfn != fn:
+                called[fn] += cost
+            in_call = False
+        else:
+            own[fn] += cost
+    inclusive = collections.Counter(own)
+    inclusive.update(called)
+    return total, inclusive
+
+
+def _name(rest, names):
+    """A name given as `(id) text` (defined), `(id)` (used again) or
+    `text` (not compressed). One table serves fn and cfn: callgrind shares
+    the ids."""
+    m = re.match(r"\((\d+)\)(?: (.*))?$", rest.strip())
+    if not m:
+        return rest.strip()
+    table = names["fn"]
+    if m.group(2) is not None:
+        table[m.group(1)] = m.group(2)
+    return table.get(m.group(1), m.group(1))
+
+
+def _cost(line):
+    """The instruction count of a cost line: its last number."""
+    parts = line.split()
+    return int(parts[-1]) if len(parts) > 1 else 0
+
+
+def count(inclusive, pattern):
+    """The inclusive count of the one function whose name ends with
+    `pattern`; the largest when several do (recursion's 'N copies are
+    never matched: the pattern is anchored)."""
+    rx = re.compile(pattern + r"$")
+    found = [v for k, v in inclusive.items() if k and rx.search(k)]
+    return max(found, default=0)
+
+
+def per_request(small, large, requests=1000):
+    """Each piece's count per request, from the two profiles' texts."""
+    (t0, a), (t1, b) = parse(small), parse(large)
+    each = lambda pattern: (count(b, pattern) - count(a, pattern)) / requests  # noqa: E731
+    rows = [(label, each(p)) for label, p in PIECES]
+    split, check, built = each(SPLIT), rows[1][1], rows[2][1]
+    rows.insert(3, ("the body split: the rest (the object's grammar, keys, the tree's map, names checked)",
+                    split - check - built))
+    service = each(SERVICE)
+    rows.append(("the gateway's other steps (route, path, exchange set up, timeout, request id, drops)",
+                 service - sum(v for _, v in rows)))
+    rows.append(("the gateway's request path (hyper's call of the service)", service))
+    total = (t1 - t0) / requests
+    rows.append(("hyper's server connection, the upstream connection's task, tokio, I/O and timers",
+                 total - service))
+    rows.append(("total", total))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dir", type=Path, help="the directory run.py --instructions --keep DIR left")
+    args = ap.parse_args()
+    profiles = {}
+    for f in sorted(args.dir.glob("callgrind.*.*")):
+        head = f.read_text(errors="replace")[:4096]
+        m = re.search(r"^cmd:.*/vg-([a-z0-9-]+)-(\d+)/gateway\.toml", head, re.M)
+        if m and m.group(1) not in ("nginx", "njs"):
+            profiles.setdefault(m.group(1), {})[int(m.group(2))] = f
+    pairs = {name: p for name, p in profiles.items() if len(p) == 2}
+    if not pairs:
+        sys.exit(f"budget.py: no gateway profiles in {args.dir} (run.py --instructions --keep DIR)")
+    columns = {name: per_request(*(p[n].read_text(errors="replace") for n in sorted(p))) for name, p in pairs.items()}
+    names = sorted(columns)
+    print("| piece | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for i, (label, _) in enumerate(columns[names[0]]):
+        print(f"| {label} | " + " | ".join(f"{columns[n][i][1]:,.0f}" for n in names) + " |")
+
+
+if __name__ == "__main__":
+    main()

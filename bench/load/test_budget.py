@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""budget.py's reading of callgrind profiles, on small hand-written ones:
+names defined once and used by id, a function's inlined lines from other
+files, calls to other functions counted in, a function's calls to itself
+not counted twice, and the per-request arithmetic of two profiles."""
+
+import sys
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import budget  # noqa: E402
+
+# main calls work (twice, 30 in all) and itself (5, not counted again);
+# work's own lines are 7 + 3 (3 of them inlined from another file), and
+# it calls work'2 (its recursion, 4) and leaf (2).
+PROFILE = """# callgrind format
+version: 1
+positions: line
+events: Ir
+summary: 60
+
+ob=(1) /bin/x
+fl=(1) main.rs
+fn=(1) main
+1 10
++1 5
+cfn=(2) work
+calls=2 20
++1 30
+cfn=(1)
+calls=1 1
+* 5
+
+fl=(2) work.rs
+fn=(2)
+20 7
+fi=(3) inlined.rs
+-10 3
+fe=(2)
+cfn=(3) work'2
+calls=1 30
++1 4
+cfn=(4) leaf
+calls=1 40
+* 2
+
+fn=(3)
+30 4
+
+fn=(4)
+40 2
+"""
+
+
+class Parse(unittest.TestCase):
+    def test_inclusive_counts_own_lines_wherever_they_are_and_calls_to_other_functions(self):
+        total, inclusive = budget.parse(PROFILE)
+        self.assertEqual(total, 60)
+        self.assertEqual(inclusive["work"], 7 + 3 + 4 + 2)
+        self.assertEqual(inclusive["leaf"], 2)
+        self.assertEqual(inclusive["work'2"], 4)
+
+    def test_a_call_to_itself_is_not_counted_again(self):
+        _, inclusive = budget.parse(PROFILE)
+        self.assertEqual(inclusive["main"], 10 + 5 + 30)
+
+    def test_a_pattern_matches_the_end_of_a_name_and_not_its_recursion(self):
+        _, inclusive = budget.parse(PROFILE)
+        self.assertEqual(budget.count(inclusive, "work"), 16)
+        self.assertEqual(budget.count(inclusive, "nothing"), 0)
+
+
+class PerRequest(unittest.TestCase):
+    def profile(self, requests):
+        """A gateway profile of `requests` requests: the service costs 100
+        a request, the split 40 of it (the check 15, the built members
+        10), the rules 20; 50 outside the service; 1,000 to start."""
+        n = requests
+        service = "<hyper::proto::h1::dispatch::Server<S,hyper::body::incoming::Incoming> as hyper::proto::h1::dispatch::Dispatch>::poll_msg"
+        return f"""summary: {1000 + 150 * n}
+fn=(1) main
+1 {1000 + 50 * n}
+cfn=(2) {service}
+calls={n} 1
+1 {100 * n}
+fn=(2)
+1 {40 * n}
+cfn=(3) scim_gateway::proxy::body::parse_object_keeping
+calls={n} 1
+1 {40 * n}
+cfn=(4) scim_gateway::pipeline::phases::map_resource::{{{{closure}}}}
+calls={n} 1
+1 {20 * n}
+fn=(3)
+1 {15 * n}
+cfn=(5) <scim_gateway::pipeline::aside::Keeper as scim_gateway::json::split::Keep>::left
+calls={n} 1
+1 {15 * n}
+cfn=(6) scim_gateway::json::parse::part_at
+calls={n} 1
+1 {10 * n}
+fn=(5)
+1 {15 * n}
+fn=(6)
+1 {10 * n}
+fn=(4)
+1 {20 * n}
+"""
+
+    def test_each_piece_per_request_is_the_larger_run_less_the_smaller(self):
+        rows = dict(budget.per_request(self.profile(200), self.profile(1200)))
+        self.assertEqual(rows["total"], 150)
+        self.assertEqual(rows["the gateway's request path (hyper's call of the service)"], 100)
+        self.assertEqual(rows["hyper's server connection, the upstream connection's task, tokio, I/O and timers"], 50)
+        self.assertEqual(rows["the body split: the kept members checked as text"], 15)
+        self.assertEqual(rows["the body split: the members built into a tree"], 10)
+        self.assertEqual(rows["the body split: the rest (the object's grammar, keys, the tree's map, names checked)"], 15)
+        self.assertEqual(rows["the rules"], 20)
+        self.assertEqual(rows["the gateway's other steps (route, path, exchange set up, timeout, request id, drops)"], 40)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -25,28 +25,28 @@ import sys
 from pathlib import Path
 
 # The pieces, in the request's order: a label and the function whose
-# inclusive count it is (matched at the end of callgrind's name). They do
-# not overlap; "the gateway's other steps" is the service less them all.
+# inclusive count it is (the end of callgrind's name for it). They do not
+# overlap; "the gateway's other steps" is the service less them all.
 PIECES = [
-    ("the body read, its size bounded and its headers checked", r"scim_gateway::proxy::body::read::\{\{closure\}\}"),
-    ("the body split: the kept members checked as text", r"<scim_gateway::pipeline::aside::Keeper as scim_gateway::json::split::Keep>::left"),
-    ("the body split: the members built into a tree", r"scim_gateway::json::parse::part_at"),
-    ("normalization of the tree", r"scim_gateway::pipeline::phases::resource"),
-    ("the rules", r"scim_gateway::pipeline::phases::map_resource::\{\{closure\}\}"),
-    ("the write's body", r"scim_gateway::json::to_vec_with"),
-    ("headers to the upstream", r"scim_gateway::proxy::headers::upstream_request"),
-    ("headers back to the IdP", r"scim_gateway::proxy::headers::downstream_response"),
-    ("the upstream exchange (the pool, hyper's client)", r"scim_gateway::upstream::http_client::HttpUpstream::send::\{\{closure\}\}"),
-    ("the answer passed through, its URLs spliced", r"scim_gateway::proxy::verbatim::answer"),
-    ("the answer made for the IdP", r"scim_gateway::pipeline::respond::respond"),
-    ("the log line and the request's metrics", r"scim_gateway::pipeline::respond::record"),
-    ("authentication", r"scim_gateway::auth::Tokens::check"),
+    ("the body read, its size bounded and its headers checked", "scim_gateway::proxy::body::read::{{closure}}"),
+    ("the body split: the kept members checked as text", "<scim_gateway::pipeline::aside::Keeper as scim_gateway::json::split::Keep>::left"),
+    ("the body split: the members built into a tree", "scim_gateway::json::parse::part_at"),
+    ("normalization of the tree", "scim_gateway::pipeline::phases::resource"),
+    ("the rules", "scim_gateway::pipeline::phases::map_resource::{{closure}}"),
+    ("the write's body", "scim_gateway::json::to_vec_with"),
+    ("headers to the upstream", "scim_gateway::proxy::headers::upstream_request"),
+    ("headers back to the IdP", "scim_gateway::proxy::headers::downstream_response"),
+    ("the upstream exchange (the pool, hyper's client)", "scim_gateway::upstream::http_client::HttpUpstream::send::{{closure}}"),
+    ("the answer passed through, its URLs spliced", "scim_gateway::proxy::verbatim::answer"),
+    ("the answer made for the IdP", "scim_gateway::pipeline::respond::respond"),
+    ("the log line and the request's metrics", "scim_gateway::pipeline::respond::record"),
+    ("authentication", "scim_gateway::auth::Tokens::check"),
 ]
 # The whole body split, of which the check and the built members above
 # are parts; the rest of it is its own row.
-SPLIT = r"scim_gateway::proxy::body::parse_object_keeping"
+SPLIT = "scim_gateway::proxy::body::parse_object_keeping"
 # The gateway's request path: hyper's call of the service.
-SERVICE = r"<hyper::proto::h1::dispatch::Server<S,hyper::body::incoming::Incoming> as hyper::proto::h1::dispatch::Dispatch>::poll_msg"
+SERVICE = "<hyper::proto::h1::dispatch::Server<S,hyper::body::incoming::Incoming> as hyper::proto::h1::dispatch::Dispatch>::poll_msg"
 
 
 def parse(text):
@@ -54,7 +54,7 @@ def parse(text):
     profile (its text): {name: instructions}. Names are callgrind's, with
     its recursion suffix ('2) where it gives one; a call from a function
     to itself is not counted again."""
-    names = {"fn": {}, "cfn": {}}
+    names = {}
     own = collections.Counter()
     called = collections.Counter()
     total, fn, cfn, in_call = 0, None, None, False
@@ -89,15 +89,14 @@ def parse(text):
 
 def _name(rest, names):
     """A name given as `(id) text` (defined), `(id)` (used again) or
-    `text` (not compressed). One table serves fn and cfn: callgrind shares
-    the ids."""
+    `text` (not compressed). `names` holds the ids defined so far; fn and
+    cfn lines share them."""
     m = re.match(r"\((\d+)\)(?: (.*))?$", rest.strip())
     if not m:
         return rest.strip()
-    table = names["fn"]
     if m.group(2) is not None:
-        table[m.group(1)] = m.group(2)
-    return table.get(m.group(1), m.group(1))
+        names[m.group(1)] = m.group(2)
+    return names.get(m.group(1), m.group(1))
 
 
 def _cost(line):
@@ -106,19 +105,20 @@ def _cost(line):
     return int(parts[-1]) if len(parts) > 1 else 0
 
 
-def count(inclusive, pattern):
-    """The inclusive count of the one function whose name ends with
-    `pattern`; the largest when several do (recursion's 'N copies are
-    never matched: the pattern is anchored)."""
-    rx = re.compile(pattern + r"$")
-    found = [v for k, v in inclusive.items() if k and rx.search(k)]
-    return max(found, default=0)
+def count(inclusive, suffix):
+    """The inclusive count of the function whose name ends with `suffix`
+    (the largest, should several); 0 when none does. A recursion's inner
+    copies (callgrind's `'2`) end otherwise and are never counted."""
+    return max((v for k, v in inclusive.items() if k and k.endswith(suffix)), default=0)
 
 
 def per_request(small, large, requests=1000):
     """Each piece's count per request, from the two profiles' texts."""
     (t0, a), (t1, b) = parse(small), parse(large)
-    each = lambda pattern: (count(b, pattern) - count(a, pattern)) / requests  # noqa: E731
+
+    def each(suffix):
+        return (count(b, suffix) - count(a, suffix)) / requests
+
     rows = [(label, each(p)) for label, p in PIECES]
     split, check, built = each(SPLIT), rows[1][1], rows[2][1]
     rows.insert(3, ("the body split: the rest (the object's grammar, keys, the tree's map, names checked)",
@@ -141,8 +141,9 @@ def main():
     profiles = {}
     for f in sorted(args.dir.glob("callgrind.*.*")):
         head = f.read_text(errors="replace")[:4096]
+        # The gateways' profiles only: nginx's name no gateway.toml.
         m = re.search(r"^cmd:.*/vg-([a-z0-9-]+)-(\d+)/gateway\.toml", head, re.M)
-        if m and m.group(1) not in ("nginx", "njs"):
+        if m:
             profiles.setdefault(m.group(1), {})[int(m.group(2))] = f
     pairs = {name: p for name, p in profiles.items() if len(p) == 2}
     if not pairs:

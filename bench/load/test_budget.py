@@ -65,7 +65,7 @@ class Parse(unittest.TestCase):
         _, inclusive = budget.parse(PROFILE)
         self.assertEqual(inclusive["main"], 10 + 5 + 30)
 
-    def test_a_pattern_matches_the_end_of_a_name_and_not_its_recursion(self):
+    def test_a_piece_is_the_name_ending_so_and_not_its_recursion(self):
         _, inclusive = budget.parse(PROFILE)
         self.assertEqual(budget.count(inclusive, "work"), 16)
         self.assertEqual(budget.count(inclusive, "nothing"), 0)

@@ -6,9 +6,10 @@ from the callgrind profiles `run.py --instructions --keep DIR` leaves.
     python3 bench/load/budget.py DIR
 
 For each gateway profiled (identity, notion, ...), the harness keeps two
-profiles: one of 200 requests and one of 1,200, each with the start and
-the stop. A piece's count per request is its inclusive count in the
-second less the first, over 1,000: what start and stop cost cancels out.
+profiles, of a few requests and of many (200 and 1,200), each with the
+start and the stop; their directories' names say how many. A piece's
+count per request is its inclusive count in the second less the first,
+over the difference of the two: what start and stop cost cancels out.
 
 Inclusive counts are read from the profile itself: a function's own
 instructions, wherever its lines are (inlined code from other files
@@ -27,10 +28,12 @@ from pathlib import Path
 # The pieces, in the request's order: a label and the function whose
 # inclusive count it is (the end of callgrind's name for it). They do not
 # overlap; "the gateway's other steps" is the service less them all.
+CHECKED = "<scim_gateway::pipeline::aside::Keeper as scim_gateway::json::split::Keep>::left"
+BUILT = "scim_gateway::json::parse::part_at"
 PIECES = [
     ("the body read, its size bounded and its headers checked", "scim_gateway::proxy::body::read::{{closure}}"),
-    ("the body split: the kept members checked as text", "<scim_gateway::pipeline::aside::Keeper as scim_gateway::json::split::Keep>::left"),
-    ("the body split: the members built into a tree", "scim_gateway::json::parse::part_at"),
+    ("the body split: the kept members checked as text", CHECKED),
+    ("the body split: the members built into a tree", BUILT),
     ("normalization of the tree", "scim_gateway::pipeline::phases::resource"),
     ("the rules", "scim_gateway::pipeline::phases::map_resource::{{closure}}"),
     ("the write's body", "scim_gateway::json::to_vec_with"),
@@ -112,17 +115,17 @@ def count(inclusive, suffix):
     return max((v for k, v in inclusive.items() if k and k.endswith(suffix)), default=0)
 
 
-def per_request(small, large, requests=1000):
-    """Each piece's count per request, from the two profiles' texts."""
+def per_request(small, large, requests):
+    """Each piece's count per request, from the two profiles' texts, the
+    second of `requests` more requests than the first."""
     (t0, a), (t1, b) = parse(small), parse(large)
 
     def each(suffix):
         return (count(b, suffix) - count(a, suffix)) / requests
 
     rows = [(label, each(p)) for label, p in PIECES]
-    split, check, built = each(SPLIT), rows[1][1], rows[2][1]
     rows.insert(3, ("the body split: the rest (the object's grammar, keys, the tree's map, names checked)",
-                    split - check - built))
+                    each(SPLIT) - each(CHECKED) - each(BUILT)))
     service = each(SERVICE)
     rows.append(("the gateway's other steps (route, path, exchange set up, timeout, request id, drops)",
                  service - sum(v for _, v in rows)))
@@ -148,7 +151,10 @@ def main():
     pairs = {name: p for name, p in profiles.items() if len(p) == 2}
     if not pairs:
         sys.exit(f"budget.py: no gateway profiles in {args.dir} (run.py --instructions --keep DIR)")
-    columns = {name: per_request(*(p[n].read_text(errors="replace") for n in sorted(p))) for name, p in pairs.items()}
+    columns = {}
+    for name, p in pairs.items():
+        few, many = sorted(p)
+        columns[name] = per_request(p[few].read_text(errors="replace"), p[many].read_text(errors="replace"), many - few)
     names = sorted(columns)
     print("| piece | " + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(names))

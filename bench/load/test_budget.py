@@ -109,7 +109,7 @@ fn=(4)
 """
 
     def test_each_piece_per_request_is_the_larger_run_less_the_smaller(self):
-        rows = dict(budget.per_request(self.profile(200), self.profile(1200)))
+        rows = dict(budget.per_request(self.profile(200), self.profile(1200), 1000))
         self.assertEqual(rows["total"], 150)
         self.assertEqual(rows["the gateway's request path (hyper's call of the service)"], 100)
         self.assertEqual(rows["hyper's server connection, the upstream connection's task, tokio, I/O and timers"], 50)

@@ -7,6 +7,7 @@ use crate::transform::{Transform, apply_chain};
 use scim_core::path::Path;
 use scim_core::schema::{AttrType, Attribute, ResourceSchema};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 
 /// What a rule has produced so far, for `@` references.
@@ -141,17 +142,30 @@ pub(crate) fn read(env: &mut Env<'_>, source: &Source, multi: bool) -> Result<Op
 }
 
 fn render(env: &mut Env<'_>, t: &Template) -> Result<Option<String>, String> {
+    let doc = env.doc;
     let mut values = Vec::with_capacity(t.fields.len());
     for field in &t.fields {
-        let v = match read(env, field, false)? {
-            None => None,
-            Some(Value::String(s)) => Some(s),
-            Some(v @ (Value::Number(_) | Value::Bool(_))) => Some(v.to_string()),
-            Some(_) => return Err(format!("template field `{}` is not a single value", source_text(field))),
+        // A path's value is read where it lies, not copied out; when
+        // explaining, `read` records what each field read.
+        let value = match field {
+            Source::Path(p) if env.inputs.is_none() => first_path_value(p, doc, env.schema).map(Cow::Borrowed),
+            _ => read(env, field, false)?.map(Cow::Owned),
         };
-        values.push(v);
+        values.push(value.map(|v| field_text(v, field)).transpose()?);
     }
     Ok(t.render(&values))
+}
+
+/// A template field's value as text: a string as it is (borrowed where
+/// the value is), a number or a boolean as JSON writes it.
+fn field_text<'v>(value: Cow<'v, Value>, field: &Source) -> Result<Cow<'v, str>, String> {
+    match value {
+        Cow::Borrowed(Value::String(s)) => Ok(Cow::Borrowed(s)),
+        Cow::Owned(Value::String(s)) => Ok(Cow::Owned(s)),
+        Cow::Borrowed(v @ (Value::Number(_) | Value::Bool(_))) => Ok(Cow::Owned(v.to_string())),
+        Cow::Owned(v @ (Value::Number(_) | Value::Bool(_))) => Ok(Cow::Owned(v.to_string())),
+        _ => Err(format!("template field `{}` is not a single value", source_text(field))),
+    }
 }
 
 /// The text a source was written as.
@@ -177,7 +191,7 @@ pub(crate) fn pick(values: Vec<&Value>, multi: bool) -> Option<Value> {
         }
         return Some(Value::Array(all)).filter(|v| !is_empty(v));
     }
-    values.into_iter().find(|v| !is_empty(v)).and_then(first_filled)
+    values.into_iter().find(|v| !is_empty(v)).and_then(first_filled).cloned()
 }
 
 /// What `path` holds in `doc`, as [`pick`] takes it: the first value
@@ -186,6 +200,13 @@ pub(crate) fn pick_path(path: &Path, doc: &Value, schema: &ResourceSchema<'_>, m
     if multi {
         return pick(path.get(doc, Some(schema)), multi);
     }
+    first_path_value(path, doc, schema).cloned()
+}
+
+/// The first value `path` holds in `doc` that is not empty (an array's
+/// first item that is not), looked for without gathering the others:
+/// [`pick`]'s first value, where it lies.
+fn first_path_value<'d>(path: &Path, doc: &'d Value, schema: &ResourceSchema<'_>) -> Option<&'d Value> {
     let mut first = None;
     path.visit(doc, Some(schema), |v| match is_empty(v) {
         true => ControlFlow::Continue(()),
@@ -198,10 +219,10 @@ pub(crate) fn pick_path(path: &Path, doc: &Value, schema: &ResourceSchema<'_>, m
 }
 
 /// The first value not empty: an array's first item that is not.
-fn first_filled(value: &Value) -> Option<Value> {
+fn first_filled(value: &Value) -> Option<&Value> {
     match value {
-        Value::Array(items) => items.iter().find(|v| !is_empty(v)).cloned(),
-        other => Some(other.clone()),
+        Value::Array(items) => items.iter().find(|v| !is_empty(v)),
+        other => Some(other),
     }
 }
 

@@ -63,37 +63,62 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Piece>, (usize, String)> {
 
 impl Template {
     /// Joins the present values (`None` or blank means missing). Returns
-    /// `None` when no field has a value.
-    pub(crate) fn render(&self, values: &[Option<String>]) -> Option<String> {
-        let present: Vec<(usize, &str)> = values
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| (i, s)))
-            .collect();
-        let (&(_, first), rest) = present.split_first()?;
-        let size =
-            self.lits.iter().map(String::len).sum::<usize>() + present.iter().map(|(_, v)| v.len()).sum::<usize>();
-        let mut out = String::with_capacity(size);
-        out.push_str(self.lits.first().map_or("", String::as_str));
-        out.push_str(first);
-        for &(i, v) in rest {
-            out.push_str(self.lits.get(i).map_or("", String::as_str));
-            out.push_str(v);
+    /// `None` when no field has a value. Written in one pass: the
+    /// whitespace collapses as the pieces are written, not in a second
+    /// string.
+    pub(crate) fn render<S: AsRef<str>>(&self, values: &[Option<S>]) -> Option<String> {
+        let size = self.lits.iter().map(String::len).sum::<usize>()
+            + values.iter().flatten().map(|v| v.as_ref().len()).sum::<usize>();
+        let mut out = Collapsed { out: String::with_capacity(size), space: false };
+        let mut any = false;
+        for (i, v) in values.iter().enumerate() {
+            let Some(v) = v.as_ref().map(|v| v.as_ref().trim()).filter(|v| !v.is_empty()) else { continue };
+            // The text before the first value present is the first literal.
+            let before = if any { self.lits.get(i) } else { self.lits.first() };
+            out.push(before.map_or("", String::as_str));
+            out.push(v);
+            any = true;
         }
-        out.push_str(self.lits.last().map_or("", String::as_str));
-        Some(collapse_spaces(&out))
+        out.push(self.lits.last().map_or("", String::as_str));
+        any.then_some(out.out)
     }
 }
 
-fn collapse_spaces(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for word in s.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
+/// Text written with every run of whitespace made one space, none at the
+/// ends: the words of all that is pushed, joined by single spaces (a word
+/// may run on from one push into the next).
+struct Collapsed {
+    out: String,
+    /// Whitespace was pushed since the last word's text.
+    space: bool,
+}
+
+impl Collapsed {
+    fn push(&mut self, text: &str) {
+        // Most text has no whitespace but between words, and no byte that
+        // could start a whitespace character outside ASCII (U+0085 and
+        // U+00A0 start with 0xC2, the others with 0xE1 to 0xE3): a text
+        // without such a byte is one word.
+        let may_space = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ' | 0xC2 | 0xE1..=0xE3);
+        if !text.as_bytes().iter().any(may_space) {
+            return self.word(text);
         }
-        out.push_str(word);
+        for (n, word) in text.split(char::is_whitespace).enumerate() {
+            self.space |= n > 0;
+            self.word(word);
+        }
     }
-    out
+
+    /// A word's text (or part of one), after the space owed before it.
+    fn word(&mut self, word: &str) {
+        if word.is_empty() {
+            return;
+        }
+        if std::mem::take(&mut self.space) && !self.out.is_empty() {
+            self.out.push(' ');
+        }
+        self.out.push_str(word);
+    }
 }
 
 #[cfg(test)]
@@ -125,7 +150,7 @@ mod tests {
         assert_eq!(t.render(&[None, None, some("Doe")]).as_deref(), Some("Doe"));
         assert_eq!(t.render(&[some("Jane"), some("  "), None]).as_deref(), Some("Jane"));
         assert_eq!(t.render(&[some(" Jane  Q "), None, some("Doe")]).as_deref(), Some("Jane Q Doe"));
-        assert_eq!(t.render(&[None, None, None]), None);
+        assert_eq!(t.render(&[None::<String>, None, None]), None);
     }
 
     #[test]
@@ -146,5 +171,54 @@ mod tests {
         assert!(parse("a {} b").is_err());
         assert!(parse("a } b").is_err());
         assert_eq!(parse("é{x}").unwrap()[1], Piece::Field("x".into(), 3));
+    }
+
+    /// The template joined as it was written before the one-pass render:
+    /// the present values trimmed, joined with their literals, and then
+    /// the whitespace collapsed.
+    fn joined_then_collapsed(t: &Template, values: &[Option<String>]) -> Option<String> {
+        let present: Vec<(usize, &str)> = values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| (i, s)))
+            .collect();
+        let (&(_, first), rest) = present.split_first()?;
+        let mut out = t.lits[0].clone() + first;
+        for &(i, v) in rest {
+            out = out + &t.lits[i] + v;
+        }
+        out += t.lits.last().unwrap();
+        Some(out.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+
+    #[test]
+    fn one_pass_render_is_the_join_collapsed() {
+        let texts =
+            ["", " ", "a", " a", "b ", " a\tb\u{b}", "x\u{a0} y", "\u{3000}", "é  ü", "©\u{2009}€", "\u{85}ā\u{1680}"];
+        let templates = ["{a} {b}", "{a}{b}", "<{a}, {b}>", " {a}-{b} ", "({a}\t)\n{b}\u{a0}."];
+        let mut compared = 0;
+        for text in templates {
+            let t = template(text);
+            for a in texts.iter().map(|s| Some(s.to_string())).chain([None]) {
+                for b in texts.iter().map(|s| Some(s.to_string())).chain([None]) {
+                    let values = [a.clone(), b.clone()];
+                    assert_eq!(t.render(&values), joined_then_collapsed(&t, &values), "{text} {values:?}");
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(compared, 5 * 12 * 12);
+    }
+
+    #[test]
+    fn every_whitespace_character_starts_with_a_byte_the_fast_path_looks_for() {
+        let mut spaces = 0;
+        for c in (0..=0x10FFFF).filter_map(char::from_u32).filter(|c| c.is_whitespace()) {
+            let mut out = Collapsed { out: String::new(), space: false };
+            out.push(&format!("a{c}b"));
+            assert_eq!(out.out, "a b", "U+{:04X}", u32::from(c));
+            spaces += 1;
+        }
+        assert_eq!(spaces, 25);
     }
 }

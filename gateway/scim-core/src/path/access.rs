@@ -239,7 +239,7 @@ impl Path {
                     *slot = value;
                     Ok(1)
                 }
-                Some(sub) => set_sub(slot, &sub_name(attr, sub), value),
+                Some(sub) => set_sub(slot, sub_name(attr, sub), value),
             },
             Some(filter) => self.set_filtered(slot, filter, value, attr),
         }
@@ -279,7 +279,7 @@ impl Path {
             }
         }
         if written == 0 {
-            items.push(new_element(filter, sub.as_deref(), value, &self.name)?);
+            items.push(new_element(filter, sub, value, &self.name)?);
             written = 1;
         }
         Ok(written)
@@ -346,8 +346,8 @@ impl AttrPath {
     }
 }
 
-fn sub_name(attr: Option<&Attribute>, sub: &str) -> String {
-    attr.and_then(|a| a.sub_attribute(sub)).map_or_else(|| sub.to_owned(), |s| s.name.clone())
+fn sub_name<'a>(attr: Option<&'a Attribute>, sub: &'a str) -> &'a str {
+    attr.and_then(|a| a.sub_attribute(sub)).map_or(sub, |s| s.name.as_str())
 }
 
 fn set_sub(slot: &mut Value, sub: &str, value: Value) -> Result<usize, ScimError> {

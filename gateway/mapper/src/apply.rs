@@ -252,9 +252,10 @@ fn remove_every_spelling(path: &Path, doc: &mut Value, schema: &ResourceSchema<'
 
 /// Phase two: one rule's write.
 fn commit(rule: &Rule, write: Write, doc: &mut Value, schema: &ResourceSchema<'_>) -> Result<(), String> {
+    // A rule's target (a rename's `to`) was located when it was compiled.
     let set = |p: &Path, v: Option<Value>, doc: &mut Value| -> Result<(), String> {
         match v {
-            Some(v) => p.set(doc, v, Some(schema)).map(|_| ()).map_err(|e| e.detail),
+            Some(v) => p.set_located(doc, v, &rule.fit.at).map(|_| ()).map_err(|e| e.detail),
             None => {
                 p.remove(doc, Some(schema));
                 Ok(())

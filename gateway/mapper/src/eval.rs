@@ -4,7 +4,7 @@
 use crate::program::Source;
 use crate::template::Template;
 use crate::transform::{Transform, apply_chain};
-use scim_core::path::Path;
+use scim_core::path::{Located, Path};
 use scim_core::schema::{AttrType, Attribute, ResourceSchema};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -61,7 +61,7 @@ pub(crate) fn require(target: &Path, fit: &Fit, value: Option<Value>) -> Result<
 /// compiled (the schema a rule list is compiled against is the one it is
 /// applied with): the attribute it writes, whether it takes a whole list,
 /// whether a request must produce it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Fit {
     /// The name and type of the attribute the target writes (the
     /// sub-attribute when it names one); `None` for one the schema lacks.
@@ -70,6 +70,8 @@ pub(crate) struct Fit {
     pub(crate) list: bool,
     /// A required attribute, with no filter: producing nothing fails.
     required: bool,
+    /// Where the target lies in the schema ([`Path::locate`]).
+    pub(crate) at: Located,
 }
 
 impl Fit {
@@ -80,6 +82,7 @@ impl Fit {
             attr: attr.map(|a| (a.name.clone(), a.ty)),
             list: takes_list(target, schema),
             required: target.filter.is_none() && attr.is_some_and(|a| a.required),
+            at: target.locate(schema),
         }
     }
 
@@ -120,7 +123,8 @@ pub(crate) fn target_attribute<'s>(target: &Path, schema: &ResourceSchema<'s>) -
 /// Reads one source. `multi`: keep every value instead of the first.
 pub(crate) fn read(env: &mut Env<'_>, source: &Source, multi: bool) -> Result<Option<Value>, String> {
     let value = match source {
-        Source::Path(p) => pick_path(p, env.doc, env.schema, multi),
+        Source::Path(p, _) if multi => pick_path(p, env.doc, env.schema, multi),
+        Source::Path(p, at) => first_located(p, env.doc, at).cloned(),
         Source::JsonPath { query, .. } => {
             let found = jsonpath_rust::query::js_path_process(query, env.doc).map_err(|e| format!("JSONPath: {e}"))?;
             pick(found.into_iter().map(|r| r.val).collect(), multi)
@@ -148,7 +152,7 @@ fn render(env: &mut Env<'_>, t: &Template) -> Result<Option<String>, String> {
         // A path's value is read where it lies, not copied out; when
         // explaining, `read` records what each field read.
         let value = match field {
-            Source::Path(p) if env.inputs.is_none() => first_path_value(p, doc, env.schema).map(Cow::Borrowed),
+            Source::Path(p, at) if env.inputs.is_none() => first_located(p, doc, at).map(Cow::Borrowed),
             _ => read(env, field, false)?.map(Cow::Owned),
         };
         values.push(value.map(|v| field_text(v, field)).transpose()?);
@@ -171,7 +175,7 @@ fn field_text<'v>(value: Cow<'v, Value>, field: &Source) -> Result<Cow<'v, str>,
 /// The text a source was written as.
 pub(crate) fn source_text(source: &Source) -> String {
     match source {
-        Source::Path(p) => p.to_string(),
+        Source::Path(p, _) => p.to_string(),
         Source::JsonPath { text, .. } => text.clone(),
         Source::Ref { path, .. } => format!("@{path}"),
         Source::Template(_) => "template".into(),
@@ -200,15 +204,21 @@ pub(crate) fn pick_path(path: &Path, doc: &Value, schema: &ResourceSchema<'_>, m
     if multi {
         return pick(path.get(doc, Some(schema)), multi);
     }
-    first_path_value(path, doc, schema).cloned()
+    first_found(|each| path.visit(doc, Some(schema), each)).cloned()
 }
 
-/// The first value `path` holds in `doc` that is not empty (an array's
+/// [`pick_path`]'s first value, where it lies, for a path located once
+/// in the schema ([`Path::locate`]).
+fn first_located<'d>(path: &Path, doc: &'d Value, at: &Located) -> Option<&'d Value> {
+    first_found(|each| path.visit_located(doc, at, each))
+}
+
+/// The first value a visit of a path gives that is not empty (an array's
 /// first item that is not), looked for without gathering the others:
 /// [`pick`]'s first value, where it lies.
-fn first_path_value<'d>(path: &Path, doc: &'d Value, schema: &ResourceSchema<'_>) -> Option<&'d Value> {
+fn first_found<'d>(visit: impl FnOnce(&mut dyn FnMut(&'d Value) -> ControlFlow<()>)) -> Option<&'d Value> {
     let mut first = None;
-    path.visit(doc, Some(schema), |v| match is_empty(v) {
+    visit(&mut |v| match is_empty(v) {
         true => ControlFlow::Continue(()),
         false => {
             first = Some(v);

@@ -7,7 +7,7 @@ use crate::template::Template;
 use crate::transform::Transform;
 use jsonpath_rust::parser::model::JpQuery;
 use scim_core::filter::Filter;
-use scim_core::path::Path;
+use scim_core::path::{Located, Path};
 use scim_core::schema::Registry;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -42,8 +42,9 @@ impl fmt::Display for Origin {
 /// One place a value can come from.
 #[derive(Debug, Clone)]
 pub(crate) enum Source {
-    /// A SCIM attribute path of the incoming document.
-    Path(Path),
+    /// A SCIM attribute path of the incoming document, and where it lies
+    /// in the schema the rule was compiled against.
+    Path(Path, Located),
     /// A JSONPath query over the incoming document.
     JsonPath {
         query: Box<JpQuery>,

@@ -239,7 +239,7 @@ impl<'a> Rewriter<'a> {
             Action::Set { target, sources, transforms, default: None }
                 if rule.condition.is_none() && rule.when == crate::program::When::Always =>
             {
-                let [Source::Path(src)] = sources.as_slice() else { return None };
+                let [Source::Path(src, _)] = sources.as_slice() else { return None };
                 (path_key(src, self.core) == key).then(|| check(path, target, transforms, op))
             }
             _ => None,
@@ -274,7 +274,7 @@ impl<'a> Rewriter<'a> {
                 if transforms.is_empty() && rule.condition.is_none() =>
             {
                 match sources.as_slice() {
-                    [Source::Path(src)] => Place::At { path: src.clone(), transforms: &[] },
+                    [Source::Path(src, _)] => Place::At { path: src.clone(), transforms: &[] },
                     _ => computed(path, rule),
                 }
             }
@@ -317,7 +317,7 @@ impl<'a> Rewriter<'a> {
 
 fn push_inputs(source: &Source, out: &mut Vec<String>) {
     match source {
-        Source::Path(p) | Source::Ref { path: p, .. } => out.push(p.attr_path().to_string()),
+        Source::Path(p, _) | Source::Ref { path: p, .. } => out.push(p.attr_path().to_string()),
         Source::Template(t) => t.fields.iter().for_each(|f| push_inputs(f, out)),
         Source::JsonPath { top: Some(t), .. } => out.push(t.clone()),
         _ => {}

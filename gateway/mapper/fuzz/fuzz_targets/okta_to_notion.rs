@@ -1,6 +1,7 @@
 //! Random documents and PATCH operations through okta-to-notion: every
 //! entry point of the engine returns (a result or a SCIM error), never
-//! panics. Input that is not JSON is tried as a filter.
+//! panics, and a create maps to the same document whether explained or
+//! not. Input that is not JSON is tried as a filter.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -53,6 +54,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = program.map_resource("User", Operation::Response, doc.clone(), None, opts);
     let _ = program.map_list_response(None, json!({"Resources": [doc.clone(), doc.clone()]}), opts);
     Normalizer::new(Preset::Okta).resource(&mut doc, &schema);
-    let _ = program.map_resource("User", Operation::Create, doc.clone(), None, opts);
+    // Explaining only adds traces: the mapped document (or the error) is
+    // the same either way (a template's fields are read where they lie
+    // only when not explaining).
+    let explained = program.map_resource("User", Operation::Create, doc.clone(), None, opts);
+    let plain = MapOptions { explain: false, intent: None };
+    let mapped = program.map_resource("User", Operation::Create, doc.clone(), None, plain);
+    assert_eq!(explained.as_ref().map(|(doc, _)| doc), mapped.as_ref().map(|(doc, _)| doc));
     let _ = program.map_resource("User", Operation::Replace, doc, Some(&cur), opts);
 });

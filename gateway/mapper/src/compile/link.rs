@@ -144,7 +144,7 @@ fn is_inverse(rule: &Rule, from_key: &str, to_key: &str, core: &str) -> bool {
         Action::Rename { from, to } => path_key(from, core) == to_key && path_key(to, core) == from_key,
         Action::Set { target, sources, .. } => {
             path_key(target, core) == from_key
-                && matches!(sources.as_slice(), [Source::Path(p)] if path_key(p, core) == to_key)
+                && matches!(sources.as_slice(), [Source::Path(p, _)] if path_key(p, core) == to_key)
         }
         Action::Remove { .. } | Action::Each { .. } => false,
     }

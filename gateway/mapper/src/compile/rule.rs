@@ -78,7 +78,8 @@ impl Ctx<'_, '_> {
         let default = raw.default.as_ref().map(|d| crate::compile::source::toml_to_json(d.get_ref()));
         let transforms = transforms?;
         let core = self.schema.core_urn();
-        let in_place = matches!(sources.as_slice(), [Source::Path(s)] if path_key(s, core) == path_key(&target, core));
+        let in_place =
+            matches!(sources.as_slice(), [Source::Path(s, _)] if path_key(s, core) == path_key(&target, core));
         if in_place && default.is_none() && raw.when.is_none() && raw.on.is_none() && !transforms.is_empty() {
             return Some(Action::Each { path: target, transforms });
         }
@@ -251,7 +252,7 @@ fn action_reads(action: &Action, core: &str) -> Option<Vec<AttrKey>> {
 
 fn source_keys(source: &Source, core: &str, keys: &mut Vec<AttrKey>) -> Option<()> {
     match source {
-        Source::Path(p) | Source::Ref { path: p, .. } => keys.push(AttrKey::of_path(p, core)),
+        Source::Path(p, _) | Source::Ref { path: p, .. } => keys.push(AttrKey::of_path(p, core)),
         Source::JsonPath { top, .. } => keys.push(AttrKey::top(top.as_deref()?)),
         Source::Template(t) => {
             for f in &t.fields {

@@ -71,7 +71,7 @@ impl Ctx<'_, '_> {
             let path = self.path(&Spanned::new(text.span().start + 1..text.span().end, r.to_owned()), "@reference")?;
             return Some(Source::Ref { path, rules: vec![] });
         }
-        self.path(text, "source").map(Source::Path)
+        self.path(text, "source").map(|p| self.source_at(p))
     }
 
     fn json_path(&mut self, text: &Spanned<String>) -> Option<Source> {
@@ -129,7 +129,13 @@ impl Ctx<'_, '_> {
         if !self.known_attribute(&path, at) {
             return None;
         }
-        Some(if is_ref { Source::Ref { path, rules: vec![] } } else { Source::Path(path) })
+        Some(if is_ref { Source::Ref { path, rules: vec![] } } else { self.source_at(path) })
+    }
+
+    /// A path source, located once in the rule list's schema.
+    fn source_at(&self, path: Path) -> Source {
+        let at = path.locate(self.schema);
+        Source::Path(path, at)
     }
 
     pub(crate) fn transforms(&mut self, raw: &[Spanned<RawTransform>]) -> Option<Vec<Transform>> {

@@ -97,7 +97,7 @@ impl Known {
 
     fn unknown_inputs(&self, ctx: &Ctx<'_>, source: &Source, slots: &[Slot]) -> Vec<String> {
         match source {
-            Source::Path(p) if !self.knows(p, ctx.core) => vec![p.to_string()],
+            Source::Path(p, _) if !self.knows(p, ctx.core) => vec![p.to_string()],
             Source::Ref { path, rules } => {
                 let computed = rules.iter().any(|&i| matches!(slots.get(i), Some(Slot::Value(_))));
                 if computed || self.knows(path, ctx.core) { vec![] } else { vec![format!("@{path}")] }

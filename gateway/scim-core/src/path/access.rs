@@ -175,6 +175,16 @@ fn container_mut<'v>(resource: &'v mut Value, ext: Option<&str>, create: bool) -
     slot.as_object_mut()
 }
 
+/// Where a path's attribute lives in one resource schema ([`Path::locate`]):
+/// the extension whose container holds it (its id as the schema spells
+/// it; `None` for a core or common attribute) and its definition (`None`
+/// for one the schema lacks). A copy, held by whoever applies the path.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Located {
+    ext: Option<String>,
+    attr: Option<Attribute>,
+}
+
 fn matches(filter: &Filter, elem: &Value, attr: Option<&Attribute>) -> bool {
     filter.matches_element(elem, attr)
 }
@@ -198,11 +208,31 @@ impl Path {
         &self,
         resource: &'v Value,
         schema: Option<&ResourceSchema<'_>>,
-        mut each: impl FnMut(&'v Value) -> ControlFlow<()>,
+        each: impl FnMut(&'v Value) -> ControlFlow<()>,
     ) {
         let ext = extension_urn(self.urn.as_deref(), schema);
-        let Some(value) = container(resource, ext.as_deref()).and_then(|m| get_ci(m, &self.name)) else { return };
-        let attr = schema.and_then(|s| s.top_attribute(self.urn.as_deref(), &self.name));
+        let attr = || schema.and_then(|s| s.top_attribute(self.urn.as_deref(), &self.name));
+        self.visit_in(resource, ext.as_deref(), attr, each);
+    }
+
+    /// [`Path::visit`] where [`Path::locate`] found the path, in the
+    /// schema it was located in.
+    pub fn visit_located<'v>(&self, resource: &'v Value, at: &Located, each: impl FnMut(&'v Value) -> ControlFlow<()>) {
+        self.visit_in(resource, at.ext.as_deref(), || at.attr.as_ref(), each);
+    }
+
+    /// [`Path::visit`] in the container of the extension `ext` (or the
+    /// core one), the attribute's definition asked of `attr` once a value
+    /// is there.
+    fn visit_in<'v, 'a>(
+        &self,
+        resource: &'v Value,
+        ext: Option<&str>,
+        attr: impl FnOnce() -> Option<&'a Attribute>,
+        mut each: impl FnMut(&'v Value) -> ControlFlow<()>,
+    ) {
+        let Some(value) = container(resource, ext).and_then(|m| get_ci(m, &self.name)) else { return };
+        let attr = attr();
         let mut selected = |v: &'v Value| {
             let v = match &self.sub {
                 None => Some(v),
@@ -229,7 +259,23 @@ impl Path {
     ) -> Result<usize, ScimError> {
         let attr = schema.and_then(|s| s.top_attribute(self.urn.as_deref(), &self.name));
         let ext = extension_urn(self.urn.as_deref(), schema);
-        let map = container_mut(resource, ext.as_deref(), true)
+        self.set_in(resource, value, ext.as_deref(), attr)
+    }
+
+    /// [`Path::set`] where [`Path::locate`] found the path, in the schema
+    /// it was located in.
+    pub fn set_located(&self, resource: &mut Value, value: Value, at: &Located) -> Result<usize, ScimError> {
+        self.set_in(resource, value, at.ext.as_deref(), at.attr.as_ref())
+    }
+
+    fn set_in(
+        &self,
+        resource: &mut Value,
+        value: Value,
+        ext: Option<&str>,
+        attr: Option<&Attribute>,
+    ) -> Result<usize, ScimError> {
+        let map = container_mut(resource, ext, true)
             .ok_or_else(|| ScimError::invalid_value("the resource is not a JSON object"))?;
         let slot = slot_ci(map, &self.name, || attr.map_or(self.name.clone(), |a| a.name.clone()))
             .ok_or_else(|| ScimError::invalid_value(format!("\"{}\" could not be written", self.name)))?;
@@ -242,6 +288,17 @@ impl Path {
                 Some(sub) => set_sub(slot, sub_name(attr, sub), value),
             },
             Some(filter) => self.set_filtered(slot, filter, value, attr),
+        }
+    }
+
+    /// Where this path's attribute lives in `schema` (the extension's
+    /// container, the attribute's definition), worked out once for a path
+    /// applied many times with the same schema ([`Path::visit_located`],
+    /// [`Path::set_located`]).
+    pub fn locate(&self, schema: &ResourceSchema<'_>) -> Located {
+        Located {
+            ext: extension_urn(self.urn.as_deref(), Some(schema)),
+            attr: schema.top_attribute(self.urn.as_deref(), &self.name).cloned(),
         }
     }
 

@@ -217,3 +217,45 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_located_path_reads_and_writes_as_the_path_with_its_schema() {
+    let registry = Registry::core();
+    let schema = registry.resource("User").unwrap();
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let mut doc = user();
+    doc[ent] = json!({"department": "Ops", "Manager": {"value": "m1"}});
+    let paths = [
+        "userName",
+        "USERNAME",
+        "name.givenName",
+        "name.Formatted",
+        "emails",
+        "emails.value",
+        "emails[type eq \"work\"].value",
+        "emails[TYPE eq \"WORK\"].Value",
+        "emails[primary eq true]",
+        "phoneNumbers[type eq \"mobile\"].value",
+        "shoeSize",
+        "urn:ietf:params:scim:schemas:core:2.0:User:displayName",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+        "URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER:manager.value",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter",
+        "urn:example:other:2.0:User:badge",
+    ];
+    for text in paths {
+        let path = Path::parse(text).unwrap();
+        let at = path.locate(&schema);
+        let mut read = Vec::new();
+        path.visit_located(&doc, &at, |v| {
+            read.push(v);
+            std::ops::ControlFlow::Continue(())
+        });
+        assert_eq!(read, path.get(&doc, Some(&schema)), "{text}: read");
+        let value = if path.filter.is_some() && path.sub.is_none() { json!({"value": "n"}) } else { json!("n") };
+        let (mut by_schema, mut located) = (doc.clone(), doc.clone());
+        let written = path.set(&mut by_schema, value.clone(), Some(&schema)).map_err(|e| e.detail);
+        assert_eq!(path.set_located(&mut located, value, &at).map_err(|e| e.detail), written, "{text}: written");
+        assert_eq!(located, by_schema, "{text}: the document written");
+    }
+}

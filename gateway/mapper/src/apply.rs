@@ -270,7 +270,9 @@ fn commit(rule: &Rule, write: Write, doc: &mut Value, schema: &ResourceSchema<'_
         }
         // The source went before any write (see `map_resource`).
         (Action::Rename { to, .. }, Write::Rename(v)) => set(to, v, doc),
-        (Action::Each { path, transforms }, Write::Each) => crate::each::transform_in(doc, path, transforms, schema),
+        (Action::Each { path, transforms }, Write::Each) => {
+            crate::each::transform_in(doc, path, transforms, &rule.fit.at)
+        }
         (_, Write::Set(v)) => rule.target().map_or(Ok(()), |t| set(t, v, doc)),
         _ => Ok(()),
     }

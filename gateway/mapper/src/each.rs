@@ -4,19 +4,15 @@
 
 use crate::transform::{Transform, apply_chain};
 use scim_core::patch::PatchOperation;
-use scim_core::path::{Path, get_ci_mut};
-use scim_core::schema::ResourceSchema;
+use scim_core::path::{Located, Path, get_ci_mut};
+use scim_core::schema::{Attribute, ResourceSchema};
 use serde_json::Value;
 
-/// Transforms, in `doc`, every value `path` selects.
-pub(crate) fn transform_in(
-    doc: &mut Value,
-    path: &Path,
-    chain: &[Transform],
-    schema: &ResourceSchema<'_>,
-) -> Result<(), String> {
-    let Some(slot) = attribute_mut(doc, path, schema) else { return Ok(()) };
-    transform_values(slot, path, chain, schema)
+/// Transforms, in `doc`, every value `path` selects; `at`: where the path
+/// lies in the schema, located when the rule was compiled.
+pub(crate) fn transform_in(doc: &mut Value, path: &Path, chain: &[Transform], at: &Located) -> Result<(), String> {
+    let Some(slot) = attribute_mut(doc, path, at) else { return Ok(()) };
+    transform_values(slot, path, chain, at.attribute())
 }
 
 /// Transforms the part of an operation's value that `path` selects.
@@ -35,19 +31,19 @@ pub(crate) fn transform_op(
     match (&op_path.sub, &path.sub) {
         (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b) => return Ok(false),
         (Some(_), _) | (None, None) => *value = apply_chain(chain, std::mem::take(value))?,
-        (None, Some(_)) => transform_values(value, path, chain, schema)?,
+        (None, Some(_)) => transform_values(value, path, chain, schema.top_attribute(path.urn.as_deref(), &path.name))?,
     }
     Ok(true)
 }
 
-/// `slot` holds the attribute's value(s); transform what `path` selects.
+/// `slot` holds the values of the attribute `attr` defines (`None`: one
+/// the schema lacks); transform what `path` selects.
 fn transform_values(
     slot: &mut Value,
     path: &Path,
     chain: &[Transform],
-    schema: &ResourceSchema<'_>,
+    attr: Option<&Attribute>,
 ) -> Result<(), String> {
-    let attr = schema.top_attribute(path.urn.as_deref(), &path.name);
     let selected = |e: &Value| path.filter.as_ref().is_none_or(|f| f.matches_element(e, attr));
     match (slot, &path.sub) {
         (Value::Array(items), sub) => {
@@ -71,9 +67,9 @@ fn transform_field(value: &mut Value, sub: Option<&str>, chain: &[Transform]) ->
     Ok(())
 }
 
-fn attribute_mut<'d>(doc: &'d mut Value, path: &Path, schema: &ResourceSchema<'_>) -> Option<&'d mut Value> {
+fn attribute_mut<'d>(doc: &'d mut Value, path: &Path, at: &Located) -> Option<&'d mut Value> {
     let mut map = doc.as_object_mut()?;
-    if let Some(urn) = path.urn.as_deref().filter(|u| !schema.is_core_urn(u)) {
+    if let Some(urn) = at.extension() {
         map = get_ci_mut(map, urn)?.as_object_mut()?;
     }
     get_ci_mut(map, &path.name)

@@ -6,6 +6,7 @@
 
 use super::{Normalization as N, Report};
 use crate::filter::Filter;
+use crate::json_text::same_bytes;
 use crate::path::{AttrPath, Path};
 use crate::schema::{Attribute, ResourceSchema};
 use serde_json::{Map, Value};
@@ -116,7 +117,8 @@ pub(super) fn value_of(value: &mut Value, def: &Attribute, r: &mut Report) {
         return;
     }
     let spelling = |k: &str| -> Option<&str> {
-        let exact = def.sub_attributes.iter().find(|a| a.name == k);
+        // Compared inline: most keys are spelled as the schema spells them.
+        let exact = def.sub_attributes.iter().find(|a| same_bytes(a.name.as_bytes(), k.as_bytes()));
         exact.or_else(|| def.sub_attribute(k)).map(|d| d.name.as_str())
     };
     match value {
@@ -135,7 +137,7 @@ pub(super) fn value_of(value: &mut Value, def: &Attribute, r: &mut Report) {
 /// the later one is dropped; the request's intent is decided on what the
 /// IdP sent as well, so a deactivation is never lost this way.
 fn rename_keys<'s>(map: &mut Obj, canonical: impl Fn(&str) -> Option<&'s str>, r: &mut Report) {
-    let wrong = |k: &String| canonical(k).is_some_and(|c| c != k);
+    let wrong = |k: &String| canonical(k).is_some_and(|c| !same_bytes(c.as_bytes(), k.as_bytes()));
     if !map.keys().any(wrong) {
         return;
     }

@@ -185,6 +185,19 @@ pub struct Located {
     attr: Option<Attribute>,
 }
 
+impl Located {
+    /// The extension whose container holds the attribute, as the schema
+    /// spells its id; `None` for a core or common attribute.
+    pub fn extension(&self) -> Option<&str> {
+        self.ext.as_deref()
+    }
+
+    /// The attribute's definition; `None` for one the schema lacks.
+    pub fn attribute(&self) -> Option<&Attribute> {
+        self.attr.as_ref()
+    }
+}
+
 fn matches(filter: &Filter, elem: &Value, attr: Option<&Attribute>) -> bool {
     filter.matches_element(elem, attr)
 }

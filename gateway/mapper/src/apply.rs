@@ -252,16 +252,6 @@ fn remove_every_spelling(path: &Path, doc: &mut Value, schema: &ResourceSchema<'
 
 /// Phase two: one rule's write.
 fn commit(rule: &Rule, write: Write, doc: &mut Value, schema: &ResourceSchema<'_>) -> Result<(), String> {
-    // A rule's target (a rename's `to`) was located when it was compiled.
-    let set = |p: &Path, v: Option<Value>, doc: &mut Value| -> Result<(), String> {
-        match v {
-            Some(v) => p.set_located(doc, v, &rule.fit.at).map(|_| ()).map_err(|e| e.detail),
-            None => {
-                p.remove(doc, Some(schema));
-                Ok(())
-            }
-        }
-    };
     match (&rule.action, write) {
         (_, Write::Nothing) => Ok(()),
         (Action::Remove { path }, Write::Remove) => {
@@ -269,11 +259,24 @@ fn commit(rule: &Rule, write: Write, doc: &mut Value, schema: &ResourceSchema<'_
             Ok(())
         }
         // The source went before any write (see `map_resource`).
-        (Action::Rename { to, .. }, Write::Rename(v)) => set(to, v, doc),
+        (Action::Rename { .. }, Write::Rename(v)) => write_target(rule, v, doc, schema),
         (Action::Each { path, transforms }, Write::Each) => {
             crate::each::transform_in(doc, path, transforms, &rule.fit.at)
         }
-        (_, Write::Set(v)) => rule.target().map_or(Ok(()), |t| set(t, v, doc)),
+        (_, Write::Set(v)) => write_target(rule, v, doc, schema),
         _ => Ok(()),
+    }
+}
+
+/// Writes `value` at the rule's target (a rename's `to`), with where it
+/// lies as the rule was compiled (its `Fit`); `None` removes the target.
+fn write_target(rule: &Rule, value: Option<Value>, doc: &mut Value, schema: &ResourceSchema<'_>) -> Result<(), String> {
+    let Some(target) = rule.target() else { return Ok(()) };
+    match value {
+        Some(v) => target.set_located(doc, v, &rule.fit.at).map(|_| ()).map_err(|e| e.detail),
+        None => {
+            target.remove(doc, Some(schema));
+            Ok(())
+        }
     }
 }

@@ -166,8 +166,7 @@ fn field_text<'v>(value: Cow<'v, Value>, field: &Source) -> Result<Cow<'v, str>,
     match value {
         Cow::Borrowed(Value::String(s)) => Ok(Cow::Borrowed(s)),
         Cow::Owned(Value::String(s)) => Ok(Cow::Owned(s)),
-        Cow::Borrowed(v @ (Value::Number(_) | Value::Bool(_))) => Ok(Cow::Owned(v.to_string())),
-        Cow::Owned(v @ (Value::Number(_) | Value::Bool(_))) => Ok(Cow::Owned(v.to_string())),
+        v if matches!(*v, Value::Number(_) | Value::Bool(_)) => Ok(Cow::Owned(v.to_string())),
         _ => Err(format!("template field `{}` is not a single value", source_text(field))),
     }
 }

@@ -196,18 +196,15 @@ mod tests {
         let texts =
             ["", " ", "a", " a", "b ", " a\tb\u{b}", "x\u{a0} y", "\u{3000}", "é  ü", "©\u{2009}€", "\u{85}ā\u{1680}"];
         let templates = ["{a} {b}", "{a}{b}", "<{a}, {b}>", " {a}-{b} ", "({a}\t)\n{b}\u{a0}."];
-        let mut compared = 0;
         for text in templates {
             let t = template(text);
             for a in texts.iter().map(|s| Some(s.to_string())).chain([None]) {
                 for b in texts.iter().map(|s| Some(s.to_string())).chain([None]) {
                     let values = [a.clone(), b.clone()];
                     assert_eq!(t.render(&values), joined_then_collapsed(&t, &values), "{text} {values:?}");
-                    compared += 1;
                 }
             }
         }
-        assert_eq!(compared, 5 * 12 * 12);
     }
 
     #[test]

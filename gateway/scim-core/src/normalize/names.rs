@@ -143,7 +143,7 @@ fn rename_keys<'s>(map: &mut Obj, canonical: impl Fn(&str) -> Option<&'s str>, r
     }
     for (key, value) in std::mem::take(map) {
         let name = match canonical(&key) {
-            Some(c) if c != key => {
+            Some(c) if !same_bytes(c.as_bytes(), key.as_bytes()) => {
                 r.add(N::AttributeNameCase);
                 c.to_owned()
             }

@@ -229,7 +229,8 @@ impl Path {
     }
 
     /// [`Path::visit`] where [`Path::locate`] found the path, in the
-    /// schema it was located in.
+    /// schema it was located in. `at` must be this path's own: another
+    /// path's (or a default one) reads another container or definition.
     pub fn visit_located<'v>(&self, resource: &'v Value, at: &Located, each: impl FnMut(&'v Value) -> ControlFlow<()>) {
         self.visit_in(resource, at.ext.as_deref(), || at.attr.as_ref(), each);
     }
@@ -276,7 +277,8 @@ impl Path {
     }
 
     /// [`Path::set`] where [`Path::locate`] found the path, in the schema
-    /// it was located in.
+    /// it was located in. `at` must be this path's own: another path's (or
+    /// a default one) writes into another container.
     pub fn set_located(&self, resource: &mut Value, value: Value, at: &Located) -> Result<usize, ScimError> {
         self.set_in(resource, value, at.ext.as_deref(), at.attr.as_ref())
     }

@@ -3,7 +3,8 @@
 from the callgrind profiles `run.py --instructions --keep DIR` leaves.
 
     python3 bench/load/run.py --only identity notion --instructions --keep DIR
-    python3 bench/load/budget.py DIR
+    python3 bench/load/budget.py DIR            # the pieces
+    python3 bench/load/budget.py --groups DIR   # own instructions by kind
 
 For each gateway profiled (identity, notion, ...), the harness keeps two
 profiles, of a few requests and of many (200 and 1,200), each with the
@@ -17,6 +18,13 @@ included), plus the instructions of every call it makes to another
 function. `callgrind_annotate --inclusive=yes` splits a function by the
 file of its lines and was seen to give different counts for the same
 profile from one run to the next; this does not.
+
+With --groups it prints, instead, each function's own instructions
+(its inclusive count less its calls) summed in groups by its name: the
+allocator, hashing, the hash tables' index, memory copies, `Value`s
+dropped, and everything else (GROUPS). That is what a tree of
+`serde_json::Value`s costs directly, as kinds of work against the rest;
+code of those kinds inlined into other functions counts as theirs.
 """
 
 import argparse
@@ -48,6 +56,16 @@ PIECES = [
 # The whole body split, of which the check and the built members above
 # are parts; the rest of it is its own row.
 SPLIT = "scim_gateway::proxy::body::parse_object_keeping"
+# Own instructions in groups, by a pattern of the function's name (the
+# first that matches); the rest is "everything else".
+GROUPS = [
+    ("the allocator (allocation, free, vectors grown)",
+     r"__rust_(alloc|dealloc|realloc)|\bmi_|_mi_|\b(malloc|free|realloc|calloc)\b|RawVec|grow_one|reserve"),
+    ("hashing (SipHash, for the maps' keys)", r"hash_one|Hasher|BuildHasher|RandomState|sip"),
+    ("the maps' index (indexmap, hashbrown)", r"indexmap::|hashbrown::"),
+    ("memory copies (memcpy, memmove, memcmp, memset, memchr)", r"mem(cpy|move|cmp|set|chr)"),
+    ("`Value`s dropped", r"drop_in_place<serde_json"),
+]
 # The gateway's request path: hyper's call of the service.
 SERVICE = "<hyper::proto::h1::dispatch::Server<S,hyper::body::incoming::Incoming> as hyper::proto::h1::dispatch::Dispatch>::poll_msg"
 
@@ -57,6 +75,15 @@ def parse(text):
     profile (its text): {name: instructions}. Names are callgrind's, with
     its recursion suffix ('2) where it gives one; a call from a function
     to itself is not counted again."""
+    total, own, called = _read(text)
+    inclusive = collections.Counter(own)
+    inclusive.update(called)
+    return total, inclusive
+
+
+def _read(text):
+    """The total, each function's own instructions and its calls' to
+    other functions, in one profile's text."""
     names = {}
     own = collections.Counter()
     called = collections.Counter()
@@ -85,9 +112,7 @@ def parse(text):
             in_call = False
         else:
             own[fn] += cost
-    inclusive = collections.Counter(own)
-    inclusive.update(called)
-    return total, inclusive
+    return total, own, called
 
 
 def _name(rest, names):
@@ -137,9 +162,29 @@ def per_request(small, large, requests):
     return rows
 
 
+def groups(text):
+    """Each group's own instructions in one profile's text, in GROUPS'
+    order, then everything else's: [(label, instructions)]."""
+    total, own, _ = _read(text)
+    sums = collections.Counter()
+    for name, cost in own.items():
+        label = next((g for g, pattern in GROUPS if name and re.search(pattern, name)), None)
+        sums[label] += cost
+    rows = [(label, sums[label]) for label, _ in GROUPS]
+    return rows + [("everything else", total - sum(v for _, v in rows))]
+
+
+def groups_per_request(small, large, requests):
+    """`groups` per request, from two profiles as `per_request` has them."""
+    a, b = groups(small), groups(large)
+    rows = [(label, (y - x) / requests) for (label, x), (_, y) in zip(a, b)]
+    return rows + [("total", sum(v for _, v in rows))]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dir", type=Path, help="the directory run.py --instructions --keep DIR left")
+    ap.add_argument("--groups", action="store_true", help="own instructions by kind (GROUPS), not the pieces")
     args = ap.parse_args()
     profiles = {}
     for f in sorted(args.dir.glob("callgrind.*.*")):
@@ -154,9 +199,10 @@ def main():
     columns = {}
     for name, p in pairs.items():
         few, many = sorted(p)
-        columns[name] = per_request(p[few].read_text(errors="replace"), p[many].read_text(errors="replace"), many - few)
+        table = groups_per_request if args.groups else per_request
+        columns[name] = table(p[few].read_text(errors="replace"), p[many].read_text(errors="replace"), many - few)
     names = sorted(columns)
-    print("| piece | " + " | ".join(names) + " |")
+    print(("| own instructions of | " if args.groups else "| piece | ") + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(names))
     for i, (label, _) in enumerate(columns[names[0]]):
         print(f"| {label} | " + " | ".join(f"{columns[n][i][1]:,.0f}" for n in names) + " |")

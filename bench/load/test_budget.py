@@ -2,7 +2,8 @@
 """budget.py's reading of callgrind profiles, on small hand-written ones:
 names defined once and used by id, a function's inlined lines from other
 files, calls to other functions counted in, a function's calls to itself
-not counted twice, and the per-request arithmetic of two profiles."""
+not counted twice, the per-request arithmetic of two profiles, and own
+instructions summed in groups by the function's name (--groups)."""
 
 import sys
 import unittest
@@ -118,6 +119,34 @@ fn=(4)
         self.assertEqual(rows["the body split: the rest (the object's grammar, keys, the tree's map, names checked)"], 15)
         self.assertEqual(rows["the rules"], 20)
         self.assertEqual(rows["the gateway's other steps (route, path, exchange set up, timeout, request id, drops)"], 40)
+
+
+class Groups(unittest.TestCase):
+    def profile(self, requests):
+        """main (own 10 a request) calls one function of each group (the
+        allocator 3, hashing 4, the index 5, copies 2, a Value dropped 6)
+        and `freeze` (7), which only looks like the allocator's `free`."""
+        n = requests
+        callees = [
+            "__rust_alloc", "core::hash::BuildHasher::hash_one", "indexmap::map::IndexMap<K,V,S>::insert_full",
+            "__memcpy_avx_unaligned_erms", "core::ptr::drop_in_place<serde_json::value::Value>", "app::freeze",
+        ]
+        costs = [3, 4, 5, 2, 6, 7]
+        lines = [f"summary: {100 + 37 * n}", "fn=(1) main", f"1 {100 + 10 * n}"]
+        for i, (name, cost) in enumerate(zip(callees, costs), start=2):
+            lines += [f"cfn=({i}) {name}", f"calls={n} 1", f"1 {cost * n}"]
+        for i, cost in enumerate(costs, start=2):
+            lines += [f"fn=({i})", f"1 {cost * n}"]
+        return "\n".join(lines) + "\n"
+
+    def test_own_instructions_go_to_the_first_group_their_name_matches(self):
+        rows = budget.groups(self.profile(1))
+        self.assertEqual([v for _, v in rows], [3, 4, 5, 2, 6, 100 + 10 + 7])
+
+    def test_groups_per_request_are_the_larger_run_less_the_smaller(self):
+        rows = budget.groups_per_request(self.profile(200), self.profile(1200), 1000)
+        self.assertEqual([v for _, v in rows], [3, 4, 5, 2, 6, 17, 37])
+        self.assertEqual(rows[-1][0], "total")
 
 
 if __name__ == "__main__":

@@ -271,9 +271,15 @@ impl Path {
         value: Value,
         schema: Option<&ResourceSchema<'_>>,
     ) -> Result<usize, ScimError> {
-        let attr = schema.and_then(|s| s.top_attribute(self.urn.as_deref(), &self.name));
-        let ext = extension_urn(self.urn.as_deref(), schema);
+        let (ext, attr) = self.lookup(schema);
         self.set_in(resource, value, ext.as_deref(), attr)
+    }
+
+    /// Where this path lies in `schema`, asked of it now: the extension's
+    /// id as the schema spells it, and the attribute's definition.
+    fn lookup<'s>(&self, schema: Option<&ResourceSchema<'s>>) -> (Option<String>, Option<&'s Attribute>) {
+        let attr = schema.and_then(|s| s.top_attribute(self.urn.as_deref(), &self.name));
+        (extension_urn(self.urn.as_deref(), schema), attr)
     }
 
     /// [`Path::set`] where [`Path::locate`] found the path, in the schema
@@ -311,10 +317,8 @@ impl Path {
     /// applied many times with the same schema ([`Path::visit_located`],
     /// [`Path::set_located`]).
     pub fn locate(&self, schema: &ResourceSchema<'_>) -> Located {
-        Located {
-            ext: extension_urn(self.urn.as_deref(), Some(schema)),
-            attr: schema.top_attribute(self.urn.as_deref(), &self.name).cloned(),
-        }
+        let (ext, attr) = self.lookup(Some(schema));
+        Located { ext, attr: attr.cloned() }
     }
 
     fn set_filtered(

@@ -151,10 +151,10 @@ impl<'a> Shape<'a> {
     /// For an object here, if one may be: the attributes its keys must
     /// name (a complex attribute's sub-attributes, or a schema's), and
     /// what a value under each must be.
-    fn fields(self) -> Option<(&'a [Attribute], Inner<'a>)> {
+    fn fields(self) -> Option<(&'a [Attribute], Inner)> {
         match self {
-            Shape::Item(def) if def.ty == AttrType::Complex => Some((&def.sub_attributes, Shape::Scalar)),
-            Shape::Schema(attributes) => Some((attributes, Shape::of)),
+            Shape::Item(def) if def.ty == AttrType::Complex => Some((&def.sub_attributes, Inner::Scalar)),
+            Shape::Schema(attributes) => Some((attributes, Inner::Member)),
             _ => None,
         }
     }
@@ -174,8 +174,22 @@ impl<'a> Shape<'a> {
 }
 
 /// What a value under an object's key must be, given the attribute the
-/// key names.
-type Inner<'a> = fn(&'a Attribute) -> Shape<'a>;
+/// key names: a sub-attribute's scalar, or a schema attribute's member.
+#[derive(Debug, Clone, Copy)]
+enum Inner {
+    Scalar,
+    Member,
+}
+
+impl Inner {
+    /// The shape a value under a key naming `def` must have.
+    fn shape(self, def: &Attribute) -> Shape<'_> {
+        match self {
+            Inner::Scalar => Shape::Scalar(def),
+            Inner::Member => Shape::of(def),
+        }
+    }
+}
 
 /// The attributes an object's keys have named so far, each at most once
 /// (a key given twice leaves the last to the tree).
@@ -208,11 +222,17 @@ fn value(b: &[u8], at: usize, shape: Shape<'_>) -> Option<usize> {
             // Normalization drops an extension's empty object.
             (keys.any() || !matches!(shape, Shape::Schema(_))).then_some(end)
         }
-        &first => {
-            let (end, got) = scalar(b, at, first)?;
-            shape.takes(got).then_some(end)
-        }
+        &first => scalar_in(b, at, first, shape),
     }
+}
+
+/// [`value`] for the scalar at `at` (its first byte `first`): read here,
+/// not through a call of `value`, where an object's values are mostly
+/// scalars.
+#[inline(always)]
+fn scalar_in(b: &[u8], at: usize, first: u8, shape: Shape<'_>) -> Option<usize> {
+    let (end, got) = scalar(b, at, first)?;
+    shape.takes(got).then_some(end)
 }
 
 /// Where the array whose items start at `at` ends: each an item of `def`.
@@ -234,7 +254,7 @@ fn list(b: &[u8], at: usize, def: &Attribute) -> Option<usize> {
 /// Where the object whose members start at `at` ends, and the keys it
 /// named: each one of `attributes` named exactly, once, with a value
 /// `inner` says it must be.
-fn object<'a>(b: &[u8], at: usize, attributes: &'a [Attribute], inner: Inner<'a>) -> Option<(usize, SubKeys)> {
+fn object(b: &[u8], at: usize, attributes: &[Attribute], inner: Inner) -> Option<(usize, SubKeys)> {
     let mut at = skip_space(b, at);
     let mut keys = SubKeys::default();
     if b.get(at) == Some(&b'}') {
@@ -245,7 +265,12 @@ fn object<'a>(b: &[u8], at: usize, attributes: &'a [Attribute], inner: Inner<'a>
         let named = keys.take(attributes, b.get(at + 1..close)?)?;
         at = skip_space(b, close + 1);
         (b.get(at) == Some(&b':')).then_some(())?;
-        at = skip_space(b, value(b, skip_space(b, at + 1), inner(named))?);
+        let start = skip_space(b, at + 1);
+        let end = match *b.get(start)? {
+            b'[' | b'{' => value(b, start, inner.shape(named))?,
+            first => scalar_in(b, start, first, inner.shape(named))?,
+        };
+        at = skip_space(b, end);
         match b.get(at)? {
             b',' => at = skip_space(b, at + 1),
             b'}' => return Some((at + 1, keys)),
@@ -265,6 +290,7 @@ fn plain_string_end(b: &[u8], quote: usize) -> Option<usize> {
 /// The scalar at `at` (its first byte `first`): where it ends and its
 /// JSON type; `None` for `null`, a number with a fraction or an exponent
 /// (normalization may change either), or what is not JSON.
+#[inline(always)]
 fn scalar(b: &[u8], at: usize, first: u8) -> Option<(usize, AttrType)> {
     match first {
         b'"' => Some((string_end(b, at + 1)?, AttrType::String)),
@@ -299,6 +325,7 @@ fn integer_end(b: &[u8], at: usize) -> Option<usize> {
 /// Where the string whose text starts at `from` ends (past its closing
 /// quote), when serde_json's parse takes it: no raw control character,
 /// every escape one of JSON's, surrogates only in pairs.
+#[inline(always)]
 fn string_end(b: &[u8], from: usize) -> Option<usize> {
     let mut at = from;
     loop {
@@ -312,6 +339,7 @@ fn string_end(b: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Where the escape whose letter is at `at` ends.
+#[inline(never)]
 fn escape_end(b: &[u8], at: usize) -> Option<usize> {
     match b.get(at)? {
         b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(at + 1),

@@ -286,7 +286,8 @@ impl<'de> serde::de::Visitor<'de> for Read<'_, '_> {
         let (mut left, mut keys) = (fields.is_some(), SubKeys::default());
         while let Some((key, escaped)) = map.next_key_seed(Key)? {
             self.escaped.set(self.escaped.get() || escaped);
-            let named = fields.and_then(|(attributes, inner)| Some(inner(keys.take(attributes, key.as_bytes())?)));
+            let named =
+                fields.and_then(|(attributes, inner)| Some(inner.shape(keys.take(attributes, key.as_bytes())?)));
             left &= named.is_some();
             left &= map.next_value_seed(Read { shape: named.unwrap_or(self.shape), ..self })?;
         }

@@ -66,6 +66,18 @@ pub fn value<R: Reader>(t: &mut Text<'_>, r: &mut R, role: R::Role) -> Option<()
     }
 }
 
+/// [`value`] inside an array or object: a string, the most common value
+/// there, read here rather than through a call of `value`.
+#[inline(always)]
+fn inner<R: Reader>(t: &mut Text<'_>, r: &mut R, role: R::Role) -> Option<()> {
+    t.skip_space();
+    if t.peek()? != b'"' {
+        return value(t, r, role);
+    }
+    let (s, at) = t.string()?;
+    r.string(role, s.as_bytes(), at)
+}
+
 /// An array or object, within serde_json's depth and the reader's.
 fn nested<'t, R: Reader>(
     t: &mut Text<'t>,
@@ -90,7 +102,7 @@ fn object<R: Reader>(t: &mut Text<'_>, r: &mut R) -> Option<()> {
         let (key, _) = t.string()?;
         let role = r.key(key.as_bytes(), top);
         t.eat(b':')?;
-        value(t, r, role)?;
+        inner(t, r, role)?;
         if t.eat(b',').is_none() {
             return t.eat(b'}');
         }
@@ -103,7 +115,7 @@ fn array<R: Reader>(t: &mut Text<'_>, r: &mut R, role: R::Role) -> Option<()> {
         return Some(());
     }
     loop {
-        value(t, r, items)?;
+        inner(t, r, items)?;
         if t.eat(b',').is_none() {
             return t.eat(b']');
         }

@@ -87,6 +87,18 @@ impl Builder<'_, '_> {
         }
     }
 
+    /// [`Builder::value`] inside an array or object: a string, the most
+    /// common value there, read here rather than through a call of
+    /// `value`.
+    #[inline(always)]
+    fn inner(&mut self, left: usize) -> Option<Value> {
+        self.t.skip_space();
+        if self.t.peek()? != b'"' {
+            return self.value(left);
+        }
+        self.string().map(Value::String)
+    }
+
     /// An object at its brace; `left`: the nesting allowed inside it.
     fn object(&mut self, left: usize) -> Option<Value> {
         self.t.enter()?;
@@ -97,7 +109,7 @@ impl Builder<'_, '_> {
                 (self.t.peek() == Some(b'"')).then_some(())?;
                 let key = self.string()?;
                 self.t.eat(b':')?;
-                let value = self.value(left)?;
+                let value = self.inner(left)?;
                 self.entries.push((key, value));
                 if self.t.eat(b',').is_none() {
                     self.t.eat(b'}')?;
@@ -115,7 +127,7 @@ impl Builder<'_, '_> {
         let mut items = Vec::new();
         if self.t.eat(b']').is_none() {
             loop {
-                items.push(self.value(left)?);
+                items.push(self.inner(left)?);
                 if self.t.eat(b',').is_none() {
                     self.t.eat(b']')?;
                     break;

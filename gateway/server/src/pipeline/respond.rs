@@ -87,7 +87,7 @@ pub(super) fn respond(a: Answer, rid: &HeaderValue) -> Response<Full<Bytes>> {
         Body::Json(v) => Some(Bytes::from(crate::json::to_vec(&v))),
         Body::Text(text) => Some(text),
     };
-    let headers = headers::downstream_response(&a.headers, rid, body.as_ref());
+    let headers = headers::downstream_response(a.headers, rid, body.as_ref());
     let mut resp = Response::new(Full::new(body.unwrap_or_default()));
     *resp.status_mut() = a.status;
     *resp.headers_mut() = headers;

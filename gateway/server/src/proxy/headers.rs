@@ -58,34 +58,62 @@ fn not_downstream(name: &str) -> bool {
     matches!(name, "content-length" | "content-encoding" | "set-cookie")
 }
 
+/// Whether a header name (lower case, as a header's is) is never passed
+/// on: a hop-by-hop one or one of the `dropped` names.
+fn left_out(name: &str, dropped: fn(&str) -> bool) -> bool {
+    hop_by_hop(name) || dropped(name)
+}
+
 /// A copy of `h` without hop-by-hop headers (those the Connection header
 /// names among them) and without those `dropped` names: one pass, names
 /// compared by their text (a header name is lower case), and the
 /// Connection header's names parsed only when there is one.
 fn copy_without(h: &HeaderMap, dropped: fn(&str) -> bool) -> HeaderMap {
-    // Whether a name (lower case, as a header's is) is never copied.
-    let left_out = |name: &str| hop_by_hop(name) || dropped(name);
     let mut out = HeaderMap::with_capacity(h.len() + 3);
     let mut connection = false;
     for (name, value) in h {
         connection |= *name == CONNECTION;
-        if !left_out(name.as_str()) {
+        if !left_out(name.as_str(), dropped) {
             out.append(name.clone(), value.clone());
         }
     }
     if connection {
-        // Each name looked up as it is written (in any case), none made. A
-        // value is split by its bytes: a listed text outside ASCII names no
-        // header, and leaves the other names listed beside it to go.
-        let pieces = h.get_all(CONNECTION).iter().flat_map(|v| v.as_bytes().split(|&b| b == b','));
-        let named = pieces.filter_map(|piece| std::str::from_utf8(piece).ok());
-        // A name left out already (`keep-alive` as a rule) is not looked up.
-        let gone = |name: &str| !name.bytes().any(|b| b.is_ascii_uppercase()) && left_out(name);
-        for name in named.map(str::trim).filter(|name| !gone(name)) {
+        for name in connection_listed(h, dropped) {
             out.remove(name);
         }
     }
     out
+}
+
+/// `h` without hop-by-hop headers (those the Connection header names
+/// among them) and without those `dropped` names, as [`copy_without`]
+/// gives, but in place: no map made, no header kept hashed again. A
+/// repeated header's values keep their order; headers of different names
+/// may not (HTTP gives that order no meaning).
+fn strip(h: &mut HeaderMap, dropped: fn(&str) -> bool) {
+    // Owned names: the map changes as they go. Most answers list none
+    // that is not left out already (`keep-alive`): nothing is made then.
+    let listed: Vec<HeaderName> =
+        connection_listed(h, dropped).filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok()).collect();
+    for name in listed {
+        h.remove(name);
+    }
+    while let Some(name) = h.keys().find(|name| left_out(name.as_str(), dropped)).cloned() {
+        h.remove(name);
+    }
+}
+
+/// The names `h`'s Connection headers list that are not left out anyway,
+/// each as it is written (in any case), none made. A value is split by
+/// its bytes: a listed text outside ASCII names no header, and leaves the
+/// other names listed beside it to go. Nothing when there is no
+/// Connection header.
+fn connection_listed(h: &HeaderMap, dropped: fn(&str) -> bool) -> impl Iterator<Item = &str> {
+    let pieces = h.get_all(CONNECTION).into_iter().flat_map(|v| v.as_bytes().split(|&b| b == b','));
+    let named = pieces.filter_map(|piece| std::str::from_utf8(piece).ok());
+    // A name left out already (`keep-alive` as a rule) is not looked up.
+    let gone = move |name: &str| !name.bytes().any(|b| b.is_ascii_uppercase()) && left_out(name, dropped);
+    named.map(str::trim).filter(move |name| !gone(name))
 }
 
 /// What an upstream request is, for the IdP's headers it carries.
@@ -150,9 +178,11 @@ impl Proto {
 
 /// The headers to send back with `body`: the upstream's without
 /// hop-by-hop ones, length (recomputed), encoding and cookies; the SCIM
-/// media type on any body; the request id.
-pub fn downstream_response(upstream: &HeaderMap, request_id: &HeaderValue, body: Option<&Bytes>) -> HeaderMap {
-    let mut h = copy_without(upstream, not_downstream);
+/// media type on any body; the request id. The upstream's map is changed
+/// in place ([`strip`]).
+pub fn downstream_response(upstream: HeaderMap, request_id: &HeaderValue, body: Option<&Bytes>) -> HeaderMap {
+    let mut h = upstream;
+    strip(&mut h, not_downstream);
     match body {
         Some(_) => h.insert(CONTENT_TYPE, SCIM_JSON),
         None => h.remove(CONTENT_TYPE),
@@ -308,14 +338,14 @@ mod tests {
             ("link", "<b>; rel=b"),
         ]);
         let body = Bytes::from_static(b"{}");
-        let out = downstream_response(&h, &HeaderValue::from_static("rid"), Some(&body));
+        let out = downstream_response(h.clone(), &HeaderValue::from_static("rid"), Some(&body));
         for gone in ["set-cookie", "content-length", "content-encoding", "transfer-encoding", "connection", "x-hop"] {
             assert!(!out.contains_key(gone), "{gone}");
         }
         assert_eq!(out["etag"], "W/\"3\"");
         assert_eq!(out.get_all("link").iter().count(), 2, "every value of a repeated header");
         assert_eq!(out[CONTENT_TYPE], "application/scim+json");
-        assert!(!downstream_response(&h, &HeaderValue::from_static("rid"), None).contains_key(CONTENT_TYPE));
+        assert!(!downstream_response(h.clone(), &HeaderValue::from_static("rid"), None).contains_key(CONTENT_TYPE));
     }
 
     #[test]
@@ -331,7 +361,7 @@ mod tests {
         ]);
         let rid = HeaderValue::from_static("rid");
         let up = upstream_request(&h, &rid, None, Proto::Http, Sending::Forward);
-        let down = downstream_response(&h, &rid, None);
+        let down = downstream_response(h.clone(), &rid, None);
         for out in [up, down] {
             for gone in ["connection", "x-first", "x-second"] {
                 assert!(!out.contains_key(gone), "{gone}");
@@ -350,10 +380,38 @@ mod tests {
         h.insert("x-other", HeaderValue::from_static("2"));
         h.insert("x-kept", HeaderValue::from_static("3"));
         let up = upstream_request(&h, &HeaderValue::from_static("rid"), None, Proto::Http, Sending::Forward);
-        let down = downstream_response(&h, &HeaderValue::from_static("rid"), None);
+        let down = downstream_response(h.clone(), &HeaderValue::from_static("rid"), None);
         for out in [up, down] {
             assert!(!out.contains_key("x-hop") && !out.contains_key("x-other"), "{out:?}");
             assert_eq!(out["x-kept"], "3");
+        }
+    }
+
+    /// Each name's values in their order, the names sorted.
+    fn by_name(h: &HeaderMap) -> Vec<(String, Vec<HeaderValue>)> {
+        let mut names: Vec<_> = h.keys().map(|n| (n.to_string(), h.get_all(n).iter().cloned().collect())).collect();
+        names.sort_by(|a: &(String, Vec<_>), b| a.0.cmp(&b.0));
+        names
+    }
+
+    #[test]
+    fn stripping_in_place_leaves_each_header_and_value_the_copy_keeps() {
+        let maps = [
+            map_of(&[("content-length", "9"), ("connection", "keep-alive"), ("etag", "W/\"1\""), ("date", "x")]),
+            map_of(&[("connection", "close, X-Hop"), ("x-hop", "1"), ("link", "<a>"), ("link", "<b>")]),
+            map_of(&[("set-cookie", "a"), ("set-cookie", "b"), ("transfer-encoding", "chunked"), ("te", "x")]),
+            map_of(&[("connection", "x-first"), ("x-first", "1"), ("connection", "X-Second"), ("x-second", "2")]),
+            map_of(&[("authorization", "Bearer t"), ("host", "h"), ("x-real-ip", "1"), ("if-match", "*")]),
+            map_of(&[("keep-alive", "timeout=5"), ("proxy-connection", "x"), ("upgrade", "h2c"), ("trailer", "x")]),
+            HeaderMap::new(),
+        ];
+        let dropped: [fn(&str) -> bool; 3] = [not_upstream, not_read, not_downstream];
+        for h in &maps {
+            for drop in dropped {
+                let mut stripped = h.clone();
+                strip(&mut stripped, drop);
+                assert_eq!(by_name(&stripped), by_name(&copy_without(h, drop)), "{h:?}");
+            }
         }
     }
 

@@ -78,21 +78,25 @@ impl HttpUpstream {
     }
 
     async fn send(&self, mut f: Forward) -> Result<Reply, UpstreamError> {
-        // Set once for every attempt: each clones the headers whole.
+        // Set once for every attempt.
         f.headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
         if let Some(token) = &self.token {
             f.headers.insert(AUTHORIZATION, token.clone());
         }
         let idempotent = super::idempotent(&f.method);
+        let headers = if idempotent { Headers::Copied } else { Headers::Moved };
         let mut attempt = 0;
         loop {
-            let result = tokio::time::timeout(self.timeout, self.once(&f)).await.unwrap_or(Err(UpstreamError::Timeout));
+            let once = self.once(&mut f, headers);
+            let result = tokio::time::timeout(self.timeout, once).await.unwrap_or(Err(UpstreamError::Timeout));
             let retry = match &result {
                 Err(UpstreamError::Connect(_)) => true,
                 Err(UpstreamError::Broken(_)) => idempotent,
                 _ => false,
             };
-            if !retry || attempt >= self.retries {
+            // Headers that went with a request and did not come back (there
+            // is always one: the Accept-Encoding above) send nothing again.
+            if !retry || attempt >= self.retries || f.headers.is_empty() {
                 return result;
             }
             attempt += 1;
@@ -106,18 +110,39 @@ impl HttpUpstream {
             .map_err(UpstreamError::Connect)
     }
 
-    async fn once(&self, f: &Forward) -> Result<Reply, UpstreamError> {
+    /// One attempt. With [`Headers::Moved`], `f`'s headers go with the
+    /// request, and come back into `f` only when not a byte of it was
+    /// written (see [`super::pool::Unanswered`]).
+    async fn once(&self, f: &mut Forward, headers: Headers) -> Result<Reply, UpstreamError> {
         let mut req = Request::new(Full::new(f.body.clone()));
         *req.method_mut() = f.method.clone();
         *req.uri_mut() = self.uri(f)?;
-        req.headers_mut().clone_from(&f.headers);
-        let (resp, lease) = self.pool.send(req).await?;
+        *req.headers_mut() = match headers {
+            Headers::Copied => f.headers.clone(),
+            Headers::Moved => std::mem::take(&mut f.headers),
+        };
+        let (resp, lease) = self.pool.send(req).await.map_err(|unanswered| {
+            if let Some(given) = unanswered.headers {
+                f.headers = given;
+            }
+            unanswered.error
+        })?;
         let (mut parts, body) = resp.into_parts();
         let body = read_whole(body, self.max_response).await?;
         lease.release();
         let body = decode(&mut parts.headers, body, self.max_response)?;
         Ok(Reply { status: parts.status, headers: parts.headers, body })
     }
+}
+
+/// How an attempt sends the request's headers: a copy (a request that may
+/// go again after failing mid-way), or the headers themselves (one that
+/// goes again only when not a byte of it was written, and then gets them
+/// back).
+#[derive(Debug, Clone, Copy)]
+enum Headers {
+    Copied,
+    Moved,
 }
 
 /// The answer's body, read to its end: refused once its data passes `max`

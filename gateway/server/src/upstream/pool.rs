@@ -130,28 +130,46 @@ impl Pool {
     /// Sends `req` (its URI absolute) and returns the answer's head, with
     /// the connection to release once the body is read. A request a pooled
     /// connection hands back unsent (not a byte written) goes once more, on
-    /// a new connection.
-    pub(super) async fn send(&self, mut req: Request<Body>) -> Result<(Response<Incoming>, Lease), UpstreamError> {
+    /// a new connection. When no answer comes and not a byte was written,
+    /// the request's headers come back as they were given ([`Unanswered`]).
+    pub(super) async fn send(&self, mut req: Request<Body>) -> Result<(Response<Incoming>, Lease), Unanswered> {
         let slot = self.inner.slot();
+        let host_given = req.headers().contains_key(HOST);
         if let Some(conn) = self.inner.take(slot) {
             let uri = req.uri().clone();
-            let host_given = req.headers().contains_key(HOST);
             match self.inner.send_on(conn, req, slot).await {
                 Sent::Unsent(mut back, _) => {
                     back.uri_mut().clone_from(&uri);
-                    if !host_given {
-                        back.headers_mut().remove(HOST); // HTTP/2 names the host in the URI
-                    }
-                    req = back;
+                    req = given(back, host_given);
                 }
-                sent => return sent.outcome(),
+                sent => return sent.outcome(host_given),
             }
         }
         // Boxed: connecting (TLS and HTTP/2 handshakes) is rare, and its
         // state would make every request's future several kilobytes larger.
-        let conn = Box::pin(self.inner.connect(slot)).await?;
-        self.inner.send_on(conn, req, slot).await.outcome()
+        match Box::pin(self.inner.connect(slot)).await {
+            Ok(conn) => self.inner.send_on(conn, req, slot).await.outcome(host_given),
+            Err(error) => Err(Unanswered { error, headers: Some(req.into_parts().0.headers) }),
+        }
     }
+}
+
+/// Why a request got no answer, and its headers as they were given when
+/// not a byte of it was written: a caller may send it again with them.
+#[derive(Debug)]
+pub(super) struct Unanswered {
+    pub(super) error: UpstreamError,
+    pub(super) headers: Option<http::HeaderMap>,
+}
+
+/// A request handed back unsent, as it was given: without the Host header
+/// a pooled HTTP/1 connection added (`host_given`: it had one before;
+/// HTTP/2 names the host in the URI).
+fn given(mut back: Request<Body>, host_given: bool) -> Request<Body> {
+    if !host_given {
+        back.headers_mut().remove(HOST);
+    }
+    back
 }
 
 impl Lease {
@@ -197,12 +215,16 @@ enum Sent {
 
 impl Sent {
     /// The answer, or why there is none: a request written and then failed
-    /// is `Broken` (never resent here), one not written could not connect.
-    fn outcome(self) -> Result<(Response<Incoming>, Lease), UpstreamError> {
+    /// is `Broken` (never resent here), one not written could not connect
+    /// and gives its headers back as they were given (see [`given`]).
+    fn outcome(self, host_given: bool) -> Result<(Response<Incoming>, Lease), Unanswered> {
         match self {
             Sent::Answered(resp, lease) => Ok((resp, lease)),
-            Sent::Failed(e) => Err(UpstreamError::Broken(source_chain(&e))),
-            Sent::Unsent(_, e) => Err(UpstreamError::Connect(source_chain(&e))),
+            Sent::Failed(e) => Err(Unanswered { error: UpstreamError::Broken(source_chain(&e)), headers: None }),
+            Sent::Unsent(back, e) => {
+                let headers = Some(given(back, host_given).into_parts().0.headers);
+                Err(Unanswered { error: UpstreamError::Connect(source_chain(&e)), headers })
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 //! `pool_idle_timeout_ms`, and a POST never written twice when a pooled
 //! connection turns out closed.
 
-use super::support::{Gateway, TOKEN, config_with, counting_server};
+use super::support::{Gateway, TOKEN, UPSTREAM_TOKEN, config_with, counting_server};
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -217,6 +217,51 @@ async fn a_post_after_the_upstream_dropped_the_idle_connection_is_sent_once_on_a
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(counts.accepted.load(Ordering::SeqCst), 4, "a closed connection is never reused");
+}
+
+/// An upstream that starts to listen on `addr` after `after`, takes one
+/// connection and answers its one request with a user: the request's
+/// line and headers, lower case, are sent on the channel.
+fn late_upstream(addr: std::net::SocketAddr, after: Duration) -> tokio::sync::oneshot::Receiver<Vec<String>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let (s, _) = listener.accept().await.unwrap();
+        let mut reader = BufReader::new(s);
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).await.unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            head.push(line.trim_end().to_ascii_lowercase());
+        }
+        let text = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1"}).to_string();
+        let answer = format!("HTTP/1.1 201 Created\r\nContent-Length: {}\r\n\r\n{text}", text.len());
+        reader.get_mut().write_all(answer.as_bytes()).await.unwrap();
+        let _ = tx.send(head);
+    });
+    rx
+}
+
+#[tokio::test]
+async fn a_post_whose_connection_was_refused_goes_again_with_every_header_it_had() {
+    // A port nothing listens on yet: the first attempt's connection is
+    // refused, the second (after 100 ms) finds the upstream listening.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let seen = late_upstream(addr, Duration::from_millis(40));
+    let gw = gateway(&format!("http://{addr}/v2"), "retries = 2").await;
+    let r = gw.call(Method::POST, "/scim/v2/Users", Some(new_user())).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let head = seen.await.unwrap();
+    assert!(head[0].starts_with("post /v2/users "), "{head:?}");
+    let bearer = format!("authorization: bearer {}", UPSTREAM_TOKEN.to_ascii_lowercase());
+    for wanted in [bearer.as_str(), "content-type: application/scim+json", "accept-encoding: identity"] {
+        assert!(head.iter().any(|h| h == wanted), "{wanted} in {head:?}");
+    }
+    assert!(head.iter().any(|h| h.starts_with("x-request-id: ")), "{head:?}");
 }
 
 #[tokio::test]

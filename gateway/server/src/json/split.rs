@@ -25,8 +25,10 @@
 use super::parse::{PARSER_MAX_DEPTH, State, part_at, within};
 use super::same::same_prefix;
 use super::{Aside, Paired, Place, Refused};
+use scim_core::json_text::object_from;
 use scim_core::normalize::MEMBER_MAX_DEPTH;
 use serde_json::{Map, Value};
+use std::ops::Range;
 
 /// Which top-level members of a body may stay text.
 pub trait Keep {
@@ -78,15 +80,16 @@ pub fn split(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep
 fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) -> Option<(Value, Aside)> {
     let left = max_depth.checked_sub(1)?;
     let texts = left >= MEMBER_MAX_DEPTH;
-    let mut state = State { entries: Vec::with_capacity(16), too_deep: false };
-    let read = |key: &str, escaped: bool, rest: &str| {
-        let which = (texts && !escaped).then(|| keep.may_keep(key)).flatten();
+    let (mut state, mut kept) = (State { entries: Vec::with_capacity(24), too_deep: false }, Vec::with_capacity(24));
+    let read = |key: spans::Key<'_>, rest: &str, start: usize| {
+        let which = (texts && !key.escaped).then(|| keep.may_keep(&key.text)).flatten();
         match which.and_then(|w| Some((w, keep.left(w, rest)?))) {
-            Some((which, len)) => Some((Made::Kept(which), len)),
-            None => built(rest, left, &mut state),
+            Some((which, len)) => kept_at(&mut kept, which, key.at, start, len),
+            None => built(key, rest, left, &mut state),
         }
     };
-    let (tree, mut kept) = sorted(spans::members(text, read)?);
+    spans::members(text, read)?;
+    let tree = object_from(&mut state.entries, 0);
     (kept.is_empty() || !named_twice(text, &tree, kept.iter(), keep)).then_some(())?;
     let before = kept.len();
     kept.retain(|k| !keep.strips(k.which));
@@ -94,35 +97,22 @@ fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) 
     aside(bytes, kept).map(|aside| (tree, Aside { stripped, ..aside }))
 }
 
-/// What a split makes of a member, as its place is found.
-enum Made {
-    /// Kept as text: which kind of kept member it is.
-    Kept(usize),
-    /// Parsed into the tree.
-    Built(Value),
+/// Keeps the member of kind `which` whose key lies at `key` and whose
+/// value of `len` bytes starts at `start`; gives its length.
+fn kept_at(kept: &mut Vec<Kept>, which: usize, key: Range<usize>, start: usize, len: usize) -> Option<usize> {
+    kept.push(Kept { which, place: Place { key, value: start..start.checked_add(len)? } });
+    Some(len)
 }
 
-/// The member whose value `rest` starts with, parsed, and its length;
-/// `None` when it does not parse (the plain parse decides then).
-fn built(rest: &str, left: usize, state: &mut State) -> Option<(Made, usize)> {
-    part_at(rest, left, state).map(|(value, len)| (Made::Built(value), len))
-}
-
-/// The members read, sorted: the built ones into an object made at its
-/// size (a key given twice keeps its first place and its last value, as
-/// serde_json's parse does), the kept ones in their order.
-fn sorted(members: Vec<spans::Member<'_, Made>>) -> (Value, Vec<Kept>) {
-    let kept_count = members.iter().filter(|m| matches!(m.kind, Made::Kept(_))).count();
-    let (mut object, mut kept) = (Map::with_capacity(members.len() - kept_count), Vec::with_capacity(kept_count));
-    for member in members {
-        match member.kind {
-            Made::Kept(which) => kept.push(Kept { which, place: Place { key: member.key_at, value: member.value } }),
-            Made::Built(value) => {
-                object.insert(member.key.into_owned(), value);
-            }
-        }
-    }
-    (Value::Object(object), kept)
+/// The member whose value `rest` starts with, parsed, put on the entry
+/// stack under its key (the top-level object is made from the stack at
+/// the end: a key given twice keeps its first place and its last value,
+/// as serde_json's parse does), and its length; `None` when it does not
+/// parse (the plain parse decides then).
+fn built(key: spans::Key<'_>, rest: &str, left: usize, state: &mut State) -> Option<usize> {
+    let (value, len) = part_at(rest, left, state)?;
+    state.entries.push((key.text.into_owned(), value));
+    Some(len)
 }
 
 /// The current resource's `text` (the body `bytes` hold) split for
@@ -137,18 +127,20 @@ fn sorted(members: Vec<spans::Member<'_, Made>>) -> (Value, Vec<Kept>) {
 /// parse decides then.
 pub(super) fn paired(text: &str, bytes: &bytes::Bytes, sent: &Aside, names: &dyn Keep) -> Option<(Value, Paired)> {
     let left = PARSER_MAX_DEPTH - 1;
-    let (mut hint, mut state) = (0, State { entries: Vec::with_capacity(16), too_deep: false });
-    let read = |key: &str, escaped: bool, rest: &str| {
-        let Some(which) = sent.position_of(key, hint).filter(|_| !escaped) else {
-            return built(rest, left, &mut state);
+    let (mut state, mut kept) = (State { entries: Vec::with_capacity(24), too_deep: false }, Vec::with_capacity(24));
+    let mut hint = 0;
+    let read = |key: spans::Key<'_>, rest: &str, start: usize| {
+        let Some(which) = sent.position_of(&key.text, hint).filter(|_| !key.escaped) else {
+            return built(key, rest, left, &mut state);
         };
         hint = which + 1;
         match sent.member(which).and_then(|(_, value)| same_prefix(value, rest.as_bytes())) {
-            Some(len) => Some((Made::Kept(which), len)),
-            None => built(rest, left, &mut state),
+            Some(len) => kept_at(&mut kept, which, key.at, start, len),
+            None => built(key, rest, left, &mut state),
         }
     };
-    let (tree, kept) = sorted(spans::members(text, read)?);
+    spans::members(text, read)?;
+    let tree = object_from(&mut state.entries, 0);
     let mut paired = vec![false; sent.members.len()];
     kept.iter().for_each(|k| paired.get_mut(k.which).into_iter().for_each(|p| *p = true));
     (kept.is_empty() || !named_twice(text, &tree, kept.iter(), names)).then_some(())?;

@@ -10,48 +10,42 @@ use super::super::{escape_at, skip_space, string_end};
 use std::borrow::Cow;
 use std::ops::Range;
 
-/// A top-level member, with what the caller made of its key (`T`).
-pub(super) struct Member<'t, T> {
-    /// Its key: as written, or unescaped by serde_json.
-    pub key: Cow<'t, str>,
-    /// Where its key's text lies, between its quotes.
-    pub key_at: Range<usize>,
-    /// Where its value's text lies, without the spaces around it.
-    pub value: Range<usize>,
-    /// What the caller made of it.
-    pub kind: T,
+/// A top-level member's key, as its value is given to the caller.
+pub(super) struct Key<'t> {
+    /// As written, or unescaped by serde_json.
+    pub text: Cow<'t, str>,
+    /// Whether it had escapes.
+    pub escaped: bool,
+    /// Where its text lies, between its quotes.
+    pub at: Range<usize>,
 }
 
-/// The members of the object `text` is, in their order; `None` when
+/// Reads the members of the object `text` is, in their order; `None` when
 /// `text` is not one object by its own grammar, or `read` gave up. Each
-/// value is given to `read` (the member's key, whether it had escapes, the
-/// text from its value on), which says what the member is to the caller
-/// and how long the value at the start of the text is, or `None` to stop.
-pub(super) fn members<'t, T>(
-    text: &'t str,
-    mut read: impl FnMut(&str, bool, &'t str) -> Option<(T, usize)>,
-) -> Option<Vec<Member<'t, T>>> {
+/// value is given to `read` (the member's key, the text from its value on,
+/// and where that starts in `text`), which keeps what it makes of the
+/// member and says how long the value at the start of the text is, or
+/// `None` to stop. Nothing is collected here: the caller keeps each
+/// member where it goes.
+pub(super) fn members<'t>(text: &'t str, mut read: impl FnMut(Key<'t>, &'t str, usize) -> Option<usize>) -> Option<()> {
     let bytes = text.as_bytes();
     let mut at = skip_space(bytes, 0);
     (bytes.get(at) == Some(&b'{')).then_some(())?;
     at = skip_space(bytes, at + 1);
-    let mut found = Vec::with_capacity(24);
     if bytes.get(at) == Some(&b'}') {
-        return (skip_space(bytes, at + 1) == bytes.len()).then_some(found);
+        return (skip_space(bytes, at + 1) == bytes.len()).then_some(());
     }
     loop {
         let (key, escaped, close) = key_at(text, at)?;
-        let key_span = at + 1..close;
+        let key = Key { text: key, escaped, at: at + 1..close };
         at = skip_space(bytes, close + 1);
         (bytes.get(at) == Some(&b':')).then_some(())?;
         let start = skip_space(bytes, at + 1);
-        let (kind, len) = read(&key, escaped, text.get(start..)?)?;
-        let end = start.checked_add(len)?;
-        found.push(Member { key, key_at: key_span, value: start..end, kind });
-        at = skip_space(bytes, end);
+        let len = read(key, text.get(start..)?, start)?;
+        at = skip_space(bytes, start.checked_add(len)?);
         match bytes.get(at)? {
             b',' => at = skip_space(bytes, at + 1),
-            b'}' => return (skip_space(bytes, at + 1) == bytes.len()).then_some(found),
+            b'}' => return (skip_space(bytes, at + 1) == bytes.len()).then_some(()),
             _ => return None,
         }
     }

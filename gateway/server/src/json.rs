@@ -102,11 +102,13 @@ pub struct Aside {
     stripped: usize,
 }
 
-/// Where a kept member's key (between its quotes) and value lie.
+/// Where a kept member's key (between its quotes) and value lie, and
+/// which kind of kept member its reader took it for (`split.rs`).
 #[derive(Debug, Clone)]
 struct Place {
     key: Range<usize>,
     value: Range<usize>,
+    which: usize,
 }
 
 impl Aside {

@@ -58,13 +58,6 @@ pub trait Keep {
     }
 }
 
-/// A member kept: its kind, where its key (as written) and its value lie
-/// in the text.
-struct Kept {
-    which: usize,
-    place: Place,
-}
-
 /// Parses `text` (the body `bytes` hold) as [`within`] does, keeping as
 /// text the top-level members `keep` keeps and leaving out the ones it
 /// strips (normalization would strip them: the tree is the plain parse's
@@ -99,8 +92,8 @@ fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) 
 
 /// Keeps the member of kind `which` whose key lies at `key` and whose
 /// value of `len` bytes starts at `start`; gives its length.
-fn kept_at(kept: &mut Vec<Kept>, which: usize, key: Range<usize>, start: usize, len: usize) -> Option<usize> {
-    kept.push(Kept { which, place: Place { key, value: start..start.checked_add(len)? } });
+fn kept_at(kept: &mut Vec<Place>, which: usize, key: Range<usize>, start: usize, len: usize) -> Option<usize> {
+    kept.push(Place { key, value: start..start.checked_add(len)?, which });
     Some(len)
 }
 
@@ -152,18 +145,15 @@ pub(super) fn paired(text: &str, bytes: &bytes::Bytes, sent: &Aside, names: &dyn
 /// The kept members as places in the body `bytes` holds (`None` if a
 /// place were outside it, which the spans are not). With none kept, the
 /// body is not held.
-fn aside(bytes: &bytes::Bytes, kept: Vec<Kept>) -> Option<Aside> {
+fn aside(bytes: &bytes::Bytes, kept: Vec<Place>) -> Option<Aside> {
     if kept.is_empty() {
         return Some(Aside::default());
     }
-    // A loop: collecting into the other element type reallocated twice.
-    let mut members = Vec::with_capacity(kept.len());
-    for k in kept {
-        bytes.get(k.place.key.clone())?;
-        bytes.get(k.place.value.clone())?;
-        members.push(k.place);
+    for k in &kept {
+        bytes.get(k.key.clone())?;
+        bytes.get(k.value.clone())?;
     }
-    Some(Aside { text: bytes.clone(), members, stripped: 0 })
+    Some(Aside { text: bytes.clone(), members: kept, stripped: 0 })
 }
 
 /// Whether a kept member's attribute is also named elsewhere in the body
@@ -171,14 +161,14 @@ fn aside(bytes: &bytes::Bytes, kept: Vec<Kept>) -> Option<Aside> {
 /// other, or normalization would decide on a name it no longer sees): by
 /// a built key in any case, by what `keep` says the built members name,
 /// or by a second kept member of the same kind.
-fn named_twice<'k>(text: &str, tree: &Value, kept: impl Iterator<Item = &'k Kept> + Clone, keep: &dyn Keep) -> bool {
+fn named_twice<'k>(text: &str, tree: &Value, kept: impl Iterator<Item = &'k Place> + Clone, keep: &dyn Keep) -> bool {
     let Some(built) = tree.as_object() else { return true };
-    let key = |k: &Kept| text.as_bytes().get(k.place.key.clone()).unwrap_or_default();
-    let same = |k: &Kept, b: &str| k.place.key.len() == b.len() && key(k).eq_ignore_ascii_case(b.as_bytes());
+    let key = |k: &Place| text.as_bytes().get(k.key.clone()).unwrap_or_default();
+    let same = |k: &Place, b: &str| k.key.len() == b.len() && key(k).eq_ignore_ascii_case(b.as_bytes());
     // A bit per kept key's length (the last for 63 and longer): most
     // names are no kept key's length, and need no comparing.
     let length = |len: usize| 1_u64 << len.min(63);
-    let lengths = kept.clone().fold(0, |all, k| all | length(k.place.key.len()));
+    let lengths = kept.clone().fold(0, |all, k| all | length(k.key.len()));
     let is_kept = |name: &str| lengths & length(name.len()) != 0 && kept.clone().any(|k| same(k, name));
     let by_built = built.keys().any(|b| is_kept(b)) || keep.names_kept(built, &is_kept);
     by_built || kinds_repeat(kept)
@@ -186,7 +176,7 @@ fn named_twice<'k>(text: &str, tree: &Value, kept: impl Iterator<Item = &'k Kept
 
 /// Whether two kept members are of the same kind: a bit per kind (a kind
 /// past the 64th counts as a repeat: the plain parse decides then).
-fn kinds_repeat<'k>(mut kept: impl Iterator<Item = &'k Kept>) -> bool {
+fn kinds_repeat<'k>(mut kept: impl Iterator<Item = &'k Place>) -> bool {
     let mut seen = 0_u64;
     !kept.all(|k| {
         let bit = u32::try_from(k.which).ok().and_then(|w| 1_u64.checked_shl(w)).unwrap_or(0);

@@ -184,7 +184,7 @@ fn a_current_member_is_kept_when_it_is_the_sent_tokens_and_else_parsed_as_the_pl
     let title = reg.resource("User").unwrap().core_attribute("title").unwrap().clone();
     let keep = AnyValue(title);
     let body = br#"{"title":{"deep":[null,1.5,"\u00e9"]}}"#;
-    let members = vec![Place { key: 2..7, value: 9..body.len() - 1 }];
+    let members = vec![Place { key: 2..7, value: 9..body.len() - 1, which: 0 }];
     let sent = Aside { text: bytes::Bytes::from_static(body), members, stripped: 0 };
     assert_eq!(sent.member(0), Some((&b"title"[..], &br#"{"deep":[null,1.5,"\u00e9"]}"#[..])));
     let paired = |text: &str| crate::json::document_paired(&bytes::Bytes::from(text.to_owned()), &sent, &keep);
@@ -229,8 +229,8 @@ fn the_sent_members_are_paired_with_the_current_ones_of_the_same_tokens_and_the_
 
 #[test]
 fn two_kept_members_of_one_kind_are_a_repeat_and_a_kind_past_64_counts_as_one() {
-    let kept = |kinds: &[usize]| -> Vec<Kept> {
-        kinds.iter().map(|&which| Kept { which, place: Place { key: 0..0, value: 0..0 } }).collect()
+    let kept = |kinds: &[usize]| -> Vec<Place> {
+        kinds.iter().map(|&which| Place { key: 0..0, value: 0..0, which }).collect()
     };
     for (kinds, repeat) in [
         (&[][..], false),

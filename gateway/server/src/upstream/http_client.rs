@@ -123,7 +123,7 @@ impl HttpUpstream {
         };
         let (resp, lease) = self.pool.send(req).await.map_err(|unanswered| {
             if let Some(given) = unanswered.headers {
-                f.headers = given;
+                f.headers = *given;
             }
             unanswered.error
         })?;

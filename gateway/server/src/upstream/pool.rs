@@ -149,17 +149,18 @@ impl Pool {
         // state would make every request's future several kilobytes larger.
         match Box::pin(self.inner.connect(slot)).await {
             Ok(conn) => self.inner.send_on(conn, req, slot).await.outcome(host_given),
-            Err(error) => Err(Unanswered { error, headers: Some(req.into_parts().0.headers) }),
+            Err(error) => Err(Unanswered { error, headers: Some(Box::new(req.into_parts().0.headers)) }),
         }
     }
 }
 
 /// Why a request got no answer, and its headers as they were given when
-/// not a byte of it was written: a caller may send it again with them.
+/// not a byte of it was written: a caller may send it again with them
+/// (boxed: the answer's `Result` stays small on the way that answers).
 #[derive(Debug)]
 pub(super) struct Unanswered {
     pub(super) error: UpstreamError,
-    pub(super) headers: Option<http::HeaderMap>,
+    pub(super) headers: Option<Box<http::HeaderMap>>,
 }
 
 /// A request handed back unsent, as it was given: without the Host header
@@ -222,7 +223,7 @@ impl Sent {
             Sent::Answered(resp, lease) => Ok((resp, lease)),
             Sent::Failed(e) => Err(Unanswered { error: UpstreamError::Broken(source_chain(&e)), headers: None }),
             Sent::Unsent(back, e) => {
-                let headers = Some(given(back, host_given).into_parts().0.headers);
+                let headers = Some(Box::new(given(back, host_given).into_parts().0.headers));
                 Err(Unanswered { error: UpstreamError::Connect(source_chain(&e)), headers })
             }
         }

@@ -73,21 +73,32 @@ pub fn split(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep
 fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) -> Option<(Value, Aside)> {
     let left = max_depth.checked_sub(1)?;
     let texts = left >= MEMBER_MAX_DEPTH;
-    let (mut state, mut kept) = (State { entries: Vec::with_capacity(24), too_deep: false }, Vec::with_capacity(24));
-    let read = |key: spans::Key<'_>, rest: &str, start: usize| {
+    let (tree, mut kept) = read_members(text, |key, rest, start, state, kept| {
         let which = (texts && !key.escaped).then(|| keep.may_keep(&key.text)).flatten();
         match which.and_then(|w| Some((w, keep.left(w, rest)?))) {
-            Some((which, len)) => kept_at(&mut kept, which, key.at, start, len),
-            None => built(key, rest, left, &mut state),
+            Some((which, len)) => kept_at(kept, which, key.at, start, len),
+            None => built(key, rest, left, state),
         }
-    };
-    spans::members(text, read)?;
-    let tree = object_from(&mut state.entries, 0);
+    })?;
     (kept.is_empty() || !named_twice(text, &tree, kept.iter(), keep)).then_some(())?;
     let before = kept.len();
     kept.retain(|k| !keep.strips(k.which));
     let stripped = before - kept.len();
     aside(bytes, kept).map(|aside| (tree, Aside { stripped, ..aside }))
+}
+
+/// The members of the object `text` is, each given to `read` (its key, the
+/// text from its value on, where that starts, and the entry stack and
+/// kept list to put it in), which says how long its value is: the
+/// top-level object made from the stack, and the kept members in their
+/// order. `None` when [`spans::members`] gives none.
+fn read_members<'t>(
+    text: &'t str,
+    mut read: impl FnMut(spans::Key<'t>, &'t str, usize, &mut State, &mut Vec<Place>) -> Option<usize>,
+) -> Option<(Value, Vec<Place>)> {
+    let (mut state, mut kept) = (State { entries: Vec::with_capacity(24), too_deep: false }, Vec::with_capacity(24));
+    spans::members(text, |key, rest, start| read(key, rest, start, &mut state, &mut kept))?;
+    Some((object_from(&mut state.entries, 0), kept))
 }
 
 /// Keeps the member of kind `which` whose key lies at `key` and whose
@@ -120,20 +131,17 @@ fn built(key: spans::Key<'_>, rest: &str, left: usize, state: &mut State) -> Opt
 /// parse decides then.
 pub(super) fn paired(text: &str, bytes: &bytes::Bytes, sent: &Aside, names: &dyn Keep) -> Option<(Value, Paired)> {
     let left = PARSER_MAX_DEPTH - 1;
-    let (mut state, mut kept) = (State { entries: Vec::with_capacity(24), too_deep: false }, Vec::with_capacity(24));
     let mut hint = 0;
-    let read = |key: spans::Key<'_>, rest: &str, start: usize| {
+    let (tree, kept) = read_members(text, |key, rest, start, state, kept| {
         let Some(which) = sent.position_of(&key.text, hint).filter(|_| !key.escaped) else {
-            return built(key, rest, left, &mut state);
+            return built(key, rest, left, state);
         };
         hint = which + 1;
         match sent.member(which).and_then(|(_, value)| same_prefix(value, rest.as_bytes())) {
-            Some(len) => kept_at(&mut kept, which, key.at, start, len),
-            None => built(key, rest, left, &mut state),
+            Some(len) => kept_at(kept, which, key.at, start, len),
+            None => built(key, rest, left, state),
         }
-    };
-    spans::members(text, read)?;
-    let tree = object_from(&mut state.entries, 0);
+    })?;
     let mut paired = vec![false; sent.members.len()];
     kept.iter().for_each(|k| paired.get_mut(k.which).into_iter().for_each(|p| *p = true));
     (kept.is_empty() || !named_twice(text, &tree, kept.iter(), names)).then_some(())?;

@@ -176,12 +176,10 @@ impl Proto {
     }
 }
 
-/// The headers to send back with `body`: the upstream's without
-/// hop-by-hop ones, length (recomputed), encoding and cookies; the SCIM
-/// media type on any body; the request id. The upstream's map is changed
-/// in place ([`strip`]).
-pub fn downstream_response(upstream: HeaderMap, request_id: &HeaderValue, body: Option<&Bytes>) -> HeaderMap {
-    let mut h = upstream;
+/// The headers to send back with `body`: the upstream's (`h`, changed in
+/// place by [`strip`]) without hop-by-hop ones, length (recomputed),
+/// encoding and cookies; the SCIM media type on any body; the request id.
+pub fn downstream_response(mut h: HeaderMap, request_id: &HeaderValue, body: Option<&Bytes>) -> HeaderMap {
     strip(&mut h, not_downstream);
     match body {
         Some(_) => h.insert(CONTENT_TYPE, SCIM_JSON),

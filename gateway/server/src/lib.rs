@@ -25,6 +25,15 @@ mod workers;
 
 /// A property test's configuration: `default` cases, or `PROPTEST_CASES`
 /// of them for a long run.
+/// `Box::pin(make())` with the future made straight into its allocation.
+/// `Box::pin` of a future made first copies its whole state (the size of
+/// every await it may reach, not just its arguments) from the stack into
+/// the box; allocated first, the slot is where the future is made.
+#[inline(always)]
+pub(crate) fn pinned_in_place<F: Future>(make: impl FnOnce() -> F) -> std::pin::Pin<Box<F>> {
+    Box::into_pin(Box::write(Box::new_uninit(), make()))
+}
+
 #[cfg(test)]
 pub(crate) fn proptest_cases(default: u32) -> proptest::prelude::ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok());

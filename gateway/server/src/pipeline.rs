@@ -118,7 +118,8 @@ where
     seen.trace_id = span.trace_id();
     // Boxed: the pipeline's state is large, and hyper moves the future it
     // is given; one allocation costs less than copying that state around.
-    let pipeline = Box::pin(run(gw, conn, req, &request_id, &mut seen, trail.as_ref(), span.trace()));
+    // Made in its box, not copied into it.
+    let pipeline = crate::pinned_in_place(|| run(gw, conn, req, &request_id, &mut seen, trail.as_ref(), span.trace()));
     let result =
         tokio::time::timeout(gw.limits.request_timeout, pipeline).await.unwrap_or(Err(GatewayError::RequestTimeout));
     let answer = result.unwrap_or_else(|e| {

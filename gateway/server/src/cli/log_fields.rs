@@ -8,8 +8,9 @@
 //! by piece, not through `format_args!`; any other value (`%`, `?`, a
 //! boolean, a 128-bit integer, bytes) after its name by its own `Debug`,
 //! as the default visitor writes it.
-//! The message, and every field of a line with colours, is handed to
-//! tracing-subscriber's own visitor.
+//! A message given as a string of printable ASCII (`message = "..."`) is
+//! written as it is; any other message, and every field of a line with
+//! colours, is handed to tracing-subscriber's own visitor.
 
 use std::fmt;
 use tracing::field::{Field, Visit};
@@ -62,6 +63,9 @@ impl FieldWriter<'_> {
 
 impl Visit for FieldWriter<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" && self.result.is_ok() && !self.writer.has_ansi_escapes() && plain(value) {
+            return self.result = self.message(value);
+        }
         if !self.takes_shortcut(field.name()) || !plain(value) {
             return self.by_default(field, |v, f| v.record_str(f, value));
         }
@@ -109,6 +113,17 @@ impl FieldWriter<'_> {
     fn takes_shortcut(&self, name: &str) -> bool {
         let plain_name = name != "message" && !name.starts_with("log.") && !name.starts_with("r#");
         self.result.is_ok() && plain_name && !self.writer.has_ansi_escapes()
+    }
+
+    /// A message given as a plain string (`message = "..."`): written as
+    /// the default visitor writes it (by `Display`, without its name;
+    /// nothing in it for its escaping of control characters to change),
+    /// not through the formatting machinery.
+    fn message(&mut self, value: &str) -> fmt::Result {
+        let pad = if self.is_empty { "" } else { " " };
+        self.is_empty = false;
+        self.writer.write_str(pad)?;
+        self.writer.write_str(value)
     }
 
     /// ` name=` and then `parts`, the separator left out before the first
@@ -231,6 +246,9 @@ mod tests {
             tracing::warn!(only = "plain", "second");
             tracing::info!("bell \x07, escape \x1b[31m, delete \x7f, C1 \u{9b}, Zoë");
             tracing::info!(message = "as a field", status = 200u16);
+            tracing::info!(status = 200u16, message = "a string after a field");
+            tracing::info!(message = "", status = 204u16);
+            tracing::info!(message = "a \"quoted\" bell \x07 and Zoë", route = "default");
         });
         out.text()
     }
@@ -241,6 +259,7 @@ mod tests {
         let theirs = line(tracing_subscriber::fmt::format::DefaultFields::new());
         assert_eq!(ours, theirs);
         assert!(ours.contains(r#"route="default" quoted="say \"hi\"" newline="a\nb""#), "{ours}");
+        assert!(ours.contains("status=200 a string after a field\n"), "{ours}");
     }
 
     #[test]

@@ -137,6 +137,9 @@ pub(super) fn record(
     let counted = seen.route.map_or(&gw.unrouted, |r| &r.metrics);
     counted.request(&gw.metrics, seen.resource, method, status.as_u16(), elapsed.as_secs_f64());
     tracing::info!(
+        // A string, not a format (the field writer writes it as it is);
+        // first, where the macro puts a format.
+        message = "request",
         request_id = rid.to_str().unwrap_or("-"),
         route,
         token = seen.token.unwrap_or("-"),
@@ -148,7 +151,6 @@ pub(super) fn record(
         duration_ms = elapsed.as_secs_f64() * 1000.0,
         mapping_version = seen.route.map_or("-", |r| r.mapping_version.as_str()),
         trace_id = seen.trace_id.as_deref(),
-        "request"
     );
 }
 

@@ -199,7 +199,7 @@ fn request_uri(base: (&Scheme, &Authority, &str), path: &str, query: Option<&str
 
 impl Upstream for HttpUpstream {
     fn call(&self, request: Forward) -> ReplyFuture<'_> {
-        Box::pin(self.send(request))
+        crate::pinned_in_place(|| self.send(request))
     }
 
     fn base_url(&self) -> &str {

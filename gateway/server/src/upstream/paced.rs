@@ -131,7 +131,7 @@ impl Upstream for Paced {
         if self.limiter.is_none() && self.busy_retries(&request.method) == 0 {
             return self.inner.call(request);
         }
-        Box::pin(self.paced(request))
+        crate::pinned_in_place(|| self.paced(request))
     }
 
     fn base_url(&self) -> &str {

@@ -69,14 +69,14 @@ impl Visit for FieldWriter<'_> {
         if !self.takes_shortcut(field.name()) || !plain(value) {
             return self.by_default(field, |v, f| v.record_str(f, value));
         }
-        self.result = self.plain_field(field.name(), &["\"", value, "\""]);
+        self.result = self.plain_field(field.name(), "=\"", &[value, "\""]);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         if !self.takes_shortcut(field.name()) {
             return self.by_default(field, |v, f| v.record_u64(f, value));
         }
-        self.result = self.plain_field(field.name(), &[Digits::of(value).as_str()]);
+        self.result = self.plain_field(field.name(), "=", &[Digits::of(value).as_str()]);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -84,21 +84,21 @@ impl Visit for FieldWriter<'_> {
             return self.by_default(field, |v, f| v.record_i64(f, value));
         }
         let sign = if value < 0 { "-" } else { "" };
-        self.result = self.plain_field(field.name(), &[sign, Digits::of(value.unsigned_abs()).as_str()]);
+        self.result = self.plain_field(field.name(), "=", &[sign, Digits::of(value.unsigned_abs()).as_str()]);
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         if !self.takes_shortcut(field.name()) || !in_decimal(value) {
             return self.by_default(field, |v, f| v.record_f64(f, value));
         }
-        self.result = self.plain_field(field.name(), &[ryu::Buffer::new().format_finite(value)]);
+        self.result = self.plain_field(field.name(), "=", &[ryu::Buffer::new().format_finite(value)]);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if !self.takes_shortcut(field.name()) {
             return self.by_default(field, |v, f| v.record_debug(f, value));
         }
-        self.result = self.plain_field(field.name(), &[]).and_then(|()| write!(self.writer, "{value:?}"));
+        self.result = self.plain_field(field.name(), "=", &[]).and_then(|()| write!(self.writer, "{value:?}"));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
@@ -120,18 +120,24 @@ impl FieldWriter<'_> {
     /// nothing in it for its escaping of control characters to change),
     /// not through the formatting machinery.
     fn message(&mut self, value: &str) -> fmt::Result {
-        let pad = if self.is_empty { "" } else { " " };
-        self.is_empty = false;
-        self.writer.write_str(pad)?;
+        self.pad()?;
         self.writer.write_str(value)
     }
 
-    /// ` name=` and then `parts`, the separator left out before the first
-    /// field.
-    fn plain_field(&mut self, name: &str, parts: &[&str]) -> fmt::Result {
-        let pad = if self.is_empty { "" } else { " " };
-        self.is_empty = false;
-        [pad, name, "="].iter().chain(parts).try_for_each(|p| self.writer.write_str(p))
+    /// ` name`, `opening` (`=`, or `="` before a string) and then `parts`,
+    /// the separator left out before the first field. Each piece is one
+    /// write: an empty one is not written.
+    fn plain_field(&mut self, name: &str, opening: &str, parts: &[&str]) -> fmt::Result {
+        self.pad()?;
+        [name, opening].iter().chain(parts).filter(|p| !p.is_empty()).try_for_each(|p| self.writer.write_str(p))
+    }
+
+    /// The space between two fields: none before the first.
+    fn pad(&mut self) -> fmt::Result {
+        match std::mem::replace(&mut self.is_empty, false) {
+            true => Ok(()),
+            false => self.writer.write_char(' '),
+        }
     }
 }
 

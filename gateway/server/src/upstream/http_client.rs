@@ -7,7 +7,7 @@ use super::{Forward, Reply, ReplyFuture, Upstream, UpstreamError};
 use crate::config::UpstreamSettings;
 use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, HeaderValue};
-use http::uri::{Authority, Parts, PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http::{Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::proxy::matcher::Matcher;
@@ -21,10 +21,8 @@ pub struct HttpUpstream {
     /// upstream connection it uses stay on one thread.
     pool: Pool,
     base: String,
-    /// The base URL's scheme, authority and path (without its trailing
-    /// slash), read once: a request's URI is put together from them.
-    scheme: Scheme,
-    authority: Authority,
+    /// The base URL's path (without its trailing slash), read once: a
+    /// request's target is put together from it.
     base_path: String,
     token: Option<HeaderValue>,
     timeout: Duration,
@@ -62,13 +60,9 @@ impl HttpUpstream {
                 v.set_sensitive(true);
                 v
             });
-        let scheme = base.scheme().cloned().ok_or("the upstream URL has no scheme")?;
-        let authority = base.authority().cloned().ok_or("the upstream URL has no host")?;
         Ok(Self {
             pool,
             base: base.to_string().trim_end_matches('/').to_owned(),
-            scheme,
-            authority,
             base_path: base.path().trim_end_matches('/').to_owned(),
             token,
             timeout: settings.timeout,
@@ -104,10 +98,9 @@ impl HttpUpstream {
         }
     }
 
-    /// The URI of `f`: see [`request_uri`].
+    /// The request target of `f`: see [`request_target`].
     fn uri(&self, f: &Forward) -> Result<Uri, UpstreamError> {
-        request_uri((&self.scheme, &self.authority, &self.base_path), &f.path, f.query.as_deref())
-            .map_err(UpstreamError::Connect)
+        request_target(&self.base_path, &f.path, f.query.as_deref()).map_err(UpstreamError::Connect)
     }
 
     /// One attempt. With [`Headers::Moved`], `f`'s headers go with the
@@ -173,13 +166,12 @@ where
     Ok(joined.map_or_else(|| first.unwrap_or_default(), bytes::BytesMut::freeze))
 }
 
-/// The URI of a request for `path` and `query` under the base URL whose
-/// scheme, authority and path (without its trailing slash) `base` holds:
-/// what formatting the whole URL and parsing it gave, with only the path
-/// and query parsed per request. An empty path is the root, as a parsed
-/// URL's is.
-fn request_uri(base: (&Scheme, &Authority, &str), path: &str, query: Option<&str>) -> Result<Uri, String> {
-    let (scheme, authority, base_path) = base;
+/// The target of a request for `path` and `query` under the base URL
+/// whose path (without its trailing slash) is `base_path`, in origin form
+/// (path and query): what formatting the whole URL and parsing it gave,
+/// less its scheme and authority, which the connection names (HTTP/1) or
+/// the pool adds (HTTP/2). An empty path is the root, as a parsed URL's is.
+fn request_target(base_path: &str, path: &str, query: Option<&str>) -> Result<Uri, String> {
     let mut text = String::with_capacity(base_path.len() + path.len() + query.map_or(1, |q| q.len() + 1));
     text.push_str(base_path);
     text.push_str(path);
@@ -190,11 +182,7 @@ fn request_uri(base: (&Scheme, &Authority, &str), path: &str, query: Option<&str
         text.push('?');
         text.push_str(q);
     }
-    let mut parts = Parts::default();
-    parts.scheme = Some(scheme.clone());
-    parts.authority = Some(authority.clone());
-    parts.path_and_query = Some(PathAndQuery::try_from(text).map_err(|e| e.to_string())?);
-    Uri::from_parts(parts).map_err(|e| e.to_string())
+    PathAndQuery::try_from(text).map(Uri::from).map_err(|e| e.to_string())
 }
 
 impl Upstream for HttpUpstream {
@@ -286,12 +274,12 @@ mod tests {
     }
 
     #[test]
-    fn a_request_uri_is_what_the_whole_url_formatted_and_parsed_gave() {
+    fn a_request_target_made_absolute_is_what_the_whole_url_formatted_and_parsed_gave() {
         let bases = ["http://h:8080", "http://h:8080/", "https://h/v2", "http://[::1]:9/scim/v2/", "http://u@h/v2"];
         let paths = ["", "/", "/Users", "/Users/a%20b", "/Groups/x/", "/.search"];
         for base in bases {
             let url: Uri = base.parse().unwrap();
-            let (scheme, authority) = (url.scheme().unwrap(), url.authority().unwrap());
+            let pool_target = super::super::pool::target_of(&url).unwrap();
             let base_path = url.path().trim_end_matches('/');
             let trimmed = base.trim_end_matches('/');
             for path in paths {
@@ -301,10 +289,18 @@ mod tests {
                         None => format!("{trimmed}{path}"),
                     };
                     let old: Uri = whole.parse().unwrap();
-                    let new = request_uri((scheme, authority, base_path), path, query).unwrap();
+                    let mut new = request_target(base_path, path, query).unwrap();
+                    assert_eq!(new.scheme(), None, "origin form: {base} + {path} + {query:?}");
+                    assert_eq!((new.path(), new.query()), (old.path(), old.query()), "{base} + {path} + {query:?}");
+                    super::super::pool::absolute_form(&mut new, &pool_target);
                     assert_eq!(new, old, "{base} + {path} + {query:?}");
                     let target = |u: &Uri| (u.to_string(), u.path().to_owned(), u.query().map(str::to_owned));
                     assert_eq!(target(&new), target(&old), "what is sent: {base} + {path} + {query:?}");
+                    let absolute = new.clone();
+                    super::super::pool::absolute_form(&mut new, &pool_target);
+                    assert_eq!(new, absolute, "made absolute once: {base} + {path} + {query:?}");
+                    super::super::pool::origin_form(&mut new);
+                    assert_eq!(new, request_target(base_path, path, query).unwrap(), "and back: {base} + {path}");
                 }
             }
         }

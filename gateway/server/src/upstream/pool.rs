@@ -116,18 +116,15 @@ impl Pool {
         http2_only: bool,
         workers: usize,
     ) -> Result<Self, String> {
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = base.scheme().cloned();
-        parts.authority = base.authority().cloned();
-        parts.path_and_query = Some(PathAndQuery::from_static("/"));
-        let target = Uri::from_parts(parts).map_err(|e| format!("the upstream URL: {e}"))?;
+        let target = target_of(base)?;
         let host = host_header(&target)?;
         let slots = (0..=workers.max(1)).map(|_| Mutex::new(Slot::default())).collect();
         let inner = Inner { connector: Connector(connector), target, host, idle_timeout, http2_only, slots };
         Ok(Self { inner: Arc::new(inner) })
     }
 
-    /// Sends `req` (its URI absolute) and returns the answer's head, with
+    /// Sends `req` (its URI in origin form or absolute: each connection
+    /// puts it in the form its protocol sends) and returns the answer's head, with
     /// the connection to release once the body is read. A request a pooled
     /// connection hands back unsent (not a byte written) goes once more, on
     /// a new connection. When no answer comes and not a byte was written,
@@ -136,12 +133,9 @@ impl Pool {
         let slot = self.inner.slot();
         let host_given = req.headers().contains_key(HOST);
         if let Some(conn) = self.inner.take(slot) {
-            let uri = req.uri().clone();
             match self.inner.send_on(conn, req, slot).await {
-                Sent::Unsent(mut back, _) => {
-                    back.uri_mut().clone_from(&uri);
-                    req = given(back, host_given);
-                }
+                // Its URI in either form: the next connection puts it in its own.
+                Sent::Unsent(back, _) => req = given(back, host_given),
                 sent => return sent.outcome(host_given),
             }
         }
@@ -275,9 +269,12 @@ impl Inner {
 
     async fn send_on(self: &Arc<Self>, conn: Conn, mut req: Request<Body>, slot: usize) -> Sent {
         let (result, lease) = match conn {
-            Conn::H2(mut h2) => (h2.try_send_request(req).await, Lease(None)),
+            Conn::H2(mut h2) => {
+                absolute_form(req.uri_mut(), &self.target);
+                (h2.try_send_request(req).await, Lease(None))
+            }
             Conn::H1(mut h1) => {
-                origin_form(&mut req);
+                origin_form(req.uri_mut());
                 req.headers_mut().entry(HOST).or_insert_with(|| self.host.clone());
                 let result = h1.try_send_request(req).await;
                 (result, Lease(Some(Held { pool: Arc::downgrade(self), slot, h1 })))
@@ -347,11 +344,39 @@ impl Inner {
     }
 }
 
-/// `/path?query` in place of the absolute URI: what HTTP/1 sends to a
-/// server (the connection already names the host).
-fn origin_form(req: &mut Request<Body>) {
-    let pq = req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
-    *req.uri_mut() = Uri::from(pq);
+/// The pool's target: `base`'s scheme and authority, and the root path.
+pub(super) fn target_of(base: &Uri) -> Result<Uri, String> {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = base.scheme().cloned();
+    parts.authority = base.authority().cloned();
+    parts.path_and_query = Some(PathAndQuery::from_static("/"));
+    Uri::from_parts(parts).map_err(|e| format!("the upstream URL: {e}"))
+}
+
+/// `/path?query` in place of an absolute URI: what HTTP/1 sends to a
+/// server (the connection already names the host). A request is given
+/// in this form; only one an HTTP/2 connection handed back unsent is
+/// absolute.
+pub(super) fn origin_form(uri: &mut Uri) {
+    if uri.scheme().is_some() {
+        let pq = uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+        *uri = Uri::from(pq);
+    }
+}
+
+/// The target's scheme and authority added to a URI in origin form: what
+/// HTTP/2 sends (`:scheme`, `:authority`). One absolute already is left.
+pub(super) fn absolute_form(uri: &mut Uri, target: &Uri) {
+    if uri.scheme().is_some() {
+        return;
+    }
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = target.scheme().cloned();
+    parts.authority = target.authority().cloned();
+    parts.path_and_query = uri.path_and_query().cloned();
+    if let Ok(absolute) = Uri::from_parts(parts) {
+        *uri = absolute;
+    }
 }
 
 fn host_header(target: &Uri) -> Result<HeaderValue, String> {

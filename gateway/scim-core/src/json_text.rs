@@ -162,4 +162,34 @@ mod tests {
             assert!(!same_bytes(&a, &longer) && !same_bytes(&longer, &a), "{len} against one longer");
         }
     }
+
+    #[test]
+    fn a_string_read_as_bytes_is_the_string_read_as_text() {
+        let strings = [
+            r#""""#,
+            r#""plain""#,
+            r#""Zoë ünïcode""#,
+            r#""a\nb""#,
+            r#""\u00e9\"q\"""#,
+            r#""\ud83d\ude00""#,
+            r#""\ud83d""#,
+            "\"raw\u{1}control\"",
+            r#""unterminated"#,
+            r#""bad \x escape""#,
+        ];
+        for text in strings {
+            let (mut a, mut b) = (super::Text::new(text), super::Text::new(text));
+            let (as_text, as_bytes) = (a.string(), b.string_bytes());
+            let as_text = as_text.map(|(s, at)| (s.as_bytes().to_vec(), at));
+            assert_eq!(as_text, as_bytes.map(|(s, at)| (s.into_owned(), at)), "{text}");
+            if as_bytes_read(text) {
+                assert_eq!(a.at(), b.at(), "the reader is left at the same place: {text}");
+            }
+        }
+        assert!(as_bytes_read(r#""plain""#) && !as_bytes_read(r#""unterminated"#));
+    }
+
+    fn as_bytes_read(text: &str) -> bool {
+        super::Text::new(text).string_bytes().is_some()
+    }
 }

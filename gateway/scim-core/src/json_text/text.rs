@@ -100,15 +100,38 @@ impl<'t> Text<'t> {
     /// rest take [`Text::string_in_full`].
     #[inline(always)]
     pub fn string(&mut self) -> Option<(Cow<'t, str>, Option<usize>)> {
+        match self.plain_string() {
+            Ok((start, end)) => Some((Cow::Borrowed(self.text.get(start..end)?), Some(start))),
+            Err(start) => self.string_in_full(start),
+        }
+    }
+
+    /// [`Text::string`] as bytes, for a reader that needs no `str`: the
+    /// text between two quotes of a `str` is whole characters, so a slice
+    /// of the bytes is taken without `str`'s check of its boundaries.
+    #[inline(always)]
+    pub fn string_bytes(&mut self) -> Option<(Cow<'t, [u8]>, Option<usize>)> {
+        match self.plain_string() {
+            Ok((start, end)) => Some((Cow::Borrowed(self.bytes.get(start..end)?), Some(start))),
+            Err(start) => self.string_in_full(start).map(|(s, at)| (bytes_of(s), at)),
+        }
+    }
+
+    /// A string at its opening quote with nothing escaped before its
+    /// closing quote: where its text starts and ends, the reader past the
+    /// closing quote. Else `Err` with where its text starts, the reader at
+    /// its first byte that is not plain text (or at the end).
+    #[inline(always)]
+    fn plain_string(&mut self) -> Result<(usize, usize), usize> {
         let start = self.at + 1;
         self.at = start;
         self.skip_to_escape();
         if self.peek() != Some(b'"') {
-            return self.string_in_full(start);
+            return Err(start);
         }
-        let inner = self.text.get(start..self.at)?;
+        let end = self.at;
         self.at += 1;
-        Some((Cow::Borrowed(inner), Some(start)))
+        Ok((start, end))
     }
 
     /// [`Text::string`] from its first byte that is not plain text (an
@@ -207,5 +230,13 @@ impl<'t> Text<'t> {
         while self.peek().is_some_and(|b| b.is_ascii_digit()) {
             self.at += 1;
         }
+    }
+}
+
+/// A string's text as bytes, borrowed or owned as it was.
+fn bytes_of(s: Cow<'_, str>) -> Cow<'_, [u8]> {
+    match s {
+        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
     }
 }

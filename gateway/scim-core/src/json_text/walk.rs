@@ -52,8 +52,8 @@ pub fn value<R: Reader>(t: &mut Text<'_>, r: &mut R, role: R::Role) -> Option<()
         b'{' => nested(t, r, |t, r| object(t, r)),
         b'[' => nested(t, r, |t, r| array(t, r, role)),
         b'"' => {
-            let (s, at) = t.string()?;
-            r.string(role, s.as_bytes(), at)
+            let (s, at) = t.string_bytes()?;
+            r.string(role, &s, at)
         }
         b't' => t.literal(b"true").and_then(|()| r.literal(role, Literal::True)),
         b'f' => t.literal(b"false").and_then(|()| r.literal(role, Literal::False)),
@@ -74,8 +74,8 @@ fn inner<R: Reader>(t: &mut Text<'_>, r: &mut R, role: R::Role) -> Option<()> {
     if t.peek()? != b'"' {
         return value(t, r, role);
     }
-    let (s, at) = t.string()?;
-    r.string(role, s.as_bytes(), at)
+    let (s, at) = t.string_bytes()?;
+    r.string(role, &s, at)
 }
 
 /// An array or object, within serde_json's depth and the reader's.
@@ -99,8 +99,8 @@ fn object<R: Reader>(t: &mut Text<'_>, r: &mut R) -> Option<()> {
     loop {
         t.skip_space();
         (t.peek() == Some(b'"')).then_some(())?;
-        let (key, _) = t.string()?;
-        let role = r.key(key.as_bytes(), top);
+        let (key, _) = t.string_bytes()?;
+        let role = r.key(&key, top);
         t.eat(b':')?;
         inner(t, r, role)?;
         if t.eat(b',').is_none() {

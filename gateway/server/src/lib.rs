@@ -21,6 +21,7 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod upstream;
+pub mod whole_body;
 mod workers;
 
 /// A property test's configuration: `default` cases, or `PROPTEST_CASES`

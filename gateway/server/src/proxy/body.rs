@@ -3,10 +3,10 @@
 
 use crate::error::GatewayError;
 use crate::json::Refused;
+use crate::whole_body::Unread;
 use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
-use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
 
 /// Reads the whole body, refusing more than `max` bytes with 413.
@@ -15,13 +15,10 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    match Limited::new(body, max).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            Err(GatewayError::BodyTooLarge(max))
-        }
-        Err(e) => Err(GatewayError::BadJson(format!("the body could not be read: {e}"))),
-    }
+    crate::whole_body::read(body, max).await.map_err(|e| match e {
+        Unread::TooLarge => GatewayError::BodyTooLarge(max),
+        Unread::Broken(e) => GatewayError::BadJson(format!("the body could not be read: {e}")),
+    })
 }
 
 /// Refuses compressed bodies (415) and media types that are not JSON (415).

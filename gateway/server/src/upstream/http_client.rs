@@ -5,11 +5,12 @@ use super::connect::{ProxyConnector, tls_for};
 use super::pool::Pool;
 use super::{Forward, Reply, ReplyFuture, Upstream, UpstreamError};
 use crate::config::UpstreamSettings;
+use crate::whole_body::Unread;
 use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Request, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::client::proxy::matcher::Matcher;
 use std::io::Read;
 use std::time::Duration;
@@ -121,7 +122,10 @@ impl HttpUpstream {
             unanswered.error
         })?;
         let (mut parts, body) = resp.into_parts();
-        let body = read_whole(body, self.max_response).await?;
+        let body = crate::whole_body::read(body, self.max_response).await.map_err(|e| match e {
+            Unread::TooLarge => UpstreamError::TooLarge(self.max_response),
+            Unread::Broken(e) => UpstreamError::Broken(e.to_string()),
+        })?;
         lease.release();
         let body = decode(&mut parts.headers, body, self.max_response)?;
         Ok(Reply { status: parts.status, headers: parts.headers, body })
@@ -136,34 +140,6 @@ impl HttpUpstream {
 enum Headers {
     Copied,
     Moved,
-}
-
-/// The answer's body, read to its end: refused once its data passes `max`
-/// bytes; one chunk (the usual answer) as it came, more joined in one
-/// buffer. Trailers are not kept.
-async fn read_whole<B>(mut body: B, max: usize) -> Result<Bytes, UpstreamError>
-where
-    B: hyper::body::Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
-{
-    let (mut first, mut joined) = (None::<Bytes>, None::<bytes::BytesMut>);
-    let mut len = 0_usize;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| UpstreamError::Broken(e.to_string()))?;
-        let Some(data) = frame.into_data().ok().filter(|d| !d.is_empty()) else { continue };
-        len = len.checked_add(data.len()).filter(|&n| n <= max).ok_or(UpstreamError::TooLarge(max))?;
-        if let Some(all) = &mut joined {
-            all.extend_from_slice(&data);
-        } else if let Some(one) = first.take() {
-            let mut all = bytes::BytesMut::with_capacity(one.len() + data.len());
-            all.extend_from_slice(&one);
-            all.extend_from_slice(&data);
-            joined = Some(all);
-        } else {
-            first = Some(data);
-        }
-    }
-    Ok(joined.map_or_else(|| first.unwrap_or_default(), bytes::BytesMut::freeze))
 }
 
 /// The target of a request for `path` and `query` under the base URL
@@ -231,47 +207,6 @@ fn decode(headers: &mut http::HeaderMap, body: Bytes, max: usize) -> Result<Byte
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hyper::body::Frame;
-    use std::collections::VecDeque;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    /// A body of given frames, a data frame or trailers or an error each.
-    struct Frames(VecDeque<Result<Frame<Bytes>, std::io::Error>>);
-
-    impl hyper::body::Body for Frames {
-        type Data = Bytes;
-        type Error = std::io::Error;
-
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-            Poll::Ready(self.0.pop_front())
-        }
-    }
-
-    fn data(parts: &[&'static str]) -> Frames {
-        Frames(parts.iter().map(|p| Ok(Frame::data(Bytes::from_static(p.as_bytes())))).collect())
-    }
-
-    #[tokio::test]
-    async fn an_answer_is_read_whole_in_one_piece_or_joined_and_refused_past_its_bound() {
-        assert_eq!(read_whole(data(&[]), 4).await.unwrap(), "");
-        static CHUNK: &str = "abcd";
-        let one = read_whole(data(&["", CHUNK, ""]), 4).await.unwrap();
-        assert_eq!(one, CHUNK, "exactly the bound");
-        assert_eq!(one.as_ptr(), CHUNK.as_ptr(), "one chunk (empty ones aside) is taken as it came, not copied");
-        assert_eq!(read_whole(data(&["ab", "", "c", "d"]), 4).await.unwrap(), "abcd");
-        assert!(matches!(read_whole(data(&["abcde"]), 4).await, Err(UpstreamError::TooLarge(4))));
-        assert!(matches!(read_whole(data(&["abc", "de"]), 4).await, Err(UpstreamError::TooLarge(4))));
-        let mut trailers = data(&["ab", "cd"]);
-        trailers.0.push_back(Ok(Frame::trailers(http::HeaderMap::new())));
-        assert_eq!(read_whole(trailers, 4).await.unwrap(), "abcd", "trailers are no data");
-        let mut broken = data(&["ab"]);
-        broken.0.push_back(Err(std::io::Error::other("reset by peer")));
-        assert!(matches!(read_whole(broken, 4).await, Err(UpstreamError::Broken(e)) if e == "reset by peer"));
-    }
 
     #[test]
     fn a_request_target_made_absolute_is_what_the_whole_url_formatted_and_parsed_gave() {

@@ -12,6 +12,7 @@
 //! written as it is; any other message, and every field of a line with
 //! colours, is handed to tracing-subscriber's own visitor.
 
+use arrayvec::ArrayString;
 use std::fmt;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::field::{MakeVisitor, VisitFmt, VisitOutput};
@@ -25,9 +26,13 @@ impl<'a> MakeVisitor<Writer<'a>> for Fields {
     type Visitor = FieldWriter<'a>;
 
     fn make_visitor(&self, writer: Writer<'a>) -> Self::Visitor {
-        FieldWriter { writer, is_empty: true, result: Ok(()) }
+        FieldWriter { writer, is_empty: true, result: Ok(()), gathered: ArrayString::new() }
     }
 }
+
+/// How many bytes of plain fields are gathered before they are written:
+/// the request's whole log line fits.
+const GATHERED: usize = 512;
 
 /// Writes one event's or span's fields.
 #[derive(Debug)]
@@ -35,6 +40,9 @@ pub struct FieldWriter<'a> {
     writer: Writer<'a>,
     is_empty: bool,
     result: fmt::Result,
+    /// The plain fields' pieces not written yet: written in one piece
+    /// when full, before anything else is written, and at the end.
+    gathered: ArrayString<GATHERED>,
 }
 
 /// A string `Debug` would write unchanged between its quotes: printable
@@ -50,6 +58,7 @@ fn plain(s: &str) -> bool {
 impl FieldWriter<'_> {
     /// The field through tracing-subscriber's own visitor.
     fn by_default(&mut self, field: &Field, record: impl FnOnce(&mut DefaultVisitor<'_>, &Field)) {
+        self.result = self.result.and_then(|()| self.flush());
         if self.result.is_err() {
             return;
         }
@@ -98,7 +107,10 @@ impl Visit for FieldWriter<'_> {
         if !self.takes_shortcut(field.name()) {
             return self.by_default(field, |v, f| v.record_debug(f, value));
         }
-        self.result = self.plain_field(field.name(), "=", &[]).and_then(|()| write!(self.writer, "{value:?}"));
+        self.result = self
+            .plain_field(field.name(), "=", &[])
+            .and_then(|()| self.flush())
+            .and_then(|()| write!(self.writer, "{value:?}"));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
@@ -121,23 +133,54 @@ impl FieldWriter<'_> {
     /// not through the formatting machinery.
     fn message(&mut self, value: &str) -> fmt::Result {
         self.pad()?;
-        self.writer.write_str(value)
+        self.put(value)
     }
 
     /// ` name`, `opening` (`=`, or `="` before a string) and then `parts`,
-    /// the separator left out before the first field. Each piece is one
-    /// write: an empty one is not written.
+    /// the separator left out before the first field.
     fn plain_field(&mut self, name: &str, opening: &str, parts: &[&str]) -> fmt::Result {
         self.pad()?;
-        [name, opening].iter().chain(parts).filter(|p| !p.is_empty()).try_for_each(|p| self.writer.write_str(p))
+        self.put(name)?;
+        self.put(opening)?;
+        parts.iter().try_for_each(|p| self.put(p))
     }
 
     /// The space between two fields: none before the first.
     fn pad(&mut self) -> fmt::Result {
         match std::mem::replace(&mut self.is_empty, false) {
             true => Ok(()),
-            false => self.writer.write_char(' '),
+            false => self.put(" "),
         }
+    }
+
+    /// `piece` gathered, the gathered pieces written first when it does
+    /// not fit; one longer than the whole gathering is written as it is.
+    fn put(&mut self, piece: &str) -> fmt::Result {
+        if self.gathered.try_push_str(piece).is_ok() {
+            return Ok(());
+        }
+        self.flush()?;
+        match self.gathered.try_push_str(piece) {
+            Ok(()) => Ok(()),
+            Err(_) => self.writer.write_str(piece),
+        }
+    }
+
+    /// The gathered pieces written, in one piece.
+    fn flush(&mut self) -> fmt::Result {
+        if self.gathered.is_empty() {
+            return Ok(());
+        }
+        let written = self.writer.write_str(&self.gathered);
+        self.gathered.clear();
+        written
+    }
+}
+
+impl Drop for FieldWriter<'_> {
+    /// Nothing gathered is lost, should the writer be dropped unfinished.
+    fn drop(&mut self) {
+        let _ = self.flush();
     }
 }
 
@@ -189,13 +232,16 @@ impl Digits {
 }
 
 impl VisitOutput<fmt::Result> for FieldWriter<'_> {
-    fn finish(self) -> fmt::Result {
-        self.result
+    fn finish(mut self) -> fmt::Result {
+        let flushed = self.flush();
+        self.result.and(flushed)
     }
 }
 
 impl VisitFmt for FieldWriter<'_> {
     fn writer(&mut self) -> &mut dyn fmt::Write {
+        // Whatever is written there comes after what was gathered.
+        self.result = self.result.and_then(|()| self.flush());
         &mut self.writer
     }
 }
@@ -253,6 +299,11 @@ mod tests {
             tracing::info!("bell \x07, escape \x1b[31m, delete \x7f, C1 \u{9b}, Zoë");
             tracing::info!(message = "as a field", status = 200u16);
             tracing::info!(status = 200u16, message = "a string after a field");
+            // Past what is gathered: one piece longer than all of it, and
+            // fields that fill it between them.
+            let (long, half) = ("x".repeat(GATHERED + 88), "y".repeat(GATHERED / 2));
+            tracing::info!(first = half.as_str(), long = long.as_str(), status = 201u16, again = half.as_str());
+            tracing::info!(a = half.as_str(), b = half.as_str(), c = half.as_str(), shown = %"after", d = 1.5);
             tracing::info!(message = "", status = 204u16);
             tracing::info!(message = "a \"quoted\" bell \x07 and Zoë", route = "default");
         });
@@ -266,6 +317,7 @@ mod tests {
         assert_eq!(ours, theirs);
         assert!(ours.contains(r#"route="default" quoted="say \"hi\"" newline="a\nb""#), "{ours}");
         assert!(ours.contains("status=200 a string after a field\n"), "{ours}");
+        assert!(ours.contains(&format!("long=\"{}\" status=201", "x".repeat(GATHERED + 88))), "{ours}");
     }
 
     #[test]

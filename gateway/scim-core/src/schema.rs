@@ -136,6 +136,17 @@ pub struct SchemaError {
     pub message: String,
 }
 
+/// Whether two names (attribute names, schema URNs) are the same in any
+/// ASCII case, as SCIM compares them: as written first (the usual case,
+/// one `memcmp`), case folded only when that finds a difference and the
+/// first bytes agree with their case bit set (as two equal in any ASCII
+/// case do; most different names of one length part there).
+#[inline]
+pub fn same_name(a: &[u8], b: &[u8]) -> bool {
+    let first = |s: &[u8]| s.first().map(|c| c | 0x20);
+    a.len() == b.len() && (a == b || (first(a) == first(b) && a.eq_ignore_ascii_case(b)))
+}
+
 fn find_attr<'a>(attrs: &'a [Attribute], name: &str) -> Option<&'a Attribute> {
     attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name))
 }

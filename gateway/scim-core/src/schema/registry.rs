@@ -268,7 +268,7 @@ impl<'a> ResourceSchema<'a> {
 
     /// The extension whose URN is `key` (case-insensitive).
     pub fn extension(&self, key: &str) -> Option<&'a Schema> {
-        self.extensions().find(|s| s.id.eq_ignore_ascii_case(key))
+        self.extensions().find(|s| super::same_name(s.id.as_bytes(), key.as_bytes()))
     }
 
     /// Whether `urn` names this resource type's core schema.
@@ -367,6 +367,26 @@ impl<'a> ResourceSchema<'a> {
 mod tests {
     use super::*;
     use crate::schema::AttrType;
+
+    #[test]
+    fn same_name_is_equality_in_any_ascii_case() {
+        let urn = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let mut names = vec![urn.to_owned(), urn.to_ascii_uppercase(), "userName".into(), "USERNAME".into()];
+        names.extend(
+            ["username", "userNam", "userNamé", "userNamÉ", "", "emails", "groups", "@a", "`a", "`A"].map(String::from),
+        );
+        for at in 0..urn.len() {
+            let mut b = urn.as_bytes().to_vec();
+            b[at] ^= 0x20;
+            names.push(String::from_utf8_lossy(&b).into_owned());
+        }
+        for a in &names {
+            for b in &names {
+                let want = a.eq_ignore_ascii_case(b);
+                assert_eq!(crate::schema::same_name(a.as_bytes(), b.as_bytes()), want, "{a} and {b}");
+            }
+        }
+    }
 
     /// The core registry with a writable core User attribute `ID`, which
     /// the common (read-only) `id` shares a name with in another case.

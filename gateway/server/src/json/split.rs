@@ -172,7 +172,7 @@ fn aside(bytes: &bytes::Bytes, kept: Vec<Place>) -> Option<Aside> {
 fn named_twice<'k>(text: &str, tree: &Value, kept: impl Iterator<Item = &'k Place> + Clone, keep: &dyn Keep) -> bool {
     let Some(built) = tree.as_object() else { return true };
     let key = |k: &Place| text.as_bytes().get(k.key.clone()).unwrap_or_default();
-    let same = |k: &Place, b: &str| k.key.len() == b.len() && key(k).eq_ignore_ascii_case(b.as_bytes());
+    let same = |k: &Place, b: &str| k.key.len() == b.len() && scim_core::schema::same_name(key(k), b.as_bytes());
     // A bit per kept key's length (the last for 63 and longer): most
     // names are no kept key's length, and need no comparing.
     let length = |len: usize| 1_u64 << len.min(63);

@@ -195,7 +195,9 @@ impl Keep for Keeper<'_> {
             }
             listed = listed.or((k == "schemas").then_some(v));
         }
-        let unlisted = |ext: &str| !listed.into_iter().flat_map(urns).any(|u| u.eq_ignore_ascii_case(ext));
+        let unlisted = |ext: &str| {
+            !listed.into_iter().flat_map(urns).any(|u| scim_core::schema::same_name(u.as_bytes(), ext.as_bytes()))
+        };
         self.members.extensions().any(|ext| is_kept(ext) && unlisted(ext))
     }
 }

@@ -38,14 +38,25 @@ pub fn check_headers(headers: &HeaderMap) -> Result<(), GatewayError> {
     if types.next().is_some() {
         return Err(GatewayError::UnsupportedMediaType("the request has several Content-Type headers".into()));
     }
-    let media = ct.to_str().unwrap_or("").split(';').next().unwrap_or("").trim();
-    if media.eq_ignore_ascii_case("application/scim+json") || media.eq_ignore_ascii_case("application/json") {
+    if is_json(ct.as_bytes()) {
         return Ok(());
     }
+    let media = ct.to_str().unwrap_or("").split(';').next().unwrap_or("").trim();
     Err(GatewayError::UnsupportedMediaType(format!(
         "the body's media type `{}` is not application/scim+json or application/json",
         media.to_ascii_lowercase()
     )))
+}
+
+/// Whether a Content-Type value's media type (before any parameter,
+/// spaces and tabs around it left out) is `application/scim+json` or
+/// `application/json`, in any case. Read from its bytes: a value holds no
+/// other control character to trim, and one outside ASCII names neither.
+fn is_json(value: &[u8]) -> bool {
+    let end = value.iter().position(|&b| b == b';').unwrap_or(value.len());
+    let media = value.get(..end).unwrap_or_default().trim_ascii();
+    let named = |name: &[u8]| media == name || media.eq_ignore_ascii_case(name);
+    named(b"application/scim+json") || named(b"application/json")
 }
 
 /// Parses a JSON body that must be an object, nested at most `max_depth`
@@ -134,5 +145,38 @@ mod tests {
         h.insert(CONTENT_ENCODING, HeaderValue::from_static("GZip"));
         let e = check_headers(&h).unwrap_err().to_string();
         assert!(e.contains("(gzip)"), "{e}");
+    }
+
+    #[test]
+    fn a_media_type_read_from_its_bytes_is_the_one_read_from_its_text() {
+        let by_text = |v: &HeaderValue| {
+            let media = v.to_str().unwrap_or("").split(';').next().unwrap_or("").trim();
+            media.eq_ignore_ascii_case("application/scim+json") || media.eq_ignore_ascii_case("application/json")
+        };
+        let mut values: Vec<Vec<u8>> = ["application/scim+json", "application/json", "APPLICATION/JSON"]
+            .iter()
+            .flat_map(|m| [m.to_string(), format!("\t{m} ;q=1"), format!(" {m}\t"), format!("{m};"), format!("{m}x")])
+            .map(String::into_bytes)
+            .collect();
+        values.extend(
+            [
+                &b"application/jsoN\xc3\xa9"[..],
+                b"\xe9application/json",
+                b"",
+                b";",
+                b"text/json",
+                b"application/json\x7e",
+            ]
+            .map(<[u8]>::to_vec),
+        );
+        for at in 0..16 {
+            let mut v = b"application/json".to_vec();
+            v[at] ^= 0x20;
+            values.push(v);
+        }
+        for v in values.iter().filter_map(|v| HeaderValue::from_bytes(v).ok()) {
+            assert_eq!(is_json(v.as_bytes()), by_text(&v), "{v:?}");
+        }
+        assert!(values.len() > 30 && is_json(b" Application/SCIM+json ;x") && !is_json(b"application/jso"));
     }
 }

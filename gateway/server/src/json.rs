@@ -150,6 +150,32 @@ impl Aside {
         self.members.iter().map(|p| (self.at(&p.key), self.at(&p.value)))
     }
 
+    /// The kept members as the body holds them, each run of members next
+    /// to each other there taken whole: from its first key's opening quote
+    /// to its last value's end (between two of them, a comma and spaces).
+    /// A kept key holds nothing to escape, so a run is what writing its
+    /// members one by one gives, their spaces aside. `None` for a place
+    /// not in the body (none is: the places are checked when the aside is
+    /// made).
+    fn runs(&self) -> impl Iterator<Item = Option<&[u8]>> {
+        let mut places = self.members.iter().peekable();
+        std::iter::from_fn(move || {
+            let first = places.next()?;
+            let mut last = first;
+            while let Some(next) = places.next_if(|p| self.next_to(last, p)) {
+                last = next;
+            }
+            Some(first.key.start.checked_sub(1).and_then(|quote| self.text.get(quote..last.value.end)))
+        })
+    }
+
+    /// Whether the member at `b` follows the one at `a` in the body with
+    /// nothing between them but their comma (and spaces).
+    fn next_to(&self, a: &Place, b: &Place) -> bool {
+        let gap = b.key.start.checked_sub(1).and_then(|quote| self.text.get(a.value.end..quote));
+        gap.is_some_and(|gap| gap.trim_ascii() == b",")
+    }
+
     /// The kept members' keys and texts.
     pub fn members(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.texts().map(|(k, text)| (std::str::from_utf8(k).unwrap_or_default(), text))
@@ -186,15 +212,11 @@ pub fn to_vec_with(value: &Value, aside: &Aside) -> Option<Vec<u8>> {
     if !value.is_object() || out.pop() != Some(b'}') {
         return None;
     }
-    for (key, text) in aside.texts() {
+    for run in aside.runs() {
         if out.last() != Some(&b'{') {
             out.push(b',');
         }
-        // A kept key holds nothing to escape (see `Aside`).
-        out.push(b'"');
-        out.extend_from_slice(key);
-        out.extend_from_slice(b"\":");
-        out.extend_from_slice(text);
+        out.extend_from_slice(run?);
     }
     out.push(b'}');
     Some(out)

@@ -63,8 +63,10 @@ async fn members_no_rule_touches_reach_the_upstream_as_the_idp_wrote_them_after_
     let gw = Gateway::start(&config(&upstream.url(), &["okta-to-notion.toml"], "okta")).await;
     let sent = post_through(&gw, &bodies).await;
     let text = String::from_utf8(sent.to_vec()).unwrap();
-    assert!(text.contains(&format!("\"phoneNumbers\":{PHONES}")), "the IdP's own text: {text}");
-    assert!(text.ends_with(&format!(",\"title\":\"Boss\",\"phoneNumbers\":{PHONES}}}")), "after the rest: {text}");
+    // Each member as the body holds it, from its key's quote to its
+    // value's end: the spaces around the colon too.
+    assert!(text.contains(&format!("\"phoneNumbers\" : {PHONES}")), "the IdP's own text: {text}");
+    assert!(text.ends_with(&format!(",\"title\":\"Boss\",\"phoneNumbers\" : {PHONES}}}")), "after the rest: {text}");
     assert_eq!(serde_json::from_slice::<Value>(&sent).unwrap(), expected());
 }
 
@@ -85,7 +87,7 @@ async fn a_put_sent_as_it_is_keeps_members_as_text_and_a_patch_is_built_whole() 
     let gw = Gateway::start(&config(&upstream.url(), &["okta-to-notion.toml"], "okta")).await;
     let put = write_through(&gw, &bodies, Method::PUT, "/scim/v2/Users/u1", body()).await;
     let text = String::from_utf8(put.to_vec()).unwrap();
-    assert!(text.ends_with(&format!(",\"title\":\"Boss\",\"phoneNumbers\":{PHONES}}}")), "{text}");
+    assert!(text.ends_with(&format!(",\"title\":\"Boss\",\"phoneNumbers\" : {PHONES}}}")), "{text}");
     assert_eq!(serde_json::from_slice::<Value>(&put).unwrap(), expected());
     let patch = format!(
         "{{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],\"Operations\":[\n  {{\"op\":\"replace\",\"path\":\"phoneNumbers\",\"value\":{PHONES}}}]}}"

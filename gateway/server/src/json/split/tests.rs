@@ -107,6 +107,21 @@ fn an_attribute_named_twice_or_a_urn_key_builds_everything() {
 }
 
 #[test]
+fn kept_members_next_to_each_other_are_written_as_one_run_of_the_body() {
+    let text = "{ \"schemas\" : [\"urn:ietf:params:scim:schemas:core:2.0:User\"] ,\n \"title\" :\t\"Boss\" ,\
+                \"active\":true, \"phoneNumbers\" : [ {\"value\": \"1\", \"primary\" : true} ] ,\"nickName\":\"b\"\n}\n";
+    let reg = Registry::core();
+    let schema = reg.resource("User").unwrap();
+    let members = TextMembers::new(&schema, &Footprint::Tops(Vec::new()), &Normalizer::new(Preset::Generic));
+    let keeper = Keeper::new(schema, &members);
+    let (tree, aside) = document_keeping(&bytes::Bytes::from(text), 64, &keeper).unwrap();
+    let written = String::from_utf8(to_vec_with(&tree, &aside).unwrap()).unwrap();
+    let runs = [r#""title" :	"Boss""#, r#""phoneNumbers" : [ {"value": "1", "primary" : true} ] ,"nickName":"b""#];
+    assert!(written.ends_with(&format!(",{},{}}}", runs[0], runs[1])), "after the built ones, as sent: {written}");
+    assert_eq!(crate::json::from_bytes(written.as_bytes()).unwrap(), within(text, 64).unwrap());
+}
+
+#[test]
 fn a_key_with_escapes_is_built_and_the_members_beside_it_stay_text() {
     let text = r#"{"title":"a","nick\u004eame":"b","locale":"c"}"#;
     let (tree, kept) = split_user(text).unwrap();

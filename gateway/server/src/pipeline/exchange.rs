@@ -177,26 +177,30 @@ impl<'a> Exchange<'a> {
         self.forward_written(method, body, if_match).await
     }
 
-    /// Sends the IdP's write on its path, its JSON written already.
-    pub async fn forward_written(
+    /// Sends the IdP's write on its path, its JSON written already. (Not
+    /// an `async fn`, nor is [`Exchange::forward_json`]: the future is
+    /// [`Exchange::send`]'s own, without a state machine of their own
+    /// around it, polled at every step of the call.)
+    pub fn forward_written(
         &self,
         method: Method,
         json: Vec<u8>,
         if_match: Option<&HeaderValue>,
-    ) -> Result<Reply, GatewayError> {
-        self.forward_json(method, self.path.clone(), self.query.clone(), Some(json), if_match).await
+    ) -> impl Future<Output = Result<Reply, GatewayError>> {
+        self.forward_json(method, self.path.clone(), self.query.clone(), Some(json), if_match)
     }
 
     /// Sends a request with the IdP's headers for the upstream, `json` as
-    /// its body (with a SCIM content type unless the IdP named one).
-    async fn forward_json(
+    /// its body (with a SCIM content type unless the IdP named one); the
+    /// request is made when this is called, sent when awaited.
+    fn forward_json(
         &self,
         method: Method,
         path: String,
         query: Option<String>,
         json: Option<Vec<u8>>,
         if_match: Option<&HeaderValue>,
-    ) -> Result<Reply, GatewayError> {
+    ) -> impl Future<Output = Result<Reply, GatewayError>> {
         let mut headers = self.upstream_headers(Sending::Forward);
         if let Some(tag) = if_match {
             headers.insert(IF_MATCH, tag.clone());
@@ -208,7 +212,7 @@ impl<'a> Exchange<'a> {
             }
             None => Bytes::new(),
         };
-        self.send(Forward { method, path, query, headers, body }, Purpose::Forward).await
+        self.send(Forward { method, path, query, headers, body }, Purpose::Forward)
     }
 
     /// Sends the IdP's request body as it came (no mapping applies).

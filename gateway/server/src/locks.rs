@@ -6,7 +6,7 @@
 //! lives only while someone holds or waits for it, so the map is bounded by
 //! the requests in flight.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, hash_map};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::OwnedMutexGuard;
 
@@ -62,10 +62,12 @@ impl Drop for KeyedGuard<'_> {
     fn drop(&mut self) {
         drop(self.held.take());
         let mut map = self.locks.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = map.get_mut(&self.key) {
-            entry.users = entry.users.saturating_sub(1);
-            if entry.users == 0 {
-                map.remove(&self.key);
+        // One look up (the key hashed once), the entry removed through it.
+        if let hash_map::Entry::Occupied(mut entry) = map.entry(std::mem::take(&mut self.key)) {
+            let users = &mut entry.get_mut().users;
+            *users = users.saturating_sub(1);
+            if *users == 0 {
+                entry.remove();
             }
         }
     }

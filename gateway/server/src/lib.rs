@@ -24,8 +24,6 @@ pub mod upstream;
 pub mod whole_body;
 mod workers;
 
-/// A property test's configuration: `default` cases, or `PROPTEST_CASES`
-/// of them for a long run.
 /// `Box::pin(make())` with the future made straight into its allocation.
 /// `Box::pin` of a future made first copies its whole state (the size of
 /// every await it may reach, not just its arguments) from the stack into
@@ -35,6 +33,8 @@ pub(crate) fn pinned_in_place<F: Future>(make: impl FnOnce() -> F) -> std::pin::
     Box::into_pin(Box::write(Box::new_uninit(), make()))
 }
 
+/// A property test's configuration: `default` cases, or `PROPTEST_CASES`
+/// of them for a long run.
 #[cfg(test)]
 pub(crate) fn proptest_cases(default: u32) -> proptest::prelude::ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok());

@@ -124,8 +124,9 @@ impl Pool {
     }
 
     /// Sends `req` (its URI in origin form or absolute: each connection
-    /// puts it in the form its protocol sends) and returns the answer's head, with
-    /// the connection to release once the body is read. A request a pooled
+    /// puts it in the form its protocol sends) and returns the answer's
+    /// head, with the connection to release once the body is read. A
+    /// request a pooled
     /// connection hands back unsent (not a byte written) goes once more, on
     /// a new connection. When no answer comes and not a byte was written,
     /// the request's headers come back as they were given ([`Unanswered`]).
@@ -346,11 +347,16 @@ impl Inner {
 
 /// The pool's target: `base`'s scheme and authority, and the root path.
 pub(super) fn target_of(base: &Uri) -> Result<Uri, String> {
+    under(base, PathAndQuery::from_static("/")).map_err(|e| format!("the upstream URL: {e}"))
+}
+
+/// `pq` under `base`'s scheme and authority.
+fn under(base: &Uri, pq: PathAndQuery) -> Result<Uri, http::uri::InvalidUriParts> {
     let mut parts = http::uri::Parts::default();
     parts.scheme = base.scheme().cloned();
     parts.authority = base.authority().cloned();
-    parts.path_and_query = Some(PathAndQuery::from_static("/"));
-    Uri::from_parts(parts).map_err(|e| format!("the upstream URL: {e}"))
+    parts.path_and_query = Some(pq);
+    Uri::from_parts(parts)
 }
 
 /// `/path?query` in place of an absolute URI: what HTTP/1 sends to a
@@ -370,11 +376,8 @@ pub(super) fn absolute_form(uri: &mut Uri, target: &Uri) {
     if uri.scheme().is_some() {
         return;
     }
-    let mut parts = http::uri::Parts::default();
-    parts.scheme = target.scheme().cloned();
-    parts.authority = target.authority().cloned();
-    parts.path_and_query = uri.path_and_query().cloned();
-    if let Ok(absolute) = Uri::from_parts(parts) {
+    let pq = uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+    if let Ok(absolute) = under(target, pq) {
         *uri = absolute;
     }
 }

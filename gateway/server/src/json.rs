@@ -47,6 +47,15 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Value, serde_json::Error> {
     }
 }
 
+/// [`from_bytes`] for one of several texts parsed one after the other,
+/// sharing `state`'s entry stack.
+fn member_from_bytes(bytes: &[u8], state: &mut parse::State) -> Result<Value, serde_json::Error> {
+    match utf8(bytes) {
+        Ok(text) => parse::unbounded_in(text, state),
+        Err(_) => serde_json::from_slice(bytes),
+    }
+}
+
 /// Parses a request's JSON text, as `serde_json::from_slice` does,
 /// refusing arrays and objects nested more than `max_depth` deep.
 pub fn document(bytes: &[u8], max_depth: usize) -> Result<Value, Refused> {
@@ -193,9 +202,11 @@ impl Aside {
         let Some(map) = tree.as_object_mut() else {
             return Err(serde::de::Error::custom("members kept as text have no object to go into"));
         };
+        // Most kept members are scalars, which need no entry stack.
+        let mut state = parse::State::for_members();
         for (key, text) in self.texts() {
             let key = std::str::from_utf8(key).map_err(serde::de::Error::custom)?;
-            map.insert(key.to_owned(), from_bytes(text)?);
+            map.insert(key.to_owned(), member_from_bytes(text, &mut state)?);
         }
         Ok(())
     }

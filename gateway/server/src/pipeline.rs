@@ -478,9 +478,11 @@ async fn write_once(
         Write::Done(answer) => return Ok(Attempt::Answered(answer)),
     };
     aside::whole(&mut body, paired.desired)?;
-    let translated = match (method, empty_patch(&body)) {
-        (&Method::PATCH, true) => Translated::Unchanged,
-        _ => translate::translate(x, rt, method, &current, body, intent).await?,
+    // An empty PatchOp is looked for in a PATCH only (a PUT's resource
+    // is not read for one).
+    let translated = match *method == Method::PATCH && empty_patch(&body) {
+        true => Translated::Unchanged,
+        false => translate::translate(x, rt, method, &current, body, intent).await?,
     };
     let (sent, reply) = match translated {
         Translated::Send(write) => batches::send_translated(x, rt, write, if_match).await?,

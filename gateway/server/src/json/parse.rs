@@ -30,7 +30,7 @@ pub enum Refused {
 /// `serde_json::from_str`, keys in the same order, the last of duplicate
 /// keys winning at the first one's place.
 pub fn within(text: &str, max_depth: usize) -> Result<Value, Refused> {
-    build(text, max_depth).map_err(|e| match e {
+    build(text, max_depth, &mut State::for_document()).map_err(|e| match e {
         Refused::Json(e) => Refused::from(e),
         too_deep => too_deep,
     })
@@ -39,24 +39,30 @@ pub fn within(text: &str, max_depth: usize) -> Result<Value, Refused> {
 /// Parses `text` as `serde_json::from_str` does, with its errors; only
 /// serde_json's own bound on nesting applies.
 pub fn unbounded(text: &str) -> Result<Value, serde_json::Error> {
-    build(text, usize::MAX).map_err(|e| match e {
+    unbounded_in(text, &mut State::for_document())
+}
+
+/// [`unbounded`] with the entry stack of several parses, one after the
+/// other: a scalar's needs none, and an object's grows it once for all.
+pub(super) fn unbounded_in(text: &str, state: &mut State) -> Result<Value, serde_json::Error> {
+    build(text, usize::MAX, state).map_err(|e| match e {
         Refused::Json(e) => e,
         Refused::TooDeep => serde::de::Error::custom("nested too deep"),
     })
 }
 
 /// The parse: `TooDeep` only when it stopped on `max_depth`, any other
-/// error serde_json's as it is.
-fn build(text: &str, max_depth: usize) -> Result<Value, Refused> {
-    // Room for the entries of a User's top level and one object inside it.
-    // A parse that fails may leave entries behind: nothing reads them, as
-    // the state goes with the parse.
-    let mut state = State { entries: Vec::with_capacity(32), too_deep: false };
+/// error serde_json's as it is. `state`'s stack is left as it was found.
+fn build(text: &str, max_depth: usize, state: &mut State) -> Result<Value, Refused> {
+    let base = state.entries.len();
+    state.too_deep = false;
     if let Some(value) = scim_core::json_text::build_document(text, max_depth, &mut state.entries) {
         return Ok(value);
     }
     let mut de = serde_json::Deserializer::from_str(text);
-    let parsed = Build { left: max_depth, state: &mut state }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    let parsed = Build { left: max_depth, state }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    // A parse that fails may leave entries behind.
+    state.entries.truncate(base);
     match (parsed, state.too_deep) {
         (Ok(value), _) => Ok(value),
         (Err(_), true) => Err(Refused::TooDeep),
@@ -126,6 +132,20 @@ pub(super) struct State {
     pub(super) entries: Vec<(String, Value)>,
     /// Set when the parse stopped on the depth bound.
     pub(super) too_deep: bool,
+}
+
+impl State {
+    /// The state of one document's parse: room for the entries of a
+    /// User's top level and one object inside it.
+    fn for_document() -> Self {
+        State { entries: Vec::with_capacity(32), too_deep: false }
+    }
+
+    /// The state of parses of single members, which may be scalars: no
+    /// room held until an object needs it.
+    pub(super) fn for_members() -> Self {
+        State { entries: Vec::new(), too_deep: false }
+    }
 }
 
 /// Builds one value; `left`: how many more levels of nesting are allowed.

@@ -185,3 +185,23 @@ fn any_operation() -> impl Strategy<Value = scim_core::patch::PatchOperation> {
         value,
     })
 }
+
+#[test]
+fn members_parsed_one_after_another_share_one_entry_stack_and_leave_it_empty() {
+    let texts: [&[u8]; 7] = [
+        br#""plain""#,
+        br#"[{"type":"work","value":"+1 555"},{"type":"home","value":"+1 556","primary":true}]"#,
+        br#"{"a":{"b":[1,{"c":2}]},"a":3}"#,
+        br#"{"broken":[1,2}"#,
+        br#"{"x":1e400}"#,
+        br#"{"after":"an error","n":[null,true,1.5e3]}"#,
+        b"\"\xff\"",
+    ];
+    let mut state = parse::State::for_members();
+    for text in texts {
+        let ours = member_from_bytes(text, &mut state).map_err(|e| e.to_string());
+        let theirs = serde_json::from_slice::<Value>(text).map_err(|e| e.to_string());
+        assert_eq!(ours, theirs, "{}", String::from_utf8_lossy(text));
+        assert!(state.entries.is_empty(), "entries left behind by {}", String::from_utf8_lossy(text));
+    }
+}

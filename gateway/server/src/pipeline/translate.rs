@@ -358,8 +358,12 @@ fn member_key(v: &Value) -> Option<&str> {
 }
 
 fn members(v: &Value) -> Vec<Value> {
-    let found = v.as_object().and_then(|m| get_ci(m, "members")).and_then(Value::as_array);
-    found.cloned().unwrap_or_default()
+    members_of(v).cloned().unwrap_or_default()
+}
+
+/// The list `v` holds under `members` (in any case), if any.
+fn members_of(v: &Value) -> Option<&Vec<Value>> {
+    v.as_object().and_then(|m| get_ci(m, "members")).and_then(Value::as_array)
 }
 
 /// Members of `desired` that `current` already has take the backend's
@@ -368,6 +372,11 @@ fn members(v: &Value) -> Vec<Value> {
 /// member twice keeps both of its entries); returns the current members
 /// that `desired` leaves out.
 pub(super) fn settle_members(current: &Value, desired: &mut Value) -> Vec<Value> {
+    // Neither side names members (a User): nothing to settle.
+    let named = |v: &Value| v.as_object().and_then(|m| get_ci(m, "members")).is_some();
+    if !named(desired) && members_of(current).is_none() {
+        return vec![];
+    }
     let cur = members(current);
     let mut wanted = members(desired);
     let Some(des) = desired.as_object_mut() else { return vec![] };

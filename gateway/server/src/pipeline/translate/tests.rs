@@ -92,6 +92,24 @@ fn members_already_there_take_the_backends_form_and_the_left_out_are_returned() 
 }
 
 #[test]
+fn members_are_settled_only_where_a_side_names_them_and_the_desired_key_takes_the_lower_case() {
+    let user = json!({"id": "u", "userName": "a", "title": "t"});
+    let mut desired = json!({"userName": "a"});
+    assert!(settle_members(&user, &mut desired).is_empty());
+    assert_eq!(desired, json!({"userName": "a"}), "a User gains no members key");
+    // The desired side names members in another case, as no list: the
+    // key is settled to the lower case, an empty list.
+    let mut desired = json!({"userName": "a", "Members": "none"});
+    assert!(settle_members(&user, &mut desired).is_empty());
+    assert_eq!(desired, json!({"userName": "a", "members": []}));
+    // Only the current side names them: all of them are removed.
+    let group = json!({"id": "g", "members": [{"value": "u1"}]});
+    let mut desired = json!({"displayName": "G"});
+    assert_eq!(settle_members(&group, &mut desired), vec![json!({"value": "u1"})]);
+    assert_eq!(desired, json!({"displayName": "G"}), "nothing wanted, no key added");
+}
+
+#[test]
 fn a_member_listed_twice_keeps_both_entries_and_the_same_list_diffs_to_nothing() {
     let registry = scim_core::Registry::core();
     let schema = registry.resource("Group").unwrap();

@@ -4,7 +4,10 @@
 mod access;
 mod key;
 
-pub use access::{InOrder, Located, ensure_schema_urn, find_key, get_ci, get_ci_mut, position_ci, prune_extension};
+pub use access::{
+    InOrder, Located, ensure_schema_urn, find_key, get_ci, get_ci_mut, get_exact, get_exact_mut, position_ci,
+    prune_extension,
+};
 pub use key::{TopKey, classify_key, is_urn};
 
 use crate::error::ScimError;

@@ -57,7 +57,8 @@ pub(super) fn names_core(key: &str, schema: &ResourceSchema<'_>) -> bool {
 
 /// Whether `schemas` lists a URN the resource type knows in another case.
 pub(super) fn urns_misspelled(map: &Obj, schema: &ResourceSchema<'_>) -> bool {
-    let listed = map.get("schemas").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+    let schemas = crate::path::get_exact(map, "schemas").and_then(Value::as_array);
+    let listed = schemas.into_iter().flatten().filter_map(Value::as_str);
     listed
         .into_iter()
         .any(|u| u != schema.core_urn() && (schema.is_core_urn(u) || extension(schema, u).is_some_and(|e| e.id != u)))

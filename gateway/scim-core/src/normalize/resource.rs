@@ -4,7 +4,7 @@ use super::values::{
     decode_roles, drop_nested_nulls, drop_null_refs, fix_booleans, manager_is_canonical, manager_value,
 };
 use super::{Normalization as N, Normalizer, Report};
-use crate::path::{TopKey, classify_key, ensure_schema_urn, find_key, is_urn};
+use crate::path::{TopKey, classify_key, ensure_schema_urn, find_key, get_exact, get_exact_mut, is_urn};
 use crate::schema::{Attribute, ENTERPRISE_URN, Mutability, ResourceSchema};
 use serde_json::{Map, Value};
 
@@ -242,12 +242,18 @@ fn add_missing_urns(body: &mut Value, schema: &ResourceSchema<'_>, r: &mut Repor
 /// extension, nor the key of data in the body (Entra ID's extra ADSCIM Group URN).
 fn drop_unknown_urns(body: &mut Value, schema: &ResourceSchema<'_>, r: &mut Report) {
     let Some(map) = body.as_object_mut() else { return };
+    let known = |urn: &str| schema.is_core_urn(urn) || schema.extension(urn).is_some();
+    let listed = |v: &Value| v.as_array().is_some_and(|l| l.iter().all(|s| s.as_str().is_some_and(known)));
+    // Usually every URN listed is known: nothing is dropped, no key copied.
+    if get_exact(map, "schemas").is_none_or(|v| !v.is_array() || listed(v)) {
+        return;
+    }
     let keys: Vec<String> = map.keys().map(|k| k.to_ascii_lowercase()).collect();
-    let Some(Value::Array(list)) = map.get_mut("schemas") else { return };
+    let Some(Value::Array(list)) = get_exact_mut(map, "schemas") else { return };
     let before = list.len();
     list.retain(|s| {
         let Some(urn) = s.as_str() else { return false };
-        schema.is_core_urn(urn) || schema.extension(urn).is_some() || keys.contains(&urn.to_ascii_lowercase())
+        known(urn) || keys.contains(&urn.to_ascii_lowercase())
     });
     for _ in list.len()..before {
         r.add(N::UnknownSchemaUrn);

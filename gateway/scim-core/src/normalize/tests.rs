@@ -245,3 +245,19 @@ fn nulls_and_extensions_left_empty_are_dropped_and_a_body_without_them_is_left_i
     assert_eq!(n.resource(&mut unlisted, &user).count(Normalization::MissingSchemaUrn), 1);
     assert_eq!(unlisted["schemas"], json!([crate::schema::USER_URN, ent]));
 }
+
+#[test]
+fn unknown_urns_leave_schemas_only_when_no_key_holds_their_data() {
+    let n = Normalizer::new(Preset::Entra);
+    let reg = Registry::core();
+    let user = reg.resource("User").unwrap();
+    let core = "urn:ietf:params:scim:schemas:core:2.0:User";
+    let known = json!({"schemas": [core, crate::schema::ENTERPRISE_URN], "userName": "a"});
+    let mut body = known.clone();
+    let r = n.resource(&mut body, &user);
+    assert_eq!((body, r.count(Normalization::UnknownSchemaUrn)), (known, 0), "every URN known: nothing dropped");
+    let mut body = json!({"schemas": [core, "urn:x:gone", "URN:X:Data", 7], "userName": "a", "urn:x:data": {"k": 1}});
+    let r = n.resource(&mut body, &user);
+    assert_eq!(body["schemas"], json!([core, "URN:X:Data"]), "data under the URN in any case keeps it");
+    assert_eq!(r.count(Normalization::UnknownSchemaUrn), 2, "the unknown URN and the entry that is no string");
+}

@@ -44,6 +44,25 @@ fn slot_ci<'v>(map: &'v mut Obj, name: &str, new_key: impl FnOnce() -> String) -
 /// through in one pass rather than by hashing the name first.
 const SCANNED: usize = 32;
 
+/// The value under the key spelled exactly `name`, as `map.get(name)`
+/// gives it: a map of at most [`SCANNED`] keys is looked through in one
+/// pass, its keys of other lengths passed over, instead of the name being
+/// hashed.
+pub fn get_exact<'v>(map: &'v Obj, name: &str) -> Option<&'v Value> {
+    if map.len() > SCANNED {
+        return map.get(name);
+    }
+    map.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v)
+}
+
+/// [`get_exact`], the value to change in place.
+pub fn get_exact_mut<'v>(map: &'v mut Obj, name: &str) -> Option<&'v mut Value> {
+    if map.len() > SCANNED {
+        return map.get_mut(name);
+    }
+    map.iter_mut().find(|(k, _)| k.as_str() == name).map(|(_, v)| v)
+}
+
 /// The value of the key of `map` that equals `name` case-insensitively
 /// (the exact spelling first), without allocating.
 pub fn get_ci<'v>(map: &'v Obj, name: &str) -> Option<&'v Value> {

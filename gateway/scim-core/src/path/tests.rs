@@ -152,6 +152,19 @@ fn emails_three_ways(filler: usize) -> serde_json::Map<String, Value> {
 }
 
 #[test]
+fn get_exact_finds_only_the_exact_spelling_as_get_does_small_or_large() {
+    for filler in [0, 40] {
+        let mut m = emails_three_ways(filler);
+        for name in ["emails", "Emails", "eMails", "email", "k3", ""] {
+            assert_eq!(get_exact(&m, name), m.get(name), "{name} ({filler} more keys)");
+        }
+        *get_exact_mut(&mut m, "Emails").unwrap() = json!("changed");
+        assert_eq!((m["Emails"].clone(), m["emails"].clone()), (json!("changed"), json!(3)));
+        assert!(get_exact_mut(&mut m, "eMails").is_none());
+    }
+}
+
+#[test]
 fn get_ci_prefers_the_exact_spelling_then_the_first_in_any_case_small_or_large() {
     for filler in [0, 40] {
         let m = emails_three_ways(filler);

@@ -160,7 +160,7 @@ pub(super) async fn after_write(
 
 /// A PatchOp left with no operation (the profile took them all out).
 pub(super) fn empty_patch(body: &Value) -> bool {
-    body.get("Operations").and_then(Value::as_array).is_some_and(Vec::is_empty)
+    member(body, "Operations").and_then(Value::as_array).is_some_and(Vec::is_empty)
 }
 
 /// This resource's write locks: this replica's, then with `[cluster]` the
@@ -338,9 +338,15 @@ async fn read_current(x: &Exchange<'_>, rt: &str, sent: Option<&Aside>) -> Resul
     };
     let (current, paired) =
         parsed.ok_or_else(|| GatewayError::BadUpstreamReply("the current resource is not JSON".into()))?;
-    let version = || current.get("meta").and_then(|meta| meta.get("version")).and_then(Value::as_str);
+    let version = || member(&current, "meta").and_then(|meta| member(meta, "version")).and_then(Value::as_str);
     let etag = reply.headers.get(ETAG).cloned().or_else(|| version().and_then(|v| HeaderValue::from_str(v).ok()));
     Ok(Current::Found(Found { current, etag, paired }))
+}
+
+/// The member of the object `v` under `name`, looked for without hashing
+/// the name (a resource's objects are small).
+fn member<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
+    v.as_object().and_then(|m| scim_core::path::get_exact(m, name))
 }
 
 /// The members a PUT's body kept, none of them paired.

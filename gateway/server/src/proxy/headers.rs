@@ -31,11 +31,14 @@ fn hop_by_hop(name: &str) -> bool {
 }
 
 /// Not sent upstream beside the hop-by-hop ones: the IdP's token, Host,
-/// length, encoding wishes and forwarding headers (the gateway sets its own).
+/// length, encoding wishes, forwarding headers and request id (the gateway
+/// sets its own: the IdP's request id is kept when sane, see
+/// [`request_id`]).
 fn not_upstream(name: &str) -> bool {
     matches!(
         name,
         "authorization"
+            | "x-request-id"
             | "host"
             | "content-length"
             | "accept-encoding"
@@ -142,12 +145,14 @@ pub fn upstream_request(
         Sending::Forward => not_upstream,
         Sending::Read => not_read,
     };
+    // The copy holds none of the three set here (they are among the names
+    // left out): each is added, not looked for to be replaced.
     let mut h = copy_without(incoming, dropped);
-    h.insert(REQUEST_ID, request_id.clone());
+    h.append(REQUEST_ID, request_id.clone());
     if let Some(v) = forwarded_for {
-        h.insert(X_FORWARDED_FOR, v.clone());
+        h.append(X_FORWARDED_FOR, v.clone());
     }
-    h.insert(X_FORWARDED_PROTO, proto.header());
+    h.append(X_FORWARDED_PROTO, proto.header());
     h
 }
 
@@ -246,15 +251,18 @@ mod tests {
         let hop = [CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE];
         let hop = hop.into_iter().chain(["keep-alive", "proxy-connection"].map(HeaderName::from_static));
         let up = [AUTHORIZATION, HOST, CONTENT_LENGTH, ACCEPT_ENCODING, FORWARDED, X_FORWARDED_FOR, X_FORWARDED_PROTO];
-        let up = up.into_iter().chain(["x-forwarded-host", "x-real-ip"].map(HeaderName::from_static));
+        let up =
+            up.into_iter().chain(["x-forwarded-host", "x-real-ip"].map(HeaderName::from_static)).chain([REQUEST_ID]);
         let down = [CONTENT_LENGTH, CONTENT_ENCODING, SET_COOKIE];
         hop.for_each(|n| assert!(hop_by_hop(n.as_str()), "{n}"));
         up.for_each(|n| assert!(not_upstream(n.as_str()) && !hop_by_hop(n.as_str()), "{n}"));
         down.into_iter().for_each(|n| assert!(not_downstream(n.as_str()), "{n}"));
-        for kept in [CONTENT_TYPE, http::header::IF_MATCH, http::header::ETAG, http::header::ACCEPT, REQUEST_ID] {
+        for kept in [CONTENT_TYPE, http::header::IF_MATCH, http::header::ETAG, http::header::ACCEPT] {
             let name = kept.as_str();
             assert!(!hop_by_hop(name) && !not_upstream(name) && !not_downstream(name), "{kept}");
         }
+        // The request id goes both ways, as the gateway sets it.
+        assert!(!hop_by_hop(REQUEST_ID.as_str()) && !not_downstream(REQUEST_ID.as_str()));
     }
 
     #[test]
@@ -285,6 +293,9 @@ mod tests {
         h.insert("x-custom-hop", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        h.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        h.append("x-request-id", HeaderValue::from_static("idp-1"));
+        h.append("x-request-id", HeaderValue::from_static("idp-2"));
         h.insert("if-match", HeaderValue::from_static("W/\"3\""));
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/scim+json"));
         let peer = HeaderValue::from_static("10.0.0.1");
@@ -297,6 +308,9 @@ mod tests {
         assert_eq!(out["if-match"], "W/\"3\"");
         assert_eq!(out["content-type"], "application/scim+json");
         assert_eq!(out["x-request-id"], "rid");
+        for set in ["x-forwarded-for", "x-forwarded-proto", "x-request-id"] {
+            assert_eq!(out.get_all(set).iter().count(), 1, "the gateway's {set} only, once");
+        }
         let read = upstream_request(&h, &HeaderValue::from_static("rid"), Some(&peer), Proto::Https, Sending::Read);
         for gone in ["authorization", "connection", "x-custom-hop", "keep-alive", "if-match", "content-type"] {
             assert!(!read.contains_key(gone), "the gateway's own read carries no {gone}");

@@ -7,6 +7,7 @@ use crate::proxy::headers::{Proto, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDE
 use http::HeaderValue;
 use http::header::HOST;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 /// The connection a request came on.
 #[derive(Debug, Clone)]
@@ -15,12 +16,45 @@ pub struct Conn {
     pub tls: bool,
     /// The peer's address as a header value, made once per connection.
     pub peer_ip: Option<HeaderValue>,
+    /// The Host its requests name, checked once while it stays the same.
+    hosts: Arc<Hosts>,
 }
 
 impl Conn {
     pub fn new(peer: SocketAddr, tls: bool) -> Self {
-        Self { peer, tls, peer_ip: HeaderValue::from_str(&peer.ip().to_string()).ok() }
+        let peer_ip = HeaderValue::from_str(&peer.ip().to_string()).ok();
+        Self { peer, tls, peer_ip, hosts: Arc::default() }
     }
+}
+
+/// The last Host a connection's requests named that was an authority: an
+/// IdP's keep-alive connection names the same host in every request, and
+/// its grammar is checked (the check copies it) only when it changes.
+#[derive(Debug, Default)]
+struct Hosts {
+    last: Mutex<Option<HeaderValue>>,
+}
+
+impl Hosts {
+    /// Whether the Host `value` (as `text`) is an authority.
+    fn is_authority(&self, value: &HeaderValue, text: &str) -> bool {
+        // A lock poisoned by a panic elsewhere only costs the memo.
+        let Ok(mut last) = self.last.lock() else { return is_authority(text) };
+        if last.as_ref() == Some(value) {
+            return true;
+        }
+        let valid = is_authority(text);
+        if valid {
+            *last = Some(value.clone());
+        }
+        valid
+    }
+}
+
+/// Whether `host` is a URI's authority (host and port), as a public base
+/// URL needs it.
+fn is_authority(host: &str) -> bool {
+    host.parse::<http::uri::Authority>().is_ok()
 }
 
 /// What [`reached`] tells.
@@ -46,11 +80,7 @@ pub(super) fn reached(gw: &Gateway, route: &RouteRuntime, conn: &Conn, parts: &h
         None => conn.peer_ip.clone(),
     };
     let public_base = route.public_url.clone().unwrap_or_else(|| {
-        let host = forwarded(X_FORWARDED_HOST)
-            .or_else(|| parts.headers.get(HOST).and_then(|v| v.to_str().ok()))
-            .or_else(|| parts.uri.authority().map(http::uri::Authority::as_str))
-            .filter(|h| h.parse::<http::uri::Authority>().is_ok())
-            .unwrap_or("localhost");
+        let host = public_host(forwarded(X_FORWARDED_HOST), conn, parts);
         let (scheme, path) = (proto.as_str(), route.base_path.as_str());
         let mut base = String::with_capacity(scheme.len() + 3 + host.len() + path.len());
         [scheme, "://", host, path].iter().for_each(|part| base.push_str(part));
@@ -58,3 +88,21 @@ pub(super) fn reached(gw: &Gateway, route: &RouteRuntime, conn: &Conn, parts: &h
     });
     Reached { proto, forwarded_for, public_base }
 }
+
+/// The host the IdP named: a trusted proxy's `forwarded` one, else the
+/// request's Host, else its URI's authority; the first found, when it is
+/// an authority, else `localhost`.
+fn public_host<'a>(forwarded: Option<&'a str>, conn: &Conn, parts: &'a http::request::Parts) -> &'a str {
+    let named = match forwarded {
+        Some(host) => Some((host, is_authority(host))),
+        None => match parts.headers.get(HOST).and_then(|v| Some((v, v.to_str().ok()?))) {
+            Some((value, host)) => Some((host, conn.hosts.is_authority(value, host))),
+            // The URI's authority is one.
+            None => parts.uri.authority().map(|a| (a.as_str(), true)),
+        },
+    };
+    named.filter(|&(_, authority)| authority).map_or("localhost", |(host, _)| host)
+}
+
+#[cfg(test)]
+mod tests;

@@ -164,7 +164,11 @@ impl Registry {
     }
 
     fn resource_type_index(&self, name: &str) -> Option<usize> {
-        self.resource_types.iter().position(|r| r.name.eq_ignore_ascii_case(name))
+        // The type's own spelling first (the one the gateway passes on each
+        // request): one compare of the bytes, no case folded.
+        let types = &self.resource_types;
+        let exact = types.iter().position(|r| r.name == name);
+        exact.or_else(|| types.iter().position(|r| r.name.eq_ignore_ascii_case(name)))
     }
 
     /// The schema with this URN (case-insensitive).

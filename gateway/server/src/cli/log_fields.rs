@@ -156,7 +156,13 @@ impl FieldWriter<'_> {
     /// `piece` gathered, the gathered pieces written first when it does
     /// not fit; one longer than the whole gathering is written as it is.
     fn put(&mut self, piece: &str) -> fmt::Result {
-        if self.gathered.try_push_str(piece).is_ok() {
+        // A one-byte piece (a space, `=`, a quote) is pushed as a byte,
+        // not copied as a string.
+        let pushed = match piece.as_bytes() {
+            &[byte] => self.gathered.try_push(char::from(byte)).is_ok(),
+            _ => self.gathered.try_push_str(piece).is_ok(),
+        };
+        if pushed {
             return Ok(());
         }
         self.flush()?;

@@ -27,9 +27,10 @@ impl Conn {
     }
 }
 
-/// The last Host a connection's requests named that was an authority: an
-/// IdP's keep-alive connection names the same host in every request, and
-/// its grammar is checked (the check copies it) only when it changes.
+/// The last Host a connection's requests named that was an authority (its
+/// own copy): an IdP's keep-alive connection names the same host in every
+/// request, and its grammar is checked (the check copies it) only when it
+/// changes.
 #[derive(Debug, Default)]
 struct Hosts {
     last: Mutex<Option<HeaderValue>>,
@@ -45,7 +46,10 @@ impl Hosts {
         }
         let valid = is_authority(text);
         if valid {
-            *last = Some(value.clone());
+            // A copy: the request's value is a slice of the connection's
+            // read buffer, which it would hold for as long as the
+            // connection lasts.
+            *last = HeaderValue::from_bytes(value.as_bytes()).ok();
         }
         valid
     }

@@ -223,9 +223,11 @@ pub fn request_id(incoming: &HeaderMap) -> HeaderValue {
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
         .cloned()
         .unwrap_or_else(|| {
-            let mut text = uuid::Uuid::encode_buffer();
-            let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
-            HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("-"))
+            let mut id = [0_u8; uuid::fmt::Hyphenated::LENGTH];
+            uuid::Uuid::new_v4().hyphenated().encode_lower(&mut id);
+            // The value owns its text: its copies (upstream, in the answer)
+            // share it, and none is made a shared one first.
+            HeaderValue::from_maybe_shared(Bytes::from_owner(id)).unwrap_or(HeaderValue::from_static("-"))
         })
 }
 

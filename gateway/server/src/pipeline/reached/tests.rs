@@ -35,6 +35,8 @@ fn a_connection_remembers_the_last_host_that_was_an_authority_and_checks_any_oth
     let good = request(Some("idp.example.com:8443"), "/scim/v2/Users");
     assert_eq!(public_host(None, &conn, &good), "idp.example.com:8443");
     assert_eq!(remembered(&conn).unwrap(), "idp.example.com:8443");
+    let (kept, sent) = (remembered(&conn).unwrap(), good.headers[HOST].clone());
+    assert_ne!(kept.as_bytes().as_ptr(), sent.as_bytes().as_ptr(), "a copy: the request's buffer is not held");
     // A request's clone of the connection shares what it remembers.
     assert_eq!(public_host(None, &conn.clone(), &good), "idp.example.com:8443");
     for bad in ["evil.example/path", "a b", "x@", "[::1", "h?q"] {

@@ -31,14 +31,11 @@ fn hop_by_hop(name: &str) -> bool {
 }
 
 /// Not sent upstream beside the hop-by-hop ones: the IdP's token, Host,
-/// length, encoding wishes, forwarding headers and request id (the gateway
-/// sets its own: the IdP's request id is kept when sane, see
-/// [`request_id`]).
+/// length, encoding wishes and forwarding headers (the gateway sets its own).
 fn not_upstream(name: &str) -> bool {
     matches!(
         name,
         "authorization"
-            | "x-request-id"
             | "host"
             | "content-length"
             | "accept-encoding"
@@ -145,14 +142,12 @@ pub fn upstream_request(
         Sending::Forward => not_upstream,
         Sending::Read => not_read,
     };
-    // The copy holds none of the three set here (they are among the names
-    // left out): each is added, not looked for to be replaced.
     let mut h = copy_without(incoming, dropped);
-    h.append(REQUEST_ID, request_id.clone());
+    h.insert(REQUEST_ID, request_id.clone());
     if let Some(v) = forwarded_for {
-        h.append(X_FORWARDED_FOR, v.clone());
+        h.insert(X_FORWARDED_FOR, v.clone());
     }
-    h.append(X_FORWARDED_PROTO, proto.header());
+    h.insert(X_FORWARDED_PROTO, proto.header());
     h
 }
 
@@ -253,18 +248,15 @@ mod tests {
         let hop = [CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE];
         let hop = hop.into_iter().chain(["keep-alive", "proxy-connection"].map(HeaderName::from_static));
         let up = [AUTHORIZATION, HOST, CONTENT_LENGTH, ACCEPT_ENCODING, FORWARDED, X_FORWARDED_FOR, X_FORWARDED_PROTO];
-        let up =
-            up.into_iter().chain(["x-forwarded-host", "x-real-ip"].map(HeaderName::from_static)).chain([REQUEST_ID]);
+        let up = up.into_iter().chain(["x-forwarded-host", "x-real-ip"].map(HeaderName::from_static));
         let down = [CONTENT_LENGTH, CONTENT_ENCODING, SET_COOKIE];
         hop.for_each(|n| assert!(hop_by_hop(n.as_str()), "{n}"));
         up.for_each(|n| assert!(not_upstream(n.as_str()) && !hop_by_hop(n.as_str()), "{n}"));
         down.into_iter().for_each(|n| assert!(not_downstream(n.as_str()), "{n}"));
-        for kept in [CONTENT_TYPE, http::header::IF_MATCH, http::header::ETAG, http::header::ACCEPT] {
+        for kept in [CONTENT_TYPE, http::header::IF_MATCH, http::header::ETAG, http::header::ACCEPT, REQUEST_ID] {
             let name = kept.as_str();
             assert!(!hop_by_hop(name) && !not_upstream(name) && !not_downstream(name), "{kept}");
         }
-        // The request id goes both ways, as the gateway sets it.
-        assert!(!hop_by_hop(REQUEST_ID.as_str()) && !not_downstream(REQUEST_ID.as_str()));
     }
 
     #[test]

@@ -40,11 +40,7 @@ pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, simdutf8::basic::Utf8Error> {
 
 /// Parses JSON text, as `serde_json::from_slice` does.
 pub fn from_bytes(bytes: &[u8]) -> Result<Value, serde_json::Error> {
-    match utf8(bytes) {
-        Ok(text) => parse::unbounded(text),
-        // serde_json's own error, with the position of the bad byte.
-        Err(_) => serde_json::from_slice(bytes),
-    }
+    member_from_bytes(bytes, &mut parse::State::for_document())
 }
 
 /// [`from_bytes`] for one of several texts parsed one after the other,
@@ -52,6 +48,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Value, serde_json::Error> {
 fn member_from_bytes(bytes: &[u8], state: &mut parse::State) -> Result<Value, serde_json::Error> {
     match utf8(bytes) {
         Ok(text) => parse::unbounded_in(text, state),
+        // serde_json's own error, with the position of the bad byte.
         Err(_) => serde_json::from_slice(bytes),
     }
 }

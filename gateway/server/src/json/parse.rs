@@ -36,14 +36,10 @@ pub fn within(text: &str, max_depth: usize) -> Result<Value, Refused> {
     })
 }
 
-/// Parses `text` as `serde_json::from_str` does, with its errors; only
-/// serde_json's own bound on nesting applies.
-pub fn unbounded(text: &str) -> Result<Value, serde_json::Error> {
-    unbounded_in(text, &mut State::for_document())
-}
-
-/// [`unbounded`] with the entry stack of several parses, one after the
-/// other: a scalar's needs none, and an object's grows it once for all.
+/// Parses `text` as `serde_json::from_str` does, with its errors (only
+/// serde_json's own bound on nesting applies), on `state`'s entry stack:
+/// several parses one after the other may share one (a scalar's needs
+/// none, and an object's grows it once for all).
 pub(super) fn unbounded_in(text: &str, state: &mut State) -> Result<Value, serde_json::Error> {
     build(text, usize::MAX, state).map_err(|e| match e {
         Refused::Json(e) => e,
@@ -137,7 +133,7 @@ pub(super) struct State {
 impl State {
     /// The state of one document's parse: room for the entries of a
     /// User's top level and one object inside it.
-    fn for_document() -> Self {
+    pub(super) fn for_document() -> Self {
         State { entries: Vec::with_capacity(32), too_deep: false }
     }
 
@@ -279,6 +275,7 @@ mod tests {
         assert!(within(&nested(PARSER_MAX_DEPTH), PARSER_MAX_DEPTH + 1).is_ok());
         assert!(matches!(within(&nested(PARSER_MAX_DEPTH + 1), 1000), Err(Refused::TooDeep)));
         assert!(matches!(within(&"[".repeat(300), 1000), Err(Refused::TooDeep)));
+        let unbounded = |text: &str| unbounded_in(text, &mut State::for_document());
         assert!(unbounded(&nested(PARSER_MAX_DEPTH)).is_ok());
         let e = unbounded(&nested(PARSER_MAX_DEPTH + 1)).unwrap_err();
         assert!(e.to_string().starts_with("recursion limit exceeded"), "{e}");

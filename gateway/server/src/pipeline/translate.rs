@@ -363,7 +363,12 @@ fn members(v: &Value) -> Vec<Value> {
 
 /// The list `v` holds under `members` (in any case), if any.
 fn members_of(v: &Value) -> Option<&Vec<Value>> {
-    v.as_object().and_then(|m| get_ci(m, "members")).and_then(Value::as_array)
+    named_members(v).and_then(Value::as_array)
+}
+
+/// What `v` holds under `members` (in any case), list or not.
+fn named_members(v: &Value) -> Option<&Value> {
+    v.as_object().and_then(|m| get_ci(m, "members"))
 }
 
 /// Members of `desired` that `current` already has take the backend's
@@ -373,8 +378,7 @@ fn members_of(v: &Value) -> Option<&Vec<Value>> {
 /// that `desired` leaves out.
 pub(super) fn settle_members(current: &Value, desired: &mut Value) -> Vec<Value> {
     // Neither side names members (a User): nothing to settle.
-    let named = |v: &Value| v.as_object().and_then(|m| get_ci(m, "members")).is_some();
-    if !named(desired) && members_of(current).is_none() {
+    if named_members(desired).is_none() && members_of(current).is_none() {
         return vec![];
     }
     let cur = members(current);

@@ -126,10 +126,10 @@ impl Pool {
     /// Sends `req` (its URI in origin form or absolute: each connection
     /// puts it in the form its protocol sends) and returns the answer's
     /// head, with the connection to release once the body is read. A
-    /// request a pooled
-    /// connection hands back unsent (not a byte written) goes once more, on
-    /// a new connection. When no answer comes and not a byte was written,
-    /// the request's headers come back as they were given ([`Unanswered`]).
+    /// request a pooled connection hands back unsent (not a byte written)
+    /// goes once more, on a new connection. When no answer comes and not a
+    /// byte was written, the request's headers come back as they were
+    /// given ([`Unanswered`]).
     pub(super) async fn send(&self, mut req: Request<Body>) -> Result<(Response<Incoming>, Lease), Unanswered> {
         let slot = self.inner.slot();
         let host_given = req.headers().contains_key(HOST);

@@ -237,6 +237,11 @@ fn remove_every_spelling(path: &Path, doc: &mut Value, schema: &ResourceSchema<'
     let core = path.urn.as_deref().is_none_or(|u| schema.is_core_urn(u));
     match doc.as_object_mut() {
         Some(m) if core && path.filter.is_none() && path.sub.is_none() => {
+            // Absent, as an attribute the IdP does not send (or the
+            // gateway left out unread) is: the keys looked at, none hashed.
+            if !m.keys().any(|k| k.eq_ignore_ascii_case(&path.name)) {
+                return;
+            }
             // One by one, in order: a `retain` would rebuild the map's
             // whole index for the one or two keys removed.
             m.shift_remove(path.name.as_str());

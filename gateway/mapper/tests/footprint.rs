@@ -91,3 +91,54 @@ fn an_extension_is_touched_by_a_rule_on_any_of_its_attributes_in_any_case() {
     assert!(Footprint::Everything.touches_extension(ENTERPRISE));
     assert!(!Footprint::Tops(vec!["title".into()]).touches_extension(ENTERPRISE));
 }
+
+fn only_removed(text: &str) -> Vec<String> {
+    compile(text).only_removed("User", Direction::Request)
+}
+
+#[test]
+fn okta_to_notion_only_removes_the_password_and_the_groups() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../mappings/okta-to-notion.toml")).unwrap();
+    assert_eq!(only_removed(&text), ["groups", "password"]);
+    assert!(compile(&text).only_removed("Group", Direction::Request).is_empty(), "no Group rules");
+    assert!(compile(&text).only_removed("User", Direction::Response).is_empty(), "no response rules");
+}
+
+#[test]
+fn an_attribute_is_only_removed_while_no_rule_reads_writes_or_keeps_it() {
+    let remove = "version = 1\n[[User.request]]\nremove = \"password\"\n";
+    assert_eq!(only_removed(remove), ["password"]);
+    let core = "version = 1\n[[User.request]]\nremove = \"urn:ietf:params:scim:schemas:core:2.0:User:Password\"\n";
+    assert_eq!(only_removed(core), ["password"], "the core schema's URN names the same attribute");
+    let twice = format!("{remove}[[User.request]]\nremove = \"PASSWORD\"\n");
+    assert_eq!(only_removed(&twice), ["password"]);
+    for (why, more) in [
+        ("read by another rule", "target = \"nickName\"\nfrom = \"password\"\n"),
+        ("read by a condition", "target = \"nickName\"\nvalue = \"x\"\nwhen = 'password pr'\n"),
+        ("written again", "target = \"password\"\nvalue = \"x\"\n"),
+        ("renamed", "rename = \"password\"\nto = \"nickName\"\n"),
+        ("renamed into", "rename = \"nickName\"\nto = \"password\"\n"),
+        ("removed on a condition", "remove = \"password\"\nwhen = 'title pr'\n"),
+        ("written on create only", "target = \"password\"\nvalue = \"x\"\non = \"create\"\n"),
+        ("read from the root by a JSONPath", "target = \"nickName\"\nfrom = \"$..value\"\n"),
+    ] {
+        let text = format!("{remove}[[User.request]]\n{more}");
+        assert!(only_removed(&text).is_empty(), "{why}: {:?}", only_removed(&text));
+    }
+    for (why, partial) in [
+        ("a sub-attribute", "remove = \"name.givenName\"\n"),
+        ("one value of many", "remove = 'emails[type eq \"work\"]'\n"),
+        (
+            "an extension's attribute",
+            "remove = \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager\"\n",
+        ),
+    ] {
+        let text = format!("version = 1\n[[User.request]]\n{partial}");
+        assert!(only_removed(&text).is_empty(), "{why}: {:?}", only_removed(&text));
+    }
+    let other = format!(
+        "{remove}[[User.request]]\nremove = \"addresses\"\n[[User.request]]\ntarget = \"title\"\nfrom = \"addresses.locality\"\n"
+    );
+    assert_eq!(only_removed(&other), ["password"], "another attribute's reader leaves this one alone");
+}

@@ -16,7 +16,8 @@
 //!
 //! [`document_keeping`] and [`document_paired`] build only part of the
 //! document: they keep some members as text, and a request body's reader
-//! also leaves out members normalization strips whole; each value they
+//! also leaves out members normalization strips whole or the rules only
+//! delete; each value they
 //! build is serde_json's (see `json/split.rs`).
 
 mod parse;
@@ -28,7 +29,7 @@ pub use parse::{PARSER_MAX_DEPTH, Refused};
 pub use same::Paired;
 pub(crate) use scim_core::json_text::{HIGH, any_byte, escape_at, escape_bytes, is_space, skip_space};
 use serde_json::Value;
-pub use split::Keep;
+pub use split::{Fate, Keep};
 use std::ops::Range;
 
 /// `bytes` as text, when they are UTF-8: a whole body or answer checked
@@ -67,8 +68,8 @@ pub fn document(bytes: &[u8], max_depth: usize) -> Result<Value, Refused> {
 }
 
 /// [`document`], keeping as text the top-level members `keep` keeps and
-/// leaving out the ones it strips ([`Keep::strips`], counted in the
-/// [`Aside`]): the tree holds the others. The body must be an object for
+/// leaving out the ones it strips or drops ([`Keep::fate`]; the stripped
+/// ones counted in the [`Aside`]): the tree holds the others. The body must be an object for
 /// any to be kept or left out.
 pub fn document_keeping(bytes: &Bytes, max_depth: usize, keep: &dyn Keep) -> Result<(Value, Aside), Refused> {
     match utf8(bytes) {
@@ -98,8 +99,8 @@ pub fn document_paired(bytes: &Bytes, sent: &Aside, names: &dyn Keep) -> Option<
 /// (not copies). A key kept is as written: it holds no byte JSON escapes
 /// (`spans::key_at` reads any other), so it is written back as it is.
 /// A request body's reader may also leave members out altogether, ones
-/// normalization strips whole ([`Keep::strips`]): only their count is
-/// held, for normalization's report.
+/// normalization strips whole or the rules only delete ([`Keep::fate`]):
+/// only the stripped ones' count is held, for normalization's report.
 #[derive(Debug, Default, Clone)]
 pub struct Aside {
     /// The body the members lie in.
@@ -123,8 +124,9 @@ impl Aside {
         self.members.is_empty()
     }
 
-    /// How many members of the body were left out, each one normalization
-    /// strips whole ([`Keep::strips`]).
+    /// How many members of the body were left out as ones normalization
+    /// strips whole ([`Fate::Stripped`]); those the rules only delete are
+    /// not counted.
     pub fn stripped(&self) -> usize {
         self.stripped
     }

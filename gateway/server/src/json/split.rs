@@ -6,9 +6,9 @@
 //!   read once by normalization's check, which reads the text itself and
 //!   builds nothing ([`Keep::left`]), and kept when it passes; every other
 //!   member is parsed, each from its own text. A member normalization
-//!   strips whole is read the same way and left out ([`Keep::strips`]):
-//!   only its count is held. Anything out of the
-//!   ordinary gives the whole body to the plain parse
+//!   strips whole, or that the rules only delete, is read the same way
+//!   and left out ([`Keep::fate`]): only the stripped ones' count is held.
+//!   Anything out of the ordinary gives the whole body to the plain parse
 //!   ([`super::parse::within`]) instead: the grammar fails or a member
 //!   does not parse (so the IdP gets the same error either way), a kept
 //!   member whose attribute (or extension) another key also names in any
@@ -37,7 +37,7 @@ pub trait Keep {
     fn may_keep(&self, key: &str) -> Option<usize>;
     /// How long the value `text` starts with is, when a member of kind
     /// `which` with that value stays text, or is left out where
-    /// [`Keep::strips`] says so (its check passes); `None`: it is built.
+    /// [`Keep::fate`] says so (its check passes); `None`: it is built.
     fn left(&self, which: usize, text: &str) -> Option<usize>;
     /// Whether the built members may name a kept member other than by a
     /// key equal to its key in any case (looked at apart), or otherwise
@@ -48,20 +48,33 @@ pub trait Keep {
         let _ = (built, is_kept);
         false
     }
-    /// Whether a member of kind `which` that passed [`Keep::left`] is left
-    /// out of the body altogether (normalization strips it whole) rather
-    /// than kept as text. It still counts as kept when its name is
-    /// looked for elsewhere ([`Keep::names_kept`], a key naming it twice).
-    fn strips(&self, which: usize) -> bool {
+    /// Whether a member of kind `which` that passed [`Keep::left`] stays
+    /// text or is left out of the body altogether ([`Fate`]). Left out,
+    /// it still counts as kept when its name is looked for elsewhere
+    /// ([`Keep::names_kept`], a key naming it twice).
+    fn fate(&self, which: usize) -> Fate {
         let _ = which;
-        false
+        Fate::Kept
     }
+}
+
+/// What becomes of a member that passed [`Keep::left`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// It stays text, written after the built members.
+    Kept,
+    /// Left out: normalization strips it whole, and counts it
+    /// ([`Aside::stripped`]).
+    Stripped,
+    /// Left out: the rules only delete it, and normalization would leave
+    /// it as it is (nothing is counted).
+    Dropped,
 }
 
 /// Parses `text` (the body `bytes` hold) as [`within`] does, keeping as
 /// text the top-level members `keep` keeps and leaving out the ones it
-/// strips (normalization would strip them: the tree is the plain parse's
-/// once normalized).
+/// strips or drops (normalization would strip them, or the rules delete
+/// them: the tree is the plain parse's once normalized and mapped).
 pub fn split(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) -> Result<(Value, Aside), Refused> {
     match spanned(text, bytes, max_depth, keep) {
         Some(split) => Ok(split),
@@ -81,9 +94,15 @@ fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) 
         }
     })?;
     (kept.is_empty() || !named_twice(text, &tree, kept.iter(), keep)).then_some(())?;
-    let before = kept.len();
-    kept.retain(|k| !keep.strips(k.which));
-    let stripped = before - kept.len();
+    let mut stripped = 0;
+    kept.retain(|k| match keep.fate(k.which) {
+        Fate::Kept => true,
+        Fate::Stripped => {
+            stripped += 1;
+            false
+        }
+        Fate::Dropped => false,
+    });
     aside(bytes, kept).map(|aside| (tree, Aside { stripped, ..aside }))
 }
 
@@ -102,7 +121,8 @@ fn read_members<'t>(
 }
 
 /// Keeps the member of kind `which` whose key lies at `key` and whose
-/// value of `len` bytes starts at `start`; gives its length.
+/// value of `len` bytes starts at `start` (as text, or to be left out);
+/// gives its length.
 fn kept_at(kept: &mut Vec<Place>, which: usize, key: Range<usize>, start: usize, len: usize) -> Option<usize> {
     kept.push(Place { key, value: start..start.checked_add(len)?, which });
     Some(len)

@@ -1,7 +1,8 @@
 //! Which top-level members of a request body stay the IdP's JSON text
 //! instead of being built into a tree (`json/split.rs` reads them; the
 //! write upstream carries their text after the mapped members), and which
-//! are left out altogether, as normalization strips them (below).
+//! are left out altogether, as normalization strips them or the rules
+//! only delete them (below).
 //!
 //! A member stays text only where nothing on the request's way could
 //! read or change it, so that what reaches the backend is what the plain
@@ -42,11 +43,20 @@
 //! it, as for a kept member. Normalization counts it as stripped
 //! ([`crate::json::Aside::stripped`]). The rules run after normalization,
 //! so whatever they read, they could never see it.
+//!
+//! Under the same conditions again, a member the request rules only
+//! delete ([`scim_mapper::Program::only_removed`]: every rule naming it
+//! is an unconditional `remove` of it, on every write; Okta's `password`
+//! in okta-to-notion) is read as a kept member is, by normalization's
+//! check ([`scim_core::normalize::left_prefix`]: normalization would leave
+//! it as it is, so it changes no count), and left out instead of kept:
+//! the rules would delete it, and none reads it first. One normalization
+//! strips anyway stays a stripped one.
 
 use crate::audit::Trail;
 use crate::config::RouteMode;
 use crate::gateway::RouteRuntime;
-use crate::json::{Aside, Keep};
+use crate::json::{Aside, Fate, Keep};
 use crate::proxy::endpoint::Endpoint;
 use http::Method;
 use scim_core::json_text::same_bytes;
@@ -72,24 +82,38 @@ pub struct TextMembers {
     /// The first byte and position of each kind whose name is as long as
     /// the index says: a key is compared with those alone.
     by_len: Vec<Vec<(u8, usize)>>,
+    /// Each kind's [`Fate`], looked up by position.
+    fates: Vec<Fate>,
 }
 
 /// A member that may stay text: a core (or common) attribute's, or an
-/// extension's; or one normalization strips whole, which may be left out.
+/// extension's; or one that may be left out: normalization strips it
+/// whole, or the rules only delete it (and normalization would leave it
+/// as it is).
 #[derive(Debug)]
 enum Kind {
     Attribute(Attribute),
     Extension(Schema),
     Stripped(String),
+    Dropped(Attribute),
 }
 
 impl Kind {
     /// Its key, exactly.
     fn name(&self) -> &str {
         match self {
-            Kind::Attribute(def) => &def.name,
+            Kind::Attribute(def) | Kind::Dropped(def) => &def.name,
             Kind::Extension(ext) => &ext.id,
             Kind::Stripped(name) => name,
+        }
+    }
+
+    /// Whether a member of this kind stays text or is left out.
+    fn fate(&self) -> Fate {
+        match self {
+            Kind::Attribute(_) | Kind::Extension(_) => Fate::Kept,
+            Kind::Stripped(_) => Fate::Stripped,
+            Kind::Dropped(_) => Fate::Dropped,
         }
     }
 }
@@ -98,11 +122,23 @@ impl TextMembers {
     /// The members of `schema` that may stay text, given the request
     /// rules' `footprint` and the route's `normalizer`.
     pub fn new(schema: &ResourceSchema<'_>, footprint: &Footprint, normalizer: &Normalizer) -> Self {
-        let allowed = |def: &&Attribute| {
+        Self::dropping(schema, footprint, &[], normalizer)
+    }
+
+    /// [`TextMembers::new`], and the attributes the rules only delete
+    /// (`removed`, lower-cased: [`scim_mapper::Program::only_removed`])
+    /// may be left out, where normalization would not strip them anyway.
+    fn dropping(
+        schema: &ResourceSchema<'_>,
+        footprint: &Footprint,
+        removed: &[String],
+        normalizer: &Normalizer,
+    ) -> Self {
+        let member = |def: &&Attribute| {
             member_attribute(&def.name, schema).is_some_and(|d| std::ptr::eq(d, *def))
                 && !scim_core::deprovision::is_active_key(&def.name)
-                && !footprint.touches(&def.name)
         };
+        let allowed = |def: &&Attribute| member(def) && !footprint.touches(&def.name);
         let attributes = schema.core_and_common().filter(allowed).map(|def| Kind::Attribute(def.clone()));
         let extensions = schema
             .extensions()
@@ -112,20 +148,26 @@ impl TextMembers {
         // The rules run after normalization: what it strips they never see.
         let is_stripped = |def: &&Attribute| stripped_attribute(&def.name, schema, normalizer).is_some();
         let stripped = schema.core_and_common().filter(is_stripped).map(|def| Kind::Stripped(def.name.clone()));
-        let kinds: Vec<Kind> = attributes.chain(extensions).chain(stripped).collect();
+        let only_removed = |def: &&Attribute| {
+            member(def) && !is_stripped(def) && removed.iter().any(|r| r.eq_ignore_ascii_case(&def.name))
+        };
+        let dropped = schema.core_and_common().filter(only_removed).map(|def| Kind::Dropped(def.clone()));
+        let kinds: Vec<Kind> = attributes.chain(extensions).chain(stripped).chain(dropped).collect();
         let mut by_len = vec![Vec::new(); kinds.iter().map(|k| k.name().len() + 1).max().unwrap_or(0)];
         for (i, kind) in kinds.iter().enumerate() {
             let first = kind.name().bytes().next().unwrap_or_default();
             by_len.get_mut(kind.name().len()).into_iter().for_each(|same| same.push((first, i)));
         }
-        Self { kinds, by_len }
+        let fates = kinds.iter().map(Kind::fate).collect();
+        Self { kinds, by_len, fates }
     }
 
     /// [`TextMembers::new`] with the footprint of `program`'s request
     /// rules for the resource type.
     pub fn for_rules(schema: &ResourceSchema<'_>, program: &scim_mapper::Program, normalizer: &Normalizer) -> Self {
         let footprint = program.footprint(schema.name(), scim_mapper::Direction::Request);
-        Self::new(schema, &footprint, normalizer)
+        let removed = program.only_removed(schema.name(), scim_mapper::Direction::Request);
+        Self::dropping(schema, &footprint, &removed, normalizer)
     }
 
     /// The position of the kind named exactly `key`.
@@ -164,14 +206,14 @@ impl Keep for Keeper<'_> {
 
     fn left(&self, which: usize, text: &str) -> Option<usize> {
         match self.members.kinds.get(which)? {
-            Kind::Attribute(def) => left_prefix(def, text),
+            Kind::Attribute(def) | Kind::Dropped(def) => left_prefix(def, text),
             Kind::Extension(ext) => extension_left_prefix(ext, text),
             Kind::Stripped(_) => stripped_prefix(text),
         }
     }
 
-    fn strips(&self, which: usize) -> bool {
-        matches!(self.members.kinds.get(which), Some(Kind::Stripped(_)))
+    fn fate(&self, which: usize) -> Fate {
+        self.members.fates.get(which).copied().unwrap_or(Fate::Kept)
     }
 
     fn names_kept(&self, built: &serde_json::Map<String, Value>, is_kept: &dyn Fn(&str) -> bool) -> bool {

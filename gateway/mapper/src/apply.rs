@@ -149,7 +149,7 @@ impl Run<'_, '_> {
     /// Phase one: what each rule will write, indexed like the rules.
     fn plan(&mut self, doc: &Value) -> Result<Vec<Write>, MapError> {
         let n = self.list.rules.len();
-        let mut slots = vec![Slot::Unset; n];
+        let mut slots: Vec<Slot> = (0..n).map(|_| Slot::Unset).collect();
         let mut writes: Vec<Write> = (0..n).map(|_| Write::Nothing).collect();
         let mut traces: Vec<Option<Trace>> = if self.opts.explain { vec![None; n] } else { Vec::new() };
         for &i in &self.list.order {

@@ -239,7 +239,7 @@ fn first_filled(value: &Value) -> Option<&Value> {
 pub(crate) fn is_empty(v: &Value) -> bool {
     match v {
         Value::Null => true,
-        Value::String(s) => s.trim().is_empty(),
+        Value::String(s) => crate::transform::trimmed(s).is_empty(),
         Value::Array(a) => a.iter().all(is_empty),
         Value::Object(o) => o.is_empty(),
         _ => false,

@@ -72,7 +72,8 @@ impl Template {
         let mut out = Collapsed { out: String::with_capacity(size), space: false };
         let mut any = false;
         for (i, v) in values.iter().enumerate() {
-            let Some(v) = v.as_ref().map(|v| v.as_ref().trim()).filter(|v| !v.is_empty()) else { continue };
+            let trimmed = v.as_ref().map(|v| crate::transform::trimmed(v.as_ref()));
+            let Some(v) = trimmed.filter(|v| !v.is_empty()) else { continue };
             // The text before the first value present is the first literal.
             let before = if any { self.lits.get(i) } else { self.lits.first() };
             out.push(before.map_or("", String::as_str));

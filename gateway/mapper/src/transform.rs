@@ -105,9 +105,23 @@ fn apply_str(chain: &[Transform], s: String) -> String {
     chain.iter().fold(s, |acc, t| t.apply(acc))
 }
 
+/// `s` without the whitespace around it, as `str::trim` has it. A string
+/// that starts and ends with ASCII other than whitespace (most do) is
+/// given back as it is, its characters not decoded one by one.
+pub(crate) fn trimmed(s: &str) -> &str {
+    let plain = |b: Option<&u8>| b.is_some_and(|&b| b.is_ascii() && !matches!(b, b'\t'..=b'\r' | b' '));
+    match plain(s.as_bytes().first()) && plain(s.as_bytes().last()) {
+        true => s,
+        false => s.trim(),
+    }
+}
+
 /// `s` without the whitespace around it (as `str::trim` has it), in its
 /// own buffer.
 fn trim_in_place(mut s: String) -> String {
+    if trimmed(&s).len() == s.len() {
+        return s;
+    }
     s.truncate(s.trim_end().len());
     let start = s.len() - s.trim_start().len();
     s.drain(..start);

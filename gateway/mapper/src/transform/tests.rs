@@ -97,3 +97,22 @@ fn chains_apply_in_order_to_scalars_and_arrays() {
     assert!(apply_chain(&chain, serde_json::json!({"a": 1})).is_err());
     assert_eq!(apply_chain(&[], serde_json::json!({"a": 1})).unwrap(), serde_json::json!({"a": 1}));
 }
+
+#[test]
+fn trimmed_is_what_str_trim_gives_at_every_kind_of_end() {
+    // Every ASCII byte and some whitespace outside ASCII (and a letter
+    // outside it), alone, at either end and at both.
+    let ends: Vec<char> =
+        (0_u8..0x80).map(char::from).chain(['\u{85}', '\u{a0}', '\u{2003}', '\u{3000}', 'é']).collect();
+    for &a in &ends {
+        for s in [a.to_string(), format!("{a}x"), format!("x{a}"), format!("{a}x y{a}"), format!("{a}{a}")] {
+            assert_eq!(trimmed(&s), s.trim(), "{s:?}");
+            assert_eq!(run(&Transform::Trim, &s), s.trim(), "{s:?}");
+        }
+        for &b in &ends {
+            let s = format!("{a}mid{b}");
+            assert_eq!(trimmed(&s), s.trim(), "{s:?}");
+        }
+    }
+    assert_eq!(trimmed(""), "");
+}

@@ -205,3 +205,20 @@ fn members_parsed_one_after_another_share_one_entry_stack_and_leave_it_empty() {
         assert!(state.entries.is_empty(), "entries left behind by {}", String::from_utf8_lossy(text));
     }
 }
+
+#[test]
+fn an_escape_at_any_place_of_a_string_of_any_length_is_written_as_serde_json_writes_it() {
+    // Below sixteen bytes a string is looked at eight at a time, from
+    // sixteen on sixteen at a time with the last block overlapping: an
+    // escape in any block, the overlap included, must be seen.
+    for len in 0..50 {
+        same_as_serde(&Value::String("a".repeat(len)));
+        for at in 0..len {
+            for byte in ['"', '\\', '\n', '\u{1f}', '\u{0}'] {
+                let mut s: Vec<char> = vec!['a'; len];
+                s[at] = byte;
+                same_as_serde(&Value::String(s.into_iter().collect()));
+            }
+        }
+    }
+}

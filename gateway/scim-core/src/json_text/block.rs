@@ -26,9 +26,17 @@ impl Block {
         if let Some(&bytes) = rest.first_chunk::<BLOCK>() {
             return Some(Block { bytes, there: ALL });
         }
+        Some(Block::padded(rest))
+    }
+
+    /// The block of `rest`, shorter than a block: out of the way of the
+    /// usual one, whose callers then keep fewer registers.
+    #[cold]
+    #[inline(never)]
+    fn padded(rest: &[u8]) -> Block {
         let mut bytes = [0; BLOCK];
         bytes.iter_mut().zip(rest).for_each(|(to, &from)| *to = from);
-        Some(Block { bytes, there: ALL >> (BLOCK - rest.len()) })
+        Block { bytes, there: ALL >> (BLOCK - rest.len().min(BLOCK)) }
     }
 
     /// The bytes that are the same as `other`'s at the same place, and

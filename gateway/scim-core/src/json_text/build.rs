@@ -139,6 +139,7 @@ impl Builder<'_, '_> {
     }
 
     /// A string at its opening quote, unescaped.
+    #[inline]
     fn string(&mut self) -> Option<String> {
         self.t.string().map(|(s, _)| Cow::into_owned(s))
     }

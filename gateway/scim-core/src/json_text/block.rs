@@ -29,11 +29,29 @@ impl Block {
         Some(Block::padded(rest))
     }
 
+    /// [`Block::at`] with a short block made in place, for a loop over
+    /// texts so short that most of their blocks are (the comparison of
+    /// two members' texts, the gateway's `json/same.rs`).
+    #[inline(always)]
+    pub fn at_short(s: &[u8], at: usize) -> Option<Block> {
+        let rest = s.get(at..).filter(|rest| !rest.is_empty())?;
+        if let Some(&bytes) = rest.first_chunk::<BLOCK>() {
+            return Some(Block { bytes, there: ALL });
+        }
+        Some(Block::pad(rest))
+    }
+
     /// The block of `rest`, shorter than a block: out of the way of the
     /// usual one, whose callers then keep fewer registers.
     #[cold]
     #[inline(never)]
     fn padded(rest: &[u8]) -> Block {
+        Block::pad(rest)
+    }
+
+    /// `rest`, shorter than a block, copied into one.
+    #[inline(always)]
+    fn pad(rest: &[u8]) -> Block {
         let mut bytes = [0; BLOCK];
         bytes.iter_mut().zip(rest).for_each(|(to, &from)| *to = from);
         Block { bytes, there: ALL >> (BLOCK - rest.len().min(BLOCK)) }

@@ -61,7 +61,7 @@ pub(super) fn same_prefix(a: &[u8], b: &[u8]) -> Option<usize> {
 #[inline(always)]
 fn same_blocks(a: &[u8], b: &[u8], at: (usize, usize, bool)) -> (usize, usize, bool) {
     let (mut i, mut j, mut in_string) = at;
-    while let (Some(x), Some(y)) = (Block::at(a, i), Block::at(b, j)) {
+    while let (Some(x), Some(y)) = (Block::at_short(a, i), Block::at_short(b, j)) {
         let stops = x.differ(y) | x.of(b'\\');
         // The bits below the first stop (all of them when none is).
         let before = stops.wrapping_sub(1) & !stops;
@@ -89,6 +89,7 @@ fn same_blocks(a: &[u8], b: &[u8], at: (usize, usize, bool)) -> (usize, usize, b
 /// against `{"a":1,"b":2}`, taken in the block loop's stride. `None`: the
 /// byte before is not such (or is a space), or no spaces differ; the
 /// general path decides.
+#[inline(always)]
 fn spaces_after_punctuation(a: &[u8], b: &[u8], i: usize, j: usize) -> Option<(usize, usize)> {
     let &before = a.get(i.checked_sub(1)?)?;
     (!is_space(before) && !is_scalar(before)).then_some(())?;

@@ -142,3 +142,25 @@ fn differ_is_every_byte_not_the_same_padding_included() {
     let nul = Block::at(b"ab\0", 0).unwrap();
     assert_eq!(short.same(nul), 0b11, "a NUL in the text against the padding");
 }
+
+#[test]
+fn a_block_near_the_end_of_a_long_text_is_the_block_of_its_last_bytes_alone() {
+    // Past the last whole block of a text, the block holds what a copy of
+    // the rest alone holds, and its padding is in no mask.
+    let sample = b"ab\" \\\x1f\t{c}\n\r,:xyz\x80\xffq";
+    for len in BLOCK..=BLOCK * 2 + 1 {
+        let s: Vec<u8> = (0..len).map(|k| sample[(k * 7) % sample.len()]).collect();
+        for at in 0..len {
+            let (x, alone) = (Block::at(&s, at).unwrap(), Block::at(&s[at..].to_vec(), 0).unwrap());
+            let short = Block::at_short(&s, at).unwrap();
+            let n = (len - at).min(BLOCK);
+            assert_eq!((short.same(x), short.escapes()), ((1 << n) - 1, x.escapes()), "len {len} at {at}");
+            assert_eq!(x.same(alone), (1 << n) - 1, "len {len} at {at}");
+            assert_eq!((x.escapes(), x.not_spaces()), (alone.escapes(), alone.not_spaces()), "len {len} at {at}");
+            for byte in 0..=255 {
+                assert_eq!(x.of(byte), alone.of(byte), "len {len} at {at}, byte {byte}");
+            }
+        }
+        assert!(Block::at(&s, len).is_none());
+    }
+}

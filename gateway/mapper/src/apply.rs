@@ -237,8 +237,9 @@ fn remove_every_spelling(path: &Path, doc: &mut Value, schema: &ResourceSchema<'
     let core = path.urn.as_deref().is_none_or(|u| schema.is_core_urn(u));
     match doc.as_object_mut() {
         Some(m) if core && path.filter.is_none() && path.sub.is_none() => {
-            // Absent, as an attribute the IdP does not send (or the
-            // gateway left out unread) is: the keys looked at, none hashed.
+            // An attribute the document lacks (the IdP did not send it,
+            // or the gateway left it out unread) is looked for among the
+            // keys alone: none is hashed.
             if !m.keys().any(|k| k.eq_ignore_ascii_case(&path.name)) {
                 return;
             }

@@ -106,7 +106,7 @@ fn okta_to_notion_only_removes_the_password_and_the_groups() {
 }
 
 #[test]
-fn an_attribute_is_only_removed_while_no_rule_reads_writes_or_keeps_it() {
+fn an_attribute_is_only_removed_while_no_other_rule_reads_or_writes_it() {
     let remove = "version = 1\n[[User.request]]\nremove = \"password\"\n";
     assert_eq!(only_removed(remove), ["password"]);
     let core = "version = 1\n[[User.request]]\nremove = \"urn:ietf:params:scim:schemas:core:2.0:User:Password\"\n";

@@ -70,8 +70,8 @@ pub fn document(bytes: &[u8], max_depth: usize) -> Result<Value, Refused> {
 
 /// [`document`], keeping as text the top-level members `keep` keeps and
 /// leaving out the ones it strips or drops ([`Keep::fate`]; the stripped
-/// ones counted in the [`Aside`]): the tree holds the others. The body must be an object for
-/// any to be kept or left out.
+/// ones counted in the [`Aside`]): the tree holds the others. The body
+/// must be an object for any to be kept or left out.
 pub fn document_keeping(bytes: &Bytes, max_depth: usize, keep: &dyn Keep) -> Result<(Value, Aside), Refused> {
     match utf8(bytes) {
         Ok(text) => split::split(text, bytes, max_depth, keep),

@@ -31,7 +31,9 @@ impl Block {
 
     /// [`Block::at`] with a short block made in place, for a loop over
     /// texts so short that most of their blocks are (the comparison of
-    /// two members' texts, the gateway's `json/same.rs`).
+    /// two members' texts, the gateway's `json/same.rs`). Written out:
+    /// the two through one helper taking the short block's maker counted
+    /// more (+160 and +411 instructions on the gateway's POSTs).
     #[inline(always)]
     pub fn at_short(s: &[u8], at: usize) -> Option<Block> {
         let rest = s.get(at..).filter(|rest| !rest.is_empty())?;

@@ -151,7 +151,7 @@ fn a_block_near_the_end_of_a_long_text_is_the_block_of_its_last_bytes_alone() {
     for len in BLOCK..=BLOCK * 2 + 1 {
         let s: Vec<u8> = (0..len).map(|k| sample[(k * 7) % sample.len()]).collect();
         for at in 0..len {
-            let (x, alone) = (Block::at(&s, at).unwrap(), Block::at(&s[at..].to_vec(), 0).unwrap());
+            let (x, alone) = (Block::at(&s, at).unwrap(), Block::at(&s[at..], 0).unwrap());
             let short = Block::at_short(&s, at).unwrap();
             let n = (len - at).min(BLOCK);
             assert_eq!((short.same(x), short.escapes()), ((1 << n) - 1, x.escapes()), "len {len} at {at}");

@@ -134,11 +134,18 @@ impl Rule {
         (whole && in_core && self.condition.is_none() && self.when == When::Always).then(|| path.name.to_lowercase())
     }
 
+    /// The top-level attributes the rule reads or writes, lower-cased (as
+    /// [`AttrKey`] has them), repeats included; `None` when it may read
+    /// anything. [`Program::footprint`] and [`Rule::names`] share it.
+    fn tops<'a>(&'a self, core: &'a str) -> Option<impl Iterator<Item = String> + 'a> {
+        let reads = self.reads.as_ref()?.iter().map(|k| k.top.clone());
+        Some(reads.chain(self.written().into_iter().map(move |p| AttrKey::of_path(p, core).top)))
+    }
+
     /// Whether the rule reads or writes anything of the top-level
-    /// attribute `top` (lower-cased, as [`AttrKey`] has it).
+    /// attribute `top` (lower-cased), or may read anything.
     fn names(&self, top: &str, core: &str) -> bool {
-        let read = self.reads.as_ref().is_none_or(|ks| ks.iter().any(|k| k.top == top));
-        read || self.written().into_iter().any(|p| AttrKey::of_path(p, core).top == top)
+        self.tops(core).is_none_or(|mut tops| tops.any(|t| t == top))
     }
 }
 
@@ -237,11 +244,10 @@ impl Program {
         let core = self.registry.resource(resource_type).map(|s| s.core_urn().to_owned()).unwrap_or_default();
         let mut tops: Vec<String> = Vec::new();
         for rule in &list.rules {
-            let Some(reads) = &rule.reads else { return Footprint::Everything };
-            let written = rule.written().into_iter().map(|p| AttrKey::of_path(p, &core));
-            for key in reads.iter().cloned().chain(written) {
-                if !tops.contains(&key.top) {
-                    tops.push(key.top);
+            let Some(keys) = rule.tops(&core) else { return Footprint::Everything };
+            for top in keys {
+                if !tops.contains(&top) {
+                    tops.push(top);
                 }
             }
         }

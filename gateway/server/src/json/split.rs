@@ -193,13 +193,20 @@ fn named_twice<'k>(text: &str, tree: &Value, kept: impl Iterator<Item = &'k Plac
     let Some(built) = tree.as_object() else { return true };
     let key = |k: &Place| text.as_bytes().get(k.key.clone()).unwrap_or_default();
     let same = |k: &Place, b: &str| k.key.len() == b.len() && scim_core::schema::same_name(key(k), b.as_bytes());
-    // A bit per kept key's length (the last for 63 and longer): most
-    // names are no kept key's length, and need no comparing.
-    let length = |len: usize| 1_u64 << len.min(63);
-    let lengths = kept.clone().fold(0, |all, k| all | length(k.key.len()));
-    let is_kept = |name: &str| lengths & length(name.len()) != 0 && kept.clone().any(|k| same(k, name));
+    // A bit per kept key's length and first byte in either case (as
+    // `same_name` compares them): most names share neither with a kept
+    // key, and need no comparing.
+    let signs = kept.clone().fold(0, |all, k| all | sign(key(k)));
+    let is_kept = |name: &str| signs & sign(name.as_bytes()) != 0 && kept.clone().any(|k| same(k, name));
     let by_built = built.keys().any(|b| is_kept(b)) || keep.names_kept(built, &is_kept);
     by_built || kinds_repeat(kept)
+}
+
+/// One of 64 bits for a name's length and its first byte with ASCII's case
+/// bit set: two names the same in any case have the same one.
+fn sign(name: &[u8]) -> u64 {
+    let first = name.first().map_or(0, |c| c | 0x20);
+    1_u64 << (name.len().wrapping_mul(11).wrapping_add(usize::from(first)) % 64)
 }
 
 /// Whether two kept members are of the same kind: a bit per kind (a kind

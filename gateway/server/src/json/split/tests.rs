@@ -296,3 +296,15 @@ fn an_extension_of_an_idps_own_stays_text_three_deep_on_entra_and_pairs_with_the
     assert!(paired.same.is_empty());
     assert_eq!(tree[ACME]["badges"][0]["value"], "c");
 }
+
+#[test]
+fn names_the_same_in_any_case_share_a_sign_and_most_others_do_not() {
+    let upper = ENTERPRISE_URN.to_uppercase();
+    for (a, b) in [("title", "TITLE"), ("userName", "USERNAME"), ("x", "X"), ("", ""), (ENTERPRISE_URN, &upper)] {
+        assert!(scim_core::schema::same_name(a.as_bytes(), b.as_bytes()), "{a} / {b}");
+        assert_eq!(sign(a.as_bytes()), sign(b.as_bytes()), "{a} / {b}");
+    }
+    let names = ["schemas", "userName", "name", "displayName", "active", "emails", "nickName", "title", "locale"];
+    let signs: std::collections::HashSet<u64> = names.iter().map(|n| sign(n.as_bytes())).collect();
+    assert_eq!(signs.len(), names.len(), "each of a User's usual keys has its own sign");
+}

@@ -2,7 +2,9 @@
 """Soak: scim-gateway under steady mixed traffic for a long time.
 
 Puts the gateway (the okta-to-notion mapping, the okta preset, the SQLite
-audit trail) in front of a static upstream (bench/soak/upstream.conf.in)
+audit trail, or with --audit off none: then creates and PUTs take the way
+that keeps the members no rule touches as the IdP's text, as in the load
+harness) in front of a static upstream (bench/soak/upstream.conf.in)
 and sends --rate requests per second for --minutes: creates, PUTs,
 PATCHes (a deactivation among them), filtered lists and deletes, each
 checked for a 2xx answer. Every --reload-minutes it sends the gateway a
@@ -148,17 +150,17 @@ def reloads(admin_port):
     return counts
 
 
-def gateway_config(d, port, admin_port, upstream_port):
+def gateway_config(d, port, admin_port, upstream_port, audit_store):
     path = d / "gateway.toml"
     db = d / "audit.db"
-    audit = f'[audit]\nurl = "sqlite://{db}"\nvalues = "paths"'
+    audit = f'[audit]\nurl = "sqlite://{db}"\nvalues = "paths"' if audit_store == "sqlite" else ""
     mapping = load.ROOT / "mappings" / "okta-to-notion.toml"
     path.write_text(load.gateway_toml(port, upstream_port, mapping, admin_port=admin_port, sections=audit,
                                       mapping_lines='preset = "okta"'))
     return path
 
 
-def start(stack, work):
+def start(stack, work, audit_store):
     up_port, port, admin_port = load.free_port(), load.free_port(), load.free_port()
     d = work / "upstream"
     d.mkdir()
@@ -172,7 +174,7 @@ def start(stack, work):
     stack.start(["nginx", "-p", str(d), "-c", str(d / "nginx.conf")], up_port, "the static upstream")
     g = work / "gateway"
     g.mkdir()
-    cfg = gateway_config(g, port, admin_port, up_port)
+    cfg = gateway_config(g, port, admin_port, up_port, audit_store)
     env = dict(os.environ, BENCH_GATEWAY_TOKENS=f"soak:{TOKEN}")
     proc = stack.start([str(stack.gateway_bin), "serve", "--config", str(cfg)], port, "scim-gateway",
                        env=env, log=g / "gateway.log")
@@ -180,7 +182,7 @@ def start(stack, work):
 
 
 def soak(args, stack, work):
-    proc, port, admin_port = start(stack, work)
+    proc, port, admin_port = start(stack, work, args.audit)
     driver = Driver(port, args.rate)
     driver.start()
     began = time.monotonic()
@@ -224,6 +226,7 @@ def summarize(args, proc, driver, samples, fds, hups, elapsed, reloaded):
         "sighups": hups,
         "reloads": reloaded,
         "alive": proc.poll() is None,
+        "audit": args.audit,
     }
 
 
@@ -250,6 +253,8 @@ def main():
     p.add_argument("--warmup-minutes", type=float, default=5,
                    help="RSS and file descriptors are judged after this")
     p.add_argument("--max-slope", type=float, default=10.0, help="MB per hour")
+    p.add_argument("--audit", choices=["sqlite", "off"], default="sqlite",
+                   help="the audit trail: SQLite, or none (the request bodies' members then stay text)")
     p.add_argument("--json", help="write the figures here")
     p.add_argument("--gateway", default=str(load.TARGET / "release" / "scim-gateway"))
     args = p.parse_args()

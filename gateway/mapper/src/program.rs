@@ -124,14 +124,23 @@ impl Rule {
         self.reads.as_ref().is_none_or(|ks| ks.iter().any(|k| k.overlaps(key)))
     }
 
-    /// The top-level core attribute this rule deletes whole on every
-    /// write, whatever the document holds, lower-cased; `None` for any
-    /// other rule. `core` is the resource type's core schema URN.
-    fn removes_whole(&self, core: &str) -> Option<String> {
-        let Action::Remove { path } = &self.action else { return None };
+    /// The top-level core attribute whose incoming value this rule
+    /// discards on every write, whatever the document holds, lower-cased:
+    /// a `remove` of it whole, or a write of the whole of it (its own
+    /// reads are [`Rule::reads_top`]'s to check), with no condition, on
+    /// every write. `None` for any other rule. `core` is the resource
+    /// type's core schema URN.
+    fn discards_whole(&self, core: &str) -> Option<String> {
+        let (Action::Remove { path } | Action::Set { target: path, .. }) = &self.action else { return None };
         let whole = path.filter.is_none() && path.sub.is_none();
         let in_core = path.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(core));
         (whole && in_core && self.condition.is_none() && self.when == When::Always).then(|| path.name.to_lowercase())
+    }
+
+    /// Whether the rule reads anything of the top-level attribute `top`
+    /// (lower-cased), or may read anything.
+    fn reads_top(&self, top: &str) -> bool {
+        self.reads.as_ref().is_none_or(|ks| ks.iter().any(|k| k.top == top))
     }
 
     /// The top-level attributes the rule reads or writes, lower-cased (as
@@ -254,25 +263,31 @@ impl Program {
         Footprint::Tops(tops)
     }
 
-    /// The top-level core attributes the rules of a resource type and
-    /// direction only delete, lower-cased: every rule that reads or writes
-    /// one is a `remove` of exactly it (no value filter, no
-    /// sub-attribute) with no condition, on every write. Whatever a body
-    /// holds under one, the rules delete it and none reads it first.
-    /// Empty when a rule may read anything (see [`Program::footprint`]).
-    pub fn only_removed(&self, resource_type: &str, dir: Direction) -> Vec<String> {
+    /// The top-level core attributes whose incoming values the rules of a
+    /// resource type and direction discard, lower-cased: every rule that
+    /// reads or writes one removes or writes the whole of it (no value
+    /// filter, no sub-attribute) with no condition, on every write, and
+    /// none reads it. Whatever a body holds under one, no rule sees it and
+    /// none of it is left once they ran (okta-to-notion's `password` and
+    /// `groups`, removed, and `userName` and `displayName`, written from
+    /// other attributes). Empty when a rule may read anything (see
+    /// [`Program::footprint`]).
+    pub fn discarded(&self, resource_type: &str, dir: Direction) -> Vec<String> {
         let Some(list) = self.list(resource_type, dir) else { return Vec::new() };
         if list.rules.iter().any(|r| r.reads.is_none()) {
             return Vec::new();
         }
         let core = self.registry.resource(resource_type).map(|s| s.core_urn().to_owned()).unwrap_or_default();
-        let mut removed: Vec<String> = list.rules.iter().filter_map(|r| r.removes_whole(&core)).collect();
-        removed.sort_unstable();
-        removed.dedup();
-        removed.retain(|top| {
-            list.rules.iter().all(|r| r.removes_whole(&core).as_ref() == Some(top) || !r.names(top, &core))
+        let mut discarded: Vec<String> = list.rules.iter().filter_map(|r| r.discards_whole(&core)).collect();
+        discarded.sort_unstable();
+        discarded.dedup();
+        discarded.retain(|top| {
+            list.rules.iter().all(|r| match r.discards_whole(&core) {
+                Some(t) if t == *top => !r.reads_top(top),
+                _ => !r.names(top, &core),
+            })
         });
-        removed
+        discarded
     }
 
     /// Whether a PUT of this resource type needs the current resource to

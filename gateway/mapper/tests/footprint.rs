@@ -92,31 +92,41 @@ fn an_extension_is_touched_by_a_rule_on_any_of_its_attributes_in_any_case() {
     assert!(!Footprint::Tops(vec!["title".into()]).touches_extension(ENTERPRISE));
 }
 
-fn only_removed(text: &str) -> Vec<String> {
-    compile(text).only_removed("User", Direction::Request)
+fn discarded(text: &str) -> Vec<String> {
+    compile(text).discarded("User", Direction::Request)
 }
 
 #[test]
-fn okta_to_notion_only_removes_the_password_and_the_groups() {
+fn okta_to_notion_discards_the_password_the_groups_and_the_names_it_writes() {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../mappings/okta-to-notion.toml")).unwrap();
-    assert_eq!(only_removed(&text), ["groups", "password"]);
-    assert!(compile(&text).only_removed("Group", Direction::Request).is_empty(), "no Group rules");
-    assert!(compile(&text).only_removed("User", Direction::Response).is_empty(), "no response rules");
+    assert_eq!(discarded(&text), ["displayname", "groups", "password", "username"]);
+    assert!(compile(&text).discarded("Group", Direction::Request).is_empty(), "no Group rules");
+    assert!(compile(&text).discarded("User", Direction::Response).is_empty(), "no response rules");
 }
 
 #[test]
-fn an_attribute_is_only_removed_while_no_other_rule_reads_or_writes_it() {
+fn an_attribute_is_discarded_while_no_rule_reads_it_or_writes_part_of_it() {
     let remove = "version = 1\n[[User.request]]\nremove = \"password\"\n";
-    assert_eq!(only_removed(remove), ["password"]);
+    assert_eq!(discarded(remove), ["password"]);
     let core = "version = 1\n[[User.request]]\nremove = \"urn:ietf:params:scim:schemas:core:2.0:User:Password\"\n";
-    assert_eq!(only_removed(core), ["password"], "the core schema's URN names the same attribute");
+    assert_eq!(discarded(core), ["password"], "the core schema's URN names the same attribute");
     let twice = format!("{remove}[[User.request]]\nremove = \"PASSWORD\"\n");
-    assert_eq!(only_removed(&twice), ["password"]);
+    assert_eq!(discarded(&twice), ["password"]);
+    for (why, more) in [
+        ("written again", "target = \"password\"\nvalue = \"x\"\n"),
+        ("written from another attribute", "target = \"password\"\nfrom = \"nickName\"\n"),
+        ("written by a template", "target = \"password\"\ntemplate = \"{name.givenName}\"\n"),
+    ] {
+        let text = format!("{remove}[[User.request]]\n{more}");
+        assert_eq!(discarded(&text), ["password"], "{why}");
+    }
     for (why, more) in [
         ("read by another rule", "target = \"nickName\"\nfrom = \"password\"\n"),
         ("read by a condition", "target = \"nickName\"\nvalue = \"x\"\nwhen = 'password pr'\n"),
-        ("written again", "target = \"password\"\nvalue = \"x\"\n"),
+        ("written from itself", "target = \"password\"\nfrom = \"password\"\ntransforms = [\"trim\"]\n"),
+        ("written by a template of itself", "target = \"password\"\ntemplate = \"x{password}\"\n"),
+        ("written on a condition", "target = \"password\"\nvalue = \"x\"\nwhen = 'title pr'\n"),
         ("renamed", "rename = \"password\"\nto = \"nickName\"\n"),
         ("renamed into", "rename = \"nickName\"\nto = \"password\"\n"),
         ("removed on a condition", "remove = \"password\"\nwhen = 'title pr'\n"),
@@ -124,21 +134,26 @@ fn an_attribute_is_only_removed_while_no_other_rule_reads_or_writes_it() {
         ("read from the root by a JSONPath", "target = \"nickName\"\nfrom = \"$..value\"\n"),
     ] {
         let text = format!("{remove}[[User.request]]\n{more}");
-        assert!(only_removed(&text).is_empty(), "{why}: {:?}", only_removed(&text));
+        assert!(!discarded(&text).contains(&"password".to_owned()), "{why}: {:?}", discarded(&text));
     }
     for (why, partial) in [
-        ("a sub-attribute", "remove = \"name.givenName\"\n"),
-        ("one value of many", "remove = 'emails[type eq \"work\"]'\n"),
+        ("a sub-attribute removed", "remove = \"name.givenName\"\n"),
+        ("a sub-attribute written", "target = \"name.formatted\"\nvalue = \"x\"\n"),
+        ("one value of many removed", "remove = 'emails[type eq \"work\"]'\n"),
+        ("one value of many written", "target = 'emails[type eq \"work\"].value'\nvalue = \"x\"\n"),
         (
             "an extension's attribute",
             "remove = \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager\"\n",
         ),
+        ("transformed in place", "target = \"nickName\"\nfrom = \"nickName\"\ntransforms = [\"lower\"]\n"),
     ] {
         let text = format!("version = 1\n[[User.request]]\n{partial}");
-        assert!(only_removed(&text).is_empty(), "{why}: {:?}", only_removed(&text));
+        assert!(discarded(&text).is_empty(), "{why}: {:?}", discarded(&text));
     }
     let other = format!(
         "{remove}[[User.request]]\nremove = \"addresses\"\n[[User.request]]\ntarget = \"title\"\nfrom = \"addresses.locality\"\n"
     );
-    assert_eq!(only_removed(&other), ["password"], "another attribute's reader leaves this one alone");
+    assert_eq!(discarded(&other), ["password", "title"], "the reader of `addresses` leaves `password` alone");
+    let written = "version = 1\n[[User.request]]\ntarget = \"nickName\"\nfrom = \"title\"\n";
+    assert_eq!(discarded(written), ["nickname"], "a write alone discards what came in");
 }

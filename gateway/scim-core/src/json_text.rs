@@ -14,7 +14,7 @@ pub(crate) mod texts;
 pub mod walk;
 
 pub use block::{BLOCK, Block, odd};
-pub use build::{Entries, build_document, build_value, object_from};
+pub use build::{Entries, build_document, build_value, object_from, object_with_room};
 pub use text::{PARSER_MAX_DEPTH, Text};
 
 /// The first byte at or after `at` that is not JSON whitespace (the end

@@ -16,8 +16,8 @@
 //!
 //! [`document_keeping`] and [`document_paired`] build only part of the
 //! document: they keep some members as text, and a request body's reader
-//! also leaves out members normalization strips whole or the rules only
-//! delete; each value they
+//! also leaves out members normalization strips whole or the rules
+//! discard; each value they
 //! build is serde_json's (see `json/split.rs`).
 
 mod parse;
@@ -100,7 +100,7 @@ pub fn document_paired(bytes: &Bytes, sent: &Aside, names: &dyn Keep) -> Option<
 /// (not copies). A key kept is as written: it holds no byte JSON escapes
 /// (`spans::key_at` reads any other), so it is written back as it is.
 /// A request body's reader may also leave members out altogether, ones
-/// normalization strips whole or the rules only delete ([`Keep::fate`]):
+/// normalization strips whole or the rules discard ([`Keep::fate`]):
 /// only the stripped ones' count is held, for normalization's report.
 #[derive(Debug, Default, Clone)]
 pub struct Aside {
@@ -126,8 +126,8 @@ impl Aside {
     }
 
     /// How many members of the body were left out as ones normalization
-    /// strips whole ([`Fate::Stripped`]); those the rules only delete are
-    /// not counted.
+    /// strips whole ([`Fate::Stripped`]); those the rules discard are not
+    /// counted.
     pub fn stripped(&self) -> usize {
         self.stripped
     }

@@ -47,8 +47,15 @@ pub fn build_document(text: &str, left: usize, entries: &mut Entries) -> Option<
 /// one's place (as serde_json's parse makes it). Serde_json's parser,
 /// where the builder refuses, makes its objects here too.
 pub fn object_from(entries: &mut Entries, start: usize) -> Value {
+    object_with_room(entries, start, 0)
+}
+
+/// [`object_from`], made with room for `room` more members (a document's
+/// top level, where the rules may add some) so that adding them does not
+/// grow it.
+pub fn object_with_room(entries: &mut Entries, start: usize, room: usize) -> Value {
     let entries = entries.drain(start.min(entries.len())..);
-    let mut object = Map::with_capacity(entries.len());
+    let mut object = Map::with_capacity(entries.len().saturating_add(room));
     for (key, value) in entries {
         object.insert(key, value);
     }

@@ -317,7 +317,7 @@ impl Path {
     ) -> Result<usize, ScimError> {
         let map = container_mut(resource, ext, true)
             .ok_or_else(|| ScimError::invalid_value("the resource is not a JSON object"))?;
-        let slot = slot_ci(map, &self.name, || attr.map_or(self.name.clone(), |a| a.name.clone()))
+        let slot = slot_ci(map, &self.name, || attr.map_or_else(|| self.name.clone(), |a| a.name.clone()))
             .ok_or_else(|| ScimError::invalid_value(format!("\"{}\" could not be written", self.name)))?;
         match &self.filter {
             None => match &self.sub {

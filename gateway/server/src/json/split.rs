@@ -6,7 +6,7 @@
 //!   read once by normalization's check, which reads the text itself and
 //!   builds nothing ([`Keep::left`]), and kept when it passes; every other
 //!   member is parsed, each from its own text. A member normalization
-//!   strips whole, or that the rules only delete, is read the same way
+//!   strips whole, or that the rules discard, is read the same way
 //!   and left out ([`Keep::fate`]): only the stripped ones' count is held.
 //!   Anything out of the ordinary gives the whole body to the plain parse
 //!   ([`super::parse::within`]) instead: the grammar fails or a member
@@ -25,7 +25,7 @@
 use super::parse::{PARSER_MAX_DEPTH, State, part_at, within};
 use super::same::same_prefix;
 use super::{Aside, Paired, Place, Refused};
-use scim_core::json_text::object_from;
+use scim_core::json_text::object_with_room;
 use scim_core::normalize::MEMBER_MAX_DEPTH;
 use serde_json::{Map, Value};
 use std::ops::Range;
@@ -56,6 +56,12 @@ pub trait Keep {
         let _ = which;
         Fate::Kept
     }
+    /// How many members the tree's top level has room for beside the
+    /// built ones: where members the rules write whole may be left out
+    /// ([`Fate::Dropped`]), adding them back then grows nothing.
+    fn room(&self) -> usize {
+        0
+    }
 }
 
 /// What becomes of a member that passed [`Keep::left`].
@@ -66,14 +72,15 @@ pub enum Fate {
     /// Left out: normalization strips it whole, and counts it
     /// ([`Aside::stripped`]).
     Stripped,
-    /// Left out: the rules only delete it, and normalization would leave
-    /// it as it is (nothing is counted).
+    /// Left out: the rules discard it (delete it, or write the whole of
+    /// it from other members), and normalization would leave it as it is
+    /// (nothing is counted).
     Dropped,
 }
 
 /// Parses `text` (the body `bytes` hold) as [`within`] does, keeping as
 /// text the top-level members `keep` keeps and leaving out the ones it
-/// strips or drops (normalization would strip them, or the rules delete
+/// strips or drops (normalization would strip them, or the rules discard
 /// them: the tree is the plain parse's once normalized and mapped).
 pub fn split(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) -> Result<(Value, Aside), Refused> {
     match spanned(text, bytes, max_depth, keep) {
@@ -86,13 +93,14 @@ pub fn split(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep
 fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) -> Option<(Value, Aside)> {
     let left = max_depth.checked_sub(1)?;
     let texts = left >= MEMBER_MAX_DEPTH;
-    let (tree, mut kept) = read_members(text, |key, rest, start, state, kept| {
+    let read = |key: spans::Key<'_>, rest: &str, start, state: &mut State, kept: &mut Vec<Place>| {
         let which = (texts && !key.escaped).then(|| keep.may_keep(&key.text)).flatten();
         match which.and_then(|w| Some((w, keep.left(w, rest)?))) {
             Some((which, len)) => kept_at(kept, which, key.at, start, len),
             None => built(key, rest, left, state),
         }
-    })?;
+    };
+    let (tree, mut kept) = read_members(text, read, keep.room())?;
     (kept.is_empty() || !named_twice(text, &tree, kept.iter(), keep)).then_some(())?;
     let mut stripped = 0;
     kept.retain(|k| match keep.fate(k.which) {
@@ -109,15 +117,17 @@ fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) 
 /// The members of the object `text` is, each given to `read` (its key, the
 /// text from its value on, where that starts, and the entry stack and
 /// kept list to put it in), which says how long its value is: the
-/// top-level object made from the stack, and the kept members in their
-/// order. `None` when [`spans::members`] gives none.
+/// top-level object made from the stack, with `room` for as many more
+/// members, and the kept members in their order. `None` when
+/// [`spans::members`] gives none.
 fn read_members<'t>(
     text: &'t str,
     mut read: impl FnMut(spans::Key<'t>, &'t str, usize, &mut State, &mut Vec<Place>) -> Option<usize>,
+    room: usize,
 ) -> Option<(Value, Vec<Place>)> {
     let (mut state, mut kept) = (State { entries: Vec::with_capacity(24), too_deep: false }, Vec::with_capacity(24));
     spans::members(text, |key, rest, start| read(key, rest, start, &mut state, &mut kept))?;
-    Some((object_from(&mut state.entries, 0), kept))
+    Some((object_with_room(&mut state.entries, 0, room), kept))
 }
 
 /// Keeps the member of kind `which` whose key lies at `key` and whose
@@ -152,7 +162,7 @@ fn built(key: spans::Key<'_>, rest: &str, left: usize, state: &mut State) -> Opt
 pub(super) fn paired(text: &str, bytes: &bytes::Bytes, sent: &Aside, names: &dyn Keep) -> Option<(Value, Paired)> {
     let left = PARSER_MAX_DEPTH - 1;
     let mut hint = 0;
-    let (tree, kept) = read_members(text, |key, rest, start, state, kept| {
+    let read = |key: spans::Key<'_>, rest: &str, start, state: &mut State, kept: &mut Vec<Place>| {
         let Some(which) = sent.position_of(&key.text, hint).filter(|_| !key.escaped) else {
             return built(key, rest, left, state);
         };
@@ -161,7 +171,8 @@ pub(super) fn paired(text: &str, bytes: &bytes::Bytes, sent: &Aside, names: &dyn
             Some(len) => kept_at(kept, which, key.at, start, len),
             None => built(key, rest, left, state),
         }
-    })?;
+    };
+    let (tree, kept) = read_members(text, read, 0)?;
     let mut paired = vec![false; sent.members.len()];
     kept.iter().for_each(|k| paired.get_mut(k.which).into_iter().for_each(|p| *p = true));
     (kept.is_empty() || !named_twice(text, &tree, kept.iter(), names)).then_some(())?;

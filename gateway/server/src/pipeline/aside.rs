@@ -2,7 +2,7 @@
 //! instead of being built into a tree (`json/split.rs` reads them; the
 //! write upstream carries their text after the mapped members), and which
 //! are left out altogether, as normalization strips them or the rules
-//! only delete them (below).
+//! discard them (below).
 //!
 //! A member stays text only where nothing on the request's way could
 //! read or change it, so that what reaches the backend is what the plain
@@ -44,14 +44,18 @@
 //! ([`crate::json::Aside::stripped`]). The rules run after normalization,
 //! so whatever they read, they could never see it.
 //!
-//! Under the same conditions again, a member the request rules only
-//! delete ([`scim_mapper::Program::only_removed`]: every rule naming it
-//! is an unconditional `remove` of it, on every write; Okta's `password`
-//! in okta-to-notion) is read as a kept member is, by normalization's
-//! check ([`scim_core::normalize::left_prefix`]: normalization would leave
-//! it as it is, so it changes no count), and left out instead of kept:
-//! the rules would delete it, and none reads it first. One normalization
-//! strips anyway stays a stripped one.
+//! Under the same conditions again, a member the request rules discard
+//! ([`scim_mapper::Program::discarded`]: every rule naming it removes or
+//! writes the whole of it, unconditionally, on every write, and none
+//! reads it; in okta-to-notion Okta's `password` and `groups`, deleted,
+//! and `userName` and `displayName`, written from the emails and the
+//! name) is read as a kept member is, by normalization's check
+//! ([`scim_core::normalize::left_prefix`]: normalization would leave it
+//! as it is, so it changes no count), and left out instead of kept: none
+//! of the rules would see it, and none of it would be left once they ran.
+//! One normalization strips anyway stays a stripped one. A member a rule
+//! writes is added back at the end of the top level (JSON gives the
+//! members' order no meaning), where the tree has room for it.
 
 use crate::audit::Trail;
 use crate::config::RouteMode;
@@ -84,12 +88,14 @@ pub struct TextMembers {
     by_len: Vec<Vec<(u8, usize)>>,
     /// Each kind's [`Fate`], looked up by position.
     fates: Vec<Fate>,
+    /// How many kinds may be left out as the rules' ([`Fate::Dropped`]).
+    dropped: usize,
 }
 
 /// A member that may stay text: a core (or common) attribute's, or an
 /// extension's; or one that may be left out: normalization strips it
-/// whole, or the rules only delete it (and normalization would leave it
-/// as it is).
+/// whole, or the rules discard it (and normalization would leave it as
+/// it is).
 #[derive(Debug)]
 enum Kind {
     Attribute(Attribute),
@@ -125,9 +131,9 @@ impl TextMembers {
         Self::dropping(schema, footprint, &[], normalizer)
     }
 
-    /// [`TextMembers::new`], and the attributes the rules only delete
-    /// (`removed`, lower-cased: [`scim_mapper::Program::only_removed`])
-    /// may be left out, where normalization would not strip them anyway.
+    /// [`TextMembers::new`], and the attributes the rules discard
+    /// (`removed`, lower-cased: [`scim_mapper::Program::discarded`]) may
+    /// be left out, where normalization would not strip them anyway.
     fn dropping(
         schema: &ResourceSchema<'_>,
         footprint: &Footprint,
@@ -148,25 +154,26 @@ impl TextMembers {
         // The rules run after normalization: what it strips they never see.
         let is_stripped = |def: &&Attribute| stripped_attribute(&def.name, schema, normalizer).is_some();
         let stripped = schema.core_and_common().filter(is_stripped).map(|def| Kind::Stripped(def.name.clone()));
-        let only_removed = |def: &&Attribute| {
+        let discarded = |def: &&Attribute| {
             member(def) && !is_stripped(def) && removed.iter().any(|r| r.eq_ignore_ascii_case(&def.name))
         };
-        let dropped = schema.core_and_common().filter(only_removed).map(|def| Kind::Dropped(def.clone()));
+        let dropped = schema.core_and_common().filter(discarded).map(|def| Kind::Dropped(def.clone()));
         let kinds: Vec<Kind> = attributes.chain(extensions).chain(stripped).chain(dropped).collect();
         let mut by_len = vec![Vec::new(); kinds.iter().map(|k| k.name().len() + 1).max().unwrap_or(0)];
         for (i, kind) in kinds.iter().enumerate() {
             let first = kind.name().bytes().next().unwrap_or_default();
             by_len.get_mut(kind.name().len()).into_iter().for_each(|same| same.push((first, i)));
         }
-        let fates = kinds.iter().map(Kind::fate).collect();
-        Self { kinds, by_len, fates }
+        let fates: Vec<Fate> = kinds.iter().map(Kind::fate).collect();
+        let dropped = fates.iter().filter(|f| **f == Fate::Dropped).count();
+        Self { kinds, by_len, fates, dropped }
     }
 
     /// [`TextMembers::new`] with the footprint of `program`'s request
     /// rules for the resource type.
     pub fn for_rules(schema: &ResourceSchema<'_>, program: &scim_mapper::Program, normalizer: &Normalizer) -> Self {
         let footprint = program.footprint(schema.name(), scim_mapper::Direction::Request);
-        let removed = program.only_removed(schema.name(), scim_mapper::Direction::Request);
+        let removed = program.discarded(schema.name(), scim_mapper::Direction::Request);
         Self::dropping(schema, &footprint, &removed, normalizer)
     }
 
@@ -214,6 +221,10 @@ impl Keep for Keeper<'_> {
 
     fn fate(&self, which: usize) -> Fate {
         self.members.fates.get(which).copied().unwrap_or(Fate::Kept)
+    }
+
+    fn room(&self) -> usize {
+        self.members.dropped
     }
 
     fn names_kept(&self, built: &serde_json::Map<String, Value>, is_kept: &dyn Fn(&str) -> bool) -> bool {

@@ -87,12 +87,17 @@ fn pool() -> Vec<(String, Value)> {
         ("meta".to_owned(), json!({"resourceType": "User", "created": "2024-01-01T00:00:00Z", "x": [[1.5]]})),
         ("meta".to_owned(), json!({"location": null})),
         ("id".to_owned(), json!([[[["deep"]]]])),
-        // Members okta-to-notion only deletes (`password`), and the busy
-        // mapping (`addresses`): left out unless normalization would
+        // Members okta-to-notion discards (`password`, `userName` and
+        // `displayName`: deleted, or written from other members), and the
+        // busy mapping (`addresses`): left out unless normalization would
         // change them.
         ("password".to_owned(), json!(null)),
         ("password".to_owned(), json!({"nested": [1, null]})),
         ("password".to_owned(), json!(" spaced ")),
+        ("userName".to_owned(), json!(null)),
+        ("userName".to_owned(), json!(" Spaced@Example.COM ")),
+        ("displayName".to_owned(), json!(["not", "a", "string"])),
+        ("displayName".to_owned(), json!({"a": null})),
         ("addresses".to_owned(), json!([{"type": "work", "primary": "true"}])),
     ]);
     pool
@@ -379,13 +384,18 @@ fn the_drawn_bodies_keep_members_often_and_not_always() {
     // the plain one too.
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let (mut some, mut none, mut extension, mut left_out) = (0, 0, 0, 0);
-    let (mut dropped, mut password_built) = (0, 0);
+    let (mut dropped, mut password_built, mut user_name_dropped, mut user_name_built) = (0, 0, 0, 0);
     for i in 0..500 {
         let members = sample(drawn(), &mut runner);
         let text = if i % 2 == 0 { okta_text(&members) } else { text_of(&members) };
-        match password_of(&text, &programs()[1]) {
+        match member_of(&text, &programs()[1], "password") {
             Some(true) => password_built += 1,
             Some(false) => dropped += 1,
+            None => {}
+        }
+        match member_of(&text, &programs()[1], "userName") {
+            Some(true) => user_name_built += 1,
+            Some(false) => user_name_dropped += 1,
             None => {}
         }
         let keys = kept(&text, &programs()[0], Preset::Okta).1;
@@ -402,23 +412,26 @@ fn the_drawn_bodies_keep_members_often_and_not_always() {
     assert!(some > 100 && none > 50, "kept in {some} bodies, in none of {none}");
     assert!(extension > 40, "the enterprise extension kept in {extension} bodies");
     assert!(dropped > 50 && password_built > 5, "password left out in {dropped} bodies, built in {password_built}");
+    let (left, built) = (user_name_dropped, user_name_built);
+    assert!(left > 50 && built > 5, "userName left out in {left} bodies, built in {built}");
 }
 
-/// For a body with a key `password`, through `program`: whether that
-/// member was built (`Some(true)`) or left out (`Some(false)`: it is never
-/// kept as text); `None` without one (or when the body is no object).
-fn password_of(text: &str, program: &Program) -> Option<bool> {
+/// For a body with the key `name`, through `program`: whether that member
+/// was built (`Some(true)`) or left out (`Some(false)`: one the rules
+/// discard is never kept as text); `None` without one (or when the body
+/// is no object).
+fn member_of(text: &str, program: &Program, name: &str) -> Option<bool> {
     let reg = program.registry();
     let schema = reg.resource("User").unwrap();
     let members = TextMembers::for_rules(&schema, program, &Normalizer::new(Preset::Okta));
     let (tree, aside) = document_keeping(&Bytes::from(text.to_owned()), 64, &Keeper::new(schema, &members)).ok()?;
-    assert!(aside.members().all(|(k, _)| k != "password"), "password kept as text: {text}");
-    let sent = serde_json::from_str::<Value>(text).ok()?.get("password").is_some();
-    sent.then(|| tree.get("password").is_some())
+    assert!(aside.members().all(|(k, _)| k != name), "{name} kept as text: {text}");
+    let sent = serde_json::from_str::<Value>(text).ok()?.get(name).is_some();
+    sent.then(|| tree.get(name).is_some())
 }
 
 #[test]
-fn a_member_the_rules_only_delete_is_left_out_unbuilt_and_uncounted() {
+fn a_member_the_rules_discard_is_left_out_unbuilt_and_uncounted() {
     let notion = &programs()[1];
     let body = |password: &str| {
         format!(
@@ -434,6 +447,7 @@ fn a_member_the_rules_only_delete_is_left_out_unbuilt_and_uncounted() {
         let keeper = Keeper::new(schema, &members);
         let (tree, aside) = document_keeping(&Bytes::from(text.clone()), 64, &keeper).unwrap();
         assert_eq!(tree.get("password").is_none(), left_out, "{text}: {tree}");
+        assert!(tree.get("userName").is_none(), "{text}: written from the emails, so left out: {tree}");
         assert_eq!(aside.stripped(), 0, "{text}: nothing normalization strips");
         assert_eq!(aside.members().map(|(k, _)| k).collect::<Vec<_>>(), ["title"], "{text}");
         assert_eq!(kept(&text, notion, Preset::Okta).0, plain(&text, notion, Preset::Okta), "{text}");

@@ -124,7 +124,9 @@ fn an_attribute_is_discarded_while_no_rule_reads_it_or_writes_part_of_it() {
     for (why, more) in [
         ("read by another rule", "target = \"nickName\"\nfrom = \"password\"\n"),
         ("read by a condition", "target = \"nickName\"\nvalue = \"x\"\nwhen = 'password pr'\n"),
-        ("written from itself", "target = \"password\"\nfrom = \"password\"\ntransforms = [\"trim\"]\n"),
+        ("transformed in place", "target = \"password\"\nfrom = \"password\"\ntransforms = [\"trim\"]\n"),
+        ("written from itself, with a default", "target = \"password\"\nfrom = \"password\"\ndefault = \"x\"\n"),
+        ("written from a list naming itself", "target = \"password\"\nfirst_of = [\"nickName\", \"password\"]\n"),
         ("written by a template of itself", "target = \"password\"\ntemplate = \"x{password}\"\n"),
         ("written on a condition", "target = \"password\"\nvalue = \"x\"\nwhen = 'title pr'\n"),
         ("renamed", "rename = \"password\"\nto = \"nickName\"\n"),

@@ -57,8 +57,10 @@ pub trait Keep {
         Fate::Kept
     }
     /// How many members the tree's top level has room for beside the
-    /// built ones: where members the rules write whole may be left out
-    /// ([`Fate::Dropped`]), adding them back then grows nothing.
+    /// built ones: as many as kinds may be left out as the rules'
+    /// ([`Fate::Dropped`]). Those the rules write whole are added back
+    /// then without growing it; those they only delete leave their room
+    /// unused.
     fn room(&self) -> usize {
         0
     }
@@ -73,8 +75,8 @@ pub enum Fate {
     /// ([`Aside::stripped`]).
     Stripped,
     /// Left out: the rules discard it (delete it, or write the whole of
-    /// it from other members), and normalization would leave it as it is
-    /// (nothing is counted).
+    /// it from other members or a constant), and normalization would
+    /// leave it as it is (nothing is counted).
     Dropped,
 }
 

@@ -132,12 +132,12 @@ impl TextMembers {
     }
 
     /// [`TextMembers::new`], and the attributes the rules discard
-    /// (`removed`, lower-cased: [`scim_mapper::Program::discarded`]) may
+    /// (`discarded`, lower-cased: [`scim_mapper::Program::discarded`]) may
     /// be left out, where normalization would not strip them anyway.
     fn dropping(
         schema: &ResourceSchema<'_>,
         footprint: &Footprint,
-        removed: &[String],
+        discarded: &[String],
         normalizer: &Normalizer,
     ) -> Self {
         let member = |def: &&Attribute| {
@@ -154,10 +154,10 @@ impl TextMembers {
         // The rules run after normalization: what it strips they never see.
         let is_stripped = |def: &&Attribute| stripped_attribute(&def.name, schema, normalizer).is_some();
         let stripped = schema.core_and_common().filter(is_stripped).map(|def| Kind::Stripped(def.name.clone()));
-        let discarded = |def: &&Attribute| {
-            member(def) && !is_stripped(def) && removed.iter().any(|r| r.eq_ignore_ascii_case(&def.name))
+        let is_discarded = |def: &&Attribute| {
+            member(def) && !is_stripped(def) && discarded.iter().any(|r| r.eq_ignore_ascii_case(&def.name))
         };
-        let dropped = schema.core_and_common().filter(discarded).map(|def| Kind::Dropped(def.clone()));
+        let dropped = schema.core_and_common().filter(is_discarded).map(|def| Kind::Dropped(def.clone()));
         let kinds: Vec<Kind> = attributes.chain(extensions).chain(stripped).chain(dropped).collect();
         let mut by_len = vec![Vec::new(); kinds.iter().map(|k| k.name().len() + 1).max().unwrap_or(0)];
         for (i, kind) in kinds.iter().enumerate() {
@@ -173,8 +173,8 @@ impl TextMembers {
     /// rules for the resource type.
     pub fn for_rules(schema: &ResourceSchema<'_>, program: &scim_mapper::Program, normalizer: &Normalizer) -> Self {
         let footprint = program.footprint(schema.name(), scim_mapper::Direction::Request);
-        let removed = program.discarded(schema.name(), scim_mapper::Direction::Request);
-        Self::dropping(schema, &footprint, &removed, normalizer)
+        let discarded = program.discarded(schema.name(), scim_mapper::Direction::Request);
+        Self::dropping(schema, &footprint, &discarded, normalizer)
     }
 
     /// The position of the kind named exactly `key`.
@@ -311,9 +311,9 @@ pub(super) fn for_current<'r>(route: &'r RouteRuntime, rt: &str, sent: &Aside) -
 }
 
 /// The kept members built into `tree`, for a step that needs the whole
-/// body once normalized (a PUT built from the current resource, member
-/// batches): the members left out are not put back, as normalization
-/// would have stripped them.
+/// body once normalized and mapped (member batches; a route with them
+/// gets no keeper, so this is a guard): the members left out are not put
+/// back, as normalization stripped them or the rules discarded them.
 pub(super) fn whole(tree: &mut Value, aside: Aside) -> Result<(), crate::error::GatewayError> {
     aside.into_tree(tree).map_err(|e| crate::error::GatewayError::BadJson(e.to_string()))
 }

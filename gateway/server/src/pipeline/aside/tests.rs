@@ -19,8 +19,10 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 
 /// The mappings the bodies go through: none, Okta to Notion, one whose
 /// rules read, rename and remove attributes a body may keep (and write
-/// into the enterprise extension), and one whose JSONPath reads the root
-/// again inside a filter.
+/// into the enterprise extension), one whose JSONPath reads the root
+/// again inside a filter, and one that writes whole attributes a body
+/// may hold (a constant, a multi-valued one from another), which are then
+/// left out of the tree unread.
 fn programs() -> &'static [Program] {
     static PROGRAMS: OnceLock<Vec<Program>> = OnceLock::new();
     PROGRAMS.get_or_init(|| {
@@ -46,7 +48,15 @@ from = "userType"
         // A JSONPath that reads the root again inside its filter.
         let rooted =
             "version = 1\n[[User.request]]\ntarget = \"displayName\"\nfrom = '$.emails[?@.type == $.userType].value'\n";
-        ["version = 1\n", notion, busy, rooted]
+        let writes = r#"version = 1
+[[User.request]]
+target = "title"
+value = "Engineer"
+[[User.request]]
+target = "ims"
+from = "phoneNumbers"
+"#;
+        ["version = 1\n", notion, busy, rooted, writes]
             .iter()
             .map(|text| {
                 let sources = [MappingSource { name: "m.toml", text }];
@@ -361,7 +371,7 @@ proptest! {
     fn a_body_with_members_kept_as_text_reaches_the_backend_as_the_whole_parse_does(
         members in drawn(),
         okta_only in any::<bool>(),
-        program in 0..4_usize,
+        program in 0..5_usize,
         preset in prop_oneof![Just(Preset::Generic), Just(Preset::Okta), Just(Preset::Entra)],
     ) {
         // Half the bodies Okta's create, some of it changed: the
@@ -385,6 +395,7 @@ fn the_drawn_bodies_keep_members_often_and_not_always() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let (mut some, mut none, mut extension, mut left_out) = (0, 0, 0, 0);
     let (mut dropped, mut password_built, mut user_name_dropped, mut user_name_built) = (0, 0, 0, 0);
+    let mut title_dropped = 0;
     for i in 0..500 {
         let members = sample(drawn(), &mut runner);
         let text = if i % 2 == 0 { okta_text(&members) } else { text_of(&members) };
@@ -398,6 +409,7 @@ fn the_drawn_bodies_keep_members_often_and_not_always() {
             Some(false) => user_name_dropped += 1,
             None => {}
         }
+        title_dropped += usize::from(member_of(&text, &programs()[4], "title") == Some(false));
         let keys = kept(&text, &programs()[0], Preset::Okta).1;
         match keys.len() {
             0 => none += 1,
@@ -414,6 +426,7 @@ fn the_drawn_bodies_keep_members_often_and_not_always() {
     assert!(dropped > 50 && password_built > 5, "password left out in {dropped} bodies, built in {password_built}");
     let (left, built) = (user_name_dropped, user_name_built);
     assert!(left > 50 && built > 5, "userName left out in {left} bodies, built in {built}");
+    assert!(title_dropped > 50, "title (written as a constant) left out in {title_dropped} bodies");
 }
 
 /// For a body with the key `name`, through `program`: whether that member
@@ -435,7 +448,7 @@ fn a_member_the_rules_discard_is_left_out_unbuilt_and_uncounted() {
     let notion = &programs()[1];
     let body = |password: &str| {
         format!(
-            r#"{{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "u", "password": {password}, "title": "t"}}"#
+            r#"{{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "u", "password": {password}, "title": "t", "displayName": "Old", "emails": [{{"value": " A@B.COM ", "primary": true}}], "name": {{"givenName": "Ann", "familyName": "Bee"}}}}"#
         )
     };
     for (password, left_out) in [(r#""secret""#, true), ("null", false), (r#"{"a": null}"#, false), (r#"" x ""#, true)]
@@ -447,14 +460,19 @@ fn a_member_the_rules_discard_is_left_out_unbuilt_and_uncounted() {
         let keeper = Keeper::new(schema, &members);
         let (tree, aside) = document_keeping(&Bytes::from(text.clone()), 64, &keeper).unwrap();
         assert_eq!(tree.get("password").is_none(), left_out, "{text}: {tree}");
-        assert!(tree.get("userName").is_none(), "{text}: written from the emails, so left out: {tree}");
+        for written in ["userName", "displayName"] {
+            assert!(tree.get(written).is_none(), "{text}: {written} is written by a rule, so left out: {tree}");
+        }
         assert_eq!(aside.stripped(), 0, "{text}: nothing normalization strips");
         assert_eq!(aside.members().map(|(k, _)| k).collect::<Vec<_>>(), ["title"], "{text}");
-        assert_eq!(kept(&text, notion, Preset::Okta).0, plain(&text, notion, Preset::Okta), "{text}");
+        let new = kept(&text, notion, Preset::Okta).0;
+        assert_eq!(new, plain(&text, notion, Preset::Okta), "{text}");
+        let Outcome::Sent { body, .. } = new else { panic!("{text}: not sent: {new:?}") };
+        assert_eq!((&body["userName"], &body["displayName"]), (&json!("a@b.com"), &json!("Ann Bee")), "{body}");
     }
-    // Without a rule that deletes it, it is kept as text.
+    // Without a rule that discards them, they are kept as text.
     let (_, keys) = kept(&body(r#""secret""#), &programs()[0], Preset::Okta);
-    assert_eq!(keys, ["userName", "password", "title"]);
+    assert_eq!(keys, ["userName", "password", "title", "displayName", "emails", "name"]);
 }
 
 mod put_as_patch;

@@ -92,7 +92,7 @@ proptest! {
         members in drawn(),
         how in how(),
         more in drawn(),
-        program in 0..4_usize,
+        program in 0..5_usize,
         preset in prop_oneof![Just(Preset::Generic), Just(Preset::Okta), Just(Preset::Entra)],
     ) {
         let body = text_of(&members);

@@ -104,6 +104,12 @@ impl Collapsed {
         if !text.as_bytes().iter().any(may_space) {
             return self.word(text);
         }
+        // A text of ASCII whitespace alone (a template's ` ` between two
+        // fields) is the space owed before the next word.
+        if text.bytes().all(|b| matches!(b, b'\t'..=b'\r' | b' ')) {
+            self.space = true;
+            return;
+        }
         for (n, word) in text.split(char::is_whitespace).enumerate() {
             self.space |= n > 0;
             self.word(word);
@@ -205,6 +211,21 @@ mod tests {
                     assert_eq!(t.render(&values), joined_then_collapsed(&t, &values), "{text} {values:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn pieces_of_whitespace_alone_give_one_space_between_words_and_none_at_the_ends() {
+        for (pieces, want) in [
+            (&["", "a", " ", "b", ""][..], "a b"),
+            (&[" ", "a", "\t\n ", " ", "b", "\r"], "a b"),
+            (&["a", " ", "", " b "], "a b"),
+            (&["a\u{a0}", " ", "b"], "a b"),
+            (&[" ", "\t"], ""),
+        ] {
+            let mut out = Collapsed { out: String::new(), space: false };
+            pieces.iter().for_each(|p| out.push(p));
+            assert_eq!(out.out, want, "{pieces:?}");
         }
     }
 

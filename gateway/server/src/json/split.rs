@@ -95,14 +95,17 @@ pub fn split(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep
 fn spanned(text: &str, bytes: &bytes::Bytes, max_depth: usize, keep: &dyn Keep) -> Option<(Value, Aside)> {
     let left = max_depth.checked_sub(1)?;
     let texts = left >= MEMBER_MAX_DEPTH;
-    let read = |key: spans::Key<'_>, rest: &str, start, state: &mut State, kept: &mut Vec<Place>| {
-        let which = (texts && !key.escaped).then(|| keep.may_keep(&key.text)).flatten();
-        match which.and_then(|w| Some((w, keep.left(w, rest)?))) {
-            Some((which, len)) => kept_at(kept, which, key.at, start, len),
-            None => built(key, rest, left, state),
-        }
-    };
-    let (tree, mut kept) = read_members(text, read, keep.room())?;
+    let (tree, mut kept) = read_members(
+        text,
+        |key, rest, start, state, kept| {
+            let which = (texts && !key.escaped).then(|| keep.may_keep(&key.text)).flatten();
+            match which.and_then(|w| Some((w, keep.left(w, rest)?))) {
+                Some((which, len)) => kept_at(kept, which, key.at, start, len),
+                None => built(key, rest, left, state),
+            }
+        },
+        keep.room(),
+    )?;
     (kept.is_empty() || !named_twice(text, &tree, kept.iter(), keep)).then_some(())?;
     let mut stripped = 0;
     kept.retain(|k| match keep.fate(k.which) {
@@ -164,17 +167,20 @@ fn built(key: spans::Key<'_>, rest: &str, left: usize, state: &mut State) -> Opt
 pub(super) fn paired(text: &str, bytes: &bytes::Bytes, sent: &Aside, names: &dyn Keep) -> Option<(Value, Paired)> {
     let left = PARSER_MAX_DEPTH - 1;
     let mut hint = 0;
-    let read = |key: spans::Key<'_>, rest: &str, start, state: &mut State, kept: &mut Vec<Place>| {
-        let Some(which) = sent.position_of(&key.text, hint).filter(|_| !key.escaped) else {
-            return built(key, rest, left, state);
-        };
-        hint = which + 1;
-        match sent.member(which).and_then(|(_, value)| same_prefix(value, rest.as_bytes())) {
-            Some(len) => kept_at(kept, which, key.at, start, len),
-            None => built(key, rest, left, state),
-        }
-    };
-    let (tree, kept) = read_members(text, read, 0)?;
+    let (tree, kept) = read_members(
+        text,
+        |key, rest, start, state, kept| {
+            let Some(which) = sent.position_of(&key.text, hint).filter(|_| !key.escaped) else {
+                return built(key, rest, left, state);
+            };
+            hint = which + 1;
+            match sent.member(which).and_then(|(_, value)| same_prefix(value, rest.as_bytes())) {
+                Some(len) => kept_at(kept, which, key.at, start, len),
+                None => built(key, rest, left, state),
+            }
+        },
+        0,
+    )?;
     let mut paired = vec![false; sent.members.len()];
     kept.iter().for_each(|k| paired.get_mut(k.which).into_iter().for_each(|p| *p = true));
     (kept.is_empty() || !named_twice(text, &tree, kept.iter(), names)).then_some(())?;

@@ -453,60 +453,6 @@ fn diff_reads_qualified_keys_as_their_attributes() {
     );
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(500))]
-
-    /// A run of exact member removes is applied in one pass; the result must
-    /// be what applying them one at a time gives.
-    #[test]
-    fn batched_member_removes_equal_one_at_a_time(
-        members in proptest::collection::vec("[aAbBé]{1,3}", 0..12),
-        doomed in proptest::collection::vec("[aAbBéÉ]{1,3}", 1..6),
-    ) {
-        let reg = Registry::core();
-        let s = reg.resource("Group").unwrap();
-        let g = json!({"displayName": "g", "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>()});
-        let ops: Vec<Value> = doomed.iter().map(|d| json!({"op": "remove", "path": format!("members[value eq {}]", json!(d))})).collect();
-        let batched = apply(&g, &op(Value::Array(ops.clone())), &s, ApplyOptions::default()).unwrap();
-        let mut one_by_one = g.clone();
-        for o in ops {
-            one_by_one = apply(&one_by_one, &op(json!([o])), &s, ApplyOptions::default()).unwrap();
-        }
-        prop_assert_eq!(batched, one_by_one);
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
-
-    /// A run of member adds is applied in one pass; the result (or the error
-    /// and the operation it names) must be what one at a time gives.
-    #[test]
-    fn batched_member_adds_equal_one_at_a_time(
-        members in proptest::collection::vec("[aAbB]{1,2}", 0..6),
-        adds in proptest::collection::vec(proptest::collection::vec(("[aAbBc]{1,2}", proptest::option::of("[xy]")), 1..3), 2..5),
-        bad in any::<bool>(),
-    ) {
-        let reg = Registry::core();
-        let s = reg.resource("Group").unwrap();
-        let g = json!({"displayName": "g", "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>()});
-        let mut ops: Vec<Value> = adds.iter().map(|vals| {
-            let vals: Vec<Value> = vals.iter().map(|(v, d)| match d { Some(d) => json!({"value": v, "display": d}), None => json!({"value": v}) }).collect();
-            json!({"op": "add", "path": "members", "value": vals})
-        }).collect();
-        if bad {
-            ops.push(json!({"op": "add", "path": "members", "value": [{"value": 5}]}));
-        }
-        let batched = apply(&g, &op(Value::Array(ops.clone())), &s, ApplyOptions::default());
-        let mut one_by_one = Ok(g.clone());
-        for (i, o) in ops.iter().enumerate() {
-            one_by_one = one_by_one.and_then(|cur| apply(&cur, &op(json!([o])), &s, ApplyOptions::default())
-                .map_err(|e| ScimError::new(e.scim_type, e.detail.replacen("Operations[0]", &format!("Operations[{i}]"), 1))));
-        }
-        prop_assert_eq!(batched, one_by_one);
-    }
-}
-
 #[test]
 fn diffs_and_applies_keep_read_only_integer_and_simple_value_rules() {
     let reg = Registry::core();
@@ -539,66 +485,5 @@ fn diffs_and_applies_keep_read_only_integer_and_simple_value_rules() {
     assert_eq!(out["tags"], json!(["b"]));
 }
 
-#[test]
-fn batched_removes_keep_one_at_a_time_semantics_on_odd_values() {
-    let reg = Registry::core();
-    let s = reg.resource("Group").unwrap();
-    let g = json!({"displayName": "g", "members": [{"value": ["a"]}, {"value": "b"}, {"value": {"value": "a"}}]});
-    let ops = json!([{"op": "remove", "path": "members[value eq \"a\"]"}, {"op": "remove", "path": "members[value eq \"b\"]"}]);
-    let batched = apply(&g, &op(ops.clone()), &s, ApplyOptions::default()).unwrap();
-    let mut seq = g.clone();
-    for o in ops.as_array().unwrap() {
-        seq = apply(&seq, &op(json!([o])), &s, ApplyOptions::default()).unwrap();
-    }
-    assert_eq!(batched, seq);
-}
-
-#[test]
-fn values_compare_equal_with_object_keys_in_any_order_and_array_items_in_order() {
-    use super::diff::same;
-    let a = json!({"name": {"givenName": "A", "familyName": "B"}, "emails": [{"value": "a@x.com", "primary": true}]});
-    let b = json!({"emails": [{"primary": true, "value": "a@x.com"}], "name": {"familyName": "B", "givenName": "A"}});
-    assert!(same(&a, &b) && same(&b, &a));
-    let c = json!({"emails": [{"primary": false, "value": "a@x.com"}], "name": {"familyName": "B", "givenName": "A"}});
-    assert!(!same(&a, &c), "a nested value differs");
-    assert!(!same(&json!([1, 2]), &json!([2, 1])), "array items in order");
-    assert!(!same(&json!({"a": 1}), &json!({"a": 1, "b": null})), "a key more");
-    assert!(!same(&json!(1), &json!(1.0)) && same(&json!("x"), &json!("x")));
-}
-
-/// Generated JSON of a few levels, keys drawn from a small set so that
-/// objects share keys in different orders.
-fn arb_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        (-3i64..3).prop_map(|n| json!(n)),
-        "[ab]{0,2}".prop_map(Value::String),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            proptest::collection::vec(("[abc]", inner), 0..4).prop_map(|kv| Value::Object(kv.into_iter().collect())),
-        ]
-    })
-}
-
-/// The same object with its keys (at every depth) in reverse order.
-fn reversed(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(m.iter().rev().map(|(k, v)| (k.clone(), reversed(v))).collect()),
-        Value::Array(a) => Value::Array(a.iter().map(reversed).collect()),
-        other => other.clone(),
-    }
-}
-
-proptest! {
-    #[test]
-    fn the_diffs_value_compare_agrees_with_serde_json(a in arb_json(), b in arb_json()) {
-        use super::diff::same;
-        prop_assert_eq!(same(&a, &b), a == b);
-        let r = reversed(&a);
-        prop_assert_eq!(same(&a, &r), a == r);
-        prop_assert!(same(&a, &r), "the same keys in another order are the same value");
-    }
-}
+mod batched;
+mod equal;

@@ -476,6 +476,7 @@ fn a_member_the_rules_discard_is_left_out_unbuilt_and_uncounted() {
 }
 
 mod put_as_patch;
+mod requests;
 
 #[test]
 fn read_only_members_are_left_out_only_while_normalization_strips_them() {

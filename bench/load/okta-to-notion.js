@@ -4,8 +4,10 @@
 // hand-written rewrite would do it: emails trimmed and lower-cased,
 // userName from the primary email (else the work one, else the first),
 // name.formatted and displayName from the name parts (Okta's fullName
-// first), password and groups dropped; then the body goes to the upstream
-// through an internal location and the answer comes back as it is.
+// first), password and groups dropped, a create without an email
+// refused; then the body goes to the upstream through an internal
+// location and the answer comes back as it is. bench/load/test_njs.py
+// holds it to the gateway's mapping.
 
 const OKTA = "urn:ietf:params:scim:schemas:extension:okta:2.0:User";
 
@@ -23,11 +25,11 @@ function fullName(user) {
     if (okta && typeof okta.fullName === "string") {
         return okta.fullName;
     }
+    // As the template "{name.givenName} {name.familyName}" renders: a
+    // part missing is left out with its space.
     const name = user.name || {};
-    if (name.givenName === undefined || name.familyName === undefined) {
-        return undefined;
-    }
-    return `${name.givenName} ${name.familyName}`;
+    const parts = [name.givenName, name.familyName].filter((p) => typeof p === "string" && p.trim() !== "");
+    return parts.length > 0 ? parts.map((p) => p.trim()).join(" ") : undefined;
 }
 
 function mapUser(user) {
@@ -35,10 +37,13 @@ function mapUser(user) {
     emails.forEach((e) => {
         e.value = tidy(e.value);
     });
+    // userName is required: with no email to take it from, the gateway
+    // refuses the create (400), and so does this.
     const login = userName(emails);
-    if (typeof login === "string") {
-        user.userName = login;
+    if (typeof login !== "string") {
+        throw new Error("no email to take userName from");
     }
+    user.userName = login;
     const formatted = fullName(user);
     if (formatted !== undefined) {
         user.name = Object.assign(user.name || {}, { formatted });

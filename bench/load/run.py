@@ -37,12 +37,14 @@ traces cost. For each proxy it measures
     the direct run of the same round, then the median over rounds);
   - resident memory and open file descriptors with 256 open connections
     under load: sampled every quarter second over the run's second half
-    (the first is the ramp-up), the median shown and the peak beside it
+    (the first is the ramp-up); the table shows the median over rounds of
+    each round's median, and the highest sample of any round beside it
     (the allocator gives freed pages back with a delay, so one sample can
     be several MB off the steady figure).
 
-The throughput and one-connection runs are repeated --rounds times, each
-round going over every proxy in turn, and the table shows the medians: the
+The throughput, one-connection and 256-connection runs are repeated
+--rounds times, each round going over every proxy in turn, and the table
+shows the medians: the
 machine is shared, and one run alone can be off by a fifth. Every answer
 must be 201: a run with any other status is reported as failed, because a
 cheap error would make a proxy look fast.
@@ -418,11 +420,12 @@ def wide_run(wrk, proc, url, args):
     return wrk.run(url, 256, seconds, threads=2, during=sample)
 
 
-def summarize(loads, singles, wide, floor):
+def summarize(loads, singles, wides, floor):
     """Medians over the rounds. The latency added over `floor` (the direct
     run's one-connection figures) is taken round by round, against the direct
     run of the same round, so that drifts of the machine between rounds
-    cancel out."""
+    cancel out. The memory at 256 connections is the median of the rounds'
+    medians, its peak the highest sample of any round."""
     out = {
         "rounds": {"load": loads, "single": singles},
         "load": {k: median([r[k] for r in loads]) for k in ("rps", "p50_us", "p99_us")},
@@ -433,11 +436,11 @@ def summarize(loads, singles, wide, floor):
             out["single"][f"{q[:3]}_added_us"] = median([s[q] - f[q] for s, f in zip(singles, floor)])
     if "cpu_us_per_request" in loads[0]:
         out["cpu_us_per_request"] = median([r["cpu_us_per_request"] for r in loads])
-    if wide is not None:
-        out["wide"] = wide
-        out["rss_mb_256"] = wide["sampled"]["rss_mb"]
-        out["rss_mb_256_max"] = wide["sampled"]["rss_mb_max"]
-        out["fds_256"] = wide["sampled"]["fds"]
+    if wides:
+        out["rounds"]["wide"] = wides
+        out["rss_mb_256"] = median([w["sampled"]["rss_mb"] for w in wides])
+        out["rss_mb_256_max"] = max(w["sampled"]["rss_mb_max"] for w in wides)
+        out["fds_256"] = median([w["sampled"]["fds"] for w in wides])
     return out
 
 
@@ -489,17 +492,19 @@ def load_runs(stack, up, args):
         targets[name] = (start(port), f"http://127.0.0.1:{port}/scim/v2{REQUEST['path']}")
     for name, (proc, url) in targets.items():
         wrk.run(url, args.connections, 2)  # warm-up: pools, caches, page faults
-    runs = {name: ([], []) for name in targets}
+    runs = {name: ([], [], []) for name in targets}
     for _ in range(args.rounds):
         for name, (proc, url) in targets.items():
             load, single = load_round(wrk, proc, url, args)
             runs[name][0].append(load)
             runs[name][1].append(single)
+            if proc:
+                runs[name][2].append(wide_run(wrk, proc, url, args))
     results = {}
     for name, (proc, url) in targets.items():
-        wide = wide_run(wrk, proc, url, args) if proc else None
-        check(name, runs[name][0] + runs[name][1] + ([wide] if wide else []))
-        results[name] = summarize(*runs[name], wide, runs["direct"][1] if proc else None)
+        loads, singles, wides = runs[name]
+        check(name, loads + singles + wides)
+        results[name] = summarize(loads, singles, wides, runs["direct"][1] if proc else None)
     return results
 
 

@@ -28,8 +28,12 @@ function fullName(user) {
     // As the template "{name.givenName} {name.familyName}" renders: a
     // part missing is left out with its space.
     const name = user.name || {};
-    const parts = [name.givenName, name.familyName].filter((p) => typeof p === "string" && p.trim() !== "");
-    return parts.length > 0 ? parts.map((p) => p.trim()).join(" ") : undefined;
+    const given = typeof name.givenName === "string" ? name.givenName.trim() : "";
+    const family = typeof name.familyName === "string" ? name.familyName.trim() : "";
+    if (given !== "" && family !== "") {
+        return `${given} ${family}`;
+    }
+    return given || family || undefined;
 }
 
 function mapUser(user) {

@@ -64,7 +64,18 @@ pub(super) fn patch(x: &Exchange<'_>, rt: &str, mut doc: Value) -> Result<Normal
     let report = x.route.normalizer.patch(&mut doc, &schema);
     x.count_normalized(&report);
     let mut ops = PatchOp::from_json(&doc)?;
-    let kept = Intent::of_patch(&ops);
+    let intent = patch_intent(rt, sent, &mut ops);
+    normalized(x, rt, idp, &doc, &report, intent);
+    traced(&span, &report, intent);
+    Ok(Normalized { body: ops, intent })
+}
+
+/// What a normalized PATCH does: a deprovisioning of a User when the IdP
+/// `sent` one or the operations still make one; one the IdP sent that
+/// normalization no longer shows is put back as a deactivation, so it is
+/// never lost.
+pub(super) fn patch_intent(rt: &str, sent: Intent, ops: &mut PatchOp) -> Intent {
+    let kept = Intent::of_patch(ops);
     let intent = match rt {
         "User" if sent.is_deprovision() || kept.is_deprovision() => Intent::Deprovision,
         _ => Intent::Provision,
@@ -72,9 +83,7 @@ pub(super) fn patch(x: &Exchange<'_>, rt: &str, mut doc: Value) -> Result<Normal
     if intent.is_deprovision() && !kept.is_deprovision() {
         ops.operations.extend(super::translate::deactivation().operations);
     }
-    normalized(x, rt, idp, &doc, &report, intent);
-    traced(&span, &report, intent);
-    Ok(Normalized { body: ops, intent })
+    intent
 }
 
 /// The normalize span: how many fixes, and what the request does.

@@ -5,8 +5,9 @@
 use crate::error::GatewayError;
 use crate::gateway::RouteRuntime;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use scim_core::normalize::{Report, form_decode};
-use scim_mapper::{Query, RewrittenQuery};
+use scim_core::normalize::{Normalizer, Report, form_decode};
+use scim_core::schema::ResourceSchema;
+use scim_mapper::{Program, Query, RewrittenQuery};
 use serde_json::Value;
 
 /// Characters left as they are in a query value.
@@ -33,10 +34,21 @@ pub fn rewrite(
     rt: &str,
     get: impl Fn(&str) -> Option<String>,
 ) -> Result<(RewrittenQuery, Report), GatewayError> {
-    let schema = route.schema(rt)?;
+    rewrite_with(&route.normalizer, &route.program, &route.schema(rt)?, rt, get)
+}
+
+/// [`rewrite`] with a route's parts: its normalizer, its rules and the
+/// resource type's schema.
+pub fn rewrite_with(
+    normalizer: &Normalizer,
+    program: &Program,
+    schema: &ResourceSchema<'_>,
+    rt: &str,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<(RewrittenQuery, Report), GatewayError> {
     let (filter, report) = match get("filter") {
         Some(text) => {
-            let (f, r) = route.normalizer.filter(&text, &schema)?;
+            let (f, r) = normalizer.filter(&text, schema)?;
             (Some(f), r)
         }
         None => (None, Report::default()),
@@ -47,7 +59,7 @@ pub fn rewrite(
         excluded_attributes: get("excludedAttributes"),
         sort_by: get("sortBy"),
     };
-    Ok((route.program.rewrite_query(rt, &query)?, report))
+    Ok((program.rewrite_query(rt, &query)?, report))
 }
 
 /// A search at the root covers Users and Groups at once: the filter and

@@ -9,11 +9,11 @@
 //! the same too.
 
 use super::*;
-use crate::pipeline::query::{rebuild_search, search_param};
-use crate::pipeline::translate::deactivation;
+use crate::pipeline::phases::patch_intent;
+use crate::pipeline::query::{rebuild_search, rewrite_with, search_param};
 use scim_core::Intent;
 use scim_core::patch::PatchOp;
-use scim_mapper::{PatchOutcome, Query};
+use scim_mapper::PatchOutcome;
 
 /// One of the two representations: how a body's text is read, and how
 /// the write is written.
@@ -62,7 +62,7 @@ fn current() -> Value {
 }
 
 /// A PATCH as `phases::patch` and `phases::map_patch` take it: normalized,
-/// a deactivation the IdP meant kept, the rules (with the current
+/// its intent settled (`phases::patch_intent`), the rules (with the current
 /// resource when they ask for it), then written.
 fn patched(way: Way, text: &str, program: &Program, preset: Preset) -> Reached {
     let mut doc = match way.read(text) {
@@ -76,13 +76,7 @@ fn patched(way: Way, text: &str, program: &Program, preset: Preset) -> Reached {
         Ok(ops) => ops,
         Err(e) => return Reached::Refused(e.to_string()),
     };
-    let intent = match sent.is_deprovision() || Intent::of_patch(&ops).is_deprovision() {
-        true => Intent::Deprovision,
-        false => Intent::Provision,
-    };
-    if intent.is_deprovision() && !Intent::of_patch(&ops).is_deprovision() {
-        ops.operations.extend(deactivation().operations);
-    }
+    let intent = patch_intent("User", sent, &mut ops);
     let map = |current| program.map_patch("User", &ops, current, MapOptions::for_intent(intent));
     let mapped = match map(None) {
         Ok((PatchOutcome::NeedsCurrent(_), _)) => map(Some(&current())),
@@ -98,8 +92,8 @@ fn patched(way: Way, text: &str, program: &Program, preset: Preset) -> Reached {
 }
 
 /// A SearchRequest as `pipeline::search` takes it: its parameters read,
-/// the filter normalized, every parameter rewritten, the body rebuilt and
-/// written.
+/// the filter normalized and every parameter rewritten
+/// (`query::rewrite_with`), the body rebuilt and written.
 fn searched(way: Way, text: &str, program: &Program, preset: Preset) -> Reached {
     let doc = match way.read(text) {
         Ok(doc) => doc,
@@ -107,20 +101,9 @@ fn searched(way: Way, text: &str, program: &Program, preset: Preset) -> Reached 
     };
     let schema = program.registry().resource("User").unwrap();
     let get = |k: &str| search_param(&doc, k);
-    let (filter, report) = match get("filter").map(|f| Normalizer::new(preset).filter(&f, &schema)) {
-        Some(Err(e)) => return Reached::Refused(e.to_string()),
-        Some(Ok((f, r))) => (Some(f), r),
-        None => (None, Default::default()),
-    };
-    let query = Query {
-        filter,
-        attributes: get("attributes"),
-        excluded_attributes: get("excludedAttributes"),
-        sort_by: get("sortBy"),
-    };
-    match program.rewrite_query("User", &query) {
+    match rewrite_with(&Normalizer::new(preset), program, &schema, "User", get) {
         Err(e) => Reached::Refused(e.to_string()),
-        Ok(rewritten) => {
+        Ok((rewritten, report)) => {
             let body = way.write(&rebuild_search(doc, &rewritten));
             Reached::Sent { body, normalized: report.applied, intent: None }
         }
